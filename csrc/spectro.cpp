@@ -1,0 +1,319 @@
+// spectro — the operator library: every schema, argument validation, the device-independent halves of the two
+// core ops (FFT orchestration), and the CPU and Meta implementations.
+//
+// Ops (see spectro/_ops.py for the Python side and autograd):
+//   spectro::analysis   x[B, T] -> spectrum[B, F, N]  (pad + frame + window (+1/envelope) -> FFT)
+//   spectro::synthesis  spectrum[B, F, N] -> y[B, L]  (inverse FFT -> window -> overlap-add (+1/envelope) -> fold/trim)
+// The two are transposes of each other for matching (geometry, fft_mode) pairs, so each one's backward is the other.
+#include <Python.h>
+
+#include <ATen/Parallel.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <c10/util/Exception.h>
+#include <torch/library.h>
+
+#include <atomic>
+
+#include "kernels/cpu/frame_ola.h"
+#include "spectro.h"
+
+// Importing spectro._C loads this library and so registers the ops (no Python bindings are needed).
+PyMODINIT_FUNC PyInit__C(void) {
+  static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "_C", nullptr, -1, nullptr};
+  return PyModule_Create(&module_def);
+}
+
+namespace spectro {
+
+using kernels::Geometry;
+using kernels::PadMode;
+
+FftMode parse_analysis_mode(const std::string& s) {
+  if (s == "rfft") return FftMode::Rfft;
+  if (s == "rfft_full") return FftMode::RfftFull;
+  if (s == "fft") return FftMode::Fft;
+  if (s == "rfft_double") return FftMode::RfftDouble;
+  TORCH_CHECK(false, "spectro::analysis: fft_mode must be one of 'rfft', 'rfft_full', 'fft', 'rfft_double', but got '",
+              s, "'");
+}
+
+FftMode parse_synthesis_mode(const std::string& s) {
+  if (s == "irfft") return FftMode::Irfft;
+  if (s == "irfft_half") return FftMode::IrfftHalf;
+  if (s == "ifft") return FftMode::Ifft;
+  if (s == "ifft_real") return FftMode::IfftReal;
+  TORCH_CHECK(false, "spectro::synthesis: fft_mode must be one of 'irfft', 'irfft_half', 'ifft', 'ifft_real', but got '",
+              s, "'");
+}
+
+PadMode parse_pad_mode(const std::string& s) {
+  if (s == "constant") return PadMode::Constant;
+  if (s == "reflect") return PadMode::Reflect;
+  if (s == "replicate") return PadMode::Replicate;
+  if (s == "circular") return PadMode::Circular;
+  TORCH_CHECK(false, "pad_mode must be one of 'constant', 'reflect', 'replicate', 'circular', but got '", s, "'");
+}
+
+int64_t spectrum_bins(FftMode mode, int64_t n_fft) {
+  switch (mode) {
+    case FftMode::Rfft:
+    case FftMode::RfftDouble:
+    case FftMode::Irfft:
+    case FftMode::IrfftHalf:
+      return n_fft / 2 + 1;
+    default:
+      return n_fft;
+  }
+}
+
+static bool is_real_mode(FftMode mode) {
+  // Modes whose signal side (x for analysis, y for synthesis) is real.
+  return mode != FftMode::Fft && mode != FftMode::Ifft;
+}
+
+namespace {
+std::atomic<int64_t> g_kernel_path{0};
+
+int64_t set_kernel_path(int64_t path) {
+  TORCH_CHECK(path >= 0 && path <= 2, "spectro::_set_kernel_path: path must be 0 (auto), 1 (tiled) or 2 (direct), but got ",
+              path);
+  return g_kernel_path.exchange(path);
+}
+}  // namespace
+
+int64_t kernel_path() { return g_kernel_path.load(); }
+
+Geometry check_geometry(const char* op, int64_t n_fft, int64_t hop_length, int64_t n_frames, int64_t signal_length,
+                        int64_t pad, const std::string& pad_mode, bool env_normalize) {
+  TORCH_CHECK(n_fft > 0, op, ": expected n_fft > 0, but got n_fft=", n_fft);
+  TORCH_CHECK(hop_length > 0, op, ": expected hop_length > 0, but got hop_length=", hop_length);
+  TORCH_CHECK(n_frames > 0, op, ": expected n_frames > 0, but got n_frames=", n_frames);
+  TORCH_CHECK(signal_length > 0, op, ": expected a signal length > 0, but got ", signal_length);
+  TORCH_CHECK(pad >= 0, op, ": expected pad >= 0, but got pad=", pad);
+  Geometry g;
+  g.n_fft = n_fft;
+  g.hop = hop_length;
+  g.n_frames = n_frames;
+  g.length = signal_length;
+  g.pad = pad;
+  g.mode = parse_pad_mode(pad_mode);
+  g.env_normalize = env_normalize;
+  // Overflow-safe span: n_fft + hop * (n_frames - 1) must fit comfortably in int64.
+  TORCH_CHECK(n_frames - 1 <= (INT64_MAX / 4 - n_fft) / hop_length, op, ": n_frames=", n_frames, " with hop_length=",
+              hop_length, " overflows the signal index range");
+  const int64_t span = g.span();
+  switch (g.mode) {
+    case PadMode::Reflect:
+      TORCH_CHECK(pad < signal_length, op, ": pad_mode='reflect' needs the padding (", pad,
+                  ") to be smaller than the signal length (", signal_length, ")");
+      TORCH_CHECK(span <= signal_length + 2 * pad, op, ": frames span ", span,
+                  " samples, more than the reflect-padded signal (", signal_length + 2 * pad, ")");
+      break;
+    case PadMode::Circular:
+      TORCH_CHECK(pad <= signal_length, op, ": pad_mode='circular' needs the padding (", pad,
+                  ") to be at most the signal length (", signal_length, ")");
+      TORCH_CHECK(span <= signal_length + 2 * pad, op, ": frames span ", span,
+                  " samples, more than the circular-padded signal (", signal_length + 2 * pad, ")");
+      break;
+    default:
+      break;
+  }
+  return g;
+}
+
+void check_window(const char* op, const at::Tensor& window, int64_t n_fft, const at::Tensor& like) {
+  TORCH_CHECK(window.dim() == 1 && window.size(0) == n_fft, op, ": expected a 1D window of size n_fft=", n_fft,
+              ", but got window with size ", window.sizes());
+  const auto real_type = c10::toRealValueType(like.scalar_type());
+  TORCH_CHECK(window.scalar_type() == real_type, op, ": expected window of dtype ", real_type, ", but got ",
+              window.scalar_type());
+  TORCH_CHECK(window.device() == like.device(), op, ": expected window on device ", like.device(), ", but got ",
+              window.device());
+}
+
+static void check_value_dtype(const char* op, const char* name, const at::Tensor& t, bool want_complex) {
+  const auto st = t.scalar_type();
+  if (want_complex) {
+    TORCH_CHECK(st == at::kComplexFloat || st == at::kComplexDouble, op, ": expected ", name,
+                " of dtype complex64 or complex128, but got ", st);
+  } else {
+    TORCH_CHECK(st == at::kFloat || st == at::kDouble, op, ": expected ", name, " of dtype float32 or float64, but got ",
+                st);
+  }
+}
+
+at::Tensor analysis_with(FramesFn frames_fn, const at::Tensor& x, const at::Tensor& window, int64_t n_fft,
+                         int64_t hop_length, int64_t n_frames, int64_t pad, const std::string& pad_mode,
+                         bool env_normalize, const std::string& fft_mode, double scale) {
+  const char* op = "spectro::analysis";
+  const FftMode mode = parse_analysis_mode(fft_mode);
+  TORCH_CHECK(x.dim() == 2, op, ": expected x of shape [batch, time], but got ", x.sizes());
+  check_value_dtype(op, "x", x, !is_real_mode(mode));
+  check_window(op, window, n_fft, x);
+  const Geometry g = check_geometry(op, n_fft, hop_length, n_frames, x.size(1), pad, pad_mode, env_normalize);
+  const int64_t batch = x.size(0);
+  const int64_t bins = spectrum_bins(mode, n_fft);
+  const auto complex_type = c10::toComplexType(c10::toRealValueType(x.scalar_type()));
+  if (batch == 0) return at::empty({0, n_frames, bins}, x.options().dtype(complex_type)).transpose(1, 2);
+
+  at::Tensor frames = at::empty({batch, n_frames, n_fft}, x.options());
+  frames_fn(x.contiguous(), window.contiguous(), frames, g, scale);
+  at::Tensor spec;
+  switch (mode) {
+    case FftMode::Rfft:
+      spec = at::_fft_r2c(frames, {2}, /*normalization=*/0, /*onesided=*/true);
+      break;
+    case FftMode::RfftFull:
+      spec = at::_fft_r2c(frames, {2}, 0, /*onesided=*/false);
+      break;
+    case FftMode::Fft:
+      spec = at::_fft_c2c(frames, {2}, 0, /*forward=*/true);
+      break;
+    case FftMode::RfftDouble:
+      spec = at::_fft_r2c(frames, {2}, 0, true);
+      if (n_fft - bins > 0) spec.narrow(2, 1, n_fft - bins).mul_(2);
+      break;
+    default:
+      TORCH_INTERNAL_ASSERT(false);
+  }
+  return spec.transpose(1, 2);
+}
+
+at::Tensor synthesis_with(OverlapAddFn ola_fn, const at::Tensor& spec, const at::Tensor& window, int64_t n_fft,
+                          int64_t hop_length, int64_t length, int64_t pad, const std::string& pad_mode,
+                          bool env_normalize, const std::string& fft_mode, double scale) {
+  const char* op = "spectro::synthesis";
+  const FftMode mode = parse_synthesis_mode(fft_mode);
+  TORCH_CHECK(spec.dim() == 3, op, ": expected spec of shape [batch, bins, frames], but got ", spec.sizes());
+  check_value_dtype(op, "spec", spec, /*want_complex=*/true);
+  const int64_t bins = spectrum_bins(mode, n_fft);
+  TORCH_CHECK(spec.size(1) == bins, op, ": fft_mode='", fft_mode, "' with n_fft=", n_fft, " expects ", bins,
+              " frequency bins, but spec has ", spec.size(1));
+  const auto real_type = c10::toRealValueType(spec.scalar_type());
+  TORCH_CHECK(window.dim() == 1 && window.size(0) == n_fft, op, ": expected a 1D window of size n_fft=", n_fft,
+              ", but got window with size ", window.sizes());
+  TORCH_CHECK(window.scalar_type() == real_type, op, ": expected window of dtype ", real_type, ", but got ",
+              window.scalar_type());
+  TORCH_CHECK(window.device() == spec.device(), op, ": expected window on device ", spec.device(), ", but got ",
+              window.device());
+  const Geometry g = check_geometry(op, n_fft, hop_length, spec.size(2), length, pad, pad_mode, env_normalize);
+  const int64_t batch = spec.size(0);
+  const auto out_type = is_real_mode(mode) ? real_type : spec.scalar_type();
+  if (batch == 0) return at::empty({0, length}, spec.options().dtype(out_type));
+
+  const at::Tensor st = spec.transpose(1, 2);  // [batch, frames, bins]
+  at::Tensor frames;
+  switch (mode) {
+    case FftMode::Irfft:
+      frames = at::_fft_c2r(st, {2}, 0, n_fft);
+      break;
+    case FftMode::IrfftHalf: {
+      // Transpose of the onesided rfft: bins 1 .. n_fft - bins carry half weight before the Hermitian irfft.
+      at::Tensor weight = at::ones({bins}, spec.options().dtype(real_type));
+      if (n_fft - bins > 0) weight.narrow(0, 1, n_fft - bins).fill_(0.5);
+      frames = at::_fft_c2r(st * weight, {2}, 0, n_fft);
+      break;
+    }
+    case FftMode::Ifft:
+      frames = at::_fft_c2c(st, {2}, 0, /*forward=*/false);
+      break;
+    case FftMode::IfftReal:
+      frames = at::real(at::_fft_c2c(st, {2}, 0, /*forward=*/false));
+      break;
+    default:
+      TORCH_INTERNAL_ASSERT(false);
+  }
+  frames = frames.contiguous();
+  at::Tensor out = at::empty({batch, length}, frames.options());
+  ola_fn(frames, window.contiguous(), out, g, scale);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// CPU
+namespace {
+
+struct AtenParallelFor {
+  template <typename F>
+  void operator()(int64_t begin, int64_t end, int64_t grain, F&& fn) const {
+    at::parallel_for(begin, end, grain, fn);
+  }
+};
+
+void cpu_frames(const at::Tensor& x, const at::Tensor& window, at::Tensor& frames, const Geometry& g, double scale) {
+  with_analysis_params(x, window, frames, g, scale, [](auto& a) { kernels::cpu::analysis(a, AtenParallelFor{}); });
+}
+
+void cpu_overlap_add(const at::Tensor& frames, const at::Tensor& window, at::Tensor& out, const Geometry& g,
+                     double scale) {
+  with_synthesis_params(frames, window, out, g, scale,
+                        [](auto& s) { kernels::cpu::synthesis(s, AtenParallelFor{}); });
+}
+
+at::Tensor analysis_cpu(const at::Tensor& x, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
+                        int64_t n_frames, int64_t pad, c10::string_view pad_mode, bool env_normalize,
+                        c10::string_view fft_mode, double scale) {
+  return analysis_with(&cpu_frames, x, window, n_fft, hop_length, n_frames, pad, std::string(pad_mode),
+                       env_normalize, std::string(fft_mode), scale);
+}
+
+at::Tensor synthesis_cpu(const at::Tensor& spec, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
+                         int64_t length, int64_t pad, c10::string_view pad_mode, bool env_normalize,
+                         c10::string_view fft_mode, double scale) {
+  return synthesis_with(&cpu_overlap_add, spec, window, n_fft, hop_length, length, pad, std::string(pad_mode),
+                        env_normalize, std::string(fft_mode), scale);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Meta: shapes, dtypes and strides only (symbolic sizes allowed).
+at::Tensor analysis_meta(const at::Tensor& x, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
+                         c10::SymInt n_frames, int64_t pad, c10::string_view pad_mode, bool env_normalize,
+                         c10::string_view fft_mode, double scale) {
+  const char* op = "spectro::analysis";
+  const FftMode mode = parse_analysis_mode(std::string(fft_mode));
+  parse_pad_mode(std::string(pad_mode));
+  TORCH_CHECK(x.dim() == 2, op, ": expected x of shape [batch, time], but got ", x.sym_sizes());
+  check_value_dtype(op, "x", x, !is_real_mode(mode));
+  TORCH_CHECK(window.dim() == 1, op, ": expected a 1D window, but got ", window.dim(), " dims");
+  TORCH_CHECK(window.scalar_type() == c10::toRealValueType(x.scalar_type()), op, ": expected window of dtype ",
+              c10::toRealValueType(x.scalar_type()), ", but got ", window.scalar_type());
+  const auto complex_type = c10::toComplexType(c10::toRealValueType(x.scalar_type()));
+  return at::empty_symint({x.sym_size(0), n_frames, c10::SymInt(spectrum_bins(mode, n_fft))},
+                          x.options().dtype(complex_type))
+      .transpose(1, 2);
+}
+
+at::Tensor synthesis_meta(const at::Tensor& spec, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
+                          c10::SymInt length, int64_t pad, c10::string_view pad_mode, bool env_normalize,
+                          c10::string_view fft_mode, double scale) {
+  const char* op = "spectro::synthesis";
+  const FftMode mode = parse_synthesis_mode(std::string(fft_mode));
+  parse_pad_mode(std::string(pad_mode));
+  TORCH_CHECK(spec.dim() == 3, op, ": expected spec of shape [batch, bins, frames], but got ", spec.sym_sizes());
+  check_value_dtype(op, "spec", spec, true);
+  const auto out_type = is_real_mode(mode) ? c10::toRealValueType(spec.scalar_type()) : spec.scalar_type();
+  return at::empty_symint({spec.sym_size(0), std::move(length)}, spec.options().dtype(out_type));
+}
+
+}  // namespace
+}  // namespace spectro
+
+TORCH_LIBRARY(spectro, m) {
+  m.def(
+      "analysis(Tensor x, Tensor window, int n_fft, int hop_length, SymInt n_frames, int pad, str pad_mode, "
+      "bool env_normalize, str fft_mode, float scale) -> Tensor");
+  m.def(
+      "synthesis(Tensor spec, Tensor window, int n_fft, int hop_length, SymInt length, int pad, str pad_mode, "
+      "bool env_normalize, str fft_mode, float scale) -> Tensor");
+  m.def("_set_kernel_path(int path) -> int", &spectro::set_kernel_path);
+}
+
+TORCH_LIBRARY_IMPL(spectro, CPU, m) {
+  m.impl("analysis", &spectro::analysis_cpu);
+  m.impl("synthesis", &spectro::synthesis_cpu);
+}
+
+TORCH_LIBRARY_IMPL(spectro, Meta, m) {
+  m.impl("analysis", TORCH_FN(spectro::analysis_meta));
+  m.impl("synthesis", TORCH_FN(spectro::synthesis_meta));
+}

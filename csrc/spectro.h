@@ -1,0 +1,92 @@
+// spectro — binding layer shared by the CPU, CUDA and Meta implementations of the core ops.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+
+#include <string>
+
+#include "kernels/common.h"
+
+namespace spectro {
+
+// Which FFT an op applies between its frames and its spectrum. Each analysis mode's transpose is one synthesis
+// mode (listed side by side), which is how the backward of one op is the other op.
+//   analysis (frames -> spectrum)                  synthesis (spectrum -> frames)
+//   Rfft:    onesided rfft                         IrfftHalf: irfft of the spectrum with interior bins halved
+//   RfftFull: rfft returning all n_fft bins        IfftReal:  real part of the (unnormalised) ifft
+//   Fft:     complex fft                           Ifft:      complex ifft
+//   RfftDouble: onesided rfft, interior bins x2    Irfft:     irfft (onesided spectrum, real frames)
+// Every FFT here is unnormalised; the op's `scale` carries the normalisation.
+enum class FftMode { Rfft, RfftFull, Fft, RfftDouble, Irfft, IrfftHalf, IfftReal, Ifft };
+
+FftMode parse_analysis_mode(const std::string& s);
+FftMode parse_synthesis_mode(const std::string& s);
+kernels::PadMode parse_pad_mode(const std::string& s);
+
+// Which kernel variant the CUDA path uses (tests force each one; Auto in production).
+int64_t kernel_path();
+
+// Checks every argument of spectro::analysis / spectro::synthesis and returns the kernel geometry.
+// `signal_length` is T for analysis (x.size(1)) and the output length for synthesis.
+kernels::Geometry check_geometry(const char* op, int64_t n_fft, int64_t hop_length, int64_t n_frames,
+                                 int64_t signal_length, int64_t pad, const std::string& pad_mode,
+                                 bool env_normalize);
+void check_window(const char* op, const at::Tensor& window, int64_t n_fft, const at::Tensor& like);
+
+// Number of spectrum bins a mode produces / consumes.
+int64_t spectrum_bins(FftMode mode, int64_t n_fft);
+
+// Device-independent halves of each op: the framing / overlap-add kernels come in as callables.
+using FramesFn = void (*)(const at::Tensor& x, const at::Tensor& window, at::Tensor& frames,
+                          const kernels::Geometry& g, double scale);
+using OverlapAddFn = void (*)(const at::Tensor& frames, const at::Tensor& window, at::Tensor& out,
+                              const kernels::Geometry& g, double scale);
+
+at::Tensor analysis_with(FramesFn frames_fn, const at::Tensor& x, const at::Tensor& window, int64_t n_fft,
+                         int64_t hop_length, int64_t n_frames, int64_t pad, const std::string& pad_mode,
+                         bool env_normalize, const std::string& fft_mode, double scale);
+at::Tensor synthesis_with(OverlapAddFn ola_fn, const at::Tensor& spec, const at::Tensor& window, int64_t n_fft,
+                          int64_t hop_length, int64_t length, int64_t pad, const std::string& pad_mode,
+                          bool env_normalize, const std::string& fft_mode, double scale);
+
+// Fills the kernel parameter structs from tensors, dispatching on dtype; `fn` receives AnalysisParams<V> or
+// SynthesisParams<V> for V in {float, double, Complex<float>, Complex<double>}.
+template <typename S> struct ValueOf { using type = S; };
+template <typename R> struct ValueOf<c10::complex<R>> { using type = kernels::Complex<R>; };
+
+template <typename Fn>
+void with_analysis_params(const at::Tensor& x, const at::Tensor& window, at::Tensor& frames,
+                          const kernels::Geometry& g, double scale, Fn&& fn) {
+  AT_DISPATCH_FLOATING_AND_COMPLEX_TYPES(x.scalar_type(), "spectro_analysis", [&] {
+    using V = typename ValueOf<scalar_t>::type;
+    using R = typename kernels::RealOf<V>::type;
+    kernels::AnalysisParams<V> a;
+    a.x = reinterpret_cast<const V*>(x.const_data_ptr<scalar_t>());
+    a.window = window.const_data_ptr<R>();
+    a.frames = reinterpret_cast<V*>(frames.mutable_data_ptr<scalar_t>());
+    a.batch = x.size(0);
+    a.g = g;
+    a.scale = static_cast<R>(scale);
+    fn(a);
+  });
+}
+
+template <typename Fn>
+void with_synthesis_params(const at::Tensor& frames, const at::Tensor& window, at::Tensor& out,
+                           const kernels::Geometry& g, double scale, Fn&& fn) {
+  AT_DISPATCH_FLOATING_AND_COMPLEX_TYPES(frames.scalar_type(), "spectro_synthesis", [&] {
+    using V = typename ValueOf<scalar_t>::type;
+    using R = typename kernels::RealOf<V>::type;
+    kernels::SynthesisParams<V> s;
+    s.frames = reinterpret_cast<const V*>(frames.const_data_ptr<scalar_t>());
+    s.window = window.const_data_ptr<R>();
+    s.out = reinterpret_cast<V*>(out.mutable_data_ptr<scalar_t>());
+    s.batch = frames.size(0);
+    s.g = g;
+    s.scale = static_cast<R>(scale);
+    fn(s);
+  });
+}
+
+}  // namespace spectro

@@ -1,0 +1,44 @@
+"""spectro: fast drop-in torch.stft / torch.istft as PyTorch custom ops (CUDA and CPU kernels).
+
+    import spectro
+    spec = spectro.stft(x, n_fft=1024, hop_length=256, window=w, return_complex=True)
+    y = spectro.istft(spec, n_fft=1024, hop_length=256, window=w, length=x.shape[-1])
+"""
+import torch
+
+from . import _C  # noqa: F401  (loads the operator library: registers torch.ops.spectro.*)
+from . import _autograd
+from .functional import istft, stft
+
+_autograd.register()
+
+__version__ = "0.1.0"
+__all__ = ["stft", "istft", "set_kernel_path", "kernel_path"]
+
+
+class kernel_path:
+    """Force a CUDA kernel variant (tests use it to reach every kernel): ``"auto"``, ``"tiled"`` or ``"direct"``.
+
+    Usable as a context manager (restores the previous choice) or via :func:`set_kernel_path`.
+    """
+
+    _CODES = {"auto": 0, "tiled": 1, "direct": 2}
+
+    def __init__(self, path: str):
+        if path not in self._CODES:
+            raise ValueError(f"kernel_path must be one of 'auto', 'tiled', 'direct', but got {path!r}")
+        self.path = path
+        self._previous = None
+
+    def __enter__(self):
+        self._previous = torch.ops.spectro._set_kernel_path(self._CODES[self.path])
+        return self
+
+    def __exit__(self, *exc):
+        torch.ops.spectro._set_kernel_path(self._previous)
+        return False
+
+
+def set_kernel_path(path: str) -> None:
+    """Set the CUDA kernel variant globally (see :class:`kernel_path`)."""
+    kernel_path(path).__enter__()

@@ -1,0 +1,368 @@
+"""spectro.stft / spectro.istft: torch.stft / torch.istft's signatures, semantics and errors on spectro's kernels."""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Optional
+
+import torch
+
+from . import _autograd
+
+__all__ = ["stft", "istft"]
+
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+_SAFETY = ("auto", "always", "off")
+_SUPPORTED = (torch.float32, torch.float64, torch.complex64, torch.complex128)
+
+_warned = set()
+
+
+def _warn_once(key: str, message: str) -> None:
+    # torch's TORCH_WARN_ONCE: once per process.
+    if key not in _warned:
+        _warned.add(key)
+        warnings.warn(message, UserWarning, stacklevel=3)
+
+
+def _check_dtype(fn: str, name: str, t: torch.Tensor) -> None:
+    if t.dtype not in _SUPPORTED:
+        if t.dtype in (torch.float16, torch.bfloat16, torch.complex32):
+            raise TypeError(
+                f"spectro.{fn}: {name} of dtype {t.dtype} is not supported yet; expected float32, float64, "
+                "complex64 or complex128 (convert with .float())"
+            )
+        raise TypeError(f"spectro.{fn}: expected {name} of floating point or complex dtype, but got {t.dtype}")
+
+
+def _resolve_window(fn: str, window, win_length: int, n_fft: int, like: torch.Tensor, real_dtype) -> torch.Tensor:
+    """The window zero-padded (centred) to n_fft, in real_dtype; a rectangular window when None."""
+    if window is None:
+        window = torch.ones(win_length, dtype=real_dtype, device=like.device)
+    else:
+        window = window.to(real_dtype)
+    if win_length < n_fft:
+        left = (n_fft - win_length) // 2
+        window = torch.nn.functional.pad(window, (left, n_fft - win_length - left))
+    return window
+
+
+def _check_window(fn: str, window, win_length: int, like: torch.Tensor) -> None:
+    if window is None:
+        return
+    if not isinstance(window, torch.Tensor):
+        raise TypeError(f"spectro.{fn}: expected window to be a Tensor or None, but got {type(window).__name__}")
+    if window.dim() != 1 or window.shape[0] != win_length:
+        raise RuntimeError(
+            f"spectro.{fn}: expected a 1D window tensor of size equal to win_length={win_length}, "
+            f"but got window with size {tuple(window.shape)}"
+        )
+    if window.is_complex():
+        raise RuntimeError(f"spectro.{fn}: complex windows are not supported (torch.{fn} accepts them)")
+    _check_dtype(fn, "window", window)
+    if window.device != like.device:
+        raise RuntimeError(
+            f"spectro.{fn}: expected window on the input's device {like.device}, but got window on {window.device}"
+        )
+
+
+def stft(
+    input: torch.Tensor,
+    n_fft: int,
+    hop_length: Optional[int] = None,
+    win_length: Optional[int] = None,
+    window: Optional[torch.Tensor] = None,
+    center: bool = True,
+    pad_mode: str = "reflect",
+    normalized: bool = False,
+    onesided: Optional[bool] = None,
+    return_complex: Optional[bool] = None,
+    align_to_window: Optional[bool] = None,
+) -> torch.Tensor:
+    r"""Short-time Fourier transform: a drop-in replacement for :func:`torch.stft`.
+
+    Same parameters, defaults, results (shape, dtype, strides, values to float rounding) and errors as
+    ``torch.stft``, computed by one fused pad + frame + window kernel followed by the FFT, on CUDA and CPU.
+
+    .. math::
+        X[\omega, m] = \sum_{k=0}^{\text{n\_fft}-1} \text{window}[k]\ \text{input}[m \times \text{hop\_length} + k]\
+                       \exp\left(- j \frac{2 \pi \cdot \omega k}{\text{n\_fft}}\right)
+
+    Args:
+        input: signal of shape ``(..., T)``, real (float32/float64) or complex (complex64/complex128). Unlike
+            ``torch.stft``, any number of leading batch dimensions is accepted (torch allows 1D or 2D input).
+        n_fft: size of the Fourier transform.
+        hop_length: distance between neighbouring frames. Default ``n_fft // 4``.
+        win_length: size of the window, ``0 < win_length <= n_fft``; the window is zero-padded on both sides to
+            ``n_fft``. Default ``n_fft``.
+        window: real 1D tensor of size ``win_length``. Default: a rectangular window (``torch.ones``), with the
+            same warning as torch. Complex windows are not supported.
+        center: pad ``input`` by ``n_fft // 2`` on both sides so that frame ``m`` is centred at
+            ``m * hop_length``. Default ``True``.
+        pad_mode: padding used when ``center`` is True: ``"reflect"`` (default), ``"constant"`` (zeros),
+            ``"replicate"`` or ``"circular"``, as :func:`torch.nn.functional.pad`.
+        normalized: multiply the result by ``n_fft ** -0.5``. Default ``False``.
+        onesided: return only the ``n_fft // 2 + 1`` non-negative frequencies. Default ``True`` for real input,
+            ``False`` for complex input (which cannot be onesided).
+        return_complex: return a complex tensor (``True``) or torch's deprecated ``view_as_real`` layout
+            (``False``, with torch's deprecation warning). Required for real input, as in torch.
+        align_to_window: only with ``center=False``: when ``win_length < n_fft``, place frame ``m`` so that the
+            window (rather than the ``n_fft`` span) starts at ``m * hop_length``. Default: ``False``.
+
+    Returns:
+        ``(..., n_fft // 2 + 1 or n_fft, n_frames)`` complex tensor (or ``(..., F, n_frames, 2)`` real), with
+        ``n_frames = 1 + (T_padded - n_fft) // hop_length``. Like torch, the result is a transposed view of a
+        frame-major buffer: its strides equal ``torch.stft``'s.
+    """
+    if center and align_to_window is not None:
+        raise RuntimeError("stft align_to_window should only be set when center = false")
+    if not isinstance(input, torch.Tensor):
+        raise TypeError(f"spectro.stft: expected input to be a Tensor, but got {type(input).__name__}")
+    _check_dtype("stft", "input", input)
+    if input.dim() < 1:
+        raise RuntimeError("spectro.stft: expected input with at least 1 dimension (..., time), but got a 0-D tensor")
+    if pad_mode not in _PAD_MODES:
+        raise NotImplementedError(
+            f"spectro.stft: pad_mode must be one of {', '.join(repr(m) for m in _PAD_MODES)}, but got {pad_mode!r}"
+        )
+    if return_complex is None:
+        return_complex = input.is_complex()
+        if not return_complex:
+            raise RuntimeError(
+                "stft requires the return_complex parameter be given for real inputs, and will further require "
+                "that return_complex=True in a future PyTorch release."
+            )
+    if not return_complex:
+        _warn_once(
+            "stft_return_complex",
+            "stft with return_complex=False is deprecated. In a future pytorch release, stft will return complex "
+            "tensors for all inputs, and return_complex=False will raise an error.\nNote: you can still call "
+            "torch.view_as_real on the complex output to recover the old return format.",
+        )
+    if window is None:
+        _warn_once(
+            "stft_window",
+            "A window was not provided. A rectangular window will be applied,which is known to cause spectral "
+            "leakage. Other windows such as torch.hann_window or torch.hamming_window are recommended to reduce "
+            "spectral leakage.To suppress this warning and use a rectangular window, explicitly set "
+            "`window=torch.ones(n_fft, device=<device>)`.",
+        )
+    hop_length = n_fft // 4 if hop_length is None else hop_length
+    win_length = n_fft if win_length is None else win_length
+    batch_shape, T = tuple(input.shape[:-1]), input.shape[-1]
+    if math.prod(batch_shape) == 0 or T == 0:
+        raise RuntimeError(f"spectro.stft: expected a non-empty input, but got input of shape {tuple(input.shape)}")
+
+    if center:
+        pad = n_fft // 2
+        if pad_mode == "reflect" and pad >= T:
+            raise RuntimeError(
+                f"spectro.stft: pad_mode='reflect' pads by n_fft // 2 = {pad}, which must be smaller than the input "
+                f"length {T}"
+            )
+        if pad_mode == "circular" and pad > T:
+            raise RuntimeError(
+                f"spectro.stft: pad_mode='circular' pads by n_fft // 2 = {pad}, which must be at most the input "
+                f"length {T} (padding wraps around more than once)"
+            )
+        padded_len, mode = T + 2 * pad, pad_mode
+    else:
+        pad, padded_len, mode = 0, T, "constant"
+    if n_fft <= 0 or n_fft > padded_len:
+        raise RuntimeError(f"spectro.stft: expected 0 < n_fft <= {padded_len}, but got n_fft={n_fft}")
+    if hop_length <= 0:
+        raise RuntimeError(f"spectro.stft: expected hop_length > 0, but got hop_length={hop_length}")
+    if win_length <= 0 or win_length > n_fft:
+        raise RuntimeError(f"spectro.stft: expected 0 < win_length <= n_fft, but got win_length={win_length}")
+    _check_window("stft", window, win_length, input)
+
+    if align_to_window and not center:
+        # The window (not the n_fft span) starts at m * hop: frames begin (n_fft - win_length) // 2 samples early.
+        pad = (n_fft - win_length) // 2
+        n_frames = 1 + (T - win_length) // hop_length
+    else:
+        n_frames = 1 + (padded_len - n_fft) // hop_length
+
+    dtype = torch.promote_types(input.dtype, window.dtype) if window is not None else input.dtype
+    real_dtype = dtype.to_real() if dtype.is_complex else dtype
+    x = input.to(dtype).reshape(-1, T)
+    w = _resolve_window("stft", window, win_length, n_fft, input, real_dtype)
+    if x.is_complex():
+        if onesided:
+            raise RuntimeError("Cannot have onesided output if window or input is complex")
+        fft_mode = "fft"
+    else:
+        fft_mode = "rfft" if onesided is None or onesided else "rfft_full"
+    scale = n_fft**-0.5 if normalized else 1.0
+    out = torch.ops.spectro.analysis(x, w, n_fft, hop_length, n_frames, pad, mode, False, fft_mode, scale)
+    out = out.reshape(batch_shape + out.shape[1:])
+    return out if return_complex else torch.view_as_real(out)
+
+
+_nola_ok = {}
+
+
+def _nola_key(window, n_fft, hop_length, win_length, n_frames, start, end, dtype, device):
+    wkey = None if window is None else (window.data_ptr(), window._version, str(window.device), window.dtype)
+    return (wkey, n_fft, hop_length, win_length, n_frames, start, end, dtype, str(device))
+
+
+def nola_envelope_min(window: torch.Tensor, hop_length: int, n_frames: int, start: int, end: int) -> torch.Tensor:
+    """Smallest |window envelope| over output samples [start, end) (a 0-d tensor on the window's device)."""
+    env = _autograd.envelope(window.detach(), hop_length, n_frames)
+    return env[start:end].abs().min()
+
+
+def istft(
+    input: torch.Tensor,
+    n_fft: int,
+    hop_length: Optional[int] = None,
+    win_length: Optional[int] = None,
+    window: Optional[torch.Tensor] = None,
+    center: bool = True,
+    normalized: bool = False,
+    onesided: Optional[bool] = None,
+    length: Optional[int] = None,
+    return_complex: bool = False,
+    *,
+    torch_like: bool = False,
+    safety: str = "auto",
+) -> torch.Tensor:
+    r"""Inverse short-time Fourier transform: a drop-in replacement for :func:`torch.istft`.
+
+    Same parameters, defaults, results and errors as ``torch.istft`` (inverse FFT, window, overlap-add, division by
+    the window envelope, trimming), without torch's GPU->host synchronisation: by default the call never waits for
+    the GPU in steady state, so it can run inside CUDA graphs and ``torch.compile``.
+
+    Args:
+        input: complex spectrum ``(..., F, n_frames)`` with ``F = n_fft // 2 + 1`` (onesided) or ``n_fft``; any
+            number of leading batch dimensions (torch allows 2D or 3D).
+        n_fft, hop_length, win_length, window, center, normalized, onesided, length, return_complex: as
+            :func:`torch.istft`. ``hop_length`` defaults to ``n_fft // 4``, ``win_length`` to ``n_fft``, the window to
+            rectangular. Two-sided real inverses use the first ``n_fft // 2 + 1`` bins, as torch does.
+        torch_like: what a NOLA violation does. torch.istft raises ``RuntimeError`` when the window envelope
+            (sum of squared, shifted windows) falls below ``1e-11`` anywhere in the output. With
+            ``torch_like=True`` spectro raises exactly there (same condition, same exception type). With the default
+            ``torch_like=False`` it never raises for NOLA: output samples whose envelope is below ``1e-11`` are set
+            to 0 and every other sample is divided by its envelope, and a detected violation only warns.
+        safety: when the NOLA condition is checked (a check copies one scalar to the host, i.e. synchronises):
+            ``"auto"`` (default) checks once per (window storage and version, geometry) and remembers a pass, so
+            steady-state calls never synchronise; it skips the check while a CUDA graph is being captured or
+            torch.compile is tracing. ``"always"`` checks every call. ``"off"`` never checks
+            (``torch_like=True`` with ``safety="off"`` is an error: it could not raise where torch raises).
+
+    Returns:
+        real signal ``(..., length)`` (complex with ``return_complex=True``); ``length`` defaults to
+        ``n_fft + hop_length * (n_frames - 1)`` minus the centre padding.
+    """
+    if not isinstance(input, torch.Tensor):
+        raise TypeError(f"spectro.istft: expected input to be a Tensor, but got {type(input).__name__}")
+    if safety not in _SAFETY:
+        raise ValueError(f"spectro.istft: safety must be one of 'auto', 'always', 'off', but got {safety!r}")
+    if torch_like and safety == "off":
+        raise ValueError("spectro.istft: torch_like=True needs the NOLA check, so safety='off' is not allowed")
+    if not input.is_complex():
+        raise RuntimeError(
+            "istft requires a complex-valued input tensor matching the output from stft with return_complex=True."
+        )
+    _check_dtype("istft", "input", input)
+    if input.dim() < 2:
+        raise RuntimeError(
+            f"spectro.istft: expected input of shape (..., freq, frames), but got shape {tuple(input.shape)}"
+        )
+    if input.numel() == 0:
+        raise RuntimeError("spectro.istft: input tensor cannot be empty.")
+    hop_length = n_fft // 4 if hop_length is None else hop_length
+    win_length = n_fft if win_length is None else win_length
+    if n_fft <= 0:
+        raise RuntimeError(f"spectro.istft: expected n_fft > 0, but got n_fft={n_fft}")
+    if not 0 < win_length <= n_fft:
+        raise RuntimeError(f"spectro.istft: expected 0 < win_length <= n_fft, but got win_length={win_length}")
+    if not 0 < hop_length <= win_length:
+        raise RuntimeError(
+            f"spectro.istft: expected 0 < hop_length <= win_length, but got hop_length={hop_length}, "
+            f"win_length={win_length}"
+        )
+    _check_window("istft", window, win_length, input)
+    bins, n_frames = input.shape[-2], input.shape[-1]
+    if onesided is None:
+        onesided = bins != n_fft
+    expected = n_fft // 2 + 1 if onesided else n_fft
+    if bins != expected:
+        raise RuntimeError(
+            f"spectro.istft: expected the frequency dimension (2nd to the last) of the input to be {expected} "
+            f"(n_fft={n_fft}, onesided={onesided}), but got {bins}"
+        )
+    if return_complex and onesided:
+        raise RuntimeError("Cannot have onesided output if window or input is complex")
+    if length is not None and length <= 0:
+        raise RuntimeError(f"spectro.istft: expected length > 0, but got length={length}")
+
+    natural = n_fft + hop_length * (n_frames - 1)
+    start = n_fft // 2 if center else 0
+    if length is not None:
+        end = start + length
+    else:
+        end = natural - n_fft // 2 if center else natural
+    out_len = end - start
+    if out_len <= 0:
+        raise RuntimeError(
+            f"spectro.istft: {n_frames} frame(s) of n_fft={n_fft}, hop_length={hop_length} leave no output samples "
+            f"after trimming the centre padding"
+        )
+    if end > natural:
+        _warn_once(
+            "istft_length",
+            "The length of signal is shorter than the length parameter. Result is being padded with zeros in the "
+            "tail. Please check your center and hop_length settings.",
+        )
+
+    real_dtype = input.real.dtype
+    if window is not None:
+        real_dtype = torch.promote_types(real_dtype, window.dtype)
+    spec_dtype = real_dtype.to_complex()
+    batch_shape = tuple(input.shape[:-2])
+    spec = input.to(spec_dtype).reshape(-1, bins, n_frames)
+    w = _resolve_window("istft", window, win_length, n_fft, input, real_dtype)
+    if return_complex:
+        fft_mode = "ifft"
+    else:
+        fft_mode = "irfft"
+        if not onesided:
+            spec = spec[:, : n_fft // 2 + 1]
+    scale = n_fft**-0.5 if normalized else 1.0 / n_fft
+
+    _nola(w, window, n_fft, hop_length, win_length, n_frames, start, min(end, natural), spec.dtype, torch_like, safety)
+    y = torch.ops.spectro.synthesis(spec, w, n_fft, hop_length, out_len, start, "constant", True, fft_mode, scale)
+    return y.reshape(batch_shape + (out_len,))
+
+
+def _nola(w, window, n_fft, hop, win_length, n_frames, start, end, dtype, torch_like, safety) -> None:
+    if safety == "off":
+        return
+    capturing = w.is_cuda and torch.cuda.is_current_stream_capturing()
+    compiling = torch.compiler.is_compiling()
+    key = None
+    if safety == "auto":
+        if capturing or compiling:
+            return
+        key = _nola_key(window, n_fft, hop, win_length, n_frames, start, end, dtype, w.device)
+        if key in _nola_ok:
+            return
+    elif capturing:
+        raise RuntimeError(
+            "spectro.istft: safety='always' and torch_like=True check the NOLA condition on the host, which cannot "
+            "happen during CUDA graph capture; use safety='auto' (checked before capture) or 'off'"
+        )
+    lowest = float(nola_envelope_min(w, hop, n_frames, start, end))
+    if lowest < _autograd.ENVELOPE_EPS:
+        if torch_like:
+            raise RuntimeError(f"spectro.istft: window overlap add min: {lowest:g} < 1e-11 (NOLA condition failed)")
+        warnings.warn(
+            f"spectro.istft: the window envelope falls to {lowest:g} (< 1e-11, NOLA condition failed); output "
+            "samples there are set to 0 (torch.istft would raise; pass torch_like=True for that)",
+            UserWarning,
+            stacklevel=3,
+        )
+    elif key is not None:
+        _nola_ok[key] = True
