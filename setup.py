@@ -22,12 +22,12 @@ def want_cuda() -> bool:
 
 
 def extension():
-    cxx = ["-O3", "-std=c++17", "-fvisibility=hidden", "-Wall", "-Wno-unused-function"]
+    cxx = ["-O3", "-fvisibility=hidden", "-Wall", "-Wno-unused-function"]
     sources = [os.path.join("csrc", "spectro.cpp")]
     if want_cuda():
         os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "9.0")
         sources += sorted(glob.glob(os.path.join("csrc", "cuda", "*.cu")))
-        nvcc = ["-O3", "-std=c++17", "-lineinfo", "--expt-relaxed-constexpr"]
+        nvcc = ["-O3", "-lineinfo", "--expt-relaxed-constexpr"]
         return CUDAExtension(
             "spectro._C", sources, extra_compile_args={"cxx": cxx, "nvcc": nvcc}, py_limited_api=False
         )

@@ -75,8 +75,8 @@ namespace {
 std::atomic<int64_t> g_kernel_path{0};
 
 int64_t set_kernel_path(int64_t path) {
-  TORCH_CHECK(path >= 0 && path <= 2, "spectro::_set_kernel_path: path must be 0 (auto), 1 (tiled) or 2 (direct), but got ",
-              path);
+  TORCH_CHECK(path >= 0 && path <= 3,
+              "spectro::_set_kernel_path: path must be 0 (auto), 1 (tiled), 2 (direct) or 3 (fused), but got ", path);
   return g_kernel_path.exchange(path);
 }
 }  // namespace
@@ -142,24 +142,60 @@ static void check_value_dtype(const char* op, const char* name, const at::Tensor
   }
 }
 
-at::Tensor analysis_with(FramesFn frames_fn, const at::Tensor& x, const at::Tensor& window, int64_t n_fft,
-                         int64_t hop_length, int64_t n_frames, int64_t pad, const std::string& pad_mode,
-                         bool env_normalize, const std::string& fft_mode, double scale) {
+OpArgs check_analysis(const at::Tensor& x, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
+                      int64_t n_frames, int64_t pad, const std::string& pad_mode, bool env_normalize,
+                      const std::string& fft_mode, double scale) {
   const char* op = "spectro::analysis";
-  const FftMode mode = parse_analysis_mode(fft_mode);
+  OpArgs a;
+  a.mode = parse_analysis_mode(fft_mode);
   TORCH_CHECK(x.dim() == 2, op, ": expected x of shape [batch, time], but got ", x.sizes());
-  check_value_dtype(op, "x", x, !is_real_mode(mode));
+  check_value_dtype(op, "x", x, !is_real_mode(a.mode));
   check_window(op, window, n_fft, x);
-  const Geometry g = check_geometry(op, n_fft, hop_length, n_frames, x.size(1), pad, pad_mode, env_normalize);
-  const int64_t batch = x.size(0);
-  const int64_t bins = spectrum_bins(mode, n_fft);
-  const auto complex_type = c10::toComplexType(c10::toRealValueType(x.scalar_type()));
-  if (batch == 0) return at::empty({0, n_frames, bins}, x.options().dtype(complex_type)).transpose(1, 2);
+  a.g = check_geometry(op, n_fft, hop_length, n_frames, x.size(1), pad, pad_mode, env_normalize);
+  a.input = x.contiguous();
+  a.window = window.contiguous();
+  a.bins = spectrum_bins(a.mode, n_fft);
+  a.scale = scale;
+  a.signal_type = x.scalar_type();
+  a.complex_type = c10::toComplexType(c10::toRealValueType(x.scalar_type()));
+  return a;
+}
 
-  at::Tensor frames = at::empty({batch, n_frames, n_fft}, x.options());
-  frames_fn(x.contiguous(), window.contiguous(), frames, g, scale);
+OpArgs check_synthesis(const at::Tensor& spec, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
+                       int64_t length, int64_t pad, const std::string& pad_mode, bool env_normalize,
+                       const std::string& fft_mode, double scale) {
+  const char* op = "spectro::synthesis";
+  OpArgs a;
+  a.mode = parse_synthesis_mode(fft_mode);
+  TORCH_CHECK(spec.dim() == 3, op, ": expected spec of shape [batch, bins, frames], but got ", spec.sizes());
+  check_value_dtype(op, "spec", spec, /*want_complex=*/true);
+  a.bins = spectrum_bins(a.mode, n_fft);
+  TORCH_CHECK(spec.size(1) == a.bins, op, ": fft_mode='", fft_mode, "' with n_fft=", n_fft, " expects ", a.bins,
+              " frequency bins, but spec has ", spec.size(1));
+  check_window(op, window, n_fft, spec);
+  a.g = check_geometry(op, n_fft, hop_length, spec.size(2), length, pad, pad_mode, env_normalize);
+  a.input = spec;
+  a.window = window.contiguous();
+  a.scale = scale;
+  a.complex_type = spec.scalar_type();
+  a.signal_type = is_real_mode(a.mode) ? c10::toRealValueType(spec.scalar_type()) : spec.scalar_type();
+  return a;
+}
+
+at::Tensor empty_analysis(const OpArgs& a) {
+  return at::empty({0, a.g.n_frames, a.bins}, a.input.options().dtype(a.complex_type)).transpose(1, 2);
+}
+
+at::Tensor empty_synthesis(const OpArgs& a) {
+  return at::empty({0, a.g.length}, a.input.options().dtype(a.signal_type));
+}
+
+at::Tensor analysis_via_frames(const OpArgs& a, FramesFn frames_fn) {
+  const int64_t n_fft = a.g.n_fft;
+  at::Tensor frames = at::empty({a.input.size(0), a.g.n_frames, n_fft}, a.input.options());
+  frames_fn(a.input, a.window, frames, a.g, a.scale);
   at::Tensor spec;
-  switch (mode) {
+  switch (a.mode) {
     case FftMode::Rfft:
       spec = at::_fft_r2c(frames, {2}, /*normalization=*/0, /*onesided=*/true);
       break;
@@ -171,7 +207,7 @@ at::Tensor analysis_with(FramesFn frames_fn, const at::Tensor& x, const at::Tens
       break;
     case FftMode::RfftDouble:
       spec = at::_fft_r2c(frames, {2}, 0, true);
-      if (n_fft - bins > 0) spec.narrow(2, 1, n_fft - bins).mul_(2);
+      if (n_fft - a.bins > 0) spec.narrow(2, 1, n_fft - a.bins).mul_(2);
       break;
     default:
       TORCH_INTERNAL_ASSERT(false);
@@ -179,38 +215,18 @@ at::Tensor analysis_with(FramesFn frames_fn, const at::Tensor& x, const at::Tens
   return spec.transpose(1, 2);
 }
 
-at::Tensor synthesis_with(OverlapAddFn ola_fn, const at::Tensor& spec, const at::Tensor& window, int64_t n_fft,
-                          int64_t hop_length, int64_t length, int64_t pad, const std::string& pad_mode,
-                          bool env_normalize, const std::string& fft_mode, double scale) {
-  const char* op = "spectro::synthesis";
-  const FftMode mode = parse_synthesis_mode(fft_mode);
-  TORCH_CHECK(spec.dim() == 3, op, ": expected spec of shape [batch, bins, frames], but got ", spec.sizes());
-  check_value_dtype(op, "spec", spec, /*want_complex=*/true);
-  const int64_t bins = spectrum_bins(mode, n_fft);
-  TORCH_CHECK(spec.size(1) == bins, op, ": fft_mode='", fft_mode, "' with n_fft=", n_fft, " expects ", bins,
-              " frequency bins, but spec has ", spec.size(1));
-  const auto real_type = c10::toRealValueType(spec.scalar_type());
-  TORCH_CHECK(window.dim() == 1 && window.size(0) == n_fft, op, ": expected a 1D window of size n_fft=", n_fft,
-              ", but got window with size ", window.sizes());
-  TORCH_CHECK(window.scalar_type() == real_type, op, ": expected window of dtype ", real_type, ", but got ",
-              window.scalar_type());
-  TORCH_CHECK(window.device() == spec.device(), op, ": expected window on device ", spec.device(), ", but got ",
-              window.device());
-  const Geometry g = check_geometry(op, n_fft, hop_length, spec.size(2), length, pad, pad_mode, env_normalize);
-  const int64_t batch = spec.size(0);
-  const auto out_type = is_real_mode(mode) ? real_type : spec.scalar_type();
-  if (batch == 0) return at::empty({0, length}, spec.options().dtype(out_type));
-
-  const at::Tensor st = spec.transpose(1, 2);  // [batch, frames, bins]
+at::Tensor synthesis_via_frames(const OpArgs& a, OverlapAddFn ola_fn) {
+  const int64_t n_fft = a.g.n_fft;
+  const at::Tensor st = a.input.transpose(1, 2);  // [batch, frames, bins]
   at::Tensor frames;
-  switch (mode) {
+  switch (a.mode) {
     case FftMode::Irfft:
       frames = at::_fft_c2r(st, {2}, 0, n_fft);
       break;
     case FftMode::IrfftHalf: {
       // Transpose of the onesided rfft: bins 1 .. n_fft - bins carry half weight before the Hermitian irfft.
-      at::Tensor weight = at::ones({bins}, spec.options().dtype(real_type));
-      if (n_fft - bins > 0) weight.narrow(0, 1, n_fft - bins).fill_(0.5);
+      at::Tensor weight = at::ones({a.bins}, a.input.options().dtype(a.signal_type));
+      if (n_fft - a.bins > 0) weight.narrow(0, 1, n_fft - a.bins).fill_(0.5);
       frames = at::_fft_c2r(st * weight, {2}, 0, n_fft);
       break;
     }
@@ -224,8 +240,8 @@ at::Tensor synthesis_with(OverlapAddFn ola_fn, const at::Tensor& spec, const at:
       TORCH_INTERNAL_ASSERT(false);
   }
   frames = frames.contiguous();
-  at::Tensor out = at::empty({batch, length}, frames.options());
-  ola_fn(frames, window.contiguous(), out, g, scale);
+  at::Tensor out = at::empty({a.input.size(0), a.g.length}, frames.options());
+  ola_fn(frames, a.window, out, a.g, a.scale);
   return out;
 }
 
@@ -253,15 +269,19 @@ void cpu_overlap_add(const at::Tensor& frames, const at::Tensor& window, at::Ten
 at::Tensor analysis_cpu(const at::Tensor& x, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
                         int64_t n_frames, int64_t pad, c10::string_view pad_mode, bool env_normalize,
                         c10::string_view fft_mode, double scale) {
-  return analysis_with(&cpu_frames, x, window, n_fft, hop_length, n_frames, pad, std::string(pad_mode),
-                       env_normalize, std::string(fft_mode), scale);
+  const OpArgs a = check_analysis(x, window, n_fft, hop_length, n_frames, pad, std::string(pad_mode), env_normalize,
+                                  std::string(fft_mode), scale);
+  if (x.size(0) == 0) return empty_analysis(a);
+  return analysis_via_frames(a, &cpu_frames);
 }
 
 at::Tensor synthesis_cpu(const at::Tensor& spec, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
                          int64_t length, int64_t pad, c10::string_view pad_mode, bool env_normalize,
                          c10::string_view fft_mode, double scale) {
-  return synthesis_with(&cpu_overlap_add, spec, window, n_fft, hop_length, length, pad, std::string(pad_mode),
-                        env_normalize, std::string(fft_mode), scale);
+  const OpArgs a = check_synthesis(spec, window, n_fft, hop_length, length, pad, std::string(pad_mode),
+                                   env_normalize, std::string(fft_mode), scale);
+  if (spec.size(0) == 0) return empty_synthesis(a);
+  return synthesis_via_frames(a, &cpu_overlap_add);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

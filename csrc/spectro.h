@@ -37,21 +37,41 @@ void check_window(const char* op, const at::Tensor& window, int64_t n_fft, const
 // Number of spectrum bins a mode produces / consumes.
 int64_t spectrum_bins(FftMode mode, int64_t n_fft);
 
-// Device-independent halves of each op: the framing / overlap-add kernels come in as callables.
+// Validated arguments of one spectro::analysis / spectro::synthesis call.
+struct OpArgs {
+  at::Tensor input;   // x [batch, T] (analysis) or spec [batch, bins, frames] (synthesis)
+  at::Tensor window;  // [n_fft], contiguous
+  kernels::Geometry g;
+  FftMode mode;
+  int64_t bins;       // spectrum bins
+  double scale;
+  at::ScalarType signal_type;   // dtype of the signal side (x, or the synthesis output)
+  at::ScalarType complex_type;  // dtype of the spectrum
+};
+
+OpArgs check_analysis(const at::Tensor& x, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
+                      int64_t n_frames, int64_t pad, const std::string& pad_mode, bool env_normalize,
+                      const std::string& fft_mode, double scale);
+OpArgs check_synthesis(const at::Tensor& spec, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
+                       int64_t length, int64_t pad, const std::string& pad_mode, bool env_normalize,
+                       const std::string& fft_mode, double scale);
+
+// Empty results for a zero batch (no kernel runs).
+at::Tensor empty_analysis(const OpArgs& a);
+at::Tensor empty_synthesis(const OpArgs& a);
+
+// The two-kernel path of each op, device-independent: the framing / overlap-add kernel comes in as a callable and
+// the FFT is ATen's (cuFFT on CUDA, pocketfft/MKL on CPU).
 using FramesFn = void (*)(const at::Tensor& x, const at::Tensor& window, at::Tensor& frames,
                           const kernels::Geometry& g, double scale);
 using OverlapAddFn = void (*)(const at::Tensor& frames, const at::Tensor& window, at::Tensor& out,
                               const kernels::Geometry& g, double scale);
+at::Tensor analysis_via_frames(const OpArgs& a, FramesFn frames_fn);
+at::Tensor synthesis_via_frames(const OpArgs& a, OverlapAddFn ola_fn);
 
-at::Tensor analysis_with(FramesFn frames_fn, const at::Tensor& x, const at::Tensor& window, int64_t n_fft,
-                         int64_t hop_length, int64_t n_frames, int64_t pad, const std::string& pad_mode,
-                         bool env_normalize, const std::string& fft_mode, double scale);
-at::Tensor synthesis_with(OverlapAddFn ola_fn, const at::Tensor& spec, const at::Tensor& window, int64_t n_fft,
-                          int64_t hop_length, int64_t length, int64_t pad, const std::string& pad_mode,
-                          bool env_normalize, const std::string& fft_mode, double scale);
-
-// Fills the kernel parameter structs from tensors, dispatching on dtype; `fn` receives AnalysisParams<V> or
-// SynthesisParams<V> for V in {float, double, Complex<float>, Complex<double>}.
+// Fill the kernel parameter structs from tensors, dispatching on the signal dtype (x for analysis, out for
+// synthesis); `fn` receives AnalysisParams<V> or SynthesisParams<V> for V in {float, double, Complex<float>,
+// Complex<double>}. `frames` may be undefined (the fused kernels take no frames buffer).
 template <typename S> struct ValueOf { using type = S; };
 template <typename R> struct ValueOf<c10::complex<R>> { using type = kernels::Complex<R>; };
 
@@ -64,7 +84,7 @@ void with_analysis_params(const at::Tensor& x, const at::Tensor& window, at::Ten
     kernels::AnalysisParams<V> a;
     a.x = reinterpret_cast<const V*>(x.const_data_ptr<scalar_t>());
     a.window = window.const_data_ptr<R>();
-    a.frames = reinterpret_cast<V*>(frames.mutable_data_ptr<scalar_t>());
+    a.frames = frames.defined() ? reinterpret_cast<V*>(frames.mutable_data_ptr<scalar_t>()) : nullptr;
     a.batch = x.size(0);
     a.g = g;
     a.scale = static_cast<R>(scale);
@@ -75,14 +95,14 @@ void with_analysis_params(const at::Tensor& x, const at::Tensor& window, at::Ten
 template <typename Fn>
 void with_synthesis_params(const at::Tensor& frames, const at::Tensor& window, at::Tensor& out,
                            const kernels::Geometry& g, double scale, Fn&& fn) {
-  AT_DISPATCH_FLOATING_AND_COMPLEX_TYPES(frames.scalar_type(), "spectro_synthesis", [&] {
+  AT_DISPATCH_FLOATING_AND_COMPLEX_TYPES(out.scalar_type(), "spectro_synthesis", [&] {
     using V = typename ValueOf<scalar_t>::type;
     using R = typename kernels::RealOf<V>::type;
     kernels::SynthesisParams<V> s;
-    s.frames = reinterpret_cast<const V*>(frames.const_data_ptr<scalar_t>());
+    s.frames = frames.defined() ? reinterpret_cast<const V*>(frames.const_data_ptr<scalar_t>()) : nullptr;
     s.window = window.const_data_ptr<R>();
     s.out = reinterpret_cast<V*>(out.mutable_data_ptr<scalar_t>());
-    s.batch = frames.size(0);
+    s.batch = out.size(0);
     s.g = g;
     s.scale = static_cast<R>(scale);
     fn(s);

@@ -17,16 +17,22 @@ __all__ = ["stft", "istft", "set_kernel_path", "kernel_path"]
 
 
 class kernel_path:
-    """Force a CUDA kernel variant (tests use it to reach every kernel): ``"auto"``, ``"tiled"`` or ``"direct"``.
+    """Force a CUDA kernel variant (tests use it to reach every kernel).
+
+    ``"auto"`` (default): the fused single-kernel path where it covers the size, else the two-kernel path.
+    ``"fused"``: the single kernel with the FFT inside (an error where it does not apply: n_fft (n_fft / 2 for real
+    signals) must factor into 2, 3 and 5, and synthesis must not fold reflect/replicate/circular padding).
+    ``"tiled"`` / ``"direct"``: the two-kernel path (framing or overlap-add kernel + cuFFT) with the shared-memory
+    tiled or the one-thread-per-element framing kernel.
 
     Usable as a context manager (restores the previous choice) or via :func:`set_kernel_path`.
     """
 
-    _CODES = {"auto": 0, "tiled": 1, "direct": 2}
+    _CODES = {"auto": 0, "tiled": 1, "direct": 2, "fused": 3}
 
     def __init__(self, path: str):
         if path not in self._CODES:
-            raise ValueError(f"kernel_path must be one of 'auto', 'tiled', 'direct', but got {path!r}")
+            raise ValueError(f"kernel_path must be one of 'auto', 'fused', 'tiled', 'direct', but got {path!r}")
         self.path = path
         self._previous = None
 

@@ -6,6 +6,7 @@
 #include <torch/library.h>
 
 #include "../kernels/cuda/frame_ola.cuh"
+#include "../kernels/cuda/fused.cuh"
 #include "../spectro.h"
 
 namespace spectro {
@@ -15,6 +16,14 @@ namespace cuda {
 #define SPECTRO_EXTERN_LAUNCHERS(V)                                                                 \
   extern template cudaError_t launch_analysis<V>(const AnalysisParams<V>&, Path, cudaStream_t);    \
   extern template cudaError_t launch_synthesis<V>(const SynthesisParams<V>&, Path, cudaStream_t);
+#define SPECTRO_EXTERN_FUSED(V)                                                                               \
+  extern template cudaError_t launch_fused_analysis<V>(const FusedAnalysisParams<V>&, cudaStream_t);       \
+  extern template cudaError_t launch_fused_synthesis<V>(const FusedSynthesisParams<V>&, cudaStream_t);
+SPECTRO_EXTERN_FUSED(float)
+SPECTRO_EXTERN_FUSED(double)
+SPECTRO_EXTERN_FUSED(Complex<float>)
+SPECTRO_EXTERN_FUSED(Complex<double>)
+#undef SPECTRO_EXTERN_FUSED
 SPECTRO_EXTERN_LAUNCHERS(float)
 SPECTRO_EXTERN_LAUNCHERS(double)
 SPECTRO_EXTERN_LAUNCHERS(Complex<float>)
@@ -25,13 +34,19 @@ SPECTRO_EXTERN_LAUNCHERS(Complex<double>)
 
 namespace {
 
-kernels::cuda::Path current_path() { return static_cast<kernels::cuda::Path>(kernel_path()); }
+constexpr int64_t kPathFused = 3;  // spectro.kernel_path("fused"); 0 auto, 1 tiled, 2 direct (frame_ola.cuh)
+
+// The framing / overlap-add variant for the two-kernel path.
+kernels::cuda::Path frames_path() {
+  const int64_t p = kernel_path();
+  return p == kPathFused ? kernels::cuda::Path::Auto : static_cast<kernels::cuda::Path>(p);
+}
 
 void cuda_frames(const at::Tensor& x, const at::Tensor& window, at::Tensor& frames, const kernels::Geometry& g,
                  double scale) {
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
   with_analysis_params(x, window, frames, g, scale, [&](auto& a) {
-    C10_CUDA_CHECK(kernels::cuda::launch_analysis(a, current_path(), stream));
+    C10_CUDA_CHECK(kernels::cuda::launch_analysis(a, frames_path(), stream));
   });
 }
 
@@ -39,24 +54,86 @@ void cuda_overlap_add(const at::Tensor& frames, const at::Tensor& window, at::Te
                       const kernels::Geometry& g, double scale) {
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
   with_synthesis_params(frames, window, out, g, scale, [&](auto& s) {
-    C10_CUDA_CHECK(kernels::cuda::launch_synthesis(s, current_path(), stream));
+    C10_CUDA_CHECK(kernels::cuda::launch_synthesis(s, frames_path(), stream));
   });
+}
+
+kernels::cuda::SpecMode spec_mode(FftMode m) { return static_cast<kernels::cuda::SpecMode>(static_cast<int>(m)); }
+
+bool complex_fft(FftMode m) { return m == FftMode::Fft || m == FftMode::Ifft || m == FftMode::IfftReal; }
+
+// Whether this call takes the single-kernel path: automatically where the fused kernels cover the size (and, for
+// synthesis, the padding is trim / zero-extension), or when forced, which then must be possible.
+bool use_fused(const OpArgs& a, bool synthesis) {
+  const int64_t path = kernel_path();
+  if (path != 0 && path != kPathFused) return false;
+  bool ok = false;
+  AT_DISPATCH_FLOATING_AND_COMPLEX_TYPES(a.signal_type, "spectro_fused_supported", [&] {
+    using V = typename ValueOf<scalar_t>::type;
+    ok = kernels::cuda::fused_supported<V>(a.g.n_fft, complex_fft(a.mode));
+  });
+  if (synthesis && a.g.mode != kernels::PadMode::Constant) ok = false;
+  TORCH_CHECK(ok || path != kPathFused, "spectro: kernel_path('fused') cannot run ", synthesis ? "synthesis" : "analysis",
+              " with n_fft=", a.g.n_fft, synthesis ? " and this padding" : "",
+              " (fused kernels need n_fft (or n_fft/2 for real signals) = 2^a 3^b 5^c and, for synthesis, "
+              "pad_mode='constant')");
+  return ok;
+}
+
+at::Tensor analysis_fused(const OpArgs& a) {
+  at::Tensor spec = at::empty({a.input.size(0), a.g.n_frames, a.bins}, a.input.options().dtype(a.complex_type));
+  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  at::Tensor unused;
+  with_analysis_params(a.input, a.window, unused, a.g, a.scale, [&](auto& base) {
+    using V = std::remove_cv_t<std::remove_reference_t<decltype(*base.x)>>;
+    using R = typename kernels::RealOf<V>::type;
+    kernels::cuda::FusedAnalysisParams<V> p;
+    p.a = base;
+    p.spec = reinterpret_cast<kernels::Complex<R>*>(spec.mutable_data_ptr());
+    p.mode = spec_mode(a.mode);
+    C10_CUDA_CHECK(kernels::cuda::launch_fused_analysis(p, stream));
+  });
+  return spec.transpose(1, 2);
+}
+
+at::Tensor synthesis_fused(const OpArgs& a) {
+  const at::Tensor& spec = a.input;
+  at::Tensor out = at::empty({spec.size(0), a.g.length}, spec.options().dtype(a.signal_type));
+  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  at::Tensor unused;
+  with_synthesis_params(unused, a.window, out, a.g, a.scale, [&](auto& base) {
+    using V = std::remove_cv_t<std::remove_reference_t<decltype(*base.out)>>;
+    using R = typename kernels::RealOf<V>::type;
+    kernels::cuda::FusedSynthesisParams<V> p;
+    p.s = base;
+    p.spec = reinterpret_cast<const kernels::Complex<R>*>(spec.const_data_ptr());
+    p.stride_b = spec.stride(0);
+    p.stride_bin = spec.stride(1);
+    p.stride_n = spec.stride(2);
+    p.mode = spec_mode(a.mode);
+    C10_CUDA_CHECK(kernels::cuda::launch_fused_synthesis(p, stream));
+  });
+  return out;
 }
 
 at::Tensor analysis_cuda(const at::Tensor& x, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
                          int64_t n_frames, int64_t pad, c10::string_view pad_mode, bool env_normalize,
                          c10::string_view fft_mode, double scale) {
   const c10::cuda::CUDAGuard guard(x.device());
-  return analysis_with(&cuda_frames, x, window, n_fft, hop_length, n_frames, pad, std::string(pad_mode),
-                       env_normalize, std::string(fft_mode), scale);
+  const OpArgs a = check_analysis(x, window, n_fft, hop_length, n_frames, pad, std::string(pad_mode), env_normalize,
+                                  std::string(fft_mode), scale);
+  if (x.size(0) == 0) return empty_analysis(a);
+  return use_fused(a, false) ? analysis_fused(a) : analysis_via_frames(a, &cuda_frames);
 }
 
 at::Tensor synthesis_cuda(const at::Tensor& spec, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
                           int64_t length, int64_t pad, c10::string_view pad_mode, bool env_normalize,
                           c10::string_view fft_mode, double scale) {
   const c10::cuda::CUDAGuard guard(spec.device());
-  return synthesis_with(&cuda_overlap_add, spec, window, n_fft, hop_length, length, pad, std::string(pad_mode),
-                        env_normalize, std::string(fft_mode), scale);
+  const OpArgs a = check_synthesis(spec, window, n_fft, hop_length, length, pad, std::string(pad_mode),
+                                   env_normalize, std::string(fft_mode), scale);
+  if (spec.size(0) == 0) return empty_synthesis(a);
+  return use_fused(a, true) ? synthesis_fused(a) : synthesis_via_frames(a, &cuda_overlap_add);
 }
 
 }  // namespace
