@@ -19,9 +19,10 @@ __all__ = ["stft", "istft", "set_kernel_path", "kernel_path"]
 class kernel_path:
     """Force a CUDA kernel variant (tests use it to reach every kernel).
 
-    ``"auto"`` (default): the fused single-kernel path where it covers the size, else the two-kernel path.
+    ``"auto"`` (default): the two-kernel path (fused framing / overlap-add kernel + cuFFT), the fastest today.
     ``"fused"``: the single kernel with the FFT inside (an error where it does not apply: n_fft (n_fft / 2 for real
-    signals) must factor into 2, 3 and 5, and synthesis must not fold reflect/replicate/circular padding).
+    signals) must factor into 2, 3 and 5, and synthesis must not fold reflect/replicate/circular padding). Correct
+    and tested, but not yet faster than cuFFT, so it is opt-in.
     ``"tiled"`` / ``"direct"``: the two-kernel path (framing or overlap-add kernel + cuFFT) with the shared-memory
     tiled or the one-thread-per-element framing kernel.
 

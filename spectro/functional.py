@@ -15,6 +15,9 @@ _PAD_MODES = ("constant", "reflect", "replicate", "circular")
 _SAFETY = ("auto", "always", "off")
 _SUPPORTED = (torch.float32, torch.float64, torch.complex64, torch.complex128)
 
+_COMPLEX_OF = {torch.float32: torch.complex64, torch.float64: torch.complex128}
+_REAL_OF = {torch.complex64: torch.float32, torch.complex128: torch.float64}
+
 _warned = set()
 
 
@@ -184,7 +187,7 @@ def stft(
         n_frames = 1 + (padded_len - n_fft) // hop_length
 
     dtype = torch.promote_types(input.dtype, window.dtype) if window is not None else input.dtype
-    real_dtype = dtype.to_real() if dtype.is_complex else dtype
+    real_dtype = _REAL_OF.get(dtype, dtype)
     x = input.to(dtype).reshape(-1, T)
     w = _resolve_window("stft", window, win_length, n_fft, input, real_dtype)
     if x.is_complex():
@@ -317,10 +320,10 @@ def istft(
             "tail. Please check your center and hop_length settings.",
         )
 
-    real_dtype = input.real.dtype
+    real_dtype = _REAL_OF[input.dtype]
     if window is not None:
         real_dtype = torch.promote_types(real_dtype, window.dtype)
-    spec_dtype = real_dtype.to_complex()
+    spec_dtype = _COMPLEX_OF[real_dtype]
     batch_shape = tuple(input.shape[:-2])
     spec = input.to(spec_dtype).reshape(-1, bins, n_frames)
     w = _resolve_window("istft", window, win_length, n_fft, input, real_dtype)

@@ -62,22 +62,24 @@ kernels::cuda::SpecMode spec_mode(FftMode m) { return static_cast<kernels::cuda:
 
 bool complex_fft(FftMode m) { return m == FftMode::Fft || m == FftMode::Ifft || m == FftMode::IfftReal; }
 
-// Whether this call takes the single-kernel path: automatically where the fused kernels cover the size (and, for
-// synthesis, the padding is trim / zero-extension), or when forced, which then must be possible.
+// Whether this call takes the single-kernel path. Only when forced (kernel_path('fused')): the fused kernels are
+// correct (tests/kernels/test_fused.cu, tests/test_accuracy.py) but their in-kernel FFT is still compute-bound and
+// slower than framing + cuFFT (benchmarks/RESULTS.md), so Auto takes the two-kernel path. A forced call must be
+// coverable: n_fft (or n_fft / 2 for real signals) = 2^a 3^b 5^c within shared memory and, for synthesis, trim /
+// zero-extension only.
 bool use_fused(const OpArgs& a, bool synthesis) {
-  const int64_t path = kernel_path();
-  if (path != 0 && path != kPathFused) return false;
+  if (kernel_path() != kPathFused) return false;
   bool ok = false;
   AT_DISPATCH_FLOATING_AND_COMPLEX_TYPES(a.signal_type, "spectro_fused_supported", [&] {
     using V = typename ValueOf<scalar_t>::type;
     ok = kernels::cuda::fused_supported<V>(a.g.n_fft, complex_fft(a.mode));
   });
   if (synthesis && a.g.mode != kernels::PadMode::Constant) ok = false;
-  TORCH_CHECK(ok || path != kPathFused, "spectro: kernel_path('fused') cannot run ", synthesis ? "synthesis" : "analysis",
-              " with n_fft=", a.g.n_fft, synthesis ? " and this padding" : "",
+  TORCH_CHECK(ok, "spectro: kernel_path('fused') cannot run ", synthesis ? "synthesis" : "analysis", " with n_fft=",
+              a.g.n_fft, synthesis ? " and this padding" : "",
               " (fused kernels need n_fft (or n_fft/2 for real signals) = 2^a 3^b 5^c and, for synthesis, "
               "pad_mode='constant')");
-  return ok;
+  return true;
 }
 
 at::Tensor analysis_fused(const OpArgs& a) {

@@ -1,0 +1,146 @@
+# spectro — set-up, build and tests.
+#
+#   make demo    install what is missing, build, run examples/demo.py (writes demo_spectrogram.png)
+#   make test    install what is missing, build, compile (and on a GPU run) the standalone CUDA kernel test when
+#                nvcc is on PATH, then pytest tests
+#
+# Helpers: make build | kernels-test | bench | clean | help
+#
+# Python packages are installed only when they cannot be imported: torch ($(TORCH_SPEC)), numpy, pytest, matplotlib,
+# ninja, setuptools, wheel. An importable torch, whatever its version or build (CPU or CUDA), is never replaced, and
+# nothing is downloaded when everything is present. Variables:
+#   PYTHON=python3            the interpreter to use (a venv's python works too)
+#   TORCH_SPEC=torch==2.13.0  what to install when torch is missing
+#   PIP_INSTALL_FLAGS=        extra flags for those installs (e.g. --user, --index-url ...)
+#   PYTEST_ARGS=-q -rfE       DEMO_ARGS=  BENCH_ARGS=  JOBS=<cores> (parallel nvcc jobs)
+#   SPECTRO_FORCE_CPU=1 MAX_JOBS=N TORCH_CUDA_ARCH_LIST=...  are passed through to setup.py
+
+PYTHON            ?= python3
+PIP               := $(PYTHON) -m pip
+TORCH_SPEC        ?= torch==2.13.0
+PIP_INSTALL_FLAGS ?=
+PYTEST_ARGS       ?= -q -rfE
+DEMO_ARGS         ?=
+BENCH_ARGS        ?=
+NVCC              ?= $(shell command -v nvcc 2>/dev/null)
+JOBS              ?= $(shell nproc 2>/dev/null || echo 2)
+
+STAMP_DIR   := build/make
+BUILD_STAMP := $(STAMP_DIR)/extension.stamp
+SOURCES     := setup.py pyproject.toml $(shell find csrc -type f 2>/dev/null)
+
+# Console scripts that pip installs (ninja) land next to the interpreter or in the user scheme's bin: make them
+# visible to torch.utils.cpp_extension, which looks for `ninja` on PATH.
+PY_BIN_DIRS := $(shell $(PYTHON) -c "import os, sysconfig; print(':'.join(dict.fromkeys([sysconfig.get_path('scripts'), sysconfig.get_path('scripts', os.name + '_user')])))" 2>/dev/null)
+ifneq ($(strip $(PY_BIN_DIRS)),)
+export PATH := $(PATH):$(PY_BIN_DIRS)
+endif
+
+# Set-up steps install packages: never run two at once (the nvcc compiles below run in parallel in a sub-make).
+ifndef SPECTRO_PARALLEL_SUBMAKE
+.NOTPARALLEL:
+endif
+.DEFAULT_GOAL := help
+.PHONY: help demo test build kernels-test bench clean deps-build deps-test deps-demo
+
+help:
+	@echo "spectro: fast drop-in torch.stft / torch.istft"
+	@echo "  make demo   set up, build and run the demo (examples/demo.py -> demo_spectrogram.png)"
+	@echo "  make test   set up, build, CUDA kernel test (when nvcc is on PATH) and pytest"
+	@echo "helpers: make build | kernels-test | bench | clean   (PYTHON=$(PYTHON))"
+
+# $(call ensure,module=requirement ...): pip-install the requirements whose module does not import.
+define ensure
+	@missing=""; \
+	for pair in $(1); do \
+	  $(PYTHON) -c "import $${pair%%=*}" >/dev/null 2>&1 || missing="$$missing $${pair#*=}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo ">> installing missing Python packages:$$missing"; \
+	  $(PIP) install $(PIP_INSTALL_FLAGS) $$missing || { \
+	    echo "error: '$(PIP) install$$missing' failed."; \
+	    echo "  Offline? Install them by hand. 'externally-managed-environment'? Use a virtual environment:"; \
+	    echo "  python3 -m venv .venv && make PYTHON=.venv/bin/python $(MAKECMDGOALS)"; \
+	    exit 1; }; \
+	fi
+endef
+
+deps-build:
+	$(call ensure,torch=$(TORCH_SPEC) setuptools=setuptools)
+	@$(PYTHON) -c "import setuptools, sys; sys.exit(tuple(int(p) for p in setuptools.__version__.split('.')[:2]) < (70, 1))" \
+	  2>/dev/null || $(PYTHON) -c "import wheel" 2>/dev/null || { \
+	  echo ">> installing missing wheel (setuptools < 70.1 needs it to build)"; $(PIP) install $(PIP_INSTALL_FLAGS) wheel; }
+	@command -v ninja >/dev/null 2>&1 || { \
+	  echo ">> installing missing ninja (incremental C++/CUDA builds)"; \
+	  $(PIP) install $(PIP_INSTALL_FLAGS) ninja || echo "warning: no ninja; torch falls back to a slower build"; }
+
+deps-test: deps-build
+	$(call ensure,numpy=numpy pytest=pytest)
+
+deps-demo: deps-build
+	$(call ensure,numpy=numpy matplotlib=matplotlib)
+
+# The editable install rebuilds the extension from scratch each time (pip builds in a temporary folder), so it is
+# skipped while the sources are older than the stamp and the installed spectro is this checkout's, built for this
+# interpreter and torch.
+ENV_SIG = $(shell $(PYTHON) -c "import sys, torch; print(sys.executable, torch.__version__, torch.version.cuda)" 2>/dev/null) nvcc=$(NVCC) force_cpu=$(SPECTRO_FORCE_CPU) arch=$(TORCH_CUDA_ARCH_LIST)
+CHECK_INSTALLED = $(PYTHON) -c "import os, sys; \
+	sys.path[:] = [p for p in sys.path if p not in ('', '.', os.getcwd())]; \
+	import spectro; \
+	sys.exit(os.path.dirname(os.path.abspath(spectro.__file__)) != os.path.abspath('spectro'))"
+
+build: deps-build
+	@sig='$(ENV_SIG)'; \
+	if [ -f $(BUILD_STAMP) ] && [ "$$(cat $(BUILD_STAMP))" = "$$sig" ] \
+	   && [ -z "$$(find $(SOURCES) -newer $(BUILD_STAMP) 2>/dev/null | head -n 1)" ] \
+	   && $(CHECK_INSTALLED) >/dev/null 2>&1; then \
+	  echo ">> spectro is up to date (make clean to force a rebuild)"; \
+	else \
+	  echo ">> building spectro: $(PIP) install --no-build-isolation --no-deps -e ."; \
+	  rm -f $(BUILD_STAMP); \
+	  $(PIP) install --no-build-isolation --no-deps -e . || exit 1; \
+	  mkdir -p $(STAMP_DIR) && echo "$$sig" > $(BUILD_STAMP); \
+	fi
+
+# CUDA kernels, compiled with nvcc alone whenever nvcc is on PATH (no GPU or CUDA torch needed):
+#  - tests/kernels/Makefile builds the standalone kernel test (with csrc/cuda/kernels_*.cu) and runs it where a GPU
+#    is present;
+#  - every other torch-free translation unit in csrc/cuda (no torch/ATen/c10 include) is compiled here, so that each
+#    CUDA kernel compiles even on machines where the extension is built CPU-only.
+KERNEL_ARCH     ?= -arch=sm_90
+KERNEL_FLAGS    ?= -std=c++17 -O2 $(KERNEL_ARCH) --expt-relaxed-constexpr
+KERNEL_DIR      := build/kernels/standalone
+KERNEL_SOURCES  := $(filter-out csrc/cuda/kernels_%.cu,$(shell grep -L -E '^\s*\#\s*include\s*[<"](torch|ATen|c10)/' csrc/cuda/*.cu 2>/dev/null))
+KERNEL_OBJECTS  := $(patsubst csrc/cuda/%.cu,$(KERNEL_DIR)/%.o,$(KERNEL_SOURCES))
+KERNEL_HEADERS  := $(wildcard csrc/kernels/*.h csrc/kernels/cuda/*.cuh)
+
+$(KERNEL_DIR)/%.o: csrc/cuda/%.cu $(KERNEL_HEADERS)
+	@mkdir -p $(KERNEL_DIR)
+	$(NVCC) $(KERNEL_FLAGS) -I csrc -c $< -o $@
+
+kernels-test:
+ifeq ($(strip $(NVCC)),)
+	@echo ">> nvcc not on PATH: skipping the standalone CUDA kernel compile and test"
+else
+	@echo ">> compiling the CUDA kernels and their standalone test with $(NVCC)"
+	$(MAKE) --no-print-directory -f tests/kernels/Makefile NVCC=$(NVCC) -j$(JOBS)
+	$(if $(KERNEL_OBJECTS),$(MAKE) --no-print-directory -j$(JOBS) SPECTRO_PARALLEL_SUBMAKE=1 $(KERNEL_OBJECTS))
+	@if nvidia-smi -L >/dev/null 2>&1; then \
+	  echo ">> running the standalone CUDA kernel test"; \
+	  $(MAKE) --no-print-directory -f tests/kernels/Makefile NVCC=$(NVCC) run; \
+	else \
+	  echo ">> no GPU: CUDA kernels compiled only"; \
+	fi
+endif
+
+test: deps-test build kernels-test
+	$(PYTHON) -m pytest tests $(PYTEST_ARGS)
+
+demo: deps-demo build
+	$(PYTHON) examples/demo.py $(DEMO_ARGS)
+
+bench: deps-demo build
+	$(PYTHON) benchmarks/bench.py $(BENCH_ARGS)
+
+clean:
+	rm -rf build spectro/_C*.so spectro/__pycache__ *.egg-info .pytest_cache demo_spectrogram.png

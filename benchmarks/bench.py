@@ -1,0 +1,520 @@
+"""torch.stft / torch.istft vs spectro: eager, float32, Hann, center=True, pad_mode="reflect".
+
+    python benchmarks/bench.py [--quick] [--out DIR] [--device auto|cuda|cpu] [--reps N] [--warmup N]
+    python benchmarks/bench.py --summarize benchmarks/results.json      # compact table of a finished run
+
+For every configuration: stft forward, istft forward, stft forward+backward, istft forward+backward and the
+stft -> istft round trip forward+backward (input gradients through torch.autograd.grad with a fixed output
+gradient), in milliseconds per call (median of CUDA-event timings, one call between two events, after warm-up; on
+a CPU perf_counter). Forward ops also get the share of the byte floor they reach: (signal bytes + spectrum bytes) /
+measured device-to-device copy bandwidth. istft also gets spectro's time per call when replayed from a CUDA graph
+(torch.istft cannot be captured: it synchronises with the host). Memory: peak extra allocation of one call over its
+output size. Inputs are rotated over several copies when one call's data would fit in L2.
+
+Writes DIR/RESULTS.md, DIR/results.json and DIR/results.png (default DIR: this script's folder). --quick: the first
+three configurations and fewer repetitions.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+
+import torch
+
+import spectro
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# (batch, samples, n_fft, hop)
+CONFIGS = [
+    (4, 160_000, 1024, 256),
+    (4, 160_000, 2048, 512),
+    (8, 160_000, 1024, 256),
+    (4, 1_300_000, 1024, 256),
+    (1, 1_300_000, 1024, 256),
+    (16, 480_000, 512, 128),
+    (1, 16_000, 400, 160),
+    (2, 11_700_000, 2048, 512),
+    (2, 11_700_000, 4096, 1024),
+]
+OPS = ["stft", "istft", "stft_fb", "istft_fb", "roundtrip_fb"]
+OP_TITLES = {
+    "stft": "stft forward",
+    "istft": "istft forward",
+    "stft_fb": "stft forward + backward",
+    "istft_fb": "istft forward + backward",
+    "roundtrip_fb": "stft -> istft round trip, forward + backward",
+}
+
+
+def human(n: int) -> str:
+    for div, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if n >= div:
+            v = n / div
+            return f"{v:.1f}".rstrip("0").rstrip(".") + suffix
+    return str(n)
+
+
+def label(cfg) -> str:
+    B, T, n, hop = cfg
+    return f"B={B} T={human(T)} n_fft={n} hop={hop}"
+
+
+class Timer:
+    """Median time of one call, in ms: CUDA events around each call on a GPU, perf_counter on a CPU."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+
+    def sync(self):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def __call__(self, fn, reps: int, warmup: int) -> float:
+        for i in range(warmup):
+            fn(i)
+        self.sync()
+        times = []
+        if self.device.type == "cuda":
+            for i in range(reps):
+                a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                a.record()
+                fn(warmup + i)
+                b.record()
+                b.synchronize()
+                times.append(a.elapsed_time(b))
+        else:
+            for i in range(reps):
+                t0 = time.perf_counter()
+                fn(warmup + i)
+                times.append((time.perf_counter() - t0) * 1e3)
+        return statistics.median(times)
+
+
+def copy_bandwidth(device: torch.device, timer: Timer) -> float:
+    """Device-to-device copy bandwidth in bytes/s, counting bytes read and written."""
+    nbytes = (1 << 30) if device.type == "cuda" else (256 << 20)
+    src = torch.empty(nbytes // 4, dtype=torch.float32, device=device).fill_(1.0)
+    dst = torch.empty_like(src)
+    ms = timer(lambda i: dst.copy_(src), reps=20, warmup=3)
+    del src, dst
+    return 2 * nbytes / (ms * 1e-3)
+
+
+def graph_time(fn, count: int, timer: Timer):
+    """Time per call of `count` calls fn(0..count-1) captured in one CUDA graph, or an error string."""
+    try:
+        s = torch.cuda.Stream()
+        s.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(s):
+            for i in range(3):
+                fn(i)
+        torch.cuda.current_stream().wait_stream(s)
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g):
+            for i in range(count):
+                fn(i)
+        ms = timer(lambda i: g.replay(), reps=20, warmup=2)
+        del g
+        return ms / count
+    except Exception as e:  # noqa: BLE001 - reported, not raised
+        return f"fails: {type(e).__name__}: {str(e).splitlines()[0][:100]}"
+
+
+def peak_extra(fn, device: torch.device):
+    """(peak extra bytes allocated during fn(), output bytes) on a GPU; None on a CPU."""
+    if device.type != "cuda":
+        return None
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    base = torch.cuda.memory_allocated(device)
+    out = fn()
+    torch.cuda.synchronize(device)
+    peak = torch.cuda.max_memory_allocated(device) - base
+    size = out.numel() * out.element_size()
+    del out
+    return peak, size
+
+
+def bench_config(cfg, device, timer, reps, reps_fb, warmup, l2_bytes):
+    B, T, n, hop = cfg
+    torch.manual_seed(0)
+    w = torch.hann_window(n, device=device)
+    frames = 1 + T // hop  # center=True
+    bins = n // 2 + 1
+    sig_bytes, spec_bytes = B * T * 4, B * bins * frames * 8
+    working = 2 * (sig_bytes + spec_bytes)  # data + gradient
+    k = 1
+    if device.type == "cuda" and working < 2 * l2_bytes:
+        k = min(1024, math.ceil(4 * l2_bytes / working))
+
+    xs = [torch.randn(B, T, device=device) for _ in range(k)]
+    xg = [x.clone().requires_grad_(True) for x in xs]
+    ss = [torch.stft(x, n, hop, window=w, center=True, return_complex=True) for x in xs]
+    sg = [s.clone().requires_grad_(True) for s in ss]
+    g_spec = [torch.randn_like(s) for s in ss]
+    g_sig = [torch.randn_like(x) for x in xs]
+
+    def libs(lib):
+        def stft(x):
+            return lib.stft(x, n, hop, window=w, center=True, pad_mode="reflect", return_complex=True)
+
+        def istft(s):
+            return lib.istft(s, n, hop, window=w, center=True, length=T)
+
+        return stft, istft
+
+    row = {"config": label(cfg), "B": B, "T": T, "n_fft": n, "hop": hop, "frames": frames, "rotation": k,
+           "signal_MB": sig_bytes / 2**20, "spectrum_MB": spec_bytes / 2**20}
+
+    # Agreement (so that a fast-but-wrong kernel cannot go unnoticed).
+    t_stft, t_istft = libs(torch)
+    s_stft, s_istft = libs(spectro)
+    with torch.no_grad():
+        ref = t_stft(xs[0])
+        row["stft_max_rel_diff"] = ((s_stft(xs[0]) - ref).abs().max() / ref.abs().max()).item()
+        ref_y = t_istft(ss[0])
+        row["istft_max_rel_diff"] = ((s_istft(ss[0]) - ref_y).abs().max() / ref_y.abs().max()).item()
+        del ref, ref_y
+
+    for name, lib in (("torch", torch), ("spectro", spectro)):
+        stft, istft = libs(lib)
+
+        def f_stft(i):
+            return stft(xs[i % k])
+
+        def f_istft(i):
+            return istft(ss[i % k])
+
+        def f_stft_fb(i):
+            x = xg[i % k]
+            return torch.autograd.grad(stft(x), x, g_spec[i % k])
+
+        def f_istft_fb(i):
+            s = sg[i % k]
+            return torch.autograd.grad(istft(s), s, g_sig[i % k])
+
+        def f_roundtrip_fb(i):
+            x = xg[i % k]
+            return torch.autograd.grad(istft(stft(x)), x, g_sig[i % k])
+
+        with torch.no_grad():
+            row[f"stft_{name}_ms"] = timer(f_stft, reps, warmup)
+            row[f"istft_{name}_ms"] = timer(f_istft, reps, warmup)
+        row[f"stft_fb_{name}_ms"] = timer(f_stft_fb, reps_fb, warmup)
+        row[f"istft_fb_{name}_ms"] = timer(f_istft_fb, reps_fb, warmup)
+        row[f"roundtrip_fb_{name}_ms"] = timer(f_roundtrip_fb, reps_fb, warmup)
+
+        with torch.no_grad():
+            for op, fn in (("stft", f_stft), ("istft", f_istft)):
+                m = peak_extra(lambda: fn(0), device)
+                if m is not None:
+                    row[f"{op}_{name}_peak_MB"] = m[0] / 2**20
+                    row[f"{op}_out_MB"] = m[1] / 2**20
+            if device.type == "cuda" and name == "spectro":
+                row["istft_spectro_graph_ms"] = graph_time(f_istft, min(20, max(k, 10)), timer)
+
+    for op in OPS:
+        row[f"{op}_speedup"] = row[f"{op}_torch_ms"] / row[f"{op}_spectro_ms"]
+    return row
+
+
+def host_sync_report(device):
+    """Whether torch.istft / spectro.istft synchronise with the host in steady state (CUDA sync debug mode)."""
+    if device.type != "cuda":
+        return {}
+    n, hop, T = 1024, 256, 160_000
+    w = torch.hann_window(n, device=device)
+    x = torch.randn(4, T, device=device)
+    s = torch.stft(x, n, hop, window=w, return_complex=True)
+    out = {}
+    for name, lib in (("torch", torch), ("spectro", spectro)):
+        lib.istft(s, n, hop, window=w, length=T)  # warm-up (spectro's one-time NOLA check happens here)
+        torch.cuda.synchronize()
+        with warnings.catch_warnings():  # "prototype feature" notice
+            warnings.simplefilter("ignore")
+            torch.cuda.set_sync_debug_mode("error")
+        try:
+            lib.istft(s, n, hop, window=w, length=T)
+            out[name] = "none"
+        except Exception:  # noqa: BLE001
+            out[name] = "synchronises"
+        finally:
+            torch.cuda.set_sync_debug_mode(0)
+    return out
+
+
+def torch_istft_graph(device, timer):
+    """Try to capture torch.istft in a CUDA graph (expected to fail: it reads the NOLA check on the host)."""
+    n, hop, T = 1024, 256, 160_000
+    w = torch.hann_window(n, device=device)
+    s = torch.stft(torch.randn(4, T, device=device), n, hop, window=w, return_complex=True)
+    r = graph_time(lambda i: torch.istft(s, n, hop, window=w, length=T), 10, timer)
+    try:
+        torch.cuda.synchronize()
+    except Exception:  # noqa: BLE001
+        pass
+    return r if isinstance(r, str) else f"captured, {r:.4f} ms per call"
+
+
+def environment(device, bw):
+    env = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "spectro": spectro.__version__,
+        "python": platform.python_version(),
+        "device_type": device.type,
+        "copy_bandwidth_TBps": bw / 1e12,
+    }
+    if device.type == "cuda":
+        p = torch.cuda.get_device_properties(device)
+        env["card"] = p.name
+        env["sms"] = p.multi_processor_count
+        env["l2_MB"] = getattr(p, "L2_cache_size", 0) / 2**20
+        env["memory_GB"] = p.total_memory / 1e9
+        try:
+            env["driver"] = subprocess.run(
+                ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                capture_output=True, text=True, timeout=20,
+            ).stdout.strip().splitlines()[0]
+        except Exception:  # noqa: BLE001
+            env["driver"] = "?"
+    else:
+        env["card"] = f"CPU: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    return env
+
+
+def fmt(v, spec=".3f"):
+    if v is None:
+        return "n/a"
+    if isinstance(v, str):
+        return v.replace("|", "/").replace("\n", " ")
+    return format(v, spec)
+
+
+def pct(v: float) -> str:
+    return f"{v:.0f}%" if v >= 10 else f"{v:.1f}%"
+
+
+def floor_pct(row, op, name, bw):
+    floor_ms = (row["signal_MB"] + row["spectrum_MB"]) * 2**20 / bw * 1e3
+    return 100 * floor_ms / row[f"{op}_{name}_ms"]
+
+
+def write_markdown(path, env, meta, rows):
+    gpu = env["device_type"] == "cuda"
+    bw = env["copy_bandwidth_TBps"] * 1e12
+    clock = "CUDA-event" if gpu else "perf_counter"
+    L = [
+        "# spectro benchmark results",
+        "",
+        f"Generated by `python benchmarks/bench.py{' --quick' if meta['quick'] else ''}` on {env['date']}; "
+        "do not edit by hand.",
+        "",
+        f"- card: **{env['card']}**"
+        + (f" ({env['sms']} SMs, {env['l2_MB']:.0f} MB L2, driver {env['driver']})" if gpu else ""),
+        f"- torch {env['torch']}, CUDA {env['cuda']}, spectro {env['spectro']}, Python {env['python']}",
+        f"- device-to-device copy bandwidth: **{env['copy_bandwidth_TBps']:.2f} TB/s** (bytes read + written); "
+        "byte floor of a forward op = (signal bytes + spectrum bytes) / that bandwidth",
+        f"- eager, float32, Hann window, center=True, pad_mode='reflect'; ms per call = median of {meta['reps']} "
+        f"(forward) / {meta['reps_fb']} (forward+backward) {clock} timings of one call each, after {meta['warmup']} "
+        "warm-up calls" + ("; inputs rotated over copies when a call's data fits in L2 (`rot` in the memory table)"
+                           if gpu else ""),
+        "- forward+backward: input gradient via torch.autograd.grad with a fixed random output gradient",
+    ]
+    if meta.get("host_sync"):
+        L.append(
+            f"- host synchronisation in a steady-state istft call: torch {meta['host_sync'].get('torch')}, "
+            f"spectro {meta['host_sync'].get('spectro')}"
+        )
+    if meta.get("torch_istft_graph"):
+        L.append(f"- torch.istft under CUDA graph capture: {fmt(meta['torch_istft_graph'])}")
+    L.append("")
+
+    for op in OPS:
+        L += [f"## {OP_TITLES[op]}", ""]
+        head = ["config", "torch ms", "spectro ms", "speedup"]
+        if op in ("stft", "istft"):
+            head += ["torch % floor", "spectro % floor"]
+        if op == "istft" and gpu:
+            head += ["spectro graph ms", "torch graph"]
+        if op in ("stft", "istft"):
+            head += ["max rel diff"]
+        L.append("| " + " | ".join(head) + " |")
+        L.append("|" + "|".join(["---"] + ["--:"] * (len(head) - 1)) + "|")
+        for r in rows:
+            cells = [r["config"], fmt(r[f"{op}_torch_ms"]), fmt(r[f"{op}_spectro_ms"]),
+                     f"{r[f'{op}_speedup']:.2f}x"]
+            if op in ("stft", "istft"):
+                cells += [pct(floor_pct(r, op, "torch", bw)), pct(floor_pct(r, op, "spectro", bw))]
+            if op == "istft" and gpu:
+                cells += [fmt(r.get("istft_spectro_graph_ms")), "fails" if "fails" in str(meta.get(
+                    "torch_istft_graph", "")) else "-"]
+            if op in ("stft", "istft"):
+                cells += [f"{r[f'{op}_max_rel_diff']:.1e}"]
+            L.append("| " + " | ".join(cells) + " |")
+        L.append("")
+
+    L += ["## memory", ""]
+    if gpu:
+        L += [
+            "Peak extra allocation during one call (torch.cuda.max_memory_allocated delta, output included) over "
+            "the output's size; 1.00 means nothing beyond the output.",
+            "",
+            "| config | rot | stft out MB | torch stft | spectro stft | istft out MB | torch istft | spectro istft |",
+            "|---|--:|--:|--:|--:|--:|--:|--:|",
+        ]
+        for r in rows:
+            L.append(
+                f"| {r['config']} | {r['rotation']} | {r['stft_out_MB']:.1f} | "
+                f"{r['stft_torch_peak_MB'] / r['stft_out_MB']:.2f} | {r['stft_spectro_peak_MB'] / r['stft_out_MB']:.2f}"
+                f" | {r['istft_out_MB']:.1f} | {r['istft_torch_peak_MB'] / r['istft_out_MB']:.2f} | "
+                f"{r['istft_spectro_peak_MB'] / r['istft_out_MB']:.2f} |"
+            )
+    else:
+        L.append("Not measured on a CPU.")
+    L.append("")
+    with open(path, "w") as f:
+        f.write("\n".join(L))
+
+
+def write_png(path, env, rows):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: results.png not written")
+        return False
+    n_cfg, n_ops = len(rows), len(OPS)
+    width = 0.8 / n_ops
+    fig, ax = plt.subplots(figsize=(max(8, 1.6 * n_cfg + 2), 5), constrained_layout=True)
+    for j, op in enumerate(OPS):
+        xs = [i + (j - (n_ops - 1) / 2) * width for i in range(n_cfg)]
+        vals = [r[f"{op}_speedup"] for r in rows]
+        bars = ax.bar(xs, vals, width, label=OP_TITLES[op])
+        for b, v in zip(bars, vals):
+            ax.annotate(f"{v:.1f}", (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom", fontsize=6,
+                        xytext=(0, 1), textcoords="offset points")
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set_yscale("log")
+    from matplotlib.ticker import FuncFormatter
+
+    every = [r[f"{op}_speedup"] for r in rows for op in OPS]
+    ax.set_ylim(min(0.8, min(every) / 1.3), max(every) * 3.0)  # headroom for the legend
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}x" if f"{v:g}"[0] in "25" else ""))
+    ax.set_xticks(range(n_cfg))
+    ax.set_xticklabels([r["config"].replace(" n_fft", "\nn_fft") for r in rows], fontsize=8)
+    ax.set_ylabel("speedup over torch (x, log scale)")
+    ax.set_title(f"spectro vs torch {env['torch']} on {env['card']} (fp32, eager)")
+    ax.legend(fontsize=8, ncol=3, loc="upper left")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def summarize(path) -> str:
+    """Compact speedup table of a results.json."""
+    with open(path) as f:
+        data = json.load(f)
+    env, rows = data["environment"], data["rows"]
+    short = {"stft": "stft", "istft": "istft", "stft_fb": "stft f+b", "istft_fb": "istft f+b",
+             "roundtrip_fb": "rt f+b"}
+    lines = [f"{env['card']} | torch {env['torch']} | CUDA {env['cuda']} | copy {env['copy_bandwidth_TBps']:.2f} TB/s",
+             "speedup over torch (spectro ms in parentheses):"]
+    w0 = max(len(r["config"]) for r in rows)
+    lines.append(f"{'config':<{w0}} " + " ".join(f"{short[o]:>17}" for o in OPS))
+    for r in rows:
+        cells = [f"{r[f'{o}_speedup']:>6.2f}x ({r[f'{o}_spectro_ms']:7.3f})" for o in OPS]
+        lines.append(f"{r['config']:<{w0}} " + " ".join(cells))
+    return "\n".join(lines)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="first three configurations, fewer repetitions")
+    p.add_argument("--out", default=HERE, help="output folder (default: benchmarks/)")
+    p.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
+    p.add_argument("--reps", type=int, default=0, help="timed calls per forward measurement")
+    p.add_argument("--warmup", type=int, default=0)
+    p.add_argument("--summarize", metavar="RESULTS_JSON", help="print a compact table of a results.json and exit")
+    args = p.parse_args()
+
+    if args.summarize:
+        print(summarize(args.summarize))
+        return 0
+
+    has_cuda_kernels = torch._C._dispatch_has_kernel_for_dispatch_key("spectro::analysis", "CUDA")
+    if args.device == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() and has_cuda_kernels else "cpu")
+        if torch.cuda.is_available() and not has_cuda_kernels:
+            print("warning: CUDA is available but spectro was built without CUDA kernels: benchmarking the CPU")
+    else:
+        device = torch.device(args.device)
+    gpu = device.type == "cuda"
+    if gpu:
+        if device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+        torch.cuda.set_device(device)
+    timer = Timer(device)
+
+    if gpu:
+        reps, reps_fb, warmup = (30, 20, 5) if args.quick else (100, 50, 10)
+    else:
+        reps, reps_fb, warmup = (5, 3, 2) if args.quick else (10, 5, 2)
+        if not args.quick:
+            print("note: a full run on the CPU is slow; use --quick (the real numbers come from a GPU)")
+    if args.reps:
+        reps, reps_fb = args.reps, max(1, args.reps // 2)
+    if args.warmup:
+        warmup = args.warmup
+    configs = CONFIGS[:3] if args.quick else CONFIGS
+
+    bw = copy_bandwidth(device, timer)
+    env = environment(device, bw)
+    l2 = int(env.get("l2_MB", 0) * 2**20)
+    print(f"{env['card']} | torch {env['torch']} | CUDA {env['cuda']} | spectro {env['spectro']} | "
+          f"copy bandwidth {bw / 1e12:.2f} TB/s", flush=True)
+
+    rows = []
+    for cfg in configs:
+        t0 = time.perf_counter()
+        r = bench_config(cfg, device, timer, reps, reps_fb, warmup, l2)
+        rows.append(r)
+        print(f"{r['config']:<30} " + "  ".join(
+            f"{op} {r[f'{op}_torch_ms']:.3f}/{r[f'{op}_spectro_ms']:.3f} ms ({r[f'{op}_speedup']:.2f}x)" for op in OPS
+        ) + f"  [{time.perf_counter() - t0:.1f} s]", flush=True)
+        if gpu:
+            torch.cuda.empty_cache()
+
+    meta = {"quick": args.quick, "reps": reps, "reps_fb": reps_fb, "warmup": warmup}
+    if gpu:
+        meta["host_sync"] = host_sync_report(device)
+        meta["torch_istft_graph"] = torch_istft_graph(device, timer)  # last: a failed capture is left behind
+
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump({"environment": env, "meta": meta, "configs": [list(c) for c in configs], "rows": rows}, f,
+                  indent=1)
+    write_markdown(os.path.join(args.out, "RESULTS.md"), env, meta, rows)
+    png = write_png(os.path.join(args.out, "results.png"), env, rows)
+    print()
+    print(summarize(os.path.join(args.out, "results.json")))
+    print(f"\nwrote {os.path.join(args.out, 'RESULTS.md')}, results.json" + (", results.png" if png else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

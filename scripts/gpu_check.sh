@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# spectro — the one check to run on a GPU machine, from the repository root:
+#
+#   OUT=out bash scripts/gpu_check.sh          # OUT: folder for logs and results (default ./out)
+#
+# Steps (each logged to $OUT; a failing step is recorded and the next ones still run):
+#   info       nvidia-smi -L, python / torch / CUDA / nvcc versions
+#   build      pip install --no-build-isolation --no-deps -e .  (MAX_JOBS=16)       -> build.log
+#   kernels    standalone CUDA kernel test, tests/kernels/Makefile (compile + run)   -> kernels.log
+#   pytest     pytest tests -q -rfEs                                                 -> pytest.log (+ junit.xml if JUNIT=1)
+#   sanitizer  compute-sanitizer memcheck on the kernel test binary (SANITIZE=1)     -> sanitizer.log
+#   bench      benchmarks/bench.py (QUICK=1: --quick)                                -> bench.log, RESULTS.md,
+#                                                                                       results.json, results.png
+# and prints a summary last. Exit status: 0 iff every step that ran passed.
+# Environment: OUT, PYTHON (python3), MAX_JOBS (16), QUICK, SANITIZE, JUNIT, PYTEST_ARGS (extra pytest args).
+# Nothing is downloaded: it uses the machine's torch, numpy, pytest, matplotlib, ninja and nvcc.
+
+set -o pipefail
+export PYTHONUNBUFFERED=1
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
+
+OUT=${OUT:-./out}
+mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd) || exit 2
+PYTHON=${PYTHON:-python3}
+export MAX_JOBS=${MAX_JOBS:-16}
+T0=$SECONDS
+
+declare -A STATUS      # step -> ok / FAILED (rc N) / skipped (...)
+ORDER=()
+
+have_timeout=0
+command -v timeout >/dev/null 2>&1 && have_timeout=1
+
+# run_step NAME LOG LIMIT_S CMD...: runs CMD with output to LOG, records the result, shows the log's tail on failure.
+run_step() {
+  local name=$1 log=$2 limit=$3
+  shift 3
+  ORDER+=("$name")
+  echo "=== $name: $*" >"$log"
+  echo "=== $name ($(basename "$log"))"
+  local start=$SECONDS rc
+  if [ "$have_timeout" = 1 ]; then
+    timeout --kill-after=10 "$limit" "$@" >>"$log" 2>&1
+  else
+    "$@" >>"$log" 2>&1
+  fi
+  rc=$?
+  if [ $rc -eq 0 ]; then
+    STATUS[$name]="ok ($((SECONDS - start)) s)"
+  else
+    [ $rc -eq 124 ] && echo "!!! timed out after ${limit} s" >>"$log"
+    STATUS[$name]="FAILED (rc $rc, $((SECONDS - start)) s; see $(basename "$log"))"
+    echo "--- $name FAILED (rc $rc); last lines of $log:"
+    tail -n 30 "$log" | sed 's/^/    /'
+  fi
+  echo "--- $name: ${STATUS[$name]}"
+  return $rc
+}
+
+skip_step() {
+  ORDER+=("$1")
+  STATUS[$1]="skipped ($2)"
+  echo "=== $1: skipped ($2)"
+}
+
+# ---------------------------------------------------------------------------------------------------------------- info
+echo "=== info"
+nvidia-smi -L 2>&1 || echo "nvidia-smi: not available"
+CARD=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1)
+TORCH_INFO=$($PYTHON -c "import sys, torch; print(f'torch {torch.__version__}, CUDA {torch.version.cuda}, ' \
+  f'GPU available: {torch.cuda.is_available()}, python {sys.version.split()[0]}')" 2>&1 | tail -n 1)
+echo "$TORCH_INFO"
+NVCC=$(command -v nvcc || { [ -x /usr/local/cuda/bin/nvcc ] && echo /usr/local/cuda/bin/nvcc; })
+if [ -n "$NVCC" ]; then "$NVCC" --version | tail -n 2; else echo "nvcc: not found"; fi
+echo "OUT=$OUT MAX_JOBS=$MAX_JOBS QUICK=${QUICK:-0} SANITIZE=${SANITIZE:-0}"
+
+# --------------------------------------------------------------------------------------------------------------- build
+build_and_check() {
+  $PYTHON -m pip install --no-build-isolation --no-deps -e . || return 1
+  # A CUDA torch must get the CUDA kernels: otherwise the tests would silently cover the CPU path only.
+  $PYTHON - <<'EOF'
+import os, sys
+sys.path[:] = [p for p in sys.path if p not in ("", ".", os.getcwd())]
+import torch, spectro
+cuda = torch._C._dispatch_has_kernel_for_dispatch_key("spectro::analysis", "CUDA")
+print(f"spectro {spectro.__version__} from {os.path.dirname(spectro.__file__)}; CUDA kernels registered: {cuda}")
+sys.exit(0 if cuda or torch.version.cuda is None else 1)
+EOF
+}
+export -f build_and_check
+export PYTHON
+BUILD_OK=0
+run_step build "$OUT/build.log" 1200 bash -c build_and_check && BUILD_OK=1
+
+# ------------------------------------------------------------------------------------------------------------- kernels
+KTEST=build/kernels/test_frame_ola
+if [ -z "$NVCC" ]; then
+  skip_step kernels "nvcc not found"
+elif [ ! -f tests/kernels/Makefile ]; then
+  skip_step kernels "tests/kernels/Makefile missing"
+elif ! command -v make >/dev/null 2>&1; then
+  ORDER+=(kernels); STATUS[kernels]="FAILED (make not found)"
+else
+  run_step kernels "$OUT/kernels.log" 600 make --no-print-directory -f tests/kernels/Makefile NVCC="$NVCC" \
+    -j"$MAX_JOBS" run
+fi
+
+# -------------------------------------------------------------------------------------------------------------- pytest
+if [ $BUILD_OK = 1 ]; then
+  PYTEST_EXTRA=()
+  [ "${JUNIT:-0}" = 1 ] && PYTEST_EXTRA+=(--junitxml "$OUT/junit.xml")
+  # shellcheck disable=SC2086
+  run_step pytest "$OUT/pytest.log" 1800 $PYTHON -m pytest tests -q -rfEs "${PYTEST_EXTRA[@]}" ${PYTEST_ARGS:-}
+else
+  skip_step pytest "build failed"
+fi
+
+# ----------------------------------------------------------------------------------------------------------- sanitizer
+if [ "${SANITIZE:-0}" = 1 ]; then
+  SAN=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer "$(dirname "${NVCC:-/x/x}")"/compute-sanitizer 2>/dev/null | head -n 1)
+  if [ -z "$SAN" ]; then
+    ORDER+=(sanitizer); STATUS[sanitizer]="FAILED (compute-sanitizer not found)"
+  elif [ ! -x "$KTEST" ]; then
+    ORDER+=(sanitizer); STATUS[sanitizer]="FAILED (no kernel test binary $KTEST)"
+  else
+    run_step sanitizer "$OUT/sanitizer.log" 1200 "$SAN" --tool memcheck --error-exitcode 1 "$KTEST"
+  fi
+fi
+
+# --------------------------------------------------------------------------------------------------------------- bench
+if [ $BUILD_OK = 1 ]; then
+  BENCH_ARGS=()
+  [ "${QUICK:-0}" = 1 ] && BENCH_ARGS+=(--quick)
+  # Results land in benchmarks/ (RESULTS.md, results.json, results.png) and are copied to $OUT.
+  run_step bench "$OUT/bench.log" 1200 $PYTHON benchmarks/bench.py "${BENCH_ARGS[@]}" --out benchmarks \
+    && cp benchmarks/RESULTS.md benchmarks/results.json benchmarks/results.png "$OUT"/ 2>/dev/null
+else
+  skip_step bench "build failed"
+fi
+
+# ------------------------------------------------------------------------------------------------------------- summary
+line_of() {  # last line of a log matching a pattern, or "-"
+  local l
+  l=$(grep -E "$2" "$1" 2>/dev/null | tail -n 1)
+  echo "${l:--}"
+}
+echo
+echo "================================================================ summary"
+echo "card:      ${CARD:-none}"
+echo "torch:     $TORCH_INFO"
+echo "time:      $((SECONDS - T0)) s"
+detail() {  # what a step's log says about its result
+  case $1 in
+    pytest) line_of "$OUT/pytest.log" '^=* *([0-9]+ (passed|failed|errors?|skipped|xfailed|xpassed|deselected|warnings?|tests? collected)|no tests ran)' ;;
+    kernels) line_of "$OUT/kernels.log" '([0-9]+ passed, [0-9]+ failed|compiled only)' ;;
+    sanitizer) line_of "$OUT/sanitizer.log" 'ERROR SUMMARY' ;;
+    build) line_of "$OUT/build.log" 'CUDA kernels registered' ;;
+    *) echo "-" ;;
+  esac
+}
+for s in "${ORDER[@]}"; do
+  d=$(detail "$s")
+  printf '%-10s %s%s\n' "$s:" "${STATUS[$s]}" "$([ "$d" != - ] && echo " | $d")"
+done
+[ -z "${STATUS[sanitizer]:-}" ] && echo "sanitizer: not run (SANITIZE=1 runs it)"
+if [ -f "$OUT/results.json" ] && [ "${STATUS[bench]%% *}" = ok ]; then
+  echo "bench ($OUT/RESULTS.md):"
+  $PYTHON benchmarks/bench.py --summarize "$OUT/results.json" 2>&1 | sed 's/^/  /'
+fi
+
+FAILED=()
+for s in "${ORDER[@]}"; do [ "${STATUS[$s]%% *}" = FAILED ] && FAILED+=("$s"); done
+if [ ${#FAILED[@]} -gt 0 ]; then
+  echo "FAILED steps: ${FAILED[*]}"
+  exit 1
+fi
+echo "all steps passed"
+exit 0
