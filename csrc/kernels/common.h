@@ -93,7 +93,7 @@ SPECTRO_HD void for_each_preimage(int64_t t, const Geometry& g, F&& f) {
   if (direct < span) f(direct);
   switch (g.mode) {
     case PadMode::Reflect: {
-      if (t >= 1 && t <= pad) f(pad - t);                      // left reflection
+      if (t >= 1 && t <= pad && pad - t < span) f(pad - t);    // left reflection
       const int64_t right = pad + 2 * (T - 1) - t;             // right reflection
       if (t <= T - 2 && right >= pad + T && right < span) f(right);
       break;
