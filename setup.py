@@ -23,7 +23,7 @@ def want_cuda() -> bool:
 
 def extension():
     cxx = ["-O3", "-fvisibility=hidden", "-Wall", "-Wno-unused-function"]
-    sources = [os.path.join("csrc", "spectro.cpp")]
+    sources = [os.path.join("csrc", "spectro.cpp"), os.path.join("csrc", "autograd.cpp")]
     if want_cuda():
         os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "9.0")
         sources += sorted(glob.glob(os.path.join("csrc", "cuda", "*.cu")))

@@ -7,10 +7,7 @@
 import torch
 
 from . import _C  # noqa: F401  (loads the operator library: registers torch.ops.spectro.*)
-from . import _autograd
 from .functional import istft, stft
-
-_autograd.register()
 
 __version__ = "0.1.0"
 __all__ = ["stft", "istft", "set_kernel_path", "kernel_path"]

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import math
 import warnings
+import weakref
 from typing import Optional
 
 import torch
 
-from . import _autograd
+from . import _geometry
 
 __all__ = ["stft", "istft"]
 
@@ -22,20 +23,29 @@ _warned = set()
 
 
 def _warn_once(key: str, message: str) -> None:
-    # torch's TORCH_WARN_ONCE: once per process.
-    if key not in _warned:
+    # torch's TORCH_WARN_ONCE: once per process, or every time under torch.set_warn_always(True).
+    if key not in _warned or torch.is_warn_always_enabled():
         _warned.add(key)
         warnings.warn(message, UserWarning, stacklevel=3)
 
 
 def _check_dtype(fn: str, name: str, t: torch.Tensor) -> None:
+    # RuntimeError, as torch.stft / torch.istft raise for dtypes they reject.
     if t.dtype not in _SUPPORTED:
         if t.dtype in (torch.float16, torch.bfloat16, torch.complex32):
-            raise TypeError(
+            raise RuntimeError(
                 f"spectro.{fn}: {name} of dtype {t.dtype} is not supported yet; expected float32, float64, "
                 "complex64 or complex128 (convert with .float())"
             )
-        raise TypeError(f"spectro.{fn}: expected {name} of floating point or complex dtype, but got {t.dtype}")
+        raise RuntimeError(f"spectro.{fn}: expected {name} of floating point or complex dtype, but got {t.dtype}")
+
+
+def _check_int(fn: str, name: str, value, optional: bool = True) -> None:
+    """Sizes must be Python ints (or SymInts under torch.compile), as torch's schema requires: TypeError otherwise."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, torch.SymInt)):
+        raise TypeError(f"spectro.{fn}: {name} must be an int, but got {type(value).__name__} ({value!r})")
 
 
 def _resolve_window(fn: str, window, win_length: int, n_fft: int, like: torch.Tensor, real_dtype) -> torch.Tensor:
@@ -124,6 +134,9 @@ def stft(
     _check_dtype("stft", "input", input)
     if input.dim() < 1:
         raise RuntimeError("spectro.stft: expected input with at least 1 dimension (..., time), but got a 0-D tensor")
+    _check_int("stft", "n_fft", n_fft, optional=False)
+    _check_int("stft", "hop_length", hop_length)
+    _check_int("stft", "win_length", win_length)
     if pad_mode not in _PAD_MODES:
         raise NotImplementedError(
             f"spectro.stft: pad_mode must be one of {', '.join(repr(m) for m in _PAD_MODES)}, but got {pad_mode!r}"
@@ -202,17 +215,24 @@ def stft(
     return out if return_complex else torch.view_as_real(out)
 
 
+# Windows (and geometries) whose NOLA check passed, for safety="auto": {window key: {(version, geometry)}}. A window
+# tensor's entry lives exactly as long as the tensor (weakref.finalize drops it), so a new window that happens to
+# reuse a freed window's memory never inherits its pass.
 _nola_ok = {}
 
 
-def _nola_key(window, n_fft, hop_length, win_length, n_frames, start, end, dtype, device):
-    wkey = None if window is None else (window.data_ptr(), window._version, str(window.device), window.dtype)
-    return (wkey, n_fft, hop_length, win_length, n_frames, start, end, dtype, str(device))
+def _nola_window_key(window):
+    if window is None:
+        return None
+    key = id(window)
+    if key not in _nola_ok:
+        weakref.finalize(window, _nola_ok.pop, key, None)
+    return key
 
 
 def nola_envelope_min(window: torch.Tensor, hop_length: int, n_frames: int, start: int, end: int) -> torch.Tensor:
     """Smallest |window envelope| over output samples [start, end) (a 0-d tensor on the window's device)."""
-    env = _autograd.envelope(window.detach(), hop_length, n_frames)
+    env = _geometry.envelope(window.detach(), hop_length, n_frames)
     return env[start:end].abs().min()
 
 
@@ -264,6 +284,10 @@ def istft(
         raise ValueError(f"spectro.istft: safety must be one of 'auto', 'always', 'off', but got {safety!r}")
     if torch_like and safety == "off":
         raise ValueError("spectro.istft: torch_like=True needs the NOLA check, so safety='off' is not allowed")
+    _check_int("istft", "n_fft", n_fft, optional=False)
+    _check_int("istft", "hop_length", hop_length)
+    _check_int("istft", "win_length", win_length)
+    _check_int("istft", "length", length)
     if not input.is_complex():
         raise RuntimeError(
             "istft requires a complex-valued input tensor matching the output from stft with return_complex=True."
@@ -349,8 +373,10 @@ def _nola(w, window, n_fft, hop, win_length, n_frames, start, end, dtype, torch_
     if safety == "auto":
         if capturing or compiling:
             return
-        key = _nola_key(window, n_fft, hop, win_length, n_frames, start, end, dtype, w.device)
-        if key in _nola_ok:
+        wkey = _nola_window_key(window)
+        version = None if window is None else window._version
+        key = (version, n_fft, hop, win_length, n_frames, start, end, dtype, str(w.device))
+        if key in _nola_ok.get(wkey, ()):
             return
     elif capturing:
         raise RuntimeError(
@@ -358,7 +384,7 @@ def _nola(w, window, n_fft, hop, win_length, n_frames, start, end, dtype, torch_
             "happen during CUDA graph capture; use safety='auto' (checked before capture) or 'off'"
         )
     lowest = float(nola_envelope_min(w, hop, n_frames, start, end))
-    if lowest < _autograd.ENVELOPE_EPS:
+    if lowest < _geometry.ENVELOPE_EPS:
         if torch_like:
             raise RuntimeError(f"spectro.istft: window overlap add min: {lowest:g} < 1e-11 (NOLA condition failed)")
         warnings.warn(
@@ -368,4 +394,4 @@ def _nola(w, window, n_fft, hop, win_length, n_frames, start, end, dtype, torch_
             stacklevel=3,
         )
     elif key is not None:
-        _nola_ok[key] = True
+        _nola_ok.setdefault(wkey, set()).add(key)
