@@ -143,10 +143,10 @@ at::Tensor real_inner(const at::Tensor& a, const at::Tensor& b) {
 // Gradient in w of sum_{b,n,k} coef[b,n,k] * w[k] * h(n*hop + k; w).
 at::Tensor window_grad(const at::Tensor& coef, const at::Tensor& window, int64_t hop, const c10::SymInt& n_frames,
                        bool env_normalize) {
-  if (!env_normalize) return coef.sum({0, 1});
+  if (!env_normalize) return coef.sum(at::IntArrayRef{0, 1});
   const int64_t n_fft = static_dim(window, 0);
   const at::Tensor h = envelope_scale(window, hop, n_frames);
-  const at::Tensor direct = (coef * frames_of(h, n_fft, hop)).sum({0, 1});
+  const at::Tensor direct = (coef * frames_of(h, n_fft, hop)).sum(at::IntArrayRef{0, 1});
   const at::Tensor s = overlap_add(coef * window, hop).sum(0);
   return direct - 2 * window * frames_of(h * h * s, n_fft, hop).sum(0);
 }

@@ -367,8 +367,9 @@ def istft(
 def _nola(w, window, n_fft, hop, win_length, n_frames, start, end, dtype, torch_like, safety) -> None:
     if safety == "off":
         return
-    capturing = w.is_cuda and torch.cuda.is_current_stream_capturing()
+    # is_compiling first: dynamo cannot trace torch.cuda.is_current_stream_capturing().
     compiling = torch.compiler.is_compiling()
+    capturing = not compiling and w.is_cuda and torch.cuda.is_current_stream_capturing()
     key = None
     if safety == "auto":
         if capturing or compiling:

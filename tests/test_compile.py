@@ -1,0 +1,209 @@
+"""The core ops under torch.library.opcheck, torch.compile (fullgraph, inductor, static and dynamic shapes) and
+torch.export."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.library import opcheck
+
+import spectro
+from helpers import generator, randn, seed_of
+
+
+def _rand_window(n, dtype, gen, device, requires_grad=True):
+    return (0.5 + torch.rand(n, generator=gen, dtype=dtype)).to(device).requires_grad_(requires_grad)
+
+
+# (id, x dtype, (B, T), n_fft, hop, n_frames, pad, pad_mode, env_normalize, fft_mode, scale)
+ANALYSIS_SETS = [
+    ("rfft_reflect", torch.float64, (2, 50), 8, 2, 26, 4, "reflect", False, "rfft", 1.0),
+    ("rfft_full_constant", torch.float32, (2, 50), 8, 3, 15, 0, "constant", False, "rfft_full", 0.35),
+    ("fft_replicate_env", torch.complex128, (2, 40), 8, 2, 21, 4, "replicate", True, "fft", 1.0),
+    ("rfft_double_circular_env", torch.float64, (3, 30), 8, 3, 10, 4, "circular", True, "rfft_double", 0.5),
+    ("rfft_odd_zero_tail", torch.float32, (1, 20), 7, 2, 12, 3, "constant", False, "rfft", 1.0),
+    ("fft_c64_constant", torch.complex64, (2, 33), 6, 6, 6, 3, "constant", False, "fft", 0.4),
+]
+
+# (id, spec dtype, (B, bins, N), n_fft, hop, length, pad, pad_mode, env_normalize, fft_mode, scale)
+SYNTHESIS_SETS = [
+    ("irfft_constant_env", torch.complex128, (2, 5, 26), 8, 2, 50, 4, "constant", True, "irfft", 0.125),
+    ("irfft_half_reflect", torch.complex64, (2, 5, 15), 8, 2, 50, 4, "reflect", False, "irfft_half", 1.0),
+    ("ifft_replicate_env", torch.complex128, (2, 8, 21), 8, 2, 40, 4, "replicate", True, "ifft", 0.125),
+    ("ifft_real_circular", torch.complex64, (3, 8, 10), 8, 3, 30, 4, "circular", False, "ifft_real", 1.0),
+    ("irfft_odd_longer", torch.complex128, (1, 4, 6), 7, 3, 40, 3, "constant", True, "irfft", 1 / 7),
+]
+
+
+@pytest.mark.parametrize("args", ANALYSIS_SETS, ids=[a[0] for a in ANALYSIS_SETS])
+def test_opcheck_analysis(args, device):
+    name, dtype, shape, n_fft, hop, n_frames, pad, pad_mode, env, mode, scale = args
+    gen = generator(seed_of("opcheck-a", name))
+    x = randn(shape, dtype, gen, device).requires_grad_()
+    rdtype = dtype.to_real() if dtype.is_complex else dtype
+    w = _rand_window(n_fft, rdtype, gen, device)
+    opcheck(torch.ops.spectro.analysis.default, (x, w, n_fft, hop, n_frames, pad, pad_mode, env, mode, scale))
+
+
+@pytest.mark.parametrize("args", SYNTHESIS_SETS, ids=[a[0] for a in SYNTHESIS_SETS])
+def test_opcheck_synthesis(args, device):
+    name, dtype, shape, n_fft, hop, length, pad, pad_mode, env, mode, scale = args
+    gen = generator(seed_of("opcheck-s", name))
+    spec = randn(shape, dtype, gen, device).requires_grad_()
+    w = _rand_window(n_fft, dtype.to_real(), gen, device)
+    opcheck(torch.ops.spectro.synthesis.default, (spec, w, n_fft, hop, length, pad, pad_mode, env, mode, scale))
+
+
+def test_opcheck_without_grad(device):
+    gen = generator(seed_of("opcheck-nograd"))
+    x = randn((2, 50), torch.float32, gen, device)
+    w = _rand_window(8, torch.float32, gen, device, requires_grad=False)
+    opcheck(torch.ops.spectro.analysis.default, (x, w, 8, 2, 26, 4, "reflect", False, "rfft", 1.0))
+    spec = randn((2, 5, 26), torch.complex64, gen, device)
+    opcheck(torch.ops.spectro.synthesis.default, (spec, w, 8, 2, 50, 4, "constant", True, "irfft", 0.125))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# torch.compile
+N_FFT, HOP = 64, 16
+
+
+def _train_loss(x, w, target):
+    """stft -> magnitude loss, plus an istft reconstruction loss."""
+    s = spectro.stft(x, N_FFT, HOP, window=w, return_complex=True)
+    mag = s.abs()
+    y = spectro.istft(s * 0.5, N_FFT, HOP, window=w, length=x.shape[-1])
+    return mag.pow(2).mean() + (y - target).pow(2).mean(), y
+
+
+def _eager_and_compiled(fn, compiled, x, w, target, window_grad=True):
+    results = []
+    for f in (fn, compiled):
+        xx = x.detach().clone().requires_grad_()
+        ww = w.detach().clone().requires_grad_(window_grad)
+        loss, y = f(xx, ww, target)
+        loss.backward()
+        results.append((loss.detach(), y.detach(), xx.grad) + ((ww.grad,) if window_grad else ()))
+    return results
+
+
+def _assert_same(results, what):
+    eager, comp = results
+    for name, a, b in zip(("loss", "istft output", "grad x", "grad window"), comp, eager):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9 * float(b.abs().max()),
+                                   msg=lambda m: f"[{what}] compiled vs eager {name}: {m}")
+
+
+@pytest.mark.slow
+def test_compile_fullgraph_inductor_matches_eager(device, request):
+    torch._dynamo.reset()
+    gen = generator(seed_of("compile"))
+    x = randn((2, 1000), torch.float64, gen, device)
+    target = randn((2, 1000), torch.float64, gen, device)
+    w = torch.hann_window(N_FFT, dtype=torch.float64, device=device)
+    compiled = torch.compile(_train_loss, fullgraph=True, backend="inductor")
+    _assert_same(_eager_and_compiled(_train_loss, compiled, x, w, target), "static")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("window_grad", [False, True], ids=["fixed_window", "learned_window"])
+def test_compile_dynamic_two_lengths_single_graph(window_grad, device, request):
+    torch._dynamo.reset()
+    gen = generator(seed_of("compile-dyn"))
+    w = torch.hann_window(N_FFT, dtype=torch.float64, device=device)
+    compiled = torch.compile(_train_loss, fullgraph=True, dynamic=True, backend="inductor")
+    with torch._dynamo.config.patch(error_on_recompile=False):
+        for i, T in enumerate((1000, 1537)):
+            x = randn((2, T), torch.float64, gen, device)
+            target = randn((2, T), torch.float64, gen, device)
+            # The second length must reuse the dynamic graph, not recompile.
+            with torch._dynamo.config.patch(error_on_recompile=i == 1):
+                results = _eager_and_compiled(_train_loss, compiled, x, w, target, window_grad=window_grad)
+            _assert_same(results, f"dynamic T={T}")
+
+
+def test_compile_fullgraph_stft_real_input(device):
+    """dynamo traces spectro.stft of a real signal without graph breaks (cheap: eager backend)."""
+    torch._dynamo.reset()
+    gen = generator(seed_of("compile-stft"))
+    x = randn((2, 300), torch.float32, gen, device)
+    w = torch.hann_window(N_FFT, device=device)
+    f = lambda x: spectro.stft(x, N_FFT, HOP, window=w, return_complex=True).abs()  # noqa: E731
+    out = torch.compile(f, fullgraph=True, backend="eager")(x)
+    torch.testing.assert_close(out, f(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("what", ["istft", "stft_complex_input"])
+def test_compile_fullgraph_traces(what, device, request):
+    """dynamo traces spectro.istft, and spectro.stft of a complex signal, without graph breaks (eager backend)."""
+    torch._dynamo.reset()
+    gen = generator(seed_of("compile-trace", what))
+    w = torch.hann_window(N_FFT, device=device)
+    if what == "istft":
+        inp = randn((2, N_FFT // 2 + 1, 20), torch.complex64, gen, device)
+        f = lambda s: spectro.istft(s, N_FFT, HOP, window=w)  # noqa: E731
+    else:
+        inp = randn((2, 300), torch.complex64, gen, device)
+        f = lambda x: spectro.stft(x, N_FFT, HOP, window=w, return_complex=True)  # noqa: E731
+    out = torch.compile(f, fullgraph=True, backend="eager")(inp)
+    torch.testing.assert_close(out, f(inp), rtol=0, atol=0)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# torch.export
+class StftIstft(torch.nn.Module):
+    def __init__(self, n_fft=N_FFT, hop=HOP):
+        super().__init__()
+        self.n_fft, self.hop = n_fft, hop
+        self.register_buffer("window", torch.hann_window(n_fft))
+        self.gain = torch.nn.Parameter(torch.tensor(0.5))
+
+    def forward(self, x):
+        s = spectro.stft(x, self.n_fft, self.hop, window=self.window, return_complex=True)
+        return spectro.istft(s * self.gain, self.n_fft, self.hop, window=self.window, length=x.shape[-1])
+
+
+def _count_targets(ep):
+    nodes = [n for n in ep.graph.nodes if n.op == "call_function"]
+    return (
+        sum(n.target is torch.ops.spectro.analysis.default for n in nodes),
+        sum(n.target is torch.ops.spectro.synthesis.default for n in nodes),
+    )
+
+
+def _check_export(strict, device):
+    gen = generator(seed_of("export", strict))
+    model = StftIstft().to(device)
+    x = randn((2, 1000), torch.float32, gen, device)
+    ep = torch.export.export(model, (x,), strict=strict)
+    n_analysis, n_synthesis = _count_targets(ep)
+    assert (n_analysis, n_synthesis) == (1, 1), (
+        f"exported graph has {n_analysis} spectro.analysis and {n_synthesis} spectro.synthesis nodes, expected 1 "
+        f"and 1:\n{ep.graph}"
+    )
+    x2 = randn((2, 1000), torch.float32, gen, device)
+    torch.testing.assert_close(ep.module()(x2), model(x2), rtol=1e-6, atol=1e-6)
+
+
+def test_export_contains_one_analysis_and_one_synthesis(device):
+    _check_export(False, device)
+
+
+def test_export_strict(device, request):
+    _check_export(True, device)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=torch._dynamo.exc.UserError,
+    reason="torch limitation: export cannot prove the shape guards that the Python-level length arithmetic emits "
+    "(e.g. '32 + T <= 64 + 16*(T // 16)', a reshape divisibility check); torch.stft/torch.istft fail the same way",
+)
+def test_export_dynamic_length(device):
+    gen = generator(seed_of("export-dyn"))
+    model = StftIstft().to(device)
+    T = torch.export.Dim("T", min=100, max=100_000)
+    ep = torch.export.export(model, (randn((2, 1000), torch.float32, gen, device),), dynamic_shapes=({1: T},))
+    assert _count_targets(ep) == (1, 1), str(ep.graph)
+    for length in (777, 2048):
+        x = randn((2, length), torch.float32, gen, device)
+        torch.testing.assert_close(ep.module()(x), model(x), rtol=1e-6, atol=1e-6)
