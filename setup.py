@@ -8,7 +8,6 @@ MAX_JOBS caps ninja's parallelism.
 import glob
 import os
 import shutil
-import subprocess
 
 import torch
 from setuptools import setup
@@ -17,49 +16,22 @@ from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, C
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
 
-def _loaded_libstdcxx():
-    """Path of the libstdc++ this process (which imported torch) runs with, from /proc/self/maps (Linux only)."""
-    try:
-        with open("/proc/self/maps") as maps:
-            for line in maps:
-                path = line.split()[-1]
-                if "libstdc++.so" in path:
-                    return os.path.realpath(path)
-    except OSError:
-        pass
-    return None
-
-
-def _compiler_libstdcxx(cxx):
-    try:
-        out = subprocess.run([cxx, "-print-file-name=libstdc++.so.6"], capture_output=True, text=True, timeout=30)
-        return os.path.realpath(out.stdout.strip()) if out.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 def pick_host_compiler():
-    """Compile with a g++ whose libstdc++ is the one torch runs with.
+    """Build with the distribution's g++ (/usr/bin/g++) when it exists, even if $CXX names another compiler.
 
-    Code compiled against a newer libstdc++'s headers than the runtime one can crash (seen: an image whose CXX points
-    at a separately installed GCC; formatting an integer into an error message segfaulted). If $CXX's libstdc++ is
-    not the loaded one but another compiler on PATH matches it, use that one. SPECTRO_KEEP_CXX=1 disables this.
+    torch's wheels run against the system libstdc++; an extension built by a separately installed GCC can carry its
+    own libstdc++ pieces and crash inside torch's process (seen on a GPU image whose CXX is /opt/gcc/bin/g++: the
+    first error message that formats an integer segfaulted). SPECTRO_KEEP_CXX=1 keeps $CXX.
     """
-    if os.environ.get("SPECTRO_KEEP_CXX") == "1":
+    system = "/usr/bin/g++"
+    current = os.environ.get("CXX")
+    if os.environ.get("SPECTRO_KEEP_CXX") == "1" or not current or not os.path.exists(system):
         return
-    loaded = _loaded_libstdcxx()
-    current = os.environ.get("CXX", "c++")
-    if loaded is None or _compiler_libstdcxx(current) in (None, loaded):
-        return
-    for candidate in ("/usr/bin/g++", "/usr/bin/c++", "g++", "c++"):
-        path = shutil.which(candidate)
-        if path and _compiler_libstdcxx(path) == loaded:
-            print(f"spectro setup: CXX={current} targets another libstdc++ than torch's ({loaded}); using {path}")
-            os.environ["CXX"] = path
-            cc = os.path.join(os.path.dirname(path), "gcc")
-            if os.path.exists(cc):
-                os.environ["CC"] = cc
-            return
+    if os.path.realpath(shutil.which(current) or current) != os.path.realpath(system):
+        print(f"spectro setup: building with {system} instead of CXX={current} (SPECTRO_KEEP_CXX=1 keeps it)")
+        os.environ["CXX"] = system
+        if os.path.exists("/usr/bin/gcc"):
+            os.environ["CC"] = "/usr/bin/gcc"
 
 
 def want_cuda() -> bool:
