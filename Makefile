@@ -103,33 +103,21 @@ build: deps-build
 	fi
 
 # CUDA kernels, compiled with nvcc alone whenever nvcc is on PATH (no GPU or CUDA torch needed):
-#  - tests/kernels/Makefile builds the standalone kernel test (with csrc/cuda/kernels_*.cu) and runs it where a GPU
-#    is present;
-#  - every other torch-free translation unit in csrc/cuda (no torch/ATen/c10 include) is compiled here, so that each
-#    CUDA kernel compiles even on machines where the extension is built CPU-only.
-KERNEL_ARCH     ?= -arch=sm_90
-KERNEL_FLAGS    ?= -std=c++17 -O2 $(KERNEL_ARCH) --expt-relaxed-constexpr
-KERNEL_DIR      := build/kernels/standalone
-KERNEL_SOURCES  := $(filter-out csrc/cuda/kernels_%.cu,$(shell grep -L -E '^\s*\#\s*include\s*[<"](torch|ATen|c10)/' csrc/cuda/*.cu 2>/dev/null))
-KERNEL_OBJECTS  := $(patsubst csrc/cuda/%.cu,$(KERNEL_DIR)/%.o,$(KERNEL_SOURCES))
-KERNEL_HEADERS  := $(wildcard csrc/kernels/*.h csrc/kernels/cuda/*.cuh)
-
-$(KERNEL_DIR)/%.o: csrc/cuda/%.cu $(KERNEL_HEADERS)
-	@mkdir -p $(KERNEL_DIR)
-	$(NVCC) $(KERNEL_FLAGS) -I csrc -c $< -o $@
-
+# tests/kernels/Makefile builds every torch-free translation unit of csrc/cuda (kernels_*.cu, fused_*.cu) into the
+# standalone tests test_frame_ola and test_fused. With a GPU both run; without one, test_fused still runs the fused
+# kernels' code on the host (--emulate: threads as fibers in random order per barrier interval).
 kernels-test:
 ifeq ($(strip $(NVCC)),)
 	@echo ">> nvcc not on PATH: skipping the standalone CUDA kernel compile and test"
 else
 	@echo ">> compiling the CUDA kernels and their standalone test with $(NVCC)"
 	$(MAKE) --no-print-directory -f tests/kernels/Makefile NVCC=$(NVCC) -j$(JOBS)
-	$(if $(KERNEL_OBJECTS),$(MAKE) --no-print-directory -j$(JOBS) SPECTRO_PARALLEL_SUBMAKE=1 $(KERNEL_OBJECTS))
 	@if nvidia-smi -L >/dev/null 2>&1; then \
-	  echo ">> running the standalone CUDA kernel test"; \
+	  echo ">> running the standalone CUDA kernel tests"; \
 	  $(MAKE) --no-print-directory -f tests/kernels/Makefile NVCC=$(NVCC) run; \
 	else \
-	  echo ">> no GPU: CUDA kernels compiled only"; \
+	  echo ">> no GPU: CUDA kernels compiled; running the fused kernels' code under host emulation"; \
+	  build/kernels/test_fused --emulate; \
 	fi
 endif
 

@@ -10,18 +10,92 @@
 //
 // Exit status 0 iff every check passed; prints "N passed, M failed". Without a device: "no CUDA device: compiled
 // only", exit 0.
+//
+//   test_fused              the grid on the GPU (both FFT engines, default and forced launch shapes)
+//   test_fused --fuzz N     N random geometries instead of the grid (with --emulate: on the host)
+//   test_fused --emulate    the same kernel bodies run on the host: one block at a time, its threads as fibers that
+//                           switch at every barrier, in a fresh random order per barrier interval (so a missing
+//                           barrier shows up as a wrong or NaN result); shared memory poisoned per block. No GPU.
+//   test_fused --bench      cudaEvent timings of the launchers (float32, rfft / irfft, torch.stft / istft's centre
+//                           padding) with achieved GB/s = (signal bytes + spectrum bytes) / time. Built with
+//                           -DSPECTRO_BENCH_BASELINE (and csrc/cuda/kernels_f32.cu) it also times the two-kernel
+//                           path on the same card: frame_ola.cuh's framing / overlap-add + cuFFT (libcufft is
+//                           dlopen'ed at run time). --sweep adds launch-shape variants and the general engine.
 #include <cuda_runtime.h>
+#include <ucontext.h>
 
+#include <algorithm>
 #include <cmath>
 #include <complex>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "kernels/common.h"
 #include "kernels/cuda/fused.cuh"
+
+#if defined(SPECTRO_BENCH_BASELINE)
+#include <dlfcn.h>
+// cuFFT through dlopen (the library is only needed where the baseline runs): the few entry points used.
+namespace cufft {
+using Handle = int;
+using Fn_plan_many = int (*)(Handle*, int, int*, int*, int, int, int*, int, int, int, int);
+using Fn_r2c = int (*)(Handle, float*, void*);
+using Fn_c2r = int (*)(Handle, void*, float*);
+using Fn_destroy = int (*)(Handle);
+constexpr int kR2C = 0x2a, kC2R = 0x2c;
+Fn_plan_many plan_many = nullptr;
+Fn_r2c exec_r2c = nullptr;
+Fn_c2r exec_c2r = nullptr;
+Fn_destroy destroy = nullptr;
+bool load() {
+  const char* names[] = {"libcufft.so", "libcufft.so.12", "libcufft.so.11", "/usr/local/cuda/lib64/libcufft.so",
+                         "/usr/local/cuda/lib64/libcufft.so.12", "/usr/local/cuda/lib64/libcufft.so.11"};
+  void* h = nullptr;
+  for (const char* n : names)
+    if ((h = dlopen(n, RTLD_NOW)) != nullptr) break;
+  if (h == nullptr) return false;
+  plan_many = reinterpret_cast<Fn_plan_many>(dlsym(h, "cufftPlanMany"));
+  exec_r2c = reinterpret_cast<Fn_r2c>(dlsym(h, "cufftExecR2C"));
+  exec_c2r = reinterpret_cast<Fn_c2r>(dlsym(h, "cufftExecC2R"));
+  destroy = reinterpret_cast<Fn_destroy>(dlsym(h, "cufftDestroy"));
+  return plan_many && exec_r2c && exec_c2r && destroy;
+}
+}  // namespace cufft
+namespace spectro {
+namespace kernels {
+namespace cuda {
+enum class Path : int;  // frame_ola.cuh's (0 = Auto); its launchers come from csrc/cuda/kernels_f32.cu
+template <typename V>
+cudaError_t launch_analysis(const AnalysisParams<V>& a, Path path, cudaStream_t stream);
+template <typename V>
+cudaError_t launch_synthesis(const SynthesisParams<V>& s, Path path, cudaStream_t stream);
+}  // namespace cuda
+}  // namespace kernels
+}  // namespace spectro
+#endif
+
+// The launchers are instantiated in csrc/cuda/fused_*.cu.
+namespace spectro {
+namespace kernels {
+namespace cuda {
+extern template cudaError_t launch_fused_analysis<float>(const FusedAnalysisParams<float>&, cudaStream_t);
+extern template cudaError_t launch_fused_analysis<double>(const FusedAnalysisParams<double>&, cudaStream_t);
+extern template cudaError_t launch_fused_analysis<Complex<float>>(const FusedAnalysisParams<Complex<float>>&, cudaStream_t);
+extern template cudaError_t launch_fused_analysis<Complex<double>>(const FusedAnalysisParams<Complex<double>>&, cudaStream_t);
+extern template cudaError_t launch_fused_synthesis<float>(const FusedSynthesisParams<float>&, cudaStream_t);
+extern template cudaError_t launch_fused_synthesis<double>(const FusedSynthesisParams<double>&, cudaStream_t);
+extern template cudaError_t launch_fused_synthesis<Complex<float>>(const FusedSynthesisParams<Complex<float>>&, cudaStream_t);
+extern template cudaError_t launch_fused_synthesis<Complex<double>>(const FusedSynthesisParams<Complex<double>>&, cudaStream_t);
+}  // namespace cuda
+}  // namespace kernels
+}  // namespace spectro
 
 using namespace spectro::kernels;
 namespace kc = spectro::kernels::cuda;
@@ -30,15 +104,108 @@ using cd = std::complex<double>;
 namespace {
 
 int g_passed = 0, g_failed = 0;
+std::string g_variant = "default";  // launch shape / engine of the current pass over the grid
 
 void record(bool ok, const std::string& what) {
   if (ok) {
     ++g_passed;
   } else {
     ++g_failed;
-    if (g_failed <= 40) std::printf("FAIL %s\n", what.c_str());
+    if (g_failed <= 40) std::printf("FAIL [%s] %s\n", g_variant.c_str(), what.c_str());
   }
 }
+
+
+// ---------------------------------------------------------------------------------------------------------------
+// Host emulation of a launch (--emulate): the kernel bodies of fused.cuh with a host execution context.
+
+bool g_emulate = false;
+
+struct Emu {
+  int nt = 0;
+  std::vector<ucontext_t> ctx;
+  ucontext_t main_ctx;
+  std::vector<std::unique_ptr<char[]>> stacks;
+  std::vector<int> state;  // 0 running, 1 waiting at a barrier, 2 finished
+  std::function<void(int)> body;
+  std::mt19937 order_rng{99};
+  static constexpr size_t kStack = 256 * 1024;
+
+  explicit Emu(int threads) : nt(threads), ctx(threads), state(threads) {
+    for (int t = 0; t < nt; ++t) stacks.emplace_back(new char[kStack]);
+  }
+  static Emu*& current() {
+    static Emu* e = nullptr;
+    return e;
+  }
+  static void entry(int t) {
+    Emu* e = current();
+    e->body(t);
+    e->state[t] = 2;
+  }
+  void barrier(int t) {
+    state[t] = 1;
+    swapcontext(&ctx[t], &main_ctx);
+  }
+  // Runs one block; false if the threads disagreed on a barrier (some finished while others waited).
+  bool run_block() {
+    current() = this;
+    for (int t = 0; t < nt; ++t) {
+      getcontext(&ctx[t]);
+      ctx[t].uc_stack.ss_sp = stacks[t].get();
+      ctx[t].uc_stack.ss_size = kStack;
+      ctx[t].uc_link = &main_ctx;
+      makecontext(&ctx[t], reinterpret_cast<void (*)()>(&Emu::entry), 1, t);
+      state[t] = 0;
+    }
+    std::vector<int> order(nt);
+    for (int t = 0; t < nt; ++t) order[t] = t;
+    for (;;) {
+      std::shuffle(order.begin(), order.end(), order_rng);
+      for (int t : order) {
+        if (state[t] == 2) continue;
+        state[t] = 0;
+        swapcontext(&main_ctx, &ctx[t]);
+      }
+      int done = 0;
+      for (int t = 0; t < nt; ++t) done += state[t] == 2;
+      if (done == nt) return true;
+      if (done > 0) return false;
+    }
+  }
+};
+
+struct HostCtx {
+  Emu* e;
+  int t;
+  int64_t blk;
+  unsigned char* sm;
+  int tid() const { return t; }
+  int nthreads() const { return e->nt; }
+  int64_t block() const { return blk; }
+  void sync() const { e->barrier(t); }
+  unsigned char* smem() const { return sm; }
+};
+
+struct HostExec {
+  template <class Body, class... Args>
+  int64_t slots(int64_t) const { return 2 * 132; }
+  template <class Body, class... Args>
+  cudaError_t launch(int64_t blocks, int64_t smem, Args... args) const {
+    static Emu emu(Body::kThreads);
+    std::vector<double> storage(static_cast<size_t>(smem + 7) / 8 + 2);
+    unsigned char* sm = reinterpret_cast<unsigned char*>(storage.data());
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      std::memset(sm, 0xff, static_cast<size_t>(smem));  // NaN in every float / double
+      emu.body = [&](int t) {
+        HostCtx c{&emu, t, blk, sm};
+        Body::run(c, args...);
+      };
+      if (!emu.run_block()) return cudaErrorLaunchFailure;
+    }
+    return cudaSuccess;
+  }
+};
 
 #define CUDA_OK(expr)                                                                               \
   do {                                                                                              \
@@ -108,26 +275,32 @@ void check_analysis(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_
       for (int64_t k = 0; k < n_fft; ++k) frame[k] = to_cd(analysis_element(a, b, n, k));
       for (int64_t f = 0; f < bins; ++f) {
         cd acc = 0;
-        for (int64_t k = 0; k < n_fft; ++k) acc += frame[k] * twiddle[(f * k) % n_fft];
+        for (int64_t k = 0, q = 0; k < n_fft; ++k, q = q + f >= n_fft ? q + f - n_fft : q + f) acc += frame[k] * twiddle[q];
         if (spec_mode == kc::SpecMode::RfftDouble && f > 0 && 2 * f < n_fft) acc *= 2.0;
         ref[(b * g.n_frames + n) * bins + f] = acc;
       }
     }
-  // Device.
-  V* dx; R* dw; Complex<R>* dspec;
-  CUDA_OK(cudaMalloc(&dx, x.size() * sizeof(V)));
-  CUDA_OK(cudaMalloc(&dw, w.size() * sizeof(R)));
-  CUDA_OK(cudaMalloc(&dspec, ref.size() * sizeof(Complex<R>)));
-  CUDA_OK(cudaMemcpy(dx, x.data(), x.size() * sizeof(V), cudaMemcpyHostToDevice));
-  CUDA_OK(cudaMemcpy(dw, w.data(), w.size() * sizeof(R), cudaMemcpyHostToDevice));
-  CUDA_OK(cudaMemset(dspec, 0xff, ref.size() * sizeof(Complex<R>)));
   kc::FusedAnalysisParams<V> p;
-  p.a = a; p.a.x = dx; p.a.window = dw; p.spec = dspec; p.mode = spec_mode;
-  CUDA_OK(kc::launch_fused_analysis(p, nullptr));
-  CUDA_OK(cudaDeviceSynchronize());
+  p.a = a; p.mode = spec_mode;
   std::vector<Complex<R>> host(ref.size());
-  CUDA_OK(cudaMemcpy(host.data(), dspec, host.size() * sizeof(Complex<R>), cudaMemcpyDeviceToHost));
-  cudaFree(dx); cudaFree(dw); cudaFree(dspec);
+  if (g_emulate) {
+    for (auto& v : host) v = {NAN, NAN};
+    p.spec = host.data();
+    CUDA_OK(kc::detail::run_fused_analysis(p, HostExec{}));
+  } else {
+    V* dx; R* dw; Complex<R>* dspec;
+    CUDA_OK(cudaMalloc(&dx, x.size() * sizeof(V)));
+    CUDA_OK(cudaMalloc(&dw, w.size() * sizeof(R)));
+    CUDA_OK(cudaMalloc(&dspec, ref.size() * sizeof(Complex<R>)));
+    CUDA_OK(cudaMemcpy(dx, x.data(), x.size() * sizeof(V), cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemcpy(dw, w.data(), w.size() * sizeof(R), cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemset(dspec, 0xff, ref.size() * sizeof(Complex<R>)));
+    p.a.x = dx; p.a.window = dw; p.spec = dspec;
+    CUDA_OK(kc::launch_fused_analysis(p, nullptr));
+    CUDA_OK(cudaDeviceSynchronize());
+    CUDA_OK(cudaMemcpy(host.data(), dspec, host.size() * sizeof(Complex<R>), cudaMemcpyDeviceToHost));
+    cudaFree(dx); cudaFree(dw); cudaFree(dspec);
+  }
   std::vector<cd> out(host.size());
   for (size_t i = 0; i < host.size(); ++i) out[i] = cd(host[i].re, host[i].im);
   const double err = rel_error(out, ref), tol = tolerance(Traits<V>::eps, n_fft);
@@ -144,6 +317,8 @@ template <typename V>
 void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop, int64_t length, int64_t pad, bool env,
                      kc::SpecMode spec_mode, bool transposed_layout) {
   using R = typename RealOf<V>::type;
+  const bool complex_fft = !(spec_mode == kc::SpecMode::Irfft || spec_mode == kc::SpecMode::IrfftHalf);
+  if (!kc::fused_supported<V>(n_fft, complex_fft)) return;  // e.g. complex128 at 8192: shared memory
   Geometry g;
   g.n_fft = n_fft; g.hop = hop; g.n_frames = n_frames; g.length = length; g.pad = pad; g.mode = PadMode::Constant;
   g.env_normalize = env;
@@ -155,10 +330,13 @@ void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop
   if (transposed_layout) { sbin = 1; sn = bins; } else { sbin = n_frames; sn = 1; }
   for (auto& v : spec) v = {static_cast<R>(uniform()), static_cast<R>(uniform())};
   std::vector<R> w(n_fft);
-  for (auto& v : w) v = static_cast<R>(0.5 + 0.5 * uniform());
+  // Window values in [0.25, 1]: a near-zero w at a position covered by one frame makes h * w = 1 / w huge there, so
+  // that single FFT output sample (with its own, cancellation-driven relative error) would dominate the norm.
+  for (auto& v : w) v = static_cast<R>(0.625 + 0.375 * uniform());
   // Host reference frames [batch, n_frames, n_fft] (unnormalised inverse DFT of the mode), then synthesis_element.
   std::vector<V> frames(batch * n_frames * n_fft);
-  std::vector<cd> col(n_fft);
+  std::vector<cd> col(n_fft), itwiddle(n_fft);
+  for (int64_t j = 0; j < n_fft; ++j) itwiddle[j] = std::polar(1.0, 2.0 * M_PI * static_cast<double>(j) / n_fft);
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t n = 0; n < n_frames; ++n) {
       for (int64_t k = 0; k < bins; ++k) {
@@ -176,7 +354,7 @@ void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop
       }
       for (int64_t j = 0; j < n_fft; ++j) {
         cd acc = 0;
-        for (int64_t k = 0; k < n_fft; ++k) acc += col[k] * std::polar(1.0, 2.0 * M_PI * static_cast<double>((j * k) % n_fft) / n_fft);
+        for (int64_t k = 0, q = 0; k < n_fft; ++k, q = q + j >= n_fft ? q + j - n_fft : q + j) acc += col[k] * itwiddle[q];
         frames[(b * n_frames + n) * n_fft + j] = from_cd<V>(spec_mode == kc::SpecMode::IfftReal ? cd(acc.real(), 0) : acc);
       }
     }
@@ -185,22 +363,28 @@ void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop
   std::vector<cd> ref(batch * length);
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t t = 0; t < length; ++t) ref[b * length + t] = to_cd(synthesis_element(s, b, t));
-  // Device.
-  Complex<R>* dspec; R* dw; V* dout;
-  CUDA_OK(cudaMalloc(&dspec, spec.size() * sizeof(Complex<R>)));
-  CUDA_OK(cudaMalloc(&dw, w.size() * sizeof(R)));
-  CUDA_OK(cudaMalloc(&dout, ref.size() * sizeof(V)));
-  CUDA_OK(cudaMemcpy(dspec, spec.data(), spec.size() * sizeof(Complex<R>), cudaMemcpyHostToDevice));
-  CUDA_OK(cudaMemcpy(dw, w.data(), w.size() * sizeof(R), cudaMemcpyHostToDevice));
-  CUDA_OK(cudaMemset(dout, 0xff, ref.size() * sizeof(V)));
   kc::FusedSynthesisParams<V> p;
-  p.s = s; p.s.frames = nullptr; p.s.window = dw; p.s.out = dout;
-  p.spec = dspec; p.stride_b = sb; p.stride_bin = sbin; p.stride_n = sn; p.mode = spec_mode;
-  CUDA_OK(kc::launch_fused_synthesis(p, nullptr));
-  CUDA_OK(cudaDeviceSynchronize());
+  p.s = s; p.s.frames = nullptr;
+  p.stride_b = sb; p.stride_bin = sbin; p.stride_n = sn; p.mode = spec_mode;
   std::vector<V> host(ref.size());
-  CUDA_OK(cudaMemcpy(host.data(), dout, host.size() * sizeof(V), cudaMemcpyDeviceToHost));
-  cudaFree(dspec); cudaFree(dw); cudaFree(dout);
+  if (g_emulate) {
+    for (auto& v : host) v = from_cd<V>(cd(NAN, NAN));
+    p.spec = spec.data(); p.s.out = host.data();
+    CUDA_OK(kc::detail::run_fused_synthesis(p, HostExec{}));
+  } else {
+    Complex<R>* dspec; R* dw; V* dout;
+    CUDA_OK(cudaMalloc(&dspec, spec.size() * sizeof(Complex<R>)));
+    CUDA_OK(cudaMalloc(&dw, w.size() * sizeof(R)));
+    CUDA_OK(cudaMalloc(&dout, ref.size() * sizeof(V)));
+    CUDA_OK(cudaMemcpy(dspec, spec.data(), spec.size() * sizeof(Complex<R>), cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemcpy(dw, w.data(), w.size() * sizeof(R), cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemset(dout, 0xff, ref.size() * sizeof(V)));
+    p.s.window = dw; p.s.out = dout; p.spec = dspec;
+    CUDA_OK(kc::launch_fused_synthesis(p, nullptr));
+    CUDA_OK(cudaDeviceSynchronize());
+    CUDA_OK(cudaMemcpy(host.data(), dout, host.size() * sizeof(V), cudaMemcpyDeviceToHost));
+    cudaFree(dspec); cudaFree(dw); cudaFree(dout);
+  }
   std::vector<cd> out(host.size());
   for (size_t i = 0; i < host.size(); ++i) out[i] = to_cd(host[i]);
   const double err = rel_error(out, ref), tol = tolerance(Traits<V>::eps, n_fft);
@@ -263,22 +447,329 @@ void synthesis_grid() {
   }
 }
 
+// Long signals: many rounds per block, long synthesis segments (ring buffer wrap-around), batch > 1.
+template <typename V>
+void long_grid() {
+  constexpr bool cplx = Traits<V>::complex;
+  for (int64_t n_fft : {32, 64, 256, 400, 1024}) {
+    for (int64_t hop : {n_fft / 4, n_fft / 2 + 3}) {
+      const int64_t n_frames = 90;
+      const int64_t natural = n_fft + hop * (n_frames - 1);
+      check_analysis<V>(3, natural, n_fft, hop, n_fft / 2, PadMode::Reflect, false, cplx ? kc::SpecMode::Fft : kc::SpecMode::Rfft);
+      check_analysis<V>(2, natural + 5, n_fft, hop, n_fft / 2, PadMode::Constant, true, cplx ? kc::SpecMode::Fft : kc::SpecMode::RfftFull);
+      check_synthesis<V>(3, n_frames, n_fft, hop, natural - n_fft, n_fft / 2, true, cplx ? kc::SpecMode::Ifft : kc::SpecMode::Irfft, true);
+      check_synthesis<V>(2, n_frames, n_fft, hop, natural + 2 * hop + 1, 0, true, cplx ? kc::SpecMode::Ifft : kc::SpecMode::IrfftHalf, false);
+      if (!cplx) check_synthesis<V>(1, n_frames, n_fft, hop, natural - 7, 5, false, kc::SpecMode::IfftReal, true);
+    }
+  }
+}
+
+template <typename V>
+void full_grid() {
+  analysis_grid<V>();
+  synthesis_grid<V>();
+  long_grid<V>();
+}
+
+// Every value type through the default launch shapes, then forced shapes (several rounds per block, long and short
+// segments, one wave) and the general engine on the power-of-two sizes too.
+void all_variants(bool quick) {
+  auto pass = [&](const char* name, kc::FusedTuning t, bool all_types) {
+    g_variant = name;
+    kc::fused_tuning() = t;
+    const int before = g_passed + g_failed;
+    full_grid<float>();
+    full_grid<Complex<float>>();
+    if (all_types) {
+      full_grid<double>();
+      full_grid<Complex<double>>();
+    }
+    std::printf("  %-28s %d checks\n", name, g_passed + g_failed - before);
+  };
+  pass("default", kc::FusedTuning{}, true);
+  if (quick) return;
+  kc::FusedTuning t;
+  t.rounds = 3; t.segment_hops = 23;
+  pass("rounds=3 segment_hops=23", t, false);
+  t = kc::FusedTuning{};
+  t.waves = 1; t.segment_hops = 1;
+  pass("waves=1 segment_hops=1", t, false);
+  t = kc::FusedTuning{};
+  t.force_general = 1;
+  pass("general engine", t, true);
+  kc::fused_tuning() = kc::FusedTuning{};
+  g_variant = "default";
+}
+
+// Random geometries (--fuzz N): sizes 2^a 3^b 5^c up to 16384, any hop (sometimes > n_fft), every mode and pad.
+void fuzz(int count) {
+  std::mt19937_64 g(4321);
+  const int64_t sizes[] = {16, 20, 32, 48, 60, 64, 100, 128, 160, 240, 256, 400, 480, 512, 600, 640, 1000, 1024, 1200,
+                           2048, 2400, 4096, 8192, 16384};
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(g); };
+  const int before = g_passed + g_failed;
+  for (int it = 0; it < count; ++it) {
+    const int64_t n_fft = sizes[pick(0, sizeof sizes / sizeof sizes[0] - 1)];
+    const bool big = n_fft >= 4096;
+    const int64_t hop = pick(0, 9) == 0 ? pick(n_fft, n_fft + n_fft / 2) : pick(1, n_fft);
+    const int64_t max_frames = big ? 3 : (n_fft >= 1024 ? 8 : 40);
+    const int64_t n_frames = pick(1, max_frames);
+    const int64_t batch = pick(1, big ? 1 : 3);
+    const int type = static_cast<int>(pick(0, 3));
+    const bool env = pick(0, 1) == 1;
+    if (pick(0, 1) == 0) {  // analysis
+      const PadMode pm = static_cast<PadMode>(pick(0, 3));
+      const int64_t pad = pick(0, n_fft / 2);
+      const int64_t natural = n_fft + hop * (n_frames - 1);
+      const int64_t T = std::max<int64_t>(natural - (pm == PadMode::Constant ? pad : 2 * pad), std::max<int64_t>(pad + 1, 1)) + pick(0, 3);
+      const kc::SpecMode real_modes[] = {kc::SpecMode::Rfft, kc::SpecMode::RfftFull, kc::SpecMode::RfftDouble};
+      const kc::SpecMode rm = real_modes[pick(0, 2)];
+      switch (type) {
+        case 0: check_analysis<float>(batch, T, n_fft, hop, pad, pm, env, rm); break;
+        case 1: check_analysis<double>(batch, T, n_fft, hop, pad, pm, env, rm); break;
+        case 2: check_analysis<Complex<float>>(batch, T, n_fft, hop, pad, pm, env, kc::SpecMode::Fft); break;
+        default: check_analysis<Complex<double>>(batch, T, n_fft, hop, pad, pm, env, kc::SpecMode::Fft); break;
+      }
+    } else {  // synthesis
+      const int64_t natural = n_fft + hop * (n_frames - 1);
+      const int64_t pad = pick(0, n_fft / 2);
+      const int64_t length = std::max<int64_t>(1, natural - pad - pick(-hop, n_fft / 2));
+      const bool layout = pick(0, 1) == 1;
+      const kc::SpecMode real_modes[] = {kc::SpecMode::Irfft, kc::SpecMode::IrfftHalf, kc::SpecMode::IfftReal};
+      const kc::SpecMode rm = real_modes[pick(0, 2)];
+      switch (type) {
+        case 0: check_synthesis<float>(batch, n_frames, n_fft, hop, length, pad, env, rm, layout); break;
+        case 1: check_synthesis<double>(batch, n_frames, n_fft, hop, length, pad, env, rm, layout); break;
+        case 2: check_synthesis<Complex<float>>(batch, n_frames, n_fft, hop, length, pad, env, kc::SpecMode::Ifft, layout); break;
+        default: check_synthesis<Complex<double>>(batch, n_frames, n_fft, hop, length, pad, env, kc::SpecMode::Ifft, layout); break;
+      }
+    }
+  }
+  std::printf("  %-28s %d checks\n", "fuzz", g_passed + g_failed - before);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// --bench
+
+#define BENCH_OK(expr)                                                                                   \
+  do {                                                                                                   \
+    const cudaError_t e_ = (expr);                                                                       \
+    if (e_ != cudaSuccess) {                                                                             \
+      std::printf("bench: %s: %s (line %d)\n", #expr, cudaGetErrorString(e_), __LINE__);                \
+      std::exit(2);                                                                                      \
+    }                                                                                                    \
+  } while (0)
+
+__global__ void fill_kernel(float* p, int64_t n, uint32_t seed) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
+    uint32_t h = static_cast<uint32_t>(i) * 2654435761u ^ seed;
+    h ^= h >> 15; h *= 2246822519u; h ^= h >> 13;
+    p[i] = static_cast<float>(h & 0xffffff) / 8388608.0f - 1.0f;  // uniform in [-1, 1)
+  }
+}
+void fill(float* p, int64_t n, uint32_t seed) {
+  fill_kernel<<<1024, 256>>>(p, n, seed);
+  BENCH_OK(cudaGetLastError());
+}
+
+// Median of `reps` event-timed calls (ms), after warm-up; f(i) may rotate between input sets.
+template <class F>
+float time_ms(F&& f, int reps = 25) {
+  for (int i = 0; i < 3; ++i) f(i);
+  BENCH_OK(cudaDeviceSynchronize());
+  cudaEvent_t a, b;
+  BENCH_OK(cudaEventCreate(&a));
+  BENCH_OK(cudaEventCreate(&b));
+  std::vector<float> t(reps);
+  for (int i = 0; i < reps; ++i) {
+    BENCH_OK(cudaEventRecord(a));
+    f(i);
+    BENCH_OK(cudaEventRecord(b));
+    BENCH_OK(cudaEventSynchronize(b));
+    BENCH_OK(cudaEventElapsedTime(&t[i], a, b));
+  }
+  cudaEventDestroy(a);
+  cudaEventDestroy(b);
+  std::sort(t.begin(), t.end());
+  return t[reps / 2];
+}
+
+struct BenchRow {
+  std::string what;
+  float ms;
+  double gbs;
+};
+std::vector<BenchRow> g_rows;
+void report(const std::string& what, float ms, double bytes) {
+  g_rows.push_back({what, ms, bytes / (ms * 1e-3) / 1e9});
+  std::printf("%-58s %9.4f ms %8.0f GB/s\n", what.c_str(), ms, g_rows.back().gbs);
+  std::fflush(stdout);
+}
+
+void bench_config(int64_t B, int64_t T, int64_t n_fft, int64_t hop, bool sweep) {
+  Geometry ga;  // torch.stft(center=True, pad_mode='reflect')
+  ga.n_fft = n_fft; ga.hop = hop; ga.length = T; ga.pad = n_fft / 2; ga.mode = PadMode::Reflect;
+  ga.n_frames = 1 + (T + 2 * ga.pad - n_fft) / hop;
+  const int64_t bins = n_fft / 2 + 1;
+  const int64_t sig = B * T, spec_n = B * ga.n_frames * bins;
+  const double bytes = static_cast<double>(sig) * 4 + static_cast<double>(spec_n) * 8;
+  float *x[2], *w, *out;
+  Complex<float>* spec[2];
+  for (int i = 0; i < 2; ++i) {
+    BENCH_OK(cudaMalloc(&x[i], sig * sizeof(float)));
+    BENCH_OK(cudaMalloc(&spec[i], spec_n * sizeof(Complex<float>)));
+    fill(x[i], sig, 17 + i);
+    fill(reinterpret_cast<float*>(spec[i]), 2 * spec_n, 91 + i);
+  }
+  BENCH_OK(cudaMalloc(&w, n_fft * sizeof(float)));
+  BENCH_OK(cudaMalloc(&out, sig * sizeof(float)));
+  std::vector<float> hw(n_fft);
+  for (int64_t k = 0; k < n_fft; ++k) hw[k] = static_cast<float>(0.5 - 0.5 * std::cos(2 * M_PI * k / n_fft));
+  BENCH_OK(cudaMemcpy(w, hw.data(), n_fft * sizeof(float), cudaMemcpyHostToDevice));
+  char tag[96];
+  std::snprintf(tag, sizeof tag, "B=%lld T=%lld %lld/%lld", (long long)B, (long long)T, (long long)n_fft, (long long)hop);
+
+  kc::FusedAnalysisParams<float> pa;
+  pa.a.window = w; pa.a.batch = B; pa.a.g = ga; pa.a.scale = 1.0f; pa.mode = kc::SpecMode::Rfft;
+  auto stft = [&](int i) {
+    pa.a.x = x[i & 1]; pa.spec = spec[i & 1];
+    BENCH_OK(kc::launch_fused_analysis(pa, nullptr));
+  };
+  Geometry gs = ga;  // torch.istft(center=True, length=T)
+  gs.mode = PadMode::Constant; gs.env_normalize = true;
+  kc::FusedSynthesisParams<float> ps;
+  ps.s.window = w; ps.s.out = out; ps.s.batch = B; ps.s.g = gs; ps.s.scale = 1.0f / n_fft;
+  ps.stride_b = ga.n_frames * bins; ps.stride_bin = 1; ps.stride_n = bins; ps.mode = kc::SpecMode::Irfft;
+  auto istft = [&](int i) {
+    ps.spec = spec[i & 1];
+    BENCH_OK(kc::launch_fused_synthesis(ps, nullptr));
+  };
+
+  struct Variant { const char* name; kc::FusedTuning t; };
+  std::vector<Variant> variants = {{"", kc::FusedTuning{}}};
+  if (sweep) {
+    kc::FusedTuning t;
+    t.waves = 1; variants.push_back({" waves=1", t});
+    t.waves = 2; variants.push_back({" waves=2", t});
+    t.waves = 4; variants.push_back({" waves=4", t});
+    t.waves = 8; variants.push_back({" waves=8", t});
+    t = kc::FusedTuning{}; t.force_general = 1; variants.push_back({" general engine", t});
+  }
+  for (const auto& v : variants) {
+    kc::fused_tuning() = v.t;
+    report(std::string(tag) + " fused stft" + v.name, time_ms(stft), bytes);
+  }
+  for (const auto& v : variants) {
+    kc::fused_tuning() = v.t;
+    report(std::string(tag) + " fused istft" + v.name, time_ms(istft), bytes);
+  }
+  kc::fused_tuning() = kc::FusedTuning{};
+
+#if defined(SPECTRO_BENCH_BASELINE)
+  static const bool have_cufft = cufft::load();
+  if (!have_cufft) std::printf("bench: no libcufft found: two-kernel baseline skipped\n");
+  if (have_cufft) {  // two-kernel path: frame_ola.cuh framing (Path::Auto) + cuFFT R2C; cuFFT C2R + overlap-add
+    float* frames;
+    const int64_t nfr = B * ga.n_frames;
+    BENCH_OK(cudaMalloc(&frames, nfr * n_fft * sizeof(float)));
+    cufft::Handle r2c, c2r;
+    int n[1] = {static_cast<int>(n_fft)};
+    if (cufft::plan_many(&r2c, 1, n, nullptr, 1, static_cast<int>(n_fft), nullptr, 1, static_cast<int>(bins),
+                         cufft::kR2C, static_cast<int>(nfr)) != 0 ||
+        cufft::plan_many(&c2r, 1, n, nullptr, 1, static_cast<int>(bins), nullptr, 1, static_cast<int>(n_fft),
+                         cufft::kC2R, static_cast<int>(nfr)) != 0) {
+      std::printf("bench: cufftPlanMany failed\n");
+      std::exit(2);
+    }
+    AnalysisParams<float> a = pa.a;
+    a.frames = frames;
+    const auto auto_path = static_cast<kc::Path>(0);
+    report(std::string(tag) + " two-kernel stft (frames + cuFFT)", time_ms([&](int i) {
+      a.x = x[i & 1];
+      BENCH_OK(kc::launch_analysis(a, auto_path, nullptr));
+      if (cufft::exec_r2c(r2c, frames, spec[i & 1]) != 0) std::exit(3);
+    }), bytes);
+    report(std::string(tag) + "   of which cuFFT R2C", time_ms([&](int i) {
+      if (cufft::exec_r2c(r2c, frames, spec[i & 1]) != 0) std::exit(3);
+    }), bytes);
+    SynthesisParams<float> s = ps.s;
+    s.frames = frames;
+    report(std::string(tag) + " two-kernel istft (cuFFT + OLA)", time_ms([&](int i) {
+      if (cufft::exec_c2r(c2r, spec[i & 1], frames) != 0) std::exit(3);
+      BENCH_OK(kc::launch_synthesis(s, auto_path, nullptr));
+    }), bytes);
+    cufft::destroy(r2c);
+    cufft::destroy(c2r);
+    cudaFree(frames);
+  }
+#endif
+  for (int i = 0; i < 2; ++i) {
+    cudaFree(x[i]);
+    cudaFree(spec[i]);
+  }
+  cudaFree(w);
+  cudaFree(out);
+}
+
+void bench(bool sweep) {
+  cudaDeviceProp prop;
+  BENCH_OK(cudaGetDeviceProperties(&prop, 0));
+  std::printf("bench on %s (%d SMs, L2 %d MB)\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);
+  {  // copy ceiling: 1 GiB device-to-device, bytes read + written
+    const size_t n = size_t{1} << 30;
+    void *a, *b;
+    BENCH_OK(cudaMalloc(&a, n));
+    BENCH_OK(cudaMalloc(&b, n));
+    BENCH_OK(cudaMemset(a, 1, n));
+    report("device-to-device copy 1 GiB", time_ms([&](int) { BENCH_OK(cudaMemcpyAsync(b, a, n, cudaMemcpyDeviceToDevice)); }, 10),
+           2.0 * n);
+    cudaFree(a);
+    cudaFree(b);
+  }
+  bench_config(4, 1300000, 1024, 256, sweep);
+  bench_config(2, 11700000, 4096, 1024, sweep);
+  bench_config(2, 11700000, 2048, 512, sweep);
+  bench_config(16, 480000, 512, 128, sweep);
+  bench_config(1, 16000, 400, 160, sweep);
+  std::printf("\nsummary (median ms, GB/s = (signal + spectrum bytes) / time)\n");
+  for (const auto& r : g_rows) std::printf("%-58s %9.4f %8.0f\n", r.what.c_str(), r.ms, r.gbs);
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  bool emulate = false, bench_mode = false, sweep = false, quick = false;
+  int fuzz_count = 0;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--emulate") emulate = true;
+    else if (a == "--bench") bench_mode = true;
+    else if (a == "--sweep") sweep = true;
+    else if (a == "--quick") quick = true;
+    else if (a == "--fuzz" && i + 1 < argc) fuzz_count = std::atoi(argv[++i]);
+    else {
+      std::printf("usage: test_fused [--emulate] [--quick] [--fuzz N] | --bench [--sweep]\n");
+      return 2;
+    }
+  }
+  if (emulate) {
+    g_emulate = true;
+    if (fuzz_count > 0) fuzz(fuzz_count);
+    else all_variants(quick);
+    std::printf("test_fused (host emulation): %d passed, %d failed\n", g_passed, g_failed);
+    return g_failed == 0 ? 0 : 1;
+  }
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
     std::printf("no CUDA device: compiled only\n");
     return 0;
   }
-  analysis_grid<float>();
-  analysis_grid<double>();
-  analysis_grid<Complex<float>>();
-  analysis_grid<Complex<double>>();
-  synthesis_grid<float>();
-  synthesis_grid<double>();
-  synthesis_grid<Complex<float>>();
-  synthesis_grid<Complex<double>>();
+  if (bench_mode) {
+    bench(sweep);
+    return 0;
+  }
+  if (fuzz_count > 0) fuzz(fuzz_count);
+  else all_variants(quick);
   std::printf("test_fused: %d passed, %d failed\n", g_passed, g_failed);
   return g_failed == 0 ? 0 : 1;
 }

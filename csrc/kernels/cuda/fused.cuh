@@ -1,20 +1,39 @@
 // spectro — single-kernel STFT analysis and ISTFT synthesis with the FFT inside (torch-free).
 //
-// fused_analysis: each block owns a tile of consecutive frames of one batch row. It loads the padded-signal span of
-// the tile once (padding and envelope scaling applied on load), windows each frame into shared memory, runs the
-// block FFT, and writes the spectrum straight into torch.stft's frame-major layout spec[b, n, bin].
+// fused analysis: each block owns a run of consecutive frames of one batch row. Each frame is read straight from
+// the signal (padding and envelope scaling applied on load), windowed, transformed in shared memory and written
+// into torch.stft's frame-major layout spec[b, n, bin].
 //   real input:    an n_fft-point real FFT as an n_fft/2-point complex FFT of (even, odd) pairs plus the usual
 //                  split step; modes rfft / rfft_double (interior bins x2) / rfft_full (all n_fft bins).
 //   complex input: an n_fft-point complex FFT (mode fft).
-// fused_synthesis: each block owns a segment of output samples. It walks the frames that overlap the segment in
-// chunks: loads their spectra, runs the inverse block FFT, and overlap-adds window * frame into a shared-memory
-// accumulator; then it applies the envelope scale and writes every output sample once (a gather: deterministic,
-// no atomics). Only zero padding (trim / zero-extend) is folded here; the other pad modes' transposes go through the
-// two-kernel path (frame_ola.cuh).
+// fused synthesis: each block owns a segment of output samples. It walks the frames that overlap the segment: loads
+// their spectra, runs the inverse FFT, and overlap-adds window * frame into a shared-memory accumulator; then it
+// applies the envelope scale and writes every output sample once (a gather: deterministic, no atomics). Only zero
+// padding (trim / zero-extend) is folded here; the other pad modes' transposes go through the two-kernel path
+// (frame_ola.cuh).
 // Both are exact re-associations of the definitions in common.h with the FFT of the corresponding mode.
+//
+// Two implementations of each (block_fft.cuh's two engines):
+// * Pow2Analysis / Pow2Synthesis, FFT length M = 2^L, 16 <= M <= 4096 (real n_fft 32..8192, complex 16..4096):
+//   M/8 threads per frame, 8 elements per thread in registers, all index math on compile-time constants, pass
+//   twiddles (and, in analysis, window and split-step twiddles) held in registers across the block's frames; frames
+//   read / spectra written straight from / to global memory with coalesced 8-byte accesses, no staging. Synthesis
+//   keeps a ring buffer of partial sums and writes each output sample as soon as the last frame covering it has been
+//   added, so a block can own a long segment (one wave of blocks over the whole signal, few frames transformed twice
+//   at segment edges); h(p) * scale comes from a per-block table indexed by p mod hop wherever the envelope is
+//   periodic. Falls back to the general engine where its shared memory would not fit (long hops in double).
+// * GenericAnalysis / GenericSynthesis, any M = 2^a 3^b 5^c within shared memory: tiles of frames transformed
+//   together by the general engine, twiddles from a shared-memory table of the n-th roots.
+//
+// The kernel bodies are templates on an execution context (Ctx: thread index, block index, barrier, shared memory)
+// so that tests/kernels/test_fused.cu can also run them on the host (--emulate); the launchers run them through
+// DeviceExec.
 #pragma once
 
 #include <cuda_runtime.h>
+
+#include <atomic>
+#include <cstdint>
 
 #include "../common.h"
 #include "block_fft.cuh"
@@ -43,182 +62,699 @@ struct FusedSynthesisParams {
   SpecMode mode = SpecMode::Irfft;
 };
 
+// Launch-shape knobs for tests and benchmarks (0 = the launchers' defaults). Not thread-safe; leave alone in
+// production.
+struct FusedTuning {
+  int waves = 0;          // power-of-two engine: blocks ~ waves * (resident blocks per SM * SMs)
+  int rounds = 0;         // power-of-two analysis: rounds (of kRound frames) per block, overrides waves
+  int segment_hops = 0;   // power-of-two synthesis: segment length in hops, overrides waves
+  int force_general = 0;  // 1: the general engine even where the power-of-two one applies
+};
+inline FusedTuning& fused_tuning() {
+  static FusedTuning t;
+  return t;
+}
+
+// Block size of the power-of-two engine (at least M/8 threads, one per 8 elements of a frame) and the minimum
+// resident blocks per SM its kernels are compiled for (register cap); build-time knobs for experiments.
+#ifndef SPECTRO_FUSED_THREADS
+#define SPECTRO_FUSED_THREADS 256
+#endif
+#ifndef SPECTRO_FUSED_MIN_BLOCKS
+#define SPECTRO_FUSED_MIN_BLOCKS 2
+#endif
+
 namespace detail {
 
 SPECTRO_HD int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 SPECTRO_HD int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+SPECTRO_HD int mini(int a, int b) { return a < b ? a : b; }
 
 template <typename V> struct IsComplex { static constexpr bool value = false; };
 template <typename R> struct IsComplex<Complex<R>> { static constexpr bool value = true; };
 
 template <typename R>
-__device__ __forceinline__ Complex<R> as_complex(R v) { return {v, R(0)}; }
+SPECTRO_HD Complex<R> as_complex(R v) { return {v, R(0)}; }
 template <typename R>
-__device__ __forceinline__ Complex<R> as_complex(Complex<R> v) { return v; }
+SPECTRO_HD Complex<R> as_complex(Complex<R> v) { return v; }
 
 // Length of the complex FFT a mode needs: half of n_fft for real signals, n_fft for complex ones.
 SPECTRO_HD int64_t fft_length(bool complex_signal, int64_t n_fft) { return complex_signal ? n_fft : n_fft / 2; }
 
-template <typename V>
-__global__ void fused_analysis_kernel(FusedAnalysisParams<V> p, int frames_per_tile, int64_t tiles_per_row,
-                                      fft::Plan plan) {
-  using R = typename RealOf<V>::type;
-  using Cx = Complex<R>;
-  constexpr bool kComplex = IsComplex<V>::value;
-  const AnalysisParams<V>& a = p.a;
-  const Geometry& g = a.g;
-  const int n_fft = static_cast<int>(g.n_fft);
-  const int hop = static_cast<int>(g.hop);
-  const int m = static_cast<int>(fft_length(kComplex, g.n_fft));
+// log2 of a power of two, else -1.
+inline int log2_exact(int64_t m) {
+  if (m < 1 || (m & (m - 1)) != 0) return -1;
+  int l = 0;
+  while ((int64_t{1} << l) < m) ++l;
+  return l;
+}
 
-  const int64_t b = blockIdx.x / tiles_per_row;
-  const int64_t n0 = (blockIdx.x % tiles_per_row) * frames_per_tile;
-  const int count = static_cast<int>(min64(frames_per_tile, g.n_frames - n0));
-  const int span = (count - 1) * hop + n_fft;
-
-  extern __shared__ __align__(16) unsigned char smem_raw[];
-  Cx* buf = reinterpret_cast<Cx*>(smem_raw);
-  Cx* scratch = buf + static_cast<int64_t>(frames_per_tile) * m;
-  V* sig = reinterpret_cast<V*>(scratch + static_cast<int64_t>(frames_per_tile) * m);
-
-  // 1. The tile's padded span, read once: sig[i] = x[src(p)] * h(p) * scale.
-  const int64_t base = n0 * g.hop;
-  const V* x = a.x + b * g.length;
-  for (int i = threadIdx.x; i < span; i += blockDim.x) {
-    const int64_t pos = base + i;
-    const int64_t src = pad_source(pos, g);
-    sig[i] = src < 0 ? zero_value<V>() : x[src] * (a.scale * envelope_scale(a.window, pos, g));
+// Hop arithmetic of the synthesis gathers. For a position `rel` >= 0 samples after the start of frame 0 of a run,
+// frames f = lo..hi of the run cover it (frame f covers rel - f * hop in [0, n_fft)): with rel = q hop + r and
+// n_fft = a hop + b, hi = q and lo = q - a + 1 - (r < b) (both before clipping to the run). One division.
+struct HopMath {
+  fft::SmallDiv hop;
+  int a = 0, b = 0;
+  HopMath() = default;
+  SPECTRO_HD HopMath(int hop_, int n_fft) : hop(hop_), a(n_fft / hop_), b(n_fft - (n_fft / hop_) * hop_) {}
+  // Frames lo..hi (clipped to [0, f_max]) covering rel; *r = rel mod hop.
+  SPECTRO_HD void covering(int rel, int f_max, int* lo, int* hi, int* r) const {
+    const int q = hop.div(rel);
+    *r = rel - q * hop.d;
+    *hi = mini(q, f_max);
+    const int l = q - a + 1 - (*r < b ? 1 : 0);
+    *lo = l > 0 ? l : 0;
   }
-  __syncthreads();
+};
 
-  // 2. Windowed frames, packed for the FFT.
-  for (int e = threadIdx.x; e < count * m; e += blockDim.x) {
-    const int f = e / m, j = e - f * m;
-    const V* s = sig + f * hop;
-    if constexpr (kComplex) {
-      buf[e] = as_complex(s[j] * a.window[j]);
-    } else {
-      buf[e] = Cx{s[2 * j] * a.window[2 * j], s[2 * j + 1] * a.window[2 * j + 1]};
-    }
+// h(p) of common.h from the window (shared or global memory): frames first..first+f_max of the row, `relf` =
+// p - first*hop (first = first_frame(p') for some p' <= p). Same summation order as envelope_scale.
+template <typename R>
+SPECTRO_HD R envelope_scale_rel(const R* win, int relf, const HopMath& hm, int f_max) {
+  int lo, hi, r;
+  hm.covering(relf, f_max, &lo, &hi, &r);
+  R env = R(0);
+  for (int f = lo; f <= hi; ++f) {
+    const R w = win[relf - f * hm.hop.d];
+    env += w * w;
   }
-  __syncthreads();
+  return env < R(kEnvelopeEps) ? R(0) : R(1) / env;
+}
 
-  // 3. FFT (forward).
-  const Cx* z = fft::block_fft<-1, R>(buf, scratch, m, count, plan);
-
-  // 4. Spectrum, written frame-major (coalesced along bins).
-  const int bins = (p.mode == SpecMode::Rfft || p.mode == SpecMode::RfftDouble) ? n_fft / 2 + 1 : n_fft;
-  Cx* out = p.spec + (b * g.n_frames + n0) * bins;
-  if constexpr (kComplex) {
-    for (int e = threadIdx.x; e < count * m; e += blockDim.x) out[e] = z[e];
-  } else {
-    // Split step: X[k] = (Z[k] + conj Z[m-k]) / 2 - i/2 exp(-2 pi i k / n_fft) (Z[k] - conj Z[m-k]), k = 0..m.
-    for (int e = threadIdx.x; e < count * (m + 1); e += blockDim.x) {
-      const int f = e / (m + 1), k = e - f * (m + 1);
-      const Cx zk = z[f * m + (k == m ? 0 : k)];
-      const Cx zc = fft::cconj(z[f * m + (k == 0 ? 0 : m - k)]);
-      const Cx even = fft::cscale(fft::cadd(zk, zc), R(0.5));
-      const Cx odd = fft::cmul(fft::expi_pi<R>(-2 * k, n_fft), fft::cscale(fft::csub(zk, zc), R(0.5)));
-      Cx xk = {even.re + odd.im, even.im - odd.re};  // even - i * odd
-      Cx* row = out + static_cast<int64_t>(f) * bins;
-      if (p.mode == SpecMode::RfftDouble && k > 0 && 2 * k < n_fft) xk = fft::cscale(xk, R(2));
-      row[k] = xk;
-      if (p.mode == SpecMode::RfftFull && k > 0 && k < m) row[n_fft - k] = fft::cconj(xk);
+// Output scale h(p) * scale for the positions p every frame of whose residue class is present (n_fft - hop <= p <
+// n_frames * hop): there h depends on p mod hop only. table[r], r < hop, summed in envelope_scale's order (frames
+// ascending = k descending). Called by the whole block (no barrier).
+template <typename R>
+SPECTRO_HD void build_scale_table(const R* win, int n_fft, int hop, bool env_normalize, R scale, R* table, int tid,
+                                  int nthreads) {
+  for (int r = tid; r < hop; r += nthreads) {
+    R h = R(1);
+    if (env_normalize) {
+      R env = R(0);
+      if (r < n_fft) {
+        for (int k = r + ((n_fft - 1 - r) / hop) * hop; k >= r; k -= hop) env += win[k] * win[k];
+      }
+      h = env < R(kEnvelopeEps) ? R(0) : R(1) / env;
     }
+    table[r] = h * scale;
   }
 }
 
-template <typename V>
-__global__ void fused_synthesis_kernel(FusedSynthesisParams<V> p, int segment, int frames_per_chunk, fft::Plan plan) {
+// Element e (padded position pos) of a frame, windowed: x[src(pos)] * (scale * w[e] * h(pos)), as analysis_element;
+// ws = scale * w[e]. Only frames that reach into the padding (or envelope scaling) come here.
+template <typename V, typename R>
+SPECTRO_HD V padded_sample(const V* xrow, const R* window, int64_t pos, R ws, const Geometry& g) {
+  const int64_t src = pad_source(pos, g);
+  if (src < 0) return zero_value<V>();
+  return xrow[src] * (ws * envelope_scale(window, pos, g));
+}
+
+// ----------------------------------------------------------------------------------------------------------------
+// Power-of-two engine.
+
+template <typename V, int kLogM>
+struct Pow2Analysis {
   using R = typename RealOf<V>::type;
   using Cx = Complex<R>;
-  constexpr bool kComplex = IsComplex<V>::value;  // complex output (mode ifft)
-  const SynthesisParams<V>& s = p.s;
-  const Geometry& g = s.g;
-  const int n_fft = static_cast<int>(g.n_fft);
-  const bool real_fft = p.mode == SpecMode::Irfft || p.mode == SpecMode::IrfftHalf;
-  const int m = static_cast<int>(fft_length(!real_fft, g.n_fft));
+  using S = fft::Pow2Shape<kLogM>;
+  static constexpr bool kComplex = IsComplex<V>::value;
+  static constexpr int kM = S::kM, kTpf = S::kTpf;
+  static constexpr int kThreads = kTpf > SPECTRO_FUSED_THREADS ? kTpf : SPECTRO_FUSED_THREADS;
+  static constexpr int kMinBlocks =
+      SPECTRO_FUSED_MIN_BLOCKS * SPECTRO_FUSED_THREADS / kThreads > 0 ? SPECTRO_FUSED_MIN_BLOCKS * SPECTRO_FUSED_THREADS / kThreads : 1;
+  static constexpr int kRound = kThreads / kTpf;  // frames transformed together
+  static constexpr int64_t smem_bytes() { return 2 * int64_t{kRound} * S::kFrameStride * int64_t{sizeof(Cx)}; }
 
-  const int64_t segments_per_row = (g.length + segment - 1) / segment;
-  const int64_t b = blockIdx.x / segments_per_row;
-  const int64_t t0 = (blockIdx.x % segments_per_row) * segment;
-  const int len = static_cast<int>(min64(segment, g.length - t0));
-  const int64_t p0 = t0 + g.pad;                 // padded position of the segment's first sample
-  const int64_t span = g.span();
+#pragma nv_exec_check_disable
+  template <class Ctx>
+  SPECTRO_HD static void run(Ctx& ctx, FusedAnalysisParams<V> p, int frames_per_block, int64_t blocks_per_row) {
+    const AnalysisParams<V>& a = p.a;
+    const Geometry& g = a.g;
+    const int tid = ctx.tid();
+    const int fl = tid >> S::kLogTpf, j = tid & (kTpf - 1);
+    const int64_t b = ctx.block() / blocks_per_row;
+    const int64_t n_begin = (ctx.block() - b * blocks_per_row) * frames_per_block;
+    const int64_t n_end = min64(n_begin + frames_per_block, g.n_frames);
+    Cx* buf0 = reinterpret_cast<Cx*>(ctx.smem());
+    Cx* buf1 = buf0 + kRound * S::kFrameStride;
+    const int off = fl * S::kFrameStride;
 
-  extern __shared__ __align__(16) unsigned char smem_raw[];
-  Cx* buf = reinterpret_cast<Cx*>(smem_raw);
-  Cx* scratch = buf + static_cast<int64_t>(frames_per_chunk) * m;
-  V* acc = reinterpret_cast<V*>(scratch + static_cast<int64_t>(frames_per_chunk) * m);
-
-  for (int i = threadIdx.x; i < len; i += blockDim.x) acc[i] = zero_value<V>();
-
-  // Frames that overlap padded positions [p0, p0 + len) within [0, span).
-  int64_t first = 0, last = -1;
-  if (p0 < span) {
-    first = first_frame(p0, g);
-    last = last_frame(min64(p0 + len, span) - 1, g);
-  }
-  const Cx* spec = p.spec + b * p.stride_b;
-  for (int64_t c0 = first; c0 <= last; c0 += frames_per_chunk) {
-    const int count = static_cast<int>(min64(frames_per_chunk, last - c0 + 1));
-    __syncthreads();  // the previous chunk's frames have been consumed
-    // 1. Spectra -> FFT input.
-    if (real_fft) {
-      // Inverse split step (Hermitian c2r; imaginary parts of DC and Nyquist ignored, as cuFFT / pocketfft do):
-      // Z[k] = (X[k] + conj X[m-k]) + i exp(2 pi i k / n_fft) (X[k] - conj X[m-k]), k = 0..m-1.
-      const R half_weight = p.mode == SpecMode::IrfftHalf ? R(0.5) : R(1);
-      for (int e = threadIdx.x; e < count * m; e += blockDim.x) {
-        const int f = e / m, k = e - f * m;
-        const Cx* col = spec + (c0 + f) * p.stride_n;
-        Cx xk = col[k * p.stride_bin];
-        Cx xc = col[(m - k) * p.stride_bin];
-        if (k == 0) { xk.im = R(0); xc.im = R(0); }  // DC and Nyquist
-        else { xk = fft::cscale(xk, half_weight); xc = fft::cscale(xc, half_weight); }
-        xc = fft::cconj(xc);
-        const Cx sum = fft::cadd(xk, xc);
-        const Cx dif = fft::cmul(fft::expi_pi<R>(2 * k, n_fft), fft::csub(xk, xc));
-        buf[e] = Cx{sum.re - dif.im, sum.im + dif.re};  // sum + i * dif
-      }
-    } else {
-      for (int e = threadIdx.x; e < count * m; e += blockDim.x) {
-        const int f = e / m, k = e - f * m;
-        buf[e] = spec[(c0 + f) * p.stride_n + k * p.stride_bin];
+    fft::Pow2Twiddles<kLogM, -1, R> tw;
+    tw.init(j);
+    // scale * window at the thread's elements: (w[2i], w[2i+1]) for real signals, w[i] for complex ones.
+    Cx ws[8];
+SPECTRO_UNROLL
+    for (int r = 0; r < 8; ++r) {
+      const int i = j + r * kTpf;
+      if constexpr (kComplex) {
+        ws[r] = Cx{a.scale * a.window[i], R(0)};
+      } else {
+        ws[r] = Cx{a.scale * a.window[2 * i], a.scale * a.window[2 * i + 1]};
       }
     }
-    __syncthreads();
-    // 2. Inverse FFT (unnormalised).
-    const Cx* z = fft::block_fft<1, R>(buf, scratch, m, count, plan);
-    // 3. Overlap-add of window * frame into the segment (each thread owns positions: no races, fixed order).
-    for (int i = threadIdx.x; i < len; i += blockDim.x) {
-      const int64_t pos = p0 + i;
-      if (pos >= span) continue;
-      const int64_t lo = max64(first_frame(pos, g), c0);
-      const int64_t hi = min64(last_frame(pos, g), c0 + count - 1);
-      V v = acc[i];
-      for (int64_t n = lo; n <= hi; ++n) {
-        const int k = static_cast<int>(pos - n * g.hop);
-        const Cx* zf = z + (n - c0) * m;
+    // Split-step twiddles exp(-2 pi i k / n_fft), k = j + r M/8.
+    Cx st[8];
+    if constexpr (!kComplex) {
+SPECTRO_UNROLL
+      for (int r = 0; r < 8; ++r) st[r] = fft::expi_pi<R>(-2 * (j + r * kTpf), 2 * kM);
+    }
+    const bool full = p.mode == SpecMode::RfftFull, dbl = p.mode == SpecMode::RfftDouble;
+    const int64_t bins = kComplex ? kM : (full ? 2 * kM : kM + 1);
+    const V* xrow = a.x + b * g.length;
+
+    int par = 0;
+    for (int64_t nr = n_begin; nr < n_end; nr += kRound) {
+      const int64_t n = nr + fl;
+      const bool valid = n < n_end;
+      Cx v[8];
+      if (valid) {
+        const int64_t pos0 = n * g.hop;
+        const int64_t start = pos0 - g.pad;
+        if (!g.env_normalize && start >= 0 && start + g.n_fft <= g.length) {
+          const V* xs = xrow + start;
+          if constexpr (kComplex) {
+SPECTRO_UNROLL
+            for (int r = 0; r < 8; ++r) {
+              const V x = xs[j + r * kTpf];
+              v[r] = Cx{x.re * ws[r].re, x.im * ws[r].re};
+            }
+          } else if ((reinterpret_cast<uintptr_t>(xs) & (sizeof(Cx) - 1)) == 0) {
+            const Cx* xp = reinterpret_cast<const Cx*>(xs);
+SPECTRO_UNROLL
+            for (int r = 0; r < 8; ++r) {
+              const Cx x = xp[j + r * kTpf];
+              v[r] = Cx{x.re * ws[r].re, x.im * ws[r].im};
+            }
+          } else {
+SPECTRO_UNROLL
+            for (int r = 0; r < 8; ++r) {
+              const int i = j + r * kTpf;
+              v[r] = Cx{xs[2 * i] * ws[r].re, xs[2 * i + 1] * ws[r].im};
+            }
+          }
+        } else {  // the frame reaches into the padding, or envelope scaling: element by element
+SPECTRO_UNROLL
+          for (int r = 0; r < 8; ++r) {
+            const int i = j + r * kTpf;
+            if constexpr (kComplex) {
+              v[r] = padded_sample(xrow, a.window, pos0 + i, ws[r].re, g);
+            } else {
+              v[r] = Cx{padded_sample(xrow, a.window, pos0 + 2 * i, ws[r].re, g),
+                        padded_sample(xrow, a.window, pos0 + 2 * i + 1, ws[r].im, g)};
+            }
+          }
+        }
+      } else {
+SPECTRO_UNROLL
+        for (int r = 0; r < 8; ++r) v[r] = Cx{R(0), R(0)};
+      }
+      fft::pow2_pass<kLogM, -1, 0, true>(v, tw, j, (par ? buf1 : buf0) + off);
+      ctx.sync();
+      fft::pow2_passes_from<kLogM, -1, 1, !kComplex>(ctx, v, tw, j, buf0, buf1, par, off);
+      // v[r] = Z[j + r M/8]; the last pass's output (natural order) is in buffer (par + kPasses - 1) & 1.
+      if (valid) {
+        Cx* row = p.spec + (b * g.n_frames + n) * bins;
         if constexpr (kComplex) {
-          v += zf[k] * s.window[k];
-        } else if (real_fft) {
-          const Cx pair = zf[k >> 1];
-          v += ((k & 1) ? pair.im : pair.re) * s.window[k];
+SPECTRO_UNROLL
+          for (int r = 0; r < 8; ++r) row[j + r * kTpf] = v[r];
         } else {
-          v += zf[k].re * s.window[k];  // ifft_real
+          const Cx* z = (((par + S::kPasses - 1) & 1) ? buf1 : buf0) + off;
+          // X[k] = (Z[k] + conj Z[M-k]) / 2 - i/2 exp(-2 pi i k / n_fft) (Z[k] - conj Z[M-k]); X[M] from Z[0].
+SPECTRO_UNROLL
+          for (int r = 0; r < 8; ++r) {
+            const int k = j + r * kTpf;
+            const Cx zk = v[r];
+            const Cx zc = fft::cconj(z[(kM - k) & (kM - 1)]);
+            const Cx even = fft::cscale(fft::cadd(zk, zc), R(0.5));
+            const Cx odd = fft::cmul(st[r], fft::cscale(fft::csub(zk, zc), R(0.5)));
+            Cx xk = {even.re + odd.im, even.im - odd.re};  // even - i * odd
+            if (dbl && k > 0) xk = fft::cscale(xk, R(2));
+            row[k] = xk;
+            if (full && k > 0) row[2 * kM - k] = fft::cconj(xk);
+          }
+          if (j == 0) row[kM] = Cx{v[0].re - v[0].im, R(0)};
         }
       }
-      acc[i] = v;
+      par ^= (S::kPasses & 1);
     }
   }
-  __syncthreads();
-  // 4. Envelope, scale, write each sample once.
-  V* out = s.out + b * g.length + t0;
-  for (int i = threadIdx.x; i < len; i += blockDim.x) {
-    const int64_t pos = p0 + i;
-    out[i] = pos < span ? acc[i] * (envelope_scale(s.window, pos, g) * s.scale) : zero_value<V>();
+};
+
+template <typename V, int kLogM>
+struct Pow2Synthesis {
+  using R = typename RealOf<V>::type;
+  using Cx = Complex<R>;
+  using S = fft::Pow2Shape<kLogM>;
+  static constexpr bool kComplex = IsComplex<V>::value;  // complex output (mode ifft)
+  static constexpr int kM = S::kM, kTpf = S::kTpf;
+  static constexpr int kThreads = kTpf > SPECTRO_FUSED_THREADS ? kTpf : SPECTRO_FUSED_THREADS;
+  static constexpr int kMinBlocks =
+      SPECTRO_FUSED_MIN_BLOCKS * SPECTRO_FUSED_THREADS / kThreads > 0 ? SPECTRO_FUSED_MIN_BLOCKS * SPECTRO_FUSED_THREADS / kThreads : 1;
+  static constexpr int kRound = kThreads / kTpf;
+  // Ring of partial sums: a power of two >= the positions one round can touch beyond the completed ones.
+  static int ring_size(int64_t n_fft, int64_t hop) {
+    int q = 1;
+    while (q < (kRound + 1) * hop + n_fft) q *= 2;
+    return q;
   }
+  // Shared memory: two sequence buffers per frame of a round, the inverse split-step twiddles (real FFTs), the ring,
+  // the window and the scale table.
+  static int64_t smem_bytes(int ring, int64_t n_fft, int64_t hop) {
+    return (2 * int64_t{kRound} * S::kFrameStride + kM) * int64_t{sizeof(Cx)} + ring * int64_t{sizeof(V)} +
+           (n_fft + hop) * int64_t{sizeof(R)};
+  }
+
+#pragma nv_exec_check_disable
+  template <class Ctx>
+  SPECTRO_HD static void run(Ctx& ctx, FusedSynthesisParams<V> p, int segment, int64_t segments_per_row, int ring) {
+    const SynthesisParams<V>& s = p.s;
+    const Geometry& g = s.g;
+    const int n_fft = static_cast<int>(g.n_fft);
+    const HopMath hm(static_cast<int>(g.hop), n_fft);
+    const bool real_fft = !kComplex && (p.mode == SpecMode::Irfft || p.mode == SpecMode::IrfftHalf);
+    const int tid = ctx.tid();
+    const int fl = tid >> S::kLogTpf, j = tid & (kTpf - 1);
+    const int64_t b = ctx.block() / segments_per_row;
+    const int64_t t0 = (ctx.block() - b * segments_per_row) * segment;
+    const int len = static_cast<int>(min64(segment, g.length - t0));
+    const int64_t p0 = t0 + g.pad;  // padded position of the segment's first sample
+    const int64_t span = g.span();
+
+    Cx* buf0 = reinterpret_cast<Cx*>(ctx.smem());
+    Cx* buf1 = buf0 + kRound * S::kFrameStride;
+    Cx* st = buf1 + kRound * S::kFrameStride;  // st[k] = exp(2 pi i k / n_fft), k < M (real FFTs)
+    V* acc = reinterpret_cast<V*>(st + kM);
+    R* win = reinterpret_cast<R*>(acc + ring);
+    R* hs = win + n_fft;  // h * scale by position mod hop (interior positions)
+    const int off = fl * S::kFrameStride;
+    for (int i = tid; i < ring; i += kThreads) acc[i] = zero_value<V>();
+    for (int k = tid; k < n_fft; k += kThreads) win[k] = s.window[k];
+    build_scale_table(s.window, n_fft, static_cast<int>(g.hop), g.env_normalize, s.scale, hs, tid, kThreads);
+
+    fft::Pow2Twiddles<kLogM, 1, R> tw;
+    tw.init(j);
+    if (real_fft) {
+      for (int k = tid; k < kM; k += kThreads) st[k] = fft::expi_pi<R>(2 * k, 2 * kM);
+    }
+    ctx.sync();  // st, acc, win, hs ready
+    const R half_weight = p.mode == SpecMode::IrfftHalf ? R(0.5) : R(1);
+    const Cx* spec = p.spec + b * p.stride_b;
+    const bool unit_bins = p.stride_bin == 1;
+    V* out = s.out + b * g.length + t0;
+
+    // Frames that overlap padded positions [p0, p0 + len) within [0, span): first..last (none if p0 >= span).
+    int64_t first = 0, last = -1;
+    if (p0 < span) {
+      first = first_frame(p0, g);
+      last = last_frame(min64(p0 + len, span) - 1, g);
+    }
+    const int f_env_max = static_cast<int>(min64(g.n_frames - 1 - first, 0x3fffffff));
+    // Segment positions i: beyond every frame from lim on; h * scale from hs[] on [int_lo, int_hi).
+    const int lim = static_cast<int>(max64(0, min64(len, span - p0)));
+    const int int_lo = static_cast<int>(max64(0, min64(len, g.n_fft - g.hop - p0)));
+    const int int_hi = static_cast<int>(max64(0, min64(len, g.n_frames * g.hop - p0)));
+    const int relf0 = static_cast<int>(p0 - first * g.hop);  // p - first * hop at i = 0
+
+    int par = 0;
+    int done = 0;  // positions [0, done) of the segment are written
+    for (int64_t c0 = first; c0 <= last; c0 += kRound) {
+      const int64_t n = c0 + fl;
+      Cx v[8];
+      if (n <= last) {
+        const Cx* col = spec + n * p.stride_n;
+        if (real_fft) {
+          // Inverse split step (Hermitian c2r; imaginary parts of DC and Nyquist ignored, as cuFFT / pocketfft do):
+          // Z[k] = (X[k] + conj X[M-k]) + i exp(2 pi i k / n_fft) (X[k] - conj X[M-k]), k = 0..M-1.
+SPECTRO_UNROLL
+          for (int r = 0; r < 8; ++r) {
+            const int k = j + r * kTpf;
+            Cx xk, xc;
+            if (unit_bins) {  // torch.stft's layout: bins contiguous (constant offsets from one base)
+              xk = col[k];
+              xc = col[kM - k];
+            } else {
+              xk = col[k * p.stride_bin];
+              xc = col[(kM - k) * p.stride_bin];
+            }
+            if (k == 0) {
+              xk.im = R(0);
+              xc.im = R(0);
+            } else {
+              xk = fft::cscale(xk, half_weight);
+              xc = fft::cscale(xc, half_weight);
+            }
+            xc = fft::cconj(xc);
+            const Cx sum = fft::cadd(xk, xc);
+            const Cx dif = fft::cmul(st[k], fft::csub(xk, xc));
+            v[r] = Cx{sum.re - dif.im, sum.im + dif.re};  // sum + i * dif
+          }
+        } else {
+SPECTRO_UNROLL
+          for (int r = 0; r < 8; ++r) v[r] = unit_bins ? col[j + r * kTpf] : col[(j + r * kTpf) * p.stride_bin];
+        }
+      } else {
+SPECTRO_UNROLL
+        for (int r = 0; r < 8; ++r) v[r] = Cx{R(0), R(0)};
+      }
+      fft::pow2_pass<kLogM, 1, 0, true>(v, tw, j, (par ? buf1 : buf0) + off);
+      ctx.sync();
+      fft::pow2_passes_from<kLogM, 1, 1, true>(ctx, v, tw, j, buf0, buf1, par, off);
+      // Overlap-add of this round's frames c0 .. c0 + cnt - 1 (natural order in buffer (par + kPasses - 1) & 1).
+      const Cx* z = (((par + S::kPasses - 1) & 1) ? buf1 : buf0);
+      const int cnt = static_cast<int>(min64(kRound, last - c0 + 1));
+      const int64_t base = c0 * g.hop;
+      const bool final_round = c0 + kRound > last;
+      // Positions that become complete: below the next round's first frame (all of the rest after the last round).
+      const int complete =
+          final_round ? len : static_cast<int>(max64(done, min64(len, base + kRound * g.hop - p0)));
+      const int hi = final_round ? len
+                                 : static_cast<int>(max64(complete, min64(len, base + (cnt - 1) * g.hop + n_fft - p0)));
+      const int base_i = static_cast<int>(base - p0);  // segment index of frame c0's first sample (may be < 0)
+      for (int i = done + tid; i < hi; i += kThreads) {
+        if (i >= lim) {  // beyond every frame (last round only): a zero, and no ring slot touched
+          out[i] = zero_value<V>();
+          continue;
+        }
+        const int slot = i & (ring - 1);
+        V total = acc[slot];
+        const int rel = i - base_i;
+        int lo, fhi, r;
+        hm.covering(rel, cnt - 1, &lo, &fhi, &r);
+        for (int f = lo; f <= fhi; ++f) {
+          const int k = rel - f * hm.hop.d;
+          const Cx* zf = z + f * S::kFrameStride;
+          const R w = win[k];
+          if constexpr (kComplex) {
+            total += zf[k] * w;
+          } else if (real_fft) {
+            total += reinterpret_cast<const R*>(zf)[k] * w;
+          } else {
+            total += zf[k].re * w;  // ifft_real
+          }
+        }
+        if (i < complete) {  // every frame covering it has been added: envelope, scale, write; free the slot
+          R sc;
+          if (i >= int_lo && i < int_hi) {
+            sc = hs[r];
+          } else {
+            const R h = g.env_normalize ? envelope_scale_rel(win, i + relf0, hm, f_env_max) : R(1);
+            sc = h * s.scale;
+          }
+          out[i] = total * sc;
+          acc[slot] = zero_value<V>();
+        } else {
+          acc[slot] = total;
+        }
+      }
+      done = complete;
+      par ^= (S::kPasses & 1);
+    }
+    // No frame overlaps the segment (it lies beyond the span): zeros.
+    if (first > last) {
+      for (int i = tid; i < len; i += kThreads) out[i] = zero_value<V>();
+    }
+  }
+};
+
+// ----------------------------------------------------------------------------------------------------------------
+// General engine.
+
+template <typename V>
+struct GenericAnalysis {
+  using R = typename RealOf<V>::type;
+  using Cx = Complex<R>;
+  static constexpr bool kComplex = IsComplex<V>::value;
+  static constexpr int kThreads = 256;
+  static constexpr int kMinBlocks = 1;
+
+#pragma nv_exec_check_disable
+  template <class Ctx>
+  SPECTRO_HD static void run(Ctx& ctx, FusedAnalysisParams<V> p, int frames_per_tile, int64_t tiles_per_row,
+                             fft::Plan plan, int table_n) {
+    const AnalysisParams<V>& a = p.a;
+    const Geometry& g = a.g;
+    const int n_fft = static_cast<int>(g.n_fft);
+    const int hop = static_cast<int>(g.hop);
+    const int m = static_cast<int>(fft_length(kComplex, g.n_fft));
+    const int tid = ctx.tid();
+
+    const int64_t b = ctx.block() / tiles_per_row;
+    const int64_t n0 = (ctx.block() - b * tiles_per_row) * frames_per_tile;
+    const int count = static_cast<int>(min64(frames_per_tile, g.n_frames - n0));
+    const int span = (count - 1) * hop + n_fft;
+
+    Cx* buf = reinterpret_cast<Cx*>(ctx.smem());
+    Cx* scratch = buf + static_cast<int64_t>(frames_per_tile) * m;
+    Cx* table = scratch + static_cast<int64_t>(frames_per_tile) * m;
+    V* sig = reinterpret_cast<V*>(table + table_n);
+
+    // 0. Twiddle table exp(-2 pi i q / table_n), table_n = n_fft (real) or m (complex), when it fits.
+    for (int q = tid; q < table_n; q += kThreads) table[q] = fft::expi_pi<R>(-2 * q, table_n);
+    const fft::TwiddleTable<R> tt{table_n > 0 ? table : nullptr, kComplex ? 1 : 2};
+
+    // 1. The tile's padded span, read once: sig[i] = x[src(p)] * h(p) * scale.
+    const int64_t base = n0 * g.hop;
+    const V* x = a.x + b * g.length;
+    const bool interior = !g.env_normalize && base - g.pad >= 0 && base - g.pad + span <= g.length;
+    for (int i = tid; i < span; i += kThreads) {
+      const int64_t pos = base + i;
+      if (interior) {
+        sig[i] = x[pos - g.pad] * a.scale;
+      } else {
+        const int64_t src = pad_source(pos, g);
+        sig[i] = src < 0 ? zero_value<V>() : x[src] * (a.scale * envelope_scale(a.window, pos, g));
+      }
+    }
+    ctx.sync();
+
+    // 2. Windowed frames, packed for the FFT.
+    const fft::SmallDiv div_m(m);
+    for (int e = tid; e < count * m; e += kThreads) {
+      const int f = div_m.div(e), j = e - f * m;
+      const V* sf = sig + f * hop;
+      if constexpr (kComplex) {
+        buf[e] = as_complex(sf[j] * a.window[j]);
+      } else {
+        buf[e] = Cx{sf[2 * j] * a.window[2 * j], sf[2 * j + 1] * a.window[2 * j + 1]};
+      }
+    }
+    ctx.sync();
+
+    // 3. FFT (forward).
+    const Cx* z = fft::block_fft<-1, R>(ctx, buf, scratch, m, count, plan, tt);
+
+    // 4. Spectrum, written frame-major (coalesced along bins).
+    const int bins = (p.mode == SpecMode::Rfft || p.mode == SpecMode::RfftDouble) ? n_fft / 2 + 1 : n_fft;
+    Cx* out = p.spec + (b * g.n_frames + n0) * bins;
+    if constexpr (kComplex) {
+      for (int e = tid; e < count * m; e += kThreads) out[e] = z[e];
+    } else {
+      // Split step: X[k] = (Z[k] + conj Z[m-k]) / 2 - i/2 exp(-2 pi i k / n_fft) (Z[k] - conj Z[m-k]), k = 0..m.
+      const fft::SmallDiv div_m1(m + 1);
+      for (int e = tid; e < count * (m + 1); e += kThreads) {
+        const int f = div_m1.div(e), k = e - f * (m + 1);
+        const Cx zk = z[f * m + (k == m ? 0 : k)];
+        const Cx zc = fft::cconj(z[f * m + (k == 0 ? 0 : m - k)]);
+        const Cx even = fft::cscale(fft::cadd(zk, zc), R(0.5));
+        const Cx w = table_n > 0 ? table[k] : fft::expi_pi<R>(-2 * k, n_fft);
+        const Cx odd = fft::cmul(w, fft::cscale(fft::csub(zk, zc), R(0.5)));
+        Cx xk = {even.re + odd.im, even.im - odd.re};  // even - i * odd
+        Cx* row = out + static_cast<int64_t>(f) * bins;
+        if (p.mode == SpecMode::RfftDouble && k > 0 && 2 * k < n_fft) xk = fft::cscale(xk, R(2));
+        row[k] = xk;
+        if (p.mode == SpecMode::RfftFull && k > 0 && k < m) row[n_fft - k] = fft::cconj(xk);
+      }
+    }
+  }
+};
+
+template <typename V>
+struct GenericSynthesis {
+  using R = typename RealOf<V>::type;
+  using Cx = Complex<R>;
+  static constexpr bool kComplex = IsComplex<V>::value;  // complex output (mode ifft)
+  static constexpr int kThreads = 256;
+  static constexpr int kMinBlocks = 1;
+
+#pragma nv_exec_check_disable
+  template <class Ctx>
+  SPECTRO_HD static void run(Ctx& ctx, FusedSynthesisParams<V> p, int segment, int frames_per_chunk,
+                             fft::Plan plan, int table_n, int hs_n) {
+    const SynthesisParams<V>& s = p.s;
+    const Geometry& g = s.g;
+    const int n_fft = static_cast<int>(g.n_fft);
+    const HopMath hm(static_cast<int>(g.hop), n_fft);
+    const bool real_fft = p.mode == SpecMode::Irfft || p.mode == SpecMode::IrfftHalf;
+    const int m = static_cast<int>(fft_length(!real_fft, g.n_fft));
+    const int tid = ctx.tid();
+
+    const int64_t segments_per_row = (g.length + segment - 1) / segment;
+    const int64_t b = ctx.block() / segments_per_row;
+    const int64_t t0 = (ctx.block() - b * segments_per_row) * segment;
+    const int len = static_cast<int>(min64(segment, g.length - t0));
+    const int64_t p0 = t0 + g.pad;                 // padded position of the segment's first sample
+    const int64_t span = g.span();
+
+    Cx* buf = reinterpret_cast<Cx*>(ctx.smem());
+    Cx* scratch = buf + static_cast<int64_t>(frames_per_chunk) * m;
+    Cx* table = scratch + static_cast<int64_t>(frames_per_chunk) * m;
+    V* acc = reinterpret_cast<V*>(table + table_n);
+    R* hs = reinterpret_cast<R*>(acc + segment);  // h * scale by position mod hop (interior positions), if hs_n
+    if (hs_n > 0) build_scale_table(s.window, n_fft, hs_n, g.env_normalize, s.scale, hs, tid, kThreads);
+
+    for (int i = tid; i < len; i += kThreads) acc[i] = zero_value<V>();
+    for (int q = tid; q < table_n; q += kThreads) table[q] = fft::expi_pi<R>(2 * q, table_n);
+    const fft::TwiddleTable<R> tt{table_n > 0 ? table : nullptr, real_fft ? 2 : 1};
+
+    // Frames that overlap padded positions [p0, p0 + len) within [0, span).
+    int64_t first = 0, last = -1;
+    if (p0 < span) {
+      first = first_frame(p0, g);
+      last = last_frame(min64(p0 + len, span) - 1, g);
+    }
+    const Cx* spec = p.spec + b * p.stride_b;
+    const fft::SmallDiv div_m(m);
+    for (int64_t c0 = first; c0 <= last; c0 += frames_per_chunk) {
+      const int count = static_cast<int>(min64(frames_per_chunk, last - c0 + 1));
+      ctx.sync();  // the previous chunk's frames have been consumed (and the table / acc are initialised)
+      // 1. Spectra -> FFT input.
+      if (real_fft) {
+        // Inverse split step (Hermitian c2r; imaginary parts of DC and Nyquist ignored, as cuFFT / pocketfft do):
+        // Z[k] = (X[k] + conj X[m-k]) + i exp(2 pi i k / n_fft) (X[k] - conj X[m-k]), k = 0..m-1.
+        const R half_weight = p.mode == SpecMode::IrfftHalf ? R(0.5) : R(1);
+        for (int e = tid; e < count * m; e += kThreads) {
+          const int f = div_m.div(e), k = e - f * m;
+          const Cx* col = spec + (c0 + f) * p.stride_n;
+          Cx xk = col[k * p.stride_bin];
+          Cx xc = col[(m - k) * p.stride_bin];
+          if (k == 0) { xk.im = R(0); xc.im = R(0); }  // DC and Nyquist
+          else { xk = fft::cscale(xk, half_weight); xc = fft::cscale(xc, half_weight); }
+          xc = fft::cconj(xc);
+          const Cx sum = fft::cadd(xk, xc);
+          const Cx w = table_n > 0 ? table[k] : fft::expi_pi<R>(2 * k, n_fft);
+          const Cx dif = fft::cmul(w, fft::csub(xk, xc));
+          buf[e] = Cx{sum.re - dif.im, sum.im + dif.re};  // sum + i * dif
+        }
+      } else {
+        for (int e = tid; e < count * m; e += kThreads) {
+          const int f = div_m.div(e), k = e - f * m;
+          buf[e] = spec[(c0 + f) * p.stride_n + k * p.stride_bin];
+        }
+      }
+      ctx.sync();
+      // 2. Inverse FFT (unnormalised).
+      const Cx* z = fft::block_fft<1, R>(ctx, buf, scratch, m, count, plan, tt);
+      // 3. Overlap-add of window * frame into the segment (each thread owns positions: no races, fixed order).
+      const int64_t base = c0 * g.hop;
+      for (int i = tid; i < len; i += kThreads) {
+        const int64_t pos = p0 + i;
+        if (pos >= span || pos < base) continue;
+        const int rel = static_cast<int>(pos - base);
+        int lo, hi, r;
+        hm.covering(rel, count - 1, &lo, &hi, &r);
+        V v = acc[i];
+        for (int f = lo; f <= hi; ++f) {
+          const int k = rel - f * hm.hop.d;
+          const Cx* zf = z + f * m;
+          const R w = s.window[k];
+          if constexpr (kComplex) {
+            v += zf[k] * w;
+          } else if (real_fft) {
+            const Cx pair = zf[k >> 1];
+            v += ((k & 1) ? pair.im : pair.re) * w;
+          } else {
+            v += zf[k].re * w;  // ifft_real
+          }
+        }
+        acc[i] = v;
+      }
+    }
+    ctx.sync();
+    // 4. Envelope, scale, write each sample once.
+    V* out = s.out + b * g.length + t0;
+    const int f_env_max = static_cast<int>(min64(g.n_frames - 1 - first, 0x3fffffff));
+    const int int_lo = static_cast<int>(max64(0, min64(len, g.n_fft - g.hop - p0)));
+    const int int_hi = static_cast<int>(max64(0, min64(len, g.n_frames * g.hop - p0)));
+    const int relf0 = static_cast<int>(p0 - first * g.hop);
+    for (int i = tid; i < len; i += kThreads) {
+      const int64_t pos = p0 + i;
+      V y = zero_value<V>();
+      if (pos < span) {
+        R sc;
+        if (hs_n > 0 && i >= int_lo && i < int_hi) {
+          const int rf = i + relf0;
+          sc = hs[rf - hm.hop.div(rf) * hm.hop.d];
+        } else {
+          const R h = g.env_normalize ? envelope_scale_rel(s.window, i + relf0, hm, f_env_max) : R(1);
+          sc = h * s.scale;
+        }
+        y = acc[i] * sc;
+      }
+      out[i] = y;
+    }
+  }
+};
+
+// Execution on the device.
+
+struct DeviceCtx {
+  __device__ __forceinline__ int tid() const { return static_cast<int>(threadIdx.x); }
+  __device__ __forceinline__ int nthreads() const { return static_cast<int>(blockDim.x); }
+  __device__ __forceinline__ int64_t block() const { return static_cast<int64_t>(blockIdx.x); }
+  __device__ __forceinline__ void sync() const { __syncthreads(); }
+  __device__ __forceinline__ unsigned char* smem() const {
+    extern __shared__ __align__(16) unsigned char fused_smem[];
+    return fused_smem;
+  }
+};
+
+template <class Body, class... Args>
+__global__ void __launch_bounds__(Body::kThreads, Body::kMinBlocks) fused_entry(Args... args) {
+  DeviceCtx ctx;
+  Body::run(ctx, args...);
 }
+
+struct DeviceExec {
+  cudaStream_t stream = nullptr;
+
+  // Blocks of this kernel resident on the whole device at once (0 on error).
+  template <class Body, class... Args>
+  int64_t slots(int64_t smem) const {
+    auto kernel = fused_entry<Body, Args...>;
+    // Cache (device, smem) -> resident blocks per SM for the last query of this kernel.
+    static std::atomic<uint64_t> cache{0};
+    int device = 0;
+    if (cudaGetDevice(&device) != cudaSuccess) return 0;
+    int sms = 0;
+    if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) return 0;
+    const uint64_t key = (static_cast<uint64_t>(device) << 48) | (static_cast<uint64_t>(smem) << 16);
+    const uint64_t hit = cache.load(std::memory_order_relaxed);
+    if (hit != 0 && (hit & ~uint64_t{0xffff}) == key) return static_cast<int64_t>(hit & 0xffff) * sms;
+    if (smem > 48 * 1024 &&
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)) != cudaSuccess)
+      return 0;
+    int per_sm = 0;
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, Body::kThreads, static_cast<size_t>(smem)) !=
+        cudaSuccess)
+      return 0;
+    cache.store(key | static_cast<uint64_t>(per_sm & 0xffff), std::memory_order_relaxed);
+    return static_cast<int64_t>(per_sm) * sms;
+  }
+
+  template <class Body, class... Args>
+  cudaError_t launch(int64_t blocks, int64_t smem, Args... args) const {
+    if (blocks <= 0) return cudaSuccess;
+    if (blocks > 0x7fffffff) return cudaErrorInvalidConfiguration;
+    auto kernel = fused_entry<Body, Args...>;
+    if (smem > 48 * 1024) {
+      const cudaError_t err =
+          cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+      if (err != cudaSuccess) return err;
+    }
+    kernel<<<static_cast<unsigned>(blocks), Body::kThreads, static_cast<size_t>(smem), stream>>>(args...);
+    return cudaGetLastError();
+  }
+};
 
 }  // namespace detail
 
@@ -241,71 +777,179 @@ bool fused_supported(int64_t n_fft, bool complex_fft) {
   return 2 * m * static_cast<int64_t>(sizeof(Complex<R>)) + n_fft * static_cast<int64_t>(sizeof(V)) <= kFusedSmemMax;
 }
 
-template <typename V>
-cudaError_t launch_fused_analysis(const FusedAnalysisParams<V>& p, cudaStream_t stream) {
+namespace detail {
+
+// Resident blocks of Body on the device: Exec::slots, at least one SM's worth of one block.
+template <class Body, class Exec, class... Args>
+int64_t resident_blocks(const Exec& exec, int64_t smem) {
+  const int64_t s = exec.template slots<Body, Args...>(smem);
+  return s > 0 ? s : 132;
+}
+
+template <typename V, int kLogM, class Exec>
+cudaError_t pow2_analysis(const FusedAnalysisParams<V>& p, const Exec& exec) {
+  using Body = Pow2Analysis<V, kLogM>;
+  const Geometry& g = p.a.g;
+  const int64_t smem = Body::smem_bytes();
+  // One or a few waves of equal blocks, each a run of whole rounds of one row.
+  const int64_t slots = resident_blocks<Body, Exec, FusedAnalysisParams<V>, int, int64_t>(exec, smem);
+  const int waves = fused_tuning().waves > 0 ? fused_tuning().waves : 2;
+  const int64_t rounds_per_row = (g.n_frames + Body::kRound - 1) / Body::kRound;
+  const int64_t blocks_per_row_target = max64(1, (slots * waves + p.a.batch - 1) / p.a.batch);
+  const int64_t rounds = fused_tuning().rounds > 0
+                             ? fused_tuning().rounds
+                             : max64(1, (rounds_per_row + blocks_per_row_target - 1) / blocks_per_row_target);
+  const int64_t frames_per_block = rounds * Body::kRound;
+  if (frames_per_block > 0x7fffffff) return cudaErrorInvalidConfiguration;
+  const int64_t blocks_per_row = (g.n_frames + frames_per_block - 1) / frames_per_block;
+  return exec.template launch<Body>(p.a.batch * blocks_per_row, smem, p, static_cast<int>(frames_per_block),
+                                    blocks_per_row);
+}
+
+template <typename V, class Exec>
+cudaError_t generic_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, bool complex_fft);
+
+template <typename V, int kLogM, class Exec>
+cudaError_t pow2_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, bool complex_fft) {
+  using Body = Pow2Synthesis<V, kLogM>;
+  const Geometry& g = p.s.g;
+  const int ring = Body::ring_size(g.n_fft, g.hop);
+  const int64_t smem = Body::smem_bytes(ring, g.n_fft, g.hop);
+  if (smem > kFusedSmemMax) return generic_synthesis<V>(p, exec, complex_fft);  // long hops in double precision
+  const int64_t slots = resident_blocks<Body, Exec, FusedSynthesisParams<V>, int, int64_t, int>(exec, smem);
+  const int waves = fused_tuning().waves > 0 ? fused_tuning().waves : 1;
+  // Segment: a multiple of hop, long enough that the frames transformed twice (those straddling two segments,
+  // about n_fft / hop per segment) stay a small share, short enough to give `waves` waves of blocks.
+  const int64_t cover = (g.n_fft + g.hop - 1) / g.hop;
+  const int64_t hops_per_row = (g.length + g.hop - 1) / g.hop;
+  const int64_t blocks_per_row_target = max64(1, (slots * waves + p.s.batch - 1) / p.s.batch);
+  int64_t seg_hops = max64(2 * cover, (hops_per_row + blocks_per_row_target - 1) / blocks_per_row_target);
+  if (fused_tuning().segment_hops > 0) seg_hops = fused_tuning().segment_hops;
+  seg_hops = min64(seg_hops, max64(1, (int64_t{1} << 30) / g.hop));
+  const int64_t segment = seg_hops * g.hop;
+  const int64_t segments_per_row = (g.length + segment - 1) / segment;
+  return exec.template launch<Body>(p.s.batch * segments_per_row, smem, p, static_cast<int>(segment),
+                                    segments_per_row, ring);
+}
+
+template <typename V, class Exec>
+cudaError_t generic_analysis(const FusedAnalysisParams<V>& p, const Exec& exec) {
   using R = typename RealOf<V>::type;
-  constexpr bool kComplex = detail::IsComplex<V>::value;
+  using Body = GenericAnalysis<V>;
+  constexpr bool kComplex = IsComplex<V>::value;
+  const Geometry& g = p.a.g;
+  fft::Plan plan;
+  const int64_t m = fft_length(kComplex, g.n_fft);
+  fft::make_plan(m, &plan);
+  const int64_t cbytes = sizeof(Complex<R>);
+  // Twiddle table when it takes at most a quarter of the budget.
+  const int64_t table_n = (kComplex ? m : g.n_fft) * cbytes <= kFusedSmemBudget / 4 ? (kComplex ? m : g.n_fft) : 0;
+  // Frames per tile: ~2048 complex values per FFT buffer, at least one frame, within the shared-memory budget.
+  auto bytes_for = [&](int64_t f) {
+    return 2 * f * m * cbytes + table_n * cbytes + ((f - 1) * g.hop + g.n_fft) * static_cast<int64_t>(sizeof(V));
+  };
+  int64_t frames = max64(1, 2048 / m);
+  frames = min64(frames, g.n_frames);
+  while (frames > 1 && bytes_for(frames) > kFusedSmemBudget) --frames;
+  int64_t t_n = table_n;
+  if (bytes_for(frames) > kFusedSmemMax) t_n = 0;
+  const int64_t smem = bytes_for(frames) - (table_n - t_n) * cbytes;
+  if (smem > kFusedSmemMax) return cudaErrorInvalidValue;
+  const int64_t tiles = (g.n_frames + frames - 1) / frames;
+  return exec.template launch<Body>(p.a.batch * tiles, smem, p, static_cast<int>(frames), tiles, plan,
+                                    static_cast<int>(t_n));
+}
+
+template <typename V, class Exec>
+cudaError_t generic_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, bool complex_fft) {
+  using R = typename RealOf<V>::type;
+  using Body = GenericSynthesis<V>;
+  const Geometry& g = p.s.g;
+  fft::Plan plan;
+  const int64_t m = fft_length(complex_fft, g.n_fft);
+  fft::make_plan(m, &plan);
+  const int64_t cbytes = sizeof(Complex<R>);
+  const int64_t table_n = g.n_fft * cbytes <= kFusedSmemBudget / 4 ? (complex_fft ? m : g.n_fft) : 0;
+  // Segment: a multiple of hop near 8 frames' worth of output (fewer when that would leave SMs idle), so that the
+  // frames re-transformed at segment edges stay a small fraction.
+  const int64_t rows = p.s.batch;
+  int64_t segment = max64(g.hop, min64(8192, 4 * g.n_fft) / g.hop * g.hop);
+  while (segment > g.hop && rows * ((g.length + segment - 1) / segment) < 264) segment -= g.hop;
+  int64_t frames = max64(1, 2048 / m);
+  auto bytes_for = [&](int64_t f, int64_t seg, int64_t tn, int64_t hn) {
+    return 2 * f * m * cbytes + tn * cbytes + seg * static_cast<int64_t>(sizeof(V)) +
+           hn * static_cast<int64_t>(sizeof(R));
+  };
+  while (frames > 1 && bytes_for(frames, segment, table_n, g.hop) > kFusedSmemBudget) --frames;
+  while (segment > g.hop && bytes_for(frames, segment, table_n, g.hop) > kFusedSmemBudget) segment -= g.hop;
+  // Long hops: drop the twiddle table, then the scale table, then cut the segment below a hop.
+  const int64_t t_n = bytes_for(frames, segment, table_n, 0) > kFusedSmemMax ? 0 : table_n;
+  const int64_t hs_n = bytes_for(frames, segment, t_n, g.hop) > kFusedSmemMax ? 0 : g.hop;
+  while (segment > 64 && bytes_for(frames, segment, t_n, hs_n) > kFusedSmemMax) segment = max64(64, segment / 2);
+  const int64_t smem = bytes_for(frames, segment, t_n, hs_n);
+  if (smem > kFusedSmemMax) return cudaErrorInvalidValue;
+  const int64_t blocks = rows * ((g.length + segment - 1) / segment);
+  return exec.template launch<Body>(blocks, smem, p, static_cast<int>(segment), static_cast<int>(frames), plan,
+                                    static_cast<int>(t_n), static_cast<int>(hs_n));
+}
+
+// The launchers' logic on any executor (DeviceExec, or the test's host emulation).
+template <typename V, class Exec>
+cudaError_t run_fused_analysis(const FusedAnalysisParams<V>& p, const Exec& exec) {
+  constexpr bool kComplex = IsComplex<V>::value;
   const Geometry& g = p.a.g;
   if (p.a.batch == 0 || g.n_frames == 0) return cudaSuccess;
   if (!fused_supported<V>(g.n_fft, kComplex)) return cudaErrorInvalidValue;
-  fft::Plan plan;
-  const int64_t m = detail::fft_length(kComplex, g.n_fft);
-  fft::make_plan(m, &plan);
-  // Frames per tile: ~2048 complex values per FFT buffer, at least one frame, within the shared-memory budget.
-  auto bytes_for = [&](int64_t f) {
-    return 2 * f * m * static_cast<int64_t>(sizeof(Complex<R>)) + ((f - 1) * g.hop + g.n_fft) * static_cast<int64_t>(sizeof(V));
-  };
-  int64_t frames = detail::max64(1, 2048 / m);
-  frames = detail::min64(frames, g.n_frames);
-  while (frames > 1 && bytes_for(frames) > kFusedSmemBudget) --frames;
-  const int64_t smem = bytes_for(frames);
-  if (smem > kFusedSmemMax) return cudaErrorInvalidValue;
-  const int64_t tiles = (g.n_frames + frames - 1) / frames;
-  const int64_t blocks = p.a.batch * tiles;
-  if (blocks > 0x7fffffff) return cudaErrorInvalidConfiguration;
-  auto kernel = detail::fused_analysis_kernel<V>;
-  if (smem > 48 * 1024) {
-    const cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
-    if (err != cudaSuccess) return err;
+  if (kComplex != (p.mode == SpecMode::Fft)) return cudaErrorInvalidValue;
+  const int logm = fused_tuning().force_general ? -1 : log2_exact(fft_length(kComplex, g.n_fft));
+  switch (logm) {
+    case 4: return pow2_analysis<V, 4>(p, exec);
+    case 5: return pow2_analysis<V, 5>(p, exec);
+    case 6: return pow2_analysis<V, 6>(p, exec);
+    case 7: return pow2_analysis<V, 7>(p, exec);
+    case 8: return pow2_analysis<V, 8>(p, exec);
+    case 9: return pow2_analysis<V, 9>(p, exec);
+    case 10: return pow2_analysis<V, 10>(p, exec);
+    case 11: return pow2_analysis<V, 11>(p, exec);
+    case 12: return pow2_analysis<V, 12>(p, exec);
+    default: return generic_analysis<V>(p, exec);
   }
-  kernel<<<static_cast<unsigned>(blocks), kFusedThreads, smem, stream>>>(p, static_cast<int>(frames), tiles, plan);
-  return cudaGetLastError();
 }
 
-template <typename V>
-cudaError_t launch_fused_synthesis(const FusedSynthesisParams<V>& p, cudaStream_t stream) {
-  using R = typename RealOf<V>::type;
+template <typename V, class Exec>
+cudaError_t run_fused_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec) {
   const Geometry& g = p.s.g;
   if (p.s.batch == 0 || g.length == 0) return cudaSuccess;
   if (g.mode != PadMode::Constant) return cudaErrorInvalidValue;
   const bool complex_fft = !(p.mode == SpecMode::Irfft || p.mode == SpecMode::IrfftHalf);
   if (complex_fft != (p.mode == SpecMode::Ifft || p.mode == SpecMode::IfftReal)) return cudaErrorInvalidValue;
+  if (IsComplex<V>::value != (p.mode == SpecMode::Ifft)) return cudaErrorInvalidValue;
   if (!fused_supported<V>(g.n_fft, complex_fft)) return cudaErrorInvalidValue;
-  fft::Plan plan;
-  const int64_t m = detail::fft_length(complex_fft, g.n_fft);
-  fft::make_plan(m, &plan);
-  // Segment: a multiple of hop near 8 frames' worth of output (fewer when that would leave SMs idle), so that the
-  // frames re-transformed at segment edges stay a small fraction.
-  const int64_t rows = p.s.batch;
-  int64_t segment = detail::max64(g.hop, detail::min64(8192, 4 * g.n_fft) / g.hop * g.hop);
-  while (segment > g.hop && rows * ((g.length + segment - 1) / segment) < 264) segment -= g.hop;
-  int64_t frames = detail::max64(1, 2048 / m);
-  auto bytes_for = [&](int64_t f, int64_t seg) {
-    return 2 * f * m * static_cast<int64_t>(sizeof(Complex<R>)) + seg * static_cast<int64_t>(sizeof(V));
-  };
-  while (frames > 1 && bytes_for(frames, segment) > kFusedSmemBudget) --frames;
-  while (segment > g.hop && bytes_for(frames, segment) > kFusedSmemBudget) segment -= g.hop;
-  const int64_t smem = bytes_for(frames, segment);
-  if (smem > kFusedSmemMax) return cudaErrorInvalidValue;
-  const int64_t blocks = rows * ((g.length + segment - 1) / segment);
-  if (blocks > 0x7fffffff) return cudaErrorInvalidConfiguration;
-  auto kernel = detail::fused_synthesis_kernel<V>;
-  if (smem > 48 * 1024) {
-    const cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
-    if (err != cudaSuccess) return err;
+  const int logm = fused_tuning().force_general ? -1 : log2_exact(fft_length(complex_fft, g.n_fft));
+  switch (logm) {
+    case 4: return pow2_synthesis<V, 4>(p, exec, complex_fft);
+    case 5: return pow2_synthesis<V, 5>(p, exec, complex_fft);
+    case 6: return pow2_synthesis<V, 6>(p, exec, complex_fft);
+    case 7: return pow2_synthesis<V, 7>(p, exec, complex_fft);
+    case 8: return pow2_synthesis<V, 8>(p, exec, complex_fft);
+    case 9: return pow2_synthesis<V, 9>(p, exec, complex_fft);
+    case 10: return pow2_synthesis<V, 10>(p, exec, complex_fft);
+    case 11: return pow2_synthesis<V, 11>(p, exec, complex_fft);
+    case 12: return pow2_synthesis<V, 12>(p, exec, complex_fft);
+    default: return generic_synthesis<V>(p, exec, complex_fft);
   }
-  kernel<<<static_cast<unsigned>(blocks), kFusedThreads, smem, stream>>>(p, static_cast<int>(segment), static_cast<int>(frames), plan);
-  return cudaGetLastError();
+}
+
+}  // namespace detail
+
+template <typename V>
+cudaError_t launch_fused_analysis(const FusedAnalysisParams<V>& p, cudaStream_t stream) {
+  return detail::run_fused_analysis(p, detail::DeviceExec{stream});
+}
+
+template <typename V>
+cudaError_t launch_fused_synthesis(const FusedSynthesisParams<V>& p, cudaStream_t stream) {
+  return detail::run_fused_synthesis(p, detail::DeviceExec{stream});
 }
 
 }  // namespace cuda
