@@ -11,7 +11,7 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import ALL_KERNEL_PATHS, HAS_CUDA, KERNEL_PATHS
+from conftest import HAS_CUDA, KERNEL_PATHS
 from helpers import (
     assert_close_fft,
     generator,
@@ -405,7 +405,7 @@ def test_stft_3d_batch_and_strided_on_cuda(variant, n_fft):
 
 # ---------------------------------------------------------------------------------------------------------------
 # Forced single-kernel ("fused") path.
-HAS_FUSED = "fused" in ALL_KERNEL_PATHS
+HAS_FUSED = "fused" in KERNEL_PATHS
 FUSED_SIZES = [16, 60, 400, 512, 4096, 16384]  # n_fft / 2 = 2^a 3^b 5^c: covered by the fused kernels
 
 
