@@ -1,9 +1,12 @@
-// spectro — CUDA implementations of spectro::analysis and spectro::synthesis: the framing and overlap-add
-// kernels from kernels/cuda/frame_ola.cuh (instantiated per dtype in kernels_*.cu) around ATen's cuFFT.
+// spectro — CUDA implementations of spectro::analysis and spectro::synthesis: the two-kernel path (framing /
+// overlap-add kernels from kernels/cuda/frame_ola.cuh around ATen's cuFFT) and the opt-in single-kernel path
+// (kernels/cuda/fused.cuh). Launchers are instantiated per dtype in kernels_*.cu and fused_*.cu.
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAException.h>
 #include <torch/library.h>
+
+#include <type_traits>
 
 #include "../kernels/cuda/frame_ola.cuh"
 #include "../kernels/cuda/fused.cuh"
@@ -12,10 +15,7 @@
 namespace spectro {
 namespace kernels {
 namespace cuda {
-// Instantiated in kernels_{f32,f64,c64,c128}.cu.
-#define SPECTRO_EXTERN_LAUNCHERS(V)                                                                 \
-  extern template cudaError_t launch_analysis<V>(const AnalysisParams<V>&, Path, cudaStream_t);    \
-  extern template cudaError_t launch_synthesis<V>(const SynthesisParams<V>&, Path, cudaStream_t);
+// Instantiated in fused_{f32,f64,c64,c128}.cu (frame_ola.cuh declares its own launchers extern).
 #define SPECTRO_EXTERN_FUSED(V)                                                                               \
   extern template cudaError_t launch_fused_analysis<V>(const FusedAnalysisParams<V>&, cudaStream_t);       \
   extern template cudaError_t launch_fused_synthesis<V>(const FusedSynthesisParams<V>&, cudaStream_t);
@@ -24,11 +24,6 @@ SPECTRO_EXTERN_FUSED(double)
 SPECTRO_EXTERN_FUSED(Complex<float>)
 SPECTRO_EXTERN_FUSED(Complex<double>)
 #undef SPECTRO_EXTERN_FUSED
-SPECTRO_EXTERN_LAUNCHERS(float)
-SPECTRO_EXTERN_LAUNCHERS(double)
-SPECTRO_EXTERN_LAUNCHERS(Complex<float>)
-SPECTRO_EXTERN_LAUNCHERS(Complex<double>)
-#undef SPECTRO_EXTERN_LAUNCHERS
 }  // namespace cuda
 }  // namespace kernels
 
