@@ -17,6 +17,7 @@ three configurations and fewer repetitions.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import math
@@ -145,7 +146,7 @@ def peak_extra(fn, device: torch.device):
     return peak, size
 
 
-def bench_config(cfg, device, timer, reps, reps_fb, warmup, l2_bytes):
+def bench_config(cfg, device, timer, reps, reps_fb, warmup, l2_bytes, fused=False):
     B, T, n, hop = cfg
     torch.manual_seed(0)
     w = torch.hann_window(n, device=device)
@@ -186,7 +187,10 @@ def bench_config(cfg, device, timer, reps, reps_fb, warmup, l2_bytes):
         row["istft_max_rel_diff"] = ((s_istft(ss[0]) - ref_y).abs().max() / ref_y.abs().max()).item()
         del ref, ref_y
 
-    for name, lib in (("torch", torch), ("spectro", spectro)):
+    variants = [("torch", torch, contextlib.nullcontext), ("spectro", spectro, contextlib.nullcontext)]
+    if fused and device.type == "cuda":  # the single-kernel path, forced (auto takes the two-kernel path)
+        variants.append(("fused", spectro, lambda: spectro.kernel_path("fused")))
+    for name, lib, ctx in variants:
         stft, istft = libs(lib)
 
         def f_stft(i):
@@ -207,6 +211,24 @@ def bench_config(cfg, device, timer, reps, reps_fb, warmup, l2_bytes):
             x = xg[i % k]
             return torch.autograd.grad(istft(stft(x)), x, g_sig[i % k])
 
+        if name == "fused":
+            with ctx():
+                for op, fn, r in (("stft", f_stft, reps), ("istft", f_istft, reps), ("stft_fb", f_stft_fb, reps_fb),
+                                  ("istft_fb", f_istft_fb, reps_fb), ("roundtrip_fb", f_roundtrip_fb, reps_fb)):
+                    try:
+                        with torch.no_grad() if op in ("stft", "istft") else contextlib.nullcontext():
+                            row[f"{op}_fused_ms"] = timer(fn, r, warmup)
+                    except RuntimeError as e:  # a geometry the fused kernels do not cover
+                        if "cannot run" not in str(e):
+                            raise
+                        row[f"{op}_fused_ms"] = None
+                with torch.no_grad():
+                    for op, fn, t_ref in (("stft", f_stft, t_stft), ("istft", f_istft, t_istft)):
+                        if row[f"{op}_fused_ms"] is not None:
+                            arg, ref = (xs[0], t_stft(xs[0])) if op == "stft" else (ss[0], t_istft(ss[0]))
+                            got = (stft if op == "stft" else istft)(arg)
+                            row[f"{op}_fused_max_rel_diff"] = ((got - ref).abs().max() / ref.abs().max()).item()
+            continue
         with torch.no_grad():
             row[f"stft_{name}_ms"] = timer(f_stft, reps, warmup)
             row[f"istft_{name}_ms"] = timer(f_istft, reps, warmup)
@@ -343,7 +365,8 @@ def write_markdown(path, env, meta, rows):
 
     for op in OPS:
         L += [f"## {OP_TITLES[op]}", ""]
-        head = ["config", "torch ms", "spectro ms", "speedup"]
+        fused = any(r.get(f"{op}_fused_ms") is not None for r in rows)
+        head = ["config", "torch ms", "spectro ms", "speedup"] + (["fused ms", "fused speedup"] if fused else [])
         if op in ("stft", "istft"):
             head += ["torch % floor", "spectro % floor"]
         if op == "istft" and gpu:
@@ -355,6 +378,9 @@ def write_markdown(path, env, meta, rows):
         for r in rows:
             cells = [r["config"], fmt(r[f"{op}_torch_ms"]), fmt(r[f"{op}_spectro_ms"]),
                      f"{r[f'{op}_speedup']:.2f}x"]
+            if fused:
+                f_ms = r.get(f"{op}_fused_ms")
+                cells += [fmt(f_ms), f"{r[f'{op}_torch_ms'] / f_ms:.2f}x" if f_ms else "-"]
             if op in ("stft", "istft"):
                 cells += [pct(floor_pct(r, op, "torch", bw)), pct(floor_pct(r, op, "spectro", bw))]
             if op == "istft" and gpu:
@@ -439,6 +465,12 @@ def summarize(path) -> str:
     for r in rows:
         cells = [f"{r[f'{o}_speedup']:>6.2f}x ({r[f'{o}_spectro_ms']:7.3f})" for o in OPS]
         lines.append(f"{r['config']:<{w0}} " + " ".join(cells))
+    if any(r.get("stft_fused_ms") for r in rows):
+        lines.append("forced fused path (kernel_path('fused')), speedup over torch:")
+        for r in rows:
+            cells = [f"{r[f'{o}_torch_ms'] / r[f'{o}_fused_ms']:>6.2f}x ({r[f'{o}_fused_ms']:7.3f})"
+                     if r.get(f"{o}_fused_ms") else f"{'-':>17}" for o in OPS]
+            lines.append(f"{r['config']:<{w0}} " + " ".join(cells))
     return "\n".join(lines)
 
 
@@ -449,6 +481,8 @@ def main() -> int:
     p.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
     p.add_argument("--reps", type=int, default=0, help="timed calls per forward measurement")
     p.add_argument("--warmup", type=int, default=0)
+    p.add_argument("--no-fused", action="store_true",
+                   help="skip the forced single-kernel path (spectro.kernel_path('fused')), timed on CUDA by default")
     p.add_argument("--summarize", metavar="RESULTS_JSON", help="print a compact table of a results.json and exit")
     args = p.parse_args()
 
@@ -491,11 +525,13 @@ def main() -> int:
     rows = []
     for cfg in configs:
         t0 = time.perf_counter()
-        r = bench_config(cfg, device, timer, reps, reps_fb, warmup, l2)
+        r = bench_config(cfg, device, timer, reps, reps_fb, warmup, l2, fused=not args.no_fused)
         rows.append(r)
         print(f"{r['config']:<30} " + "  ".join(
             f"{op} {r[f'{op}_torch_ms']:.3f}/{r[f'{op}_spectro_ms']:.3f} ms ({r[f'{op}_speedup']:.2f}x)" for op in OPS
         ) + f"  [{time.perf_counter() - t0:.1f} s]", flush=True)
+        if "stft_fused_ms" in r:
+            print(f"{'':<30} fused: " + "  ".join(f"{op} {fmt(r[f'{op}_fused_ms'])} ms" for op in OPS), flush=True)
         if gpu:
             torch.cuda.empty_cache()
 

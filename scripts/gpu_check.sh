@@ -7,12 +7,14 @@
 #   info       nvidia-smi -L, python / torch / CUDA / nvcc versions
 #   build      pip install --no-build-isolation --no-deps -e .  (MAX_JOBS=16)       -> build.log
 #   kernels    standalone CUDA kernel test, tests/kernels/Makefile (compile + run)   -> kernels.log
-#   pytest     pytest tests -q -rfEs                                                 -> pytest.log (+ junit.xml if JUNIT=1)
+#   pytest     pytest tests -q -rfEs (-n WORKERS when pytest-xdist is installed)   -> pytest.log (+ junit.xml if JUNIT=1)
 #   sanitizer  compute-sanitizer memcheck on the kernel test binary (SANITIZE=1)     -> sanitizer.log
+#   fused      tests/kernels test_fused --bench --sweep (fused kernels vs cuFFT path)  -> fused_bench.log
 #   bench      benchmarks/bench.py (QUICK=1: --quick)                                -> bench.log, RESULTS.md,
 #                                                                                       results.json, results.png
 # and prints a summary last. Exit status: 0 iff every step that ran passed.
-# Environment: OUT, PYTHON (python3), MAX_JOBS (16), QUICK, SANITIZE, JUNIT, PYTEST_ARGS (extra pytest args).
+# Environment: OUT, PYTHON (python3), MAX_JOBS (16), QUICK, SANITIZE, JUNIT, PYTEST_ARGS (extra pytest args),
+# WORKERS (pytest-xdist workers, default 8; 0 runs in one process), SKIP (step names to skip, e.g. "kernels fused").
 # Nothing is downloaded: it uses the machine's torch, numpy, pytest, matplotlib, ninja and nvcc.
 
 set -o pipefail
@@ -35,6 +37,10 @@ command -v timeout >/dev/null 2>&1 && have_timeout=1
 run_step() {
   local name=$1 log=$2 limit=$3
   shift 3
+  if [[ " ${SKIP:-} " == *" $name "* ]]; then
+    skip_step "$name" "SKIP"
+    return 1
+  fi
   ORDER+=("$name")
   echo "=== $name: $*" >"$log"
   echo "=== $name ($(basename "$log"))"
@@ -109,6 +115,13 @@ fi
 if [ $BUILD_OK = 1 ]; then
   PYTEST_EXTRA=()
   [ "${JUNIT:-0}" = 1 ] && PYTEST_EXTRA+=(--junitxml "$OUT/junit.xml")
+  # Test cases are independent: with pytest-xdist they share the one GPU across worker processes.
+  if [ "${WORKERS:-8}" != 0 ] && $PYTHON -c "import xdist" 2>/dev/null; then
+    PYTEST_EXTRA+=(-n "${WORKERS:-8}")
+    # CPU cases in every worker would otherwise each start one thread per core (oversubscription).
+    cores=$(nproc 2>/dev/null || echo 8)
+    export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(( cores / ${WORKERS:-8} > 0 ? cores / ${WORKERS:-8} : 1 ))}
+  fi
   # shellcheck disable=SC2086
   run_step pytest "$OUT/pytest.log" 1800 $PYTHON -m pytest tests -q -rfEs "${PYTEST_EXTRA[@]}" ${PYTEST_ARGS:-}
 else
@@ -125,6 +138,14 @@ if [ "${SANITIZE:-0}" = 1 ]; then
   else
     run_step sanitizer "$OUT/sanitizer.log" 1200 "$SAN" --tool memcheck --error-exitcode 1 "$KTEST"
   fi
+fi
+
+# --------------------------------------------------------------------------------------------------------------- fused
+FTEST=build/kernels/test_fused
+if [ -x "$FTEST" ] && [ "${STATUS[kernels]%% *}" = ok ]; then
+  run_step fused "$OUT/fused_bench.log" 300 "$FTEST" --bench --sweep
+else
+  skip_step fused "no passing kernel test binary $FTEST"
 fi
 
 # --------------------------------------------------------------------------------------------------------------- bench
