@@ -47,6 +47,8 @@ CONFIGS = [
     (2, 11_700_000, 2048, 512),
     (2, 11_700_000, 4096, 1024),
 ]
+# CUDA paths also timed forced (spectro.kernel_path), besides auto: the single kernel and framing + cuFFT.
+FORCED = ("fused", "two_kernel")
 OPS = ["stft", "istft", "stft_fb", "istft_fb", "roundtrip_fb"]
 OP_TITLES = {
     "stft": "stft forward",
@@ -146,7 +148,7 @@ def peak_extra(fn, device: torch.device):
     return peak, size
 
 
-def bench_config(cfg, device, timer, reps, reps_fb, warmup, l2_bytes, fused=False):
+def bench_config(cfg, device, timer, reps, reps_fb, warmup, l2_bytes, forced=False):
     B, T, n, hop = cfg
     torch.manual_seed(0)
     w = torch.hann_window(n, device=device)
@@ -188,8 +190,9 @@ def bench_config(cfg, device, timer, reps, reps_fb, warmup, l2_bytes, fused=Fals
         del ref, ref_y
 
     variants = [("torch", torch, contextlib.nullcontext), ("spectro", spectro, contextlib.nullcontext)]
-    if fused and device.type == "cuda":  # the single-kernel path, forced (auto takes the two-kernel path)
-        variants.append(("fused", spectro, lambda: spectro.kernel_path("fused")))
+    if forced and device.type == "cuda":  # each CUDA path forced: what auto chooses between
+        for path in FORCED:
+            variants.append((path, spectro, lambda path=path: spectro.kernel_path(path)))
     for name, lib, ctx in variants:
         stft, istft = libs(lib)
 
@@ -211,23 +214,22 @@ def bench_config(cfg, device, timer, reps, reps_fb, warmup, l2_bytes, fused=Fals
             x = xg[i % k]
             return torch.autograd.grad(istft(stft(x)), x, g_sig[i % k])
 
-        if name == "fused":
+        if name in FORCED:
             with ctx():
                 for op, fn, r in (("stft", f_stft, reps), ("istft", f_istft, reps), ("stft_fb", f_stft_fb, reps_fb),
                                   ("istft_fb", f_istft_fb, reps_fb), ("roundtrip_fb", f_roundtrip_fb, reps_fb)):
                     try:
                         with torch.no_grad() if op in ("stft", "istft") else contextlib.nullcontext():
-                            row[f"{op}_fused_ms"] = timer(fn, r, warmup)
-                    except RuntimeError as e:  # a geometry the fused kernels do not cover
+                            row[f"{op}_{name}_ms"] = timer(fn, r, warmup)
+                    except RuntimeError as e:  # a geometry the forced path does not cover
                         if "cannot run" not in str(e):
                             raise
-                        row[f"{op}_fused_ms"] = None
+                        row[f"{op}_{name}_ms"] = None
                 with torch.no_grad():
-                    for op, fn, t_ref in (("stft", f_stft, t_stft), ("istft", f_istft, t_istft)):
-                        if row[f"{op}_fused_ms"] is not None:
+                    for op, fn in (("stft", stft), ("istft", istft)):
+                        if row[f"{op}_{name}_ms"] is not None:
                             arg, ref = (xs[0], t_stft(xs[0])) if op == "stft" else (ss[0], t_istft(ss[0]))
-                            got = (stft if op == "stft" else istft)(arg)
-                            row[f"{op}_fused_max_rel_diff"] = ((got - ref).abs().max() / ref.abs().max()).item()
+                            row[f"{op}_{name}_max_rel_diff"] = ((fn(arg) - ref).abs().max() / ref.abs().max()).item()
             continue
         with torch.no_grad():
             row[f"stft_{name}_ms"] = timer(f_stft, reps, warmup)
@@ -354,6 +356,9 @@ def write_markdown(path, env, meta, rows):
                            if gpu else ""),
         "- forward+backward: input gradient via torch.autograd.grad with a fixed random output gradient",
     ]
+    if any(f"stft_{p}_ms" in r for r in rows for p in FORCED):
+        L.append("- `spectro` is the default (`kernel_path('auto')`); " + " and ".join(f"`{p} ms`" for p in FORCED)
+                 + " time the same call with that CUDA path forced (`n/a` where it cannot run)")
     if meta.get("host_sync"):
         L.append(
             f"- host synchronisation in a steady-state istft call: torch {meta['host_sync'].get('torch')}, "
@@ -365,8 +370,8 @@ def write_markdown(path, env, meta, rows):
 
     for op in OPS:
         L += [f"## {OP_TITLES[op]}", ""]
-        fused = any(r.get(f"{op}_fused_ms") is not None for r in rows)
-        head = ["config", "torch ms", "spectro ms", "speedup"] + (["fused ms", "fused speedup"] if fused else [])
+        forced = [p for p in FORCED if any(r.get(f"{op}_{p}_ms") is not None for r in rows)]
+        head = ["config", "torch ms", "spectro ms", "speedup"] + [f"{p} ms" for p in forced]
         if op in ("stft", "istft"):
             head += ["torch % floor", "spectro % floor"]
         if op == "istft" and gpu:
@@ -378,9 +383,7 @@ def write_markdown(path, env, meta, rows):
         for r in rows:
             cells = [r["config"], fmt(r[f"{op}_torch_ms"]), fmt(r[f"{op}_spectro_ms"]),
                      f"{r[f'{op}_speedup']:.2f}x"]
-            if fused:
-                f_ms = r.get(f"{op}_fused_ms")
-                cells += [fmt(f_ms), f"{r[f'{op}_torch_ms'] / f_ms:.2f}x" if f_ms else "-"]
+            cells += [fmt(r.get(f"{op}_{p}_ms")) for p in forced]
             if op in ("stft", "istft"):
                 cells += [pct(floor_pct(r, op, "torch", bw)), pct(floor_pct(r, op, "spectro", bw))]
             if op == "istft" and gpu:
@@ -465,11 +468,13 @@ def summarize(path) -> str:
     for r in rows:
         cells = [f"{r[f'{o}_speedup']:>6.2f}x ({r[f'{o}_spectro_ms']:7.3f})" for o in OPS]
         lines.append(f"{r['config']:<{w0}} " + " ".join(cells))
-    if any(r.get("stft_fused_ms") for r in rows):
-        lines.append("forced fused path (kernel_path('fused')), speedup over torch:")
+    for path in FORCED:
+        if not any(r.get(f"stft_{path}_ms") for r in rows):
+            continue
+        lines.append(f"forced kernel_path('{path}'), speedup over torch:")
         for r in rows:
-            cells = [f"{r[f'{o}_torch_ms'] / r[f'{o}_fused_ms']:>6.2f}x ({r[f'{o}_fused_ms']:7.3f})"
-                     if r.get(f"{o}_fused_ms") else f"{'-':>17}" for o in OPS]
+            cells = [f"{r[f'{o}_torch_ms'] / r[f'{o}_{path}_ms']:>6.2f}x ({r[f'{o}_{path}_ms']:7.3f})"
+                     if r.get(f"{o}_{path}_ms") else f"{'-':>17}" for o in OPS]
             lines.append(f"{r['config']:<{w0}} " + " ".join(cells))
     return "\n".join(lines)
 
@@ -481,8 +486,8 @@ def main() -> int:
     p.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
     p.add_argument("--reps", type=int, default=0, help="timed calls per forward measurement")
     p.add_argument("--warmup", type=int, default=0)
-    p.add_argument("--no-fused", action="store_true",
-                   help="skip the forced single-kernel path (spectro.kernel_path('fused')), timed on CUDA by default")
+    p.add_argument("--no-forced", action="store_true",
+                   help="time only auto, not also each forced CUDA path (spectro.kernel_path 'fused' / 'two_kernel')")
     p.add_argument("--summarize", metavar="RESULTS_JSON", help="print a compact table of a results.json and exit")
     args = p.parse_args()
 
@@ -525,13 +530,15 @@ def main() -> int:
     rows = []
     for cfg in configs:
         t0 = time.perf_counter()
-        r = bench_config(cfg, device, timer, reps, reps_fb, warmup, l2, fused=not args.no_fused)
+        r = bench_config(cfg, device, timer, reps, reps_fb, warmup, l2, forced=not args.no_forced)
         rows.append(r)
         print(f"{r['config']:<30} " + "  ".join(
             f"{op} {r[f'{op}_torch_ms']:.3f}/{r[f'{op}_spectro_ms']:.3f} ms ({r[f'{op}_speedup']:.2f}x)" for op in OPS
         ) + f"  [{time.perf_counter() - t0:.1f} s]", flush=True)
-        if "stft_fused_ms" in r:
-            print(f"{'':<30} fused: " + "  ".join(f"{op} {fmt(r[f'{op}_fused_ms'])} ms" for op in OPS), flush=True)
+        for path in FORCED:
+            if f"stft_{path}_ms" in r:
+                print(f"{'':<30} {path}: " + "  ".join(f"{op} {fmt(r[f'{op}_{path}_ms'])} ms" for op in OPS),
+                      flush=True)
         if gpu:
             torch.cuda.empty_cache()
 

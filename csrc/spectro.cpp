@@ -75,8 +75,9 @@ namespace {
 std::atomic<int64_t> g_kernel_path{0};
 
 int64_t set_kernel_path(int64_t path) {
-  TORCH_CHECK(path >= 0 && path <= 3,
-              "spectro::_set_kernel_path: path must be 0 (auto), 1 (tiled), 2 (direct) or 3 (fused), but got ", path);
+  TORCH_CHECK(path >= 0 && path <= 4,
+              "spectro::_set_kernel_path: path must be 0 (auto), 1 (tiled), 2 (direct), 3 (fused) or 4 (two_kernel), "
+              "but got ", path);
   return g_kernel_path.exchange(path);
 }
 }  // namespace

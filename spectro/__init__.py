@@ -16,21 +16,23 @@ __all__ = ["stft", "istft", "set_kernel_path", "kernel_path"]
 class kernel_path:
     """Force a CUDA kernel variant (tests use it to reach every kernel).
 
-    ``"auto"`` (default): the two-kernel path (fused framing / overlap-add kernel + cuFFT), the fastest today.
-    ``"fused"``: the single kernel with the FFT inside (an error where it does not apply: n_fft (n_fft / 2 for real
-    signals) must factor into 2, 3 and 5, and synthesis must not fold reflect/replicate/circular padding). Correct
-    and tested, but not yet faster than cuFFT, so it is opt-in.
-    ``"tiled"`` / ``"direct"``: the two-kernel path (framing or overlap-add kernel + cuFFT) with the shared-memory
-    tiled or the one-thread-per-element framing kernel.
+    ``"auto"`` (default): the single kernel with the FFT inside where it applies and was measured faster (float32 /
+    complex64, n_fft <= 4096 for analysis and <= 2048 for synthesis, sizes the fused kernels cover), the two-kernel
+    path (framing / overlap-add kernel + cuFFT) elsewhere.
+    ``"fused"``: the single kernel wherever it can run (an error where it does not apply: n_fft (n_fft / 2 for real
+    signals) must factor into 2, 3 and 5, and synthesis must not fold reflect/replicate/circular padding).
+    ``"two_kernel"``: the two-kernel path, with its own choice of framing / overlap-add kernel.
+    ``"tiled"`` / ``"direct"``: the two-kernel path with the shared-memory tiled or the one-thread-per-element
+    framing / overlap-add kernel.
 
     Usable as a context manager (restores the previous choice) or via :func:`set_kernel_path`.
     """
 
-    _CODES = {"auto": 0, "tiled": 1, "direct": 2, "fused": 3}
+    _CODES = {"auto": 0, "tiled": 1, "direct": 2, "fused": 3, "two_kernel": 4}
 
     def __init__(self, path: str):
         if path not in self._CODES:
-            raise ValueError(f"kernel_path must be one of 'auto', 'fused', 'tiled', 'direct', but got {path!r}")
+            raise ValueError(f"kernel_path must be one of {', '.join(map(repr, self._CODES))}, but got {path!r}")
         self.path = path
         self._previous = None
 

@@ -25,10 +25,14 @@ import spectro
 
 HAS_CUDA = torch.cuda.is_available()
 # The CUDA kernel variants that spectro.kernel_path knows (new variants are picked up automatically). "auto" takes
-# the two-kernel path; "tiled" and "direct" force its two framing / overlap-add kernels; "fused" forces the
+# the single-kernel path where it applies in single precision, else the two-kernel path; "tiled" and "direct" force
+# the two-kernel path with each of its framing / overlap-add kernels; "fused" forces the
 # single-kernel path, which raises (by design) where it does not cover a geometry: such cases are reported as skipped
 # by pytest_runtest_makereport below, so every parity test reaches the fused kernels wherever they apply.
-KERNEL_PATHS = tuple(getattr(spectro.kernel_path, "_CODES", {"auto": 0, "tiled": 1, "direct": 2}))
+# "two_kernel" is left out: it runs the same kernels as "tiled" / "direct" (its own choice between them);
+# test_cuda.py's test_kernel_paths_agree still checks it against the others.
+ALL_KERNEL_PATHS = tuple(getattr(spectro.kernel_path, "_CODES", {"auto": 0, "tiled": 1, "direct": 2}))
+KERNEL_PATHS = tuple(p for p in ALL_KERNEL_PATHS if p != "two_kernel")
 
 
 def pytest_configure(config):

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import HAS_CUDA, KERNEL_PATHS
+from conftest import ALL_KERNEL_PATHS, HAS_CUDA, KERNEL_PATHS
 from helpers import (
     assert_close_fft,
     generator,
@@ -237,7 +237,7 @@ def test_kernel_paths_agree(n_fft, dtype):
     rdtype = dtype.to_real() if dtype.is_complex else dtype
     w0 = (0.5 + torch.rand(n_fft, generator=gen, dtype=rdtype)).to(DEV)
     results = {}
-    for path in KERNEL_PATHS:
+    for path in ALL_KERNEL_PATHS:
         x = x0.clone().requires_grad_()
         w = w0.clone().requires_grad_()
         try:

@@ -29,12 +29,15 @@ SPECTRO_EXTERN_FUSED(Complex<double>)
 
 namespace {
 
-constexpr int64_t kPathFused = 3;  // spectro.kernel_path("fused"); 0 auto, 1 tiled, 2 direct (frame_ola.cuh)
+// spectro.kernel_path codes: 0 auto, 1 tiled and 2 direct (the two-kernel path with that framing / overlap-add
+// kernel of frame_ola.cuh), 3 fused (the single kernel), 4 two_kernel (the two-kernel path, its own kernel choice).
+constexpr int64_t kPathFused = 3;
+constexpr int64_t kPathTwoKernel = 4;
 
 // The framing / overlap-add variant for the two-kernel path.
 kernels::cuda::Path frames_path() {
   const int64_t p = kernel_path();
-  return p == kPathFused ? kernels::cuda::Path::Auto : static_cast<kernels::cuda::Path>(p);
+  return p == kPathFused || p == kPathTwoKernel ? kernels::cuda::Path::Auto : static_cast<kernels::cuda::Path>(p);
 }
 
 void cuda_frames(const at::Tensor& x, const at::Tensor& window, at::Tensor& frames, const kernels::Geometry& g,
@@ -57,21 +60,36 @@ kernels::cuda::SpecMode spec_mode(FftMode m) { return static_cast<kernels::cuda:
 
 bool complex_fft(FftMode m) { return m == FftMode::Fft || m == FftMode::Ifft || m == FftMode::IfftReal; }
 
-// Whether this call takes the single-kernel path. Only when forced (kernel_path('fused')): the fused kernels are
-// correct (tests/kernels/test_fused.cu, tests/test_accuracy.py) but their in-kernel FFT is still compute-bound and
-// slower than framing + cuFFT (benchmarks/RESULTS.md), so Auto takes the two-kernel path. A forced call must be
-// coverable: n_fft (or n_fft / 2 for real signals) = 2^a 3^b 5^c within shared memory and, for synthesis, trim /
-// zero-extension only.
-bool use_fused(const OpArgs& a, bool synthesis) {
-  if (kernel_path() != kPathFused) return false;
+bool fused_covers(const OpArgs& a, bool synthesis) {
   bool ok = false;
   AT_DISPATCH_FLOATING_AND_COMPLEX_TYPES(a.signal_type, "spectro_fused_supported", [&] {
     using V = typename ValueOf<scalar_t>::type;
     ok = kernels::cuda::fused_supported<V>(a.g.n_fft, complex_fft(a.mode));
   });
-  if (synthesis && a.g.mode != kernels::PadMode::Constant) ok = false;
-  TORCH_CHECK(ok, "spectro: kernel_path('fused') cannot run ", synthesis ? "synthesis" : "analysis", " with n_fft=",
-              a.g.n_fft, synthesis ? " and this padding" : "",
+  return ok && (!synthesis || a.g.mode == kernels::PadMode::Constant);
+}
+
+// Where auto takes the single-kernel path: single precision (float32 / complex64), n_fft <= 4096 for analysis and
+// <= 2048 for synthesis, within what the fused kernels cover. Measured on an H100 (benchmarks/RESULTS.md): faster
+// than framing + cuFFT at every benchmark configuration inside these bounds; synthesis at n_fft 4096 was ~5% slower,
+// and double precision is correct but not tuned (register spills). Everything else takes the two-kernel path. Both
+// paths give the same results within float rounding (tests force each: kernel_path 'fused' / 'tiled' / 'direct').
+constexpr int64_t kAutoFusedMaxAnalysis = 4096;
+constexpr int64_t kAutoFusedMaxSynthesis = 2048;
+
+// Whether this call takes the single-kernel path: under auto where the policy above says so; always when forced
+// (kernel_path('fused')), which raises where the fused kernels cannot run: n_fft (n_fft / 2 for real signals) must
+// be 2^a 3^b 5^c within shared memory and, for synthesis, the padding is trimmed / zero-extended only.
+bool use_fused(const OpArgs& a, bool synthesis) {
+  const int64_t path = kernel_path();
+  if (path == 0) {
+    const bool single = a.signal_type == at::kFloat || a.signal_type == at::kComplexFloat;
+    const int64_t max_n = synthesis ? kAutoFusedMaxSynthesis : kAutoFusedMaxAnalysis;
+    return single && a.g.n_fft <= max_n && fused_covers(a, synthesis);
+  }
+  if (path != kPathFused) return false;
+  TORCH_CHECK(fused_covers(a, synthesis), "spectro: kernel_path('fused') cannot run ",
+              synthesis ? "synthesis" : "analysis", " with n_fft=", a.g.n_fft, synthesis ? " and this padding" : "",
               " (fused kernels need n_fft (or n_fft/2 for real signals) = 2^a 3^b 5^c and, for synthesis, "
               "pad_mode='constant')");
   return true;
