@@ -14,10 +14,13 @@ __all__ = ["stft", "istft"]
 
 _PAD_MODES = ("constant", "reflect", "replicate", "circular")
 _SAFETY = ("auto", "always", "off")
-_SUPPORTED = (torch.float32, torch.float64, torch.complex64, torch.complex128)
+_SUPPORTED = (torch.float32, torch.float64, torch.complex64, torch.complex128, torch.float16, torch.bfloat16,
+              torch.complex32)
+# Half-precision tensors are computed in single precision (converted on the way in): the kernels see only these.
+_COMPUTE = {torch.float16: torch.float32, torch.bfloat16: torch.float32, torch.complex32: torch.complex64}
 
-_COMPLEX_OF = {torch.float32: torch.complex64, torch.float64: torch.complex128}
-_REAL_OF = {torch.complex64: torch.float32, torch.complex128: torch.float64}
+_COMPLEX_OF = {torch.float32: torch.complex64, torch.float64: torch.complex128, torch.float16: torch.complex32}
+_REAL_OF = {torch.complex64: torch.float32, torch.complex128: torch.float64, torch.complex32: torch.float16}
 
 _warned = set()
 
@@ -32,11 +35,6 @@ def _warn_once(key: str, message: str) -> None:
 def _check_dtype(fn: str, name: str, t: torch.Tensor) -> None:
     # RuntimeError, as torch.stft / torch.istft raise for dtypes they reject.
     if t.dtype not in _SUPPORTED:
-        if t.dtype in (torch.float16, torch.bfloat16, torch.complex32):
-            raise RuntimeError(
-                f"spectro.{fn}: {name} of dtype {t.dtype} is not supported yet; expected float32, float64, "
-                "complex64 or complex128 (convert with .float())"
-            )
         raise RuntimeError(f"spectro.{fn}: expected {name} of floating point or complex dtype, but got {t.dtype}")
 
 
@@ -104,12 +102,18 @@ def stft(
     Args:
         input: signal of shape ``(..., T)``, real (float32/float64) or complex (complex64/complex128). Unlike
             ``torch.stft``, any number of leading batch dimensions is accepted (torch allows 1D or 2D input).
+            Half precision is accepted on every device and for every ``n_fft``: float16 / bfloat16 (and
+            complex32) input, or a float16 / bfloat16 window, is converted to float32 (complex64) on the way in and
+            computed in single precision; the result is then complex64 (torch.stft rejects bfloat16 and returns
+            complex32 for float16 on CUDA with power-of-two ``n_fft`` only). Gradients come back in the input's and
+            the window's own dtypes.
         n_fft: size of the Fourier transform.
         hop_length: distance between neighbouring frames. Default ``n_fft // 4``.
         win_length: size of the window, ``0 < win_length <= n_fft``; the window is zero-padded on both sides to
             ``n_fft``. Default ``n_fft``.
         window: real 1D tensor of size ``win_length``. Default: a rectangular window (``torch.ones``), with the
-            same warning as torch. Complex windows are not supported.
+            same warning as torch. Complex windows are not supported. The computation runs in the promoted dtype of
+            input and window (half precision promoted to single, as above).
         center: pad ``input`` by ``n_fft // 2`` on both sides so that frame ``m`` is centred at
             ``m * hop_length``. Default ``True``.
         pad_mode: padding used when ``center`` is True: ``"reflect"`` (default), ``"constant"`` (zeros),
@@ -200,6 +204,7 @@ def stft(
         n_frames = 1 + (padded_len - n_fft) // hop_length
 
     dtype = torch.promote_types(input.dtype, window.dtype) if window is not None else input.dtype
+    dtype = _COMPUTE.get(dtype, dtype)
     real_dtype = _REAL_OF.get(dtype, dtype)
     x = input.to(dtype).reshape(-1, T)
     w = _resolve_window("stft", window, win_length, n_fft, input, real_dtype)
@@ -259,7 +264,10 @@ def istft(
 
     Args:
         input: complex spectrum ``(..., F, n_frames)`` with ``F = n_fft // 2 + 1`` (onesided) or ``n_fft``; any
-            number of leading batch dimensions (torch allows 2D or 3D).
+            number of leading batch dimensions (torch allows 2D or 3D). complex64, complex128, or complex32 (half):
+            a complex32 spectrum is converted to complex64 and computed in single precision, and the result is
+            float16 (complex32 with ``return_complex=True``) unless the window promotes it (a float32 window gives
+            float32; a bfloat16 window, promoted with float16, too).
         n_fft, hop_length, win_length, window, center, normalized, onesided, length, return_complex: as
             :func:`torch.istft`. ``hop_length`` defaults to ``n_fft // 4``, ``win_length`` to ``n_fft``, the window to
             rectangular. Two-sided real inverses use the first ``n_fft // 2 + 1`` bins, as torch does.
@@ -275,7 +283,8 @@ def istft(
             (``torch_like=True`` with ``safety="off"`` is an error: it could not raise where torch raises).
 
     Returns:
-        real signal ``(..., length)`` (complex with ``return_complex=True``); ``length`` defaults to
+        real signal ``(..., length)`` (complex with ``return_complex=True``) in the promoted dtype of the input's
+        real type and the window's (float16 for a complex32 input with a float16 or no window); ``length`` defaults to
         ``n_fft + hop_length * (n_frames - 1)`` minus the centre padding.
     """
     if not isinstance(input, torch.Tensor):
@@ -344,9 +353,10 @@ def istft(
             "tail. Please check your center and hop_length settings.",
         )
 
-    real_dtype = _REAL_OF[input.dtype]
+    out_dtype = _REAL_OF[input.dtype]
     if window is not None:
-        real_dtype = torch.promote_types(real_dtype, window.dtype)
+        out_dtype = torch.promote_types(out_dtype, window.dtype)
+    real_dtype = _COMPUTE.get(out_dtype, out_dtype)
     spec_dtype = _COMPLEX_OF[real_dtype]
     batch_shape = tuple(input.shape[:-2])
     spec = input.to(spec_dtype).reshape(-1, bins, n_frames)
@@ -361,6 +371,8 @@ def istft(
 
     _nola(w, window, n_fft, hop_length, win_length, n_frames, start, min(end, natural), spec.dtype, torch_like, safety)
     y = torch.ops.spectro.synthesis(spec, w, n_fft, hop_length, out_len, start, "constant", True, fft_mode, scale)
+    if out_dtype != real_dtype:  # float16 result (a complex32 spectrum): computed in float32
+        y = y.to(_COMPLEX_OF[out_dtype] if return_complex else out_dtype)
     return y.reshape(batch_shape + (out_len,))
 
 

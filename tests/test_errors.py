@@ -181,26 +181,6 @@ def test_istft_integer_or_real_input_raises(dtype, device):
         spectro.istft(torch.ones(9, 5, dtype=dtype, device=device), N, HOP)
 
 
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-def test_half_precision_stft_raises(dtype, device):
-    """Not supported yet (torch.stft supports float16 on CUDA for power-of-2 sizes; on the CPU it raises a
-    RuntimeError, like spectro): a RuntimeError naming the dtype, for the input and for the window."""
-    x = torch.randn(100, device=device).to(dtype)
-    with pytest.raises(RuntimeError, match=str(dtype)):
-        spectro.stft(x, N, HOP, window=torch.hann_window(N, device=device, dtype=dtype), return_complex=True)
-    with pytest.raises(RuntimeError, match="window"):
-        spectro.stft(x.float(), N, HOP, window=torch.hann_window(N, device=device, dtype=dtype), return_complex=True)
-
-
-@pytest.mark.filterwarnings("ignore:ComplexHalf support is experimental")
-def test_half_precision_istft_raises(device):
-    spec = torch.randn(9, 26, dtype=torch.complex64, device=device).to(torch.complex32)
-    with pytest.raises(RuntimeError, match=str(torch.complex32)):
-        spectro.istft(spec, N, HOP, window=torch.hann_window(N, device=device))
-    with pytest.raises(RuntimeError, match="window"):
-        spectro.istft(spec.to(torch.complex64), N, HOP, window=torch.hann_window(N, device=device).half())
-
-
 def test_non_tensor_arguments_raise_type_error(device):
     x = torch.randn(100, device=device)
     with pytest.raises(TypeError, match="input"):
