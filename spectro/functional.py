@@ -50,7 +50,7 @@ def _resolve_window(fn: str, window, win_length: int, n_fft: int, like: torch.Te
     """The window zero-padded (centred) to n_fft, in real_dtype; a rectangular window when None."""
     if window is None:
         window = torch.ones(win_length, dtype=real_dtype, device=like.device)
-    else:
+    elif window.dtype != real_dtype:
         window = window.to(real_dtype)
     if win_length < n_fft:
         left = (n_fft - win_length) // 2
@@ -206,7 +206,10 @@ def stft(
     dtype = torch.promote_types(input.dtype, window.dtype) if window is not None else input.dtype
     dtype = _COMPUTE.get(dtype, dtype)
     real_dtype = _REAL_OF.get(dtype, dtype)
-    x = input.to(dtype).reshape(-1, T)
+    # (Conversions and reshapes only where needed: each no-op call still costs host time.)
+    x = input if input.dtype == dtype else input.to(dtype)
+    if x.dim() != 2:
+        x = x.reshape(-1, T)
     w = _resolve_window("stft", window, win_length, n_fft, input, real_dtype)
     if x.is_complex():
         if onesided:
@@ -216,7 +219,8 @@ def stft(
         fft_mode = "rfft" if onesided is None or onesided else "rfft_full"
     scale = n_fft**-0.5 if normalized else 1.0
     out = torch.ops.spectro.analysis(x, w, n_fft, hop_length, n_frames, pad, mode, False, fft_mode, scale)
-    out = out.reshape(batch_shape + out.shape[1:])
+    if len(batch_shape) != 1:
+        out = out.reshape(batch_shape + out.shape[1:])
     return out if return_complex else torch.view_as_real(out)
 
 
@@ -359,7 +363,9 @@ def istft(
     real_dtype = _COMPUTE.get(out_dtype, out_dtype)
     spec_dtype = _COMPLEX_OF[real_dtype]
     batch_shape = tuple(input.shape[:-2])
-    spec = input.to(spec_dtype).reshape(-1, bins, n_frames)
+    spec = input if input.dtype == spec_dtype else input.to(spec_dtype)
+    if spec.dim() != 3:
+        spec = spec.reshape(-1, bins, n_frames)
     w = _resolve_window("istft", window, win_length, n_fft, input, real_dtype)
     if return_complex:
         fft_mode = "ifft"
@@ -373,7 +379,7 @@ def istft(
     y = torch.ops.spectro.synthesis(spec, w, n_fft, hop_length, out_len, start, "constant", True, fft_mode, scale)
     if out_dtype != real_dtype:  # float16 result (a complex32 spectrum): computed in float32
         y = y.to(_COMPLEX_OF[out_dtype] if return_complex else out_dtype)
-    return y.reshape(batch_shape + (out_len,))
+    return y if len(batch_shape) == 1 else y.reshape(batch_shape + (out_len,))
 
 
 def _nola(w, window, n_fft, hop, win_length, n_frames, start, end, dtype, torch_like, safety) -> None:
