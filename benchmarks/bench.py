@@ -252,6 +252,41 @@ def bench_config(cfg, device, timer, reps, reps_fb, warmup, l2_bytes, forced=Fal
     return row
 
 
+def half_precision(device, timer, reps, warmup):
+    """Half-precision inputs at B=4 T=160k n_fft=1024 hop=256: ms per forward call and bytes read + written by the
+    call's input and output (spectro converts half inputs to single precision on the way in). torch.stft takes
+    float16 only on CUDA (power-of-two n_fft, complex32 result) and rejects bfloat16."""
+    B, T, n, hop = 4, 160_000, 1024, 256
+    torch.manual_seed(0)
+    x32 = torch.randn(B, T, device=device)
+    w32 = torch.hann_window(n, device=device)
+    s64 = torch.stft(x32, n, hop, window=w32, return_complex=True)
+    rows = []
+
+    def measure(op, lib, dtype, fn, arg, result_dtype=None):
+        row = {"op": op, "lib": lib, "input": str(dtype).replace("torch.", "")}
+        try:
+            with torch.no_grad():
+                out = fn(0)
+                row["ms"] = timer(fn, reps, warmup)
+            row["output"] = str(out.dtype).replace("torch.", "")
+            row["MB"] = (arg.numel() * arg.element_size() + out.numel() * out.element_size()) / 2**20
+        except RuntimeError as e:
+            row["error"] = str(e).split("\n")[0][:80]
+        rows.append(row)
+
+    for dtype in (torch.float32, torch.bfloat16, torch.float16):
+        x, w = x32.to(dtype), w32.to(dtype)
+        measure("stft", "spectro", dtype, lambda i: spectro.stft(x, n, hop, window=w, return_complex=True), x)
+        measure("stft", "torch", dtype, lambda i: torch.stft(x, n, hop, window=w, return_complex=True), x)
+    for dtype in (torch.complex64, torch.complex32):
+        s = s64.to(dtype)
+        w = w32 if dtype == torch.complex64 else w32.half()
+        measure("istft", "spectro", dtype, lambda i: spectro.istft(s, n, hop, window=w, length=T), s)
+        measure("istft", "torch", dtype, lambda i: torch.istft(s, n, hop, window=w, length=T), s)
+    return rows
+
+
 def host_sync_report(device):
     """Whether torch.istft / spectro.istft synchronise with the host in steady state (CUDA sync debug mode)."""
     if device.type != "cuda":
@@ -394,6 +429,18 @@ def write_markdown(path, env, meta, rows):
             L.append("| " + " | ".join(cells) + " |")
         L.append("")
 
+    if meta.get("half"):
+        L += ["## half precision (B=4 T=160k n_fft=1024 hop=256, forward)", "",
+              "spectro converts half inputs to single precision on the way in (no half-precision kernels yet): "
+              "MB = input + output bytes of the call.", "",
+              "| op | library | input | output | ms | MB |", "|---|---|---|---|--:|--:|"]
+        for h in meta["half"]:
+            if "error" in h:
+                L.append(f"| {h['op']} | {h['lib']} | {h['input']} | error: {fmt(h['error'])} | - | - |")
+            else:
+                L.append(f"| {h['op']} | {h['lib']} | {h['input']} | {h['output']} | {h['ms']:.3f} | {h['MB']:.1f} |")
+        L.append("")
+
     L += ["## memory", ""]
     if gpu:
         L += [
@@ -468,6 +515,11 @@ def summarize(path) -> str:
     for r in rows:
         cells = [f"{r[f'{o}_speedup']:>6.2f}x ({r[f'{o}_spectro_ms']:7.3f})" for o in OPS]
         lines.append(f"{r['config']:<{w0}} " + " ".join(cells))
+    half = data.get("meta", {}).get("half")
+    if half:
+        lines.append("half precision, B=4 T=160k 1024/256 forward (ms): " + ", ".join(
+            f"{h['lib']} {h['op']} {h['input']} {h['ms']:.3f}" if "ms" in h else f"{h['lib']} {h['op']} {h['input']} fails"
+            for h in half))
     for path in FORCED:
         if not any(r.get(f"stft_{path}_ms") for r in rows):
             continue
@@ -543,6 +595,9 @@ def main() -> int:
             torch.cuda.empty_cache()
 
     meta = {"quick": args.quick, "reps": reps, "reps_fb": reps_fb, "warmup": warmup}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ComplexHalf is experimental
+        meta["half"] = half_precision(device, timer, reps, warmup)
     if gpu:
         meta["host_sync"] = host_sync_report(device)
         meta["torch_istft_graph"] = torch_istft_graph(device, timer)  # last: a failed capture is left behind
