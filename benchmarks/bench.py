@@ -531,6 +531,22 @@ def summarize(path) -> str:
     return "\n".join(lines)
 
 
+def readme_table(path) -> str:
+    """The README's benchmark table (speedup and spectro's ms per call) from a results.json."""
+    with open(path) as f:
+        data = json.load(f)
+    env, rows = data["environment"], data["rows"]
+    L = [f"Measured on an **{env['card']}**, torch {env['torch']}, CUDA {env['cuda']} ({env['date']}, "
+         f"`scripts/gpu_check.sh`; copy bandwidth {env['copy_bandwidth_TBps']:.2f} TB/s). Speedup over torch and "
+         "spectro's time per call:", "",
+         "| config (fp32, Hann, center, reflect) | stft | istft | stft f+b | istft f+b | stft→istft f+b |",
+         "|---|--:|--:|--:|--:|--:|"]
+    for r in rows:
+        L.append(f"| {r['config']} | " + " | ".join(
+            f"{r[f'{o}_speedup']:.2f}× ({r[f'{o}_spectro_ms']:.3f} ms)" for o in OPS) + " |")
+    return "\n".join(L)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="first three configurations, fewer repetitions")
@@ -541,10 +557,14 @@ def main() -> int:
     p.add_argument("--no-forced", action="store_true",
                    help="time only auto, not also each forced CUDA path (spectro.kernel_path 'fused' / 'two_kernel')")
     p.add_argument("--summarize", metavar="RESULTS_JSON", help="print a compact table of a results.json and exit")
+    p.add_argument("--readme", metavar="RESULTS_JSON", help="print the README's benchmark table of a results.json")
     args = p.parse_args()
 
     if args.summarize:
         print(summarize(args.summarize))
+        return 0
+    if args.readme:
+        print(readme_table(args.readme))
         return 0
 
     has_cuda_kernels = torch._C._dispatch_has_kernel_for_dispatch_key("spectro::analysis", "CUDA")

@@ -121,6 +121,28 @@ def test_compile_dynamic_two_lengths_single_graph(window_grad, device, request):
             _assert_same(results, f"dynamic T={T}")
 
 
+@pytest.mark.slow
+def test_compile_reduce_overhead_matches_eager(device, request):
+    """mode="reduce-overhead" (CUDA graphs via cudagraph trees on CUDA; plain inductor on the CPU): a training step,
+    run several times so that the graphs are recorded and then replayed, matches eager every time."""
+    torch._dynamo.reset()
+    gen = generator(seed_of("compile-ro"))
+    w = torch.hann_window(N_FFT, dtype=torch.float64, device=device)
+    compiled = torch.compile(_train_loss, fullgraph=True, mode="reduce-overhead")
+    for step in range(4):
+        x = randn((2, 1000), torch.float64, gen, device)
+        target = randn((2, 1000), torch.float64, gen, device)
+        results = []
+        for f in (_train_loss, compiled):
+            xx = x.detach().clone().requires_grad_()
+            ww = w.detach().clone().requires_grad_()
+            loss, y = f(xx, ww, target)
+            loss.backward()
+            # cudagraph trees reuse output memory on the next replay: keep copies
+            results.append((loss.detach().clone(), y.detach().clone(), xx.grad.clone(), ww.grad.clone()))
+        _assert_same(results, f"reduce-overhead step {step}")
+
+
 def test_compile_fullgraph_stft_real_input(device):
     """dynamo traces spectro.stft of a real signal without graph breaks (cheap: eager backend)."""
     torch._dynamo.reset()
