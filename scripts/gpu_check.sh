@@ -5,9 +5,10 @@
 #
 # Steps (each logged to $OUT; a failing step is recorded and the next ones still run):
 #   info       nvidia-smi -L, python / torch / CUDA / nvcc versions
-#   build      pip install --no-build-isolation --no-deps -e .  (MAX_JOBS=16)       -> build.log
+#   build      make build (pip install --no-build-isolation --no-deps -e ., MAX_JOBS=16) -> build.log
 #   kernels    standalone CUDA kernel test, tests/kernels/Makefile (compile + run)   -> kernels.log
 #   pytest     pytest tests -q -rfEs (-n WORKERS when pytest-xdist is installed)   -> pytest.log (+ junit.xml if JUNIT=1)
+#   demo       make demo (examples/demo.py on the GPU: round trip, timing vs torch, PNG)   -> demo.log
 #   sanitizer  compute-sanitizer memcheck on the kernel test binary (SANITIZE=1)     -> sanitizer.log
 #   fused      tests/kernels test_fused --bench --sweep (fused kernels vs cuFFT path)  -> fused_bench.log
 #   bench      benchmarks/bench.py (QUICK=1: --quick)                                -> bench.log, RESULTS.md,
@@ -82,7 +83,13 @@ echo "OUT=$OUT MAX_JOBS=$MAX_JOBS QUICK=${QUICK:-0} SANITIZE=${SANITIZE:-0}"
 
 # --------------------------------------------------------------------------------------------------------------- build
 build_and_check() {
-  $PYTHON -m pip install --no-build-isolation --no-deps -e . || return 1
+  # `make build` (what `make demo` / `make test` run): the editable install, plus a stamp so that the demo step
+  # below does not rebuild. Without make: the editable install directly.
+  if command -v make >/dev/null 2>&1; then
+    make --no-print-directory build PYTHON="$PYTHON" || return 1
+  else
+    $PYTHON -m pip install --no-build-isolation --no-deps -e . || return 1
+  fi
   # A CUDA torch must get the CUDA kernels: otherwise the tests would silently cover the CPU path only.
   $PYTHON - <<'EOF'
 import os, sys
@@ -126,6 +133,13 @@ if [ $BUILD_OK = 1 ]; then
   run_step pytest "$OUT/pytest.log" 1800 $PYTHON -m pytest tests -q -rfEs "${PYTEST_EXTRA[@]}" ${PYTEST_ARGS:-}
 else
   skip_step pytest "build failed"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------- demo
+if [ $BUILD_OK = 1 ] && command -v make >/dev/null 2>&1; then
+  run_step demo "$OUT/demo.log" 300 make --no-print-directory demo PYTHON="$PYTHON"
+else
+  skip_step demo "build failed or no make"
 fi
 
 # ----------------------------------------------------------------------------------------------------------- sanitizer
@@ -176,6 +190,7 @@ detail() {  # what a step's log says about its result
     kernels) line_of "$OUT/kernels.log" '([0-9]+ passed, [0-9]+ failed|compiled only)' ;;
     sanitizer) line_of "$OUT/sanitizer.log" 'ERROR SUMMARY' ;;
     build) line_of "$OUT/build.log" 'CUDA kernels registered' ;;
+    demo) line_of "$OUT/demo.log" 'SNR' ;;
     *) echo "-" ;;
   esac
 }
