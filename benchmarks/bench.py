@@ -517,9 +517,8 @@ def summarize(path) -> str:
         lines.append(f"{r['config']:<{w0}} " + " ".join(cells))
     half = data.get("meta", {}).get("half")
     if half:
-        lines.append("half precision, B=4 T=160k 1024/256 forward (ms): " + ", ".join(
-            f"{h['lib']} {h['op']} {h['input']} {h['ms']:.3f}" if "ms" in h else f"{h['lib']} {h['op']} {h['input']} fails"
-            for h in half))
+        cells = [f"{h['lib']} {h['op']} {h['input']} " + (f"{h['ms']:.3f}" if "ms" in h else "fails") for h in half]
+        lines.append("half precision, B=4 T=160k 1024/256 forward (ms): " + ", ".join(cells))
     for path in FORCED:
         if not any(r.get(f"stft_{path}_ms") for r in rows):
             continue

@@ -7,7 +7,7 @@
 #   info       nvidia-smi -L, python / torch / CUDA / nvcc versions
 #   build      make build (pip install --no-build-isolation --no-deps -e ., MAX_JOBS=16) -> build.log
 #   kernels    standalone CUDA kernel test, tests/kernels/Makefile (compile + run)   -> kernels.log
-#   pytest     pytest tests -q -rfEs (-n WORKERS when pytest-xdist is installed)   -> pytest.log (+ junit.xml if JUNIT=1)
+#   pytest     pytest tests -q -rfEs (-n WORKERS with pytest-xdist)  -> pytest.log (+ junit.xml if JUNIT=1)
 #   demo       make demo (examples/demo.py on the GPU: round trip, timing vs torch, PNG)   -> demo.log
 #   sanitizer  compute-sanitizer memcheck/racecheck/synccheck, both kernel tests (SANITIZE=1) -> sanitizer.log
 #   fused      tests/kernels test_fused --bench --sweep (fused kernels vs cuFFT path)  -> fused_bench.log

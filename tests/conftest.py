@@ -7,7 +7,7 @@ Every test that takes a ``device`` argument runs on ``"cpu"`` and, when ``torch.
 every machine).
 
 Tests marked ``@pytest.mark.kernel_paths`` additionally run their CUDA case once per CUDA kernel variant
-(``spectro.kernel_path("auto" | "tiled" | "direct")``: see KERNEL_PATHS below); the CPU case runs once (the
+(``spectro.kernel_path("auto" | "tiled" | "direct" | "fused")``: see KERNEL_PATHS below); the CPU case runs once (the
 kernel path only selects CUDA kernels). The ``device`` fixture enters the ``kernel_path`` context for the
 duration of the test and yields the device string, so the test body is path-agnostic. ``kpath`` (a fixture) tells
 which path is active.
@@ -40,7 +40,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "cuda: needs a CUDA device (skipped without one)")
     config.addinivalue_line("markers", "slow: long-running (deselect with -m 'not slow')")
     config.addinivalue_line(
-        "markers", "kernel_paths: run the CUDA case under each of spectro.kernel_path('auto'|'tiled'|'direct')"
+        "markers", "kernel_paths: run the CUDA case under each of spectro.kernel_path('auto'|'tiled'|'direct'|'fused')"
     )
 
 
