@@ -229,3 +229,18 @@ def test_export_dynamic_length(device):
     for length in (777, 2048):
         x = randn((2, length), torch.float32, gen, device)
         torch.testing.assert_close(ep.module()(x), model(x), rtol=1e-6, atol=1e-6)
+
+
+def test_double_backward_under_compile_is_a_torch_limitation():
+    """Double backward through a compiled function is refused by torch itself (aot_autograd), for any op: documented
+    in the README. Eager double backward works (tests/test_gradients.py). If torch lifts the limitation this test
+    fails, and the README should say so."""
+    torch._dynamo.reset()
+    gen = generator(seed_of("compile-double-backward"))
+    x = randn((2, 500), torch.float64, gen, "cpu").requires_grad_()
+    w = torch.hann_window(N_FFT, dtype=torch.float64)
+    f = torch.compile(lambda x: spectro.stft(x, N_FFT, HOP, window=w, return_complex=True).abs().pow(2).sum(),
+                      fullgraph=True, backend="aot_eager")
+    (g,) = torch.autograd.grad(f(x), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="does not currently support double backward"):
+        g.sum().backward()
