@@ -8,9 +8,10 @@ import torch
 
 from . import _C  # noqa: F401  (loads the operator library: registers torch.ops.spectro.*)
 from .functional import istft, stft
+from .modules import ISTFT, STFT, MultiResolutionSTFTLoss
 
 __version__ = "0.1.0"
-__all__ = ["stft", "istft", "set_kernel_path", "kernel_path"]
+__all__ = ["stft", "istft", "STFT", "ISTFT", "MultiResolutionSTFTLoss", "set_kernel_path", "kernel_path"]
 
 
 class kernel_path:
