@@ -5,16 +5,17 @@
 #
 # Steps (each logged to $OUT; a failing step is recorded and the next ones still run):
 #   info       nvidia-smi -L, python / torch / CUDA / nvcc versions
-#   build      make build (pip install --no-build-isolation --no-deps -e ., MAX_JOBS=16) -> build.log
-#   kernels    standalone CUDA kernel test, tests/kernels/Makefile (compile + run)   -> kernels.log
-#   pytest     pytest tests -q -rfEs (-n WORKERS with pytest-xdist)  -> pytest.log (+ junit.xml if JUNIT=1)
-#   demo       make demo (examples/demo.py on the GPU: round trip, timing vs torch, PNG)   -> demo.log
-#   sanitizer  compute-sanitizer memcheck/racecheck/synccheck, both kernel tests (SANITIZE=1) -> sanitizer.log
-#   fused      tests/kernels test_fused --bench --sweep (fused kernels vs cuFFT path)  -> fused_bench.log
-#   bench      benchmarks/bench.py (QUICK=1: --quick)                                -> bench.log, RESULTS.md,
-#                                                                                       results.json, results.png
+#   build      make build (pip install --no-build-isolation --no-deps -e .)       -> build.log
+#   kernels    standalone CUDA kernel tests, tests/kernels/Makefile (compile + run) -> kernels.log
+#   pytest     pytest tests -q -rfEs (-n WORKERS with pytest-xdist)               -> pytest.log (junit.xml: JUNIT=1)
+#   demo       make demo (round trip, timing vs torch, PNG)                       -> demo.log
+#   sanitizer  SANITIZE=1: compute-sanitizer memcheck/racecheck/synccheck samples -> sanitizer.log
+#   fused      test_fused --bench --sweep (fused kernels vs framing + cuFFT)      -> fused_bench.log
+#   profile    PROFILE=1: ncu on benchmarks/profile_driver.py (PROFILE_ARGS)      -> profile.log
+#   bench      benchmarks/bench.py (QUICK=1: --quick)                             -> bench.log, RESULTS.md,
+#                                                                                    results.json, results.png
 # and prints a summary last. Exit status: 0 iff every step that ran passed.
-# Environment: OUT, PYTHON (python3), MAX_JOBS (16), QUICK, SANITIZE, JUNIT, PYTEST_ARGS (extra pytest args),
+# Environment: OUT, PYTHON (python3), MAX_JOBS (16), QUICK, SANITIZE, PROFILE, JUNIT, PYTEST_ARGS (extra pytest args),
 # WORKERS (pytest-xdist workers, default 8; 0 runs in one process), SKIP (step names to skip, e.g. "kernels fused").
 # Nothing is downloaded: it uses the machine's torch, numpy, pytest, matplotlib, ninja and nvcc.
 
@@ -162,6 +163,20 @@ if [ -x "$FTEST" ] && [ "${STATUS[kernels]%% *}" = ok ]; then
   run_step fused "$OUT/fused_bench.log" 300 "$FTEST" --bench --sweep
 else
   skip_step fused "no passing kernel test binary $FTEST"
+fi
+
+# ------------------------------------------------------------------------------------------------------------- profile
+# PROFILE=1: Nsight Compute on the seed configuration's stft + istft kernels (benchmarks/profile_driver.py): speed of
+# light, memory and issue-stall sections as text (the .ncu-rep stays on the machine).
+if [ "${PROFILE:-0}" = 1 ]; then
+  NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null | head -n 1)
+  if [ $BUILD_OK != 1 ] || [ -z "$NCU" ]; then
+    ORDER+=(profile); STATUS[profile]="FAILED (needs the build and ncu)"
+  else
+    run_step profile "$OUT/profile.log" 600 "$NCU" --profile-from-start off --target-processes all \
+      --section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats --section Occupancy \
+      --section LaunchStats $PYTHON benchmarks/profile_driver.py ${PROFILE_ARGS:-}
+  fi
 fi
 
 # --------------------------------------------------------------------------------------------------------------- bench
