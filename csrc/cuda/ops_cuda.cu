@@ -1,6 +1,7 @@
-// spectro — CUDA implementations of spectro::analysis and spectro::synthesis: the two-kernel path (framing /
-// overlap-add kernels from kernels/cuda/frame_ola.cuh around ATen's cuFFT) and the opt-in single-kernel path
-// (kernels/cuda/fused.cuh). Launchers are instantiated per dtype in kernels_*.cu and fused_*.cu.
+// spectro — CUDA implementations of spectro::analysis and spectro::synthesis: the single-kernel path
+// (kernels/cuda/fused.cuh), auto's choice where it applies (use_fused below), and the two-kernel path (framing /
+// overlap-add kernels from kernels/cuda/frame_ola.cuh around ATen's cuFFT). Launchers are instantiated per dtype in
+// kernels_*.cu and fused_*.cu.
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAException.h>
