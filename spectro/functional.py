@@ -93,7 +93,8 @@ def stft(
     r"""Short-time Fourier transform: a drop-in replacement for :func:`torch.stft`.
 
     Same parameters, defaults, results (shape, dtype, strides, values to float rounding) and errors as
-    ``torch.stft``, computed by one fused pad + frame + window kernel followed by the FFT, on CUDA and CPU.
+    ``torch.stft``. On CUDA one kernel pads, frames, windows and transforms (the FFT inside the kernel) where it
+    applies, else a pad + frame + window kernel followed by cuFFT; on the CPU the latter with ATen's FFT.
 
     .. math::
         X[\omega, m] = \sum_{k=0}^{\text{n\_fft}-1} \text{window}[k]\ \text{input}[m \times \text{hop\_length} + k]\
