@@ -36,6 +36,11 @@ spread over the bins, so in practice each bin's error is ~ the rms error; the me
 istft divides the overlap-added frames by the window envelope env[t] = sum_m w[t - m*hop]^2. Both sides compute
 OLA[t] with the error above and divide by env[t] (one more rounding), so the error of y[t] is the OLA error
 amplified by 1/env[t]: we compare env-weighted signals, (a - b) * env vs b * env, with the same criteria.
+
+The rounding errors of OLA[t] = sum_m w * frame_m scale with the terms' magnitudes, sum_m |w| * |frame_m|, not with
+the sum: when the frames cancel (a short output, tiny n_fft) |OLA| can be far below its terms. So an istft
+comparison may pass `scale` = that magnitude sum (reference_istft(..., magnitudes=True)): the criteria then measure
+the error against max(|b|, scale) instead of |b|.
 """
 from __future__ import annotations
 
@@ -84,12 +89,15 @@ def assert_close_fft(
     check_strides: bool = True,
     weight: Optional[torch.Tensor] = None,
     tol_dtype: Optional[torch.dtype] = None,
+    scale: Optional[torch.Tensor] = None,
 ) -> None:
     """Assert `actual` equals `expected` (torch's result) to FFT rounding: same shape, dtype, strides (unless
     check_strides=False), device, NaN pattern; NORM and ELEMENT criteria of the module docstring.
 
     weight: optional real tensor broadcastable to the values (for istft: the window envelope), applied to both the
     difference and the reference before the criteria.
+    scale: optional nonnegative real tensor like the values, the magnitudes the reference is computed from (see the
+    module docstring); the criteria use max(|b|, scale) in place of |b|.
     """
     ctx = f"[{what}] " if what else ""
     assert isinstance(actual, torch.Tensor), f"{ctx}expected a Tensor, got {type(actual).__name__}"
@@ -127,6 +135,8 @@ def assert_close_fft(
         b.to(torch.complex128) if b.is_complex() else b.double()
     )
     ref = b.to(torch.complex128) if b.is_complex() else b.double()
+    if scale is not None:
+        ref = torch.maximum(ref.abs(), scale.detach().to("cpu", torch.float64))
     if weight is not None:
         weight = weight.detach().to("cpu", torch.float64)
         d = d * weight
@@ -295,9 +305,11 @@ def reference_istft(
     onesided: bool,
     length: Optional[int],
     return_complex: bool,
+    magnitudes: bool = False,
 ) -> torch.Tensor:
     """A float64 istft written from torch.istft's definition, except that samples whose envelope is below 1e-11 are
-    set to 0 instead of raising (spectro's torch_like=False semantics). spec: (B, F, N)."""
+    set to 0 instead of raising (spectro's torch_like=False semantics). spec: (B, F, N). With magnitudes=True it
+    overlap-adds |w| * |frame| instead (the `scale` of assert_close_fft)."""
     s = spec.detach().to("cpu", torch.complex128).transpose(-1, -2)  # (B, N, F)
     if return_complex:
         frames = torch.fft.ifft(s, n=n_fft, dim=-1)
@@ -306,7 +318,7 @@ def reference_istft(
     if normalized:
         frames = frames * math.sqrt(n_fft)
     w = padded_window(window, win_length, n_fft)
-    frames = frames * w
+    frames = (frames.abs() * w.abs()) if magnitudes else frames * w
     B, N = frames.shape[0], frames.shape[1]
     span = n_fft + hop * (N - 1)
     y = torch.zeros(B, span, dtype=frames.dtype)
