@@ -71,10 +71,11 @@ bool fused_covers(const OpArgs& a, bool synthesis) {
 }
 
 // Where auto takes the single-kernel path: single precision (float32 / complex64), n_fft <= 4096 for analysis and
-// <= 2048 for synthesis, within what the fused kernels cover. Measured on an H100 (benchmarks/RESULTS.md): faster
-// than framing + cuFFT at every benchmark configuration inside these bounds; synthesis at n_fft 4096 was ~5% slower,
-// and double precision is correct but not tuned (register spills). Everything else takes the two-kernel path. Both
-// paths give the same results within float rounding (tests force each: kernel_path 'fused' / 'tiled' / 'direct').
+// <= 2048 for synthesis, within what the fused kernels cover. Measured on an H100 and an H200 (notes/fused_perf.md):
+// faster than framing + cuFFT at the benchmark configurations inside these bounds (one tie); synthesis at n_fft 4096
+// was 5-27% slower, and double precision is correct but not tuned (register spills). Everything else takes the
+// two-kernel path. Both paths give the same results within float rounding (tests force each: kernel_path 'fused' /
+// 'tiled' / 'direct' / 'two_kernel').
 constexpr int64_t kAutoFusedMaxAnalysis = 4096;
 constexpr int64_t kAutoFusedMaxSynthesis = 2048;
 
