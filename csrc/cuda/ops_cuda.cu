@@ -61,12 +61,7 @@ kernels::cuda::SpecMode spec_mode(FftMode m) { return static_cast<kernels::cuda:
 
 bool complex_fft(FftMode m) { return m == FftMode::Fft || m == FftMode::Ifft || m == FftMode::IfftReal; }
 
-// The fused synthesis kernels do their frame arithmetic in 32-bit ints relative to a segment (hop included): a hop
-// past 2^30 (only an stft backward of a signal of over a billion samples can have one) goes to the two-kernel path.
-constexpr int64_t kFusedMaxHop = int64_t{1} << 30;
-
 bool fused_covers(const OpArgs& a, bool synthesis) {
-  if (a.g.hop > kFusedMaxHop) return false;
   bool ok = false;
   AT_DISPATCH_FLOATING_AND_COMPLEX_TYPES(a.signal_type, "spectro_fused_supported", [&] {
     using V = typename ValueOf<scalar_t>::type;
@@ -97,8 +92,8 @@ bool use_fused(const OpArgs& a, bool synthesis) {
   if (path != kPathFused) return false;
   TORCH_CHECK(fused_covers(a, synthesis), "spectro: kernel_path('fused') cannot run ",
               synthesis ? "synthesis" : "analysis", " with n_fft=", a.g.n_fft, synthesis ? " and this padding" : "",
-              " (fused kernels need n_fft (or n_fft/2 for real signals) = 2^a 3^b 5^c, hop_length <= 2^30 and, for "
-              "synthesis, pad_mode='constant')");
+              " (fused kernels need n_fft (or n_fft/2 for real signals) = 2^a 3^b 5^c and, for synthesis, "
+              "pad_mode='constant')");
   return true;
 }
 
