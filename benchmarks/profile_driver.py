@@ -1,9 +1,10 @@
-"""Calls for a profiler to look at: spectro.stft and spectro.istft at one configuration, after warm-up, between
-cudaProfilerStart / Stop (so `ncu --profile-from-start off` sees only these kernels).
+"""Calls for a profiler to look at: spectro.stft and spectro.istft at one or more configurations, after warm-up,
+between cudaProfilerStart / Stop (so `ncu --profile-from-start off` sees only these calls' kernels, and also any
+helper kernel a call launches besides the transform).
 
-    ncu --profile-from-start off --set full python benchmarks/profile_driver.py --B 4 --T 1300000 --n-fft 1024
+    ncu --profile-from-start off --set full python benchmarks/profile_driver.py --config 4,1300000,1024,256
 
-scripts/gpu_check.sh runs it under ncu with PROFILE=1.
+scripts/gpu_check.sh runs it under ncu with PROFILE=1 (arguments from PROFILE_ARGS).
 """
 import argparse
 
@@ -11,34 +12,45 @@ import torch
 
 import spectro
 
+SEED = "4,1300000,1024,256"
+
+
+def parse_config(text: str):
+    try:
+        B, T, n_fft, hop = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--config expects B,T,n_fft,hop (four integers), got {text!r}") from None
+    return B, T, n_fft, hop
+
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--B", type=int, default=4)
-    p.add_argument("--T", type=int, default=1_300_000)
-    p.add_argument("--n-fft", type=int, default=1024)
-    p.add_argument("--hop", type=int, default=0, help="default n_fft // 4")
+    p.add_argument("--config", type=parse_config, action="append",
+                   help=f"B,T,n_fft,hop; repeat for several (default {SEED})")
     p.add_argument("--path", default="auto", choices=sorted(spectro.kernel_path._CODES))
-    p.add_argument("--calls", type=int, default=1, help="profiled calls of each op")
+    p.add_argument("--calls", type=int, default=1, help="profiled calls of each op per configuration")
+    p.add_argument("--ops", default="stft,istft", help="comma-separated subset of stft,istft")
     args = p.parse_args()
-    hop = args.hop or args.n_fft // 4
+    ops = set(args.ops.split(","))
     dev = torch.device("cuda")
-    x = torch.randn(args.B, args.T, device=dev)
-    w = torch.hann_window(args.n_fft, device=dev)
-    with spectro.kernel_path(args.path):
-        s = spectro.stft(x, args.n_fft, hop, window=w, return_complex=True)
-        for _ in range(3):  # warm-up (cuFFT plans, the NOLA check of safety="auto")
-            spectro.istft(spectro.stft(x, args.n_fft, hop, window=w, return_complex=True), args.n_fft, hop, window=w,
-                          length=args.T)
-        torch.cuda.synchronize()
-        torch.cuda.cudart().cudaProfilerStart()
-        for _ in range(args.calls):
-            spectro.stft(x, args.n_fft, hop, window=w, return_complex=True)
-            spectro.istft(s, args.n_fft, hop, window=w, length=args.T)
-        torch.cuda.synchronize()
-        torch.cuda.cudart().cudaProfilerStop()
-    print(f"profiled {args.calls} stft + istft call(s): B={args.B} T={args.T} n_fft={args.n_fft} hop={hop} "
-          f"path={args.path}")
+    for B, T, n_fft, hop in args.config or [parse_config(SEED)]:
+        x = torch.randn(B, T, device=dev)
+        w = torch.hann_window(n_fft, device=dev)
+        with spectro.kernel_path(args.path):
+            s = spectro.stft(x, n_fft, hop, window=w, return_complex=True)
+            for _ in range(3):  # warm-up (cuFFT plans, the NOLA check of safety="auto")
+                spectro.istft(spectro.stft(x, n_fft, hop, window=w, return_complex=True), n_fft, hop, window=w,
+                              length=T)
+            torch.cuda.synchronize()
+            torch.cuda.cudart().cudaProfilerStart()
+            for _ in range(args.calls):
+                if "stft" in ops:
+                    spectro.stft(x, n_fft, hop, window=w, return_complex=True)
+                if "istft" in ops:
+                    spectro.istft(s, n_fft, hop, window=w, length=T)
+            torch.cuda.synchronize()
+            torch.cuda.cudart().cudaProfilerStop()
+        print(f"profiled {args.calls} call(s) of {sorted(ops)}: B={B} T={T} n_fft={n_fft} hop={hop} path={args.path}")
 
 
 if __name__ == "__main__":

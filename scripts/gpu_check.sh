@@ -15,8 +15,9 @@
 #   bench      benchmarks/bench.py (QUICK=1: --quick)                             -> bench.log, RESULTS.md,
 #                                                                                    results.json, results.png
 # and prints a summary last. Exit status: 0 iff every step that ran passed.
-# Environment: OUT, PYTHON (python3), MAX_JOBS (16), QUICK, SANITIZE, PROFILE, JUNIT, PYTEST_ARGS (extra pytest args),
-# WORKERS (pytest-xdist workers, default 8; 0 runs in one process), SKIP (step names to skip, e.g. "kernels fused").
+# Environment: OUT, PYTHON (python3), MAX_JOBS (16), QUICK, SANITIZE, PROFILE (PROFILE_ARGS, PROFILE_SET), JUNIT,
+# PYTEST_ARGS (extra pytest args), WORKERS (pytest-xdist workers, default 8; 0 runs in one process), SKIP (step names
+# to skip, e.g. "kernels fused").
 # Nothing is downloaded: it uses the machine's torch, numpy, pytest, matplotlib, ninja and nvcc.
 
 set -o pipefail
@@ -166,16 +167,16 @@ else
 fi
 
 # ------------------------------------------------------------------------------------------------------------- profile
-# PROFILE=1: Nsight Compute on the seed configuration's stft + istft kernels (benchmarks/profile_driver.py): speed of
-# light, memory and issue-stall sections as text (the .ncu-rep stays on the machine).
+# PROFILE=1: Nsight Compute on the stft + istft calls of benchmarks/profile_driver.py (the seed configuration, or
+# PROFILE_ARGS="--config B,T,n_fft,hop ..."): every kernel of each call, section set PROFILE_SET (default full), as text.
 if [ "${PROFILE:-0}" = 1 ]; then
   NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null | head -n 1)
   if [ $BUILD_OK != 1 ] || [ -z "$NCU" ]; then
     ORDER+=(profile); STATUS[profile]="FAILED (needs the build and ncu)"
   else
+    # shellcheck disable=SC2086
     run_step profile "$OUT/profile.log" 600 "$NCU" --profile-from-start off --target-processes all \
-      --section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats --section Occupancy \
-      --section LaunchStats $PYTHON benchmarks/profile_driver.py ${PROFILE_ARGS:-}
+      --set "${PROFILE_SET:-full}" --import-source no $PYTHON benchmarks/profile_driver.py ${PROFILE_ARGS:-}
   fi
 fi
 

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# spectro — the fused kernels' build-time launch knobs, measured: builds tests/kernels/test_fused once per variant
+# (in parallel, each in its own build folder) and runs `test_fused --bench` for each, on the GPU of this machine.
+#
+#   bash benchmarks/fused_variants.sh                        # the default variants below
+#   bash benchmarks/fused_variants.sh "" "-DSPECTRO_FUSED_MIN_BLOCKS=3"
+#
+# A variant is a string of extra nvcc flags ("" = the defaults). Output: each variant's bench rows, then one table
+# (ms per launch of every configuration, one column per variant). Knobs: fused.cuh's SPECTRO_FUSED_THREADS
+# (block size of the power-of-two engine) and SPECTRO_FUSED_MIN_BLOCKS (resident blocks per SM the kernels are
+# compiled for, i.e. the register cap).
+set -o pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
+NVCC=${NVCC:-nvcc}
+if [ $# -gt 0 ]; then
+  VARIANTS=("$@")
+else
+  VARIANTS=("" "-DSPECTRO_FUSED_MIN_BLOCKS=3" "-DSPECTRO_FUSED_THREADS=128 -DSPECTRO_FUSED_MIN_BLOCKS=4"
+            "-DSPECTRO_FUSED_THREADS=512 -DSPECTRO_FUSED_MIN_BLOCKS=1")
+fi
+TMP=$(mktemp -d)
+pids=()
+# Interrupted (e.g. by `timeout`): take the parallel builds down too, so that nothing keeps compiling behind later
+# timings.
+trap 'kill "${pids[@]}" 2>/dev/null; pkill -f "build/variants/" 2>/dev/null; rm -rf "$TMP"; exit 130' INT TERM
+for i in "${!VARIANTS[@]}"; do
+  (make --no-print-directory -f tests/kernels/Makefile NVCC="$NVCC" BUILD="build/variants/$i" \
+     NVCCFLAGS="-std=c++17 -O3 -arch=sm_90 ${VARIANTS[$i]}" "build/variants/$i/test_fused" >"$TMP/build_$i.log" 2>&1) &
+  pids+=($!)
+done
+rc=0
+for i in "${!pids[@]}"; do
+  if ! wait "${pids[$i]}"; then
+    echo "variant $i (${VARIANTS[$i]:-defaults}): build FAILED"; tail -n 20 "$TMP/build_$i.log"; rc=1
+  fi
+done
+for i in "${!VARIANTS[@]}"; do
+  [ -x "build/variants/$i/test_fused" ] || continue
+  echo "=== variant $i: ${VARIANTS[$i]:-defaults}"
+  "build/variants/$i/test_fused" --bench | tee "$TMP/bench_$i.log" || rc=1
+done
+echo
+echo "=== ms per launch (columns: variants 0..$((${#VARIANTS[@]} - 1)))"
+for i in "${!VARIANTS[@]}"; do echo "  $i: ${VARIANTS[$i]:-defaults}"; done
+python3 - "$TMP" "${#VARIANTS[@]}" <<'EOF'
+import re, sys
+tmp, n = sys.argv[1], int(sys.argv[2])
+rows, order = {}, []
+for i in range(n):
+    try:
+        text = open(f"{tmp}/bench_{i}.log").read().split("\nsummary")[0]
+    except OSError:
+        continue
+    for line in text.splitlines():
+        m = re.match(r"(.*?)\s+([0-9.]+) ms\s+[0-9]+ GB/s", line)
+        if m and "copy" not in m.group(1):
+            if m.group(1) not in rows:
+                order.append(m.group(1))
+            rows.setdefault(m.group(1), {})[i] = float(m.group(2))
+for what in order:
+    print(f"{what:<50}" + "".join(f"{rows[what].get(i, float('nan')):>9.4f}" for i in range(n)))
+EOF
+rm -rf "$TMP"
+exit $rc
