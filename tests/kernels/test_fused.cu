@@ -315,14 +315,15 @@ void check_analysis(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_
 // V is the output value type (real for irfft / irfft_half / ifft_real, complex for ifft).
 template <typename V>
 void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop, int64_t length, int64_t pad, bool env,
-                     kc::SpecMode spec_mode, bool transposed_layout) {
+                     kc::SpecMode spec_mode, bool transposed_layout, PadMode pad_mode = PadMode::Constant) {
   using R = typename RealOf<V>::type;
   const bool complex_fft = !(spec_mode == kc::SpecMode::Irfft || spec_mode == kc::SpecMode::IrfftHalf);
   if (!kc::fused_supported<V>(n_fft, complex_fft)) return;  // e.g. complex128 at 8192: shared memory
   Geometry g;
-  g.n_fft = n_fft; g.hop = hop; g.n_frames = n_frames; g.length = length; g.pad = pad; g.mode = PadMode::Constant;
+  g.n_fft = n_fft; g.hop = hop; g.n_frames = n_frames; g.length = length; g.pad = pad; g.mode = pad_mode;
   g.env_normalize = env;
   const bool real_fft = spec_mode == kc::SpecMode::Irfft || spec_mode == kc::SpecMode::IrfftHalf;
+  const int64_t side_n = batch * kc::fused_side_length(g);
   const int64_t bins = real_fft ? n_fft / 2 + 1 : n_fft;
   // Spectrum [batch, bins, frames]; stored frame-major (like torch.stft's output) or bin-major.
   std::vector<Complex<R>> spec(batch * bins * n_frames);
@@ -369,29 +370,34 @@ void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop
   std::vector<V> host(ref.size());
   if (g_emulate) {
     for (auto& v : host) v = from_cd<V>(cd(NAN, NAN));
-    p.spec = spec.data(); p.s.out = host.data();
+    std::vector<V> side(side_n, from_cd<V>(cd(NAN, NAN)));
+    p.spec = spec.data(); p.s.out = host.data(); p.side = side_n > 0 ? side.data() : nullptr;
     CUDA_OK(kc::detail::run_fused_synthesis(p, HostExec{}));
   } else {
-    Complex<R>* dspec; R* dw; V* dout;
+    Complex<R>* dspec; R* dw; V* dout; V* dside = nullptr;
     CUDA_OK(cudaMalloc(&dspec, spec.size() * sizeof(Complex<R>)));
     CUDA_OK(cudaMalloc(&dw, w.size() * sizeof(R)));
     CUDA_OK(cudaMalloc(&dout, ref.size() * sizeof(V)));
+    if (side_n > 0) {
+      CUDA_OK(cudaMalloc(&dside, side_n * sizeof(V)));
+      CUDA_OK(cudaMemset(dside, 0xff, side_n * sizeof(V)));
+    }
     CUDA_OK(cudaMemcpy(dspec, spec.data(), spec.size() * sizeof(Complex<R>), cudaMemcpyHostToDevice));
     CUDA_OK(cudaMemcpy(dw, w.data(), w.size() * sizeof(R), cudaMemcpyHostToDevice));
     CUDA_OK(cudaMemset(dout, 0xff, ref.size() * sizeof(V)));
-    p.s.window = dw; p.s.out = dout; p.spec = dspec;
+    p.s.window = dw; p.s.out = dout; p.spec = dspec; p.side = dside;
     CUDA_OK(kc::launch_fused_synthesis(p, nullptr));
     CUDA_OK(cudaDeviceSynchronize());
     CUDA_OK(cudaMemcpy(host.data(), dout, host.size() * sizeof(V), cudaMemcpyDeviceToHost));
-    cudaFree(dspec); cudaFree(dw); cudaFree(dout);
+    cudaFree(dspec); cudaFree(dw); cudaFree(dout); cudaFree(dside);
   }
   std::vector<cd> out(host.size());
   for (size_t i = 0; i < host.size(); ++i) out[i] = to_cd(host[i]);
   const double err = rel_error(out, ref), tol = tolerance(Traits<V>::eps, n_fft);
   char what[256];
-  std::snprintf(what, sizeof what, "synthesis %s B=%lld N=%lld n_fft=%lld hop=%lld len=%lld pad=%lld env=%d spec=%d layout=%d: rel err %.3g > %.3g",
+  std::snprintf(what, sizeof what, "synthesis %s B=%lld N=%lld n_fft=%lld hop=%lld len=%lld pad=%lld mode=%d env=%d spec=%d layout=%d: rel err %.3g > %.3g",
                 Traits<V>::name(), (long long)batch, (long long)n_frames, (long long)n_fft, (long long)hop, (long long)length,
-                (long long)pad, env, static_cast<int>(spec_mode), transposed_layout, err, tol);
+                (long long)pad, static_cast<int>(pad_mode), env, static_cast<int>(spec_mode), transposed_layout, err, tol);
   record(err <= tol, what);
 }
 
@@ -442,6 +448,18 @@ void synthesis_grid() {
           check_synthesis<V>(2, n_frames, n_fft, hop, natural + 37, 0, false, kc::SpecMode::IrfftHalf, layout);
           check_synthesis<V>(1, n_frames, n_fft, hop, natural / 2, 3, true, kc::SpecMode::IfftReal, layout);
         }
+        // The transposes of reflect / replicate / circular centre padding (stft's backward): a signal of T samples
+        // with pad = n_fft / 2 on both sides, T + 2 pad >= the frames' span.
+        const int64_t pad = n_fft / 2, T = natural - 2 * pad + hop / 2;
+        for (PadMode pm : {PadMode::Reflect, PadMode::Replicate, PadMode::Circular}) {
+          if (cplx) {
+            check_synthesis<V>(2, n_frames, n_fft, hop, T, pad, false, kc::SpecMode::Ifft, layout, pm);
+          } else {
+            check_synthesis<V>(2, n_frames, n_fft, hop, T, pad, false, kc::SpecMode::IrfftHalf, layout, pm);
+            check_synthesis<V>(1, n_frames, n_fft, hop, T + 1, pad, pm == PadMode::Reflect, kc::SpecMode::IfftReal,
+                               layout, pm);
+          }
+        }
       }
     }
   }
@@ -460,6 +478,8 @@ void long_grid() {
       check_synthesis<V>(3, n_frames, n_fft, hop, natural - n_fft, n_fft / 2, true, cplx ? kc::SpecMode::Ifft : kc::SpecMode::Irfft, true);
       check_synthesis<V>(2, n_frames, n_fft, hop, natural + 2 * hop + 1, 0, true, cplx ? kc::SpecMode::Ifft : kc::SpecMode::IrfftHalf, false);
       if (!cplx) check_synthesis<V>(1, n_frames, n_fft, hop, natural - 7, 5, false, kc::SpecMode::IfftReal, true);
+      check_synthesis<V>(2, n_frames, n_fft, hop, natural - n_fft + 1, n_fft / 2, false,
+                         cplx ? kc::SpecMode::Ifft : kc::SpecMode::IrfftHalf, true, PadMode::Reflect);
     }
   }
 }
@@ -533,15 +553,19 @@ void fuzz(int count) {
     } else {  // synthesis
       const int64_t natural = n_fft + hop * (n_frames - 1);
       const int64_t pad = pick(0, n_fft / 2);
-      const int64_t length = std::max<int64_t>(1, natural - pad - pick(-hop, n_fft / 2));
+      const PadMode pm = pick(0, 1) == 0 ? PadMode::Constant : static_cast<PadMode>(pick(1, 3));
+      // Other pad modes: the binding layer's preconditions (pad < T, span <= T + 2 pad).
+      const int64_t length = pm == PadMode::Constant
+                                 ? std::max<int64_t>(1, natural - pad - pick(-hop, n_fft / 2))
+                                 : std::max<int64_t>(natural - 2 * pad, pad + 1) + pick(0, 3);
       const bool layout = pick(0, 1) == 1;
       const kc::SpecMode real_modes[] = {kc::SpecMode::Irfft, kc::SpecMode::IrfftHalf, kc::SpecMode::IfftReal};
       const kc::SpecMode rm = real_modes[pick(0, 2)];
       switch (type) {
-        case 0: check_synthesis<float>(batch, n_frames, n_fft, hop, length, pad, env, rm, layout); break;
-        case 1: check_synthesis<double>(batch, n_frames, n_fft, hop, length, pad, env, rm, layout); break;
-        case 2: check_synthesis<Complex<float>>(batch, n_frames, n_fft, hop, length, pad, env, kc::SpecMode::Ifft, layout); break;
-        default: check_synthesis<Complex<double>>(batch, n_frames, n_fft, hop, length, pad, env, kc::SpecMode::Ifft, layout); break;
+        case 0: check_synthesis<float>(batch, n_frames, n_fft, hop, length, pad, env, rm, layout, pm); break;
+        case 1: check_synthesis<double>(batch, n_frames, n_fft, hop, length, pad, env, rm, layout, pm); break;
+        case 2: check_synthesis<Complex<float>>(batch, n_frames, n_fft, hop, length, pad, env, kc::SpecMode::Ifft, layout, pm); break;
+        default: check_synthesis<Complex<double>>(batch, n_frames, n_fft, hop, length, pad, env, kc::SpecMode::Ifft, layout, pm); break;
       }
     }
   }

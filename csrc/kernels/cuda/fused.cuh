@@ -8,9 +8,10 @@
 //   complex input: an n_fft-point complex FFT (mode fft).
 // fused synthesis: each block owns a segment of output samples. It walks the frames that overlap the segment: loads
 // their spectra, runs the inverse FFT, and overlap-adds window * frame into a shared-memory accumulator; then it
-// applies the envelope scale and writes every output sample once (a gather: deterministic, no atomics). Only zero
-// padding (trim / zero-extend) is folded here; the other pad modes' transposes go through the two-kernel path
-// (frame_ola.cuh).
+// applies the envelope scale and writes every output sample once (a gather: deterministic, no atomics). With zero
+// padding the blocks cover the signal's positions only (trim / zero-extend); with reflect / replicate / circular
+// padding they also cover the padded positions outside the signal, written to a small side buffer, and a second,
+// tiny kernel (FoldSide) adds those onto the samples they map to.
 // Both are exact re-associations of the definitions in common.h with the FFT of the corresponding mode.
 //
 // Two implementations of each (block_fft.cuh's two engines):
@@ -34,6 +35,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 
 #include "../common.h"
 #include "block_fft.cuh"
@@ -60,7 +62,26 @@ struct FusedSynthesisParams {
   const Complex<R>* spec = nullptr;  // element (b, bin, n) at spec[b * stride_b + bin * stride_bin + n * stride_n]
   int64_t stride_b = 0, stride_bin = 0, stride_n = 0;
   SpecMode mode = SpecMode::Irfft;
+  // Scratch [batch, fused_side_length(s.g)] for the padded positions outside the signal; required (and only used)
+  // when that length is not 0 (pad modes other than Constant).
+  V* side = nullptr;
 };
+
+// The padded positions a fused synthesis computes, [synthesis_lo, synthesis_hi). Zero padding: the signal's own
+// positions [pad, pad + T) (the padding is trimmed, or zeros appended past the span). Other pad modes: also the
+// positions outside the signal, [0, pad) and [pad + T, span), whose values go to the side buffer; fold_side then adds
+// each onto the sample its position reads (pad_source): the transpose of reflect / replicate / circular padding.
+SPECTRO_HD int64_t synthesis_lo(const Geometry& g) { return g.mode == PadMode::Constant ? g.pad : 0; }
+SPECTRO_HD int64_t synthesis_hi(const Geometry& g) {
+  const int64_t end = g.pad + g.length, span = g.span();
+  return g.mode == PadMode::Constant || end >= span ? end : span;
+}
+// Length of one row of the side buffer: [0, pad) then [pad + T, span).
+SPECTRO_HD int64_t fused_side_length(const Geometry& g) {
+  if (g.mode == PadMode::Constant) return 0;
+  const int64_t right = g.span() - g.pad - g.length;
+  return g.pad + (right > 0 ? right : 0);
+}
 
 // Launch-shape knobs for tests and benchmarks (0 = the launchers' defaults). Not thread-safe; leave alone in
 // production.
@@ -77,11 +98,21 @@ inline FusedTuning& fused_tuning() {
 
 // Block size of the power-of-two engine (at least M/8 threads, one per 8 elements of a frame) and the minimum
 // resident blocks per SM its kernels are compiled for (register cap); build-time knobs for experiments.
+// 128 threads x 4 blocks (the register cap of 2 x 256, the same 16 warps per SM) measured 5-20% faster than 256 x 2
+// on an H200 (benchmarks/fused_variants.sh): barriers span fewer warps.
 #ifndef SPECTRO_FUSED_THREADS
-#define SPECTRO_FUSED_THREADS 256
+#define SPECTRO_FUSED_THREADS 128
 #endif
 #ifndef SPECTRO_FUSED_MIN_BLOCKS
-#define SPECTRO_FUSED_MIN_BLOCKS 2
+#define SPECTRO_FUSED_MIN_BLOCKS 4
+#endif
+// Resident blocks per SM the power-of-two synthesis is compiled for (its own register cap).
+#ifndef SPECTRO_FUSED_SYNTHESIS_MIN_BLOCKS
+#define SPECTRO_FUSED_SYNTHESIS_MIN_BLOCKS SPECTRO_FUSED_MIN_BLOCKS
+#endif
+// 1: the power-of-two analysis loads the next round's frame before the current round's FFT (software pipelining).
+#ifndef SPECTRO_FUSED_PREFETCH
+#define SPECTRO_FUSED_PREFETCH 1
 #endif
 
 namespace detail {
@@ -169,6 +200,31 @@ SPECTRO_HD V padded_sample(const V* xrow, const R* window, int64_t pos, R ws, co
   return xrow[src] * (ws * envelope_scale(window, pos, g));
 }
 
+// Where a synthesis block stores the value of padded position p0 + i of its segment: the output sample t = p - pad
+// when 0 <= t < T, else the row's side buffer (left part at p, right part at p - T). One pointer in registers; the
+// rest is re-read from the kernel parameters on the (edge-only) slow path.
+template <typename V>
+struct SynthesisOut {
+  V* direct;  // output row + (p0 - pad) when the whole segment lies inside the signal, else null
+  SPECTRO_HD SynthesisOut(const FusedSynthesisParams<V>& p, int64_t b, int64_t p0, int len) {
+    const int64_t t0 = p0 - p.s.g.pad;
+    direct = t0 >= 0 && t0 + len <= p.s.g.length ? p.s.out + b * p.s.g.length + t0 : nullptr;
+  }
+  SPECTRO_HD void put(const FusedSynthesisParams<V>& p, int64_t b, int64_t p0, int i, V v) const {
+    if (direct != nullptr) {
+      direct[i] = v;
+      return;
+    }
+    const Geometry& g = p.s.g;
+    const int64_t t = p0 + i - g.pad;
+    if (t >= 0 && t < g.length) {
+      p.s.out[b * g.length + t] = v;
+    } else {
+      p.side[b * fused_side_length(g) + (t < 0 ? t + g.pad : t - g.length + g.pad)] = v;
+    }
+  }
+};
+
 // ----------------------------------------------------------------------------------------------------------------
 // Power-of-two engine.
 
@@ -183,7 +239,31 @@ struct Pow2Analysis {
   static constexpr int kMinBlocks =
       SPECTRO_FUSED_MIN_BLOCKS * SPECTRO_FUSED_THREADS / kThreads > 0 ? SPECTRO_FUSED_MIN_BLOCKS * SPECTRO_FUSED_THREADS / kThreads : 1;
   static constexpr int kRound = kThreads / kTpf;  // frames transformed together
-  static constexpr int64_t smem_bytes() { return 2 * int64_t{kRound} * S::kFrameStride * int64_t{sizeof(Cx)}; }
+  // Two sequence buffers per frame of a round, then (real signals) the split-step twiddles.
+  static constexpr int64_t smem_bytes() {
+    return (2 * int64_t{kRound} * S::kFrameStride + (kComplex ? 0 : kM)) * int64_t{sizeof(Cx)};
+  }
+
+  // Whether frame n lies inside the signal (no padding, no envelope scaling): read with plain vector loads.
+  SPECTRO_HD static bool interior(int64_t n, const Geometry& g) {
+    const int64_t start = n * g.hop - g.pad;
+    return !g.env_normalize && start >= 0 && start + g.n_fft <= g.length;
+  }
+  // The thread's 8 raw samples (pairs for real signals) of interior frame n: element j + r M/8 of the FFT input.
+  SPECTRO_HD static void load_interior(const V* xrow, int64_t n, const Geometry& g, int j, Cx (&x)[8]) {
+    const V* xs = xrow + (n * g.hop - g.pad);
+    if constexpr (kComplex) {
+SPECTRO_UNROLL
+      for (int r = 0; r < 8; ++r) x[r] = xs[j + r * kTpf];
+    } else if ((reinterpret_cast<uintptr_t>(xs) & (sizeof(Cx) - 1)) == 0) {
+      const Cx* xp = reinterpret_cast<const Cx*>(xs);
+SPECTRO_UNROLL
+      for (int r = 0; r < 8; ++r) x[r] = xp[j + r * kTpf];
+    } else {
+SPECTRO_UNROLL
+      for (int r = 0; r < 8; ++r) x[r] = Cx{xs[2 * (j + r * kTpf)], xs[2 * (j + r * kTpf) + 1]};
+    }
+  }
 
 #pragma nv_exec_check_disable
   template <class Ctx>
@@ -197,6 +277,7 @@ struct Pow2Analysis {
     const int64_t n_end = min64(n_begin + frames_per_block, g.n_frames);
     Cx* buf0 = reinterpret_cast<Cx*>(ctx.smem());
     Cx* buf1 = buf0 + kRound * S::kFrameStride;
+    Cx* st = buf1 + kRound * S::kFrameStride;  // st[k] = exp(-2 pi i k / n_fft), k < M (real signals)
     const int off = fl * S::kFrameStride;
 
     fft::Pow2Twiddles<kLogM, -1, R> tw;
@@ -212,62 +293,62 @@ SPECTRO_UNROLL
         ws[r] = Cx{a.scale * a.window[2 * i], a.scale * a.window[2 * i + 1]};
       }
     }
-    // Split-step twiddles exp(-2 pi i k / n_fft), k = j + r M/8.
-    Cx st[8];
+    // Split-step twiddles in shared memory (registers go to the prefetched frame instead).
     if constexpr (!kComplex) {
-SPECTRO_UNROLL
-      for (int r = 0; r < 8; ++r) st[r] = fft::expi_pi<R>(-2 * (j + r * kTpf), 2 * kM);
+      for (int k = tid; k < kM; k += kThreads) st[k] = fft::expi_pi<R>(-2 * k, 2 * kM);
     }
+    ctx.sync();
     const bool full = p.mode == SpecMode::RfftFull, dbl = p.mode == SpecMode::RfftDouble;
     const int64_t bins = kComplex ? kM : (full ? 2 * kM : kM + 1);
     const V* xrow = a.x + b * g.length;
+
+    // Software pipeline (SPECTRO_FUSED_PREFETCH): the next round's interior frame is loaded (into xn) before this
+    // round's FFT passes, so the global loads overlap the shared-memory passes and barriers.
+    Cx xn[8];
+    bool next_interior = false;
+#if SPECTRO_FUSED_PREFETCH
+    next_interior = n_begin + fl < n_end && interior(n_begin + fl, g);
+    if (next_interior) load_interior(xrow, n_begin + fl, g, j, xn);
+#endif
 
     int par = 0;
     for (int64_t nr = n_begin; nr < n_end; nr += kRound) {
       const int64_t n = nr + fl;
       const bool valid = n < n_end;
+#if !SPECTRO_FUSED_PREFETCH
+      next_interior = valid && interior(n, g);
+      if (next_interior) load_interior(xrow, n, g, j, xn);
+#endif
       Cx v[8];
-      if (valid) {
-        const int64_t pos0 = n * g.hop;
-        const int64_t start = pos0 - g.pad;
-        if (!g.env_normalize && start >= 0 && start + g.n_fft <= g.length) {
-          const V* xs = xrow + start;
+      if (valid && next_interior) {
+SPECTRO_UNROLL
+        for (int r = 0; r < 8; ++r) {
           if constexpr (kComplex) {
-SPECTRO_UNROLL
-            for (int r = 0; r < 8; ++r) {
-              const V x = xs[j + r * kTpf];
-              v[r] = Cx{x.re * ws[r].re, x.im * ws[r].re};
-            }
-          } else if ((reinterpret_cast<uintptr_t>(xs) & (sizeof(Cx) - 1)) == 0) {
-            const Cx* xp = reinterpret_cast<const Cx*>(xs);
-SPECTRO_UNROLL
-            for (int r = 0; r < 8; ++r) {
-              const Cx x = xp[j + r * kTpf];
-              v[r] = Cx{x.re * ws[r].re, x.im * ws[r].im};
-            }
+            v[r] = Cx{xn[r].re * ws[r].re, xn[r].im * ws[r].re};
           } else {
-SPECTRO_UNROLL
-            for (int r = 0; r < 8; ++r) {
-              const int i = j + r * kTpf;
-              v[r] = Cx{xs[2 * i] * ws[r].re, xs[2 * i + 1] * ws[r].im};
-            }
+            v[r] = Cx{xn[r].re * ws[r].re, xn[r].im * ws[r].im};
           }
-        } else {  // the frame reaches into the padding, or envelope scaling: element by element
+        }
+      } else if (valid) {  // the frame reaches into the padding, or envelope scaling: element by element
+        const int64_t pos0 = n * g.hop;
 SPECTRO_UNROLL
-          for (int r = 0; r < 8; ++r) {
-            const int i = j + r * kTpf;
-            if constexpr (kComplex) {
-              v[r] = padded_sample(xrow, a.window, pos0 + i, ws[r].re, g);
-            } else {
-              v[r] = Cx{padded_sample(xrow, a.window, pos0 + 2 * i, ws[r].re, g),
-                        padded_sample(xrow, a.window, pos0 + 2 * i + 1, ws[r].im, g)};
-            }
+        for (int r = 0; r < 8; ++r) {
+          const int i = j + r * kTpf;
+          if constexpr (kComplex) {
+            v[r] = padded_sample(xrow, a.window, pos0 + i, ws[r].re, g);
+          } else {
+            v[r] = Cx{padded_sample(xrow, a.window, pos0 + 2 * i, ws[r].re, g),
+                      padded_sample(xrow, a.window, pos0 + 2 * i + 1, ws[r].im, g)};
           }
         }
       } else {
 SPECTRO_UNROLL
         for (int r = 0; r < 8; ++r) v[r] = Cx{R(0), R(0)};
       }
+#if SPECTRO_FUSED_PREFETCH
+      next_interior = n + kRound < n_end && interior(n + kRound, g);
+      if (next_interior) load_interior(xrow, n + kRound, g, j, xn);
+#endif
       fft::pow2_pass<kLogM, -1, 0, true>(v, tw, j, (par ? buf1 : buf0) + off);
       ctx.sync();
       fft::pow2_passes_from<kLogM, -1, 1, !kComplex>(ctx, v, tw, j, buf0, buf1, par, off);
@@ -286,7 +367,7 @@ SPECTRO_UNROLL
             const Cx zk = v[r];
             const Cx zc = fft::cconj(z[(kM - k) & (kM - 1)]);
             const Cx even = fft::cscale(fft::cadd(zk, zc), R(0.5));
-            const Cx odd = fft::cmul(st[r], fft::cscale(fft::csub(zk, zc), R(0.5)));
+            const Cx odd = fft::cmul(st[k], fft::cscale(fft::csub(zk, zc), R(0.5)));
             Cx xk = {even.re + odd.im, even.im - odd.re};  // even - i * odd
             if (dbl && k > 0) xk = fft::cscale(xk, R(2));
             row[k] = xk;
@@ -308,12 +389,15 @@ struct Pow2Synthesis {
   static constexpr bool kComplex = IsComplex<V>::value;  // complex output (mode ifft)
   static constexpr int kM = S::kM, kTpf = S::kTpf;
   static constexpr int kThreads = kTpf > SPECTRO_FUSED_THREADS ? kTpf : SPECTRO_FUSED_THREADS;
-  static constexpr int kMinBlocks =
-      SPECTRO_FUSED_MIN_BLOCKS * SPECTRO_FUSED_THREADS / kThreads > 0 ? SPECTRO_FUSED_MIN_BLOCKS * SPECTRO_FUSED_THREADS / kThreads : 1;
+  static constexpr int kMinBlocks = SPECTRO_FUSED_SYNTHESIS_MIN_BLOCKS * SPECTRO_FUSED_THREADS / kThreads > 0
+                                        ? SPECTRO_FUSED_SYNTHESIS_MIN_BLOCKS * SPECTRO_FUSED_THREADS / kThreads
+                                        : 1;
   static constexpr int kRound = kThreads / kTpf;
-  // Ring of partial sums: a power of two >= the positions one round can touch beyond the completed ones.
+  // Ring of partial sums: a power of two >= the positions one round can touch beyond the completed ones, and a
+  // multiple of the block size (each thread owns the slots = its index mod kThreads).
+  static_assert((kThreads & (kThreads - 1)) == 0, "the synthesis ring needs a power-of-two block size");
   static int ring_size(int64_t n_fft, int64_t hop) {
-    int q = 1;
+    int q = kThreads;
     while (q < (kRound + 1) * hop + n_fft) q *= 2;
     return q;
   }
@@ -335,9 +419,9 @@ struct Pow2Synthesis {
     const int tid = ctx.tid();
     const int fl = tid >> S::kLogTpf, j = tid & (kTpf - 1);
     const int64_t b = ctx.block() / segments_per_row;
-    const int64_t t0 = (ctx.block() - b * segments_per_row) * segment;
-    const int len = static_cast<int>(min64(segment, g.length - t0));
-    const int64_t p0 = t0 + g.pad;  // padded position of the segment's first sample
+    // Padded position of the segment's first sample, and its length.
+    const int64_t p0 = synthesis_lo(g) + (ctx.block() - b * segments_per_row) * segment;
+    const int len = static_cast<int>(min64(segment, synthesis_hi(g) - p0));
     const int64_t span = g.span();
 
     Cx* buf0 = reinterpret_cast<Cx*>(ctx.smem());
@@ -360,7 +444,7 @@ struct Pow2Synthesis {
     const R half_weight = p.mode == SpecMode::IrfftHalf ? R(0.5) : R(1);
     const Cx* spec = p.spec + b * p.stride_b;
     const bool unit_bins = p.stride_bin == 1;
-    V* out = s.out + b * g.length + t0;
+    const SynthesisOut<V> out(p, b, p0, len);
 
     // Frames that overlap padded positions [p0, p0 + len) within [0, span): first..last (none if p0 >= span).
     int64_t first = 0, last = -1;
@@ -427,23 +511,21 @@ SPECTRO_UNROLL
       // Positions that become complete: below the next round's first frame (all of the rest after the last round).
       const int complete =
           final_round ? len : static_cast<int>(max64(done, min64(len, base + kRound * g.hop - p0)));
-      const int hi = final_round ? len
-                                 : static_cast<int>(max64(complete, min64(len, base + (cnt - 1) * g.hop + n_fft - p0)));
       const int base_i = static_cast<int>(base - p0);  // segment index of frame c0's first sample (may be < 0)
-      for (int i = done + tid; i < hi; i += kThreads) {
-        if (i >= lim) {  // beyond every frame (last round only): a zero, and no ring slot touched
-          out[i] = zero_value<V>();
-          continue;
-        }
-        const int slot = i & (ring - 1);
-        V total = acc[slot];
-        const int rel = i - base_i;
-        int lo, fhi, r;
-        hm.covering(rel, cnt - 1, &lo, &fhi, &r);
-        for (int f = lo; f <= fhi; ++f) {
-          const int k = rel - f * hm.hop.d;
-          const Cx* zf = z + f * S::kFrameStride;
+      // Overlap-add: sample k of the round's frame f lands on segment position i = base_i + f * hop + k. Thread tid
+      // owns the positions i = tid (mod kThreads), and with them the ring slots i & (ring - 1) (ring is a multiple
+      // of kThreads): it adds the round's frames to its positions in frame order, the summation order of
+      // synthesis_element, with no race and no barrier. Positions below `done` are written already, and positions
+      // from len on belong to the next segment.
+      for (int f = 0; f < cnt; ++f) {
+        const int s0 = base_i + f * hm.hop.d;  // segment position of the frame's first sample
+        const int k_lo = done - s0 > 0 ? done - s0 : 0;
+        const int k_hi = mini(n_fft, len - s0);
+        const Cx* zf = z + f * S::kFrameStride;
+        for (int k = k_lo + ((tid - s0 - k_lo) & (kThreads - 1)); k < k_hi; k += kThreads) {
+          const int slot = (s0 + k) & (ring - 1);
           const R w = win[k];
+          V total = acc[slot];
           if constexpr (kComplex) {
             total += zf[k] * w;
           } else if (real_fft) {
@@ -451,27 +533,34 @@ SPECTRO_UNROLL
           } else {
             total += zf[k].re * w;  // ifft_real
           }
-        }
-        if (i < complete) {  // every frame covering it has been added: envelope, scale, write; free the slot
-          R sc;
-          if (i >= int_lo && i < int_hi) {
-            sc = hs[r];
-          } else {
-            const R h = g.env_normalize ? envelope_scale_rel(win, i + relf0, hm, f_env_max) : R(1);
-            sc = h * s.scale;
-          }
-          out[i] = total * sc;
-          acc[slot] = zero_value<V>();
-        } else {
           acc[slot] = total;
         }
+      }
+      // Positions [done, complete) have every frame covering them added: envelope, scale, write each once (same
+      // owner thread), and free their slots.
+      for (int i = done + ((tid - done) & (kThreads - 1)); i < complete; i += kThreads) {
+        if (i >= lim) {  // beyond every frame (last round only): a zero, and no ring slot touched
+          out.put(p, b, p0, i, zero_value<V>());
+          continue;
+        }
+        const int slot = i & (ring - 1);
+        R sc;
+        if (i >= int_lo && i < int_hi) {
+          const int rf = i + relf0;  // >= 0; rf mod hop = (p - first * hop) mod hop, the residue of p's frames
+          sc = hs[rf - hm.hop.div(rf) * hm.hop.d];
+        } else {
+          const R h = g.env_normalize ? envelope_scale_rel(win, i + relf0, hm, f_env_max) : R(1);
+          sc = h * s.scale;
+        }
+        out.put(p, b, p0, i, acc[slot] * sc);
+        acc[slot] = zero_value<V>();
       }
       done = complete;
       par ^= (S::kPasses & 1);
     }
     // No frame overlaps the segment (it lies beyond the span): zeros.
     if (first > last) {
-      for (int i = tid; i < len; i += kThreads) out[i] = zero_value<V>();
+      for (int i = tid; i < len; i += kThreads) out.put(p, b, p0, i, zero_value<V>());
     }
   }
 };
@@ -588,11 +677,11 @@ struct GenericSynthesis {
     const int m = static_cast<int>(fft_length(!real_fft, g.n_fft));
     const int tid = ctx.tid();
 
-    const int64_t segments_per_row = (g.length + segment - 1) / segment;
+    const int64_t pos_lo = synthesis_lo(g), pos_hi = synthesis_hi(g);
+    const int64_t segments_per_row = (pos_hi - pos_lo + segment - 1) / segment;
     const int64_t b = ctx.block() / segments_per_row;
-    const int64_t t0 = (ctx.block() - b * segments_per_row) * segment;
-    const int len = static_cast<int>(min64(segment, g.length - t0));
-    const int64_t p0 = t0 + g.pad;                 // padded position of the segment's first sample
+    const int64_t p0 = pos_lo + (ctx.block() - b * segments_per_row) * segment;  // padded position of the first sample
+    const int len = static_cast<int>(min64(segment, pos_hi - p0));
     const int64_t span = g.span();
 
     Cx* buf = reinterpret_cast<Cx*>(ctx.smem());
@@ -671,7 +760,7 @@ struct GenericSynthesis {
     }
     ctx.sync();
     // 4. Envelope, scale, write each sample once.
-    V* out = s.out + b * g.length + t0;
+    const SynthesisOut<V> out(p, b, p0, len);
     const int f_env_max = static_cast<int>(min64(g.n_frames - 1 - first, 0x3fffffff));
     const int int_lo = static_cast<int>(max64(0, min64(len, g.n_fft - g.hop - p0)));
     const int int_hi = static_cast<int>(max64(0, min64(len, g.n_frames * g.hop - p0)));
@@ -690,8 +779,38 @@ struct GenericSynthesis {
         }
         y = acc[i] * sc;
       }
-      out[i] = y;
+      out.put(p, b, p0, i, y);
     }
+  }
+};
+
+// The transpose of reflect / replicate / circular padding, after a synthesis into the output and the side buffer:
+// each output sample t that some side position reads (pad_source(p) == t, p outside [pad, pad + T)) gets those
+// values added, in for_each_preimage's order (a gather: one thread per sample, deterministic). Such samples lie
+// within k of either end of the row: targets [0, k) and [T - k, T) (all of [0, T) when T <= 2 k), targets_per_row of
+// them per row.
+template <typename V>
+struct FoldSide {
+  static constexpr int kThreads = 256;
+  static constexpr int kMinBlocks = 1;
+
+#pragma nv_exec_check_disable
+  template <class Ctx>
+  SPECTRO_HD static void run(Ctx& ctx, FusedSynthesisParams<V> p, int64_t targets_per_row, int64_t k) {
+    const Geometry& g = p.s.g;
+    const int64_t idx = ctx.block() * kThreads + ctx.tid();
+    const int64_t b = idx / targets_per_row;
+    if (b >= p.s.batch) return;
+    const int64_t j = idx - b * targets_per_row;
+    const int64_t t = j < k || targets_per_row == g.length ? j : g.length - targets_per_row + j;
+    V* row = p.s.out + b * g.length;
+    const V* side = p.side + b * fused_side_length(g);
+    const int64_t direct = t + g.pad;
+    V total = row[t];
+    for_each_preimage(t, g, [&](int64_t q) {
+      if (q != direct) total += side[q < g.pad ? q : q - g.length];  // left part at q, right part at q - T
+    });
+    row[t] = total;
   }
 };
 
@@ -714,30 +833,68 @@ __global__ void __launch_bounds__(Body::kThreads, Body::kMinBlocks) fused_entry(
   Body::run(ctx, args...);
 }
 
+// Per kernel (Body and argument types) and device: the dynamic shared memory size opted in (cudaFuncSetAttribute is a
+// driver call, so it is made once per kernel, device and larger size, not per launch) and the occupancy of the last
+// shared memory size queried. Static storage: zero-initialised.
+constexpr int kExecCacheDevices = 64;
+template <class Body, class... Args>
+struct ExecCache {
+  static ExecCache& get() {
+    static ExecCache c;
+    return c;
+  }
+  std::atomic<int64_t> opted[kExecCacheDevices];
+  std::atomic<uint64_t> occupancy[kExecCacheDevices];  // smem << 32 | SMs << 16 | blocks per SM; 0: none yet
+};
+inline std::mutex& exec_cache_mutex() {
+  static std::mutex m;
+  return m;
+}
+
 struct DeviceExec {
   cudaStream_t stream = nullptr;
+
+  // Makes `smem` bytes of dynamic shared memory launchable for this kernel on the current device.
+  template <class Body, class... Args>
+  static cudaError_t opt_in(int device, int64_t smem) {
+    if (smem <= 48 * 1024) return cudaSuccess;
+    auto kernel = fused_entry<Body, Args...>;
+    if (device < 0 || device >= kExecCacheDevices)
+      return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+    auto& opted = ExecCache<Body, Args...>::get().opted[device];
+    if (opted.load(std::memory_order_acquire) >= smem) return cudaSuccess;
+    // The attribute only grows, under the lock, so `opted` is always the size actually set.
+    std::lock_guard<std::mutex> lock(exec_cache_mutex());
+    if (opted.load(std::memory_order_relaxed) >= smem) return cudaSuccess;
+    const cudaError_t err =
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+    if (err == cudaSuccess) opted.store(smem, std::memory_order_release);
+    return err;
+  }
 
   // Blocks of this kernel resident on the whole device at once (0 on error).
   template <class Body, class... Args>
   int64_t slots(int64_t smem) const {
-    auto kernel = fused_entry<Body, Args...>;
-    // Cache (device, smem) -> resident blocks per SM for the last query of this kernel.
-    static std::atomic<uint64_t> cache{0};
     int device = 0;
     if (cudaGetDevice(&device) != cudaSuccess) return 0;
+    const bool cached = device >= 0 && device < kExecCacheDevices;
+    if (cached) {
+      const uint64_t hit = ExecCache<Body, Args...>::get().occupancy[device].load(std::memory_order_relaxed);
+      if (hit != 0 && static_cast<int64_t>(hit >> 32) == smem)
+        return static_cast<int64_t>(hit & 0xffff) * static_cast<int64_t>((hit >> 16) & 0xffff);
+    }
     int sms = 0;
     if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) return 0;
-    const uint64_t key = (static_cast<uint64_t>(device) << 48) | (static_cast<uint64_t>(smem) << 16);
-    const uint64_t hit = cache.load(std::memory_order_relaxed);
-    if (hit != 0 && (hit & ~uint64_t{0xffff}) == key) return static_cast<int64_t>(hit & 0xffff) * sms;
-    if (smem > 48 * 1024 &&
-        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)) != cudaSuccess)
-      return 0;
+    if (opt_in<Body, Args...>(device, smem) != cudaSuccess) return 0;
     int per_sm = 0;
-    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, Body::kThreads, static_cast<size_t>(smem)) !=
-        cudaSuccess)
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fused_entry<Body, Args...>, Body::kThreads,
+                                                      static_cast<size_t>(smem)) != cudaSuccess)
       return 0;
-    cache.store(key | static_cast<uint64_t>(per_sm & 0xffff), std::memory_order_relaxed);
+    if (cached && per_sm > 0)
+      ExecCache<Body, Args...>::get().occupancy[device].store(
+          (static_cast<uint64_t>(smem) << 32) | (static_cast<uint64_t>(sms & 0xffff) << 16) |
+              static_cast<uint64_t>(per_sm & 0xffff),
+          std::memory_order_relaxed);
     return static_cast<int64_t>(per_sm) * sms;
   }
 
@@ -745,23 +902,25 @@ struct DeviceExec {
   cudaError_t launch(int64_t blocks, int64_t smem, Args... args) const {
     if (blocks <= 0) return cudaSuccess;
     if (blocks > 0x7fffffff) return cudaErrorInvalidConfiguration;
-    auto kernel = fused_entry<Body, Args...>;
-    if (smem > 48 * 1024) {
-      const cudaError_t err =
-          cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
-      if (err != cudaSuccess) return err;
-    }
-    kernel<<<static_cast<unsigned>(blocks), Body::kThreads, static_cast<size_t>(smem), stream>>>(args...);
+    int device = 0;
+    cudaError_t err = cudaGetDevice(&device);
+    if (err != cudaSuccess) return err;
+    err = opt_in<Body, Args...>(device, smem);
+    if (err != cudaSuccess) return err;
+    fused_entry<Body, Args...><<<static_cast<unsigned>(blocks), Body::kThreads, static_cast<size_t>(smem), stream>>>(
+        args...);
     return cudaGetLastError();
   }
 };
 
 }  // namespace detail
 
-constexpr int kFusedThreads = 256;
 // Shared memory a fused block may take: the budget the launchers size tiles for, and the hard cap (H100/H200 allow
 // 227 KB per block after opting in).
 constexpr int64_t kFusedSmemBudget = 96 * 1024;
+// The general engine's launchers split short inputs finer until they have this many blocks (two per SM of an H100 /
+// H200), rather than leave SMs idle.
+constexpr int64_t kFusedWideGrid = 264;
 constexpr int64_t kFusedSmemMax = 200 * 1024;
 
 // Whether the fused kernels handle this size for value type V: real FFTs need an even n_fft whose half factors into
@@ -795,7 +954,9 @@ cudaError_t pow2_analysis(const FusedAnalysisParams<V>& p, const Exec& exec) {
   const int64_t slots = resident_blocks<Body, Exec, FusedAnalysisParams<V>, int, int64_t>(exec, smem);
   const int waves = fused_tuning().waves > 0 ? fused_tuning().waves : 2;
   const int64_t rounds_per_row = (g.n_frames + Body::kRound - 1) / Body::kRound;
-  const int64_t blocks_per_row_target = max64(1, (slots * waves + p.a.batch - 1) / p.a.batch);
+  // Rounded down: rounding up would leave a last, nearly empty wave (up to batch - 1 blocks) that costs a whole
+  // block's time.
+  const int64_t blocks_per_row_target = max64(1, slots * waves / p.a.batch);
   const int64_t rounds = fused_tuning().rounds > 0
                              ? fused_tuning().rounds
                              : max64(1, (rounds_per_row + blocks_per_row_target - 1) / blocks_per_row_target);
@@ -821,13 +982,14 @@ cudaError_t pow2_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, b
   // Segment: a multiple of hop, long enough that the frames transformed twice (those straddling two segments,
   // about n_fft / hop per segment) stay a small share, short enough to give `waves` waves of blocks.
   const int64_t cover = (g.n_fft + g.hop - 1) / g.hop;
-  const int64_t hops_per_row = (g.length + g.hop - 1) / g.hop;
-  const int64_t blocks_per_row_target = max64(1, (slots * waves + p.s.batch - 1) / p.s.batch);
+  const int64_t positions = synthesis_hi(g) - synthesis_lo(g);  // per row
+  const int64_t hops_per_row = (positions + g.hop - 1) / g.hop;
+  const int64_t blocks_per_row_target = max64(1, slots * waves / p.s.batch);  // rounded down, as in analysis
   int64_t seg_hops = max64(2 * cover, (hops_per_row + blocks_per_row_target - 1) / blocks_per_row_target);
   if (fused_tuning().segment_hops > 0) seg_hops = fused_tuning().segment_hops;
   seg_hops = min64(seg_hops, max64(1, (int64_t{1} << 30) / g.hop));
   const int64_t segment = seg_hops * g.hop;
-  const int64_t segments_per_row = (g.length + segment - 1) / segment;
+  const int64_t segments_per_row = (positions + segment - 1) / segment;
   return exec.template launch<Body>(p.s.batch * segments_per_row, smem, p, static_cast<int>(segment),
                                     segments_per_row, ring);
 }
@@ -851,6 +1013,9 @@ cudaError_t generic_analysis(const FusedAnalysisParams<V>& p, const Exec& exec) 
   int64_t frames = max64(1, 2048 / m);
   frames = min64(frames, g.n_frames);
   while (frames > 1 && bytes_for(frames) > kFusedSmemBudget) --frames;
+  // Short signals: fewer frames per tile rather than idle SMs (a tile's frames are transformed one pass at a time,
+  // so a lone block with many frames is latency-bound).
+  while (frames > 1 && p.a.batch * ((g.n_frames + frames - 1) / frames) < kFusedWideGrid) --frames;
   int64_t t_n = table_n;
   if (bytes_for(frames) > kFusedSmemMax) t_n = 0;
   const int64_t smem = bytes_for(frames) - (table_n - t_n) * cbytes;
@@ -874,7 +1039,8 @@ cudaError_t generic_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec
   // frames re-transformed at segment edges stay a small fraction.
   const int64_t rows = p.s.batch;
   int64_t segment = max64(g.hop, min64(8192, 4 * g.n_fft) / g.hop * g.hop);
-  while (segment > g.hop && rows * ((g.length + segment - 1) / segment) < 264) segment -= g.hop;
+  const int64_t positions = synthesis_hi(g) - synthesis_lo(g);  // per row
+  while (segment > g.hop && rows * ((positions + segment - 1) / segment) < kFusedWideGrid) segment -= g.hop;
   int64_t frames = max64(1, 2048 / m);
   auto bytes_for = [&](int64_t f, int64_t seg, int64_t tn, int64_t hn) {
     return 2 * f * m * cbytes + tn * cbytes + seg * static_cast<int64_t>(sizeof(V)) +
@@ -888,7 +1054,7 @@ cudaError_t generic_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec
   while (segment > 64 && bytes_for(frames, segment, t_n, hs_n) > kFusedSmemMax) segment = max64(64, segment / 2);
   const int64_t smem = bytes_for(frames, segment, t_n, hs_n);
   if (smem > kFusedSmemMax) return cudaErrorInvalidValue;
-  const int64_t blocks = rows * ((g.length + segment - 1) / segment);
+  const int64_t blocks = rows * ((positions + segment - 1) / segment);
   return exec.template launch<Body>(blocks, smem, p, static_cast<int>(segment), static_cast<int>(frames), plan,
                                     static_cast<int>(t_n), static_cast<int>(hs_n));
 }
@@ -917,10 +1083,34 @@ cudaError_t run_fused_analysis(const FusedAnalysisParams<V>& p, const Exec& exec
 }
 
 template <typename V, class Exec>
+cudaError_t fold_side(const FusedSynthesisParams<V>& p, const Exec& exec) {
+  using Body = FoldSide<V>;
+  const Geometry& g = p.s.g;
+  const int64_t right = g.span() - g.pad - g.length;
+  const int64_t k = max64(g.pad, right) + 1;  // reflect reaches t = pad and T - 1 - right; circular t = T - pad, right - 1
+  const int64_t targets_per_row = min64(g.length, 2 * k);
+  const int64_t blocks = (p.s.batch * targets_per_row + Body::kThreads - 1) / Body::kThreads;
+  return exec.template launch<Body>(blocks, 0, p, targets_per_row, k);
+}
+
+template <typename V, class Exec>
+cudaError_t run_fused_synthesis_engine(const FusedSynthesisParams<V>& p, const Exec& exec);
+
+template <typename V, class Exec>
 cudaError_t run_fused_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec) {
   const Geometry& g = p.s.g;
   if (p.s.batch == 0 || g.length == 0) return cudaSuccess;
-  if (g.mode != PadMode::Constant) return cudaErrorInvalidValue;
+  const bool fold = fused_side_length(g) > 0;  // positions outside the signal to fold back
+  if (fold && p.side == nullptr) return cudaErrorInvalidValue;
+  const cudaError_t err = run_fused_synthesis_engine(p, exec);
+  if (err != cudaSuccess || !fold) return err;
+  return fold_side(p, exec);
+}
+
+// The synthesis proper (output and side buffer), by FFT length.
+template <typename V, class Exec>
+cudaError_t run_fused_synthesis_engine(const FusedSynthesisParams<V>& p, const Exec& exec) {
+  const Geometry& g = p.s.g;
   const bool complex_fft = !(p.mode == SpecMode::Irfft || p.mode == SpecMode::IrfftHalf);
   if (complex_fft != (p.mode == SpecMode::Ifft || p.mode == SpecMode::IfftReal)) return cudaErrorInvalidValue;
   if (IsComplex<V>::value != (p.mode == SpecMode::Ifft)) return cudaErrorInvalidValue;
