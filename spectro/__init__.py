@@ -18,10 +18,10 @@ class kernel_path:
     """Force a CUDA kernel variant (tests use it to reach every kernel).
 
     ``"auto"`` (default): the single kernel with the FFT inside where it applies and was measured faster (float32 /
-    complex64, n_fft <= 4096 for analysis and <= 2048 for synthesis, sizes the fused kernels cover), the two-kernel
-    path (framing / overlap-add kernel + cuFFT) elsewhere.
+    complex64, n_fft <= 4096, sizes the fused kernels cover), the two-kernel path (framing / overlap-add kernel +
+    cuFFT) elsewhere.
     ``"fused"``: the single kernel wherever it can run (an error where it does not apply: n_fft (n_fft / 2 for real
-    signals) must factor into 2, 3 and 5, and synthesis must not fold reflect/replicate/circular padding).
+    signals) must factor into 2, 3 and 5, and synthesis needs hop_length <= 2^30).
     ``"two_kernel"``: the two-kernel path, with its own choice of framing / overlap-add kernel.
     ``"tiled"`` / ``"direct"``: the two-kernel path with the shared-memory tiled or the one-thread-per-element
     framing / overlap-add kernel.

@@ -109,6 +109,10 @@ def test_cuda_graph_istft_forward(variant, warm):
     w = torch.hann_window(400, device=DEV)
     if warm:
         spectro.istft(spec, 400, 100, window=w, length=8000)  # NOLA checked and cached before capture
+    else:
+        # The two-kernel path's cuFFT plan cannot be created during capture (as for torch.fft): one call with
+        # another window tensor creates it and leaves `w` unchecked.
+        spectro.istft(spec, 400, 100, window=w.clone(), length=8000)
     # safety="auto" skips the check during capture (it cannot synchronise there) instead of failing.
     g, out = _capture(lambda: spectro.istft(spec, 400, 100, window=w, length=8000), warmup=1 if warm else 0)
     for trial in range(2):
@@ -414,8 +418,8 @@ FUSED_SIZES = [16, 60, 400, 512, 4096, 16384]  # n_fft / 2 = 2^a 3^b 5^c: covere
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.complex64])
 def test_forced_fused_matches_two_kernel_path(n_fft, dtype):
     """Where the fused kernels apply, forcing them gives the two-kernel (cuFFT) path's results within rounding:
-    stft (every pad mode), istft, istft's gradients and stft's gradient with constant padding (the only padding
-    the fused synthesis covers)."""
+    stft, istft, istft's gradients and stft's input gradient (the synthesis with the padding folded back), for
+    every pad mode."""
     gen = generator(seed_of("fused", n_fft, dtype))
     hop = n_fft // 4
     T = 3 * n_fft + 17
@@ -441,9 +445,10 @@ def test_forced_fused_matches_two_kernel_path(n_fft, dtype):
             out["istft"] = y.detach()
             out["istft grad spec"], out["istft grad window"] = torch.autograd.grad(
                 (y.abs() if dtype.is_complex else y).pow(2).sum(), (spec, w))
-            x = x0.clone().requires_grad_()
-            s = spectro.stft(x, n_fft, hop, window=w0, pad_mode="constant", return_complex=True)
-            (out["stft grad x"],) = torch.autograd.grad(s.abs().pow(2).sum(), (x,))
+            for pad_mode in ("constant", "reflect", "replicate", "circular"):  # synthesis folding each padding
+                x = x0.clone().requires_grad_()
+                s = spectro.stft(x, n_fft, hop, window=w0, pad_mode=pad_mode, return_complex=True)
+                (out[f"stft grad x {pad_mode}"],) = torch.autograd.grad(s.abs().pow(2).sum(), (x,))
             results[path] = out
     for name, ref in results["tiled"].items():
         assert_close_fft(results["fused"][name], ref, n_fft, what=f"fused vs tiled: {name}", k=8,
@@ -459,12 +464,12 @@ _FUSED_UNSUPPORTED = textwrap.dedent("""
         "analysis n_fft=14 (n_fft/2 = 7 prime)": lambda: torch.ops.spectro.analysis(
             torch.randn(2, 300, device="cuda"), torch.ones(14, device="cuda"), 14, 4, 60, 0, "constant", False,
             "rfft", 1.0),
-        "synthesis pad_mode=reflect": lambda: torch.ops.spectro.synthesis(
-            torch.randn(2, 257, 20, dtype=torch.complex64, device="cuda"), torch.ones(512, device="cuda"), 512, 128,
-            2432, 256, "reflect", False, "irfft_half", 1.0),
-        "stft backward with reflect padding": lambda: spectro.stft(
-            torch.randn(2, 3000, device="cuda", requires_grad=True), 512, 128,
-            window=torch.ones(512, device="cuda"), return_complex=True).abs().sum().backward(),
+        "synthesis n_fft=14 (n_fft/2 = 7 prime)": lambda: torch.ops.spectro.synthesis(
+            torch.randn(2, 8, 20, dtype=torch.complex64, device="cuda"), torch.ones(14, device="cuda"), 14, 4,
+            80, 7, "reflect", False, "irfft_half", 1.0),
+        "synthesis hop_length > 2^30": lambda: torch.ops.spectro.synthesis(
+            torch.randn(1, 9, 2, dtype=torch.complex64, device="cuda"), torch.ones(16, device="cuda"), 16,
+            2**30 + 1, 40, 0, "constant", False, "irfft", 1.0),
     }
     with spectro.kernel_path("fused"):
         for name, fn in cases.items():
@@ -492,3 +497,17 @@ def test_forced_fused_where_it_does_not_apply_raises():
         f"the subprocess died (return code {proc.returncode}); output:\n{out[-3000:]}"
     )
     assert "NO ERROR" not in out, out
+
+
+@pytest.mark.parametrize("pad, env", [(0, False), (3, True)])
+def test_synthesis_hop_beyond_fused_limit_matches_cpu(variant, pad, env):
+    """hop_length above 2^30 (the fused synthesis's 32-bit frame arithmetic; only an stft backward over a signal of
+    more than 2^30 samples has one) takes the two-kernel path under auto and gives the CPU result. Under a forced
+    'fused' it raises (test_forced_fused_where_it_does_not_apply_raises); conftest reports that as a skip."""
+    gen = generator(seed_of("long hop", pad, env))
+    spec = randn((2, 9, 2), torch.complex64, gen, "cpu")
+    w = 0.5 + torch.rand(16, generator=gen)
+    args = (16, 2**30 + 1, 40, pad, "constant", env, "irfft", 0.25)
+    ref = torch.ops.spectro.synthesis(spec, w, *args)
+    out = torch.ops.spectro.synthesis(spec.to(DEV), w.to(DEV), *args)
+    assert_close_fft(out.cpu(), ref, 16, what="synthesis, hop_length 2^30 + 1: cuda vs cpu")

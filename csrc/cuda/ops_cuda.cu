@@ -61,27 +61,31 @@ kernels::cuda::SpecMode spec_mode(FftMode m) { return static_cast<kernels::cuda:
 
 bool complex_fft(FftMode m) { return m == FftMode::Fft || m == FftMode::Ifft || m == FftMode::IfftReal; }
 
+constexpr int64_t kFusedMaxSynthesisHop = int64_t{1} << 30;
+
 bool fused_covers(const OpArgs& a, bool synthesis) {
   bool ok = false;
   AT_DISPATCH_FLOATING_AND_COMPLEX_TYPES(a.signal_type, "spectro_fused_supported", [&] {
     using V = typename ValueOf<scalar_t>::type;
     ok = kernels::cuda::fused_supported<V>(a.g.n_fft, complex_fft(a.mode));
   });
-  return ok && (!synthesis || a.g.mode == kernels::PadMode::Constant);
+  // The fused synthesis does its frame arithmetic in 32-bit ints relative to a segment: hop_length up to 2^30 (only
+  // the backward of an stft over more than 2^30 samples could have a longer hop).
+  return ok && (!synthesis || a.g.hop <= kFusedMaxSynthesisHop);
 }
 
-// Where auto takes the single-kernel path: single precision (float32 / complex64), n_fft <= 4096 for analysis and
-// <= 2048 for synthesis, within what the fused kernels cover. Measured on an H100 and an H200 (notes/fused_perf.md):
-// faster than framing + cuFFT at the benchmark configurations inside these bounds (one tie); synthesis at n_fft 4096
-// was 5-27% slower, and double precision is correct but not tuned (register spills). Everything else takes the
-// two-kernel path. Both paths give the same results within float rounding (tests force each: kernel_path 'fused' /
-// 'tiled' / 'direct' / 'two_kernel').
+// Where auto takes the single-kernel path: single precision (float32 / complex64), n_fft <= 4096, within what the
+// fused kernels cover. Measured on an H100 and an H200 (notes/fused_perf.md): faster than framing + cuFFT at every
+// benchmark configuration inside these bounds (synthesis at n_fft 4096 since the owner-per-position overlap-add:
+// 0.38 against 0.55 ms at B=2 T=11.7M on the H200). Double precision is correct but not tuned (register spills).
+// Everything else takes the two-kernel path. Both paths give the same results within float rounding (tests force
+// each: kernel_path 'fused' / 'tiled' / 'direct' / 'two_kernel').
 constexpr int64_t kAutoFusedMaxAnalysis = 4096;
-constexpr int64_t kAutoFusedMaxSynthesis = 2048;
+constexpr int64_t kAutoFusedMaxSynthesis = 4096;
 
 // Whether this call takes the single-kernel path: under auto where the policy above says so; always when forced
 // (kernel_path('fused')), which raises where the fused kernels cannot run: n_fft (n_fft / 2 for real signals) must
-// be 2^a 3^b 5^c within shared memory and, for synthesis, the padding is trimmed / zero-extended only.
+// be 2^a 3^b 5^c within shared memory and, for synthesis, hop_length <= 2^30.
 bool use_fused(const OpArgs& a, bool synthesis) {
   const int64_t path = kernel_path();
   if (path == 0) {
@@ -91,9 +95,9 @@ bool use_fused(const OpArgs& a, bool synthesis) {
   }
   if (path != kPathFused) return false;
   TORCH_CHECK(fused_covers(a, synthesis), "spectro: kernel_path('fused') cannot run ",
-              synthesis ? "synthesis" : "analysis", " with n_fft=", a.g.n_fft, synthesis ? " and this padding" : "",
+              synthesis ? "synthesis" : "analysis", " with n_fft=", a.g.n_fft, " and hop_length=", a.g.hop,
               " (fused kernels need n_fft (or n_fft/2 for real signals) = 2^a 3^b 5^c and, for synthesis, "
-              "pad_mode='constant')");
+              "hop_length <= 2^30)");
   return true;
 }
 
@@ -116,6 +120,9 @@ at::Tensor analysis_fused(const OpArgs& a) {
 at::Tensor synthesis_fused(const OpArgs& a) {
   const at::Tensor& spec = a.input;
   at::Tensor out = at::empty({spec.size(0), a.g.length}, spec.options().dtype(a.signal_type));
+  // Reflect / replicate / circular padding: the padded positions outside the signal, folded back after the synthesis.
+  const int64_t side_length = kernels::cuda::fused_side_length(a.g);
+  at::Tensor side = side_length > 0 ? at::empty({spec.size(0), side_length}, out.options()) : at::Tensor();
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
   at::Tensor unused;
   with_synthesis_params(unused, a.window, out, a.g, a.scale, [&](auto& base) {
@@ -128,6 +135,7 @@ at::Tensor synthesis_fused(const OpArgs& a) {
     p.stride_bin = spec.stride(1);
     p.stride_n = spec.stride(2);
     p.mode = spec_mode(a.mode);
+    if (side.defined()) p.side = static_cast<V*>(side.mutable_data_ptr());
     C10_CUDA_CHECK(kernels::cuda::launch_fused_synthesis(p, stream));
   });
   return out;
