@@ -242,5 +242,7 @@ def test_double_backward_under_compile_is_a_torch_limitation():
     f = torch.compile(lambda x: spectro.stft(x, N_FFT, HOP, window=w, return_complex=True).abs().pow(2).sum(),
                       fullgraph=True, backend="aot_eager")
     (g,) = torch.autograd.grad(f(x), x, create_graph=True)
-    with pytest.raises(RuntimeError, match="does not currently support double backward"):
+    # torch >= 2.12: "... does not currently support double backward"; torch 2.11 drops the graph of g instead.
+    refused = "does not currently support double backward|does not require grad and does not have a grad_fn"
+    with pytest.raises(RuntimeError, match=refused):
         g.sum().backward()
