@@ -6,17 +6,17 @@
 #   bash benchmarks/fused_variants.sh "" "-DSPECTRO_FUSED_MIN_BLOCKS=3"
 #
 # A variant is a string of extra nvcc flags ("" = the defaults). Output: each variant's bench rows, then one table
-# (ms per launch of every configuration, one column per variant). Knobs: fused.cuh's SPECTRO_FUSED_THREADS
-# (block size of the power-of-two engine) and SPECTRO_FUSED_MIN_BLOCKS (resident blocks per SM the kernels are
-# compiled for, i.e. the register cap).
+# (ms per launch of every configuration, one column per variant). Knobs (fused.cuh): SPECTRO_FUSED_THREADS (block
+# size of the power-of-two engine), SPECTRO_FUSED_MIN_BLOCKS and SPECTRO_FUSED_SYNTHESIS_MIN_BLOCKS (resident blocks
+# per SM the kernels are compiled for, i.e. the register cap), SPECTRO_FUSED_PREFETCH (analysis software pipelining).
+# On the GPU machine: VARIANTS=1 SKIP="pytest demo bench" bash scripts/gpu_check.sh (the builds take a few minutes).
 set -o pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
 NVCC=${NVCC:-nvcc}
 if [ $# -gt 0 ]; then
   VARIANTS=("$@")
 else
-  VARIANTS=("" "-DSPECTRO_FUSED_MIN_BLOCKS=3" "-DSPECTRO_FUSED_THREADS=128 -DSPECTRO_FUSED_MIN_BLOCKS=4"
-            "-DSPECTRO_FUSED_THREADS=512 -DSPECTRO_FUSED_MIN_BLOCKS=1")
+  VARIANTS=("" "-DSPECTRO_FUSED_PREFETCH=0" "-DSPECTRO_FUSED_SYNTHESIS_MIN_BLOCKS=3")
 fi
 TMP=$(mktemp -d)
 pids=()

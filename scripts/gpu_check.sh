@@ -12,11 +12,12 @@
 #   sanitizer  SANITIZE=1: compute-sanitizer memcheck/racecheck/synccheck samples -> sanitizer.log
 #   fused      test_fused --bench --sweep (fused kernels vs framing + cuFFT)      -> fused_bench.log
 #   profile    PROFILE=1: ncu on benchmarks/profile_driver.py (PROFILE_ARGS)      -> profile.log
+#   variants   VARIANTS=1: benchmarks/fused_variants.sh (build-time knobs, timed)  -> variants.log
 #   bench      benchmarks/bench.py (QUICK=1: --quick)                             -> bench.log, RESULTS.md,
 #                                                                                    results.json, results.png
 # and prints a summary last. Exit status: 0 iff every step that ran passed.
-# Environment: OUT, PYTHON (python3), MAX_JOBS (16), QUICK, SANITIZE, PROFILE (PROFILE_ARGS, PROFILE_SET), JUNIT,
-# PYTEST_ARGS (extra pytest args), WORKERS (pytest-xdist workers, default 8; 0 runs in one process), SKIP (step names
+# Environment: OUT, PYTHON (python3), MAX_JOBS (16), QUICK, SANITIZE, PROFILE (PROFILE_ARGS, PROFILE_SET), VARIANTS,
+# JUNIT, PYTEST_ARGS (extra pytest args), WORKERS (pytest-xdist workers, default 8; 0 runs in one process), SKIP (step names
 # to skip, e.g. "kernels fused").
 # Nothing is downloaded: it uses the machine's torch, numpy, pytest, matplotlib, ninja and nvcc.
 
@@ -177,6 +178,17 @@ if [ "${PROFILE:-0}" = 1 ]; then
     # shellcheck disable=SC2086
     run_step profile "$OUT/profile.log" 600 "$NCU" --profile-from-start off --target-processes all \
       --set "${PROFILE_SET:-full}" --import-source no $PYTHON benchmarks/profile_driver.py ${PROFILE_ARGS:-}
+  fi
+fi
+
+# ------------------------------------------------------------------------------------------------------------ variants
+# VARIANTS=1: the fused kernels' build-time knobs, each built and timed (before bench: its builds must not overlap
+# any timing).
+if [ "${VARIANTS:-0}" = 1 ]; then
+  if [ -z "$NVCC" ]; then
+    ORDER+=(variants); STATUS[variants]="FAILED (nvcc not found)"
+  else
+    run_step variants "$OUT/variants.log" 900 env NVCC="$NVCC" bash benchmarks/fused_variants.sh
   fi
 fi
 
