@@ -127,11 +127,17 @@ struct Emu {
   ucontext_t main_ctx;
   std::vector<std::unique_ptr<char[]>> stacks;
   std::vector<int> state;  // 0 running, 1 waiting at a barrier, 2 finished
+  struct Copy {
+    void* dst;
+    const void* src;
+    size_t bytes;
+  };
+  std::vector<std::vector<Copy>> pending;  // per thread: asynchronous copies not yet waited for
   std::function<void(int)> body;
   std::mt19937 order_rng{99};
   static constexpr size_t kStack = 256 * 1024;
 
-  explicit Emu(int threads) : nt(threads), ctx(threads), state(threads) {
+  explicit Emu(int threads) : nt(threads), ctx(threads), state(threads), pending(threads) {
     for (int t = 0; t < nt; ++t) stacks.emplace_back(new char[kStack]);
   }
   static Emu*& current() {
@@ -169,7 +175,14 @@ struct Emu {
       }
       int done = 0;
       for (int t = 0; t < nt; ++t) done += state[t] == 2;
-      if (done == nt) return true;
+      if (done == nt) {  // and no thread left an asynchronous copy behind un-waited
+        bool clean = true;
+        for (auto& q : pending) {
+          clean = clean && q.empty();
+          q.clear();
+        }
+        return clean;
+      }
       if (done > 0) return false;
     }
   }
@@ -185,6 +198,18 @@ struct HostCtx {
   int64_t block() const { return blk; }
   void sync() const { e->barrier(t); }
   unsigned char* smem() const { return sm; }
+  // Asynchronous copies take effect at the issuing thread's copy_wait(), not before: a kernel that reads a staged
+  // value without waiting (and, for another thread's copy, without a barrier after that thread's wait) reads the
+  // block's NaN fill or an older round's values, and fails the comparison.
+  template <typename T>
+  void copy_async(T* dst, const T* src) const {
+    e->pending[t].push_back({dst, src, sizeof(T)});
+  }
+  void copy_commit() const {}
+  void copy_wait() const {
+    for (const auto& c : e->pending[t]) std::memcpy(c.dst, c.src, c.bytes);
+    e->pending[t].clear();
+  }
 };
 
 struct HostExec {

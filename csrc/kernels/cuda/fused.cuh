@@ -31,6 +31,7 @@
 // DeviceExec.
 #pragma once
 
+#include <cuda_pipeline.h>
 #include <cuda_runtime.h>
 
 #include <atomic>
@@ -176,23 +177,25 @@ SPECTRO_HD R envelope_scale_rel(const R* win, int relf, const HopMath& hm, int f
 // n_frames * hop): there h depends on p mod hop only. table[r], r < hop, summed in envelope_scale's order (frames
 // ascending = k descending). Called by the whole block (no barrier).
 template <typename R>
+SPECTRO_HD R periodic_envelope_scale(const R* win, int n_fft, int hop, int r) {
+  R env = R(0);
+  if (r < n_fft) {
+    for (int k = r + ((n_fft - 1 - r) / hop) * hop; k >= r; k -= hop) env += win[k] * win[k];
+  }
+  return env < R(kEnvelopeEps) ? R(0) : R(1) / env;
+}
+template <typename R>
 SPECTRO_HD void build_scale_table(const R* win, int n_fft, int hop, bool env_normalize, R scale, R* table, int tid,
                                   int nthreads) {
   for (int r = tid; r < hop; r += nthreads) {
-    R h = R(1);
-    if (env_normalize) {
-      R env = R(0);
-      if (r < n_fft) {
-        for (int k = r + ((n_fft - 1 - r) / hop) * hop; k >= r; k -= hop) env += win[k] * win[k];
-      }
-      h = env < R(kEnvelopeEps) ? R(0) : R(1) / env;
-    }
+    const R h = env_normalize ? periodic_envelope_scale(win, n_fft, hop, r) : R(1);
     table[r] = h * scale;
   }
 }
 
 // Element e (padded position pos) of a frame, windowed: x[src(pos)] * (scale * w[e] * h(pos)), as analysis_element;
-// ws = scale * w[e]. Only frames that reach into the padding (or envelope scaling) come here.
+// ws = scale * w[e]. Only frames that reach into the padding, or into the ends where the envelope is not periodic,
+// come here.
 template <typename V, typename R>
 SPECTRO_HD V padded_sample(const V* xrow, const R* window, int64_t pos, R ws, const Geometry& g) {
   const int64_t src = pad_source(pos, g);
@@ -213,14 +216,19 @@ struct SynthesisOut {
   SPECTRO_HD void put(const FusedSynthesisParams<V>& p, int64_t b, int64_t p0, int i, V v) const {
     if (direct != nullptr) {
       direct[i] = v;
-      return;
-    }
-    const Geometry& g = p.s.g;
-    const int64_t t = p0 + i - g.pad;
-    if (t >= 0 && t < g.length) {
-      p.s.out[b * g.length + t] = v;
     } else {
-      p.side[b * fused_side_length(g) + (t < 0 ? t + g.pad : t - g.length + g.pad)] = v;
+      put_edge(p.s.out, p.side, p.s.g.length, p.s.g.pad, fused_side_length(p.s.g), b, p0 + i - p.s.g.pad, v);
+    }
+  }
+  // Sample t (-pad <= t < span - pad) of row b. Out of line (its arguments by value: no copy of the parameters in
+  // local memory), so that the edge arithmetic stays out of the kernels' store loops (inlined, it was predicated
+  // into every store).
+  __host__ __device__ __noinline__ static void put_edge(V* out, V* side, int64_t length, int64_t pad, int64_t side_len,
+                                                        int64_t b, int64_t t, V v) {
+    if (t >= 0 && t < length) {
+      out[b * length + t] = v;
+    } else {
+      side[b * side_len + (t < 0 ? t + pad : t - length + pad)] = v;  // left part at p, right part at p - T
     }
   }
 };
@@ -239,15 +247,25 @@ struct Pow2Analysis {
   static constexpr int kMinBlocks =
       SPECTRO_FUSED_MIN_BLOCKS * SPECTRO_FUSED_THREADS / kThreads > 0 ? SPECTRO_FUSED_MIN_BLOCKS * SPECTRO_FUSED_THREADS / kThreads : 1;
   static constexpr int kRound = kThreads / kTpf;  // frames transformed together
-  // Two sequence buffers per frame of a round, then (real signals) the split-step twiddles.
-  static constexpr int64_t smem_bytes() {
-    return (2 * int64_t{kRound} * S::kFrameStride + (kComplex ? 0 : kM)) * int64_t{sizeof(Cx)};
-  }
+  // Two sequence buffers per frame of a round, then the 2M-th roots on the half circle (the real split step's
+  // twiddles, and the FFT passes' twiddles in every mode).
+  static constexpr int64_t smem_bytes() { return (2 * int64_t{kRound} * S::kFrameStride + kM) * int64_t{sizeof(Cx)}; }
 
-  // Whether frame n lies inside the signal (no padding, no envelope scaling): read with plain vector loads.
-  SPECTRO_HD static bool interior(int64_t n, const Geometry& g) {
-    const int64_t start = n * g.hop - g.pad;
-    return !g.env_normalize && start >= 0 && start + g.n_fft <= g.length;
+  // The interior frames n, lo <= n <= hi: they lie inside the signal (start = n hop - pad >= 0, start + n_fft <=
+  // T), and with envelope scaling also inside the positions n_fft - hop <= p < n_frames hop where h(p) depends on p
+  // mod hop only, so h(n hop + e) = h(e mod hop) folds into the thread's window factors. Read with plain vector
+  // loads; the others element by element.
+  SPECTRO_HD static void interior_frames(const Geometry& g, int64_t* lo, int64_t* hi) {
+    *lo = 1;
+    *hi = 0;
+    if (g.pad < 0 || g.length + g.pad < g.n_fft) return;
+    *lo = (g.pad + g.hop - 1) / g.hop;
+    *hi = (g.length + g.pad - g.n_fft) / g.hop;
+    if (g.env_normalize) {
+      *lo = max64(*lo, max64(0, (g.n_fft - g.hop + g.hop - 1) / g.hop));
+      const int64_t top = g.n_frames * g.hop - g.n_fft;  // n hop <= top
+      *hi = top < 0 ? -1 : min64(*hi, top / g.hop);
+    }
   }
   // The thread's 8 raw samples (pairs for real signals) of interior frame n: element j + r M/8 of the FFT input.
   SPECTRO_HD static void load_interior(const V* xrow, int64_t n, const Geometry& g, int j, Cx (&x)[8]) {
@@ -280,24 +298,46 @@ SPECTRO_UNROLL
     Cx* st = buf1 + kRound * S::kFrameStride;  // st[k] = exp(-2 pi i k / n_fft), k < M (real signals)
     const int off = fl * S::kFrameStride;
 
-    fft::Pow2Twiddles<kLogM, -1, R> tw;
-    tw.init(j);
-    // scale * window at the thread's elements: (w[2i], w[2i+1]) for real signals, w[i] for complex ones.
+    // scale * window (* h(e mod hop) with envelope scaling) at the thread's elements e: (e, e + 1) = (2i, 2i + 1)
+    // for real signals, e = i for complex ones; what an interior frame's elements are multiplied by.
+    const int n_fft = static_cast<int>(g.n_fft), hop = static_cast<int>(min64(g.hop, 0x40000000));
+    const auto factor = [&](int e) {
+      const R ws = a.scale * a.window[e];
+      return g.env_normalize ? ws * periodic_envelope_scale(a.window, n_fft, hop, e % hop) : ws;
+    };
     Cx ws[8];
 SPECTRO_UNROLL
     for (int r = 0; r < 8; ++r) {
       const int i = j + r * kTpf;
       if constexpr (kComplex) {
-        ws[r] = Cx{a.scale * a.window[i], R(0)};
+        ws[r] = Cx{factor(i), R(0)};
       } else {
-        ws[r] = Cx{a.scale * a.window[2 * i], a.scale * a.window[2 * i + 1]};
+        ws[r] = Cx{factor(2 * i), factor(2 * i + 1)};
       }
     }
-    // Split-step twiddles in shared memory (registers go to the prefetched frame instead).
-    if constexpr (!kComplex) {
-      for (int k = tid; k < kM; k += kThreads) st[k] = fft::expi_pi<R>(-2 * k, 2 * kM);
-    }
+    // The half-circle roots in shared memory: the split step reads them there, and each thread copies its pass
+    // twiddles into registers from them.
+    for (int k = tid; k < kM; k += kThreads) st[k] = fft::expi_pi<R>(-2 * k, 2 * kM);
     ctx.sync();
+    fft::Pow2Twiddles<kLogM, -1, R> tw;
+    tw.init(j, st);
+    // The block's frames n_begin + m, 0 <= m < count (ints: count <= frames_per_block); interior ones for
+    // lo_rel <= m <= lo_rel + width_rel, all below count (none: lo_rel out of reach).
+    const int count = static_cast<int>(n_end - n_begin);
+    int lo_rel = 0x3fffffff, width_rel = 0;
+    {
+      int64_t lo, hi;
+      interior_frames(g, &lo, &hi);
+      lo = max64(lo, n_begin);
+      hi = min64(hi, n_end - 1);
+      if (lo <= hi) {
+        lo_rel = static_cast<int>(lo - n_begin);
+        width_rel = static_cast<int>(hi - lo);
+      }
+    }
+    const auto interior_rel = [lo_rel, width_rel](int m) {
+      return static_cast<unsigned>(m - lo_rel) <= static_cast<unsigned>(width_rel);
+    };
     const bool full = p.mode == SpecMode::RfftFull, dbl = p.mode == SpecMode::RfftDouble;
     const int64_t bins = kComplex ? kM : (full ? 2 * kM : kM + 1);
     const V* xrow = a.x + b * g.length;
@@ -307,16 +347,17 @@ SPECTRO_UNROLL
     Cx xn[8];
     bool next_interior = false;
 #if SPECTRO_FUSED_PREFETCH
-    next_interior = n_begin + fl < n_end && interior(n_begin + fl, g);
+    next_interior = interior_rel(fl);
     if (next_interior) load_interior(xrow, n_begin + fl, g, j, xn);
 #endif
 
     int par = 0;
-    for (int64_t nr = n_begin; nr < n_end; nr += kRound) {
-      const int64_t n = nr + fl;
-      const bool valid = n < n_end;
+    for (int mr = 0; mr < count; mr += kRound) {
+      const int m = mr + fl;
+      const int64_t n = n_begin + m;
+      const bool valid = m < count;
 #if !SPECTRO_FUSED_PREFETCH
-      next_interior = valid && interior(n, g);
+      next_interior = interior_rel(m);
       if (next_interior) load_interior(xrow, n, g, j, xn);
 #endif
       Cx v[8];
@@ -329,16 +370,16 @@ SPECTRO_UNROLL
             v[r] = Cx{xn[r].re * ws[r].re, xn[r].im * ws[r].im};
           }
         }
-      } else if (valid) {  // the frame reaches into the padding, or envelope scaling: element by element
+      } else if (valid) {  // the frame reaches into the padding or the envelope's ends: element by element
         const int64_t pos0 = n * g.hop;
 SPECTRO_UNROLL
         for (int r = 0; r < 8; ++r) {
           const int i = j + r * kTpf;
           if constexpr (kComplex) {
-            v[r] = padded_sample(xrow, a.window, pos0 + i, ws[r].re, g);
+            v[r] = padded_sample(xrow, a.window, pos0 + i, a.scale * a.window[i], g);
           } else {
-            v[r] = Cx{padded_sample(xrow, a.window, pos0 + 2 * i, ws[r].re, g),
-                      padded_sample(xrow, a.window, pos0 + 2 * i + 1, ws[r].im, g)};
+            v[r] = Cx{padded_sample(xrow, a.window, pos0 + 2 * i, a.scale * a.window[2 * i], g),
+                      padded_sample(xrow, a.window, pos0 + 2 * i + 1, a.scale * a.window[2 * i + 1], g)};
           }
         }
       } else {
@@ -346,7 +387,7 @@ SPECTRO_UNROLL
         for (int r = 0; r < 8; ++r) v[r] = Cx{R(0), R(0)};
       }
 #if SPECTRO_FUSED_PREFETCH
-      next_interior = n + kRound < n_end && interior(n + kRound, g);
+      next_interior = interior_rel(m + kRound);
       if (next_interior) load_interior(xrow, n + kRound, g, j, xn);
 #endif
       fft::pow2_pass<kLogM, -1, 0, true>(v, tw, j, (par ? buf1 : buf0) + off);
@@ -401,11 +442,36 @@ struct Pow2Synthesis {
     while (q < (kRound + 1) * hop + n_fft) q *= 2;
     return q;
   }
-  // Shared memory: two sequence buffers per frame of a round, the inverse split-step twiddles (real FFTs), the ring,
-  // the window and the scale table.
+  // The round's spectra, staged in shared memory: bins 0..M of each frame (0..M-1 for complex FFTs), padded to an even
+  // count.
+  static constexpr int kStageStride = kM + 2;
+  // Shared memory: two sequence buffers per frame of a round, the 2M-th roots on the half circle (the inverse split
+  // step's and the passes' twiddles), the spectrum stage, the ring, the window and the scale table.
   static int64_t smem_bytes(int ring, int64_t n_fft, int64_t hop) {
-    return (2 * int64_t{kRound} * S::kFrameStride + kM) * int64_t{sizeof(Cx)} + ring * int64_t{sizeof(V)} +
-           (n_fft + hop) * int64_t{sizeof(R)};
+    return (2 * int64_t{kRound} * S::kFrameStride + kM + int64_t{kRound} * kStageStride) * int64_t{sizeof(Cx)} +
+           ring * int64_t{sizeof(V)} + (n_fft + hop) * int64_t{sizeof(R)};
+  }
+
+  // Stages frame n's bins into the thread's frame slot with asynchronous copies (nothing for n > last): issued a round
+  // ahead, so that the global loads overlap the round before; ctx.copy_wait() and a barrier make them visible. Also
+  // reads each bin once (the split step needs bins k and M - k).
+#pragma nv_exec_check_disable
+  template <class Ctx>
+  SPECTRO_HD static void stage_frame(Ctx& ctx, const FusedSynthesisParams<V>& p, const Cx* spec, int64_t n,
+                                     int64_t last, bool real_fft, int j, Cx* my_stage) {
+    if (n <= last) {
+      const Cx* col = spec + n * p.stride_n;
+      if (p.stride_bin == 1) {  // torch.stft's layout: bins contiguous
+SPECTRO_UNROLL
+        for (int r = 0; r < 8; ++r) ctx.copy_async(my_stage + j + r * kTpf, col + j + r * kTpf);
+        if (real_fft && j == 0) ctx.copy_async(my_stage + kM, col + kM);
+      } else {
+SPECTRO_UNROLL
+        for (int r = 0; r < 8; ++r) ctx.copy_async(my_stage + j + r * kTpf, col + (j + r * kTpf) * p.stride_bin);
+        if (real_fft && j == 0) ctx.copy_async(my_stage + kM, col + kM * p.stride_bin);
+      }
+    }
+    ctx.copy_commit();
   }
 
 #pragma nv_exec_check_disable
@@ -426,25 +492,13 @@ struct Pow2Synthesis {
 
     Cx* buf0 = reinterpret_cast<Cx*>(ctx.smem());
     Cx* buf1 = buf0 + kRound * S::kFrameStride;
-    Cx* st = buf1 + kRound * S::kFrameStride;  // st[k] = exp(2 pi i k / n_fft), k < M (real FFTs)
-    V* acc = reinterpret_cast<V*>(st + kM);
+    Cx* st = buf1 + kRound * S::kFrameStride;  // st[k] = exp(2 pi i k / n_fft), k < M
+    Cx* stage = st + kM;                       // the round's spectra, frame fl at fl * kStageStride
+    V* acc = reinterpret_cast<V*>(stage + kRound * kStageStride);
     R* win = reinterpret_cast<R*>(acc + ring);
     R* hs = win + n_fft;  // h * scale by position mod hop (interior positions)
     const int off = fl * S::kFrameStride;
-    for (int i = tid; i < ring; i += kThreads) acc[i] = zero_value<V>();
-    for (int k = tid; k < n_fft; k += kThreads) win[k] = s.window[k];
-    build_scale_table(s.window, n_fft, static_cast<int>(g.hop), g.env_normalize, s.scale, hs, tid, kThreads);
-
-    fft::Pow2Twiddles<kLogM, 1, R> tw;
-    tw.init(j);
-    if (real_fft) {
-      for (int k = tid; k < kM; k += kThreads) st[k] = fft::expi_pi<R>(2 * k, 2 * kM);
-    }
-    ctx.sync();  // st, acc, win, hs ready
-    const R half_weight = p.mode == SpecMode::IrfftHalf ? R(0.5) : R(1);
     const Cx* spec = p.spec + b * p.stride_b;
-    const bool unit_bins = p.stride_bin == 1;
-    const SynthesisOut<V> out(p, b, p0, len);
 
     // Frames that overlap padded positions [p0, p0 + len) within [0, span): first..last (none if p0 >= span).
     int64_t first = 0, last = -1;
@@ -452,34 +506,43 @@ struct Pow2Synthesis {
       first = first_frame(p0, g);
       last = last_frame(min64(p0 + len, span) - 1, g);
     }
+    Cx* const my_stage = stage + fl * kStageStride;
+    stage_frame(ctx, p, spec, first + fl, last, real_fft, j, my_stage);  // the first round's, before the set-up below
+
+    for (int i = tid; i < ring; i += kThreads) acc[i] = zero_value<V>();
+    for (int k = tid; k < n_fft; k += kThreads) win[k] = s.window[k];
+    build_scale_table(s.window, n_fft, static_cast<int>(g.hop), g.env_normalize, s.scale, hs, tid, kThreads);
+    for (int k = tid; k < kM; k += kThreads) st[k] = fft::expi_pi<R>(2 * k, 2 * kM);
+    ctx.sync();  // st, acc, win, hs ready
+    fft::Pow2Twiddles<kLogM, 1, R> tw;
+    tw.init(j, st);
+    const R half_weight = p.mode == SpecMode::IrfftHalf ? R(0.5) : R(1);
+    const SynthesisOut<V> out(p, b, p0, len);
+
     const int f_env_max = static_cast<int>(min64(g.n_frames - 1 - first, 0x3fffffff));
     // Segment positions i: beyond every frame from lim on; h * scale from hs[] on [int_lo, int_hi).
     const int lim = static_cast<int>(max64(0, min64(len, span - p0)));
     const int int_lo = static_cast<int>(max64(0, min64(len, g.n_fft - g.hop - p0)));
     const int int_hi = static_cast<int>(max64(0, min64(len, g.n_frames * g.hop - p0)));
     const int relf0 = static_cast<int>(p0 - first * g.hop);  // p - first * hop at i = 0
+    // A thread's output positions advance by kThreads: their residues mod hop by step_mod (< hop).
+    const int step_mod = kThreads - hm.hop.div(kThreads) * hm.hop.d;
 
     int par = 0;
     int done = 0;  // positions [0, done) of the segment are written
     for (int64_t c0 = first; c0 <= last; c0 += kRound) {
       const int64_t n = c0 + fl;
+      ctx.copy_wait();
+      ctx.sync();  // every thread's copies of this round's spectra are complete and visible
       Cx v[8];
       if (n <= last) {
-        const Cx* col = spec + n * p.stride_n;
         if (real_fft) {
           // Inverse split step (Hermitian c2r; imaginary parts of DC and Nyquist ignored, as cuFFT / pocketfft do):
           // Z[k] = (X[k] + conj X[M-k]) + i exp(2 pi i k / n_fft) (X[k] - conj X[M-k]), k = 0..M-1.
 SPECTRO_UNROLL
           for (int r = 0; r < 8; ++r) {
             const int k = j + r * kTpf;
-            Cx xk, xc;
-            if (unit_bins) {  // torch.stft's layout: bins contiguous (constant offsets from one base)
-              xk = col[k];
-              xc = col[kM - k];
-            } else {
-              xk = col[k * p.stride_bin];
-              xc = col[(kM - k) * p.stride_bin];
-            }
+            Cx xk = my_stage[k], xc = my_stage[kM - k];
             if (k == 0) {
               xk.im = R(0);
               xc.im = R(0);
@@ -494,14 +557,15 @@ SPECTRO_UNROLL
           }
         } else {
 SPECTRO_UNROLL
-          for (int r = 0; r < 8; ++r) v[r] = unit_bins ? col[j + r * kTpf] : col[(j + r * kTpf) * p.stride_bin];
+          for (int r = 0; r < 8; ++r) v[r] = my_stage[j + r * kTpf];
         }
       } else {
 SPECTRO_UNROLL
         for (int r = 0; r < 8; ++r) v[r] = Cx{R(0), R(0)};
       }
       fft::pow2_pass<kLogM, 1, 0, true>(v, tw, j, (par ? buf1 : buf0) + off);
-      ctx.sync();
+      ctx.sync();  // (also: every thread is done reading the stage)
+      stage_frame(ctx, p, spec, n + kRound, last, real_fft, j, my_stage);
       fft::pow2_passes_from<kLogM, 1, 1, true>(ctx, v, tw, j, buf0, buf1, par, off);
       // Overlap-add of this round's frames c0 .. c0 + cnt - 1 (natural order in buffer (par + kPasses - 1) & 1).
       const Cx* z = (((par + S::kPasses - 1) & 1) ? buf1 : buf0);
@@ -538,26 +602,33 @@ SPECTRO_UNROLL
       }
       // Positions [done, complete) have every frame covering them added: envelope, scale, write each once (same
       // owner thread), and free their slots.
-      for (int i = done + ((tid - done) & (kThreads - 1)); i < complete; i += kThreads) {
-        if (i >= lim) {  // beyond every frame (last round only): a zero, and no ring slot touched
-          out.put(p, b, p0, i, zero_value<V>());
-          continue;
+      int i = done + ((tid - done) & (kThreads - 1));
+      if (i < complete) {
+        int rf_mod = i + relf0;  // (p - first * hop) mod hop, the residue of p's frames, kept incrementally
+        rf_mod -= hm.hop.div(rf_mod) * hm.hop.d;
+        for (; i < complete; i += kThreads) {
+          V y = zero_value<V>();  // beyond every frame (last round only): a zero, and no ring slot touched
+          if (i < lim) {
+            const int slot = i & (ring - 1);
+            R sc;
+            if (i >= int_lo && i < int_hi) {
+              sc = hs[rf_mod];
+            } else {
+              const R h = g.env_normalize ? envelope_scale_rel(win, i + relf0, hm, f_env_max) : R(1);
+              sc = h * s.scale;
+            }
+            y = acc[slot] * sc;
+            acc[slot] = zero_value<V>();
+          }
+          out.put(p, b, p0, i, y);
+          rf_mod += step_mod;
+          if (rf_mod >= hm.hop.d) rf_mod -= hm.hop.d;
         }
-        const int slot = i & (ring - 1);
-        R sc;
-        if (i >= int_lo && i < int_hi) {
-          const int rf = i + relf0;  // >= 0; rf mod hop = (p - first * hop) mod hop, the residue of p's frames
-          sc = hs[rf - hm.hop.div(rf) * hm.hop.d];
-        } else {
-          const R h = g.env_normalize ? envelope_scale_rel(win, i + relf0, hm, f_env_max) : R(1);
-          sc = h * s.scale;
-        }
-        out.put(p, b, p0, i, acc[slot] * sc);
-        acc[slot] = zero_value<V>();
       }
       done = complete;
       par ^= (S::kPasses & 1);
     }
+    ctx.copy_wait();  // (nothing outstanding: the last round staged nothing)
     // No frame overlaps the segment (it lies beyond the span): zeros.
     if (first > last) {
       for (int i = tid; i < len; i += kThreads) out.put(p, b, p0, i, zero_value<V>());
@@ -817,6 +888,15 @@ struct FoldSide {
 // Execution on the device.
 
 struct DeviceCtx {
+  // Asynchronous global -> shared copies of one element (4, 8 or 16 bytes, aligned to its size), completed for the
+  // calling thread by copy_wait() (others see them after a barrier that follows it).
+  template <typename T>
+  __device__ __forceinline__ void copy_async(T* dst_shared, const T* src_global) const {
+    static_assert(sizeof(T) == 4 || sizeof(T) == 8 || sizeof(T) == 16, "copy_async: 4, 8 or 16 bytes");
+    __pipeline_memcpy_async(dst_shared, src_global, sizeof(T));
+  }
+  __device__ __forceinline__ void copy_commit() const { __pipeline_commit(); }
+  __device__ __forceinline__ void copy_wait() const { __pipeline_wait_prior(0); }
   __device__ __forceinline__ int tid() const { return static_cast<int>(threadIdx.x); }
   __device__ __forceinline__ int nthreads() const { return static_cast<int>(blockDim.x); }
   __device__ __forceinline__ int64_t block() const { return static_cast<int64_t>(blockIdx.x); }
