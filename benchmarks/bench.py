@@ -9,7 +9,9 @@ gradient), in milliseconds per call (median of CUDA-event timings, one call betw
 a CPU perf_counter). Forward ops also get the share of the byte floor they reach: (signal bytes + spectrum bytes) /
 measured device-to-device copy bandwidth. istft also gets spectro's time per call when replayed from a CUDA graph
 (torch.istft cannot be captured: it synchronises with the host). Memory: peak extra allocation of one call over its
-output size. Inputs are rotated over several copies when one call's data would fit in L2.
+output size. Inputs are rotated over several copies when one call's data would fit in L2. Half precision: half inputs
+and a row per kernel_dtype ("float32", "mixed", "float16" -- refused) for stft and istft at two configurations (ms
+and MB moved).
 
 Writes DIR/RESULTS.md, DIR/results.json and DIR/results.png (default DIR: this script's folder). --quick: the first
 three configurations and fewer repetitions.
@@ -252,38 +254,67 @@ def bench_config(cfg, device, timer, reps, reps_fb, warmup, l2_bytes, forced=Fal
     return row
 
 
-def half_precision(device, timer, reps, warmup):
-    """Half-precision inputs at B=4 T=160k n_fft=1024 hop=256: ms per forward call and bytes read + written by the
-    call's input and output (spectro converts half inputs to single precision on the way in). torch.stft takes
-    float16 only on CUDA (power-of-two n_fft, complex32 result) and rejects bfloat16."""
-    B, T, n, hop = 4, 160_000, 1024, 256
-    torch.manual_seed(0)
-    x32 = torch.randn(B, T, device=device)
-    w32 = torch.hann_window(n, device=device)
-    s64 = torch.stft(x32, n, hop, window=w32, return_complex=True)
+# Configurations of the half-precision / kernel_dtype rows: the seed configuration and a long-signal one.
+HALF_CONFIGS = [(4, 160_000, 1024, 256), (4, 1_300_000, 1024, 256)]
+KERNEL_DTYPES = ("float32", "mixed", "float16")
+
+
+def half_precision(device, timer, reps, warmup, configs=HALF_CONFIGS):
+    """Half precision, forward calls: ms per call and MB = bytes of the call's input + output (the bytes a kernel
+    reading the input once and writing the output once moves; the window is negligible).
+
+    * Half-precision inputs, kernel_dtype="float32" (spectro converts them to single precision on the way in);
+      torch.stft takes float16 only on CUDA (power-of-two n_fft, complex32 result) and rejects bfloat16.
+    * A row per kernel_dtype for spectro's stft and istft: "float32", "mixed" (float32 arithmetic, half-precision
+      output: complex32 spectrum, float16 signal, bfloat16 with a bfloat16 window) and "float16" (refused: recorded
+      as an error row). Until the kernels store half themselves, "mixed" computes the float32 result and converts it
+      (one more pass): its MB is the output-halved traffic it will move, its ms what it costs today.
+    """
     rows = []
+    for B, T, n, hop in configs:
+        torch.manual_seed(0)
+        x32 = torch.randn(B, T, device=device)
+        w32 = torch.hann_window(n, device=device)
+        s64 = torch.stft(x32, n, hop, window=w32, return_complex=True)
+        config = label((B, T, n, hop))
 
-    def measure(op, lib, dtype, fn, arg, result_dtype=None):
-        row = {"op": op, "lib": lib, "input": str(dtype).replace("torch.", "")}
-        try:
-            with torch.no_grad():
-                out = fn(0)
-                row["ms"] = timer(fn, reps, warmup)
-            row["output"] = str(out.dtype).replace("torch.", "")
-            row["MB"] = (arg.numel() * arg.element_size() + out.numel() * out.element_size()) / 2**20
-        except RuntimeError as e:
-            row["error"] = str(e).split("\n")[0][:80]
-        rows.append(row)
+        def measure(op, lib, dtype, fn, arg, kernel_dtype="float32"):
+            row = {"config": config, "op": op, "lib": lib, "input": str(dtype).replace("torch.", ""),
+                   "kernel_dtype": kernel_dtype}
+            try:
+                with torch.no_grad():
+                    out = fn(0)
+                    row["ms"] = timer(fn, reps, warmup)
+                row["output"] = str(out.dtype).replace("torch.", "")
+                row["MB"] = (arg.numel() * arg.element_size() + out.numel() * out.element_size()) / 2**20
+            except (RuntimeError, ValueError) as e:
+                row["error"] = str(e).split("\n")[0][:80]
+            rows.append(row)
 
-    for dtype in (torch.float32, torch.bfloat16, torch.float16):
-        x, w = x32.to(dtype), w32.to(dtype)
-        measure("stft", "spectro", dtype, lambda i: spectro.stft(x, n, hop, window=w, return_complex=True), x)
-        measure("stft", "torch", dtype, lambda i: torch.stft(x, n, hop, window=w, return_complex=True), x)
-    for dtype in (torch.complex64, torch.complex32):
-        s = s64.to(dtype)
-        w = w32 if dtype == torch.complex64 else w32.half()
-        measure("istft", "spectro", dtype, lambda i: spectro.istft(s, n, hop, window=w, length=T), s)
-        measure("istft", "torch", dtype, lambda i: torch.istft(s, n, hop, window=w, length=T), s)
+        if (B, T, n, hop) == configs[0]:  # half inputs, and torch's handling of them, at the seed configuration
+            for dtype in (torch.float32, torch.bfloat16, torch.float16):
+                x, w = x32.to(dtype), w32.to(dtype)
+                measure("stft", "spectro", dtype, lambda i: spectro.stft(x, n, hop, window=w, return_complex=True), x)
+                measure("stft", "torch", dtype, lambda i: torch.stft(x, n, hop, window=w, return_complex=True), x)
+            for dtype in (torch.complex64, torch.complex32):
+                s = s64.to(dtype)
+                w = w32 if dtype == torch.complex64 else w32.half()
+                measure("istft", "spectro", dtype, lambda i: spectro.istft(s, n, hop, window=w, length=T), s)
+                measure("istft", "torch", dtype, lambda i: torch.istft(s, n, hop, window=w, length=T), s)
+        # kernel_dtype rows: float32 and bfloat16 signals; complex64 and complex32 spectra (with "mixed", also a
+        # bfloat16 window: a bfloat16 signal). "float16" is refused: one error row per op.
+        for kd in KERNEL_DTYPES:
+            for dtype in (torch.float32, torch.bfloat16)[: 1 if kd == "float16" else 2]:
+                x = x32.to(dtype)
+                measure("stft", "spectro", dtype, lambda i: spectro.stft(x, n, hop, window=w32, return_complex=True,
+                                                                         kernel_dtype=kd), x, kd)
+            spectra = [(torch.complex64, w32), (torch.complex32, w32.half()), (torch.complex64, w32.bfloat16())]
+            for dtype, w in spectra[: {"float32": 2, "mixed": 3, "float16": 1}[kd]]:
+                s = s64.to(dtype)
+                measure("istft", "spectro", dtype, lambda i: spectro.istft(s, n, hop, window=w, length=T,
+                                                                           kernel_dtype=kd), s, kd)
+                if w.dtype != torch.float32:
+                    rows[-1]["input"] += f", {str(w.dtype).replace('torch.', '')} window"
     return rows
 
 
@@ -430,15 +461,20 @@ def write_markdown(path, env, meta, rows):
         L.append("")
 
     if meta.get("half"):
-        L += ["## half precision (B=4 T=160k n_fft=1024 hop=256, forward)", "",
-              "spectro converts half inputs to single precision on the way in (no half-precision kernels yet): "
-              "MB = input + output bytes of the call.", "",
-              "| op | library | input | output | ms | MB |", "|---|---|---|---|--:|--:|"]
+        L += ["## half precision and kernel_dtype (forward)", "",
+              "spectro converts half inputs to single precision on the way in (kernels that load half themselves: "
+              "not yet). kernel_dtype='mixed' stores the result in half precision (complex32 spectrum; float16 "
+              "signal, bfloat16 with a bfloat16 window), computed in float32 and, until the kernels store half "
+              "directly, converted in one more pass; 'float16' is refused. MB = input + output bytes of the call.", "",
+              "| config | op | library | input | kernel_dtype | output | ms | MB |",
+              "|---|---|---|---|---|---|--:|--:|"]
         for h in meta["half"]:
+            head = (f"| {h.get('config', 'B=4 T=160k n_fft=1024 hop=256')} | {h['op']} | {h['lib']} | {h['input']} | "
+                    f"{h.get('kernel_dtype', 'float32')} |")
             if "error" in h:
-                L.append(f"| {h['op']} | {h['lib']} | {h['input']} | error: {fmt(h['error'])} | - | - |")
+                L.append(f"{head} error: {fmt(h['error'])} | - | - |")
             else:
-                L.append(f"| {h['op']} | {h['lib']} | {h['input']} | {h['output']} | {h['ms']:.3f} | {h['MB']:.1f} |")
+                L.append(f"{head} {h['output']} | {h['ms']:.3f} | {h['MB']:.1f} |")
         L.append("")
 
     L += ["## memory", ""]
@@ -517,8 +553,10 @@ def summarize(path) -> str:
         lines.append(f"{r['config']:<{w0}} " + " ".join(cells))
     half = data.get("meta", {}).get("half")
     if half:
-        cells = [f"{h['lib']} {h['op']} {h['input']} " + (f"{h['ms']:.3f}" if "ms" in h else "fails") for h in half]
-        lines.append("half precision, B=4 T=160k 1024/256 forward (ms): " + ", ".join(cells))
+        cells = [f"{h.get('config', 'B=4 T=160k n_fft=1024 hop=256')} {h['lib']} {h['op']} {h['input']} "
+                 f"{h.get('kernel_dtype', 'float32')}->{h.get('output', '?')} "
+                 + (f"{h['ms']:.3f} ms {h['MB']:.0f} MB" if "ms" in h else "fails") for h in half]
+        lines.append("half precision / kernel_dtype, forward:\n  " + "\n  ".join(cells))
     for path in FORCED:
         if not any(r.get(f"stft_{path}_ms") for r in rows):
             continue

@@ -3,7 +3,9 @@
 //
 // The two ops are transposes of each other (kernels/common.h): the input gradient of one is the other op with the
 // same geometry and the adjoint FFT mode, called through the dispatcher, so it is recorded by autograd again and
-// double backward needs nothing extra.
+// double backward needs nothing extra. A forward with a half out_dtype gets its output gradient in that half dtype;
+// the backward casts it to the compute dtype first (grad_in_compute_dtype), and returns gradients in the inputs' own
+// dtypes (the ops' inputs are single or double precision; spectro.stft / istft convert half inputs before the op).
 //
 // The window gradient is a reduction over batch and frames. It is computed with ATen ops from the same definitions
 // (materialising [batch, frames, n_fft] intermediates, and only when the window requires grad), which keeps it
@@ -16,6 +18,7 @@
 #include <torch/autograd.h>
 #include <torch/library.h>
 
+#include <optional>
 #include <string>
 
 #include "spectro.h"
@@ -26,24 +29,25 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
+using OutDtype = std::optional<at::ScalarType>;
 using AnalysisSig = at::Tensor(const at::Tensor&, const at::Tensor&, int64_t, int64_t, c10::SymInt, int64_t,
-                               c10::string_view, bool, c10::string_view, double);
+                               c10::string_view, bool, c10::string_view, double, OutDtype);
 using SynthesisSig = AnalysisSig;
 
 at::Tensor call_analysis(const at::Tensor& x, const at::Tensor& window, int64_t n_fft, int64_t hop,
                          const c10::SymInt& n_frames, int64_t pad, const std::string& pad_mode, bool env_normalize,
-                         const std::string& fft_mode, double scale) {
+                         const std::string& fft_mode, double scale, OutDtype out_dtype = std::nullopt) {
   static const auto op =
       c10::Dispatcher::singleton().findSchemaOrThrow("spectro::analysis", "").typed<AnalysisSig>();
-  return op.call(x, window, n_fft, hop, n_frames, pad, pad_mode, env_normalize, fft_mode, scale);
+  return op.call(x, window, n_fft, hop, n_frames, pad, pad_mode, env_normalize, fft_mode, scale, out_dtype);
 }
 
 at::Tensor call_synthesis(const at::Tensor& spec, const at::Tensor& window, int64_t n_fft, int64_t hop,
                           const c10::SymInt& length, int64_t pad, const std::string& pad_mode, bool env_normalize,
-                          const std::string& fft_mode, double scale) {
+                          const std::string& fft_mode, double scale, OutDtype out_dtype = std::nullopt) {
   static const auto op =
       c10::Dispatcher::singleton().findSchemaOrThrow("spectro::synthesis", "").typed<SynthesisSig>();
-  return op.call(spec, window, n_fft, hop, length, pad, pad_mode, env_normalize, fft_mode, scale);
+  return op.call(spec, window, n_fft, hop, length, pad, pad_mode, env_normalize, fft_mode, scale, out_dtype);
 }
 
 std::string adjoint_mode(const std::string& mode) {
@@ -153,6 +157,17 @@ at::Tensor window_grad(const at::Tensor& coef, const at::Tensor& window, int64_t
 
 // ---- the two autograd functions ----------------------------------------------------------------------------------
 
+// The incoming gradient in the dtype the backward computes in. An op called with a half out_dtype (complex32,
+// float16, bfloat16) receives its output gradient in that dtype; the backward (the adjoint op and the window
+// gradient) runs in the forward's compute dtype, which is the window's dtype (real) or its complex counterpart:
+// check_window ties the window's dtype to the computation's. A differentiable cast, so double backward sees it (its
+// own backward rounds the second-order gradient back to the half dtype, as any cast to a half output does).
+at::Tensor grad_in_compute_dtype(const at::Tensor& grad, const at::Tensor& window) {
+  if (!grad.defined()) return grad;
+  const at::ScalarType real = window.scalar_type();
+  return grad.to(grad.is_complex() ? c10::toComplexType(real) : real);
+}
+
 struct Geom {
   int64_t n_fft, hop, pad;
   std::string pad_mode, fft_mode;
@@ -187,11 +202,12 @@ struct AnalysisFunction : public torch::autograd::Function<AnalysisFunction> {
 
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& window, int64_t n_fft,
                             int64_t hop, c10::SymInt n_frames, int64_t pad, const std::string& pad_mode,
-                            bool env_normalize, const std::string& fft_mode, double scale) {
+                            bool env_normalize, const std::string& fft_mode, double scale, OutDtype out_dtype) {
     at::Tensor out;
     {
       at::AutoDispatchBelowADInplaceOrView guard;
-      out = call_analysis(x, window, n_fft, hop, n_frames, pad, pad_mode, env_normalize, fft_mode, scale);
+      out = call_analysis(x, window, n_fft, hop, n_frames, pad, pad_mode, env_normalize, fft_mode, scale,
+                          out_dtype);
     }
     // Saved after the call, which validated the arguments (x is [batch, T]).
     save_geom(ctx, {n_fft, hop, pad, pad_mode, fft_mode, env_normalize, scale});
@@ -206,7 +222,7 @@ struct AnalysisFunction : public torch::autograd::Function<AnalysisFunction> {
     const auto saved = ctx->get_saved_variables();
     const at::Tensor& x = saved[0];
     const at::Tensor& window = saved[1];
-    const at::Tensor& grad = grads[0];
+    const at::Tensor grad = grad_in_compute_dtype(grads[0], window);
     at::Tensor grad_x, grad_w;
     if (ctx->needs_input_grad(0) && grad.defined()) {
       grad_x = call_synthesis(grad, window, g.n_fft, g.hop, ctx->saved_data["length"].toSymInt(), g.pad, g.pad_mode,
@@ -220,7 +236,7 @@ struct AnalysisFunction : public torch::autograd::Function<AnalysisFunction> {
       grad_w = window_grad(real_inner(xf, gf), window, g.hop, n_frames, g.env_normalize);
     }
     return {grad_x, grad_w, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
-            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -229,11 +245,12 @@ struct SynthesisFunction : public torch::autograd::Function<SynthesisFunction> {
 
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& spec, const at::Tensor& window, int64_t n_fft,
                             int64_t hop, c10::SymInt length, int64_t pad, const std::string& pad_mode,
-                            bool env_normalize, const std::string& fft_mode, double scale) {
+                            bool env_normalize, const std::string& fft_mode, double scale, OutDtype out_dtype) {
     at::Tensor out;
     {
       at::AutoDispatchBelowADInplaceOrView guard;
-      out = call_synthesis(spec, window, n_fft, hop, length, pad, pad_mode, env_normalize, fft_mode, scale);
+      out = call_synthesis(spec, window, n_fft, hop, length, pad, pad_mode, env_normalize, fft_mode, scale,
+                           out_dtype);
     }
     // Saved after the call, which validated the arguments (spec is [batch, bins, frames]).
     save_geom(ctx, {n_fft, hop, pad, pad_mode, fft_mode, env_normalize, scale});
@@ -247,7 +264,7 @@ struct SynthesisFunction : public torch::autograd::Function<SynthesisFunction> {
     const auto saved = ctx->get_saved_variables();
     const at::Tensor& spec = saved[0];
     const at::Tensor& window = saved[1];
-    const at::Tensor& grad = grads[0];
+    const at::Tensor grad = grad_in_compute_dtype(grads[0], window);
     at::Tensor grad_spec, grad_w;
     if (ctx->needs_input_grad(0) && grad.defined()) {
       grad_spec = call_analysis(grad, window, g.n_fft, g.hop, ctx->saved_data["n_frames"].toSymInt(), g.pad,
@@ -261,22 +278,22 @@ struct SynthesisFunction : public torch::autograd::Function<SynthesisFunction> {
       grad_w = window_grad(real_inner(gf, f) * g.scale, window, g.hop, n_frames, g.env_normalize);
     }
     return {grad_spec, grad_w, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
-            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
 at::Tensor analysis_autograd(const at::Tensor& x, const at::Tensor& window, int64_t n_fft, int64_t hop,
                              c10::SymInt n_frames, int64_t pad, c10::string_view pad_mode, bool env_normalize,
-                             c10::string_view fft_mode, double scale) {
+                             c10::string_view fft_mode, double scale, OutDtype out_dtype) {
   return AnalysisFunction::apply(x, window, n_fft, hop, std::move(n_frames), pad, std::string(pad_mode),
-                                 env_normalize, std::string(fft_mode), scale);
+                                 env_normalize, std::string(fft_mode), scale, out_dtype);
 }
 
 at::Tensor synthesis_autograd(const at::Tensor& spec, const at::Tensor& window, int64_t n_fft, int64_t hop,
                               c10::SymInt length, int64_t pad, c10::string_view pad_mode, bool env_normalize,
-                              c10::string_view fft_mode, double scale) {
+                              c10::string_view fft_mode, double scale, OutDtype out_dtype) {
   return SynthesisFunction::apply(spec, window, n_fft, hop, std::move(length), pad, std::string(pad_mode),
-                                  env_normalize, std::string(fft_mode), scale);
+                                  env_normalize, std::string(fft_mode), scale, out_dtype);
 }
 
 }  // namespace

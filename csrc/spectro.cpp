@@ -1,10 +1,13 @@
 // spectro — the operator library: every schema, argument validation, the device-independent halves of the two
 // core ops (FFT orchestration), and the CPU and Meta implementations.
 //
-// Ops (see spectro/_ops.py for the Python side and autograd):
+// Ops (spectro/functional.py is the Python side, csrc/autograd.cpp the autograd):
 //   spectro::analysis   x[B, T] -> spectrum[B, F, N]  (pad + frame + window (+1/envelope) -> FFT)
 //   spectro::synthesis  spectrum[B, F, N] -> y[B, L]  (inverse FFT -> window -> overlap-add (+1/envelope) -> fold/trim)
 // The two are transposes of each other for matching (geometry, fft_mode) pairs, so each one's backward is the other.
+// out_dtype (optional, last): store the result in half precision (complex32 for a complex64 result, float16 or
+// bfloat16 for float32): computed in single precision, then rounded once per element (spectro.stft / istft's
+// kernel_dtype="mixed").
 #include <Python.h>
 
 #include <ATen/Parallel.h>
@@ -143,9 +146,48 @@ static void check_value_dtype(const char* op, const char* name, const at::Tensor
   }
 }
 
+// Python's names for the dtypes of error messages (c10 prints ComplexHalf, Half, ...).
+static const char* dtype_name(at::ScalarType t) {
+  switch (t) {
+    case at::kFloat: return "float32";
+    case at::kDouble: return "float64";
+    case at::kHalf: return "float16";
+    case at::kBFloat16: return "bfloat16";
+    case at::kComplexHalf: return "complex32";
+    case at::kComplexFloat: return "complex64";
+    case at::kComplexDouble: return "complex128";
+    default: return c10::toString(t);
+  }
+}
+
+at::ScalarType check_out_dtype(const char* op, std::optional<at::ScalarType> out_dtype, at::ScalarType computed) {
+  if (!out_dtype.has_value() || *out_dtype == computed) return computed;
+  const at::ScalarType t = *out_dtype;
+  switch (computed) {
+    case at::kComplexFloat:
+      TORCH_CHECK(t == at::kComplexHalf, op, ": out_dtype must be None, complex64 or complex32 for a complex64 ",
+                  "result, but got out_dtype=", dtype_name(t));
+      break;
+    case at::kFloat:
+      TORCH_CHECK(t == at::kHalf || t == at::kBFloat16, op, ": out_dtype must be None, float32, float16 or bfloat16 ",
+                  "for a float32 result, but got out_dtype=", dtype_name(t));
+      break;
+    default:
+      TORCH_CHECK(false, op, ": out_dtype must be None or ", dtype_name(computed), " for a ", dtype_name(computed),
+                  " result (half-precision outputs are computed in single precision), but got out_dtype=",
+                  dtype_name(t));
+  }
+  return t;
+}
+
+at::Tensor to_out_dtype(const OpArgs& a, const at::Tensor& result) {
+  // .to() keeps the strides of a dense tensor (the analysis result is a transposed view of a frame-major buffer).
+  return result.scalar_type() == a.out_type ? result : result.to(a.out_type);
+}
+
 OpArgs check_analysis(const at::Tensor& x, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
                       int64_t n_frames, int64_t pad, const std::string& pad_mode, bool env_normalize,
-                      const std::string& fft_mode, double scale) {
+                      const std::string& fft_mode, double scale, std::optional<at::ScalarType> out_dtype) {
   const char* op = "spectro::analysis";
   OpArgs a;
   a.mode = parse_analysis_mode(fft_mode);
@@ -159,12 +201,13 @@ OpArgs check_analysis(const at::Tensor& x, const at::Tensor& window, int64_t n_f
   a.scale = scale;
   a.signal_type = x.scalar_type();
   a.complex_type = c10::toComplexType(c10::toRealValueType(x.scalar_type()));
+  a.out_type = check_out_dtype(op, out_dtype, a.complex_type);
   return a;
 }
 
 OpArgs check_synthesis(const at::Tensor& spec, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
                        int64_t length, int64_t pad, const std::string& pad_mode, bool env_normalize,
-                       const std::string& fft_mode, double scale) {
+                       const std::string& fft_mode, double scale, std::optional<at::ScalarType> out_dtype) {
   const char* op = "spectro::synthesis";
   OpArgs a;
   a.mode = parse_synthesis_mode(fft_mode);
@@ -180,15 +223,16 @@ OpArgs check_synthesis(const at::Tensor& spec, const at::Tensor& window, int64_t
   a.scale = scale;
   a.complex_type = spec.scalar_type();
   a.signal_type = is_real_mode(a.mode) ? c10::toRealValueType(spec.scalar_type()) : spec.scalar_type();
+  a.out_type = check_out_dtype(op, out_dtype, a.signal_type);
   return a;
 }
 
 at::Tensor empty_analysis(const OpArgs& a) {
-  return at::empty({0, a.g.n_frames, a.bins}, a.input.options().dtype(a.complex_type)).transpose(1, 2);
+  return at::empty({0, a.g.n_frames, a.bins}, a.input.options().dtype(a.out_type)).transpose(1, 2);
 }
 
 at::Tensor empty_synthesis(const OpArgs& a) {
-  return at::empty({0, a.g.length}, a.input.options().dtype(a.signal_type));
+  return at::empty({0, a.g.length}, a.input.options().dtype(a.out_type));
 }
 
 at::Tensor analysis_via_frames(const OpArgs& a, FramesFn frames_fn) {
@@ -269,27 +313,29 @@ void cpu_overlap_add(const at::Tensor& frames, const at::Tensor& window, at::Ten
 
 at::Tensor analysis_cpu(const at::Tensor& x, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
                         int64_t n_frames, int64_t pad, c10::string_view pad_mode, bool env_normalize,
-                        c10::string_view fft_mode, double scale) {
+                        c10::string_view fft_mode, double scale, std::optional<at::ScalarType> out_dtype) {
   const OpArgs a = check_analysis(x, window, n_fft, hop_length, n_frames, pad, std::string(pad_mode), env_normalize,
-                                  std::string(fft_mode), scale);
+                                  std::string(fft_mode), scale, out_dtype);
   if (x.size(0) == 0) return empty_analysis(a);
-  return analysis_via_frames(a, &cpu_frames);
+  // out_dtype: computed in single precision, then rounded once per element (a conversion pass).
+  return to_out_dtype(a, analysis_via_frames(a, &cpu_frames));
 }
 
 at::Tensor synthesis_cpu(const at::Tensor& spec, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
                          int64_t length, int64_t pad, c10::string_view pad_mode, bool env_normalize,
-                         c10::string_view fft_mode, double scale) {
+                         c10::string_view fft_mode, double scale, std::optional<at::ScalarType> out_dtype) {
   const OpArgs a = check_synthesis(spec, window, n_fft, hop_length, length, pad, std::string(pad_mode),
-                                   env_normalize, std::string(fft_mode), scale);
+                                   env_normalize, std::string(fft_mode), scale, out_dtype);
   if (spec.size(0) == 0) return empty_synthesis(a);
-  return synthesis_via_frames(a, &cpu_overlap_add);
+  // out_dtype: computed in single precision, then rounded once per element (a conversion pass).
+  return to_out_dtype(a, synthesis_via_frames(a, &cpu_overlap_add));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Meta: shapes, dtypes and strides only (symbolic sizes allowed).
 at::Tensor analysis_meta(const at::Tensor& x, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
                          c10::SymInt n_frames, int64_t pad, c10::string_view pad_mode, bool env_normalize,
-                         c10::string_view fft_mode, double scale) {
+                         c10::string_view fft_mode, double scale, std::optional<at::ScalarType> out_dtype) {
   const char* op = "spectro::analysis";
   const FftMode mode = parse_analysis_mode(std::string(fft_mode));
   parse_pad_mode(std::string(pad_mode));
@@ -299,20 +345,22 @@ at::Tensor analysis_meta(const at::Tensor& x, const at::Tensor& window, int64_t 
   TORCH_CHECK(window.scalar_type() == c10::toRealValueType(x.scalar_type()), op, ": expected window of dtype ",
               c10::toRealValueType(x.scalar_type()), ", but got ", window.scalar_type());
   const auto complex_type = c10::toComplexType(c10::toRealValueType(x.scalar_type()));
+  const auto out_type = check_out_dtype(op, out_dtype, complex_type);
   return at::empty_symint({x.sym_size(0), n_frames, c10::SymInt(spectrum_bins(mode, n_fft))},
-                          x.options().dtype(complex_type))
+                          x.options().dtype(out_type))
       .transpose(1, 2);
 }
 
 at::Tensor synthesis_meta(const at::Tensor& spec, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
                           c10::SymInt length, int64_t pad, c10::string_view pad_mode, bool env_normalize,
-                          c10::string_view fft_mode, double scale) {
+                          c10::string_view fft_mode, double scale, std::optional<at::ScalarType> out_dtype) {
   const char* op = "spectro::synthesis";
   const FftMode mode = parse_synthesis_mode(std::string(fft_mode));
   parse_pad_mode(std::string(pad_mode));
   TORCH_CHECK(spec.dim() == 3, op, ": expected spec of shape [batch, bins, frames], but got ", spec.sym_sizes());
   check_value_dtype(op, "spec", spec, true);
-  const auto out_type = is_real_mode(mode) ? c10::toRealValueType(spec.scalar_type()) : spec.scalar_type();
+  const auto signal_type = is_real_mode(mode) ? c10::toRealValueType(spec.scalar_type()) : spec.scalar_type();
+  const auto out_type = check_out_dtype(op, out_dtype, signal_type);
   return at::empty_symint({spec.sym_size(0), std::move(length)}, spec.options().dtype(out_type));
 }
 
@@ -322,10 +370,10 @@ at::Tensor synthesis_meta(const at::Tensor& spec, const at::Tensor& window, int6
 TORCH_LIBRARY(spectro, m) {
   m.def(
       "analysis(Tensor x, Tensor window, int n_fft, int hop_length, SymInt n_frames, int pad, str pad_mode, "
-      "bool env_normalize, str fft_mode, float scale) -> Tensor");
+      "bool env_normalize, str fft_mode, float scale, ScalarType? out_dtype=None) -> Tensor");
   m.def(
       "synthesis(Tensor spec, Tensor window, int n_fft, int hop_length, SymInt length, int pad, str pad_mode, "
-      "bool env_normalize, str fft_mode, float scale) -> Tensor");
+      "bool env_normalize, str fft_mode, float scale, ScalarType? out_dtype=None) -> Tensor");
   m.def("_set_kernel_path(int path) -> int", &spectro::set_kernel_path);
 }
 

@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 
+#include <optional>
 #include <string>
 
 #include "kernels/common.h"
@@ -47,14 +48,27 @@ struct OpArgs {
   double scale;
   at::ScalarType signal_type;   // dtype of the signal side (x, or the synthesis output)
   at::ScalarType complex_type;  // dtype of the spectrum
+  // dtype of the op's result: the compute dtype (complex_type for analysis, signal_type for synthesis) or, when the
+  // call passed out_dtype, its half-precision counterpart (check_out_dtype).
+  at::ScalarType out_type;
 };
+
+// The result dtype of an op whose computation produces `computed` (complex64 / complex128 for analysis; float32 /
+// float64 / complex64 / complex128 for synthesis): `computed` when out_dtype is None, else out_dtype, which must be
+// `computed` itself or its half counterpart (complex64 -> complex32; float32 -> float16 or bfloat16). `op` names the
+// op in the error message.
+at::ScalarType check_out_dtype(const char* op, std::optional<at::ScalarType> out_dtype, at::ScalarType computed);
+
+// The computed result (in a.complex_type / a.signal_type) as a.out_type: the same tensor when they agree, else one
+// rounding per element into a tensor of the same shape and strides.
+at::Tensor to_out_dtype(const OpArgs& a, const at::Tensor& result);
 
 OpArgs check_analysis(const at::Tensor& x, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
                       int64_t n_frames, int64_t pad, const std::string& pad_mode, bool env_normalize,
-                      const std::string& fft_mode, double scale);
+                      const std::string& fft_mode, double scale, std::optional<at::ScalarType> out_dtype);
 OpArgs check_synthesis(const at::Tensor& spec, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
                        int64_t length, int64_t pad, const std::string& pad_mode, bool env_normalize,
-                       const std::string& fft_mode, double scale);
+                       const std::string& fft_mode, double scale, std::optional<at::ScalarType> out_dtype);
 
 // Empty results for a zero batch (no kernel runs).
 at::Tensor empty_analysis(const OpArgs& a);

@@ -19,6 +19,10 @@ _SUPPORTED = (torch.float32, torch.float64, torch.complex64, torch.complex128, t
 # Half-precision tensors are computed in single precision (converted on the way in): the kernels see only these.
 _COMPUTE = {torch.float16: torch.float32, torch.bfloat16: torch.float32, torch.complex32: torch.complex64}
 
+# kernel_dtype values (see stft's docstring and notes/half_precision.md). "float16" (half-precision arithmetic) is
+# refused with its own explanation: the kernels are memory-bound, so it would only lose accuracy.
+_KERNEL_DTYPES = ("float32", "mixed")
+
 _COMPLEX_OF = {torch.float32: torch.complex64, torch.float64: torch.complex128, torch.float16: torch.complex32}
 _REAL_OF = {torch.complex64: torch.float32, torch.complex128: torch.float64, torch.complex32: torch.float16}
 
@@ -44,6 +48,34 @@ def _check_int(fn: str, name: str, value, optional: bool = True) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, (int, torch.SymInt)):
         raise TypeError(f"spectro.{fn}: {name} must be an int, but got {type(value).__name__} ({value!r})")
+
+
+def _check_kernel_dtype(fn: str, kernel_dtype) -> bool:
+    """Validate kernel_dtype; True for "mixed" (half-precision output)."""
+    allowed = ", ".join(repr(k) for k in _KERNEL_DTYPES)
+    if not isinstance(kernel_dtype, str):
+        raise TypeError(f"spectro.{fn}: kernel_dtype must be a str, one of {allowed}, but got "
+                        f"{type(kernel_dtype).__name__} ({kernel_dtype!r})")
+    if kernel_dtype == "float16":
+        raise ValueError(
+            f"spectro.{fn}: kernel_dtype='float16' (half-precision arithmetic) is not supported: the kernels are bound "
+            "by memory traffic, not arithmetic, so computing in half precision would only add rounding error "
+            "(notes/half_precision.md). Use kernel_dtype='mixed' (float32 arithmetic, result stored in half "
+            f"precision, half the output bytes). kernel_dtype must be one of {allowed}"
+        )
+    if kernel_dtype not in _KERNEL_DTYPES:
+        raise ValueError(f"spectro.{fn}: kernel_dtype must be one of {allowed}, but got {kernel_dtype!r}")
+    return kernel_dtype == "mixed"
+
+
+def _check_mixed_precision(fn: str, compute_dtype: torch.dtype) -> None:
+    """kernel_dtype='mixed' computes in single precision: double-precision inputs are refused, not downcast."""
+    if compute_dtype in (torch.float64, torch.complex128):
+        raise ValueError(
+            f"spectro.{fn}: kernel_dtype='mixed' computes in float32 and stores the result in half precision, but the "
+            f"input and window promote to {compute_dtype} (double precision). Convert them to float32 (or a half "
+            "dtype) first, or use kernel_dtype='float32' (which computes double precision inputs in double precision)"
+        )
 
 
 def _resolve_window(fn: str, window, win_length: int, n_fft: int, like: torch.Tensor, real_dtype) -> torch.Tensor:
@@ -89,6 +121,8 @@ def stft(
     onesided: Optional[bool] = None,
     return_complex: Optional[bool] = None,
     align_to_window: Optional[bool] = None,
+    *,
+    kernel_dtype: str = "float32",
 ) -> torch.Tensor:
     r"""Short-time Fourier transform: a drop-in replacement for :func:`torch.stft`.
 
@@ -126,17 +160,39 @@ def stft(
             (``False``, with torch's deprecation warning). Required for real input, as in torch.
         align_to_window: only with ``center=False``: when ``win_length < n_fft``, place frame ``m`` so that the
             window (rather than the ``n_fft`` span) starts at ``m * hop_length``. Default: ``False``.
+        kernel_dtype: (keyword-only, not in torch.stft) the precision the result is stored in.
+
+            * ``"float32"`` (default): as described above: the result in the compute dtype, complex64 (complex128
+              when the input or window is double precision; float32 / float64 with ``return_complex=False``).
+            * ``"mixed"``: the same single-precision computation (input and window read as float32 / complex64 --
+              half inputs are converted on the way in, as above; windowing and the FFT in float32), with the
+              spectrum *stored in half precision*: complex32 (float16 with ``return_complex=False``), each real
+              and imaginary part the float32 result rounded once to nearest, so half the output bytes. Error
+              against the exact transform of the input values, per real component: ``|X~ - X| <= eps16/2 * |X| +
+              (1 + eps16/2) * e32 + 2**-25`` with ``eps16 = 2**-10`` (float16's machine epsilon), ``e32`` the
+              float32 result's own error (FFT rounding, ``<~ 4 * eps32 * log2(n_fft) * max|X|``) and ``2**-25`` half
+              the spacing of float16's subnormals. Magnitudes beyond float16's range (65504) become ``inf``
+              (``normalized=True`` scales the spectrum by ``n_fft ** -0.5``). float64 / complex128 input or window:
+              ``ValueError`` (convert to float32 first, or use ``"float32"``). Gradients: the gradient arriving at
+              the complex32 result is converted to complex64, the backward runs in single precision, and the input
+              and window gradients come back in their own dtypes. complex32 has few working torch ops
+              (``.to(torch.complex64)`` or ``torch.view_as_real`` first). Today the single-precision result is
+              converted in a separate pass; kernels that store half directly are issue 5's kernel part.
+            * ``"float16"`` (half-precision arithmetic): ``ValueError``. The kernels are limited by memory traffic,
+              not arithmetic, so half arithmetic would only add error (FFT rounding growing with ``log2(n_fft)``
+              in units of ``eps16``) for no speed; ``"mixed"`` takes the bandwidth saving.
 
     Returns:
         ``(..., n_fft // 2 + 1 or n_fft, n_frames)`` complex tensor (or ``(..., F, n_frames, 2)`` real), with
         ``n_frames = 1 + (T_padded - n_fft) // hop_length``. Like torch, the result is a transposed view of a
-        frame-major buffer: its strides equal ``torch.stft``'s.
+        frame-major buffer: its strides equal ``torch.stft``'s (also for ``kernel_dtype="mixed"``).
     """
     if center and align_to_window is not None:
         raise RuntimeError("stft align_to_window should only be set when center = false")
     if not isinstance(input, torch.Tensor):
         raise TypeError(f"spectro.stft: expected input to be a Tensor, but got {type(input).__name__}")
     _check_dtype("stft", "input", input)
+    mixed = _check_kernel_dtype("stft", kernel_dtype)
     if input.dim() < 1:
         raise RuntimeError("spectro.stft: expected input with at least 1 dimension (..., time), but got a 0-D tensor")
     _check_int("stft", "n_fft", n_fft, optional=False)
@@ -206,8 +262,12 @@ def stft(
 
     dtype = torch.promote_types(input.dtype, window.dtype) if window is not None else input.dtype
     dtype = _COMPUTE.get(dtype, dtype)
+    if mixed:
+        _check_mixed_precision("stft", dtype)
     real_dtype = _REAL_OF.get(dtype, dtype)
-    # (Conversions and reshapes only where needed: each no-op call still costs host time.)
+    # (Conversions and reshapes only where needed: each no-op call still costs host time.) Half inputs are converted
+    # here in every kernel_dtype: the ops read single or double precision only (kernels that load half themselves
+    # are issue 5's kernel part).
     x = input if input.dtype == dtype else input.to(dtype)
     if x.dim() != 2:
         x = x.reshape(-1, T)
@@ -219,7 +279,11 @@ def stft(
     else:
         fft_mode = "rfft" if onesided is None or onesided else "rfft_full"
     scale = n_fft**-0.5 if normalized else 1.0
-    out = torch.ops.spectro.analysis(x, w, n_fft, hop_length, n_frames, pad, mode, False, fft_mode, scale)
+    if mixed:  # computed in float32, stored as complex32
+        out = torch.ops.spectro.analysis(x, w, n_fft, hop_length, n_frames, pad, mode, False, fft_mode, scale,
+                                         torch.complex32)
+    else:
+        out = torch.ops.spectro.analysis(x, w, n_fft, hop_length, n_frames, pad, mode, False, fft_mode, scale)
     if len(batch_shape) != 1:
         out = out.reshape(batch_shape + out.shape[1:])
     return out if return_complex else torch.view_as_real(out)
@@ -260,6 +324,7 @@ def istft(
     *,
     torch_like: bool = False,
     safety: str = "auto",
+    kernel_dtype: str = "float32",
 ) -> torch.Tensor:
     r"""Inverse short-time Fourier transform: a drop-in replacement for :func:`torch.istft`.
 
@@ -286,10 +351,31 @@ def istft(
             steady-state calls never synchronise; it skips the check while a CUDA graph is being captured or
             torch.compile is tracing. ``"always"`` checks every call. ``"off"`` never checks
             (``torch_like=True`` with ``safety="off"`` is an error: it could not raise where torch raises).
+        kernel_dtype: the precision the result is stored in.
+
+            * ``"float32"`` (default): as described here: the result in the promoted dtype of the input's real type
+              and the window's.
+            * ``"mixed"``: the same single-precision computation (spectrum and window read as complex64 / float32 --
+              complex32 / half inputs converted on the way in; inverse FFT, window, overlap-add and envelope
+              division in float32), with the signal *stored in half precision*: **float16**, or **bfloat16 when the
+              window is bfloat16** (the way to ask for a bfloat16 signal: torch has no complex bfloat16 spectrum to
+              carry that choice), whatever the spectrum's dtype (complex64 or complex32). With
+              ``return_complex=True``: complex32 (a bfloat16 window then raises ``ValueError``: there is no complex
+              bfloat16). Each value is the float32 result rounded once to nearest. Error against the exact inverse
+              of the input values, per real component: ``|y~ - y| <= eps/2 * |y| + (1 + eps/2) * e32 + tiny``
+              with ``eps = 2**-10`` (float16) or ``2**-7`` (bfloat16), ``e32`` the float32 result's own error (FFT
+              and overlap-add rounding, divided by the window envelope at that sample) and ``tiny`` half the
+              spacing of the half dtype's subnormals (``2**-25`` for float16). float16 overflows to ``inf`` beyond
+              65504. float64 / complex128 input or window: ``ValueError``. Gradients: the half gradient of the
+              result is converted to float32 (complex64), the backward runs in single precision, and the
+              spectrum's and window's gradients come back in their own dtypes. Today the float32 result is
+              converted in a separate pass; kernels that store half directly are issue 5's kernel part.
+            * ``"float16"`` (half-precision arithmetic): ``ValueError``, as for :func:`stft`.
 
     Returns:
         real signal ``(..., length)`` (complex with ``return_complex=True``) in the promoted dtype of the input's
-        real type and the window's (float16 for a complex32 input with a float16 or no window); ``length`` defaults to
+        real type and the window's (float16 for a complex32 input with a float16 or no window; with
+        ``kernel_dtype="mixed"``, float16 / bfloat16 / complex32 as above); ``length`` defaults to
         ``n_fft + hop_length * (n_frames - 1)`` minus the centre padding.
     """
     if not isinstance(input, torch.Tensor):
@@ -298,6 +384,7 @@ def istft(
         raise ValueError(f"spectro.istft: safety must be one of 'auto', 'always', 'off', but got {safety!r}")
     if torch_like and safety == "off":
         raise ValueError("spectro.istft: torch_like=True needs the NOLA check, so safety='off' is not allowed")
+    mixed = _check_kernel_dtype("istft", kernel_dtype)
     _check_int("istft", "n_fft", n_fft, optional=False)
     _check_int("istft", "hop_length", hop_length)
     _check_int("istft", "win_length", win_length)
@@ -362,8 +449,24 @@ def istft(
     if window is not None:
         out_dtype = torch.promote_types(out_dtype, window.dtype)
     real_dtype = _COMPUTE.get(out_dtype, out_dtype)
+    op_out_dtype = None  # the op's out_dtype: None = its compute dtype
+    if mixed:
+        _check_mixed_precision("istft", real_dtype)
+        out_dtype = torch.bfloat16 if window is not None and window.dtype == torch.bfloat16 else torch.float16
+        if return_complex:
+            if out_dtype == torch.bfloat16:
+                raise ValueError(
+                    "spectro.istft: kernel_dtype='mixed' with a bfloat16 window asks for a bfloat16 signal, but "
+                    "return_complex=True has no complex bfloat16 dtype: pass a float16 or float32 window (complex32 "
+                    "result) or kernel_dtype='float32'"
+                )
+            op_out_dtype = torch.complex32
+        else:
+            op_out_dtype = out_dtype
     spec_dtype = _COMPLEX_OF[real_dtype]
     batch_shape = tuple(input.shape[:-2])
+    # A complex32 spectrum is converted here in every kernel_dtype: the ops read single or double precision only
+    # (kernels that load half themselves are issue 5's kernel part).
     spec = input if input.dtype == spec_dtype else input.to(spec_dtype)
     if spec.dim() != 3:
         spec = spec.reshape(-1, bins, n_frames)
@@ -377,8 +480,13 @@ def istft(
     scale = n_fft**-0.5 if normalized else 1.0 / n_fft
 
     _nola(w, window, n_fft, hop_length, win_length, n_frames, start, min(end, natural), spec.dtype, torch_like, safety)
-    y = torch.ops.spectro.synthesis(spec, w, n_fft, hop_length, out_len, start, "constant", True, fft_mode, scale)
-    if out_dtype != real_dtype:  # float16 result (a complex32 spectrum): computed in float32
+    if op_out_dtype is not None:  # kernel_dtype="mixed": computed in float32, stored in half precision
+        y = torch.ops.spectro.synthesis(spec, w, n_fft, hop_length, out_len, start, "constant", True, fft_mode,
+                                        scale, op_out_dtype)
+    else:
+        y = torch.ops.spectro.synthesis(spec, w, n_fft, hop_length, out_len, start, "constant", True, fft_mode,
+                                        scale)
+    if op_out_dtype is None and out_dtype != real_dtype:  # float16 result (a complex32 spectrum): computed in float32
         y = y.to(_COMPLEX_OF[out_dtype] if return_complex else out_dtype)
     return y if len(batch_shape) == 1 else y.reshape(batch_shape + (out_len,))
 

@@ -6,7 +6,7 @@ from typing import Callable, Optional, Sequence, Tuple, Union
 
 import torch
 
-from .functional import istft, stft
+from .functional import _check_kernel_dtype, istft, stft
 
 __all__ = ["STFT", "ISTFT", "MultiResolutionSTFTLoss"]
 
@@ -43,8 +43,10 @@ class _Transform(torch.nn.Module):
             self.register_buffer("window", w)
 
     def extra_repr(self) -> str:
+        kd = getattr(self, "kernel_dtype", "float32")
         return (f"n_fft={self.n_fft}, hop_length={self.hop_length}, win_length={self.win_length}, "
-                f"center={self.center}, normalized={self.normalized}, onesided={self.onesided}")
+                f"center={self.center}, normalized={self.normalized}, onesided={self.onesided}"
+                + (f", kernel_dtype={kd!r}" if kd != "float32" else ""))
 
 
 class STFT(_Transform):
@@ -59,18 +61,23 @@ class STFT(_Transform):
             Stored as the buffer ``window`` (moves with ``.to()``; made in the default dtype, so ``.double()``
             converts float32 values), or as a Parameter with ``trainable_window``.
         trainable_window: learn the window (its gradient comes from spectro's window gradient).
+        kernel_dtype: (keyword-only) as :func:`spectro.stft`: ``"float32"`` (default) or ``"mixed"`` (complex32
+            result); checked here and passed to every call.
     """
 
     def __init__(self, n_fft: int, hop_length: Optional[int] = None, win_length: Optional[int] = None,
                  window: WindowSpec = torch.hann_window, center: bool = True, pad_mode: str = "reflect",
                  normalized: bool = False, onesided: Optional[bool] = None, return_complex: bool = True,
-                 align_to_window: Optional[bool] = None, trainable_window: bool = False):
+                 align_to_window: Optional[bool] = None, trainable_window: bool = False, *,
+                 kernel_dtype: str = "float32"):
+        _check_kernel_dtype("STFT", kernel_dtype)
         super().__init__(n_fft, hop_length, win_length, window, center, normalized, onesided, trainable_window)
         self.pad_mode, self.return_complex, self.align_to_window = pad_mode, return_complex, align_to_window
+        self.kernel_dtype = kernel_dtype
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return stft(x, self.n_fft, self.hop_length, self.win_length, self.window, self.center, self.pad_mode, self.normalized,
-                    self.onesided, self.return_complex, self.align_to_window)
+                    self.onesided, self.return_complex, self.align_to_window, kernel_dtype=self.kernel_dtype)
 
 
 class ISTFT(_Transform):
@@ -81,18 +88,24 @@ class ISTFT(_Transform):
         n_fft, hop_length, win_length, center, normalized, onesided, return_complex, torch_like, safety: as
             :func:`spectro.istft`.
         window, trainable_window: as :class:`STFT`.
+        kernel_dtype: (keyword-only) as :func:`spectro.istft`: ``"float32"`` (default) or ``"mixed"`` (float16
+            result, or bfloat16 when the window is bfloat16, e.g. after ``.to(torch.bfloat16)``; complex32 with
+            ``return_complex``); checked here and passed to every call.
     """
 
     def __init__(self, n_fft: int, hop_length: Optional[int] = None, win_length: Optional[int] = None,
                  window: WindowSpec = torch.hann_window, center: bool = True, normalized: bool = False,
                  onesided: Optional[bool] = None, return_complex: bool = False, torch_like: bool = False,
-                 safety: str = "auto", trainable_window: bool = False):
+                 safety: str = "auto", trainable_window: bool = False, *, kernel_dtype: str = "float32"):
+        _check_kernel_dtype("ISTFT", kernel_dtype)
         super().__init__(n_fft, hop_length, win_length, window, center, normalized, onesided, trainable_window)
         self.return_complex, self.torch_like, self.safety = return_complex, torch_like, safety
+        self.kernel_dtype = kernel_dtype
 
     def forward(self, spec: torch.Tensor, length: Optional[int] = None) -> torch.Tensor:
         return istft(spec, self.n_fft, self.hop_length, self.win_length, self.window, self.center, self.normalized,
-                     self.onesided, length, self.return_complex, torch_like=self.torch_like, safety=self.safety)
+                     self.onesided, length, self.return_complex, torch_like=self.torch_like, safety=self.safety,
+                     kernel_dtype=self.kernel_dtype)
 
 
 class MultiResolutionSTFTLoss(torch.nn.Module):

@@ -143,22 +143,24 @@ at::Tensor synthesis_fused(const OpArgs& a) {
 
 at::Tensor analysis_cuda(const at::Tensor& x, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
                          int64_t n_frames, int64_t pad, c10::string_view pad_mode, bool env_normalize,
-                         c10::string_view fft_mode, double scale) {
+                         c10::string_view fft_mode, double scale, std::optional<at::ScalarType> out_dtype) {
   const c10::cuda::CUDAGuard guard(x.device());
   const OpArgs a = check_analysis(x, window, n_fft, hop_length, n_frames, pad, std::string(pad_mode), env_normalize,
-                                  std::string(fft_mode), scale);
+                                  std::string(fft_mode), scale, out_dtype);
   if (x.size(0) == 0) return empty_analysis(a);
-  return use_fused(a, false) ? analysis_fused(a) : analysis_via_frames(a, &cuda_frames);
+  // out_dtype: computed in single precision then converted (fused kernels storing half directly: issue 5)
+  return to_out_dtype(a, use_fused(a, false) ? analysis_fused(a) : analysis_via_frames(a, &cuda_frames));
 }
 
 at::Tensor synthesis_cuda(const at::Tensor& spec, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
                           int64_t length, int64_t pad, c10::string_view pad_mode, bool env_normalize,
-                          c10::string_view fft_mode, double scale) {
+                          c10::string_view fft_mode, double scale, std::optional<at::ScalarType> out_dtype) {
   const c10::cuda::CUDAGuard guard(spec.device());
   const OpArgs a = check_synthesis(spec, window, n_fft, hop_length, length, pad, std::string(pad_mode),
-                                   env_normalize, std::string(fft_mode), scale);
+                                   env_normalize, std::string(fft_mode), scale, out_dtype);
   if (spec.size(0) == 0) return empty_synthesis(a);
-  return use_fused(a, true) ? synthesis_fused(a) : synthesis_via_frames(a, &cuda_overlap_add);
+  // out_dtype: computed in single precision then converted (fused kernels storing half directly: issue 5)
+  return to_out_dtype(a, use_fused(a, true) ? synthesis_fused(a) : synthesis_via_frames(a, &cuda_overlap_add));
 }
 
 }  // namespace
