@@ -15,6 +15,7 @@
 #   variants   VARIANTS=1: benchmarks/fused_variants.sh (build-time knobs, timed)  -> variants.log
 #   bench      benchmarks/bench.py (QUICK=1: --quick)                             -> bench.log, RESULTS.md,
 #                                                                                    results.json, results.png
+#   host       benchmarks/host_overhead.py: host vs GPU time of small eager calls -> host.log
 # and prints a summary last. Exit status: 0 iff every step that ran passed.
 # Environment: OUT, PYTHON (python3), MAX_JOBS (16), QUICK, SANITIZE, PROFILE (PROFILE_ARGS, PROFILE_SET), VARIANTS,
 # JUNIT, PYTEST_ARGS (extra pytest args), WORKERS (pytest-xdist workers, default 8; 0 runs in one process), SKIP (step names
@@ -201,6 +202,15 @@ if [ $BUILD_OK = 1 ]; then
     && cp benchmarks/RESULTS.md benchmarks/results.json benchmarks/results.png "$OUT"/ 2>/dev/null
 else
   skip_step bench "build failed"
+fi
+
+# -------------------------------------------------------------------------------------------------------------- host
+# Where a small eager call's time goes (host vs GPU), for the benchmark's small configurations.
+if [ $BUILD_OK = 1 ]; then
+  run_step host "$OUT/host.log" 300 bash -c "$PYTHON benchmarks/host_overhead.py --config 1,16000,400,160 && \
+    $PYTHON benchmarks/host_overhead.py --config 4,160000,1024,256"
+else
+  skip_step host "build failed"
 fi
 
 # ------------------------------------------------------------------------------------------------------------- summary

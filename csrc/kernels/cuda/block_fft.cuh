@@ -321,11 +321,16 @@ SPECTRO_UNROLL
 
 // Passes p..kPasses-1: each reads pass p-1's output from bufs[(par + p - 1) & 1] + off, writes bufs[(par + p) & 1]
 // + off (the last pass only when kWriteLast), then a block barrier. Pass 0 (whose input comes from elsewhere) is
-// the caller's: pow2_pass<.., 0, true>(v, tw, j, bufs[par] + off), then a barrier.
+// the caller's: pow2_pass<.., 0, true>(v, tw, j, bufs[par] + off), then a barrier. `post(v)` runs on the last pass's
+// output (v[r] = element j + r M/8 of the result) before it is written: an epilogue such as a window.
+struct NoEpilogue {
+  template <typename T>
+  SPECTRO_HD void operator()(T&) const {}
+};
 #pragma nv_exec_check_disable
-template <int kLogM, int kSign, int p, bool kWriteLast, typename R, class Ctx>
+template <int kLogM, int kSign, int p, bool kWriteLast, typename R, class Ctx, class Post = NoEpilogue>
 SPECTRO_HD void pow2_passes_from(Ctx& ctx, C<R> (&v)[8], const Pow2Twiddles<kLogM, kSign, R>& tw, int j, C<R>* buf0,
-                                 C<R>* buf1, int par, int off) {
+                                 C<R>* buf1, int par, int off, const Post& post = Post()) {
   using S = Pow2Shape<kLogM>;
   if constexpr (p < S::kPasses) {
     constexpr bool kLast = p == S::kPasses - 1;
@@ -333,9 +338,20 @@ SPECTRO_HD void pow2_passes_from(Ctx& ctx, C<R> (&v)[8], const Pow2Twiddles<kLog
     const C<R>* in = (((par + p - 1) & 1) ? buf1 : buf0) + off;
 SPECTRO_UNROLL
     for (int r = 0; r < 8; ++r) v[r] = in[S::place(lay_in, j + r * S::kTpf)];
-    pow2_pass<kLogM, kSign, p, !kLast || kWriteLast>(v, tw, j, (((par + p) & 1) ? buf1 : buf0) + off);
+    C<R>* out = (((par + p) & 1) ? buf1 : buf0) + off;
+    if constexpr (kLast) {
+      pow2_pass<kLogM, kSign, p, false>(v, tw, j, out);
+      post(v);
+      if constexpr (kWriteLast) {  // the last pass's layout is the natural order: element j + r M/8 at j + r M/8
+        static_assert(S::layout(p) == 0, "the last pass writes the natural order");
+SPECTRO_UNROLL
+        for (int r = 0; r < 8; ++r) out[j + r * S::kTpf] = v[r];
+      }
+    } else {
+      pow2_pass<kLogM, kSign, p, true>(v, tw, j, out);
+    }
     ctx.sync();
-    pow2_passes_from<kLogM, kSign, p + 1, kWriteLast>(ctx, v, tw, j, buf0, buf1, par, off);
+    pow2_passes_from<kLogM, kSign, p + 1, kWriteLast>(ctx, v, tw, j, buf0, buf1, par, off, post);
   }
 }
 

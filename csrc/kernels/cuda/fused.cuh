@@ -446,10 +446,12 @@ struct Pow2Synthesis {
   // count.
   static constexpr int kStageStride = kM + 2;
   // Shared memory: two sequence buffers per frame of a round, the 2M-th roots on the half circle (the inverse split
-  // step's and the passes' twiddles), the spectrum stage, the ring, the window and the scale table.
-  static int64_t smem_bytes(int ring, int64_t n_fft, int64_t hop) {
+  // step's and the passes' twiddles), the spectrum stage, the ring and the scale table. (The window is applied in
+  // registers as the FFT's epilogue, read from global memory: keeping it in shared memory cost a resident block
+  // per SM at M = 1024 and 2048.)
+  static int64_t smem_bytes(int ring, int64_t /*n_fft*/, int64_t hop) {
     return (2 * int64_t{kRound} * S::kFrameStride + kM + int64_t{kRound} * kStageStride) * int64_t{sizeof(Cx)} +
-           ring * int64_t{sizeof(V)} + (n_fft + hop) * int64_t{sizeof(R)};
+           ring * int64_t{sizeof(V)} + hop * int64_t{sizeof(R)};
   }
 
   // Stages frame n's bins into the thread's frame slot with asynchronous copies (nothing for n > last): issued a round
@@ -495,8 +497,8 @@ SPECTRO_UNROLL
     Cx* st = buf1 + kRound * S::kFrameStride;  // st[k] = exp(2 pi i k / n_fft), k < M
     Cx* stage = st + kM;                       // the round's spectra, frame fl at fl * kStageStride
     V* acc = reinterpret_cast<V*>(stage + kRound * kStageStride);
-    R* win = reinterpret_cast<R*>(acc + ring);
-    R* hs = win + n_fft;  // h * scale by position mod hop (interior positions)
+    R* hs = reinterpret_cast<R*>(acc + ring);  // h * scale by position mod hop (interior positions)
+    const R* win = s.window;
     const int off = fl * S::kFrameStride;
     const Cx* spec = p.spec + b * p.stride_b;
 
@@ -510,10 +512,9 @@ SPECTRO_UNROLL
     stage_frame(ctx, p, spec, first + fl, last, real_fft, j, my_stage);  // the first round's, before the set-up below
 
     for (int i = tid; i < ring; i += kThreads) acc[i] = zero_value<V>();
-    for (int k = tid; k < n_fft; k += kThreads) win[k] = s.window[k];
     build_scale_table(s.window, n_fft, static_cast<int>(g.hop), g.env_normalize, s.scale, hs, tid, kThreads);
     for (int k = tid; k < kM; k += kThreads) st[k] = fft::expi_pi<R>(2 * k, 2 * kM);
-    ctx.sync();  // st, acc, win, hs ready
+    ctx.sync();  // st, acc, hs ready
     fft::Pow2Twiddles<kLogM, 1, R> tw;
     tw.init(j, st);
     const R half_weight = p.mode == SpecMode::IrfftHalf ? R(0.5) : R(1);
@@ -566,7 +567,20 @@ SPECTRO_UNROLL
       fft::pow2_pass<kLogM, 1, 0, true>(v, tw, j, (par ? buf1 : buf0) + off);
       ctx.sync();  // (also: every thread is done reading the stage)
       stage_frame(ctx, p, spec, n + kRound, last, real_fft, j, my_stage);
-      fft::pow2_passes_from<kLogM, 1, 1, true>(ctx, v, tw, j, buf0, buf1, par, off);
+      // The window, applied to the inverse FFT's output in registers (element e = j + r M/8 holds samples 2e, 2e + 1
+      // of a real FFT, sample e otherwise), before its last store.
+      const auto windowed = [&](Cx(&u)[8]) {
+SPECTRO_UNROLL
+        for (int r = 0; r < 8; ++r) {
+          const int e = j + r * kTpf;
+          if (real_fft) {
+            u[r] = Cx{u[r].re * win[2 * e], u[r].im * win[2 * e + 1]};
+          } else {
+            u[r] = fft::cscale(u[r], win[e]);
+          }
+        }
+      };
+      fft::pow2_passes_from<kLogM, 1, 1, true>(ctx, v, tw, j, buf0, buf1, par, off, windowed);
       // Overlap-add of this round's frames c0 .. c0 + cnt - 1 (natural order in buffer (par + kPasses - 1) & 1).
       const Cx* z = (((par + S::kPasses - 1) & 1) ? buf1 : buf0);
       const int cnt = static_cast<int>(min64(kRound, last - c0 + 1));
@@ -588,14 +602,13 @@ SPECTRO_UNROLL
         const Cx* zf = z + f * S::kFrameStride;
         for (int k = k_lo + ((tid - s0 - k_lo) & (kThreads - 1)); k < k_hi; k += kThreads) {
           const int slot = (s0 + k) & (ring - 1);
-          const R w = win[k];
           V total = acc[slot];
           if constexpr (kComplex) {
-            total += zf[k] * w;
+            total += zf[k];
           } else if (real_fft) {
-            total += reinterpret_cast<const R*>(zf)[k] * w;
+            total += reinterpret_cast<const R*>(zf)[k];
           } else {
-            total += zf[k].re * w;  // ifft_real
+            total += zf[k].re;  // ifft_real
           }
           acc[slot] = total;
         }

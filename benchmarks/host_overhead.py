@@ -1,0 +1,111 @@
+"""Where the time of a small eager call goes: host (Python, dispatch, allocation, launch) against the GPU.
+
+    python benchmarks/host_overhead.py [--config B,T,n_fft,hop]   (default: B=1 T=16k n_fft=400 hop=160)
+
+For each call it prints, in microseconds:
+  event    CUDA events around one call, median (what benchmarks/bench.py reports: host time up to the launch plus the
+           GPU time after it, when the GPU is idle before the call)
+  host     host time per call of 2000 back-to-back calls with no synchronisation (the launch queue absorbs the GPU
+           time while the host is slower than the GPU)
+  graph    time per call replayed from a CUDA graph of 20 calls (GPU time alone, no host work)
+for torch.stft / torch.istft and spectro's public functions, the registered ops called directly (no Python
+wrapper), and torch.empty of the output (the floor of any op that allocates its result).
+Not part of the tests; numbers are for notes and benchmarks/RESULTS.md.
+"""
+import argparse
+import statistics
+import time
+
+import torch
+
+import spectro
+
+
+def event_us(fn, reps=200, warmup=20):
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    t = []
+    for _ in range(reps):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        fn()
+        b.record()
+        b.synchronize()
+        t.append(a.elapsed_time(b) * 1e3)
+    return statistics.median(t)
+
+
+def host_us(fn, reps=2000, warmup=50):
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    t1 = time.perf_counter()
+    torch.cuda.synchronize()
+    return (t1 - t0) / reps * 1e6
+
+
+def graph_us(fn, count=20):
+    try:
+        s = torch.cuda.Stream()
+        s.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(s):
+            for _ in range(3):
+                fn()
+        torch.cuda.current_stream().wait_stream(s)
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g):
+            for _ in range(count):
+                fn()
+        g.replay()
+        torch.cuda.synchronize()
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        t = []
+        for _ in range(20):
+            a.record()
+            g.replay()
+            b.record()
+            b.synchronize()
+            t.append(a.elapsed_time(b) * 1e3 / count)
+        return statistics.median(t)
+    except Exception as e:  # torch.istft cannot be captured (it synchronises)
+        torch.cuda.synchronize()
+        return f"fails ({type(e).__name__})"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--config", default="1,16000,400,160", help="B,T,n_fft,hop")
+    args = ap.parse_args()
+    B, T, n_fft, hop = (int(v) for v in args.config.split(","))
+    dev = torch.device("cuda")
+    x = torch.randn(B, T, device=dev)
+    w = torch.hann_window(n_fft, device=dev)
+    n_frames = 1 + T // hop
+    S = torch.stft(x, n_fft, hop, window=w, return_complex=True)
+    pad = n_fft // 2
+    print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}, B={B} T={T} n_fft={n_fft} hop={hop}")
+    calls = {
+        "torch.stft": lambda: torch.stft(x, n_fft, hop, window=w, return_complex=True),
+        "spectro.stft": lambda: spectro.stft(x, n_fft, hop, window=w, return_complex=True),
+        "op spectro::analysis": lambda: torch.ops.spectro.analysis(x, w, n_fft, hop, n_frames, pad, "reflect", False,
+                                                                   "rfft", 1.0),
+        "torch.empty (stft output)": lambda: torch.empty(B, n_frames, n_fft // 2 + 1, dtype=torch.complex64,
+                                                         device=dev),
+        "torch.istft": lambda: torch.istft(S, n_fft, hop, window=w, length=T),
+        "spectro.istft": lambda: spectro.istft(S, n_fft, hop, window=w, length=T),
+        "op spectro::synthesis": lambda: torch.ops.spectro.synthesis(S, w, n_fft, hop, T, pad, "constant", True,
+                                                                     "irfft", 1.0 / n_fft),
+    }
+    print(f"{'call':<28}{'event us':>10}{'host us':>10}{'graph us':>16}")
+    for name, fn in calls.items():
+        g = graph_us(fn)
+        g = f"{g:.1f}" if isinstance(g, float) else g
+        print(f"{name:<28}{event_us(fn):>10.1f}{host_us(fn):>10.1f}{g:>16}")
+
+
+if __name__ == "__main__":
+    main()
