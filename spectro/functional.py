@@ -176,8 +176,9 @@ def stft(
               ``ValueError`` (convert to float32 first, or use ``"float32"``). Gradients: the gradient arriving at
               the complex32 result is converted to complex64, the backward runs in single precision, and the input
               and window gradients come back in their own dtypes. complex32 has few working torch ops
-              (``.to(torch.complex64)`` or ``torch.view_as_real`` first). Today the single-precision result is
-              converted in a separate pass; kernels that store half directly are issue 5's kernel part.
+              (``.to(torch.complex64)`` or ``torch.view_as_real`` first). On CUDA's single-kernel path the kernel
+              stores complex32 itself (half the output bytes written); elsewhere the single-precision result is
+              converted in one more pass (the same values).
             * ``"float16"`` (half-precision arithmetic): ``ValueError``. The kernels are limited by memory traffic,
               not arithmetic, so half arithmetic would only add error (FFT rounding growing with ``log2(n_fft)``
               in units of ``eps16``) for no speed; ``"mixed"`` takes the bandwidth saving.
@@ -368,8 +369,9 @@ def istft(
               spacing of the half dtype's subnormals (``2**-25`` for float16). float16 overflows to ``inf`` beyond
               65504. float64 / complex128 input or window: ``ValueError``. Gradients: the half gradient of the
               result is converted to float32 (complex64), the backward runs in single precision, and the
-              spectrum's and window's gradients come back in their own dtypes. Today the float32 result is
-              converted in a separate pass; kernels that store half directly are issue 5's kernel part.
+              spectrum's and window's gradients come back in their own dtypes. On CUDA's single-kernel path the
+              kernel stores the half result itself; elsewhere the float32 result is converted in one more pass
+              (the same values).
             * ``"float16"`` (half-precision arithmetic): ``ValueError``, as for :func:`stft`.
 
     Returns:

@@ -102,7 +102,9 @@ bool use_fused(const OpArgs& a, bool synthesis) {
 }
 
 at::Tensor analysis_fused(const OpArgs& a) {
-  at::Tensor spec = at::empty({a.input.size(0), a.g.n_frames, a.bins}, a.input.options().dtype(a.complex_type));
+  // kernel_dtype "mixed": the kernel stores the complex64 result as complex32 itself (no float copy, no second pass).
+  const bool half_out = a.complex_type == at::kComplexFloat && a.out_type == at::kComplexHalf;
+  at::Tensor spec = at::empty({a.input.size(0), a.g.n_frames, a.bins}, a.input.options().dtype(a.out_type));
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
   at::Tensor unused;
   with_analysis_params(a.input, a.window, unused, a.g, a.scale, [&](auto& base) {
@@ -110,14 +112,49 @@ at::Tensor analysis_fused(const OpArgs& a) {
     using R = typename kernels::RealOf<V>::type;
     kernels::cuda::FusedAnalysisParams<V> p;
     p.a = base;
-    p.spec = reinterpret_cast<kernels::Complex<R>*>(spec.mutable_data_ptr());
+    if (half_out) {
+      p.spec_half = reinterpret_cast<__half2*>(spec.mutable_data_ptr());
+    } else {
+      TORCH_INTERNAL_ASSERT(a.out_type == a.complex_type);
+      p.spec = reinterpret_cast<kernels::Complex<R>*>(spec.mutable_data_ptr());
+    }
     p.mode = spec_mode(a.mode);
     C10_CUDA_CHECK(kernels::cuda::launch_fused_analysis(p, stream));
   });
   return spec.transpose(1, 2);
 }
 
+// kernel_dtype "mixed" in the fused synthesis: float16 / bfloat16 stored by the kernel itself (float signals with
+// constant padding: istft; the fold of the other paddings adds to the output in the compute type).
+bool fused_half_output(const OpArgs& a) {
+  return a.signal_type == at::kFloat && (a.out_type == at::kHalf || a.out_type == at::kBFloat16) &&
+         kernels::cuda::fused_side_length(a.g) == 0;
+}
+
+at::Tensor synthesis_fused_half(const OpArgs& a) {
+  const at::Tensor& spec = a.input;
+  at::Tensor out = at::empty({spec.size(0), a.g.length}, spec.options().dtype(a.out_type));
+  kernels::cuda::FusedSynthesisParams<float> p;
+  p.s.window = a.window.const_data_ptr<float>();
+  p.s.batch = spec.size(0);
+  p.s.g = a.g;
+  p.s.scale = static_cast<float>(a.scale);
+  p.spec = reinterpret_cast<const kernels::Complex<float>*>(spec.const_data_ptr());
+  p.stride_b = spec.stride(0);
+  p.stride_bin = spec.stride(1);
+  p.stride_n = spec.stride(2);
+  p.mode = spec_mode(a.mode);
+  if (a.out_type == at::kHalf) {
+    p.out_half = reinterpret_cast<__half*>(out.mutable_data_ptr());
+  } else {
+    p.out_bf16 = reinterpret_cast<__nv_bfloat16*>(out.mutable_data_ptr());
+  }
+  C10_CUDA_CHECK(kernels::cuda::launch_fused_synthesis(p, at::cuda::getCurrentCUDAStream()));
+  return out;
+}
+
 at::Tensor synthesis_fused(const OpArgs& a) {
+  if (fused_half_output(a)) return synthesis_fused_half(a);
   const at::Tensor& spec = a.input;
   at::Tensor out = at::empty({spec.size(0), a.g.length}, spec.options().dtype(a.signal_type));
   // Reflect / replicate / circular padding: the padded positions outside the signal, folded back after the synthesis.
@@ -148,8 +185,10 @@ at::Tensor analysis_cuda(const at::Tensor& x, const at::Tensor& window, int64_t 
   const OpArgs a = check_analysis(x, window, n_fft, hop_length, n_frames, pad, std::string(pad_mode), env_normalize,
                                   std::string(fft_mode), scale, out_dtype);
   if (x.size(0) == 0) return empty_analysis(a);
-  // out_dtype: computed in single precision then converted (fused kernels storing half directly: issue 5)
-  return to_out_dtype(a, use_fused(a, false) ? analysis_fused(a) : analysis_via_frames(a, &cuda_frames));
+  // out_dtype: the fused kernels store half precision themselves; the two-kernel path computes in single precision,
+  // then converts.
+  if (use_fused(a, false)) return analysis_fused(a);
+  return to_out_dtype(a, analysis_via_frames(a, &cuda_frames));
 }
 
 at::Tensor synthesis_cuda(const at::Tensor& spec, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
@@ -159,8 +198,10 @@ at::Tensor synthesis_cuda(const at::Tensor& spec, const at::Tensor& window, int6
   const OpArgs a = check_synthesis(spec, window, n_fft, hop_length, length, pad, std::string(pad_mode),
                                    env_normalize, std::string(fft_mode), scale, out_dtype);
   if (spec.size(0) == 0) return empty_synthesis(a);
-  // out_dtype: computed in single precision then converted (fused kernels storing half directly: issue 5)
-  return to_out_dtype(a, use_fused(a, true) ? synthesis_fused(a) : synthesis_via_frames(a, &cuda_overlap_add));
+  // out_dtype: the fused synthesis stores float16 / bfloat16 itself where fused_half_output says so; otherwise (and
+  // on the two-kernel path) the result is computed in single precision, then converted.
+  if (use_fused(a, true)) return to_out_dtype(a, synthesis_fused(a));
+  return to_out_dtype(a, synthesis_via_frames(a, &cuda_overlap_add));
 }
 
 }  // namespace

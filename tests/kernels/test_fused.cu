@@ -21,6 +21,8 @@
 //                           -DSPECTRO_BENCH_BASELINE (and csrc/cuda/kernels_f32.cu) it also times the two-kernel
 //                           path on the same card: frame_ola.cuh's framing / overlap-add + cuFFT (libcufft is
 //                           dlopen'ed at run time). --sweep adds launch-shape variants and the general engine.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <ucontext.h>
 
@@ -273,6 +275,31 @@ double rel_error(const std::vector<cd>& out, const std::vector<cd>& ref) {
 double tolerance(double eps, int64_t n_fft) { return 8.0 * eps * std::log2(static_cast<double>(n_fft)) + 4.0 * eps; }
 
 // --------------------------------------------------------------------------------------------------------------
+// Half-precision stores (kernel_dtype "mixed"): the same kernels storing float16 / bfloat16 / complex32 must give
+// exactly the single-precision result rounded once to nearest, bit for bit. Checked on every third single-precision
+// case of the grids (the emulation stays quick).
+int g_half_case = 0;
+bool half_case() { return g_half_case++ % 3 == 0; }
+template <typename T> uint32_t bits_of(const T& v) {
+  uint32_t u = 0;
+  std::memcpy(&u, &v, sizeof(T));
+  return u;
+}
+// Runs launch(params) (emulated or on the device) with the output in a fresh buffer of n Out, NaN-filled; returns it.
+template <typename Out, class Run>
+bool run_half(size_t n, std::vector<Out>& host, Run&& run) {
+  host.assign(n, Out{});
+  std::memset(static_cast<void*>(host.data()), 0xff, n * sizeof(Out));  // NaN in every half value
+  if (g_emulate) return run(host.data()) == cudaSuccess;
+  Out* d = nullptr;
+  if (cudaMalloc(&d, n * sizeof(Out)) != cudaSuccess) return false;
+  bool ok = cudaMemset(d, 0xff, n * sizeof(Out)) == cudaSuccess && run(d) == cudaSuccess &&
+            cudaDeviceSynchronize() == cudaSuccess &&
+            cudaMemcpy(host.data(), d, n * sizeof(Out), cudaMemcpyDeviceToHost) == cudaSuccess;
+  cudaFree(d);
+  return ok;
+}
+
 template <typename V>
 void check_analysis(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad, PadMode mode, bool env,
                     kc::SpecMode spec_mode) {
@@ -308,10 +335,22 @@ void check_analysis(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_
   kc::FusedAnalysisParams<V> p;
   p.a = a; p.mode = spec_mode;
   std::vector<Complex<R>> host(ref.size());
+  // The half-precision store of the same call, against the single-precision result rounded once.
+  const bool half = std::is_same<R, float>::value && half_case();
+  std::vector<__half2> host_half;
+  auto run_half_analysis = [&](kc::FusedAnalysisParams<V> q) {
+    return run_half<__half2>(ref.size(), host_half, [&](__half2* dst) {
+      q.spec = nullptr;
+      q.spec_half = dst;
+      return g_emulate ? kc::detail::run_fused_analysis(q, HostExec{}) : kc::launch_fused_analysis(q, nullptr);
+    });
+  };
+  bool half_ran = false;
   if (g_emulate) {
     for (auto& v : host) v = {NAN, NAN};
     p.spec = host.data();
     CUDA_OK(kc::detail::run_fused_analysis(p, HostExec{}));
+    if (half) half_ran = run_half_analysis(p);
   } else {
     V* dx; R* dw; Complex<R>* dspec;
     CUDA_OK(cudaMalloc(&dx, x.size() * sizeof(V)));
@@ -324,7 +363,20 @@ void check_analysis(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_
     CUDA_OK(kc::launch_fused_analysis(p, nullptr));
     CUDA_OK(cudaDeviceSynchronize());
     CUDA_OK(cudaMemcpy(host.data(), dspec, host.size() * sizeof(Complex<R>), cudaMemcpyDeviceToHost));
+    if (half) half_ran = run_half_analysis(p);
     cudaFree(dx); cudaFree(dw); cudaFree(dspec);
+  }
+  if (half) {
+    size_t bad = half_ran ? 0 : host.size();
+    for (size_t i = 0; half_ran && i < host.size(); ++i) {
+      const __half2 want = __floats2half2_rn(static_cast<float>(host[i].re), static_cast<float>(host[i].im));
+      bad += bits_of(host_half[i]) != bits_of(want);
+    }
+    char hw[200];
+    std::snprintf(hw, sizeof hw, "analysis %s complex32 store B=%lld T=%lld n_fft=%lld hop=%lld: %zu of %zu differ from the rounded float result%s",
+                  Traits<V>::name(), (long long)batch, (long long)T, (long long)n_fft, (long long)hop, bad, host.size(),
+                  half_ran ? "" : " (launch failed)");
+    record(bad == 0, hw);
   }
   std::vector<cd> out(host.size());
   for (size_t i = 0; i < host.size(); ++i) out[i] = cd(host[i].re, host[i].im);
@@ -393,11 +445,26 @@ void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop
   p.s = s; p.s.frames = nullptr;
   p.stride_b = sb; p.stride_bin = sbin; p.stride_n = sn; p.mode = spec_mode;
   std::vector<V> host(ref.size());
+  // float16 / bfloat16 stores of the same call (float, constant padding), against the float result rounded once.
+  const bool half = std::is_same<V, float>::value && side_n == 0 && half_case();
+  const bool bf16 = (g_half_case / 3) % 2 == 1;
+  std::vector<__half> host_h;
+  std::vector<__nv_bfloat16> host_b;
+  auto run_half_synthesis = [&](kc::FusedSynthesisParams<V> q) {
+    q.s.out = nullptr;
+    auto launch = [&](const kc::FusedSynthesisParams<V>& r) {
+      return g_emulate ? kc::detail::run_fused_synthesis(r, HostExec{}) : kc::launch_fused_synthesis(r, nullptr);
+    };
+    if (bf16) return run_half<__nv_bfloat16>(ref.size(), host_b, [&](__nv_bfloat16* d) { q.out_bf16 = d; return launch(q); });
+    return run_half<__half>(ref.size(), host_h, [&](__half* d) { q.out_half = d; return launch(q); });
+  };
+  bool half_ran = false;
   if (g_emulate) {
     for (auto& v : host) v = from_cd<V>(cd(NAN, NAN));
     std::vector<V> side(side_n, from_cd<V>(cd(NAN, NAN)));
     p.spec = spec.data(); p.s.out = host.data(); p.side = side_n > 0 ? side.data() : nullptr;
     CUDA_OK(kc::detail::run_fused_synthesis(p, HostExec{}));
+    if (half) half_ran = run_half_synthesis(p);
   } else {
     Complex<R>* dspec; R* dw; V* dout; V* dside = nullptr;
     CUDA_OK(cudaMalloc(&dspec, spec.size() * sizeof(Complex<R>)));
@@ -414,7 +481,22 @@ void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop
     CUDA_OK(kc::launch_fused_synthesis(p, nullptr));
     CUDA_OK(cudaDeviceSynchronize());
     CUDA_OK(cudaMemcpy(host.data(), dout, host.size() * sizeof(V), cudaMemcpyDeviceToHost));
+    if (half) half_ran = run_half_synthesis(p);
     cudaFree(dspec); cudaFree(dw); cudaFree(dout); cudaFree(dside);
+  }
+  if constexpr (std::is_same<V, float>::value) {
+    if (half) {
+      size_t bad = half_ran ? 0 : host.size();
+      for (size_t i = 0; half_ran && i < host.size(); ++i) {
+        bad += bf16 ? bits_of(host_b[i]) != bits_of(__float2bfloat16_rn(host[i]))
+                    : bits_of(host_h[i]) != bits_of(__float2half_rn(host[i]));
+      }
+      char hw[200];
+      std::snprintf(hw, sizeof hw, "synthesis %s store B=%lld N=%lld n_fft=%lld hop=%lld: %zu of %zu differ from the rounded float result%s",
+                    bf16 ? "bfloat16" : "float16", (long long)batch, (long long)n_frames, (long long)n_fft, (long long)hop,
+                    bad, host.size(), half_ran ? "" : " (launch failed)");
+      record(bad == 0, hw);
+    }
   }
   std::vector<cd> out(host.size());
   for (size_t i = 0; i < host.size(); ++i) out[i] = to_cd(host[i]);

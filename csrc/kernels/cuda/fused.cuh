@@ -31,12 +31,15 @@
 // DeviceExec.
 #pragma once
 
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_pipeline.h>
 #include <cuda_runtime.h>
 
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <type_traits>
 
 #include "../common.h"
 #include "block_fft.cuh"
@@ -54,6 +57,9 @@ struct FusedAnalysisParams {
   AnalysisParams<V> a;     // a.frames is unused: the spectrum goes to `spec`
   Complex<R>* spec = nullptr;  // [batch, n_frames, bins], contiguous
   SpecMode mode = SpecMode::Rfft;
+  // Single precision only (kernel_dtype "mixed"): when set, the spectrum is stored here as complex32 (each part
+  // rounded once to float16, the same layout as `spec`) and `spec` is unused.
+  __half2* spec_half = nullptr;
 };
 
 template <typename V>
@@ -66,7 +72,44 @@ struct FusedSynthesisParams {
   // Scratch [batch, fused_side_length(s.g)] for the padded positions outside the signal; required (and only used)
   // when that length is not 0 (pad modes other than Constant).
   V* side = nullptr;
+  // float only, constant padding only (kernel_dtype "mixed"): when one is set, the output is stored there, each
+  // sample rounded once to float16 / bfloat16, and s.out is unused.
+  __half* out_half = nullptr;
+  __nv_bfloat16* out_bf16 = nullptr;
 };
+
+// Where the fused kernels store their results, by storage type Out: the compute type itself, or half precision.
+template <typename Out, typename V>
+SPECTRO_HD Out* output_of(const FusedAnalysisParams<V>& p) {
+  if constexpr (std::is_same<Out, __half2>::value) {
+    return p.spec_half;
+  } else {
+    return p.spec;
+  }
+}
+template <typename Out, typename V>
+SPECTRO_HD Out* output_of(const FusedSynthesisParams<V>& p) {
+  if constexpr (std::is_same<Out, __half>::value) {
+    return p.out_half;
+  } else if constexpr (std::is_same<Out, __nv_bfloat16>::value) {
+    return p.out_bf16;
+  } else {
+    return p.s.out;
+  }
+}
+// A computed value as stored: unchanged, or rounded once to the nearest half-precision value.
+template <typename Out, typename V>
+SPECTRO_HD Out stored(V v) {
+  if constexpr (std::is_same<Out, __half2>::value) {
+    return __floats2half2_rn(v.re, v.im);
+  } else if constexpr (std::is_same<Out, __half>::value) {
+    return __float2half_rn(v);
+  } else if constexpr (std::is_same<Out, __nv_bfloat16>::value) {
+    return __float2bfloat16_rn(v);
+  } else {
+    return v;
+  }
+}
 
 // The padded positions a fused synthesis computes, [synthesis_lo, synthesis_hi). Zero padding: the signal's own
 // positions [pad, pad + T) (the padding is trimmed, or zeros appended past the span). Other pad modes: also the
@@ -204,29 +247,29 @@ SPECTRO_HD V padded_sample(const V* xrow, const R* window, int64_t pos, R ws, co
 }
 
 // Where a synthesis block stores the value of padded position p0 + i of its segment: the output sample t = p - pad
-// when 0 <= t < T, else the row's side buffer (left part at p, right part at p - T). One pointer in registers; the
-// rest is re-read from the kernel parameters on the (edge-only) slow path.
-template <typename V>
+// when 0 <= t < T (as Out), else the row's side buffer (left part at p, right part at p - T). One pointer in
+// registers; the rest is re-read from the kernel parameters on the (edge-only) slow path.
+template <typename V, typename Out>
 struct SynthesisOut {
-  V* direct;  // output row + (p0 - pad) when the whole segment lies inside the signal, else null
+  Out* direct;  // output row + (p0 - pad) when the whole segment lies inside the signal, else null
   SPECTRO_HD SynthesisOut(const FusedSynthesisParams<V>& p, int64_t b, int64_t p0, int len) {
     const int64_t t0 = p0 - p.s.g.pad;
-    direct = t0 >= 0 && t0 + len <= p.s.g.length ? p.s.out + b * p.s.g.length + t0 : nullptr;
+    direct = t0 >= 0 && t0 + len <= p.s.g.length ? output_of<Out>(p) + b * p.s.g.length + t0 : nullptr;
   }
   SPECTRO_HD void put(const FusedSynthesisParams<V>& p, int64_t b, int64_t p0, int i, V v) const {
     if (direct != nullptr) {
-      direct[i] = v;
+      direct[i] = stored<Out>(v);
     } else {
-      put_edge(p.s.out, p.side, p.s.g.length, p.s.g.pad, fused_side_length(p.s.g), b, p0 + i - p.s.g.pad, v);
+      put_edge(output_of<Out>(p), p.side, p.s.g.length, p.s.g.pad, fused_side_length(p.s.g), b, p0 + i - p.s.g.pad, v);
     }
   }
   // Sample t (-pad <= t < span - pad) of row b. Out of line (its arguments by value: no copy of the parameters in
   // local memory), so that the edge arithmetic stays out of the kernels' store loops (inlined, it was predicated
   // into every store).
-  __host__ __device__ __noinline__ static void put_edge(V* out, V* side, int64_t length, int64_t pad, int64_t side_len,
-                                                        int64_t b, int64_t t, V v) {
+  __host__ __device__ __noinline__ static void put_edge(Out* out, V* side, int64_t length, int64_t pad,
+                                                        int64_t side_len, int64_t b, int64_t t, V v) {
     if (t >= 0 && t < length) {
-      out[b * length + t] = v;
+      out[b * length + t] = stored<Out>(v);
     } else {
       side[b * side_len + (t < 0 ? t + pad : t - length + pad)] = v;  // left part at p, right part at p - T
     }
@@ -236,7 +279,8 @@ struct SynthesisOut {
 // ----------------------------------------------------------------------------------------------------------------
 // Power-of-two engine.
 
-template <typename V, int kLogM>
+// Out: how the spectrum is stored (Complex<R>, or __half2 for complex32).
+template <typename V, int kLogM, typename Out = Complex<typename RealOf<V>::type>>
 struct Pow2Analysis {
   using R = typename RealOf<V>::type;
   using Cx = Complex<R>;
@@ -395,10 +439,10 @@ SPECTRO_UNROLL
       fft::pow2_passes_from<kLogM, -1, 1, !kComplex>(ctx, v, tw, j, buf0, buf1, par, off);
       // v[r] = Z[j + r M/8]; the last pass's output (natural order) is in buffer (par + kPasses - 1) & 1.
       if (valid) {
-        Cx* row = p.spec + (b * g.n_frames + n) * bins;
+        Out* row = output_of<Out>(p) + (b * g.n_frames + n) * bins;
         if constexpr (kComplex) {
 SPECTRO_UNROLL
-          for (int r = 0; r < 8; ++r) row[j + r * kTpf] = v[r];
+          for (int r = 0; r < 8; ++r) row[j + r * kTpf] = stored<Out>(v[r]);
         } else {
           const Cx* z = (((par + S::kPasses - 1) & 1) ? buf1 : buf0) + off;
           // X[k] = (Z[k] + conj Z[M-k]) / 2 - i/2 exp(-2 pi i k / n_fft) (Z[k] - conj Z[M-k]); X[M] from Z[0].
@@ -411,10 +455,10 @@ SPECTRO_UNROLL
             const Cx odd = fft::cmul(st[k], fft::cscale(fft::csub(zk, zc), R(0.5)));
             Cx xk = {even.re + odd.im, even.im - odd.re};  // even - i * odd
             if (dbl && k > 0) xk = fft::cscale(xk, R(2));
-            row[k] = xk;
-            if (full && k > 0) row[2 * kM - k] = fft::cconj(xk);
+            row[k] = stored<Out>(xk);
+            if (full && k > 0) row[2 * kM - k] = stored<Out>(fft::cconj(xk));
           }
-          if (j == 0) row[kM] = Cx{v[0].re - v[0].im, R(0)};
+          if (j == 0) row[kM] = stored<Out>(Cx{v[0].re - v[0].im, R(0)});
         }
       }
       par ^= (S::kPasses & 1);
@@ -422,7 +466,8 @@ SPECTRO_UNROLL
   }
 };
 
-template <typename V, int kLogM>
+// Out: how the output is stored (V, or __half / __nv_bfloat16 for float).
+template <typename V, int kLogM, typename Out = V>
 struct Pow2Synthesis {
   using R = typename RealOf<V>::type;
   using Cx = Complex<R>;
@@ -518,7 +563,7 @@ SPECTRO_UNROLL
     fft::Pow2Twiddles<kLogM, 1, R> tw;
     tw.init(j, st);
     const R half_weight = p.mode == SpecMode::IrfftHalf ? R(0.5) : R(1);
-    const SynthesisOut<V> out(p, b, p0, len);
+    const SynthesisOut<V, Out> out(p, b, p0, len);
 
     const int f_env_max = static_cast<int>(min64(g.n_frames - 1 - first, 0x3fffffff));
     // Segment positions i: beyond every frame from lim on; h * scale from hs[] on [int_lo, int_hi).
@@ -652,7 +697,7 @@ SPECTRO_UNROLL
 // ----------------------------------------------------------------------------------------------------------------
 // General engine.
 
-template <typename V>
+template <typename V, typename Out = Complex<typename RealOf<V>::type>>
 struct GenericAnalysis {
   using R = typename RealOf<V>::type;
   using Cx = Complex<R>;
@@ -718,9 +763,9 @@ struct GenericAnalysis {
 
     // 4. Spectrum, written frame-major (coalesced along bins).
     const int bins = (p.mode == SpecMode::Rfft || p.mode == SpecMode::RfftDouble) ? n_fft / 2 + 1 : n_fft;
-    Cx* out = p.spec + (b * g.n_frames + n0) * bins;
+    Out* out = output_of<Out>(p) + (b * g.n_frames + n0) * bins;
     if constexpr (kComplex) {
-      for (int e = tid; e < count * m; e += kThreads) out[e] = z[e];
+      for (int e = tid; e < count * m; e += kThreads) out[e] = stored<Out>(z[e]);
     } else {
       // Split step: X[k] = (Z[k] + conj Z[m-k]) / 2 - i/2 exp(-2 pi i k / n_fft) (Z[k] - conj Z[m-k]), k = 0..m.
       const fft::SmallDiv div_m1(m + 1);
@@ -732,16 +777,16 @@ struct GenericAnalysis {
         const Cx w = table_n > 0 ? table[k] : fft::expi_pi<R>(-2 * k, n_fft);
         const Cx odd = fft::cmul(w, fft::cscale(fft::csub(zk, zc), R(0.5)));
         Cx xk = {even.re + odd.im, even.im - odd.re};  // even - i * odd
-        Cx* row = out + static_cast<int64_t>(f) * bins;
+        Out* row = out + static_cast<int64_t>(f) * bins;
         if (p.mode == SpecMode::RfftDouble && k > 0 && 2 * k < n_fft) xk = fft::cscale(xk, R(2));
-        row[k] = xk;
-        if (p.mode == SpecMode::RfftFull && k > 0 && k < m) row[n_fft - k] = fft::cconj(xk);
+        row[k] = stored<Out>(xk);
+        if (p.mode == SpecMode::RfftFull && k > 0 && k < m) row[n_fft - k] = stored<Out>(fft::cconj(xk));
       }
     }
   }
 };
 
-template <typename V>
+template <typename V, typename Out = V>
 struct GenericSynthesis {
   using R = typename RealOf<V>::type;
   using Cx = Complex<R>;
@@ -844,7 +889,7 @@ struct GenericSynthesis {
     }
     ctx.sync();
     // 4. Envelope, scale, write each sample once.
-    const SynthesisOut<V> out(p, b, p0, len);
+    const SynthesisOut<V, Out> out(p, b, p0, len);
     const int f_env_max = static_cast<int>(min64(g.n_frames - 1 - first, 0x3fffffff));
     const int int_lo = static_cast<int>(max64(0, min64(len, g.n_fft - g.hop - p0)));
     const int int_hi = static_cast<int>(max64(0, min64(len, g.n_frames * g.hop - p0)));
@@ -1038,9 +1083,9 @@ int64_t resident_blocks(const Exec& exec, int64_t smem) {
   return s > 0 ? s : 132;
 }
 
-template <typename V, int kLogM, class Exec>
+template <typename V, typename Out, int kLogM, class Exec>
 cudaError_t pow2_analysis(const FusedAnalysisParams<V>& p, const Exec& exec) {
-  using Body = Pow2Analysis<V, kLogM>;
+  using Body = Pow2Analysis<V, kLogM, Out>;
   const Geometry& g = p.a.g;
   const int64_t smem = Body::smem_bytes();
   // One or a few waves of equal blocks, each a run of whole rounds of one row.
@@ -1060,16 +1105,16 @@ cudaError_t pow2_analysis(const FusedAnalysisParams<V>& p, const Exec& exec) {
                                     blocks_per_row);
 }
 
-template <typename V, class Exec>
+template <typename V, typename Out, class Exec>
 cudaError_t generic_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, bool complex_fft);
 
-template <typename V, int kLogM, class Exec>
+template <typename V, typename Out, int kLogM, class Exec>
 cudaError_t pow2_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, bool complex_fft) {
-  using Body = Pow2Synthesis<V, kLogM>;
+  using Body = Pow2Synthesis<V, kLogM, Out>;
   const Geometry& g = p.s.g;
   const int ring = Body::ring_size(g.n_fft, g.hop);
   const int64_t smem = Body::smem_bytes(ring, g.n_fft, g.hop);
-  if (smem > kFusedSmemMax) return generic_synthesis<V>(p, exec, complex_fft);  // long hops in double precision
+  if (smem > kFusedSmemMax) return generic_synthesis<V, Out>(p, exec, complex_fft);  // long hops in double precision
   const int64_t slots = resident_blocks<Body, Exec, FusedSynthesisParams<V>, int, int64_t, int>(exec, smem);
   const int waves = fused_tuning().waves > 0 ? fused_tuning().waves : 1;
   // Segment: a multiple of hop, long enough that the frames transformed twice (those straddling two segments,
@@ -1087,10 +1132,10 @@ cudaError_t pow2_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, b
                                     segments_per_row, ring);
 }
 
-template <typename V, class Exec>
+template <typename V, typename Out, class Exec>
 cudaError_t generic_analysis(const FusedAnalysisParams<V>& p, const Exec& exec) {
   using R = typename RealOf<V>::type;
-  using Body = GenericAnalysis<V>;
+  using Body = GenericAnalysis<V, Out>;
   constexpr bool kComplex = IsComplex<V>::value;
   const Geometry& g = p.a.g;
   fft::Plan plan;
@@ -1118,10 +1163,10 @@ cudaError_t generic_analysis(const FusedAnalysisParams<V>& p, const Exec& exec) 
                                     static_cast<int>(t_n));
 }
 
-template <typename V, class Exec>
+template <typename V, typename Out, class Exec>
 cudaError_t generic_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, bool complex_fft) {
   using R = typename RealOf<V>::type;
-  using Body = GenericSynthesis<V>;
+  using Body = GenericSynthesis<V, Out>;
   const Geometry& g = p.s.g;
   fft::Plan plan;
   const int64_t m = fft_length(complex_fft, g.n_fft);
@@ -1152,9 +1197,9 @@ cudaError_t generic_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec
                                     static_cast<int>(t_n), static_cast<int>(hs_n));
 }
 
-// The launchers' logic on any executor (DeviceExec, or the test's host emulation).
-template <typename V, class Exec>
-cudaError_t run_fused_analysis(const FusedAnalysisParams<V>& p, const Exec& exec) {
+// The launchers' logic on any executor (DeviceExec, or the test's host emulation), for storage type Out.
+template <typename V, typename Out, class Exec>
+cudaError_t run_fused_analysis_as(const FusedAnalysisParams<V>& p, const Exec& exec) {
   constexpr bool kComplex = IsComplex<V>::value;
   const Geometry& g = p.a.g;
   if (p.a.batch == 0 || g.n_frames == 0) return cudaSuccess;
@@ -1162,16 +1207,27 @@ cudaError_t run_fused_analysis(const FusedAnalysisParams<V>& p, const Exec& exec
   if (kComplex != (p.mode == SpecMode::Fft)) return cudaErrorInvalidValue;
   const int logm = fused_tuning().force_general ? -1 : log2_exact(fft_length(kComplex, g.n_fft));
   switch (logm) {
-    case 4: return pow2_analysis<V, 4>(p, exec);
-    case 5: return pow2_analysis<V, 5>(p, exec);
-    case 6: return pow2_analysis<V, 6>(p, exec);
-    case 7: return pow2_analysis<V, 7>(p, exec);
-    case 8: return pow2_analysis<V, 8>(p, exec);
-    case 9: return pow2_analysis<V, 9>(p, exec);
-    case 10: return pow2_analysis<V, 10>(p, exec);
-    case 11: return pow2_analysis<V, 11>(p, exec);
-    case 12: return pow2_analysis<V, 12>(p, exec);
-    default: return generic_analysis<V>(p, exec);
+    case 4: return pow2_analysis<V, Out, 4>(p, exec);
+    case 5: return pow2_analysis<V, Out, 5>(p, exec);
+    case 6: return pow2_analysis<V, Out, 6>(p, exec);
+    case 7: return pow2_analysis<V, Out, 7>(p, exec);
+    case 8: return pow2_analysis<V, Out, 8>(p, exec);
+    case 9: return pow2_analysis<V, Out, 9>(p, exec);
+    case 10: return pow2_analysis<V, Out, 10>(p, exec);
+    case 11: return pow2_analysis<V, Out, 11>(p, exec);
+    case 12: return pow2_analysis<V, Out, 12>(p, exec);
+    default: return generic_analysis<V, Out>(p, exec);
+  }
+}
+
+// By the parameters: the spectrum as complex32 when p.spec_half is set (single precision only).
+template <typename V, class Exec>
+cudaError_t run_fused_analysis(const FusedAnalysisParams<V>& p, const Exec& exec) {
+  if (p.spec_half == nullptr) return run_fused_analysis_as<V, Complex<typename RealOf<V>::type>>(p, exec);
+  if constexpr (std::is_same<typename RealOf<V>::type, float>::value) {
+    return run_fused_analysis_as<V, __half2>(p, exec);
+  } else {
+    return cudaErrorInvalidValue;
   }
 }
 
@@ -1186,22 +1242,40 @@ cudaError_t fold_side(const FusedSynthesisParams<V>& p, const Exec& exec) {
   return exec.template launch<Body>(blocks, 0, p, targets_per_row, k);
 }
 
-template <typename V, class Exec>
+template <typename V, typename Out, class Exec>
 cudaError_t run_fused_synthesis_engine(const FusedSynthesisParams<V>& p, const Exec& exec);
 
-template <typename V, class Exec>
-cudaError_t run_fused_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec) {
+// For storage type Out (V, or half precision: constant padding only, the fold reads and adds to the output in V).
+template <typename V, typename Out, class Exec>
+cudaError_t run_fused_synthesis_as(const FusedSynthesisParams<V>& p, const Exec& exec) {
   const Geometry& g = p.s.g;
   if (p.s.batch == 0 || g.length == 0) return cudaSuccess;
   const bool fold = fused_side_length(g) > 0;  // positions outside the signal to fold back
-  if (fold && p.side == nullptr) return cudaErrorInvalidValue;
-  const cudaError_t err = run_fused_synthesis_engine(p, exec);
-  if (err != cudaSuccess || !fold) return err;
-  return fold_side(p, exec);
+  if (fold && (p.side == nullptr || !std::is_same<Out, V>::value)) return cudaErrorInvalidValue;
+  const cudaError_t err = run_fused_synthesis_engine<V, Out>(p, exec);
+  if constexpr (std::is_same<Out, V>::value) {
+    if (err != cudaSuccess || !fold) return err;
+    return fold_side(p, exec);
+  } else {
+    return err;
+  }
+}
+
+// By the parameters: float16 / bfloat16 output when p.out_half / p.out_bf16 is set (float only).
+template <typename V, class Exec>
+cudaError_t run_fused_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec) {
+  if (p.out_half == nullptr && p.out_bf16 == nullptr) return run_fused_synthesis_as<V, V>(p, exec);
+  if constexpr (std::is_same<V, float>::value) {
+    if (p.out_half != nullptr && p.out_bf16 != nullptr) return cudaErrorInvalidValue;
+    return p.out_half != nullptr ? run_fused_synthesis_as<V, __half>(p, exec)
+                                 : run_fused_synthesis_as<V, __nv_bfloat16>(p, exec);
+  } else {
+    return cudaErrorInvalidValue;
+  }
 }
 
 // The synthesis proper (output and side buffer), by FFT length.
-template <typename V, class Exec>
+template <typename V, typename Out, class Exec>
 cudaError_t run_fused_synthesis_engine(const FusedSynthesisParams<V>& p, const Exec& exec) {
   const Geometry& g = p.s.g;
   const bool complex_fft = !(p.mode == SpecMode::Irfft || p.mode == SpecMode::IrfftHalf);
@@ -1210,29 +1284,59 @@ cudaError_t run_fused_synthesis_engine(const FusedSynthesisParams<V>& p, const E
   if (!fused_supported<V>(g.n_fft, complex_fft)) return cudaErrorInvalidValue;
   const int logm = fused_tuning().force_general ? -1 : log2_exact(fft_length(complex_fft, g.n_fft));
   switch (logm) {
-    case 4: return pow2_synthesis<V, 4>(p, exec, complex_fft);
-    case 5: return pow2_synthesis<V, 5>(p, exec, complex_fft);
-    case 6: return pow2_synthesis<V, 6>(p, exec, complex_fft);
-    case 7: return pow2_synthesis<V, 7>(p, exec, complex_fft);
-    case 8: return pow2_synthesis<V, 8>(p, exec, complex_fft);
-    case 9: return pow2_synthesis<V, 9>(p, exec, complex_fft);
-    case 10: return pow2_synthesis<V, 10>(p, exec, complex_fft);
-    case 11: return pow2_synthesis<V, 11>(p, exec, complex_fft);
-    case 12: return pow2_synthesis<V, 12>(p, exec, complex_fft);
-    default: return generic_synthesis<V>(p, exec, complex_fft);
+    case 4: return pow2_synthesis<V, Out, 4>(p, exec, complex_fft);
+    case 5: return pow2_synthesis<V, Out, 5>(p, exec, complex_fft);
+    case 6: return pow2_synthesis<V, Out, 6>(p, exec, complex_fft);
+    case 7: return pow2_synthesis<V, Out, 7>(p, exec, complex_fft);
+    case 8: return pow2_synthesis<V, Out, 8>(p, exec, complex_fft);
+    case 9: return pow2_synthesis<V, Out, 9>(p, exec, complex_fft);
+    case 10: return pow2_synthesis<V, Out, 10>(p, exec, complex_fft);
+    case 11: return pow2_synthesis<V, Out, 11>(p, exec, complex_fft);
+    case 12: return pow2_synthesis<V, Out, 12>(p, exec, complex_fft);
+    default: return generic_synthesis<V, Out>(p, exec, complex_fft);
   }
 }
 
 }  // namespace detail
 
+// The launchers. Those storing half precision are instantiated in their own files (fused_*_half.cu, *_bf16.cu), to
+// keep each compilation unit's kernel count (and the build) small; the launchers below hand over to them.
+template <typename V, typename Out>
+cudaError_t launch_fused_analysis_as(const FusedAnalysisParams<V>& p, cudaStream_t stream) {
+  return detail::run_fused_analysis_as<V, Out>(p, detail::DeviceExec{stream});
+}
+template <typename V, typename Out>
+cudaError_t launch_fused_synthesis_as(const FusedSynthesisParams<V>& p, cudaStream_t stream) {
+  return detail::run_fused_synthesis_as<V, Out>(p, detail::DeviceExec{stream});
+}
+extern template cudaError_t launch_fused_analysis_as<float, __half2>(const FusedAnalysisParams<float>&, cudaStream_t);
+extern template cudaError_t launch_fused_analysis_as<Complex<float>, __half2>(const FusedAnalysisParams<Complex<float>>&,
+                                                                              cudaStream_t);
+extern template cudaError_t launch_fused_synthesis_as<float, __half>(const FusedSynthesisParams<float>&, cudaStream_t);
+extern template cudaError_t launch_fused_synthesis_as<float, __nv_bfloat16>(const FusedSynthesisParams<float>&,
+                                                                            cudaStream_t);
+
 template <typename V>
 cudaError_t launch_fused_analysis(const FusedAnalysisParams<V>& p, cudaStream_t stream) {
-  return detail::run_fused_analysis(p, detail::DeviceExec{stream});
+  using R = typename RealOf<V>::type;
+  if (p.spec_half == nullptr) return launch_fused_analysis_as<V, Complex<R>>(p, stream);
+  if constexpr (std::is_same<R, float>::value) {
+    return launch_fused_analysis_as<V, __half2>(p, stream);
+  } else {
+    return cudaErrorInvalidValue;
+  }
 }
 
 template <typename V>
 cudaError_t launch_fused_synthesis(const FusedSynthesisParams<V>& p, cudaStream_t stream) {
-  return detail::run_fused_synthesis(p, detail::DeviceExec{stream});
+  if (p.out_half == nullptr && p.out_bf16 == nullptr) return launch_fused_synthesis_as<V, V>(p, stream);
+  if constexpr (std::is_same<V, float>::value) {
+    if (p.out_half != nullptr && p.out_bf16 != nullptr) return cudaErrorInvalidValue;
+    return p.out_half != nullptr ? launch_fused_synthesis_as<V, __half>(p, stream)
+                                 : launch_fused_synthesis_as<V, __nv_bfloat16>(p, stream);
+  } else {
+    return cudaErrorInvalidValue;
+  }
 }
 
 }  // namespace cuda
