@@ -490,13 +490,16 @@ struct Pow2Synthesis {
   // The round's spectra, staged in shared memory: bins 0..M of each frame (0..M-1 for complex FFTs), padded to an even
   // count.
   static constexpr int kStageStride = kM + 2;
+  // The window is applied in registers as the inverse FFT's epilogue. It is read from shared memory where that
+  // costs no occupancy (M <= 512: several frames per round), else from global memory (M >= 1024: in shared memory
+  // it cost a resident block per SM). H100, same run: the global reads made M = 512 5% slower, the shared ones
+  // made M = 2048 12% slower.
+  static constexpr bool kWindowInSmem = kRound >= 2;
   // Shared memory: two sequence buffers per frame of a round, the 2M-th roots on the half circle (the inverse split
-  // step's and the passes' twiddles), the spectrum stage, the ring and the scale table. (The window is applied in
-  // registers as the FFT's epilogue, read from global memory: keeping it in shared memory cost a resident block
-  // per SM at M = 1024 and 2048.)
-  static int64_t smem_bytes(int ring, int64_t /*n_fft*/, int64_t hop) {
+  // step's and the passes' twiddles), the spectrum stage, the ring, the scale table and (kWindowInSmem) the window.
+  static int64_t smem_bytes(int ring, int64_t n_fft, int64_t hop) {
     return (2 * int64_t{kRound} * S::kFrameStride + kM + int64_t{kRound} * kStageStride) * int64_t{sizeof(Cx)} +
-           ring * int64_t{sizeof(V)} + hop * int64_t{sizeof(R)};
+           ring * int64_t{sizeof(V)} + (hop + (kWindowInSmem ? n_fft : 0)) * int64_t{sizeof(R)};
   }
 
   // Stages frame n's bins into the thread's frame slot with asynchronous copies (nothing for n > last): issued a round
@@ -542,8 +545,10 @@ SPECTRO_UNROLL
     Cx* st = buf1 + kRound * S::kFrameStride;  // st[k] = exp(2 pi i k / n_fft), k < M
     Cx* stage = st + kM;                       // the round's spectra, frame fl at fl * kStageStride
     V* acc = reinterpret_cast<V*>(stage + kRound * kStageStride);
-    R* hs = reinterpret_cast<R*>(acc + ring);  // h * scale by position mod hop (interior positions)
-    const R* win = s.window;
+    // The window (kWindowInSmem), from an 8-byte aligned start (the ring is a power of two): pairs are single loads.
+    R* win_smem = reinterpret_cast<R*>(acc + ring);
+    R* hs = win_smem + (kWindowInSmem ? n_fft : 0);  // h * scale by position mod hop (interior positions)
+    const R* win = kWindowInSmem ? win_smem : s.window;
     const int off = fl * S::kFrameStride;
     const Cx* spec = p.spec + b * p.stride_b;
 
@@ -557,9 +562,12 @@ SPECTRO_UNROLL
     stage_frame(ctx, p, spec, first + fl, last, real_fft, j, my_stage);  // the first round's, before the set-up below
 
     for (int i = tid; i < ring; i += kThreads) acc[i] = zero_value<V>();
+    if constexpr (kWindowInSmem) {
+      for (int k = tid; k < n_fft; k += kThreads) win_smem[k] = s.window[k];
+    }
     build_scale_table(s.window, n_fft, static_cast<int>(g.hop), g.env_normalize, s.scale, hs, tid, kThreads);
     for (int k = tid; k < kM; k += kThreads) st[k] = fft::expi_pi<R>(2 * k, 2 * kM);
-    ctx.sync();  // st, acc, hs ready
+    ctx.sync();  // st, acc, hs (and the window) ready
     fft::Pow2Twiddles<kLogM, 1, R> tw;
     tw.init(j, st);
     const R half_weight = p.mode == SpecMode::IrfftHalf ? R(0.5) : R(1);
@@ -619,7 +627,12 @@ SPECTRO_UNROLL
         for (int r = 0; r < 8; ++r) {
           const int e = j + r * kTpf;
           if (real_fft) {
-            u[r] = Cx{u[r].re * win[2 * e], u[r].im * win[2 * e + 1]};
+            if constexpr (kWindowInSmem) {  // (w[2e], w[2e + 1]) in one load
+              const Cx w2 = reinterpret_cast<const Cx*>(win)[e];
+              u[r] = Cx{u[r].re * w2.re, u[r].im * w2.im};
+            } else {
+              u[r] = Cx{u[r].re * win[2 * e], u[r].im * win[2 * e + 1]};
+            }
           } else {
             u[r] = fft::cscale(u[r], win[e]);
           }
