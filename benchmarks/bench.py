@@ -7,8 +7,9 @@ For every configuration: stft forward, istft forward, stft forward+backward, ist
 stft -> istft round trip forward+backward (input gradients through torch.autograd.grad with a fixed output
 gradient), in milliseconds per call (median of CUDA-event timings, one call between two events, after warm-up; on
 a CPU perf_counter). Forward ops also get the share of the byte floor they reach: (signal bytes + spectrum bytes) /
-measured device-to-device copy bandwidth. istft also gets spectro's time per call when replayed from a CUDA graph
-(torch.istft cannot be captured: it synchronises with the host). Memory: peak extra allocation of one call over its
+measured device-to-device copy bandwidth. stft, istft and the round trip f+b also get spectro's time per call when
+replayed from a CUDA graph (the GPU time alone, no host work), stft also torch's (torch.istft cannot be captured: it
+synchronises with the host). A "goals" section compares the run with issue 4's goals and appends benchmarks/GOALS.md. Memory: peak extra allocation of one call over its
 output size. Inputs are rotated over several copies when one call's data would fit in L2. Half precision: half inputs
 and a row per kernel_dtype ("float32", "mixed", "float16" -- refused) for stft and istft at two configurations (ms
 and MB moved).
@@ -246,8 +247,15 @@ def bench_config(cfg, device, timer, reps, reps_fb, warmup, l2_bytes, forced=Fal
                 if m is not None:
                     row[f"{op}_{name}_peak_MB"] = m[0] / 2**20
                     row[f"{op}_out_MB"] = m[1] / 2**20
+            # Replayed from a CUDA graph: the GPU time alone (no host work between calls). torch.istft cannot be
+            # captured (it synchronises), hence not its round trip either.
             if device.type == "cuda" and name == "spectro":
                 row["istft_spectro_graph_ms"] = graph_time(f_istft, min(20, max(k, 10)), timer)
+                row["stft_spectro_graph_ms"] = graph_time(f_stft, min(20, max(k, 10)), timer)
+            if device.type == "cuda" and name == "torch":
+                row["stft_torch_graph_ms"] = graph_time(f_stft, min(20, max(k, 10)), timer)
+        if device.type == "cuda" and name == "spectro":
+            row["roundtrip_fb_spectro_graph_ms"] = graph_time(f_roundtrip_fb, min(20, max(k, 10)), timer)
 
     for op in OPS:
         row[f"{op}_speedup"] = row[f"{op}_torch_ms"] / row[f"{op}_spectro_ms"]
@@ -442,6 +450,10 @@ def write_markdown(path, env, meta, rows):
             head += ["torch % floor", "spectro % floor"]
         if op == "istft" and gpu:
             head += ["spectro graph ms", "torch graph"]
+        if op == "stft" and gpu:
+            head += ["torch graph ms", "spectro graph ms"]
+        if op == "roundtrip_fb" and gpu:
+            head += ["spectro graph ms"]
         if op in ("stft", "istft"):
             head += ["max rel diff"]
         L.append("| " + " | ".join(head) + " |")
@@ -455,6 +467,10 @@ def write_markdown(path, env, meta, rows):
             if op == "istft" and gpu:
                 cells += [fmt(r.get("istft_spectro_graph_ms")), "fails" if "fails" in str(meta.get(
                     "torch_istft_graph", "")) else "-"]
+            if op == "stft" and gpu:
+                cells += [fmt(r.get("stft_torch_graph_ms")), fmt(r.get("stft_spectro_graph_ms"))]
+            if op == "roundtrip_fb" and gpu:
+                cells += [fmt(r.get("roundtrip_fb_spectro_graph_ms"))]
             if op in ("stft", "istft"):
                 cells += [f"{r[f'{op}_max_rel_diff']:.1e}"]
             L.append("| " + " | ".join(cells) + " |")
@@ -464,8 +480,9 @@ def write_markdown(path, env, meta, rows):
         L += ["## half precision and kernel_dtype (forward)", "",
               "spectro converts half inputs to single precision on the way in (kernels that load half themselves: "
               "not yet). kernel_dtype='mixed' stores the result in half precision (complex32 spectrum; float16 "
-              "signal, bfloat16 with a bfloat16 window), computed in float32 and, until the kernels store half "
-              "directly, converted in one more pass; 'float16' is refused. MB = input + output bytes of the call.", "",
+              "signal, bfloat16 with a bfloat16 window), computed in float32; on CUDA's single-kernel path the "
+              "kernels store it themselves, elsewhere it is converted in one more pass; 'float16' is refused. MB = "
+              "input + output bytes of the call.", "",
               "| config | op | library | input | kernel_dtype | output | ms | MB |",
               "|---|---|---|---|---|---|--:|--:|"]
         for h in meta["half"]:
@@ -476,6 +493,9 @@ def write_markdown(path, env, meta, rows):
             else:
                 L.append(f"{head} {h['output']} | {h['ms']:.3f} | {h['MB']:.1f} |")
         L.append("")
+
+    if gpu:
+        L += goals_section(rows, bw)
 
     L += ["## memory", ""]
     if gpu:
@@ -498,6 +518,61 @@ def write_markdown(path, env, meta, rows):
     L.append("")
     with open(path, "w") as f:
         f.write("\n".join(L))
+
+
+# Issue 4's goals (H100, fp32, eager): stft >= 4x torch, istft >= 8x, round trip f+b >= 6x at every seed configuration;
+# the stft kernel at B=4 T=1.3M 1024/256 >= 60% of copy bandwidth; B=1 T=16k 400/160 eager call <= 20 us; peak extra
+# memory <= 1.1x the output.
+SEED_CONFIGS = [(4, 160_000, 1024, 256), (4, 160_000, 2048, 512), (8, 160_000, 1024, 256), (4, 1_300_000, 1024, 256),
+                (1, 1_300_000, 1024, 256)]
+ANALYSIS = os.path.join(HERE, "GOALS.md")
+
+
+def goals_section(rows, bw):
+    """Issue 4's goals against this run, then the hand-written analysis of why (benchmarks/GOALS.md)."""
+    by = {r["config"]: r for r in rows}
+    seed = [by[label(c)] for c in SEED_CONFIGS if label(c) in by]
+    L = ["## goals of issue 4, this run", ""]
+    if seed:
+        L += ["| goal | measured (min .. max over the seed configurations) | met |", "|---|---|---|"]
+        for op, goal in (("stft", 4.0), ("istft", 8.0), ("roundtrip_fb", 6.0)):
+            v = [r[f"{op}_speedup"] for r in seed]
+            L.append(f"| {OP_TITLES[op]} >= {goal:g}x torch | {min(v):.2f}x .. {max(v):.2f}x "
+                     f"({', '.join(f'{x:.1f}' for x in v)}) | {'yes' if min(v) >= goal else 'no'} |")
+        gpu_only = [(r["config"], r["stft_torch_graph_ms"] / r["stft_spectro_graph_ms"]) for r in seed
+                    if isinstance(r.get("stft_torch_graph_ms"), float) and isinstance(r.get("stft_spectro_graph_ms"), float)]
+        if gpu_only:
+            v = [x for _, x in gpu_only]
+            L.append(f"| (stft, GPU time only: both replayed from CUDA graphs) | {min(v):.2f}x .. {max(v):.2f}x "
+                     f"({', '.join(f'{x:.1f}' for x in v)}) | - |")
+        rt = [(r["roundtrip_fb_torch_ms"], r.get("roundtrip_fb_spectro_graph_ms")) for r in seed]
+        if all(isinstance(g, float) for _, g in rt):
+            v = [t / g for t, g in rt]
+            L.append(f"| (round trip f+b, spectro replayed from a CUDA graph vs torch eager) | {min(v):.2f}x .. "
+                     f"{max(v):.2f}x ({', '.join(f'{x:.1f}' for x in v)}) | - |")
+    big = by.get(label((4, 1_300_000, 1024, 256)))
+    if big and isinstance(big.get("stft_spectro_graph_ms"), float):
+        B, T, n, hop = 4, 1_300_000, 1024, 256
+        frames = 1 + T // hop
+        nbytes = B * T * 4 + B * frames * (n // 2 + 1) * 8
+        share = nbytes / (big["stft_spectro_graph_ms"] * 1e-3) / bw
+        L.append(f"| stft kernel at B=4 T=1.3M >= 60% of copy bandwidth | {share * 100:.0f}% (CUDA-graph replay, "
+                 f"{big['stft_spectro_graph_ms'] * 1e3:.1f} us for {nbytes / 1e6:.0f} MB) | "
+                 f"{'yes' if share >= 0.6 else 'no'} |")
+    small = by.get(label((1, 16_000, 400, 160)))
+    if small:
+        L.append(f"| B=1 T=16k eager stft call <= 20 us | {small['stft_spectro_ms'] * 1e3:.0f} us (istft "
+                 f"{small['istft_spectro_ms'] * 1e3:.0f} us; graph replay {fmt(small.get('stft_spectro_graph_ms'))} "
+                 f"ms) | {'yes' if small['stft_spectro_ms'] <= 0.020 else 'no'} |")
+    peaks = [r["stft_spectro_peak_MB"] / r["stft_out_MB"] for r in rows if "stft_spectro_peak_MB" in r]
+    if peaks:
+        L.append(f"| peak extra memory <= 1.1x the output | stft {min(peaks):.2f} .. {max(peaks):.2f} | "
+                 f"{'yes' if max(peaks) <= 1.1 else 'no'} |")
+    L.append("")
+    if os.path.exists(ANALYSIS):
+        with open(ANALYSIS) as f:
+            L += [f.read().rstrip(), ""]
+    return L
 
 
 def write_png(path, env, rows):

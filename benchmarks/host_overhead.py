@@ -9,7 +9,8 @@ For each call it prints, in microseconds:
            time while the host is slower than the GPU)
   graph    time per call replayed from a CUDA graph of 20 calls (GPU time alone, no host work)
 for torch.stft / torch.istft and spectro's public functions, the registered ops called directly (no Python
-wrapper), and torch.empty of the output (the floor of any op that allocates its result).
+wrapper), and torch.empty of the output (the floor of any op that allocates its result). With --profile, also the
+host time of spectro.stft by callee (torch.profiler, CPU activity).
 Not part of the tests; numbers are for notes and benchmarks/RESULTS.md.
 """
 import argparse
@@ -79,6 +80,7 @@ def graph_us(fn, count=20):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--config", default="1,16000,400,160", help="B,T,n_fft,hop")
+    ap.add_argument("--profile", action="store_true", help="host time of spectro.stft by callee (torch.profiler)")
     args = ap.parse_args()
     B, T, n_fft, hop = (int(v) for v in args.config.split(","))
     dev = torch.device("cuda")
@@ -105,6 +107,17 @@ def main():
         g = graph_us(fn)
         g = f"{g:.1f}" if isinstance(g, float) else g
         print(f"{name:<28}{event_us(fn):>10.1f}{host_us(fn):>10.1f}{g:>16}")
+    if args.profile:
+        fn = calls["spectro.stft"]
+        for _ in range(50):
+            fn()
+        torch.cuda.synchronize()
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            for _ in range(500):
+                fn()
+            torch.cuda.synchronize()
+        print("spectro.stft, 500 calls, host time by callee (torch.profiler; profiling adds its own overhead):")
+        print(prof.key_averages().table(sort_by="cpu_time_total", row_limit=15))
 
 
 if __name__ == "__main__":

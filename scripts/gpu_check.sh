@@ -207,7 +207,7 @@ fi
 # -------------------------------------------------------------------------------------------------------------- host
 # Where a small eager call's time goes (host vs GPU), for the benchmark's small configurations.
 if [ $BUILD_OK = 1 ]; then
-  run_step host "$OUT/host.log" 300 bash -c "$PYTHON benchmarks/host_overhead.py --config 1,16000,400,160 && \
+  run_step host "$OUT/host.log" 300 bash -c "$PYTHON benchmarks/host_overhead.py --config 1,16000,400,160 --profile && \
     $PYTHON benchmarks/host_overhead.py --config 4,160000,1024,256"
 else
   skip_step host "build failed"

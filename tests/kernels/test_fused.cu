@@ -795,6 +795,28 @@ void bench_config(int64_t B, int64_t T, int64_t n_fft, int64_t hop, bool sweep) 
     report(std::string(tag) + " fused istft" + v.name, time_ms(istft), bytes);
   }
   kc::fused_tuning() = kc::FusedTuning{};
+  {  // kernel_dtype "mixed": the same kernels storing complex32 / float16 (half the output bytes)
+    __half2* spec_half;
+    __half* out_half;
+    BENCH_OK(cudaMalloc(&spec_half, spec_n * sizeof(__half2)));
+    BENCH_OK(cudaMalloc(&out_half, sig * sizeof(__half)));
+    kc::FusedAnalysisParams<float> qa = pa;
+    qa.spec = nullptr;
+    qa.spec_half = spec_half;
+    report(std::string(tag) + " fused stft, complex32 out", time_ms([&](int i) {
+      qa.a.x = x[i & 1];
+      BENCH_OK(kc::launch_fused_analysis(qa, nullptr));
+    }), static_cast<double>(sig) * 4 + static_cast<double>(spec_n) * 4);
+    kc::FusedSynthesisParams<float> qs = ps;
+    qs.s.out = nullptr;
+    qs.out_half = out_half;
+    report(std::string(tag) + " fused istft, float16 out", time_ms([&](int i) {
+      qs.spec = spec[i & 1];
+      BENCH_OK(kc::launch_fused_synthesis(qs, nullptr));
+    }), static_cast<double>(sig) * 2 + static_cast<double>(spec_n) * 8);
+    cudaFree(spec_half);
+    cudaFree(out_half);
+  }
 
 #if defined(SPECTRO_BENCH_BASELINE)
   static const bool have_cufft = cufft::load();
