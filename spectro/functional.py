@@ -52,6 +52,8 @@ def _check_int(fn: str, name: str, value, optional: bool = True) -> None:
 
 def _check_kernel_dtype(fn: str, kernel_dtype) -> bool:
     """Validate kernel_dtype; True for "mixed" (half-precision output)."""
+    if isinstance(kernel_dtype, str) and kernel_dtype in _KERNEL_DTYPES:  # (the common case first: every call)
+        return kernel_dtype == "mixed"
     allowed = ", ".join(repr(k) for k in _KERNEL_DTYPES)
     if not isinstance(kernel_dtype, str):
         raise TypeError(f"spectro.{fn}: kernel_dtype must be a str, one of {allowed}, but got "
