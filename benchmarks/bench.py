@@ -4,7 +4,8 @@
     python benchmarks/bench.py --summarize benchmarks/results.json      # compact table of a finished run
     python benchmarks/bench.py --render benchmarks/results.json         # RESULTS.md again (after editing GOALS.md)
 
-For every configuration: stft forward, istft forward, stft forward+backward, istft forward+backward and the
+For every configuration (torchaudio's Spectrogram / InverseSpectrogram too, forward only, where torchaudio imports):
+stft forward, istft forward, stft forward+backward, istft forward+backward and the
 stft -> istft round trip forward+backward (input gradients through torch.autograd.grad with a fixed output
 gradient), in milliseconds per call (median of CUDA-event timings, one call between two events, after warm-up; on
 a CPU perf_counter). Forward ops also get the share of the byte floor they reach: (signal bytes + spectrum bytes) /
@@ -51,6 +52,32 @@ CONFIGS = [
     (2, 11_700_000, 2048, 512),
     (2, 11_700_000, 4096, 1024),
 ]
+def torchaudio_lib(n_fft: int, hop: int, device):
+    """torchaudio's Spectrogram(power=None) / InverseSpectrogram as stft / istft with torch's signature (the
+    configuration's Hann window, center, reflect), or None without torchaudio. They call torch.stft / torch.istft
+    inside, so they time torch plus the module's own overhead."""
+    try:
+        import torchaudio
+
+        spec = torchaudio.transforms.Spectrogram(n_fft=n_fft, hop_length=hop, power=None, center=True,
+                                                 pad_mode="reflect").to(device)
+        inv = torchaudio.transforms.InverseSpectrogram(n_fft=n_fft, hop_length=hop, center=True,
+                                                       pad_mode="reflect").to(device)
+    except Exception:  # noqa: BLE001 - not installed, built for another torch, or without these transforms
+        return None
+
+    class Lib:
+        @staticmethod
+        def stft(x, *args, **kwargs):
+            return spec(x)
+
+        @staticmethod
+        def istft(s, *args, length=None, **kwargs):
+            return inv(s, length=length)
+
+    return Lib
+
+
 # CUDA paths also timed forced (spectro.kernel_path), besides auto: the single kernel and framing + cuFFT.
 FORCED = ("fused", "two_kernel")
 OPS = ["stft", "istft", "stft_fb", "istft_fb", "roundtrip_fb"]
@@ -194,6 +221,9 @@ def bench_config(cfg, device, timer, reps, reps_fb, warmup, l2_bytes, forced=Fal
         del ref, ref_y
 
     variants = [("torch", torch, contextlib.nullcontext), ("spectro", spectro, contextlib.nullcontext)]
+    ta = torchaudio_lib(n, hop, device)
+    if ta is not None:  # forward only: the same torch ops underneath
+        variants.append(("torchaudio", ta, contextlib.nullcontext))
     if forced and device.type == "cuda":  # each CUDA path forced: what auto chooses between
         for path in FORCED:
             variants.append((path, spectro, lambda path=path: spectro.kernel_path(path)))
@@ -218,6 +248,13 @@ def bench_config(cfg, device, timer, reps, reps_fb, warmup, l2_bytes, forced=Fal
             x = xg[i % k]
             return torch.autograd.grad(istft(stft(x)), x, g_sig[i % k])
 
+        if name == "torchaudio":
+            with torch.no_grad():
+                row["stft_torchaudio_ms"] = timer(f_stft, reps, warmup)
+                row["istft_torchaudio_ms"] = timer(f_istft, reps, warmup)
+                ref = t_stft(xs[0])
+                row["stft_torchaudio_max_rel_diff"] = ((f_stft(0) - ref).abs().max() / ref.abs().max()).item()
+            continue
         if name in FORCED:
             with ctx():
                 for op, fn, r in (("stft", f_stft, reps), ("istft", f_istft, reps), ("stft_fb", f_stft_fb, reps_fb),
@@ -276,8 +313,8 @@ def half_precision(device, timer, reps, warmup, configs=HALF_CONFIGS):
       torch.stft takes float16 only on CUDA (power-of-two n_fft, complex32 result) and rejects bfloat16.
     * A row per kernel_dtype for spectro's stft and istft: "float32", "mixed" (float32 arithmetic, half-precision
       output: complex32 spectrum, float16 signal, bfloat16 with a bfloat16 window) and "float16" (refused: recorded
-      as an error row). Until the kernels store half themselves, "mixed" computes the float32 result and converts it
-      (one more pass): its MB is the output-halved traffic it will move, its ms what it costs today.
+      as an error row). On CUDA's single-kernel path the kernels store the half result themselves; elsewhere the
+      float32 result is converted in one more pass.
     """
     rows = []
     for B, T, n, hop in configs:
@@ -431,6 +468,9 @@ def write_markdown(path, env, meta, rows):
                            if gpu else ""),
         "- forward+backward: input gradient via torch.autograd.grad with a fixed random output gradient",
     ]
+    if any("stft_torchaudio_ms" in r for r in rows):
+        L.append("- `torchaudio ms`: torchaudio.transforms.Spectrogram(power=None) / InverseSpectrogram with the same "
+                 "window and geometry (they call torch.stft / torch.istft inside)")
     if any(f"stft_{p}_ms" in r for r in rows for p in FORCED):
         L.append("- `spectro` is the default (`kernel_path('auto')`); " + " and ".join(f"`{p} ms`" for p in FORCED)
                  + " time the same call with that CUDA path forced (`n/a` where it cannot run)")
@@ -447,6 +487,9 @@ def write_markdown(path, env, meta, rows):
         L += [f"## {OP_TITLES[op]}", ""]
         forced = [p for p in FORCED if any(r.get(f"{op}_{p}_ms") is not None for r in rows)]
         head = ["config", "torch ms", "spectro ms", "speedup"] + [f"{p} ms" for p in forced]
+        audio = op in ("stft", "istft") and any(f"{op}_torchaudio_ms" in r for r in rows)
+        if audio:
+            head += ["torchaudio ms"]
         if op in ("stft", "istft"):
             head += ["torch % floor", "spectro % floor"]
         if op == "istft" and gpu:
@@ -463,6 +506,8 @@ def write_markdown(path, env, meta, rows):
             cells = [r["config"], fmt(r[f"{op}_torch_ms"]), fmt(r[f"{op}_spectro_ms"]),
                      f"{r[f'{op}_speedup']:.2f}x"]
             cells += [fmt(r.get(f"{op}_{p}_ms")) for p in forced]
+            if audio:
+                cells += [fmt(r.get(f"{op}_torchaudio_ms"))]
             if op in ("stft", "istft"):
                 cells += [pct(floor_pct(r, op, "torch", bw)), pct(floor_pct(r, op, "spectro", bw))]
             if op == "istft" and gpu:
