@@ -20,21 +20,12 @@ import time
 import torch
 
 import spectro
+from bench import Timer  # (this folder: run as a script)
 
 
 def event_us(fn, reps=200, warmup=20):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    t = []
-    for _ in range(reps):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        b.synchronize()
-        t.append(a.elapsed_time(b) * 1e3)
-    return statistics.median(t)
+    """bench.py's timing (CUDA events around one call, median), in us."""
+    return Timer(torch.device("cuda"))(lambda i: fn(), reps, warmup) * 1e3
 
 
 def host_us(fn, reps=2000, warmup=50):

@@ -429,3 +429,25 @@ def known_bug(reason: str, raises=None):
     which fails the run, so the marker must be removed then. `raises`: the failure the bug causes (any other
     exception still fails the test)."""
     return pytest.mark.xfail(strict=True, reason=f"spectro bug: {reason}", raises=raises)
+
+
+def autocast_model(device, dtype, name, T=3000, n_fft=256):
+    """A near-identity float32 Linear over T samples, its input x and a float32 Hann window, for autocast tests:
+    under torch.autocast(device, dtype) the Linear's output arrives in `dtype` (returns (lin, x, w))."""
+    if device == "cpu" and dtype == torch.float16 and not torch.amp.is_autocast_available("cpu"):
+        import pytest
+
+        pytest.skip("no CPU autocast")
+    gen = generator(seed_of(name, dtype))
+    lin = torch.nn.Linear(T, T, bias=False).to(device)
+    with torch.no_grad():
+        lin.weight.copy_(torch.eye(T) + 0.01 * torch.randn(T, T, generator=gen))
+    x = torch.randn(2, T, generator=gen).to(device)
+    return lin, x, torch.hann_window(n_fft, device=device)
+
+
+def assert_reached_parameters(lin):
+    """After loss.backward(): a finite, non-zero float32 gradient on the Linear's weight."""
+    g = lin.weight.grad
+    assert g is not None and g.dtype == torch.float32
+    assert torch.isfinite(g).all() and g.abs().sum() > 0

@@ -41,7 +41,8 @@ import pytest
 import torch
 
 import spectro
-from helpers import fft_tolerance, generator, istft_envelope, randn, reference_istft, seed_of
+from helpers import (assert_reached_parameters, autocast_model, fft_tolerance, generator, istft_envelope, randn,
+                     reference_istft, seed_of)
 
 pytestmark = pytest.mark.filterwarnings("ignore:ComplexHalf support is experimental")
 
@@ -350,15 +351,8 @@ def test_mixed_window_and_input_gradients_linear(device, op):
 def test_autocast_mixed(device, dtype):
     """Under torch.autocast the model's output arrives in half precision: mixed stft gives complex32, mixed istft
     float16 (float32 window) or bfloat16 (bfloat16 window); gradients reach the float32 parameters."""
-    if device == "cpu" and dtype == torch.float16 and not torch.amp.is_autocast_available("cpu"):
-        pytest.skip("no CPU autocast")
     n_fft, hop, T = 256, 64, 3000
-    gen = generator(seed_of("kdtype autocast", dtype))
-    lin = torch.nn.Linear(T, T, bias=False).to(device)
-    with torch.no_grad():
-        lin.weight.copy_(torch.eye(T) + 0.01 * torch.randn(T, T, generator=gen))
-    x = torch.randn(2, T, generator=gen).to(device)
-    w = torch.hann_window(n_fft, device=device)
+    lin, x, w = autocast_model(device, dtype, "kdtype autocast", T, n_fft)
     with torch.autocast(device_type=device, dtype=dtype):
         h = lin(x)
         assert h.dtype == dtype
@@ -373,8 +367,7 @@ def test_autocast_mixed(device, dtype):
         assert _exactly_rounded(s, ref)
     assert_one_rounding(s, ref, TOL32(n_fft) * ref.abs().max().item() * 2, what="autocast stft")
     loss.backward()
-    assert lin.weight.grad is not None and lin.weight.grad.dtype == torch.float32
-    assert torch.isfinite(lin.weight.grad).all() and lin.weight.grad.abs().sum() > 0
+    assert_reached_parameters(lin)
 
 
 def test_compile_mixed(device):
