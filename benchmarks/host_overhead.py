@@ -14,13 +14,12 @@ host time of spectro.stft by callee (torch.profiler, CPU activity).
 Not part of the tests; numbers are for notes and benchmarks/RESULTS.md.
 """
 import argparse
-import statistics
 import time
 
 import torch
 
 import spectro
-from bench import Timer  # (this folder: run as a script)
+from bench import Timer, graph_time  # (this folder: run as a script)
 
 
 def event_us(fn, reps=200, warmup=20):
@@ -41,31 +40,9 @@ def host_us(fn, reps=2000, warmup=50):
 
 
 def graph_us(fn, count=20):
-    try:
-        s = torch.cuda.Stream()
-        s.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(s):
-            for _ in range(3):
-                fn()
-        torch.cuda.current_stream().wait_stream(s)
-        g = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(g):
-            for _ in range(count):
-                fn()
-        g.replay()
-        torch.cuda.synchronize()
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        t = []
-        for _ in range(20):
-            a.record()
-            g.replay()
-            b.record()
-            b.synchronize()
-            t.append(a.elapsed_time(b) * 1e3 / count)
-        return statistics.median(t)
-    except Exception as e:  # torch.istft cannot be captured (it synchronises)
-        torch.cuda.synchronize()
-        return f"fails ({type(e).__name__})"
+    """bench.py's CUDA-graph replay time per call, in us (or its failure string: torch.istft cannot be captured)."""
+    t = graph_time(lambda i: fn(), count, Timer(torch.device("cuda")))
+    return t * 1e3 if isinstance(t, float) else t
 
 
 def main():

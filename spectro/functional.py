@@ -65,9 +65,7 @@ def _check_kernel_dtype(fn: str, kernel_dtype) -> bool:
             "(notes/half_precision.md). Use kernel_dtype='mixed' (float32 arithmetic, result stored in half "
             f"precision, half the output bytes). kernel_dtype must be one of {allowed}"
         )
-    if kernel_dtype not in _KERNEL_DTYPES:
-        raise ValueError(f"spectro.{fn}: kernel_dtype must be one of {allowed}, but got {kernel_dtype!r}")
-    return kernel_dtype == "mixed"
+    raise ValueError(f"spectro.{fn}: kernel_dtype must be one of {allowed}, but got {kernel_dtype!r}")
 
 
 def _check_mixed_precision(fn: str, compute_dtype: torch.dtype) -> None:
@@ -282,11 +280,9 @@ def stft(
     else:
         fft_mode = "rfft" if onesided is None or onesided else "rfft_full"
     scale = n_fft**-0.5 if normalized else 1.0
-    if mixed:  # computed in float32, stored as complex32
-        out = torch.ops.spectro.analysis(x, w, n_fft, hop_length, n_frames, pad, mode, False, fft_mode, scale,
-                                         torch.complex32)
-    else:
-        out = torch.ops.spectro.analysis(x, w, n_fft, hop_length, n_frames, pad, mode, False, fft_mode, scale)
+    # out_dtype: complex32 for kernel_dtype="mixed" (computed in float32, stored in half), else the compute dtype.
+    out = torch.ops.spectro.analysis(x, w, n_fft, hop_length, n_frames, pad, mode, False, fft_mode, scale,
+                                     torch.complex32 if mixed else None)
     if len(batch_shape) != 1:
         out = out.reshape(batch_shape + out.shape[1:])
     return out if return_complex else torch.view_as_real(out)
@@ -484,12 +480,9 @@ def istft(
     scale = n_fft**-0.5 if normalized else 1.0 / n_fft
 
     _nola(w, window, n_fft, hop_length, win_length, n_frames, start, min(end, natural), spec.dtype, torch_like, safety)
-    if op_out_dtype is not None:  # kernel_dtype="mixed": computed in float32, stored in half precision
-        y = torch.ops.spectro.synthesis(spec, w, n_fft, hop_length, out_len, start, "constant", True, fft_mode,
-                                        scale, op_out_dtype)
-    else:
-        y = torch.ops.spectro.synthesis(spec, w, n_fft, hop_length, out_len, start, "constant", True, fft_mode,
-                                        scale)
+    # op_out_dtype: kernel_dtype="mixed" computes in float32 and stores in half precision.
+    y = torch.ops.spectro.synthesis(spec, w, n_fft, hop_length, out_len, start, "constant", True, fft_mode, scale,
+                                    op_out_dtype)
     if op_out_dtype is None and out_dtype != real_dtype:  # float16 result (a complex32 spectrum): computed in float32
         y = y.to(_COMPLEX_OF[out_dtype] if return_complex else out_dtype)
     return y if len(batch_shape) == 1 else y.reshape(batch_shape + (out_len,))
