@@ -38,16 +38,33 @@ void check_window(const char* op, const at::Tensor& window, int64_t n_fft, const
 // Number of spectrum bins a mode produces / consumes.
 int64_t spectrum_bins(FftMode mode, int64_t n_fft);
 
+// The dtype an input stored in `stored` is computed in: half precision (float16, bfloat16, complex32) is read as
+// single precision (float32, complex64); every other dtype is computed in itself.
+inline at::ScalarType compute_type_of(at::ScalarType stored) {
+  switch (stored) {
+    case at::kHalf:
+    case at::kBFloat16:
+      return at::kFloat;
+    case at::kComplexHalf:
+      return at::kComplexFloat;
+    default:
+      return stored;
+  }
+}
+
 // Validated arguments of one spectro::analysis / spectro::synthesis call.
 struct OpArgs {
-  at::Tensor input;   // x [batch, T] (analysis) or spec [batch, bins, frames] (synthesis)
+  // x [batch, T] (analysis) or spec [batch, bins, frames] (synthesis), in the caller's dtype: half precision
+  // (float16 / bfloat16 signals, complex32 spectra) stays half here. Paths that cannot read half convert it to the
+  // compute dtype (signal_type / complex_type) first; the fused CUDA kernels read it as it is.
+  at::Tensor input;
   at::Tensor window;  // [n_fft], contiguous
   kernels::Geometry g;
   FftMode mode;
   int64_t bins;       // spectrum bins
   double scale;
-  at::ScalarType signal_type;   // dtype of the signal side (x, or the synthesis output)
-  at::ScalarType complex_type;  // dtype of the spectrum
+  at::ScalarType signal_type;   // compute dtype of the signal side (x, or the synthesis output)
+  at::ScalarType complex_type;  // compute dtype of the spectrum
   // dtype of the op's result: the compute dtype (complex_type for analysis, signal_type for synthesis) or, when the
   // call passed out_dtype, its half-precision counterpart (check_out_dtype).
   at::ScalarType out_type;
@@ -83,20 +100,23 @@ using OverlapAddFn = void (*)(const at::Tensor& frames, const at::Tensor& window
 at::Tensor analysis_via_frames(const OpArgs& a, FramesFn frames_fn);
 at::Tensor synthesis_via_frames(const OpArgs& a, OverlapAddFn ola_fn);
 
-// Fill the kernel parameter structs from tensors, dispatching on the signal dtype (x for analysis, out for
-// synthesis); `fn` receives AnalysisParams<V> or SynthesisParams<V> for V in {float, double, Complex<float>,
-// Complex<double>}. `frames` may be undefined (the fused kernels take no frames buffer).
+// Fill the kernel parameter structs from tensors, dispatching on the signal's compute dtype (x's for analysis, out's
+// for synthesis); `fn` receives AnalysisParams<V> or SynthesisParams<V> for V in {float, double, Complex<float>,
+// Complex<double>}. `frames` may be undefined (the fused kernels take no frames buffer). A half-precision x
+// (float16 / bfloat16 / complex32) leaves a.x null: only the fused kernels read it, through their own pointers.
 template <typename S> struct ValueOf { using type = S; };
 template <typename R> struct ValueOf<c10::complex<R>> { using type = kernels::Complex<R>; };
 
 template <typename Fn>
 void with_analysis_params(const at::Tensor& x, const at::Tensor& window, at::Tensor& frames,
                           const kernels::Geometry& g, double scale, Fn&& fn) {
-  AT_DISPATCH_FLOATING_AND_COMPLEX_TYPES(x.scalar_type(), "spectro_analysis", [&] {
+  AT_DISPATCH_FLOATING_AND_COMPLEX_TYPES(compute_type_of(x.scalar_type()), "spectro_analysis", [&] {
     using V = typename ValueOf<scalar_t>::type;
     using R = typename kernels::RealOf<V>::type;
     kernels::AnalysisParams<V> a;
-    a.x = reinterpret_cast<const V*>(x.const_data_ptr<scalar_t>());
+    a.x = x.scalar_type() == c10::CppTypeToScalarType<scalar_t>::value
+              ? reinterpret_cast<const V*>(x.const_data_ptr<scalar_t>())
+              : nullptr;
     a.window = window.const_data_ptr<R>();
     a.frames = frames.defined() ? reinterpret_cast<V*>(frames.mutable_data_ptr<scalar_t>()) : nullptr;
     a.batch = x.size(0);

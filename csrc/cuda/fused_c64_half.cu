@@ -1,12 +1,11 @@
-// spectro — instantiation of the fused analysis launcher that stores complex32 (kernel_dtype "mixed") for
-// Complex<float> signals.
+// spectro — instantiation of the fused analysis for complex float storing the spectrum as complex32 (kernel_dtype
+// "mixed").
 #include "../kernels/cuda/fused.cuh"
 
 namespace spectro {
 namespace kernels {
 namespace cuda {
-template cudaError_t launch_fused_analysis_as<Complex<float>, __half2>(const FusedAnalysisParams<Complex<float>>&,
-                                                                       cudaStream_t);
+SPECTRO_FUSED_ANALYSIS_AS(Complex<float>, __half2, Complex<float>)
 }  // namespace cuda
 }  // namespace kernels
 }  // namespace spectro

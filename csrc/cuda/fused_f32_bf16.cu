@@ -1,10 +1,11 @@
-// spectro — instantiation of the fused synthesis launcher that stores bfloat16 (kernel_dtype "mixed") for float.
+// spectro — instantiation of the fused synthesis for float storing its output as bfloat16 (kernel_dtype "mixed" with a
+// bfloat16 window).
 #include "../kernels/cuda/fused.cuh"
 
 namespace spectro {
 namespace kernels {
 namespace cuda {
-template cudaError_t launch_fused_synthesis_as<float, __nv_bfloat16>(const FusedSynthesisParams<float>&, cudaStream_t);
+SPECTRO_FUSED_SYNTHESIS_AS(float, __nv_bfloat16, Complex<float>)
 }  // namespace cuda
 }  // namespace kernels
 }  // namespace spectro

@@ -104,7 +104,11 @@ bool use_fused(const OpArgs& a, bool synthesis) {
 at::Tensor analysis_fused(const OpArgs& a) {
   // kernel_dtype "mixed": the kernel stores the complex64 result as complex32 itself (no float copy, no second pass).
   const bool half_out = a.complex_type == at::kComplexFloat && a.out_type == at::kComplexHalf;
-  at::Tensor spec = at::empty({a.input.size(0), a.g.n_frames, a.bins}, a.input.options().dtype(a.out_type));
+  // The result [batch, bins, frames] over a frame-major buffer (torch.stft's strides), allocated as such: no
+  // transposed view to build afterwards (host time).
+  const int64_t batch = a.input.size(0), frames = a.g.n_frames, bins = a.bins;
+  at::Tensor spec =
+      at::empty_strided({batch, bins, frames}, {frames * bins, 1, bins}, a.input.options().dtype(a.out_type));
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
   at::Tensor unused;
   with_analysis_params(a.input, a.window, unused, a.g, a.scale, [&](auto& base) {
@@ -112,6 +116,14 @@ at::Tensor analysis_fused(const OpArgs& a) {
     using R = typename kernels::RealOf<V>::type;
     kernels::cuda::FusedAnalysisParams<V> p;
     p.a = base;
+    // A half-precision signal (base.x is null then) is read by the kernel itself, converted to float on load.
+    const void* x = a.input.const_data_ptr();
+    switch (a.input.scalar_type()) {
+      case at::kHalf: p.x_f16 = static_cast<const __half*>(x); break;
+      case at::kBFloat16: p.x_bf16 = static_cast<const __nv_bfloat16*>(x); break;
+      case at::kComplexHalf: p.x_c32 = static_cast<const __half2*>(x); break;
+      default: TORCH_INTERNAL_ASSERT(base.x != nullptr);
+    }
     if (half_out) {
       p.spec_half = reinterpret_cast<__half2*>(spec.mutable_data_ptr());
     } else {
@@ -121,7 +133,7 @@ at::Tensor analysis_fused(const OpArgs& a) {
     p.mode = spec_mode(a.mode);
     C10_CUDA_CHECK(kernels::cuda::launch_fused_analysis(p, stream));
   });
-  return spec.transpose(1, 2);
+  return spec;
 }
 
 // kernel_dtype "mixed" in the fused synthesis: float16 / bfloat16 stored by the kernel itself (float signals with
@@ -129,6 +141,18 @@ at::Tensor analysis_fused(const OpArgs& a) {
 bool fused_half_output(const OpArgs& a) {
   return a.signal_type == at::kFloat && (a.out_type == at::kHalf || a.out_type == at::kBFloat16) &&
          kernels::cuda::fused_side_length(a.g) == 0;
+}
+
+// The spectrum of a fused synthesis: complex64 / complex128 through p.spec, or complex32 through p.spec_c32 (read by
+// the kernel, converted on load).
+template <typename V>
+void set_spectrum(kernels::cuda::FusedSynthesisParams<V>& p, const at::Tensor& spec) {
+  using R = typename kernels::RealOf<V>::type;
+  if (spec.scalar_type() == at::kComplexHalf) {
+    p.spec_c32 = static_cast<const __half2*>(spec.const_data_ptr());
+  } else {
+    p.spec = reinterpret_cast<const kernels::Complex<R>*>(spec.const_data_ptr());
+  }
 }
 
 at::Tensor synthesis_fused_half(const OpArgs& a) {
@@ -139,7 +163,7 @@ at::Tensor synthesis_fused_half(const OpArgs& a) {
   p.s.batch = spec.size(0);
   p.s.g = a.g;
   p.s.scale = static_cast<float>(a.scale);
-  p.spec = reinterpret_cast<const kernels::Complex<float>*>(spec.const_data_ptr());
+  set_spectrum(p, spec);
   p.stride_b = spec.stride(0);
   p.stride_bin = spec.stride(1);
   p.stride_n = spec.stride(2);
@@ -164,10 +188,9 @@ at::Tensor synthesis_fused(const OpArgs& a) {
   at::Tensor unused;
   with_synthesis_params(unused, a.window, out, a.g, a.scale, [&](auto& base) {
     using V = std::remove_cv_t<std::remove_reference_t<decltype(*base.out)>>;
-    using R = typename kernels::RealOf<V>::type;
     kernels::cuda::FusedSynthesisParams<V> p;
     p.s = base;
-    p.spec = reinterpret_cast<const kernels::Complex<R>*>(spec.const_data_ptr());
+    set_spectrum(p, spec);
     p.stride_b = spec.stride(0);
     p.stride_bin = spec.stride(1);
     p.stride_n = spec.stride(2);

@@ -300,6 +300,56 @@ bool run_half(size_t n, std::vector<Out>& host, Run&& run) {
   return ok;
 }
 
+// Half-precision inputs (the kernels reading float16 / bfloat16 signals and complex32 signals or spectra): on every
+// third single-precision case (not the half-store ones), the input values are first made representable in half
+// precision; the same call with the input stored in half must then give the single-precision result bit for bit
+// (the conversion on load is exact), also together with a half-precision store where the case has one.
+// in_case(): 0 none, 1 float16 (complex32 for complex values), 2 bfloat16 (complex32 for complex values).
+int g_in_case = 0;
+int in_case() {
+  const int c = g_in_case++;
+  return c % 3 == 1 ? 1 + (c / 3) % 2 : 0;
+}
+const char* in_name(int kind, bool complex) { return complex ? "complex32" : kind == 1 ? "float16" : "bfloat16"; }
+template <typename T> bool same_bits(const T& a, const T& b) { return std::memcmp(&a, &b, sizeof(T)) == 0; }
+
+// The input values v (float or Complex<float>) rounded to half precision in place, and their half copy: 2 bytes per
+// real value (float16 / bfloat16 by kind), 4 per complex one (complex32), as raw bytes.
+template <typename V>
+std::vector<unsigned char> to_half_input(std::vector<V>& v, int kind) {
+  std::vector<unsigned char> bytes;
+  for (auto& e : v) {
+    if constexpr (std::is_same<V, Complex<float>>::value) {
+      const __half2 h = __floats2half2_rn(e.re, e.im);
+      e = {__low2float(h), __high2float(h)};
+      const auto* b = reinterpret_cast<const unsigned char*>(&h);
+      bytes.insert(bytes.end(), b, b + sizeof h);
+    } else if (kind == 1) {
+      const __half h = __float2half_rn(e);
+      e = __half2float(h);
+      const auto* b = reinterpret_cast<const unsigned char*>(&h);
+      bytes.insert(bytes.end(), b, b + sizeof h);
+    } else {
+      const __nv_bfloat16 h = __float2bfloat16_rn(e);
+      e = __bfloat162float(h);
+      const auto* b = reinterpret_cast<const unsigned char*>(&h);
+      bytes.insert(bytes.end(), b, b + sizeof h);
+    }
+  }
+  return bytes;
+}
+
+// Calls run(ptr) with the half-precision input's bytes on the executing side (a device copy unless emulating).
+template <class Run>
+bool with_input_bytes(const std::vector<unsigned char>& bytes, Run&& run) {
+  if (g_emulate) return run(static_cast<const void*>(bytes.data()));
+  void* d = nullptr;
+  bool ok = cudaMalloc(&d, bytes.size()) == cudaSuccess &&
+            cudaMemcpy(d, bytes.data(), bytes.size(), cudaMemcpyHostToDevice) == cudaSuccess && run(d);
+  cudaFree(d);
+  return ok;
+}
+
 template <typename V>
 void check_analysis(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad, PadMode mode, bool env,
                     kc::SpecMode spec_mode) {
@@ -315,6 +365,11 @@ void check_analysis(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_
   std::vector<R> w(n_fft);
   for (auto& v : x) v = random_value<V>();
   for (auto& v : w) v = static_cast<R>(0.5 + 0.5 * uniform());
+  const int in_kind = std::is_same<R, float>::value ? in_case() : 0;
+  std::vector<unsigned char> x_half;
+  if constexpr (std::is_same<R, float>::value) {
+    if (in_kind != 0) x_half = to_half_input(x, in_kind);
+  }
   AnalysisParams<V> a;
   a.x = x.data(); a.window = w.data(); a.batch = batch; a.g = g; a.scale = R(0.75);
   // Host reference: frames from common.h, then a double-precision DFT.
@@ -345,6 +400,25 @@ void check_analysis(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_
       return g_emulate ? kc::detail::run_fused_analysis(q, HostExec{}) : kc::launch_fused_analysis(q, nullptr);
     });
   };
+  // The same call reading the half-precision copy of x (Out: Complex<R>, or complex32 when `half`).
+  auto run_half_input = [&](kc::FusedAnalysisParams<V> q, auto out_tag, auto& dst_host) {
+    using Out = typename decltype(out_tag)::type;
+    return with_input_bytes(x_half, [&](const void* xin) {
+      q.a.x = nullptr;
+      if (Traits<V>::complex) q.x_c32 = static_cast<const __half2*>(xin);
+      else if (in_kind == 1) q.x_f16 = static_cast<const __half*>(xin);
+      else q.x_bf16 = static_cast<const __nv_bfloat16*>(xin);
+      return run_half<Out>(ref.size(), dst_host, [&](Out* dst) {
+        q.spec = nullptr;
+        q.spec_half = nullptr;
+        if constexpr (std::is_same<Out, __half2>::value) q.spec_half = dst; else q.spec = dst;
+        return g_emulate ? kc::detail::run_fused_analysis(q, HostExec{}) : kc::launch_fused_analysis(q, nullptr);
+      });
+    });
+  };
+  std::vector<Complex<R>> host_in;
+  std::vector<__half2> host_in_half;
+  bool in_ran = false, in_half_ran = false;
   bool half_ran = false;
   if (g_emulate) {
     for (auto& v : host) v = {NAN, NAN};
@@ -364,7 +438,26 @@ void check_analysis(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_
     CUDA_OK(cudaDeviceSynchronize());
     CUDA_OK(cudaMemcpy(host.data(), dspec, host.size() * sizeof(Complex<R>), cudaMemcpyDeviceToHost));
     if (half) half_ran = run_half_analysis(p);
-    cudaFree(dx); cudaFree(dw); cudaFree(dspec);
+    cudaFree(dx); cudaFree(dspec);  // (dw stays for the half-input runs below)
+  }
+  if (in_kind != 0) {
+    in_ran = run_half_input(p, kc::detail::TypeTag<Complex<R>>{}, host_in);
+    if (half) in_half_ran = run_half_input(p, kc::detail::TypeTag<__half2>{}, host_in_half);
+  }
+  if (!g_emulate) cudaFree(const_cast<R*>(p.a.window));
+  if (in_kind != 0) {
+    size_t bad = in_ran ? 0 : host.size();
+    for (size_t i = 0; in_ran && i < host.size(); ++i) bad += !same_bits(host_in[i], host[i]);
+    if (half) {
+      bad += in_half_ran ? 0 : host.size();
+      for (size_t i = 0; half_ran && in_half_ran && i < host.size(); ++i) bad += !same_bits(host_in_half[i], host_half[i]);
+    }
+    char hw[240];
+    std::snprintf(hw, sizeof hw, "analysis %s reading %s%s B=%lld T=%lld n_fft=%lld hop=%lld pad=%lld: %zu of %zu differ from the float-input result%s",
+                  Traits<V>::name(), in_name(in_kind, Traits<V>::complex), half ? " storing complex32" : "",
+                  (long long)batch, (long long)T, (long long)n_fft, (long long)hop, (long long)pad, bad, host.size(),
+                  in_ran && (!half || in_half_ran) ? "" : " (launch failed)");
+    record(bad == 0, hw);
   }
   if (half) {
     size_t bad = half_ran ? 0 : host.size();
@@ -407,6 +500,11 @@ void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop
   int64_t sb = bins * n_frames, sbin, sn;
   if (transposed_layout) { sbin = 1; sn = bins; } else { sbin = n_frames; sn = 1; }
   for (auto& v : spec) v = {static_cast<R>(uniform()), static_cast<R>(uniform())};
+  const int in_kind = std::is_same<R, float>::value ? in_case() : 0;
+  std::vector<unsigned char> spec_half;  // complex32 copy
+  if constexpr (std::is_same<R, float>::value) {
+    if (in_kind != 0) spec_half = to_half_input(spec, in_kind);
+  }
   std::vector<R> w(n_fft);
   // Window values in [0.25, 1]: a near-zero w at a position covered by one frame makes h * w = 1 / w huge there, so
   // that single FFT output sample (with its own, cancellation-driven relative error) would dominate the norm.
@@ -458,6 +556,40 @@ void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop
     if (bf16) return run_half<__nv_bfloat16>(ref.size(), host_b, [&](__nv_bfloat16* d) { q.out_bf16 = d; return launch(q); });
     return run_half<__half>(ref.size(), host_h, [&](__half* d) { q.out_half = d; return launch(q); });
   };
+  // The same call reading the complex32 copy of the spectrum, storing V (into host_in) or, when `half`, float16 /
+  // bfloat16 (into host_in_h / host_in_b).
+  std::vector<V> host_in;
+  std::vector<__half> host_in_h;
+  std::vector<__nv_bfloat16> host_in_b;
+  auto run_half_input = [&](kc::FusedSynthesisParams<V> q, bool half_out) {
+    return with_input_bytes(spec_half, [&](const void* sin) {
+      q.spec = nullptr;
+      q.spec_c32 = static_cast<const __half2*>(sin);
+      q.s.out = nullptr;
+      auto launch = [&](const kc::FusedSynthesisParams<V>& r) {
+        return g_emulate ? kc::detail::run_fused_synthesis(r, HostExec{}) : kc::launch_fused_synthesis(r, nullptr);
+      };
+      if (half_out) {
+        if (bf16) return run_half<__nv_bfloat16>(ref.size(), host_in_b, [&](__nv_bfloat16* d) { q.out_bf16 = d; return launch(q); });
+        return run_half<__half>(ref.size(), host_in_h, [&](__half* d) { q.out_half = d; return launch(q); });
+      }
+      // The side buffer (other pad modes): fresh scratch, NaN-filled.
+      std::vector<V> side(side_n, from_cd<V>(cd(NAN, NAN)));
+      V* dside = nullptr;
+      if (side_n > 0) {
+        if (g_emulate) {
+          dside = side.data();
+        } else if (cudaMalloc(&dside, side_n * sizeof(V)) != cudaSuccess || cudaMemset(dside, 0xff, side_n * sizeof(V)) != cudaSuccess) {
+          return false;
+        }
+      }
+      q.side = dside;
+      const bool ok = run_half<V>(ref.size(), host_in, [&](V* d) { q.s.out = d; return launch(q); });
+      if (!g_emulate) cudaFree(dside);
+      return ok;
+    });
+  };
+  bool in_ran = false, in_half_ran = false;
   bool half_ran = false;
   if (g_emulate) {
     for (auto& v : host) v = from_cd<V>(cd(NAN, NAN));
@@ -465,6 +597,10 @@ void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop
     p.spec = spec.data(); p.s.out = host.data(); p.side = side_n > 0 ? side.data() : nullptr;
     CUDA_OK(kc::detail::run_fused_synthesis(p, HostExec{}));
     if (half) half_ran = run_half_synthesis(p);
+    if (in_kind != 0) {
+      in_ran = run_half_input(p, false);
+      if (half) in_half_ran = run_half_input(p, true);
+    }
   } else {
     Complex<R>* dspec; R* dw; V* dout; V* dside = nullptr;
     CUDA_OK(cudaMalloc(&dspec, spec.size() * sizeof(Complex<R>)));
@@ -482,7 +618,26 @@ void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop
     CUDA_OK(cudaDeviceSynchronize());
     CUDA_OK(cudaMemcpy(host.data(), dout, host.size() * sizeof(V), cudaMemcpyDeviceToHost));
     if (half) half_ran = run_half_synthesis(p);
+    if (in_kind != 0) {
+      in_ran = run_half_input(p, false);
+      if (half) in_half_ran = run_half_input(p, true);
+    }
     cudaFree(dspec); cudaFree(dw); cudaFree(dout); cudaFree(dside);
+  }
+  if (in_kind != 0) {
+    size_t bad = in_ran ? 0 : host.size();
+    for (size_t i = 0; in_ran && i < host.size(); ++i) bad += !same_bits(host_in[i], host[i]);
+    if (half) {
+      bad += in_half_ran && half_ran ? 0 : host.size();
+      for (size_t i = 0; half_ran && in_half_ran && i < host.size(); ++i)
+        bad += bf16 ? !same_bits(host_in_b[i], host_b[i]) : !same_bits(host_in_h[i], host_h[i]);
+    }
+    char hw[240];
+    std::snprintf(hw, sizeof hw, "synthesis %s reading complex32%s B=%lld N=%lld n_fft=%lld hop=%lld pad=%lld mode=%d: %zu of %zu differ from the complex64-input result%s",
+                  Traits<V>::name(), half ? (bf16 ? " storing bfloat16" : " storing float16") : "", (long long)batch,
+                  (long long)n_frames, (long long)n_fft, (long long)hop, (long long)pad, static_cast<int>(pad_mode), bad,
+                  host.size(), in_ran && (!half || in_half_ran) ? "" : " (launch failed)");
+    record(bad == 0, hw);
   }
   if constexpr (std::is_same<V, float>::value) {
     if (half) {
@@ -814,6 +969,44 @@ void bench_config(int64_t B, int64_t T, int64_t n_fft, int64_t hop, bool sweep) 
       qs.spec = spec[i & 1];
       BENCH_OK(kc::launch_fused_synthesis(qs, nullptr));
     }), static_cast<double>(sig) * 2 + static_cast<double>(spec_n) * 8);
+    // Half-precision inputs (the kernels converting on load): a bfloat16 signal, a complex32 spectrum, two copies of
+    // each alternated as above (the values are a fixed bit pattern: the timing does not depend on them).
+    __nv_bfloat16* x_bf16[2];
+    __half2* spec_c32[2];
+    for (int c = 0; c < 2; ++c) {
+      BENCH_OK(cudaMalloc(&x_bf16[c], sig * sizeof(__nv_bfloat16)));
+      BENCH_OK(cudaMalloc(&spec_c32[c], spec_n * sizeof(__half2)));
+      BENCH_OK(cudaMemset(x_bf16[c], 0x3c, sig * sizeof(__nv_bfloat16)));
+      BENCH_OK(cudaMemset(spec_c32[c], 0x2c, spec_n * sizeof(__half2)));
+    }
+    kc::FusedAnalysisParams<float> qb = pa;
+    qb.a.x = nullptr;
+    auto stft_bf16 = [&](int i) {
+      qb.x_bf16 = x_bf16[i & 1];
+      BENCH_OK(kc::launch_fused_analysis(qb, nullptr));
+    };
+    report(std::string(tag) + " fused stft, bfloat16 in", time_ms(stft_bf16),
+           static_cast<double>(sig) * 2 + static_cast<double>(spec_n) * 8);
+    qb.spec = nullptr;
+    qb.spec_half = spec_half;
+    report(std::string(tag) + " fused stft, bfloat16 in, complex32 out", time_ms(stft_bf16),
+           static_cast<double>(sig) * 2 + static_cast<double>(spec_n) * 4);
+    kc::FusedSynthesisParams<float> qc = ps;
+    qc.spec = nullptr;
+    auto istft_c32 = [&](int i) {
+      qc.spec_c32 = spec_c32[i & 1];
+      BENCH_OK(kc::launch_fused_synthesis(qc, nullptr));
+    };
+    report(std::string(tag) + " fused istft, complex32 in", time_ms(istft_c32),
+           static_cast<double>(sig) * 4 + static_cast<double>(spec_n) * 4);
+    qc.s.out = nullptr;
+    qc.out_half = out_half;
+    report(std::string(tag) + " fused istft, complex32 in, float16 out", time_ms(istft_c32),
+           static_cast<double>(sig) * 2 + static_cast<double>(spec_n) * 4);
+    for (int c = 0; c < 2; ++c) {
+      cudaFree(x_bf16[c]);
+      cudaFree(spec_c32[c]);
+    }
     cudaFree(spec_half);
     cudaFree(out_half);
   }

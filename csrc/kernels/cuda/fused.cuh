@@ -60,6 +60,11 @@ struct FusedAnalysisParams {
   // Single precision only (kernel_dtype "mixed"): when set, the spectrum is stored here as complex32 (each part
   // rounded once to float16, the same layout as `spec`) and `spec` is unused.
   __half2* spec_half = nullptr;
+  // Single precision only: the signal in half precision, read instead of a.x (same layout) and converted to float
+  // on load (exactly): float16 or bfloat16 for a real signal, complex32 for a complex one. At most one is set.
+  const __half* x_f16 = nullptr;
+  const __nv_bfloat16* x_bf16 = nullptr;
+  const __half2* x_c32 = nullptr;
 };
 
 template <typename V>
@@ -76,6 +81,9 @@ struct FusedSynthesisParams {
   // sample rounded once to float16 / bfloat16, and s.out is unused.
   __half* out_half = nullptr;
   __nv_bfloat16* out_bf16 = nullptr;
+  // Single precision only: a complex32 spectrum, read instead of `spec` (same strides, in elements) and converted to
+  // complex64 on load (exactly).
+  const __half2* spec_c32 = nullptr;
 };
 
 // Where the fused kernels store their results, by storage type Out: the compute type itself, or half precision.
@@ -97,6 +105,55 @@ SPECTRO_HD Out* output_of(const FusedSynthesisParams<V>& p) {
     return p.s.out;
   }
 }
+// Where the fused kernels read their input, by storage type In: the compute type itself, or half precision.
+template <typename In, typename V>
+SPECTRO_HD const In* input_of(const FusedAnalysisParams<V>& p) {
+  if constexpr (std::is_same<In, __half>::value) {
+    return p.x_f16;
+  } else if constexpr (std::is_same<In, __nv_bfloat16>::value) {
+    return p.x_bf16;
+  } else if constexpr (std::is_same<In, __half2>::value) {
+    return p.x_c32;
+  } else {
+    return p.a.x;
+  }
+}
+template <typename In, typename V>
+SPECTRO_HD const In* input_of(const FusedSynthesisParams<V>& p) {
+  if constexpr (std::is_same<In, __half2>::value) {
+    return p.spec_c32;
+  } else {
+    return p.spec;
+  }
+}
+// A stored input value in the compute type V (float or Complex<float> for half storage): exact.
+template <typename V, typename In>
+SPECTRO_HD V loaded(In v) {
+  if constexpr (std::is_same<In, __half>::value) {
+    return __half2float(v);
+  } else if constexpr (std::is_same<In, __nv_bfloat16>::value) {
+    return __bfloat162float(v);
+  } else if constexpr (std::is_same<In, __half2>::value) {
+    return V{__low2float(v), __high2float(v)};
+  } else {
+    return v;
+  }
+}
+// Two adjacent real samples of storage type In loaded at once (one 2x-wide access): the pair type.
+template <typename In> struct PairOf;
+template <> struct PairOf<float> { using type = Complex<float>; };
+template <> struct PairOf<double> { using type = Complex<double>; };
+template <> struct PairOf<__half> { using type = __half2; };
+template <> struct PairOf<__nv_bfloat16> { using type = __nv_bfloat162; };
+template <typename Cx, typename P>
+SPECTRO_HD Cx loaded_pair(P v) {
+  if constexpr (std::is_same<P, __half2>::value || std::is_same<P, __nv_bfloat162>::value) {
+    return Cx{__low2float(v), __high2float(v)};
+  } else {
+    return v;
+  }
+}
+
 // A computed value as stored: unchanged, or rounded once to the nearest half-precision value.
 template <typename Out, typename V>
 SPECTRO_HD Out stored(V v) {
@@ -239,11 +296,11 @@ SPECTRO_HD void build_scale_table(const R* win, int n_fft, int hop, bool env_nor
 // Element e (padded position pos) of a frame, windowed: x[src(pos)] * (scale * w[e] * h(pos)), as analysis_element;
 // ws = scale * w[e]. Only frames that reach into the padding, or into the ends where the envelope is not periodic,
 // come here.
-template <typename V, typename R>
-SPECTRO_HD V padded_sample(const V* xrow, const R* window, int64_t pos, R ws, const Geometry& g) {
+template <typename V, typename In, typename R>
+SPECTRO_HD V padded_sample(const In* xrow, const R* window, int64_t pos, R ws, const Geometry& g) {
   const int64_t src = pad_source(pos, g);
   if (src < 0) return zero_value<V>();
-  return xrow[src] * (ws * envelope_scale(window, pos, g));
+  return loaded<V>(xrow[src]) * (ws * envelope_scale(window, pos, g));
 }
 
 // Where a synthesis block stores the value of padded position p0 + i of its segment: the output sample t = p - pad
@@ -279,8 +336,9 @@ struct SynthesisOut {
 // ----------------------------------------------------------------------------------------------------------------
 // Power-of-two engine.
 
-// Out: how the spectrum is stored (Complex<R>, or __half2 for complex32).
-template <typename V, int kLogM, typename Out = Complex<typename RealOf<V>::type>>
+// Out: how the spectrum is stored (Complex<R>, or __half2 for complex32). In: how the signal is stored (V, or for
+// single precision __half / __nv_bfloat16 (real) and __half2 (complex32)).
+template <typename V, int kLogM, typename Out = Complex<typename RealOf<V>::type>, typename In = V>
 struct Pow2Analysis {
   using R = typename RealOf<V>::type;
   using Cx = Complex<R>;
@@ -312,18 +370,23 @@ struct Pow2Analysis {
     }
   }
   // The thread's 8 raw samples (pairs for real signals) of interior frame n: element j + r M/8 of the FFT input.
-  SPECTRO_HD static void load_interior(const V* xrow, int64_t n, const Geometry& g, int j, Cx (&x)[8]) {
-    const V* xs = xrow + (n * g.hop - g.pad);
+  // Real pairs are single loads of twice the sample's width where the frame start is aligned for that.
+  SPECTRO_HD static void load_interior(const In* xrow, int64_t n, const Geometry& g, int j, Cx (&x)[8]) {
+    const In* xs = xrow + (n * g.hop - g.pad);
     if constexpr (kComplex) {
 SPECTRO_UNROLL
-      for (int r = 0; r < 8; ++r) x[r] = xs[j + r * kTpf];
-    } else if ((reinterpret_cast<uintptr_t>(xs) & (sizeof(Cx) - 1)) == 0) {
-      const Cx* xp = reinterpret_cast<const Cx*>(xs);
-SPECTRO_UNROLL
-      for (int r = 0; r < 8; ++r) x[r] = xp[j + r * kTpf];
+      for (int r = 0; r < 8; ++r) x[r] = loaded<Cx>(xs[j + r * kTpf]);
     } else {
+      using Pair = typename PairOf<In>::type;
+      if ((reinterpret_cast<uintptr_t>(xs) & (sizeof(Pair) - 1)) == 0) {
+        const Pair* xp = reinterpret_cast<const Pair*>(xs);
 SPECTRO_UNROLL
-      for (int r = 0; r < 8; ++r) x[r] = Cx{xs[2 * (j + r * kTpf)], xs[2 * (j + r * kTpf) + 1]};
+        for (int r = 0; r < 8; ++r) x[r] = loaded_pair<Cx>(xp[j + r * kTpf]);
+      } else {
+SPECTRO_UNROLL
+        for (int r = 0; r < 8; ++r)
+          x[r] = Cx{loaded<R>(xs[2 * (j + r * kTpf)]), loaded<R>(xs[2 * (j + r * kTpf) + 1])};
+      }
     }
   }
 
@@ -384,7 +447,7 @@ SPECTRO_UNROLL
     };
     const bool full = p.mode == SpecMode::RfftFull, dbl = p.mode == SpecMode::RfftDouble;
     const int64_t bins = kComplex ? kM : (full ? 2 * kM : kM + 1);
-    const V* xrow = a.x + b * g.length;
+    const In* xrow = input_of<In>(p) + b * g.length;
 
     // Software pipeline (SPECTRO_FUSED_PREFETCH): the next round's interior frame is loaded (into xn) before this
     // round's FFT passes, so the global loads overlap the shared-memory passes and barriers.
@@ -420,10 +483,10 @@ SPECTRO_UNROLL
         for (int r = 0; r < 8; ++r) {
           const int i = j + r * kTpf;
           if constexpr (kComplex) {
-            v[r] = padded_sample(xrow, a.window, pos0 + i, a.scale * a.window[i], g);
+            v[r] = padded_sample<V>(xrow, a.window, pos0 + i, a.scale * a.window[i], g);
           } else {
-            v[r] = Cx{padded_sample(xrow, a.window, pos0 + 2 * i, a.scale * a.window[2 * i], g),
-                      padded_sample(xrow, a.window, pos0 + 2 * i + 1, a.scale * a.window[2 * i + 1], g)};
+            v[r] = Cx{padded_sample<V>(xrow, a.window, pos0 + 2 * i, a.scale * a.window[2 * i], g),
+                      padded_sample<V>(xrow, a.window, pos0 + 2 * i + 1, a.scale * a.window[2 * i + 1], g)};
           }
         }
       } else {
@@ -466,8 +529,9 @@ SPECTRO_UNROLL
   }
 };
 
-// Out: how the output is stored (V, or __half / __nv_bfloat16 for float).
-template <typename V, int kLogM, typename Out = V>
+// Out: how the output is stored (V, or __half / __nv_bfloat16 for float). In: how the spectrum is stored (Complex<R>,
+// or __half2 for complex32).
+template <typename V, int kLogM, typename Out = V, typename In = Complex<typename RealOf<V>::type>>
 struct Pow2Synthesis {
   using R = typename RealOf<V>::type;
   using Cx = Complex<R>;
@@ -487,8 +551,8 @@ struct Pow2Synthesis {
     while (q < (kRound + 1) * hop + n_fft) q *= 2;
     return q;
   }
-  // The round's spectra, staged in shared memory: bins 0..M of each frame (0..M-1 for complex FFTs), padded to an even
-  // count.
+  // The round's spectra, staged in shared memory as stored (In): bins 0..M of each frame (0..M-1 for complex FFTs),
+  // padded to an even count.
   static constexpr int kStageStride = kM + 2;
   // The window is applied in registers as the inverse FFT's epilogue. It is read from shared memory where that
   // costs no occupancy (M <= 512: several frames per round), else from global memory (M >= 1024: in shared memory
@@ -498,8 +562,9 @@ struct Pow2Synthesis {
   // Shared memory: two sequence buffers per frame of a round, the 2M-th roots on the half circle (the inverse split
   // step's and the passes' twiddles), the spectrum stage, the ring, the scale table and (kWindowInSmem) the window.
   static int64_t smem_bytes(int ring, int64_t n_fft, int64_t hop) {
-    return (2 * int64_t{kRound} * S::kFrameStride + kM + int64_t{kRound} * kStageStride) * int64_t{sizeof(Cx)} +
-           ring * int64_t{sizeof(V)} + (hop + (kWindowInSmem ? n_fft : 0)) * int64_t{sizeof(R)};
+    return (2 * int64_t{kRound} * S::kFrameStride + kM) * int64_t{sizeof(Cx)} +
+           int64_t{kRound} * kStageStride * int64_t{sizeof(In)} + ring * int64_t{sizeof(V)} +
+           (hop + (kWindowInSmem ? n_fft : 0)) * int64_t{sizeof(R)};
   }
 
   // Stages frame n's bins into the thread's frame slot with asynchronous copies (nothing for n > last): issued a round
@@ -507,10 +572,10 @@ struct Pow2Synthesis {
   // reads each bin once (the split step needs bins k and M - k).
 #pragma nv_exec_check_disable
   template <class Ctx>
-  SPECTRO_HD static void stage_frame(Ctx& ctx, const FusedSynthesisParams<V>& p, const Cx* spec, int64_t n,
-                                     int64_t last, bool real_fft, int j, Cx* my_stage) {
+  SPECTRO_HD static void stage_frame(Ctx& ctx, const FusedSynthesisParams<V>& p, const In* spec, int64_t n,
+                                     int64_t last, bool real_fft, int j, In* my_stage) {
     if (n <= last) {
-      const Cx* col = spec + n * p.stride_n;
+      const In* col = spec + n * p.stride_n;
       if (p.stride_bin == 1) {  // torch.stft's layout: bins contiguous
 SPECTRO_UNROLL
         for (int r = 0; r < 8; ++r) ctx.copy_async(my_stage + j + r * kTpf, col + j + r * kTpf);
@@ -543,14 +608,14 @@ SPECTRO_UNROLL
     Cx* buf0 = reinterpret_cast<Cx*>(ctx.smem());
     Cx* buf1 = buf0 + kRound * S::kFrameStride;
     Cx* st = buf1 + kRound * S::kFrameStride;  // st[k] = exp(2 pi i k / n_fft), k < M
-    Cx* stage = st + kM;                       // the round's spectra, frame fl at fl * kStageStride
+    In* stage = reinterpret_cast<In*>(st + kM);  // the round's spectra, frame fl at fl * kStageStride
     V* acc = reinterpret_cast<V*>(stage + kRound * kStageStride);
     // The window (kWindowInSmem), from an 8-byte aligned start (the ring is a power of two): pairs are single loads.
     R* win_smem = reinterpret_cast<R*>(acc + ring);
     R* hs = win_smem + (kWindowInSmem ? n_fft : 0);  // h * scale by position mod hop (interior positions)
     const R* win = kWindowInSmem ? win_smem : s.window;
     const int off = fl * S::kFrameStride;
-    const Cx* spec = p.spec + b * p.stride_b;
+    const In* spec = input_of<In>(p) + b * p.stride_b;
 
     // Frames that overlap padded positions [p0, p0 + len) within [0, span): first..last (none if p0 >= span).
     int64_t first = 0, last = -1;
@@ -558,7 +623,7 @@ SPECTRO_UNROLL
       first = first_frame(p0, g);
       last = last_frame(min64(p0 + len, span) - 1, g);
     }
-    Cx* const my_stage = stage + fl * kStageStride;
+    In* const my_stage = stage + fl * kStageStride;
     stage_frame(ctx, p, spec, first + fl, last, real_fft, j, my_stage);  // the first round's, before the set-up below
 
     for (int i = tid; i < ring; i += kThreads) acc[i] = zero_value<V>();
@@ -596,7 +661,7 @@ SPECTRO_UNROLL
 SPECTRO_UNROLL
           for (int r = 0; r < 8; ++r) {
             const int k = j + r * kTpf;
-            Cx xk = my_stage[k], xc = my_stage[kM - k];
+            Cx xk = loaded<Cx>(my_stage[k]), xc = loaded<Cx>(my_stage[kM - k]);
             if (k == 0) {
               xk.im = R(0);
               xc.im = R(0);
@@ -611,7 +676,7 @@ SPECTRO_UNROLL
           }
         } else {
 SPECTRO_UNROLL
-          for (int r = 0; r < 8; ++r) v[r] = my_stage[j + r * kTpf];
+          for (int r = 0; r < 8; ++r) v[r] = loaded<Cx>(my_stage[j + r * kTpf]);
         }
       } else {
 SPECTRO_UNROLL
@@ -710,7 +775,7 @@ SPECTRO_UNROLL
 // ----------------------------------------------------------------------------------------------------------------
 // General engine.
 
-template <typename V, typename Out = Complex<typename RealOf<V>::type>>
+template <typename V, typename Out = Complex<typename RealOf<V>::type>, typename In = V>
 struct GenericAnalysis {
   using R = typename RealOf<V>::type;
   using Cx = Complex<R>;
@@ -745,15 +810,15 @@ struct GenericAnalysis {
 
     // 1. The tile's padded span, read once: sig[i] = x[src(p)] * h(p) * scale.
     const int64_t base = n0 * g.hop;
-    const V* x = a.x + b * g.length;
+    const In* x = input_of<In>(p) + b * g.length;
     const bool interior = !g.env_normalize && base - g.pad >= 0 && base - g.pad + span <= g.length;
     for (int i = tid; i < span; i += kThreads) {
       const int64_t pos = base + i;
       if (interior) {
-        sig[i] = x[pos - g.pad] * a.scale;
+        sig[i] = loaded<V>(x[pos - g.pad]) * a.scale;
       } else {
         const int64_t src = pad_source(pos, g);
-        sig[i] = src < 0 ? zero_value<V>() : x[src] * (a.scale * envelope_scale(a.window, pos, g));
+        sig[i] = src < 0 ? zero_value<V>() : loaded<V>(x[src]) * (a.scale * envelope_scale(a.window, pos, g));
       }
     }
     ctx.sync();
@@ -799,7 +864,7 @@ struct GenericAnalysis {
   }
 };
 
-template <typename V, typename Out = V>
+template <typename V, typename Out = V, typename In = Complex<typename RealOf<V>::type>>
 struct GenericSynthesis {
   using R = typename RealOf<V>::type;
   using Cx = Complex<R>;
@@ -843,7 +908,7 @@ struct GenericSynthesis {
       first = first_frame(p0, g);
       last = last_frame(min64(p0 + len, span) - 1, g);
     }
-    const Cx* spec = p.spec + b * p.stride_b;
+    const In* spec = input_of<In>(p) + b * p.stride_b;
     const fft::SmallDiv div_m(m);
     for (int64_t c0 = first; c0 <= last; c0 += frames_per_chunk) {
       const int count = static_cast<int>(min64(frames_per_chunk, last - c0 + 1));
@@ -855,9 +920,9 @@ struct GenericSynthesis {
         const R half_weight = p.mode == SpecMode::IrfftHalf ? R(0.5) : R(1);
         for (int e = tid; e < count * m; e += kThreads) {
           const int f = div_m.div(e), k = e - f * m;
-          const Cx* col = spec + (c0 + f) * p.stride_n;
-          Cx xk = col[k * p.stride_bin];
-          Cx xc = col[(m - k) * p.stride_bin];
+          const In* col = spec + (c0 + f) * p.stride_n;
+          Cx xk = loaded<Cx>(col[k * p.stride_bin]);
+          Cx xc = loaded<Cx>(col[(m - k) * p.stride_bin]);
           if (k == 0) { xk.im = R(0); xc.im = R(0); }  // DC and Nyquist
           else { xk = fft::cscale(xk, half_weight); xc = fft::cscale(xc, half_weight); }
           xc = fft::cconj(xc);
@@ -869,7 +934,7 @@ struct GenericSynthesis {
       } else {
         for (int e = tid; e < count * m; e += kThreads) {
           const int f = div_m.div(e), k = e - f * m;
-          buf[e] = spec[(c0 + f) * p.stride_n + k * p.stride_bin];
+          buf[e] = loaded<Cx>(spec[(c0 + f) * p.stride_n + k * p.stride_bin]);
         }
       }
       ctx.sync();
@@ -1096,9 +1161,9 @@ int64_t resident_blocks(const Exec& exec, int64_t smem) {
   return s > 0 ? s : 132;
 }
 
-template <typename V, typename Out, int kLogM, class Exec>
+template <typename V, typename Out, typename In, int kLogM, class Exec>
 cudaError_t pow2_analysis(const FusedAnalysisParams<V>& p, const Exec& exec) {
-  using Body = Pow2Analysis<V, kLogM, Out>;
+  using Body = Pow2Analysis<V, kLogM, Out, In>;
   const Geometry& g = p.a.g;
   const int64_t smem = Body::smem_bytes();
   // One or a few waves of equal blocks, each a run of whole rounds of one row.
@@ -1118,16 +1183,16 @@ cudaError_t pow2_analysis(const FusedAnalysisParams<V>& p, const Exec& exec) {
                                     blocks_per_row);
 }
 
-template <typename V, typename Out, class Exec>
+template <typename V, typename Out, typename In, class Exec>
 cudaError_t generic_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, bool complex_fft);
 
-template <typename V, typename Out, int kLogM, class Exec>
+template <typename V, typename Out, typename In, int kLogM, class Exec>
 cudaError_t pow2_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, bool complex_fft) {
-  using Body = Pow2Synthesis<V, kLogM, Out>;
+  using Body = Pow2Synthesis<V, kLogM, Out, In>;
   const Geometry& g = p.s.g;
   const int ring = Body::ring_size(g.n_fft, g.hop);
   const int64_t smem = Body::smem_bytes(ring, g.n_fft, g.hop);
-  if (smem > kFusedSmemMax) return generic_synthesis<V, Out>(p, exec, complex_fft);  // long hops in double precision
+  if (smem > kFusedSmemMax) return generic_synthesis<V, Out, In>(p, exec, complex_fft);  // long hops in double precision
   const int64_t slots = resident_blocks<Body, Exec, FusedSynthesisParams<V>, int, int64_t, int>(exec, smem);
   const int waves = fused_tuning().waves > 0 ? fused_tuning().waves : 1;
   // Segment: a multiple of hop, long enough that the frames transformed twice (those straddling two segments,
@@ -1145,10 +1210,10 @@ cudaError_t pow2_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, b
                                     segments_per_row, ring);
 }
 
-template <typename V, typename Out, class Exec>
+template <typename V, typename Out, typename In, class Exec>
 cudaError_t generic_analysis(const FusedAnalysisParams<V>& p, const Exec& exec) {
   using R = typename RealOf<V>::type;
-  using Body = GenericAnalysis<V, Out>;
+  using Body = GenericAnalysis<V, Out, In>;
   constexpr bool kComplex = IsComplex<V>::value;
   const Geometry& g = p.a.g;
   fft::Plan plan;
@@ -1176,10 +1241,10 @@ cudaError_t generic_analysis(const FusedAnalysisParams<V>& p, const Exec& exec) 
                                     static_cast<int>(t_n));
 }
 
-template <typename V, typename Out, class Exec>
+template <typename V, typename Out, typename In, class Exec>
 cudaError_t generic_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, bool complex_fft) {
   using R = typename RealOf<V>::type;
-  using Body = GenericSynthesis<V, Out>;
+  using Body = GenericSynthesis<V, Out, In>;
   const Geometry& g = p.s.g;
   fft::Plan plan;
   const int64_t m = fft_length(complex_fft, g.n_fft);
@@ -1210,8 +1275,9 @@ cudaError_t generic_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec
                                     static_cast<int>(t_n), static_cast<int>(hs_n));
 }
 
-// The launchers' logic on any executor (DeviceExec, or the test's host emulation), for storage type Out.
-template <typename V, typename Out, class Exec>
+// The launchers' logic on any executor (DeviceExec, or the test's host emulation), for storage types Out (result)
+// and In (input).
+template <typename V, typename Out, typename In, class Exec>
 cudaError_t run_fused_analysis_as(const FusedAnalysisParams<V>& p, const Exec& exec) {
   constexpr bool kComplex = IsComplex<V>::value;
   const Geometry& g = p.a.g;
@@ -1220,27 +1286,16 @@ cudaError_t run_fused_analysis_as(const FusedAnalysisParams<V>& p, const Exec& e
   if (kComplex != (p.mode == SpecMode::Fft)) return cudaErrorInvalidValue;
   const int logm = fused_tuning().force_general ? -1 : log2_exact(fft_length(kComplex, g.n_fft));
   switch (logm) {
-    case 4: return pow2_analysis<V, Out, 4>(p, exec);
-    case 5: return pow2_analysis<V, Out, 5>(p, exec);
-    case 6: return pow2_analysis<V, Out, 6>(p, exec);
-    case 7: return pow2_analysis<V, Out, 7>(p, exec);
-    case 8: return pow2_analysis<V, Out, 8>(p, exec);
-    case 9: return pow2_analysis<V, Out, 9>(p, exec);
-    case 10: return pow2_analysis<V, Out, 10>(p, exec);
-    case 11: return pow2_analysis<V, Out, 11>(p, exec);
-    case 12: return pow2_analysis<V, Out, 12>(p, exec);
-    default: return generic_analysis<V, Out>(p, exec);
-  }
-}
-
-// By the parameters: the spectrum as complex32 when p.spec_half is set (single precision only).
-template <typename V, class Exec>
-cudaError_t run_fused_analysis(const FusedAnalysisParams<V>& p, const Exec& exec) {
-  if (p.spec_half == nullptr) return run_fused_analysis_as<V, Complex<typename RealOf<V>::type>>(p, exec);
-  if constexpr (std::is_same<typename RealOf<V>::type, float>::value) {
-    return run_fused_analysis_as<V, __half2>(p, exec);
-  } else {
-    return cudaErrorInvalidValue;
+    case 4: return pow2_analysis<V, Out, In, 4>(p, exec);
+    case 5: return pow2_analysis<V, Out, In, 5>(p, exec);
+    case 6: return pow2_analysis<V, Out, In, 6>(p, exec);
+    case 7: return pow2_analysis<V, Out, In, 7>(p, exec);
+    case 8: return pow2_analysis<V, Out, In, 8>(p, exec);
+    case 9: return pow2_analysis<V, Out, In, 9>(p, exec);
+    case 10: return pow2_analysis<V, Out, In, 10>(p, exec);
+    case 11: return pow2_analysis<V, Out, In, 11>(p, exec);
+    case 12: return pow2_analysis<V, Out, In, 12>(p, exec);
+    default: return generic_analysis<V, Out, In>(p, exec);
   }
 }
 
@@ -1255,17 +1310,18 @@ cudaError_t fold_side(const FusedSynthesisParams<V>& p, const Exec& exec) {
   return exec.template launch<Body>(blocks, 0, p, targets_per_row, k);
 }
 
-template <typename V, typename Out, class Exec>
+template <typename V, typename Out, typename In, class Exec>
 cudaError_t run_fused_synthesis_engine(const FusedSynthesisParams<V>& p, const Exec& exec);
 
-// For storage type Out (V, or half precision: constant padding only, the fold reads and adds to the output in V).
-template <typename V, typename Out, class Exec>
+// For storage types Out (V, or half precision: constant padding only, the fold reads and adds to the output in V)
+// and In.
+template <typename V, typename Out, typename In, class Exec>
 cudaError_t run_fused_synthesis_as(const FusedSynthesisParams<V>& p, const Exec& exec) {
   const Geometry& g = p.s.g;
   if (p.s.batch == 0 || g.length == 0) return cudaSuccess;
   const bool fold = fused_side_length(g) > 0;  // positions outside the signal to fold back
   if (fold && (p.side == nullptr || !std::is_same<Out, V>::value)) return cudaErrorInvalidValue;
-  const cudaError_t err = run_fused_synthesis_engine<V, Out>(p, exec);
+  const cudaError_t err = run_fused_synthesis_engine<V, Out, In>(p, exec);
   if constexpr (std::is_same<Out, V>::value) {
     if (err != cudaSuccess || !fold) return err;
     return fold_side(p, exec);
@@ -1274,21 +1330,8 @@ cudaError_t run_fused_synthesis_as(const FusedSynthesisParams<V>& p, const Exec&
   }
 }
 
-// By the parameters: float16 / bfloat16 output when p.out_half / p.out_bf16 is set (float only).
-template <typename V, class Exec>
-cudaError_t run_fused_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec) {
-  if (p.out_half == nullptr && p.out_bf16 == nullptr) return run_fused_synthesis_as<V, V>(p, exec);
-  if constexpr (std::is_same<V, float>::value) {
-    if (p.out_half != nullptr && p.out_bf16 != nullptr) return cudaErrorInvalidValue;
-    return p.out_half != nullptr ? run_fused_synthesis_as<V, __half>(p, exec)
-                                 : run_fused_synthesis_as<V, __nv_bfloat16>(p, exec);
-  } else {
-    return cudaErrorInvalidValue;
-  }
-}
-
 // The synthesis proper (output and side buffer), by FFT length.
-template <typename V, typename Out, class Exec>
+template <typename V, typename Out, typename In, class Exec>
 cudaError_t run_fused_synthesis_engine(const FusedSynthesisParams<V>& p, const Exec& exec) {
   const Geometry& g = p.s.g;
   const bool complex_fft = !(p.mode == SpecMode::Irfft || p.mode == SpecMode::IrfftHalf);
@@ -1297,59 +1340,150 @@ cudaError_t run_fused_synthesis_engine(const FusedSynthesisParams<V>& p, const E
   if (!fused_supported<V>(g.n_fft, complex_fft)) return cudaErrorInvalidValue;
   const int logm = fused_tuning().force_general ? -1 : log2_exact(fft_length(complex_fft, g.n_fft));
   switch (logm) {
-    case 4: return pow2_synthesis<V, Out, 4>(p, exec, complex_fft);
-    case 5: return pow2_synthesis<V, Out, 5>(p, exec, complex_fft);
-    case 6: return pow2_synthesis<V, Out, 6>(p, exec, complex_fft);
-    case 7: return pow2_synthesis<V, Out, 7>(p, exec, complex_fft);
-    case 8: return pow2_synthesis<V, Out, 8>(p, exec, complex_fft);
-    case 9: return pow2_synthesis<V, Out, 9>(p, exec, complex_fft);
-    case 10: return pow2_synthesis<V, Out, 10>(p, exec, complex_fft);
-    case 11: return pow2_synthesis<V, Out, 11>(p, exec, complex_fft);
-    case 12: return pow2_synthesis<V, Out, 12>(p, exec, complex_fft);
-    default: return generic_synthesis<V, Out>(p, exec, complex_fft);
+    case 4: return pow2_synthesis<V, Out, In, 4>(p, exec, complex_fft);
+    case 5: return pow2_synthesis<V, Out, In, 5>(p, exec, complex_fft);
+    case 6: return pow2_synthesis<V, Out, In, 6>(p, exec, complex_fft);
+    case 7: return pow2_synthesis<V, Out, In, 7>(p, exec, complex_fft);
+    case 8: return pow2_synthesis<V, Out, In, 8>(p, exec, complex_fft);
+    case 9: return pow2_synthesis<V, Out, In, 9>(p, exec, complex_fft);
+    case 10: return pow2_synthesis<V, Out, In, 10>(p, exec, complex_fft);
+    case 11: return pow2_synthesis<V, Out, In, 11>(p, exec, complex_fft);
+    case 12: return pow2_synthesis<V, Out, In, 12>(p, exec, complex_fft);
+    default: return generic_synthesis<V, Out, In>(p, exec, complex_fft);
   }
+}
+
+// ---- storage types, by the parameters -----------------------------------------------------------------------------
+
+template <typename T>
+struct TypeTag {
+  using type = T;
+};
+
+// Calls f(TypeTag<Out>{}, TypeTag<In>{}) with the storage types the parameters select: the result as complex32 when
+// spec_half is set, the signal in half precision when x_f16 / x_bf16 / x_c32 is; cudaErrorInvalidValue for a
+// combination the kernels do not have (half precision with a double-precision computation, a real half signal for a
+// complex one or the reverse, two half inputs).
+template <typename V, class F>
+cudaError_t with_analysis_types(const FusedAnalysisParams<V>& p, F&& f) {
+  using R = typename RealOf<V>::type;
+  const int halves = (p.x_f16 != nullptr) + (p.x_bf16 != nullptr) + (p.x_c32 != nullptr);
+  if constexpr (!std::is_same<R, float>::value) {
+    if (p.spec_half != nullptr || halves != 0) return cudaErrorInvalidValue;
+    return f(TypeTag<Complex<R>>{}, TypeTag<V>{});
+  } else {
+    if (halves > 1) return cudaErrorInvalidValue;
+    const auto by_input = [&](auto out) -> cudaError_t {
+      if constexpr (IsComplex<V>::value) {
+        if (p.x_f16 != nullptr || p.x_bf16 != nullptr) return cudaErrorInvalidValue;
+        return p.x_c32 != nullptr ? f(out, TypeTag<__half2>{}) : f(out, TypeTag<V>{});
+      } else {
+        if (p.x_c32 != nullptr) return cudaErrorInvalidValue;
+        if (p.x_f16 != nullptr) return f(out, TypeTag<__half>{});
+        if (p.x_bf16 != nullptr) return f(out, TypeTag<__nv_bfloat16>{});
+        return f(out, TypeTag<V>{});
+      }
+    };
+    return p.spec_half != nullptr ? by_input(TypeTag<__half2>{}) : by_input(TypeTag<Complex<R>>{});
+  }
+}
+
+// The same for the synthesis: the output as float16 / bfloat16 when out_half / out_bf16 is set (float only), the
+// spectrum as complex32 when spec_c32 is (single precision).
+template <typename V, class F>
+cudaError_t with_synthesis_types(const FusedSynthesisParams<V>& p, F&& f) {
+  using R = typename RealOf<V>::type;
+  if constexpr (!std::is_same<R, float>::value) {
+    if (p.out_half != nullptr || p.out_bf16 != nullptr || p.spec_c32 != nullptr) return cudaErrorInvalidValue;
+    return f(TypeTag<V>{}, TypeTag<Complex<R>>{});
+  } else {
+    const auto by_input = [&](auto out) -> cudaError_t {
+      return p.spec_c32 != nullptr ? f(out, TypeTag<__half2>{}) : f(out, TypeTag<Complex<R>>{});
+    };
+    if (p.out_half == nullptr && p.out_bf16 == nullptr) return by_input(TypeTag<V>{});
+    if constexpr (std::is_same<V, float>::value) {
+      if (p.out_half != nullptr && p.out_bf16 != nullptr) return cudaErrorInvalidValue;
+      return p.out_half != nullptr ? by_input(TypeTag<__half>{}) : by_input(TypeTag<__nv_bfloat16>{});
+    } else {
+      return cudaErrorInvalidValue;
+    }
+  }
+}
+
+// By the parameters, on any executor (the host emulation runs these).
+template <typename V, class Exec>
+cudaError_t run_fused_analysis(const FusedAnalysisParams<V>& p, const Exec& exec) {
+  return with_analysis_types(p, [&](auto out, auto in) {
+    return run_fused_analysis_as<V, typename decltype(out)::type, typename decltype(in)::type>(p, exec);
+  });
+}
+template <typename V, class Exec>
+cudaError_t run_fused_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec) {
+  return with_synthesis_types(p, [&](auto out, auto in) {
+    return run_fused_synthesis_as<V, typename decltype(out)::type, typename decltype(in)::type>(p, exec);
+  });
 }
 
 }  // namespace detail
 
-// The launchers. Those storing half precision are instantiated in their own files (fused_*_half.cu, *_bf16.cu), to
-// keep each compilation unit's kernel count (and the build) small; the launchers below hand over to them.
-template <typename V, typename Out>
+// The launchers, one per combination of storage types, each instantiated in its own file (fused_*.cu) to keep
+// compilation units small and the build parallel; launch_fused_analysis / launch_fused_synthesis hand over to them.
+template <typename V, typename Out, typename In>
 cudaError_t launch_fused_analysis_as(const FusedAnalysisParams<V>& p, cudaStream_t stream) {
-  return detail::run_fused_analysis_as<V, Out>(p, detail::DeviceExec{stream});
+  return detail::run_fused_analysis_as<V, Out, In>(p, detail::DeviceExec{stream});
 }
-template <typename V, typename Out>
+template <typename V, typename Out, typename In>
 cudaError_t launch_fused_synthesis_as(const FusedSynthesisParams<V>& p, cudaStream_t stream) {
-  return detail::run_fused_synthesis_as<V, Out>(p, detail::DeviceExec{stream});
+  return detail::run_fused_synthesis_as<V, Out, In>(p, detail::DeviceExec{stream});
 }
-extern template cudaError_t launch_fused_analysis_as<float, __half2>(const FusedAnalysisParams<float>&, cudaStream_t);
-extern template cudaError_t launch_fused_analysis_as<Complex<float>, __half2>(const FusedAnalysisParams<Complex<float>>&,
-                                                                              cudaStream_t);
-extern template cudaError_t launch_fused_synthesis_as<float, __half>(const FusedSynthesisParams<float>&, cudaStream_t);
-extern template cudaError_t launch_fused_synthesis_as<float, __nv_bfloat16>(const FusedSynthesisParams<float>&,
-                                                                            cudaStream_t);
 
+// (V, Out, In) of every instantiated launcher: X(V, Out, In) for the analysis, Y(...) for the synthesis.
+#define SPECTRO_FUSED_LAUNCHERS(X, Y)                                  \
+  X(float, Complex<float>, float)                                      \
+  X(float, __half2, float)                                             \
+  X(float, Complex<float>, __half)                                     \
+  X(float, __half2, __half)                                            \
+  X(float, Complex<float>, __nv_bfloat16)                              \
+  X(float, __half2, __nv_bfloat16)                                     \
+  X(double, Complex<double>, double)                                   \
+  X(Complex<float>, Complex<float>, Complex<float>)                    \
+  X(Complex<float>, __half2, Complex<float>)                           \
+  X(Complex<float>, Complex<float>, __half2)                           \
+  X(Complex<float>, __half2, __half2)                                  \
+  X(Complex<double>, Complex<double>, Complex<double>)                 \
+  Y(float, float, Complex<float>)                                      \
+  Y(float, __half, Complex<float>)                                     \
+  Y(float, __nv_bfloat16, Complex<float>)                              \
+  Y(float, float, __half2)                                             \
+  Y(float, __half, __half2)                                            \
+  Y(float, __nv_bfloat16, __half2)                                     \
+  Y(double, double, Complex<double>)                                   \
+  Y(Complex<float>, Complex<float>, Complex<float>)                    \
+  Y(Complex<float>, Complex<float>, __half2)                           \
+  Y(Complex<double>, Complex<double>, Complex<double>)
+
+#define SPECTRO_FUSED_ANALYSIS_AS(V, Out, In) \
+  template cudaError_t launch_fused_analysis_as<V, Out, In>(const FusedAnalysisParams<V>&, cudaStream_t);
+#define SPECTRO_FUSED_SYNTHESIS_AS(V, Out, In) \
+  template cudaError_t launch_fused_synthesis_as<V, Out, In>(const FusedSynthesisParams<V>&, cudaStream_t);
+#define SPECTRO_EXTERN_ANALYSIS_AS(V, Out, In) extern SPECTRO_FUSED_ANALYSIS_AS(V, Out, In)
+#define SPECTRO_EXTERN_SYNTHESIS_AS(V, Out, In) extern SPECTRO_FUSED_SYNTHESIS_AS(V, Out, In)
+SPECTRO_FUSED_LAUNCHERS(SPECTRO_EXTERN_ANALYSIS_AS, SPECTRO_EXTERN_SYNTHESIS_AS)
+#undef SPECTRO_EXTERN_ANALYSIS_AS
+#undef SPECTRO_EXTERN_SYNTHESIS_AS
+
+// By the parameters (with_analysis_types / with_synthesis_types).
 template <typename V>
 cudaError_t launch_fused_analysis(const FusedAnalysisParams<V>& p, cudaStream_t stream) {
-  using R = typename RealOf<V>::type;
-  if (p.spec_half == nullptr) return launch_fused_analysis_as<V, Complex<R>>(p, stream);
-  if constexpr (std::is_same<R, float>::value) {
-    return launch_fused_analysis_as<V, __half2>(p, stream);
-  } else {
-    return cudaErrorInvalidValue;
-  }
+  return detail::with_analysis_types(p, [&](auto out, auto in) {
+    return launch_fused_analysis_as<V, typename decltype(out)::type, typename decltype(in)::type>(p, stream);
+  });
 }
-
 template <typename V>
 cudaError_t launch_fused_synthesis(const FusedSynthesisParams<V>& p, cudaStream_t stream) {
-  if (p.out_half == nullptr && p.out_bf16 == nullptr) return launch_fused_synthesis_as<V, V>(p, stream);
-  if constexpr (std::is_same<V, float>::value) {
-    if (p.out_half != nullptr && p.out_bf16 != nullptr) return cudaErrorInvalidValue;
-    return p.out_half != nullptr ? launch_fused_synthesis_as<V, __half>(p, stream)
-                                 : launch_fused_synthesis_as<V, __nv_bfloat16>(p, stream);
-  } else {
-    return cudaErrorInvalidValue;
-  }
+  return detail::with_synthesis_types(p, [&](auto out, auto in) {
+    return launch_fused_synthesis_as<V, typename decltype(out)::type, typename decltype(in)::type>(p, stream);
+  });
 }
 
 }  // namespace cuda
