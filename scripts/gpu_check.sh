@@ -6,7 +6,8 @@
 # Steps (each logged to $OUT; a failing step is recorded and the next ones still run):
 #   info       nvidia-smi -L, python / torch / CUDA / nvcc versions
 #   build      make build (pip install --no-build-isolation --no-deps -e .)       -> build.log
-#   kernels    standalone CUDA kernel tests, tests/kernels/Makefile (compile + run) -> kernels.log
+#   kernels    standalone CUDA kernel tests (tests/kernels/Makefile; test_fused     -> kernels.log
+#              --quick, then --fuzz FUZZ random geometries, default 300)
 #   pytest     pytest tests -q -rfEs (-n WORKERS with pytest-xdist)               -> pytest.log (junit.xml: JUNIT=1)
 #   demo       make demo (round trip, timing vs torch, PNG)                       -> demo.log
 #   sanitizer  SANITIZE=1: compute-sanitizer memcheck/racecheck/synccheck samples -> sanitizer.log
@@ -17,7 +18,7 @@
 #                                                                                    results.json, results.png
 #   host       benchmarks/host_overhead.py: host vs GPU time of small eager calls -> host.log
 # and prints a summary last. Exit status: 0 iff every step that ran passed.
-# Environment: OUT, PYTHON (python3), MAX_JOBS (16), QUICK, SANITIZE, PROFILE (PROFILE_ARGS, PROFILE_SET), VARIANTS,
+# Environment: OUT, PYTHON (python3), MAX_JOBS (16), FUZZ, QUICK, SANITIZE, PROFILE (PROFILE_ARGS, PROFILE_SET), VARIANTS,
 # JUNIT, PYTEST_ARGS (extra pytest args), WORKERS (pytest-xdist workers, default 8; 0 runs in one process), SKIP (step names
 # to skip, e.g. "kernels fused").
 # Nothing is downloaded: it uses the machine's torch, numpy, pytest, matplotlib, ninja and nvcc.
@@ -118,8 +119,10 @@ elif [ ! -f tests/kernels/Makefile ]; then
 elif ! command -v make >/dev/null 2>&1; then
   ORDER+=(kernels); STATUS[kernels]="FAILED (make not found)"
 else
-  run_step kernels "$OUT/kernels.log" 600 make --no-print-directory -f tests/kernels/Makefile NVCC="$NVCC" \
-    -j"$MAX_JOBS" run
+  # test_fused: the grid with the default launch shapes (--quick; the host emulation in `make test` runs every
+  # variant of the same kernel bodies), then FUZZ random geometries on the device.
+  run_step kernels "$OUT/kernels.log" 900 bash -c "make --no-print-directory -f tests/kernels/Makefile NVCC='$NVCC' \
+    -j'$MAX_JOBS' run FUSED_RUN_ARGS=--quick && build/kernels/test_fused --fuzz ${FUZZ:-300}"
 fi
 
 # -------------------------------------------------------------------------------------------------------------- pytest
@@ -227,7 +230,7 @@ echo "time:      $((SECONDS - T0)) s"
 detail() {  # what a step's log says about its result
   case $1 in
     pytest) line_of "$OUT/pytest.log" '^=* *([0-9]+ (passed|failed|errors?|skipped|xfailed|xpassed|deselected|warnings?|tests? collected)|no tests ran)' ;;
-    kernels) line_of "$OUT/kernels.log" '([0-9]+ passed, [0-9]+ failed|compiled only)' ;;
+    kernels) grep -E '([0-9]+ passed, [0-9]+ failed|compiled only)' "$OUT/kernels.log" 2>/dev/null | paste -sd ';' - ;;
     sanitizer) echo "$(grep -c 'ERROR SUMMARY: 0 errors' "$OUT/sanitizer.log" 2>/dev/null) tool runs with 0 errors" ;;
     build) line_of "$OUT/build.log" 'CUDA kernels registered' ;;
     demo) line_of "$OUT/demo.log" 'SNR' ;;
