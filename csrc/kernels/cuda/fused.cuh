@@ -1192,7 +1192,11 @@ cudaError_t pow2_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, b
   const Geometry& g = p.s.g;
   const int ring = Body::ring_size(g.n_fft, g.hop);
   const int64_t smem = Body::smem_bytes(ring, g.n_fft, g.hop);
-  if (smem > kFusedSmemMax) return generic_synthesis<V, Out, In>(p, exec, complex_fft);  // long hops in double precision
+  // Long hops in double precision (and complex n_fft = 4096) take the general engine. Decided on the footprint with
+  // the spectrum staged in the compute type, whatever its storage: one geometry, one engine, so a complex32 spectrum
+  // gives exactly the result of its complex64 copy (a smaller complex32 stage would fit where complex64 does not).
+  using Staged = Pow2Synthesis<V, kLogM, Out, Complex<typename RealOf<V>::type>>;
+  if (Staged::smem_bytes(ring, g.n_fft, g.hop) > kFusedSmemMax) return generic_synthesis<V, Out, In>(p, exec, complex_fft);
   const int64_t slots = resident_blocks<Body, Exec, FusedSynthesisParams<V>, int, int64_t, int>(exec, smem);
   const int waves = fused_tuning().waves > 0 ? fused_tuning().waves : 1;
   // Segment: a multiple of hop, long enough that the frames transformed twice (those straddling two segments,
