@@ -4,15 +4,17 @@
 // The two ops are transposes of each other (kernels/common.h): the input gradient of one is the other op with the
 // same geometry and the adjoint FFT mode, called through the dispatcher, so it is recorded by autograd again and
 // double backward needs nothing extra. A forward with a half out_dtype gets its output gradient in that half dtype;
-// the backward casts it to the compute dtype first (grad_in_compute_dtype), and returns gradients in the inputs' own
-// dtypes (the ops' inputs are single or double precision; spectro.stft / istft convert half inputs before the op).
+// the backward casts it to the compute dtype first (grad_in_compute_dtype). Gradients come back in the inputs' own
+// dtypes: a half input (float16 / bfloat16 x, complex32 x or spec), which the op computes in single precision, gets
+// the single-precision gradient rounded once to its dtype (a differentiable cast, input_grad_in_own_dtype).
 //
 // The window gradient is a reduction over batch and frames. It is computed with ATen ops from the same definitions
 // (materialising [batch, frames, n_fft] intermediates, and only when the window requires grad), which keeps it
 // differentiable as well:
 //   analysis   d/dw sum Re(conj(g) * A(x, w)) = sum_{b,n} Re(conj(frames of x) * FFT^H g) * d(w[k] h(p))/dw
 //   synthesis  d/dw sum Re(conj(g) * S(X, w)) = sum_{b,n} Re(conj(frames of g) * IFFT X) * d(w[k] h(p))/dw
-// with h = 1, or h(p) = 1 / envelope(p) (whose derivative is -2 w[k] h(p)^2 at each p = n*hop + k).
+// with h = 1, or h(p) = 1 / envelope(p) (whose derivative is -2 w[k] h(p)^2 at each p = n*hop + k). A half x or spec
+// enters them converted to the compute dtype (torch has few complex32 ops).
 #include <ATen/ATen.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/autograd.h>
@@ -159,13 +161,28 @@ at::Tensor window_grad(const at::Tensor& coef, const at::Tensor& window, int64_t
 
 // The incoming gradient in the dtype the backward computes in. An op called with a half out_dtype (complex32,
 // float16, bfloat16) receives its output gradient in that dtype; the backward (the adjoint op and the window
-// gradient) runs in the forward's compute dtype, which is the window's dtype (real) or its complex counterpart:
-// check_window ties the window's dtype to the computation's. A differentiable cast, so double backward sees it (its
-// own backward rounds the second-order gradient back to the half dtype, as any cast to a half output does).
+// gradient) runs in the forward's compute dtype, which is the window's dtype (real) or its complex counterpart: the
+// ops' dtype check (check_input_dtypes) ties the window's dtype to the computation's. A differentiable cast, so
+// double backward sees it (its own backward rounds the second-order gradient back to the half dtype, as any cast to
+// a half output does).
 at::Tensor grad_in_compute_dtype(const at::Tensor& grad, const at::Tensor& window) {
   if (!grad.defined()) return grad;
   const at::ScalarType real = window.scalar_type();
   return grad.to(grad.is_complex() ? c10::toComplexType(real) : real);
+}
+
+// A half input (x or spec) in its compute dtype, for the window-gradient formulas (ATen ops, differentiable).
+at::Tensor in_compute_dtype(const at::Tensor& input) {
+  const at::ScalarType compute = compute_type_of(input.scalar_type());
+  return input.scalar_type() == compute ? input : input.to(compute);
+}
+
+// The adjoint op's result (in the compute dtype) as the gradient of an input stored in `dtype`: the single-precision
+// gradient of a half input rounded once to its dtype, by a differentiable cast (double backward goes through it).
+// (torch's autograd engine would also cast a gradient whose dtype differs from its input's; casting here keeps the
+// contract in the backward itself, whoever calls it.)
+at::Tensor input_grad_in_own_dtype(const at::Tensor& grad, at::ScalarType dtype) {
+  return grad.scalar_type() == dtype ? grad : grad.to(dtype);
 }
 
 struct Geom {
@@ -213,6 +230,7 @@ struct AnalysisFunction : public torch::autograd::Function<AnalysisFunction> {
     save_geom(ctx, {n_fft, hop, pad, pad_mode, fft_mode, env_normalize, scale});
     ctx->saved_data["n_frames"] = n_frames;
     ctx->saved_data["length"] = x.sym_size(1);
+    ctx->saved_data["input_dtype"] = x.scalar_type();  // x itself is saved only for the window gradient
     ctx->save_for_backward({window.requires_grad() ? x : at::Tensor(), window});
     return out;
   }
@@ -225,13 +243,15 @@ struct AnalysisFunction : public torch::autograd::Function<AnalysisFunction> {
     const at::Tensor grad = grad_in_compute_dtype(grads[0], window);
     at::Tensor grad_x, grad_w;
     if (ctx->needs_input_grad(0) && grad.defined()) {
-      grad_x = call_synthesis(grad, window, g.n_fft, g.hop, ctx->saved_data["length"].toSymInt(), g.pad, g.pad_mode,
-                              g.env_normalize, adjoint_mode(g.fft_mode), g.scale);
+      grad_x = input_grad_in_own_dtype(
+          call_synthesis(grad, window, g.n_fft, g.hop, ctx->saved_data["length"].toSymInt(), g.pad, g.pad_mode,
+                         g.env_normalize, adjoint_mode(g.fft_mode), g.scale),
+          ctx->saved_data["input_dtype"].toScalarType());
     }
     if (ctx->needs_input_grad(1) && grad.defined()) {
       const c10::SymInt n_frames = ctx->saved_data["n_frames"].toSymInt();
       const c10::SymInt span = (n_frames - 1) * g.hop + g.n_fft;
-      const at::Tensor xf = frames_of(padded(x, g.pad, span, g.pad_mode), g.n_fft, g.hop);
+      const at::Tensor xf = frames_of(padded(in_compute_dtype(x), g.pad, span, g.pad_mode), g.n_fft, g.hop);
       const at::Tensor gf = synthesis_frames(grad, adjoint_mode(g.fft_mode), g.n_fft) * g.scale;
       grad_w = window_grad(real_inner(xf, gf), window, g.hop, n_frames, g.env_normalize);
     }
@@ -255,6 +275,7 @@ struct SynthesisFunction : public torch::autograd::Function<SynthesisFunction> {
     // Saved after the call, which validated the arguments (spec is [batch, bins, frames]).
     save_geom(ctx, {n_fft, hop, pad, pad_mode, fft_mode, env_normalize, scale});
     ctx->saved_data["n_frames"] = spec.sym_size(2);
+    ctx->saved_data["input_dtype"] = spec.scalar_type();  // spec itself is saved only for the window gradient
     ctx->save_for_backward({window.requires_grad() ? spec : at::Tensor(), window});
     return out;
   }
@@ -267,14 +288,16 @@ struct SynthesisFunction : public torch::autograd::Function<SynthesisFunction> {
     const at::Tensor grad = grad_in_compute_dtype(grads[0], window);
     at::Tensor grad_spec, grad_w;
     if (ctx->needs_input_grad(0) && grad.defined()) {
-      grad_spec = call_analysis(grad, window, g.n_fft, g.hop, ctx->saved_data["n_frames"].toSymInt(), g.pad,
-                                g.pad_mode, g.env_normalize, adjoint_mode(g.fft_mode), g.scale);
+      grad_spec = input_grad_in_own_dtype(
+          call_analysis(grad, window, g.n_fft, g.hop, ctx->saved_data["n_frames"].toSymInt(), g.pad, g.pad_mode,
+                        g.env_normalize, adjoint_mode(g.fft_mode), g.scale),
+          ctx->saved_data["input_dtype"].toScalarType());
     }
     if (ctx->needs_input_grad(1) && grad.defined()) {
       const c10::SymInt n_frames = ctx->saved_data["n_frames"].toSymInt();
       const c10::SymInt span = (n_frames - 1) * g.hop + g.n_fft;
       const at::Tensor gf = frames_of(padded(grad, g.pad, span, g.pad_mode), g.n_fft, g.hop);
-      const at::Tensor f = synthesis_frames(spec, g.fft_mode, g.n_fft);
+      const at::Tensor f = synthesis_frames(in_compute_dtype(spec), g.fft_mode, g.n_fft);
       grad_w = window_grad(real_inner(gf, f) * g.scale, window, g.hop, n_frames, g.env_normalize);
     }
     return {grad_spec, grad_w, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),

@@ -5,6 +5,10 @@
 //   spectro::analysis   x[B, T] -> spectrum[B, F, N]  (pad + frame + window (+1/envelope) -> FFT)
 //   spectro::synthesis  spectrum[B, F, N] -> y[B, L]  (inverse FFT -> window -> overlap-add (+1/envelope) -> fold/trim)
 // The two are transposes of each other for matching (geometry, fft_mode) pairs, so each one's backward is the other.
+// Input dtypes: x is float32 / float64 (real fft modes) or complex64 / complex128 (fft_mode 'fft'), spec complex64 /
+// complex128; half precision is accepted too (float16 / bfloat16 x, complex32 x or spec), read as it is stored and
+// computed in single precision, so its window must be float32 (compute_type_of in spectro.h). The fused CUDA kernels
+// load half inputs themselves; the other paths convert them to single precision in one pass first.
 // out_dtype (optional, last): store the result in half precision (complex32 for a complex64 result, float16 or
 // bfloat16 for float32): computed in single precision, then rounded once per element (spectro.stft / istft's
 // kernel_dtype="mixed").
@@ -126,24 +130,11 @@ Geometry check_geometry(const char* op, int64_t n_fft, int64_t hop_length, int64
 }
 
 void check_window(const char* op, const at::Tensor& window, int64_t n_fft, const at::Tensor& like) {
+  // (The window's dtype is checked with the input's, by check_input_dtypes.)
   TORCH_CHECK(window.dim() == 1 && window.size(0) == n_fft, op, ": expected a 1D window of size n_fft=", n_fft,
               ", but got window with size ", window.sizes());
-  const auto real_type = c10::toRealValueType(like.scalar_type());
-  TORCH_CHECK(window.scalar_type() == real_type, op, ": expected window of dtype ", real_type, ", but got ",
-              window.scalar_type());
   TORCH_CHECK(window.device() == like.device(), op, ": expected window on device ", like.device(), ", but got ",
               window.device());
-}
-
-static void check_value_dtype(const char* op, const char* name, const at::Tensor& t, bool want_complex) {
-  const auto st = t.scalar_type();
-  if (want_complex) {
-    TORCH_CHECK(st == at::kComplexFloat || st == at::kComplexDouble, op, ": expected ", name,
-                " of dtype complex64 or complex128, but got ", st);
-  } else {
-    TORCH_CHECK(st == at::kFloat || st == at::kDouble, op, ": expected ", name, " of dtype float32 or float64, but got ",
-                st);
-  }
 }
 
 // Python's names for the dtypes of error messages (c10 prints ComplexHalf, Half, ...).
@@ -158,6 +149,31 @@ static const char* dtype_name(at::ScalarType t) {
     case at::kComplexDouble: return "complex128";
     default: return c10::toString(t);
   }
+}
+
+// The dtypes of an op's input (`name`: x or spec) and window, shared by the device and Meta kernels. The input is
+// real (float32, float64, float16, bfloat16) or complex (complex64, complex128, complex32) as the fft mode says; the
+// window is real in the input's compute dtype, which for half precision is single precision (compute_type_of): a
+// half input with a float64 window is refused rather than computed in double from a half input (spectro.stft /
+// istft convert such inputs themselves).
+static void check_input_dtypes(const char* op, const char* name, const at::Tensor& input, const at::Tensor& window,
+                               bool want_complex, c10::string_view fft_mode) {
+  const auto st = input.scalar_type();
+  if (want_complex) {
+    TORCH_CHECK(st == at::kComplexFloat || st == at::kComplexDouble || st == at::kComplexHalf, op, ": expected ",
+                name, " of dtype complex64, complex128 or complex32 for fft_mode='", fft_mode, "', but got ",
+                dtype_name(st));
+  } else {
+    TORCH_CHECK(st == at::kFloat || st == at::kDouble || st == at::kHalf || st == at::kBFloat16, op, ": expected ",
+                name, " of dtype float32, float64, float16 or bfloat16 for fft_mode='", fft_mode, "', but got ",
+                dtype_name(st));
+  }
+  const auto compute = compute_type_of(st);
+  const auto real_type = c10::toRealValueType(compute);
+  TORCH_CHECK(window.scalar_type() == real_type, op, ": expected window of dtype ", dtype_name(real_type), " for ",
+              name, " of dtype ", dtype_name(st),
+              compute != st ? " (half precision is computed in single precision)" : "", ", but got window of dtype ",
+              dtype_name(window.scalar_type()));
 }
 
 at::ScalarType check_out_dtype(const char* op, std::optional<at::ScalarType> out_dtype, at::ScalarType computed) {
@@ -192,15 +208,15 @@ OpArgs check_analysis(const at::Tensor& x, const at::Tensor& window, int64_t n_f
   OpArgs a;
   a.mode = parse_analysis_mode(fft_mode);
   TORCH_CHECK(x.dim() == 2, op, ": expected x of shape [batch, time], but got ", x.sizes());
-  check_value_dtype(op, "x", x, !is_real_mode(a.mode));
+  check_input_dtypes(op, "x", x, window, !is_real_mode(a.mode), fft_mode);
   check_window(op, window, n_fft, x);
   a.g = check_geometry(op, n_fft, hop_length, n_frames, x.size(1), pad, pad_mode, env_normalize);
-  a.input = x.contiguous();
+  a.input = x.contiguous();  // a half x stays half (OpArgs::input)
   a.window = window.contiguous();
   a.bins = spectrum_bins(a.mode, n_fft);
   a.scale = scale;
-  a.signal_type = x.scalar_type();
-  a.complex_type = c10::toComplexType(c10::toRealValueType(x.scalar_type()));
+  a.signal_type = compute_type_of(x.scalar_type());
+  a.complex_type = c10::toComplexType(c10::toRealValueType(a.signal_type));
   a.out_type = check_out_dtype(op, out_dtype, a.complex_type);
   return a;
 }
@@ -212,17 +228,17 @@ OpArgs check_synthesis(const at::Tensor& spec, const at::Tensor& window, int64_t
   OpArgs a;
   a.mode = parse_synthesis_mode(fft_mode);
   TORCH_CHECK(spec.dim() == 3, op, ": expected spec of shape [batch, bins, frames], but got ", spec.sizes());
-  check_value_dtype(op, "spec", spec, /*want_complex=*/true);
+  check_input_dtypes(op, "spec", spec, window, /*want_complex=*/true, fft_mode);
   a.bins = spectrum_bins(a.mode, n_fft);
   TORCH_CHECK(spec.size(1) == a.bins, op, ": fft_mode='", fft_mode, "' with n_fft=", n_fft, " expects ", a.bins,
               " frequency bins, but spec has ", spec.size(1));
   check_window(op, window, n_fft, spec);
   a.g = check_geometry(op, n_fft, hop_length, spec.size(2), length, pad, pad_mode, env_normalize);
-  a.input = spec;
+  a.input = spec;  // any strides; a complex32 spec stays complex32 (OpArgs::input)
   a.window = window.contiguous();
   a.scale = scale;
-  a.complex_type = spec.scalar_type();
-  a.signal_type = is_real_mode(a.mode) ? c10::toRealValueType(spec.scalar_type()) : spec.scalar_type();
+  a.complex_type = compute_type_of(spec.scalar_type());
+  a.signal_type = is_real_mode(a.mode) ? c10::toRealValueType(a.complex_type) : a.complex_type;
   a.out_type = check_out_dtype(op, out_dtype, a.signal_type);
   return a;
 }
@@ -237,8 +253,11 @@ at::Tensor empty_synthesis(const OpArgs& a) {
 
 at::Tensor analysis_via_frames(const OpArgs& a, FramesFn frames_fn) {
   const int64_t n_fft = a.g.n_fft;
-  at::Tensor frames = at::empty({a.input.size(0), a.g.n_frames, n_fft}, a.input.options());
-  frames_fn(a.input, a.window, frames, a.g, a.scale);
+  // The framing kernels and ATen's FFT read single or double precision: a half x is converted first (one pass), so
+  // this path gives exactly the op's result on the converted tensor.
+  const at::Tensor x = a.input.scalar_type() == a.signal_type ? a.input : a.input.to(a.signal_type);
+  at::Tensor frames = at::empty({x.size(0), a.g.n_frames, n_fft}, x.options());
+  frames_fn(x, a.window, frames, a.g, a.scale);
   at::Tensor spec;
   switch (a.mode) {
     case FftMode::Rfft:
@@ -262,7 +281,10 @@ at::Tensor analysis_via_frames(const OpArgs& a, FramesFn frames_fn) {
 
 at::Tensor synthesis_via_frames(const OpArgs& a, OverlapAddFn ola_fn) {
   const int64_t n_fft = a.g.n_fft;
-  const at::Tensor st = a.input.transpose(1, 2);  // [batch, frames, bins]
+  // ATen's FFT reads single or double precision (torch has few complex32 ops): a complex32 spec is converted first
+  // (one pass), so this path gives exactly the op's result on the converted tensor.
+  const at::Tensor spec = a.input.scalar_type() == a.complex_type ? a.input : a.input.to(a.complex_type);
+  const at::Tensor st = spec.transpose(1, 2);  // [batch, frames, bins]
   at::Tensor frames;
   switch (a.mode) {
     case FftMode::Irfft:
@@ -270,7 +292,7 @@ at::Tensor synthesis_via_frames(const OpArgs& a, OverlapAddFn ola_fn) {
       break;
     case FftMode::IrfftHalf: {
       // Transpose of the onesided rfft: bins 1 .. n_fft - bins carry half weight before the Hermitian irfft.
-      at::Tensor weight = at::ones({a.bins}, a.input.options().dtype(a.signal_type));
+      at::Tensor weight = at::ones({a.bins}, spec.options().dtype(a.signal_type));
       if (n_fft - a.bins > 0) weight.narrow(0, 1, n_fft - a.bins).fill_(0.5);
       frames = at::_fft_c2r(st * weight, {2}, 0, n_fft);
       break;
@@ -285,7 +307,7 @@ at::Tensor synthesis_via_frames(const OpArgs& a, OverlapAddFn ola_fn) {
       TORCH_INTERNAL_ASSERT(false);
   }
   frames = frames.contiguous();
-  at::Tensor out = at::empty({a.input.size(0), a.g.length}, frames.options());
+  at::Tensor out = at::empty({spec.size(0), a.g.length}, frames.options());
   ola_fn(frames, a.window, out, a.g, a.scale);
   return out;
 }
@@ -340,11 +362,9 @@ at::Tensor analysis_meta(const at::Tensor& x, const at::Tensor& window, int64_t 
   const FftMode mode = parse_analysis_mode(std::string(fft_mode));
   parse_pad_mode(std::string(pad_mode));
   TORCH_CHECK(x.dim() == 2, op, ": expected x of shape [batch, time], but got ", x.sym_sizes());
-  check_value_dtype(op, "x", x, !is_real_mode(mode));
   TORCH_CHECK(window.dim() == 1, op, ": expected a 1D window, but got ", window.dim(), " dims");
-  TORCH_CHECK(window.scalar_type() == c10::toRealValueType(x.scalar_type()), op, ": expected window of dtype ",
-              c10::toRealValueType(x.scalar_type()), ", but got ", window.scalar_type());
-  const auto complex_type = c10::toComplexType(c10::toRealValueType(x.scalar_type()));
+  check_input_dtypes(op, "x", x, window, !is_real_mode(mode), fft_mode);
+  const auto complex_type = c10::toComplexType(c10::toRealValueType(compute_type_of(x.scalar_type())));
   const auto out_type = check_out_dtype(op, out_dtype, complex_type);
   return at::empty_symint({x.sym_size(0), n_frames, c10::SymInt(spectrum_bins(mode, n_fft))},
                           x.options().dtype(out_type))
@@ -358,8 +378,10 @@ at::Tensor synthesis_meta(const at::Tensor& spec, const at::Tensor& window, int6
   const FftMode mode = parse_synthesis_mode(std::string(fft_mode));
   parse_pad_mode(std::string(pad_mode));
   TORCH_CHECK(spec.dim() == 3, op, ": expected spec of shape [batch, bins, frames], but got ", spec.sym_sizes());
-  check_value_dtype(op, "spec", spec, true);
-  const auto signal_type = is_real_mode(mode) ? c10::toRealValueType(spec.scalar_type()) : spec.scalar_type();
+  TORCH_CHECK(window.dim() == 1, op, ": expected a 1D window, but got ", window.dim(), " dims");
+  check_input_dtypes(op, "spec", spec, window, /*want_complex=*/true, fft_mode);
+  const auto complex_type = compute_type_of(spec.scalar_type());
+  const auto signal_type = is_real_mode(mode) ? c10::toRealValueType(complex_type) : complex_type;
   const auto out_type = check_out_dtype(op, out_dtype, signal_type);
   return at::empty_symint({spec.sym_size(0), std::move(length)}, spec.options().dtype(out_type));
 }

@@ -16,7 +16,9 @@ _PAD_MODES = ("constant", "reflect", "replicate", "circular")
 _SAFETY = ("auto", "always", "off")
 _SUPPORTED = (torch.float32, torch.float64, torch.complex64, torch.complex128, torch.float16, torch.bfloat16,
               torch.complex32)
-# Half-precision tensors are computed in single precision (converted on the way in): the kernels see only these.
+# The dtype a half-precision tensor is computed in (single precision). stft / istft give a half input to the op as it
+# is when the computation is single precision (the ops read float16 / bfloat16 signals and complex32 spectra
+# themselves), and convert it only for a double-precision computation (a float64 window).
 _COMPUTE = {torch.float16: torch.float32, torch.bfloat16: torch.float32, torch.complex32: torch.complex64}
 
 # kernel_dtype values (see stft's docstring and notes/half_precision.md). "float16" (half-precision arithmetic) is
@@ -138,10 +140,12 @@ def stft(
         input: signal of shape ``(..., T)``, real (float32/float64) or complex (complex64/complex128). Unlike
             ``torch.stft``, any number of leading batch dimensions is accepted (torch allows 1D or 2D input).
             Half precision is accepted on every device and for every ``n_fft``: float16 / bfloat16 (and
-            complex32) input, or a float16 / bfloat16 window, is converted to float32 (complex64) on the way in and
-            computed in single precision; the result is then complex64 (torch.stft rejects bfloat16 and returns
-            complex32 for float16 on CUDA with power-of-two ``n_fft`` only). Gradients come back in the input's and
-            the window's own dtypes.
+            complex32) input, or a float16 / bfloat16 window, is computed in single precision (float32 /
+            complex64): the op reads a half input as it is (on CUDA's single-kernel path the kernel loads half
+            directly; elsewhere the op converts it in one pass) and the window is converted to float32. The result
+            is then complex64 (torch.stft rejects bfloat16 and returns complex32 for float16 on CUDA with
+            power-of-two ``n_fft`` only). With a float64 window the computation is double precision and a half
+            input is converted to float64. Gradients come back in the input's and the window's own dtypes.
         n_fft: size of the Fourier transform.
         hop_length: distance between neighbouring frames. Default ``n_fft // 4``.
         win_length: size of the window, ``0 < win_length <= n_fft``; the window is zero-padded on both sides to
@@ -164,8 +168,8 @@ def stft(
 
             * ``"float32"`` (default): as described above: the result in the compute dtype, complex64 (complex128
               when the input or window is double precision; float32 / float64 with ``return_complex=False``).
-            * ``"mixed"``: the same single-precision computation (input and window read as float32 / complex64 --
-              half inputs are converted on the way in, as above; windowing and the FFT in float32), with the
+            * ``"mixed"``: the same single-precision computation (float32 / complex64; a half input is read in
+              half precision, as above; windowing and the FFT in float32), with the
               spectrum *stored in half precision*: complex32 (float16 with ``return_complex=False``), each real
               and imaginary part the float32 result rounded once to nearest, so half the output bytes. Error
               against the exact transform of the input values, per real component: ``|X~ - X| <= eps16/2 * |X| +
@@ -266,10 +270,10 @@ def stft(
     if mixed:
         _check_mixed_precision("stft", dtype)
     real_dtype = _REAL_OF.get(dtype, dtype)
-    # (Conversions and reshapes only where needed: each no-op call still costs host time.) Half inputs are converted
-    # here in every kernel_dtype: the ops read single or double precision only (kernels that load half themselves
-    # are issue 5's kernel part).
-    x = input if input.dtype == dtype else input.to(dtype)
+    # (Conversions and reshapes only where needed: each no-op call still costs host time.) A half input goes to the
+    # op as it is when the computation is single precision (the op reads half itself); only a half input of a
+    # double-precision computation is converted here.
+    x = input if input.dtype == dtype or _COMPUTE.get(input.dtype) == dtype else input.to(dtype)
     if x.dim() != 2:
         x = x.reshape(-1, T)
     w = _resolve_window("stft", window, win_length, n_fft, input, real_dtype)
@@ -334,9 +338,11 @@ def istft(
     Args:
         input: complex spectrum ``(..., F, n_frames)`` with ``F = n_fft // 2 + 1`` (onesided) or ``n_fft``; any
             number of leading batch dimensions (torch allows 2D or 3D). complex64, complex128, or complex32 (half):
-            a complex32 spectrum is converted to complex64 and computed in single precision, and the result is
-            float16 (complex32 with ``return_complex=True``) unless the window promotes it (a float32 window gives
-            float32; a bfloat16 window, promoted with float16, too).
+            a complex32 spectrum is computed in single precision (the op reads it as it is: on CUDA's single-kernel
+            path the kernel loads complex32 directly, elsewhere the op converts it to complex64 in one pass; with a
+            float64 window it is converted to complex128), and the result is float16 (complex32 with
+            ``return_complex=True``) unless the window promotes it (a float32 window gives float32; a bfloat16
+            window, promoted with float16, too).
         n_fft, hop_length, win_length, window, center, normalized, onesided, length, return_complex: as
             :func:`torch.istft`. ``hop_length`` defaults to ``n_fft // 4``, ``win_length`` to ``n_fft``, the window to
             rectangular. Two-sided real inverses use the first ``n_fft // 2 + 1`` bins, as torch does.
@@ -354,8 +360,8 @@ def istft(
 
             * ``"float32"`` (default): as described here: the result in the promoted dtype of the input's real type
               and the window's.
-            * ``"mixed"``: the same single-precision computation (spectrum and window read as complex64 / float32 --
-              complex32 / half inputs converted on the way in; inverse FFT, window, overlap-add and envelope
+            * ``"mixed"``: the same single-precision computation (complex64 / float32; a complex32 spectrum is read
+              in half precision, as above; inverse FFT, window, overlap-add and envelope
               division in float32), with the signal *stored in half precision*: **float16**, or **bfloat16 when the
               window is bfloat16** (the way to ask for a bfloat16 signal: torch has no complex bfloat16 spectrum to
               carry that choice), whatever the spectrum's dtype (complex64 or complex32). With
@@ -465,9 +471,9 @@ def istft(
             op_out_dtype = out_dtype
     spec_dtype = _COMPLEX_OF[real_dtype]
     batch_shape = tuple(input.shape[:-2])
-    # A complex32 spectrum is converted here in every kernel_dtype: the ops read single or double precision only
-    # (kernels that load half themselves are issue 5's kernel part).
-    spec = input if input.dtype == spec_dtype else input.to(spec_dtype)
+    # A complex32 spectrum goes to the op as it is when the computation is complex64 (the op reads it itself); only
+    # one of a complex128 computation (a float64 window) is converted here.
+    spec = input if input.dtype == spec_dtype or _COMPUTE.get(input.dtype) == spec_dtype else input.to(spec_dtype)
     if spec.dim() != 3:
         spec = spec.reshape(-1, bins, n_frames)
     w = _resolve_window("istft", window, win_length, n_fft, input, real_dtype)
