@@ -13,7 +13,7 @@ measured device-to-device copy bandwidth. stft, istft and the round trip f+b als
 replayed from a CUDA graph (the GPU time alone, no host work), stft also torch's (torch.istft cannot be captured: it
 synchronises with the host). A "goals" section compares the run with issue 4's goals and appends benchmarks/GOALS.md. Memory: peak extra allocation of one call over its
 output size. Inputs are rotated over several copies when one call's data would fit in L2. Half precision: half inputs
-and a row per kernel_dtype ("float32", "mixed", "float16" -- refused) for stft and istft at two configurations (ms
+and a row per kernel_dtype ("float32", "mixed", "float16") for stft and istft at two configurations (ms
 and MB moved).
 
 Writes DIR/RESULTS.md, DIR/results.json and DIR/results.png (default DIR: this script's folder). --quick: the first
@@ -309,12 +309,14 @@ def half_precision(device, timer, reps, warmup, configs=HALF_CONFIGS):
     """Half precision, forward calls: ms per call and MB = bytes of the call's input + output (the bytes a kernel
     reading the input once and writing the output once moves; the window is negligible).
 
-    * Half-precision inputs, kernel_dtype="float32" (spectro converts them to single precision on the way in);
-      torch.stft takes float16 only on CUDA (power-of-two n_fft, complex32 result) and rejects bfloat16.
+    * Half-precision inputs, kernel_dtype="float32" (computed in single precision: on CUDA's single-kernel path the
+      kernels read the half input themselves, elsewhere the op converts it in one pass); torch.stft takes float16
+      only on CUDA (power-of-two n_fft, complex32 result) and rejects bfloat16.
     * A row per kernel_dtype for spectro's stft and istft: "float32", "mixed" (float32 arithmetic, half-precision
-      output: complex32 spectrum, float16 signal, bfloat16 with a bfloat16 window) and "float16" (refused: recorded
-      as an error row). On CUDA's single-kernel path the kernels store the half result themselves; elsewhere the
-      float32 result is converted in one more pass.
+      output: complex32 spectrum, float16 signal, bfloat16 with a bfloat16 window) and "float16" (as "mixed" on the
+      input and window rounded to half precision: a float32 / complex64 input pays that conversion). On CUDA's
+      single-kernel path the kernels store the half result themselves; elsewhere the float32 result is converted in
+      one more pass.
     """
     rows = []
     for B, T, n, hop in configs:
@@ -347,15 +349,15 @@ def half_precision(device, timer, reps, warmup, configs=HALF_CONFIGS):
                 w = w32 if dtype == torch.complex64 else w32.half()
                 measure("istft", "spectro", dtype, lambda i: spectro.istft(s, n, hop, window=w, length=T), s)
                 measure("istft", "torch", dtype, lambda i: torch.istft(s, n, hop, window=w, length=T), s)
-        # kernel_dtype rows: float32 and bfloat16 signals; complex64 and complex32 spectra (with "mixed", also a
-        # bfloat16 window: a bfloat16 signal). "float16" is refused: one error row per op.
+        # kernel_dtype rows: float32 and bfloat16 signals; complex64 and complex32 spectra (with "mixed" and
+        # "float16", also a bfloat16 window: a bfloat16 signal).
         for kd in KERNEL_DTYPES:
-            for dtype in (torch.float32, torch.bfloat16)[: 1 if kd == "float16" else 2]:
+            for dtype in (torch.float32, torch.bfloat16):
                 x = x32.to(dtype)
                 measure("stft", "spectro", dtype, lambda i: spectro.stft(x, n, hop, window=w32, return_complex=True,
                                                                          kernel_dtype=kd), x, kd)
             spectra = [(torch.complex64, w32), (torch.complex32, w32.half()), (torch.complex64, w32.bfloat16())]
-            for dtype, w in spectra[: {"float32": 2, "mixed": 3, "float16": 1}[kd]]:
+            for dtype, w in spectra[: {"float32": 2, "mixed": 3, "float16": 3}[kd]]:
                 s = s64.to(dtype)
                 measure("istft", "spectro", dtype, lambda i: spectro.istft(s, n, hop, window=w, length=T,
                                                                            kernel_dtype=kd), s, kd)
@@ -524,11 +526,12 @@ def write_markdown(path, env, meta, rows):
 
     if meta.get("half"):
         L += ["## half precision and kernel_dtype (forward)", "",
-              "spectro converts half inputs to single precision on the way in (kernels that load half themselves: "
-              "not yet). kernel_dtype='mixed' stores the result in half precision (complex32 spectrum; float16 "
-              "signal, bfloat16 with a bfloat16 window), computed in float32; on CUDA's single-kernel path the "
-              "kernels store it themselves, elsewhere it is converted in one more pass; 'float16' is refused. MB = "
-              "input + output bytes of the call.", "",
+              "spectro computes half inputs in single precision (CUDA's single-kernel path reads them as they are; "
+              "elsewhere the op converts them in one pass). kernel_dtype='mixed' stores the result in half "
+              "precision (complex32 spectrum; float16 signal, bfloat16 with a bfloat16 window), computed in float32; "
+              "on CUDA's single-kernel path the kernels store it themselves, elsewhere it is converted in one more "
+              "pass. kernel_dtype='float16' is 'mixed' on the input and window rounded to half precision (a float32 "
+              "input pays that conversion). MB = input + output bytes of the call.", "",
               "| config | op | library | input | kernel_dtype | output | ms | MB |",
               "|---|---|---|---|---|---|--:|--:|"]
         for h in meta["half"]:

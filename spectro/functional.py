@@ -21,9 +21,13 @@ _SUPPORTED = (torch.float32, torch.float64, torch.complex64, torch.complex128, t
 # themselves), and convert it only for a double-precision computation (a float64 window).
 _COMPUTE = {torch.float16: torch.float32, torch.bfloat16: torch.float32, torch.complex32: torch.complex64}
 
-# kernel_dtype values (see stft's docstring and notes/half_precision.md). "float16" (half-precision arithmetic) is
-# refused with its own explanation: the kernels are memory-bound, so it would only lose accuracy.
-_KERNEL_DTYPES = ("float32", "mixed")
+# kernel_dtype values (see stft's docstring and notes/half_precision.md): "float32" (the compute dtype throughout),
+# "mixed" (float32 arithmetic, result stored in half precision), "float16" (half-precision storage of the inputs as
+# well: "mixed" on the inputs rounded to half precision).
+_KERNEL_DTYPES = ("float32", "mixed", "float16")
+# What "float16" rounds a wider input to: its half-precision counterpart.
+_HALF_STORAGE = {torch.float32: torch.float16, torch.float64: torch.float16, torch.complex64: torch.complex32,
+                 torch.complex128: torch.complex32}
 
 _COMPLEX_OF = {torch.float32: torch.complex64, torch.float64: torch.complex128, torch.float16: torch.complex32}
 _REAL_OF = {torch.complex64: torch.float32, torch.complex128: torch.float64, torch.complex32: torch.float16}
@@ -52,22 +56,23 @@ def _check_int(fn: str, name: str, value, optional: bool = True) -> None:
         raise TypeError(f"spectro.{fn}: {name} must be an int, but got {type(value).__name__} ({value!r})")
 
 
-def _check_kernel_dtype(fn: str, kernel_dtype) -> bool:
-    """Validate kernel_dtype; True for "mixed" (half-precision output)."""
+def _check_kernel_dtype(fn: str, kernel_dtype) -> str:
+    """Validate kernel_dtype and return it."""
     if isinstance(kernel_dtype, str) and kernel_dtype in _KERNEL_DTYPES:  # (the common case first: every call)
-        return kernel_dtype == "mixed"
+        return kernel_dtype
     allowed = ", ".join(repr(k) for k in _KERNEL_DTYPES)
     if not isinstance(kernel_dtype, str):
         raise TypeError(f"spectro.{fn}: kernel_dtype must be a str, one of {allowed}, but got "
                         f"{type(kernel_dtype).__name__} ({kernel_dtype!r})")
-    if kernel_dtype == "float16":
-        raise ValueError(
-            f"spectro.{fn}: kernel_dtype='float16' (half-precision arithmetic) is not supported: the kernels are bound "
-            "by memory traffic, not arithmetic, so computing in half precision would only add rounding error "
-            "(notes/half_precision.md). Use kernel_dtype='mixed' (float32 arithmetic, result stored in half "
-            f"precision, half the output bytes). kernel_dtype must be one of {allowed}"
-        )
     raise ValueError(f"spectro.{fn}: kernel_dtype must be one of {allowed}, but got {kernel_dtype!r}")
+
+
+def _half_storage(t):
+    """kernel_dtype="float16": t (input or window; None passes) as half-precision values: float16 / bfloat16 /
+    complex32 as they are, wider dtypes rounded to nearest float16 / complex32 (one conversion pass)."""
+    if t is None or t.dtype not in _HALF_STORAGE:
+        return t
+    return t.to(_HALF_STORAGE[t.dtype])
 
 
 def _check_mixed_precision(fn: str, compute_dtype: torch.dtype) -> None:
@@ -183,21 +188,31 @@ def stft(
               (``.to(torch.complex64)`` or ``torch.view_as_real`` first). On CUDA's single-kernel path the kernel
               stores complex32 itself (half the output bytes written); elsewhere the single-precision result is
               converted in one more pass (the same values).
-            * ``"float16"`` (half-precision arithmetic): ``ValueError``. The kernels are limited by memory traffic,
-              not arithmetic, so half arithmetic would only add error (FFT rounding growing with ``log2(n_fft)``
-              in units of ``eps16``) for no speed; ``"mixed"`` takes the bandwidth saving.
+            * ``"float16"``: half-precision *storage* throughout, float32 arithmetic. The signal and the window are
+              read as half-precision values: float16 / bfloat16 / complex32 as they are, wider dtypes (float32,
+              float64, complex64, complex128) first rounded to nearest float16 / complex32 (one conversion pass);
+              windowing and the FFT run in float32 (no half-precision arithmetic: it would add rounding that grows
+              with ``log2(n_fft)``, and the kernels are not arithmetic-bound); the spectrum is stored as in
+              ``"mixed"``. Exactly ``"mixed"`` applied to the rounded input and window, so the result depends only on
+              their half-precision values (as in a pipeline that stores everything in half precision); never
+              faster than ``"mixed"``. Error against the exact transform of the original values, per real
+              component: the ``"mixed"`` bound plus ``(1 + eps16/2) * (eps16 + eps16**2/4) * |scale| * S_m``, the
+              rounding of input and window (each value within ``eps16/2 * (|v| + 2**-14)``), with ``S_m = sum_k
+              (|w[k]| + 2**-14) * (|x_m[k]| + 2**-14)`` over the samples ``x_m[k]`` of frame ``m`` and ``scale =
+              n_fft ** -0.5`` with ``normalized=True``, else 1. Double-precision inputs are accepted (rounded).
+              Gradients flow through the conversions: they come back in the input's and window's own dtypes.
 
     Returns:
         ``(..., n_fft // 2 + 1 or n_fft, n_frames)`` complex tensor (or ``(..., F, n_frames, 2)`` real), with
         ``n_frames = 1 + (T_padded - n_fft) // hop_length``. Like torch, the result is a transposed view of a
-        frame-major buffer: its strides equal ``torch.stft``'s (also for ``kernel_dtype="mixed"``).
+        frame-major buffer: its strides equal ``torch.stft``'s (also for the half-precision kernel_dtypes).
     """
     if center and align_to_window is not None:
         raise RuntimeError("stft align_to_window should only be set when center = false")
     if not isinstance(input, torch.Tensor):
         raise TypeError(f"spectro.stft: expected input to be a Tensor, but got {type(input).__name__}")
     _check_dtype("stft", "input", input)
-    mixed = _check_kernel_dtype("stft", kernel_dtype)
+    kd = _check_kernel_dtype("stft", kernel_dtype)
     if input.dim() < 1:
         raise RuntimeError("spectro.stft: expected input with at least 1 dimension (..., time), but got a 0-D tensor")
     _check_int("stft", "n_fft", n_fft, optional=False)
@@ -265,6 +280,9 @@ def stft(
     else:
         n_frames = 1 + (padded_len - n_fft) // hop_length
 
+    if kd == "float16":  # the input and window as half-precision values too: then as "mixed"
+        input, window = _half_storage(input), _half_storage(window)
+    mixed = kd != "float32"
     dtype = torch.promote_types(input.dtype, window.dtype) if window is not None else input.dtype
     dtype = _COMPUTE.get(dtype, dtype)
     if mixed:
@@ -284,7 +302,8 @@ def stft(
     else:
         fft_mode = "rfft" if onesided is None or onesided else "rfft_full"
     scale = n_fft**-0.5 if normalized else 1.0
-    # out_dtype: complex32 for kernel_dtype="mixed" (computed in float32, stored in half), else the compute dtype.
+    # out_dtype: complex32 for kernel_dtype "mixed" / "float16" (computed in float32, stored in half), else the
+    # compute dtype.
     out = torch.ops.spectro.analysis(x, w, n_fft, hop_length, n_frames, pad, mode, False, fft_mode, scale,
                                      torch.complex32 if mixed else None)
     if len(batch_shape) != 1:
@@ -376,7 +395,16 @@ def istft(
               spectrum's and window's gradients come back in their own dtypes. On CUDA's single-kernel path the
               kernel stores the half result itself; elsewhere the float32 result is converted in one more pass
               (the same values).
-            * ``"float16"`` (half-precision arithmetic): ``ValueError``, as for :func:`stft`.
+            * ``"float16"``: half-precision storage throughout, float32 arithmetic, as for :func:`stft`: the spectrum
+              is read as complex32 (complex64 / complex128 first rounded to nearest) and the window as float16 /
+              bfloat16 (float32 / float64 rounded to nearest float16), then exactly as ``"mixed"`` on those values
+              (the same output dtypes; bfloat16 with a bfloat16 window). Error: the ``"mixed"`` bound against the
+              exact inverse of the rounded spectrum with the rounded window ``w~``; against the exact inverse of the
+              original spectrum (with ``w~``), add ``(1 + eps/2) * (eps16/2) * sum_m |w~[t - m hop]| A_m / env(t)``
+              at sample ``t``: the spectrum's rounding, with ``A_m = |scale| * sum_b c_b (|X_m[b]| + 2**-13.5)``
+              over the bins ``b`` of frame ``m`` that the inverse uses (``c_b`` 2 for the interior bins of a real
+              result, else 1), ``scale = 1 / n_fft`` (``n_fft ** -0.5`` with ``normalized=True``) and ``env`` the
+              envelope of ``w~``. Double-precision inputs are accepted (rounded).
 
     Returns:
         real signal ``(..., length)`` (complex with ``return_complex=True``) in the promoted dtype of the input's
@@ -390,7 +418,7 @@ def istft(
         raise ValueError(f"spectro.istft: safety must be one of 'auto', 'always', 'off', but got {safety!r}")
     if torch_like and safety == "off":
         raise ValueError("spectro.istft: torch_like=True needs the NOLA check, so safety='off' is not allowed")
-    mixed = _check_kernel_dtype("istft", kernel_dtype)
+    kd = _check_kernel_dtype("istft", kernel_dtype)
     _check_int("istft", "n_fft", n_fft, optional=False)
     _check_int("istft", "hop_length", hop_length)
     _check_int("istft", "win_length", win_length)
@@ -451,18 +479,24 @@ def istft(
             "tail. Please check your center and hop_length settings.",
         )
 
+    # kernel_dtype="float16": the spectrum and window as half-precision values too, then as "mixed". (`window` stays
+    # the caller's tensor: the NOLA check's cache is keyed on it.)
+    win = window
+    if kd == "float16":
+        input, win = _half_storage(input), _half_storage(window)
+    mixed = kd != "float32"
     out_dtype = _REAL_OF[input.dtype]
-    if window is not None:
-        out_dtype = torch.promote_types(out_dtype, window.dtype)
+    if win is not None:
+        out_dtype = torch.promote_types(out_dtype, win.dtype)
     real_dtype = _COMPUTE.get(out_dtype, out_dtype)
     op_out_dtype = None  # the op's out_dtype: None = its compute dtype
     if mixed:
         _check_mixed_precision("istft", real_dtype)
-        out_dtype = torch.bfloat16 if window is not None and window.dtype == torch.bfloat16 else torch.float16
+        out_dtype = torch.bfloat16 if win is not None and win.dtype == torch.bfloat16 else torch.float16
         if return_complex:
             if out_dtype == torch.bfloat16:
                 raise ValueError(
-                    "spectro.istft: kernel_dtype='mixed' with a bfloat16 window asks for a bfloat16 signal, but "
+                    f"spectro.istft: kernel_dtype={kd!r} with a bfloat16 window asks for a bfloat16 signal, but "
                     "return_complex=True has no complex bfloat16 dtype: pass a float16 or float32 window (complex32 "
                     "result) or kernel_dtype='float32'"
                 )
@@ -476,7 +510,7 @@ def istft(
     spec = input if input.dtype == spec_dtype or _COMPUTE.get(input.dtype) == spec_dtype else input.to(spec_dtype)
     if spec.dim() != 3:
         spec = spec.reshape(-1, bins, n_frames)
-    w = _resolve_window("istft", window, win_length, n_fft, input, real_dtype)
+    w = _resolve_window("istft", win, win_length, n_fft, input, real_dtype)
     if return_complex:
         fft_mode = "ifft"
     else:
@@ -485,8 +519,10 @@ def istft(
             spec = spec[:, : n_fft // 2 + 1]
     scale = n_fft**-0.5 if normalized else 1.0 / n_fft
 
-    _nola(w, window, n_fft, hop_length, win_length, n_frames, start, min(end, natural), spec.dtype, torch_like, safety)
-    # op_out_dtype: kernel_dtype="mixed" computes in float32 and stores in half precision.
+    # (The cache key's "dtype" also tells a rounded window ("float16") from the caller's.)
+    _nola(w, window, n_fft, hop_length, win_length, n_frames, start, min(end, natural), (spec.dtype, kd == "float16"),
+          torch_like, safety)
+    # op_out_dtype: kernel_dtype "mixed" / "float16" compute in float32 and store in half precision.
     y = torch.ops.spectro.synthesis(spec, w, n_fft, hop_length, out_len, start, "constant", True, fft_mode, scale,
                                     op_out_dtype)
     if op_out_dtype is None and out_dtype != real_dtype:  # float16 result (a complex32 spectrum): computed in float32

@@ -61,8 +61,9 @@ class STFT(_Transform):
             Stored as the buffer ``window`` (moves with ``.to()``; made in the default dtype, so ``.double()``
             converts float32 values), or as a Parameter with ``trainable_window``.
         trainable_window: learn the window (its gradient comes from spectro's window gradient).
-        kernel_dtype: (keyword-only) as :func:`spectro.stft`: ``"float32"`` (default) or ``"mixed"`` (complex32
-            result); checked here and passed to every call.
+        kernel_dtype: (keyword-only) as :func:`spectro.stft`: ``"float32"`` (default), ``"mixed"`` (complex32
+            result) or ``"float16"`` (input and window also rounded to half precision); checked here and passed to
+            every call.
     """
 
     def __init__(self, n_fft: int, hop_length: Optional[int] = None, win_length: Optional[int] = None,
@@ -88,9 +89,10 @@ class ISTFT(_Transform):
         n_fft, hop_length, win_length, center, normalized, onesided, return_complex, torch_like, safety: as
             :func:`spectro.istft`.
         window, trainable_window: as :class:`STFT`.
-        kernel_dtype: (keyword-only) as :func:`spectro.istft`: ``"float32"`` (default) or ``"mixed"`` (float16
+        kernel_dtype: (keyword-only) as :func:`spectro.istft`: ``"float32"`` (default), ``"mixed"`` (float16
             result, or bfloat16 when the window is bfloat16, e.g. after ``.to(torch.bfloat16)``; complex32 with
-            ``return_complex``); checked here and passed to every call.
+            ``return_complex``) or ``"float16"`` (spectrum and window also rounded to half precision); checked here
+            and passed to every call.
     """
 
     def __init__(self, n_fft: int, hop_length: Optional[int] = None, win_length: Optional[int] = None,

@@ -7,7 +7,10 @@ Definitions under test (the docstrings, README "Half precision", notes/half_prec
 * "mixed": the single-precision computation with the result stored in half precision, each real component the
   float32 result rounded once to nearest: stft -> complex32 (float16 with return_complex=False); istft -> float16,
   bfloat16 when the window is bfloat16, complex32 with return_complex=True. Double-precision inputs are refused.
-* "float16" (half-precision arithmetic) is refused with a ValueError that explains why.
+* "float16": half-precision storage throughout: exactly "mixed" applied to the input and window rounded to half
+  precision (float16 / complex32; bfloat16 and float16 inputs as they are), double precision accepted (rounded). Its
+  error bound against the original values adds the inputs' rounding (test_stft_float16_bound / test_istft_float16_
+  bound below derive it).
 
 Error bound (per real component c of the result, r its exact value from the float64 reference):
 
@@ -428,14 +431,176 @@ def test_modules_kernel_dtype(device):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# kernel_dtype="float16": "mixed" on the half-precision values of input and window.
+_HALF_STORAGE = {torch.float32: torch.float16, torch.float64: torch.float16, torch.complex64: torch.complex32,
+                 torch.complex128: torch.complex32}
+
+
+def _rounded(t):
+    """t as half-precision values: float16 / bfloat16 / complex32 as they are, wider dtypes rounded to nearest."""
+    return t.to(_HALF_STORAGE[t.dtype]) if t.dtype in _HALF_STORAGE else t
+
+
+def _same_values(a, b):
+    return a.dtype == b.dtype and a.shape == b.shape and a.stride() == b.stride() and torch.equal(_real_view(a),
+                                                                                                  _real_view(b))
+
+
+@pytest.mark.kernel_paths
+@pytest.mark.parametrize("window_dtype", [torch.float32, torch.bfloat16, torch.float64])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.complex64])
+def test_float16_is_mixed_on_rounded_inputs(device, dtype, window_dtype):
+    n_fft, hop, T = 64, 16, 1000
+    gen = generator(seed_of("kdtype float16 same", dtype, window_dtype))
+    base = torch.complex64 if dtype.is_complex else torch.float32
+    x = randn((2, T), base, gen, device).to(dtype)
+    w = (torch.hann_window(n_fft, device=device) * 0.9 + 0.1).to(window_dtype)
+    s = spectro.stft(x, n_fft, hop, window=w, return_complex=True, kernel_dtype="float16")
+    s_ref = spectro.stft(_rounded(x), n_fft, hop, window=_rounded(w), return_complex=True, kernel_dtype="mixed")
+    assert s.dtype == torch.complex32
+    assert _same_values(s, s_ref), "stft float16 != mixed on the rounded input and window"
+    spec = spectro.stft(x.to(base), n_fft, hop, window=w.to(torch.float32), return_complex=True)
+    spec = spec.to(torch.complex128) if dtype == torch.float64 else spec
+    kw = dict(length=T, return_complex=dtype.is_complex)
+    if dtype.is_complex and window_dtype == torch.bfloat16:  # no complex bfloat16: refused as in "mixed"
+        with pytest.raises(ValueError, match="kernel_dtype='float16' with a bfloat16 window"):
+            spectro.istft(spec, n_fft, hop, window=w, kernel_dtype="float16", **kw)
+        return
+    y = spectro.istft(spec, n_fft, hop, window=w, kernel_dtype="float16", **kw)
+    y_ref = spectro.istft(_rounded(spec), n_fft, hop, window=_rounded(w), kernel_dtype="mixed", **kw)
+    expected = torch.complex32 if dtype.is_complex else (
+        torch.bfloat16 if window_dtype == torch.bfloat16 else torch.float16)
+    assert y.dtype == expected
+    assert _same_values(y, y_ref), "istft float16 != mixed on the rounded spectrum and window"
+
+
+def _frames64(x64, n_fft, hop):
+    """The centre-padded (reflect) frames of x64 [B, T]: [B, n_frames, n_fft]."""
+    xp = torch.nn.functional.pad(x64[:, None], (n_fft // 2, n_fft // 2), mode="reflect")[:, 0]
+    return xp.unfold(-1, n_fft, hop)
+
+
+@pytest.mark.kernel_paths
+@pytest.mark.parametrize("normalized", [False, True])
+@pytest.mark.parametrize("n_fft", [15, 400, 512])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.complex64])
+def test_stft_float16_bound(device, dtype, n_fft, normalized):
+    """Against the float64 transform of the original values: the "mixed" bound (one rounding of the float32 result)
+    with e32 grown by the rounding of input and window. Each rounded value v~ = v (1 + d) + a with |d| <= u =
+    eps16/2 and |a| <= u 2^-14 (subnormals), so |w~ x~ - w x| <= (2u + u^2) (|w| + 2^-14) (|x| + 2^-14) per
+    sample, and a transform coefficient moves by at most |scale| * (2u + u^2) * S_m, S_m the frame's sum of those
+    products (|exp| = 1)."""
+    hop = n_fft // 4 if n_fft > 15 else 3
+    gen = generator(seed_of("kdtype float16 stft", dtype, n_fft))
+    base = torch.complex64 if dtype.is_complex else torch.float32
+    x = randn((2, 4 * n_fft + 9), base, gen, device).to(dtype)
+    w = torch.hann_window(n_fft, device=device, dtype=torch.float64) * 0.9 + 0.1
+    w = w.float()  # not float16-representable: rounded by the mode
+    s = spectro.stft(x, n_fft, hop, window=w, return_complex=True, normalized=normalized, kernel_dtype="float16")
+    assert s.dtype == torch.complex32
+    x64 = x.to("cpu", torch.complex128 if dtype.is_complex else torch.float64)
+    w64 = w.to("cpu", torch.float64)
+    ref = torch.stft(x64, n_fft, hop, window=w64, normalized=normalized, return_complex=True)
+    u = HALF_EPS[torch.float16] / 2
+    scale = n_fft**-0.5 if normalized else 1.0
+    S = ((_frames64(x64, n_fft, hop).abs() + 2.0**-14) * (w64.abs() + 2.0**-14)).sum(-1)  # [B, n_frames]
+    e_in = scale * (2 * u + u * u) * S[:, None, :, None]  # per (b, bin, frame, re/im)
+    e32 = TOL32(n_fft) * ref.abs().max().item()
+    assert_one_rounding(s, ref, e32 + e_in, what=f"stft float16 vs float64, {dtype}, n_fft={n_fft}")
+    # The inputs' rounding is a real part of the error: the bound without it fails for float32 input.
+    if dtype in (torch.float32, torch.float64):
+        err = (_real_view(s) - _real_view(ref)).abs()
+        mixed_bound = u * _real_view(ref).abs() + (1 + u) * e32 + _sub(torch.float16)
+        assert bool((err > mixed_bound).any()), "float16 input rounding left no trace (was the input rounded?)"
+
+
+def _overlap_add64(frames, hop):
+    """[B, N, n] -> [B, n + hop (N - 1)]: frames summed at m * hop (float64 reference)."""
+    B, N, n = frames.shape
+    out = torch.zeros(B, n + hop * (N - 1), dtype=frames.dtype)
+    for m in range(N):
+        out[:, m * hop : m * hop + n] += frames[:, m]
+    return out
+
+
+@pytest.mark.kernel_paths
+@pytest.mark.parametrize("n_fft", [16, 400, 512])
+@pytest.mark.parametrize("spec_dtype", [torch.complex64, torch.complex128])
+def test_istft_float16_bound(device, spec_dtype, n_fft):
+    """Against the float64 inverse of the original spectrum, with a window whose values are float16 (so that only
+    the spectrum's rounding adds to the "mixed" bound). Each rounded component moves by at most u (|c| + 2^-14), so
+    a bin by u (|X| + 2^-13.5); the unnormalised Hermitian inverse weighs bin b by c_b / n_fft (c_b = 2 for interior
+    bins), so a frame sample moves by at most u A_m, A_m = sum_b c_b (|X_m[b]| + 2^-13.5) / n_fft; windowed,
+    overlap-added and divided by the envelope: u * sum_m |w[t - m hop]| A_m / env(t)."""
+    hop = n_fft // 4
+    T = 6 * n_fft + 5
+    gen = generator(seed_of("kdtype float16 istft", spec_dtype, n_fft))
+    x = randn((2, T), torch.float32, gen, device)
+    w = (torch.hann_window(n_fft, device=device) * 0.9 + 0.1).half().float()  # float16 values
+    spec = spectro.stft(x, n_fft, hop, window=w, return_complex=True).to(spec_dtype)
+    y = spectro.istft(spec, n_fft, hop, window=w, length=T, kernel_dtype="float16")
+    assert y.dtype == torch.float16
+    ref = reference_istft(spec, n_fft, hop, n_fft, w, True, False, True, T, False)
+    mags = reference_istft(spec, n_fft, hop, n_fft, w, True, False, True, T, False, magnitudes=True)
+    env = istft_envelope(w.to(torch.float64), n_fft, hop, n_fft, spec.shape[-1], True, T)
+    e32 = TOL32(n_fft) * (torch.maximum(ref.abs(), mags) * env).max().item() / env
+    u = HALF_EPS[torch.float16] / 2
+    X = spec.to("cpu", torch.complex128)
+    c = torch.full((X.shape[-2],), 2.0, dtype=torch.float64)
+    c[0] = 1.0
+    if n_fft % 2 == 0:
+        c[-1] = 1.0
+    A = ((X.abs() + 2.0**-13.5) * c[:, None]).sum(-2) / n_fft  # [B, n_frames]
+    w64 = w.to("cpu", torch.float64)
+    spread = _overlap_add64(A[..., None] * w64.abs(), hop)[:, n_fft // 2 : n_fft // 2 + T]
+    e_spec = u * spread / env
+    assert_one_rounding(y, ref, e32 + e_spec, what=f"istft float16 vs float64, {spec_dtype}, n_fft={n_fft}")
+
+
+@pytest.mark.kernel_paths
+@pytest.mark.parametrize("op", ["stft", "istft"])
+def test_float16_gradients(device, op):
+    """Gradients flow through the roundings: equal to autograd through explicit conversions and "mixed", in the
+    inputs' own dtypes (first and second order)."""
+    n_fft, hop, T = 64, 16, 900
+    gen = generator(seed_of("kdtype float16 grad", op))
+    x = randn((2, T), torch.float32, gen, device)
+    w0 = torch.hann_window(n_fft, device=device) * 0.9 + 0.1
+    if op == "istft":
+        x = spectro.stft(x, n_fft, hop, window=w0, return_complex=True)
+    v = randn(tuple(x.shape), x.dtype, gen, device)
+
+    def grads(explicit):
+        xx = x.detach().clone().requires_grad_()
+        ww = w0.detach().clone().requires_grad_()
+        if op == "stft":
+            out = (spectro.stft(_rounded(xx), n_fft, hop, window=_rounded(ww), return_complex=True,
+                                kernel_dtype="mixed") if explicit else
+                   spectro.stft(xx, n_fft, hop, window=ww, return_complex=True, kernel_dtype="float16"))
+            loss = torch.view_as_real(out).float().pow(2).sum()
+        else:
+            out = (spectro.istft(_rounded(xx), n_fft, hop, window=_rounded(ww), length=T, kernel_dtype="mixed")
+                   if explicit else spectro.istft(xx, n_fft, hop, window=ww, length=T, kernel_dtype="float16"))
+            loss = out.float().pow(2).sum()
+        gx, gw = torch.autograd.grad(loss, (xx, ww), create_graph=True)
+        second = torch.view_as_real(gx * v.conj()).sum() if gx.is_complex() else (gx * v).sum()
+        (g2,) = torch.autograd.grad(second, xx)
+        return gx, gw, g2
+
+    got, want = grads(False), grads(True)
+    for a, b, name in zip(got, want, ("input gradient", "window gradient", "second order")):
+        assert a.dtype == b.dtype and a.dtype in (torch.float32, torch.complex64), (name, a.dtype)
+        assert torch.equal(a, b), f"{name}: float16 != mixed through explicit roundings"
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Errors
 @pytest.mark.parametrize("fn", ["stft", "istft", "STFT", "ISTFT"])
 @pytest.mark.parametrize("value,exc,match", [
-    ("fp16", ValueError, r"kernel_dtype must be one of 'float32', 'mixed', but got 'fp16'"),
-    ("Mixed", ValueError, r"kernel_dtype must be one of 'float32', 'mixed'"),
-    ("float16", ValueError, r"kernel_dtype='float16' \(half-precision arithmetic\) is not supported.*"
-                            r"kernel_dtype='mixed'"),
-    (torch.float16, TypeError, r"kernel_dtype must be a str, one of 'float32', 'mixed', but got dtype"),
+    ("fp16", ValueError, r"kernel_dtype must be one of 'float32', 'mixed', 'float16', but got 'fp16'"),
+    ("Mixed", ValueError, r"kernel_dtype must be one of 'float32', 'mixed', 'float16'"),
+    ("bfloat16", ValueError, r"kernel_dtype must be one of 'float32', 'mixed', 'float16', but got 'bfloat16'"),
+    (torch.float16, TypeError, r"kernel_dtype must be a str, one of 'float32', 'mixed', 'float16', but got dtype"),
     (None, TypeError, r"kernel_dtype must be a str"),
     (3, TypeError, r"kernel_dtype must be a str"),
 ])
