@@ -117,12 +117,9 @@ at::Tensor analysis_fused(const OpArgs& a) {
     kernels::cuda::FusedAnalysisParams<V> p;
     p.a = base;
     // A half-precision signal (base.x is null then) is read by the kernel itself, converted to float on load.
-    const void* x = a.input.const_data_ptr();
-    switch (a.input.scalar_type()) {
-      case at::kHalf: p.x_f16 = static_cast<const __half*>(x); break;
-      case at::kBFloat16: p.x_bf16 = static_cast<const __nv_bfloat16*>(x); break;
-      case at::kComplexHalf: p.x_c32 = static_cast<const __half2*>(x); break;
-      default: TORCH_INTERNAL_ASSERT(base.x != nullptr);
+    if (base.x == nullptr) {
+      p.x_half = a.input.const_data_ptr();
+      p.x_half_bf16 = a.input.scalar_type() == at::kBFloat16;
     }
     if (half_out) {
       p.spec_half = reinterpret_cast<__half2*>(spec.mutable_data_ptr());

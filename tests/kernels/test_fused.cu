@@ -405,9 +405,8 @@ void check_analysis(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_
     using Out = typename decltype(out_tag)::type;
     return with_input_bytes(x_half, [&](const void* xin) {
       q.a.x = nullptr;
-      if (Traits<V>::complex) q.x_c32 = static_cast<const __half2*>(xin);
-      else if (in_kind == 1) q.x_f16 = static_cast<const __half*>(xin);
-      else q.x_bf16 = static_cast<const __nv_bfloat16*>(xin);
+      q.x_half = xin;
+      q.x_half_bf16 = !Traits<V>::complex && in_kind == 2;
       return run_half<Out>(ref.size(), dst_host, [&](Out* dst) {
         q.spec = nullptr;
         q.spec_half = nullptr;
@@ -981,8 +980,9 @@ void bench_config(int64_t B, int64_t T, int64_t n_fft, int64_t hop, bool sweep) 
     }
     kc::FusedAnalysisParams<float> qb = pa;
     qb.a.x = nullptr;
+    qb.x_half_bf16 = true;
     auto stft_bf16 = [&](int i) {
-      qb.x_bf16 = x_bf16[i & 1];
+      qb.x_half = x_bf16[i & 1];
       BENCH_OK(kc::launch_fused_analysis(qb, nullptr));
     };
     report(std::string(tag) + " fused stft, bfloat16 in", time_ms(stft_bf16),

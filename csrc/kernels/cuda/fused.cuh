@@ -61,10 +61,11 @@ struct FusedAnalysisParams {
   // rounded once to float16, the same layout as `spec`) and `spec` is unused.
   __half2* spec_half = nullptr;
   // Single precision only: the signal in half precision, read instead of a.x (same layout) and converted to float
-  // on load (exactly): float16 or bfloat16 for a real signal, complex32 for a complex one. At most one is set.
-  const __half* x_f16 = nullptr;
-  const __nv_bfloat16* x_bf16 = nullptr;
-  const __half2* x_c32 = nullptr;
+  // on load (exactly): float16 (x_half_bf16 false) or bfloat16 for a real signal, complex32 for a complex one.
+  // (One untyped pointer: every byte of this struct is a kernel parameter, and three typed ones made the
+  // power-of-two analysis spill registers.)
+  const void* x_half = nullptr;
+  bool x_half_bf16 = false;
 };
 
 template <typename V>
@@ -108,14 +109,10 @@ SPECTRO_HD Out* output_of(const FusedSynthesisParams<V>& p) {
 // Where the fused kernels read their input, by storage type In: the compute type itself, or half precision.
 template <typename In, typename V>
 SPECTRO_HD const In* input_of(const FusedAnalysisParams<V>& p) {
-  if constexpr (std::is_same<In, __half>::value) {
-    return p.x_f16;
-  } else if constexpr (std::is_same<In, __nv_bfloat16>::value) {
-    return p.x_bf16;
-  } else if constexpr (std::is_same<In, __half2>::value) {
-    return p.x_c32;
-  } else {
+  if constexpr (std::is_same<In, V>::value) {
     return p.a.x;
+  } else {
+    return static_cast<const In*>(p.x_half);
   }
 }
 template <typename In, typename V>
@@ -1365,27 +1362,23 @@ struct TypeTag {
 };
 
 // Calls f(TypeTag<Out>{}, TypeTag<In>{}) with the storage types the parameters select: the result as complex32 when
-// spec_half is set, the signal in half precision when x_f16 / x_bf16 / x_c32 is; cudaErrorInvalidValue for a
-// combination the kernels do not have (half precision with a double-precision computation, a real half signal for a
-// complex one or the reverse, two half inputs).
+// spec_half is set, the signal in half precision when x_half is (float16 / bfloat16 by x_half_bf16, complex32 for a
+// complex signal); cudaErrorInvalidValue for a combination the kernels do not have (half precision with a
+// double-precision computation, a bfloat16 complex signal, both a.x and x_half).
 template <typename V, class F>
 cudaError_t with_analysis_types(const FusedAnalysisParams<V>& p, F&& f) {
   using R = typename RealOf<V>::type;
-  const int halves = (p.x_f16 != nullptr) + (p.x_bf16 != nullptr) + (p.x_c32 != nullptr);
   if constexpr (!std::is_same<R, float>::value) {
-    if (p.spec_half != nullptr || halves != 0) return cudaErrorInvalidValue;
+    if (p.spec_half != nullptr || p.x_half != nullptr) return cudaErrorInvalidValue;
     return f(TypeTag<Complex<R>>{}, TypeTag<V>{});
   } else {
-    if (halves > 1) return cudaErrorInvalidValue;
+    if (p.x_half != nullptr && p.a.x != nullptr) return cudaErrorInvalidValue;
     const auto by_input = [&](auto out) -> cudaError_t {
+      if (p.x_half == nullptr) return f(out, TypeTag<V>{});
       if constexpr (IsComplex<V>::value) {
-        if (p.x_f16 != nullptr || p.x_bf16 != nullptr) return cudaErrorInvalidValue;
-        return p.x_c32 != nullptr ? f(out, TypeTag<__half2>{}) : f(out, TypeTag<V>{});
+        return p.x_half_bf16 ? cudaErrorInvalidValue : f(out, TypeTag<__half2>{});
       } else {
-        if (p.x_c32 != nullptr) return cudaErrorInvalidValue;
-        if (p.x_f16 != nullptr) return f(out, TypeTag<__half>{});
-        if (p.x_bf16 != nullptr) return f(out, TypeTag<__nv_bfloat16>{});
-        return f(out, TypeTag<V>{});
+        return p.x_half_bf16 ? f(out, TypeTag<__nv_bfloat16>{}) : f(out, TypeTag<__half>{});
       }
     };
     return p.spec_half != nullptr ? by_input(TypeTag<__half2>{}) : by_input(TypeTag<Complex<R>>{});
