@@ -204,8 +204,8 @@ def stft(
 
     Returns:
         ``(..., n_fft // 2 + 1 or n_fft, n_frames)`` complex tensor (or ``(..., F, n_frames, 2)`` real), with
-        ``n_frames = 1 + (T_padded - n_fft) // hop_length``. Like torch, the result is a transposed view of a
-        frame-major buffer: its strides equal ``torch.stft``'s (also for the half-precision kernel_dtypes).
+        ``n_frames = 1 + (T_padded - n_fft) // hop_length``. Like torch's, the result lies in a frame-major buffer
+        (bins contiguous): its strides equal ``torch.stft``'s (also for the half-precision kernel_dtypes).
     """
     if center and align_to_window is not None:
         raise RuntimeError("stft align_to_window should only be set when center = false")
