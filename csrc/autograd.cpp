@@ -15,11 +15,20 @@
 //   synthesis  d/dw sum Re(conj(g) * S(X, w)) = sum_{b,n} Re(conj(frames of g) * IFFT X) * d(w[k] h(p))/dw
 // with h = 1, or h(p) = 1 / envelope(p) (whose derivative is -2 w[k] h(p)^2 at each p = n*hop + k). A half x or spec
 // enters them converted to the compute dtype (torch has few complex32 ops).
+//
+// Forward-mode AD (dual tensors, torch.func.jvp / jacfwd) propagates tangents by the formulas of the section "forward
+// mode" below, and the torch.func transforms (grad, vjp, jacrev, vmap, ...) work too: see "graph nodes".
 #include <ATen/ATen.h>
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/autograd.h>
+#include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/functions/utils.h>
+#include <torch/csrc/autograd/saved_variable.h>
 #include <torch/library.h>
 
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -92,6 +101,14 @@ at::Tensor padded(const at::Tensor& sig, int64_t pad, const c10::SymInt& span, c
   return at::where(idx >= 0, out, at::zeros({}, out.options()));
 }
 
+// The adjoint of padded: v [B, span] over padded positions -> [B, length], each position's value added onto the
+// sample it reads (dropped where it reads zero padding).
+at::Tensor folded(const at::Tensor& v, int64_t pad, const c10::SymInt& length, const std::string& mode) {
+  const at::Tensor idx = source_index(length, pad, v.sym_size(1), mode, v.device());
+  const at::Tensor src = at::where(idx >= 0, v, at::zeros({}, v.options()));
+  return at::zeros_symint({v.sym_size(0), length}, v.options()).index_add(1, idx.clamp_min(0), src);
+}
+
 // [..., span] -> [..., n_frames, n_fft]: span = n_fft + hop * (n_frames - 1) holds exactly n_frames frames.
 at::Tensor frames_of(const at::Tensor& sig, int64_t n_fft, int64_t hop) { return sig.unfold(-1, n_fft, hop); }
 
@@ -114,11 +131,14 @@ at::Tensor overlap_add(const at::Tensor& frames, int64_t hop) {
   return blocks * hop == n_fft ? out : out.narrow_symint(1, 0, (n_frames - 1) * hop + n_fft);
 }
 
+// The envelope sum_n v[p - n*hop] of a frame v repeated over n_frames frames, at every position p of the span.
+at::Tensor frame_sum(const at::Tensor& v, int64_t hop, const c10::SymInt& n_frames) {
+  return overlap_add(v.reshape({1, 1, -1}).expand_symint({c10::SymInt(1), n_frames, v.sym_size(0)}), hop)[0];
+}
+
 // h(p) = 1 / envelope(p), 0 below the NOLA threshold.
 at::Tensor envelope_scale(const at::Tensor& window, int64_t hop, const c10::SymInt& n_frames) {
-  const at::Tensor w2 =
-      (window * window).reshape({1, 1, -1}).expand_symint({c10::SymInt(1), n_frames, window.sym_size(0)});
-  const at::Tensor env = overlap_add(w2, hop)[0];
+  const at::Tensor env = frame_sum(window * window, hop, n_frames);
   const at::Tensor small = env < kernels::kEnvelopeEps;
   return at::where(small, at::zeros_like(env), 1.0 / at::where(small, at::ones_like(env), env));
 }
@@ -185,12 +205,137 @@ at::Tensor input_grad_in_own_dtype(const at::Tensor& grad, at::ScalarType dtype)
   return grad.scalar_type() == dtype ? grad : grad.to(dtype);
 }
 
+// What a backward needs besides the saved tensors: the geometry and the input's dtype. `extent` is the other side
+// of the transpose: the signal length of an analysis, the number of frames of a synthesis.
 struct Geom {
   int64_t n_fft, hop, pad;
   std::string pad_mode, fft_mode;
   bool env_normalize;
   double scale;
+  c10::SymInt n_frames, extent;
+  at::ScalarType input_dtype;
 };
+
+// ---- the backward formulas, shared by both graph nodes below ---------------------------------------------------
+
+// Gradients of sum Re(conj(grad) * analysis(x, window)) in x and (need_w) the window. x is needed only for the window
+// gradient.
+std::pair<at::Tensor, at::Tensor> analysis_backward(const Geom& g, const at::Tensor& x, const at::Tensor& window,
+                                                    const at::Tensor& grad_out, bool need_x, bool need_w) {
+  const at::Tensor grad = grad_in_compute_dtype(grad_out, window);
+  at::Tensor grad_x, grad_w;
+  if (!grad.defined()) return {grad_x, grad_w};
+  if (need_x) {
+    grad_x = input_grad_in_own_dtype(call_synthesis(grad, window, g.n_fft, g.hop, g.extent, g.pad, g.pad_mode,
+                                                    g.env_normalize, adjoint_mode(g.fft_mode), g.scale),
+                                     g.input_dtype);
+  }
+  if (need_w) {
+    const c10::SymInt span = (g.n_frames - 1) * g.hop + g.n_fft;
+    const at::Tensor xf = frames_of(padded(in_compute_dtype(x), g.pad, span, g.pad_mode), g.n_fft, g.hop);
+    const at::Tensor gf = synthesis_frames(grad, adjoint_mode(g.fft_mode), g.n_fft) * g.scale;
+    grad_w = window_grad(real_inner(xf, gf), window, g.hop, g.n_frames, g.env_normalize);
+  }
+  return {grad_x, grad_w};
+}
+
+// Gradients of sum Re(conj(grad) * synthesis(spec, window)) in spec and (need_w) the window. spec is needed only for
+// the window gradient.
+std::pair<at::Tensor, at::Tensor> synthesis_backward(const Geom& g, const at::Tensor& spec, const at::Tensor& window,
+                                                     const at::Tensor& grad_out, bool need_spec, bool need_w) {
+  const at::Tensor grad = grad_in_compute_dtype(grad_out, window);
+  at::Tensor grad_spec, grad_w;
+  if (!grad.defined()) return {grad_spec, grad_w};
+  if (need_spec) {
+    grad_spec = input_grad_in_own_dtype(call_analysis(grad, window, g.n_fft, g.hop, g.n_frames, g.pad, g.pad_mode,
+                                                      g.env_normalize, adjoint_mode(g.fft_mode), g.scale),
+                                        g.input_dtype);
+  }
+  if (need_w) {
+    const c10::SymInt span = (g.n_frames - 1) * g.hop + g.n_fft;
+    const at::Tensor gf = frames_of(padded(grad, g.pad, span, g.pad_mode), g.n_fft, g.hop);
+    const at::Tensor f = synthesis_frames(in_compute_dtype(spec), g.fft_mode, g.n_fft);
+    grad_w = window_grad(real_inner(gf, f) * g.scale, window, g.hop, g.n_frames, g.env_normalize);
+  }
+  return {grad_spec, grad_w};
+}
+
+// ---- forward-mode AD: the tangent of an output ----------------------------------------------------------------------
+//
+// Both ops are linear in their data input, and without envelope normalisation linear in the window as well, so the
+// tangent is the op applied to the tangents: T(x_t, w) + T(x, w_t). With envelope normalisation the window also enters
+// through h = 1 / envelope, whose tangent is dh = -h^2 * denv, denv(p) = sum_n 2 w w_t at p - n*hop (0 where h is 0).
+// Written over the padded positions of the span (pad 0, constant padding, no normalisation inside the op):
+//   analysis   A(x, w) = A0(u * h, w) with u = padded x, so its window tangent is A0(u * h, w_t) + A0(u * dh, w);
+//   synthesis  S(X, w) = fold(h * S0(X, w)), so its window tangent is fold(h * S0(X, w_t) + dh * S0(X, w)),
+// fold being the adjoint of the padding. The primals (x, w) enter without their own tangents (_fw_primal), and every
+// term is an op call through the dispatcher, so the tangents are differentiable again. They are computed in the
+// compute dtype and stored in the output's (a half out_dtype's tangent is rounded like the output).
+
+at::Tensor tangent_dh(const at::Tensor& w, const at::Tensor& w_t, const at::Tensor& h, int64_t hop,
+                      const c10::SymInt& n_frames) {
+  return -(h * h) * frame_sum(2 * w * w_t, hop, n_frames);
+}
+
+at::Tensor add_defined(const at::Tensor& a, const at::Tensor& b) {
+  return !a.defined() ? b : !b.defined() ? a : a + b;
+}
+
+at::Tensor analysis_tangent(const Geom& g, const at::Tensor& x, const at::Tensor& w, const at::Tensor& x_t,
+                            const at::Tensor& w_t) {
+  at::Tensor t;
+  if (x_t.defined()) {
+    t = call_analysis(x_t, w, g.n_fft, g.hop, g.n_frames, g.pad, g.pad_mode, g.env_normalize, g.fft_mode, g.scale);
+  }
+  if (w_t.defined()) {
+    at::Tensor tw;
+    if (!g.env_normalize) {
+      tw = call_analysis(x, w_t, g.n_fft, g.hop, g.n_frames, g.pad, g.pad_mode, false, g.fft_mode, g.scale);
+    } else {
+      const c10::SymInt span = (g.n_frames - 1) * g.hop + g.n_fft;
+      const at::Tensor u = padded(in_compute_dtype(x), g.pad, span, g.pad_mode);
+      const at::Tensor h = envelope_scale(w, g.hop, g.n_frames);
+      const at::Tensor dh = tangent_dh(w, w_t, h, g.hop, g.n_frames);
+      tw = call_analysis(u * h, w_t, g.n_fft, g.hop, g.n_frames, 0, "constant", false, g.fft_mode, g.scale) +
+           call_analysis(u * dh, w, g.n_fft, g.hop, g.n_frames, 0, "constant", false, g.fft_mode, g.scale);
+    }
+    t = add_defined(t, tw);
+  }
+  return t;
+}
+
+at::Tensor synthesis_tangent(const Geom& g, const at::Tensor& spec, const at::Tensor& w, const at::Tensor& spec_t,
+                             const at::Tensor& w_t) {
+  at::Tensor t;
+  if (spec_t.defined()) {
+    t = call_synthesis(spec_t, w, g.n_fft, g.hop, g.extent, g.pad, g.pad_mode, g.env_normalize, g.fft_mode,
+                       g.scale);
+  }
+  if (w_t.defined()) {
+    at::Tensor tw;
+    if (!g.env_normalize) {
+      tw = call_synthesis(spec, w_t, g.n_fft, g.hop, g.extent, g.pad, g.pad_mode, false, g.fft_mode, g.scale);
+    } else {
+      const c10::SymInt span = (g.n_frames - 1) * g.hop + g.n_fft;
+      const at::Tensor h = envelope_scale(w, g.hop, g.n_frames);
+      const at::Tensor dh = tangent_dh(w, w_t, h, g.hop, g.n_frames);
+      const at::Tensor s_t = call_synthesis(spec, w_t, g.n_fft, g.hop, span, 0, "constant", false, g.fft_mode,
+                                            g.scale);
+      const at::Tensor s = call_synthesis(spec, w, g.n_fft, g.hop, span, 0, "constant", false, g.fft_mode, g.scale);
+      tw = folded(s_t * h + s * dh, g.pad, g.extent, g.pad_mode);
+    }
+    t = add_defined(t, tw);
+  }
+  return t;
+}
+
+// ---- graph nodes ------------------------------------------------------------------------------------------------
+//
+// Two ways to put an op in the autograd graph, with the same backward formulas:
+// - torch::autograd::Function (CppNode) for plain reverse mode: it supports compiled autograd
+//   (torch._dynamo.config.compiled_autograd) and tracing;
+// - a hand-built Node (the way ATen's own ops record themselves) under functorch transforms (torch.func.grad, vjp,
+//   jvp, jacrev, jacfwd, ...), which refuse a C++ autograd::Function, and with forward-mode AD, which it lacks.
 
 void save_geom(AutogradContext* ctx, const Geom& g) {
   ctx->saved_data["n_fft"] = g.n_fft;
@@ -200,23 +345,36 @@ void save_geom(AutogradContext* ctx, const Geom& g) {
   ctx->saved_data["fft_mode"] = g.fft_mode;
   ctx->saved_data["env_normalize"] = g.env_normalize;
   ctx->saved_data["scale"] = g.scale;
+  ctx->saved_data["n_frames"] = g.n_frames;
+  ctx->saved_data["extent"] = g.extent;
+  ctx->saved_data["input_dtype"] = g.input_dtype;
 }
 
 Geom load_geom(AutogradContext* ctx) {
-  Geom g;
-  g.n_fft = ctx->saved_data["n_fft"].toInt();
-  g.hop = ctx->saved_data["hop"].toInt();
-  g.pad = ctx->saved_data["pad"].toInt();
-  g.pad_mode = ctx->saved_data["pad_mode"].toStringRef();
-  g.fft_mode = ctx->saved_data["fft_mode"].toStringRef();
-  g.env_normalize = ctx->saved_data["env_normalize"].toBool();
-  g.scale = ctx->saved_data["scale"].toDouble();
-  return g;
+  auto& d = ctx->saved_data;
+  return Geom{d["n_fft"].toInt(),         d["hop"].toInt(),           d["pad"].toInt(),
+              d["pad_mode"].toStringRef(), d["fft_mode"].toStringRef(), d["env_normalize"].toBool(),
+              d["scale"].toDouble(),       d["n_frames"].toSymInt(),    d["extent"].toSymInt(),
+              d["input_dtype"].toScalarType()};
 }
 
-struct AnalysisFunction : public torch::autograd::Function<AnalysisFunction> {
+// An op's Function: forward calls the op below autograd; backward is Backward(geometry, saved input or undefined,
+// window, grad, needs, needs). The data input is saved only when the window needs a gradient.
+template <class Self, std::pair<at::Tensor, at::Tensor> (*Backward)(const Geom&, const at::Tensor&,
+                                                                   const at::Tensor&, const at::Tensor&, bool, bool)>
+struct OpFunction : public torch::autograd::Function<Self> {
   static constexpr bool is_traceable = true;
 
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    auto [gi, gw] = Backward(load_geom(ctx), saved[0], saved[1], grads[0], ctx->needs_input_grad(0),
+                             ctx->needs_input_grad(1));
+    return {gi, gw, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+struct AnalysisFunction : public OpFunction<AnalysisFunction, analysis_backward> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& window, int64_t n_fft,
                             int64_t hop, c10::SymInt n_frames, int64_t pad, const std::string& pad_mode,
                             bool env_normalize, const std::string& fft_mode, double scale, OutDtype out_dtype) {
@@ -227,42 +385,14 @@ struct AnalysisFunction : public torch::autograd::Function<AnalysisFunction> {
                           out_dtype);
     }
     // Saved after the call, which validated the arguments (x is [batch, T]).
-    save_geom(ctx, {n_fft, hop, pad, pad_mode, fft_mode, env_normalize, scale});
-    ctx->saved_data["n_frames"] = n_frames;
-    ctx->saved_data["length"] = x.sym_size(1);
-    ctx->saved_data["input_dtype"] = x.scalar_type();  // x itself is saved only for the window gradient
+    save_geom(ctx, {n_fft, hop, pad, pad_mode, fft_mode, env_normalize, scale, n_frames, x.sym_size(1),
+                    x.scalar_type()});
     ctx->save_for_backward({window.requires_grad() ? x : at::Tensor(), window});
     return out;
   }
-
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const Geom g = load_geom(ctx);
-    const auto saved = ctx->get_saved_variables();
-    const at::Tensor& x = saved[0];
-    const at::Tensor& window = saved[1];
-    const at::Tensor grad = grad_in_compute_dtype(grads[0], window);
-    at::Tensor grad_x, grad_w;
-    if (ctx->needs_input_grad(0) && grad.defined()) {
-      grad_x = input_grad_in_own_dtype(
-          call_synthesis(grad, window, g.n_fft, g.hop, ctx->saved_data["length"].toSymInt(), g.pad, g.pad_mode,
-                         g.env_normalize, adjoint_mode(g.fft_mode), g.scale),
-          ctx->saved_data["input_dtype"].toScalarType());
-    }
-    if (ctx->needs_input_grad(1) && grad.defined()) {
-      const c10::SymInt n_frames = ctx->saved_data["n_frames"].toSymInt();
-      const c10::SymInt span = (n_frames - 1) * g.hop + g.n_fft;
-      const at::Tensor xf = frames_of(padded(in_compute_dtype(x), g.pad, span, g.pad_mode), g.n_fft, g.hop);
-      const at::Tensor gf = synthesis_frames(grad, adjoint_mode(g.fft_mode), g.n_fft) * g.scale;
-      grad_w = window_grad(real_inner(xf, gf), window, g.hop, n_frames, g.env_normalize);
-    }
-    return {grad_x, grad_w, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
-            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
-  }
 };
 
-struct SynthesisFunction : public torch::autograd::Function<SynthesisFunction> {
-  static constexpr bool is_traceable = true;
-
+struct SynthesisFunction : public OpFunction<SynthesisFunction, synthesis_backward> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& spec, const at::Tensor& window, int64_t n_fft,
                             int64_t hop, c10::SymInt length, int64_t pad, const std::string& pad_mode,
                             bool env_normalize, const std::string& fft_mode, double scale, OutDtype out_dtype) {
@@ -273,68 +403,135 @@ struct SynthesisFunction : public torch::autograd::Function<SynthesisFunction> {
                            out_dtype);
     }
     // Saved after the call, which validated the arguments (spec is [batch, bins, frames]).
-    save_geom(ctx, {n_fft, hop, pad, pad_mode, fft_mode, env_normalize, scale});
-    ctx->saved_data["n_frames"] = spec.sym_size(2);
-    ctx->saved_data["input_dtype"] = spec.scalar_type();  // spec itself is saved only for the window gradient
+    save_geom(ctx, {n_fft, hop, pad, pad_mode, fft_mode, env_normalize, scale, spec.sym_size(2), length,
+                    spec.scalar_type()});
     ctx->save_for_backward({window.requires_grad() ? spec : at::Tensor(), window});
     return out;
   }
+};
 
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const Geom g = load_geom(ctx);
-    const auto saved = ctx->get_saved_variables();
-    const at::Tensor& spec = saved[0];
-    const at::Tensor& window = saved[1];
-    const at::Tensor grad = grad_in_compute_dtype(grads[0], window);
-    at::Tensor grad_spec, grad_w;
-    if (ctx->needs_input_grad(0) && grad.defined()) {
-      grad_spec = input_grad_in_own_dtype(
-          call_analysis(grad, window, g.n_fft, g.hop, ctx->saved_data["n_frames"].toSymInt(), g.pad, g.pad_mode,
-                        g.env_normalize, adjoint_mode(g.fft_mode), g.scale),
-          ctx->saved_data["input_dtype"].toScalarType());
-    }
-    if (ctx->needs_input_grad(1) && grad.defined()) {
-      const c10::SymInt n_frames = ctx->saved_data["n_frames"].toSymInt();
-      const c10::SymInt span = (n_frames - 1) * g.hop + g.n_fft;
-      const at::Tensor gf = frames_of(padded(grad, g.pad, span, g.pad_mode), g.n_fft, g.hop);
-      const at::Tensor f = synthesis_frames(in_compute_dtype(spec), g.fft_mode, g.n_fft);
-      grad_w = window_grad(real_inner(gf, f) * g.scale, window, g.hop, n_frames, g.env_normalize);
-    }
-    return {grad_spec, grad_w, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
-            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+// The hand-built node: the saved input (or nothing) and window, the geometry, and the same backward formulas.
+using torch::autograd::Node;
+using NodePtr = decltype(std::declval<torch::autograd::Edge>().function);  // shared_ptr (torch <= 2.12) or
+                                                                          // intrusive_ptr (later) of Node
+
+template <std::pair<at::Tensor, at::Tensor> (*Backward)(const Geom&, const at::Tensor&, const at::Tensor&,
+                                                        const at::Tensor&, bool, bool)>
+struct OpNode : public Node {
+  Geom g;
+  torch::autograd::SavedVariable input, window;
+  std::string node_name;
+  std::mutex lock;  // a graph kept with retain_graph may run its backward from several threads
+
+  torch::autograd::variable_list apply(torch::autograd::variable_list&& grads) override {
+    std::lock_guard<std::mutex> guard(lock);
+    auto [gi, gw] = Backward(g, input.unpack(), window.unpack(), grads[0], task_should_compute_output(0),
+                             task_should_compute_output(1));
+    return {gi, gw};
+  }
+  std::string name() const override { return node_name; }
+  void release_variables() override {
+    std::lock_guard<std::mutex> guard(lock);
+    input.reset_data();
+    window.reset_data();
   }
 };
 
-// Whether a call needs the autograd Function (a graph node, saved tensors and geometry): only when grad mode is on
-// and an input requires grad, or carries a forward-mode tangent. Otherwise the op goes straight to its backend
-// kernel, as the Function's forward would: no node, no saved state (about 3-5 us of host time per call).
-bool needs_autograd(const at::Tensor& a, const at::Tensor& b) {
-  if (a._fw_grad(/*level=*/0).defined() || b._fw_grad(/*level=*/0).defined()) return true;
-  return at::GradMode::is_enabled() && (a.requires_grad() || b.requires_grad());
+template <class N>
+NodePtr make_node() {
+  if constexpr (std::is_same_v<NodePtr, std::shared_ptr<Node>>) {
+    return std::make_shared<N>();
+  } else {
+    return c10::make_intrusive<N>();
+  }
+}
+
+// Whether functorch transforms are active on this thread (torch.func.grad, vjp, jvp, vmap, ...): functorch includes
+// its dynamic-layer dispatch keys exactly while its stack of transform layers is non-empty.
+bool under_functorch() {
+  return c10::impl::tls_local_dispatch_key_set().included_.has(c10::DispatchKey::FuncTorchDynamicLayerBackMode);
+}
+
+bool has_tangent(const at::Tensor& t) { return t._fw_grad(/*level=*/0).defined(); }
+
+// An op call recorded by hand: the output computed below autograd, a node when a reverse-mode gradient is needed, and
+// the output's tangent when an input carries one. Op(primal input, primal window) is the op; Tangent the formula.
+template <auto Backward, class Op, class Tangent>
+at::Tensor record(const char* name, const Geom& g, const at::Tensor& in, const at::Tensor& window, bool reverse, Op op,
+                  Tangent tangent) {
+  at::Tensor out;
+  {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    out = op(in, window);
+  }
+  if (reverse) {
+    NodePtr node = make_node<OpNode<Backward>>();
+    auto* n = static_cast<OpNode<Backward>*>(node.get());
+    n->g = g;
+    n->node_name = name;
+    n->input = torch::autograd::SavedVariable(window.requires_grad() ? in : at::Tensor(), /*is_output=*/false);
+    n->window = torch::autograd::SavedVariable(window, /*is_output=*/false);
+    node->set_next_edges(torch::autograd::collect_next_edges(in, window));
+    torch::autograd::set_history(out, node);
+  }
+  if (has_tangent(in) || has_tangent(window)) {
+    const at::Tensor& in_t = in._fw_grad(0);
+    const at::Tensor& w_t = window._fw_grad(0);
+    at::Tensor t = tangent(g, in._fw_primal(0), window._fw_primal(0), in_t, w_t);
+    if (t.scalar_type() != out.scalar_type()) t = t.to(out.scalar_type());
+    out._set_fw_grad(t, /*level=*/0, /*is_inplace_op=*/false);
+  }
+  return out;
 }
 
 at::Tensor analysis_autograd(const at::Tensor& x, const at::Tensor& window, int64_t n_fft, int64_t hop,
                              c10::SymInt n_frames, int64_t pad, c10::string_view pad_mode, bool env_normalize,
                              c10::string_view fft_mode, double scale, OutDtype out_dtype) {
-  if (!needs_autograd(x, window)) {
+  const bool forward_mode = has_tangent(x) || has_tangent(window);
+  const bool reverse = at::GradMode::is_enabled() && (x.requires_grad() || window.requires_grad());
+  if (!forward_mode && !reverse) {  // no node, no saved state: the backend kernel, as the Function's forward
     at::AutoDispatchBelowADInplaceOrView guard;
     return call_analysis(x, window, n_fft, hop, std::move(n_frames), pad, std::string(pad_mode), env_normalize,
                          std::string(fft_mode), scale, out_dtype);
   }
-  return AnalysisFunction::apply(x, window, n_fft, hop, std::move(n_frames), pad, std::string(pad_mode),
-                                 env_normalize, std::string(fft_mode), scale, out_dtype);
+  if (!forward_mode && !under_functorch()) {
+    return AnalysisFunction::apply(x, window, n_fft, hop, std::move(n_frames), pad, std::string(pad_mode),
+                                   env_normalize, std::string(fft_mode), scale, out_dtype);
+  }
+  const Geom g{n_fft, hop, pad, std::string(pad_mode), std::string(fft_mode), env_normalize, scale, n_frames,
+               x.sym_size(-1), x.scalar_type()};
+  return record<analysis_backward>(
+      "spectro::AnalysisBackward", g, x, window, reverse,
+      [&](const at::Tensor& a, const at::Tensor& w) {
+        return call_analysis(a, w, n_fft, hop, n_frames, pad, g.pad_mode, env_normalize, g.fft_mode, scale,
+                             out_dtype);
+      },
+      analysis_tangent);
 }
 
 at::Tensor synthesis_autograd(const at::Tensor& spec, const at::Tensor& window, int64_t n_fft, int64_t hop,
                               c10::SymInt length, int64_t pad, c10::string_view pad_mode, bool env_normalize,
                               c10::string_view fft_mode, double scale, OutDtype out_dtype) {
-  if (!needs_autograd(spec, window)) {
+  const bool forward_mode = has_tangent(spec) || has_tangent(window);
+  const bool reverse = at::GradMode::is_enabled() && (spec.requires_grad() || window.requires_grad());
+  if (!forward_mode && !reverse) {
     at::AutoDispatchBelowADInplaceOrView guard;
     return call_synthesis(spec, window, n_fft, hop, std::move(length), pad, std::string(pad_mode), env_normalize,
                           std::string(fft_mode), scale, out_dtype);
   }
-  return SynthesisFunction::apply(spec, window, n_fft, hop, std::move(length), pad, std::string(pad_mode),
-                                  env_normalize, std::string(fft_mode), scale, out_dtype);
+  if (!forward_mode && !under_functorch()) {
+    return SynthesisFunction::apply(spec, window, n_fft, hop, std::move(length), pad, std::string(pad_mode),
+                                    env_normalize, std::string(fft_mode), scale, out_dtype);
+  }
+  const Geom g{n_fft, hop, pad, std::string(pad_mode), std::string(fft_mode), env_normalize, scale,
+               spec.sym_size(-1), length, spec.scalar_type()};
+  return record<synthesis_backward>(
+      "spectro::SynthesisBackward", g, spec, window, reverse,
+      [&](const at::Tensor& s, const at::Tensor& w) {
+        return call_synthesis(s, w, n_fft, hop, length, pad, g.pad_mode, env_normalize, g.fft_mode, scale,
+                              out_dtype);
+      },
+      synthesis_tangent);
 }
 
 }  // namespace
