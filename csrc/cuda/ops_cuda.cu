@@ -140,8 +140,8 @@ bool fused_half_output(const OpArgs& a) {
          kernels::cuda::fused_side_length(a.g) == 0;
 }
 
-// The spectrum of a fused synthesis: complex64 / complex128 through p.spec, or complex32 through p.spec_c32 (read by
-// the kernel, converted on load).
+// The spectrum of a fused synthesis and its strides: complex64 / complex128 through p.spec, or complex32 through
+// p.spec_c32 (read by the kernel, converted on load).
 template <typename V>
 void set_spectrum(kernels::cuda::FusedSynthesisParams<V>& p, const at::Tensor& spec) {
   using R = typename kernels::RealOf<V>::type;
@@ -150,6 +150,9 @@ void set_spectrum(kernels::cuda::FusedSynthesisParams<V>& p, const at::Tensor& s
   } else {
     p.spec = reinterpret_cast<const kernels::Complex<R>*>(spec.const_data_ptr());
   }
+  p.stride_b = spec.stride(0);
+  p.stride_bin = spec.stride(1);
+  p.stride_n = spec.stride(2);
 }
 
 at::Tensor synthesis_fused_half(const OpArgs& a) {
@@ -161,9 +164,6 @@ at::Tensor synthesis_fused_half(const OpArgs& a) {
   p.s.g = a.g;
   p.s.scale = static_cast<float>(a.scale);
   set_spectrum(p, spec);
-  p.stride_b = spec.stride(0);
-  p.stride_bin = spec.stride(1);
-  p.stride_n = spec.stride(2);
   p.mode = spec_mode(a.mode);
   if (a.out_type == at::kHalf) {
     p.out_half = reinterpret_cast<__half*>(out.mutable_data_ptr());
@@ -188,9 +188,6 @@ at::Tensor synthesis_fused(const OpArgs& a) {
     kernels::cuda::FusedSynthesisParams<V> p;
     p.s = base;
     set_spectrum(p, spec);
-    p.stride_b = spec.stride(0);
-    p.stride_bin = spec.stride(1);
-    p.stride_n = spec.stride(2);
     p.mode = spec_mode(a.mode);
     if (side.defined()) p.side = static_cast<V*>(side.mutable_data_ptr());
     C10_CUDA_CHECK(kernels::cuda::launch_fused_synthesis(p, stream));
