@@ -1,7 +1,6 @@
 """spectro.stft / spectro.istft: torch.stft / torch.istft's signatures, semantics and errors on spectro's kernels."""
 from __future__ import annotations
 
-import math
 import warnings
 import weakref
 from typing import Optional
@@ -16,6 +15,8 @@ _PAD_MODES = ("constant", "reflect", "replicate", "circular")
 _SAFETY = ("auto", "always", "off")
 _SUPPORTED = (torch.float32, torch.float64, torch.complex64, torch.complex128, torch.float16, torch.bfloat16,
               torch.complex32)
+_REAL_SUPPORTED = (torch.float32, torch.float64, torch.float16, torch.bfloat16)  # (the window's)
+_COMPLEX_SUPPORTED = (torch.complex64, torch.complex128, torch.complex32)  # (istft's input: every complex dtype)
 # The dtype a half-precision tensor is computed in (single precision). stft / istft give a half input to the op as it
 # is when the computation is single precision (the ops read float16 / bfloat16 signals and complex32 spectra
 # themselves), and convert it only for a double-precision computation (a float64 window).
@@ -31,6 +32,12 @@ _HALF_STORAGE = {torch.float32: torch.float16, torch.float64: torch.float16, tor
 
 _COMPLEX_OF = {torch.float32: torch.complex64, torch.float64: torch.complex128, torch.float16: torch.complex32}
 _REAL_OF = {torch.complex64: torch.float32, torch.complex128: torch.float64, torch.complex32: torch.float16}
+
+# The ops' C++ entry points: all that calling torch.ops.spectro.analysis / .synthesis (their Python packets) does in
+# eager mode, for less host time. Under torch.compile the wrappers call the packets, which dynamo traces.
+_analysis = torch.ops.spectro.analysis.default._op
+_synthesis = torch.ops.spectro.synthesis.default._op
+_is_compiling = torch.compiler.is_compiling
 
 _warned = set()
 
@@ -207,17 +214,33 @@ def stft(
         ``n_frames = 1 + (T_padded - n_fft) // hop_length``. Like torch's, the result lies in a frame-major buffer
         (bins contiguous): its strides equal ``torch.stft``'s (also for the half-precision kernel_dtypes).
     """
+    # Host time: the common valid call is the wrapper's hot path (small eager calls are host-bound), so every check
+    # below is a cheap inline test in the order of the original checks (which error a call with several bad
+    # arguments gets is unchanged), and the helpers that build the error messages run only when a test fails. Each
+    # tensor attribute is read once.
     if center and align_to_window is not None:
         raise RuntimeError("stft align_to_window should only be set when center = false")
     if not isinstance(input, torch.Tensor):
         raise TypeError(f"spectro.stft: expected input to be a Tensor, but got {type(input).__name__}")
-    _check_dtype("stft", "input", input)
-    kd = _check_kernel_dtype("stft", kernel_dtype)
-    if input.dim() < 1:
+    in_dtype = input.dtype
+    if in_dtype not in _SUPPORTED:
+        _check_dtype("stft", "input", input)
+    kd = kernel_dtype
+    if type(kd) is not str or kd not in _KERNEL_DTYPES:
+        kd = _check_kernel_dtype("stft", kernel_dtype)
+    nd = input.dim()
+    if nd < 1:
         raise RuntimeError("spectro.stft: expected input with at least 1 dimension (..., time), but got a 0-D tensor")
-    _check_int("stft", "n_fft", n_fft, optional=False)
-    _check_int("stft", "hop_length", hop_length)
-    _check_int("stft", "win_length", win_length)
+    if type(n_fft) is not int:  # (bool, float, ... raise there; a SymInt under torch.compile passes)
+        _check_int("stft", "n_fft", n_fft, optional=False)
+    if hop_length is None:
+        hop_length = n_fft // 4
+    elif type(hop_length) is not int:
+        _check_int("stft", "hop_length", hop_length)
+    if win_length is None:
+        win_length = n_fft
+    elif type(win_length) is not int:
+        _check_int("stft", "win_length", win_length)
     if pad_mode not in _PAD_MODES:
         raise NotImplementedError(
             f"spectro.stft: pad_mode must be one of {', '.join(repr(m) for m in _PAD_MODES)}, but got {pad_mode!r}"
@@ -244,11 +267,10 @@ def stft(
             "spectral leakage.To suppress this warning and use a rectangular window, explicitly set "
             "`window=torch.ones(n_fft, device=<device>)`.",
         )
-    hop_length = n_fft // 4 if hop_length is None else hop_length
-    win_length = n_fft if win_length is None else win_length
-    batch_shape, T = tuple(input.shape[:-1]), input.shape[-1]
-    if math.prod(batch_shape) == 0 or T == 0:
-        raise RuntimeError(f"spectro.stft: expected a non-empty input, but got input of shape {tuple(input.shape)}")
+    shape = input.shape
+    T = shape[-1]
+    if 0 in shape:  # (an empty input: no node in a dynamo graph, unlike numel())
+        raise RuntimeError(f"spectro.stft: expected a non-empty input, but got input of shape {tuple(shape)}")
 
     if center:
         pad = n_fft // 2
@@ -271,7 +293,14 @@ def stft(
         raise RuntimeError(f"spectro.stft: expected hop_length > 0, but got hop_length={hop_length}")
     if win_length <= 0 or win_length > n_fft:
         raise RuntimeError(f"spectro.stft: expected 0 < win_length <= n_fft, but got win_length={win_length}")
-    _check_window("stft", window, win_length, input)
+    if window is not None and not (
+        isinstance(window, torch.Tensor)
+        and window.dim() == 1
+        and window.shape[0] == win_length
+        and window.dtype in _REAL_SUPPORTED
+        and window.device == input.device
+    ):
+        _check_window("stft", window, win_length, input)  # (raises: the test above is its passing case)
 
     if align_to_window and not center:
         # The window (not the n_fft span) starts at m * hop: frames begin (n_fft - win_length) // 2 samples early.
@@ -280,10 +309,15 @@ def stft(
     else:
         n_frames = 1 + (padded_len - n_fft) // hop_length
 
-    if kd == "float16":  # the input and window as half-precision values too: then as "mixed"
-        input, window = _half_storage(input), _half_storage(window)
     mixed = kd != "float32"
-    dtype = torch.promote_types(input.dtype, window.dtype) if window is not None else input.dtype
+    if mixed and kd == "float16":  # the input and window as half-precision values too: then as "mixed"
+        input, window = _half_storage(input), _half_storage(window)
+        in_dtype = input.dtype
+    if window is None:
+        dtype = in_dtype
+    else:
+        w_dtype = window.dtype
+        dtype = in_dtype if w_dtype == in_dtype else torch.promote_types(in_dtype, w_dtype)
     dtype = _COMPUTE.get(dtype, dtype)
     if mixed:
         _check_mixed_precision("stft", dtype)
@@ -291,23 +325,35 @@ def stft(
     # (Conversions and reshapes only where needed: each no-op call still costs host time.) A half input goes to the
     # op as it is when the computation is single precision (the op reads half itself); only a half input of a
     # double-precision computation is converted here.
-    x = input if input.dtype == dtype or _COMPUTE.get(input.dtype) == dtype else input.to(dtype)
-    if x.dim() != 2:
+    x = input if in_dtype == dtype or _COMPUTE.get(in_dtype) == dtype else input.to(dtype)
+    if nd == 1:
+        x = x.view(1, T)  # (= reshape(-1, T): a 1-D tensor always has this view)
+    elif nd != 2:
         x = x.reshape(-1, T)
-    w = _resolve_window("stft", window, win_length, n_fft, input, real_dtype)
-    if x.is_complex():
+    if window is None or w_dtype != real_dtype or win_length != n_fft:
+        w = _resolve_window("stft", window, win_length, n_fft, input, real_dtype)
+    else:
+        w = window
+    if dtype != real_dtype:  # complex input (a real window cannot make the computation complex)
         if onesided:
             raise RuntimeError("Cannot have onesided output if window or input is complex")
-        fft_mode = "fft"
+        fft_mode, bins = "fft", n_fft
+    elif onesided is None or onesided:
+        fft_mode, bins = "rfft", n_fft // 2 + 1
     else:
-        fft_mode = "rfft" if onesided is None or onesided else "rfft_full"
+        fft_mode, bins = "rfft_full", n_fft
     scale = n_fft**-0.5 if normalized else 1.0
     # out_dtype: complex32 for kernel_dtype "mixed" / "float16" (computed in float32, stored in half), else the
-    # compute dtype.
-    out = torch.ops.spectro.analysis(x, w, n_fft, hop_length, n_frames, pad, mode, False, fft_mode, scale,
-                                     torch.complex32 if mixed else None)
-    if len(batch_shape) != 1:
-        out = out.reshape(batch_shape + out.shape[1:])
+    # compute dtype. (Eagerly the op's C++ entry point is called directly, which is all its Python packet does;
+    # dynamo traces the packet.)
+    out = (torch.ops.spectro.analysis if _is_compiling() else _analysis)(
+        x, w, n_fft, hop_length, n_frames, pad, mode, False, fft_mode, scale, torch.complex32 if mixed else None
+    )
+    # (The op's result is (batch, bins, n_frames); sizes passed as separate ints: a tuple argument costs more.)
+    if nd == 1:
+        out = out.reshape(bins, n_frames)  # (reshape, not view: the same grad_fn as before, ReshapeAliasBackward0)
+    elif nd != 2:
+        out = out.reshape(*shape[:-1], bins, n_frames)
     return out if return_complex else torch.view_as_real(out)
 
 
@@ -412,27 +458,38 @@ def istft(
         ``kernel_dtype="mixed"``, float16 / bfloat16 / complex32 as above); ``length`` defaults to
         ``n_fft + hop_length * (n_frames - 1)`` minus the centre padding.
     """
+    # Host time: as in stft, cheap inline tests in the order of the original checks, message-building helpers only
+    # where a test fails, each tensor attribute read once; and the NOLA pass cache's hit (safety="auto"'s steady
+    # state) is looked up here, without a call.
     if not isinstance(input, torch.Tensor):
         raise TypeError(f"spectro.istft: expected input to be a Tensor, but got {type(input).__name__}")
     if safety not in _SAFETY:
         raise ValueError(f"spectro.istft: safety must be one of 'auto', 'always', 'off', but got {safety!r}")
     if torch_like and safety == "off":
         raise ValueError("spectro.istft: torch_like=True needs the NOLA check, so safety='off' is not allowed")
-    kd = _check_kernel_dtype("istft", kernel_dtype)
-    _check_int("istft", "n_fft", n_fft, optional=False)
-    _check_int("istft", "hop_length", hop_length)
-    _check_int("istft", "win_length", win_length)
-    _check_int("istft", "length", length)
-    if not input.is_complex():
-        raise RuntimeError(
-            "istft requires a complex-valued input tensor matching the output from stft with return_complex=True."
-        )
-    _check_dtype("istft", "input", input)
-    if input.dim() < 2:
-        raise RuntimeError(
-            f"spectro.istft: expected input of shape (..., freq, frames), but got shape {tuple(input.shape)}"
-        )
-    if input.numel() == 0:
+    kd = kernel_dtype
+    if type(kd) is not str or kd not in _KERNEL_DTYPES:
+        kd = _check_kernel_dtype("istft", kernel_dtype)
+    if type(n_fft) is not int:  # (bool, float, ... raise there; a SymInt under torch.compile passes)
+        _check_int("istft", "n_fft", n_fft, optional=False)
+    if hop_length is not None and type(hop_length) is not int:
+        _check_int("istft", "hop_length", hop_length)
+    if win_length is not None and type(win_length) is not int:
+        _check_int("istft", "win_length", win_length)
+    if length is not None and type(length) is not int:
+        _check_int("istft", "length", length)
+    in_dtype = input.dtype
+    if in_dtype not in _COMPLEX_SUPPORTED:  # (every complex dtype is supported)
+        if not input.is_complex():
+            raise RuntimeError(
+                "istft requires a complex-valued input tensor matching the output from stft with return_complex=True."
+            )
+        _check_dtype("istft", "input", input)
+    nd = input.dim()
+    shape = input.shape
+    if nd < 2:
+        raise RuntimeError(f"spectro.istft: expected input of shape (..., freq, frames), but got shape {tuple(shape)}")
+    if 0 in shape:
         raise RuntimeError("spectro.istft: input tensor cannot be empty.")
     hop_length = n_fft // 4 if hop_length is None else hop_length
     win_length = n_fft if win_length is None else win_length
@@ -445,8 +502,15 @@ def istft(
             f"spectro.istft: expected 0 < hop_length <= win_length, but got hop_length={hop_length}, "
             f"win_length={win_length}"
         )
-    _check_window("istft", window, win_length, input)
-    bins, n_frames = input.shape[-2], input.shape[-1]
+    if window is not None and not (
+        isinstance(window, torch.Tensor)
+        and window.dim() == 1
+        and window.shape[0] == win_length
+        and window.dtype in _REAL_SUPPORTED
+        and window.device == input.device
+    ):
+        _check_window("istft", window, win_length, input)  # (raises: the test above is its passing case)
+    bins, n_frames = shape[-2], shape[-1]
     if onesided is None:
         onesided = bins != n_fft
     expected = n_fft // 2 + 1 if onesided else n_fft
@@ -482,17 +546,20 @@ def istft(
     # kernel_dtype="float16": the spectrum and window as half-precision values too, then as "mixed". (`window` stays
     # the caller's tensor: the NOLA check's cache is keyed on it.)
     win = window
-    if kd == "float16":
-        input, win = _half_storage(input), _half_storage(window)
     mixed = kd != "float32"
-    out_dtype = _REAL_OF[input.dtype]
+    if mixed and kd == "float16":
+        input, win = _half_storage(input), _half_storage(window)
+        in_dtype = input.dtype
+    out_dtype = _REAL_OF[in_dtype]
     if win is not None:
-        out_dtype = torch.promote_types(out_dtype, win.dtype)
+        w_dtype = win.dtype
+        if w_dtype != out_dtype:
+            out_dtype = torch.promote_types(out_dtype, w_dtype)
     real_dtype = _COMPUTE.get(out_dtype, out_dtype)
     op_out_dtype = None  # the op's out_dtype: None = its compute dtype
     if mixed:
         _check_mixed_precision("istft", real_dtype)
-        out_dtype = torch.bfloat16 if win is not None and win.dtype == torch.bfloat16 else torch.float16
+        out_dtype = torch.bfloat16 if win is not None and w_dtype == torch.bfloat16 else torch.float16
         if return_complex:
             if out_dtype == torch.bfloat16:
                 raise ValueError(
@@ -504,13 +571,17 @@ def istft(
         else:
             op_out_dtype = out_dtype
     spec_dtype = _COMPLEX_OF[real_dtype]
-    batch_shape = tuple(input.shape[:-2])
     # A complex32 spectrum goes to the op as it is when the computation is complex64 (the op reads it itself); only
     # one of a complex128 computation (a float64 window) is converted here.
-    spec = input if input.dtype == spec_dtype or _COMPUTE.get(input.dtype) == spec_dtype else input.to(spec_dtype)
-    if spec.dim() != 3:
+    spec = input if in_dtype == spec_dtype or _COMPUTE.get(in_dtype) == spec_dtype else input.to(spec_dtype)
+    if nd == 2:
+        spec = spec.view(1, bins, n_frames)  # (= reshape(-1, bins, n_frames): a 2-D tensor always has this view)
+    elif nd != 3:
         spec = spec.reshape(-1, bins, n_frames)
-    w = _resolve_window("istft", win, win_length, n_fft, input, real_dtype)
+    if win is None or w_dtype != real_dtype or win_length != n_fft:
+        w = _resolve_window("istft", win, win_length, n_fft, input, real_dtype)
+    else:
+        w = win
     if return_complex:
         fft_mode = "ifft"
     else:
@@ -519,30 +590,43 @@ def istft(
             spec = spec[:, : n_fft // 2 + 1]
     scale = n_fft**-0.5 if normalized else 1.0 / n_fft
 
-    # (The cache key's "dtype" also tells a rounded window ("float16") from the caller's.)
-    _nola(w, window, n_fft, hop_length, win_length, n_frames, start, min(end, natural), (spec.dtype, kd == "float16"),
-          torch_like, safety)
-    # op_out_dtype: kernel_dtype "mixed" / "float16" compute in float32 and store in half precision.
-    y = torch.ops.spectro.synthesis(spec, w, n_fft, hop_length, out_len, start, "constant", True, fft_mode, scale,
-                                    op_out_dtype)
+    compiling = _is_compiling()
+    if safety == "auto":
+        # The NOLA check's steady state: a cache hit (no call). Under torch.compile _nola would return at once.
+        if not compiling:
+            check_end = end if end < natural else natural
+            # (The key's dtypes also tell a rounded window ("float16") from the caller's.)
+            key = (None if window is None else window._version, n_fft, hop_length, win_length, n_frames, start,
+                   check_end, spec.dtype, kd == "float16", w.device)
+            passed = _nola_ok.get(None if window is None else id(window))
+            if passed is None or key not in passed:
+                _nola(w, window, hop_length, n_frames, start, check_end, key, torch_like, safety)
+    elif safety == "always":
+        _nola(w, window, hop_length, n_frames, start, min(end, natural), None, torch_like, safety)
+    # op_out_dtype: kernel_dtype "mixed" / "float16" compute in float32 and store in half precision. (Eagerly the op's
+    # C++ entry point is called directly, which is all its Python packet does; dynamo traces the packet.)
+    y = (torch.ops.spectro.synthesis if compiling else _synthesis)(
+        spec, w, n_fft, hop_length, out_len, start, "constant", True, fft_mode, scale, op_out_dtype
+    )
     if op_out_dtype is None and out_dtype != real_dtype:  # float16 result (a complex32 spectrum): computed in float32
         y = y.to(_COMPLEX_OF[out_dtype] if return_complex else out_dtype)
-    return y if len(batch_shape) == 1 else y.reshape(batch_shape + (out_len,))
+    # (The op's result is (batch, out_len); sizes passed as separate ints: a tuple argument costs more.)
+    if nd == 2:
+        return y.reshape(out_len)
+    if nd == 3:
+        return y
+    return y.reshape(*shape[:-2], out_len)
 
 
-def _nola(w, window, n_fft, hop, win_length, n_frames, start, end, dtype, torch_like, safety) -> None:
-    if safety == "off":
-        return
+def _nola(w, window, hop, n_frames, start, end, key, torch_like, safety) -> None:
+    """The NOLA check of istft's safety "auto" (key: the pass cache's key, built by istft) and "always" (key None)."""
     # is_compiling first: dynamo cannot trace torch.cuda.is_current_stream_capturing().
     compiling = torch.compiler.is_compiling()
     capturing = not compiling and w.is_cuda and torch.cuda.is_current_stream_capturing()
-    key = None
     if safety == "auto":
         if capturing or compiling:
             return
         wkey = _nola_window_key(window)
-        version = None if window is None else window._version
-        key = (version, n_fft, hop, win_length, n_frames, start, end, dtype, str(w.device))
         if key in _nola_ok.get(wkey, ()):
             return
     elif capturing:
@@ -560,5 +644,5 @@ def _nola(w, window, n_fft, hop, win_length, n_frames, start, end, dtype, torch_
             UserWarning,
             stacklevel=3,
         )
-    elif key is not None:
+    elif safety == "auto":
         _nola_ok.setdefault(wkey, set()).add(key)
