@@ -104,6 +104,17 @@ def _resolve_window(fn: str, window, win_length: int, n_fft: int, like: torch.Te
     return window
 
 
+def _window_ok(window, win_length: int, like: torch.Tensor) -> bool:
+    """Whether _check_window passes: the cheap test of every call (the messages are built only when it fails)."""
+    return window is None or (
+        isinstance(window, torch.Tensor)
+        and window.dim() == 1
+        and window.shape[0] == win_length
+        and window.dtype in _REAL_SUPPORTED
+        and window.device == like.device
+    )
+
+
 def _check_window(fn: str, window, win_length: int, like: torch.Tensor) -> None:
     if window is None:
         return
@@ -293,14 +304,8 @@ def stft(
         raise RuntimeError(f"spectro.stft: expected hop_length > 0, but got hop_length={hop_length}")
     if win_length <= 0 or win_length > n_fft:
         raise RuntimeError(f"spectro.stft: expected 0 < win_length <= n_fft, but got win_length={win_length}")
-    if window is not None and not (
-        isinstance(window, torch.Tensor)
-        and window.dim() == 1
-        and window.shape[0] == win_length
-        and window.dtype in _REAL_SUPPORTED
-        and window.device == input.device
-    ):
-        _check_window("stft", window, win_length, input)  # (raises: the test above is its passing case)
+    if not _window_ok(window, win_length, input):
+        _check_window("stft", window, win_length, input)  # (raises)
 
     if align_to_window and not center:
         # The window (not the n_fft span) starts at m * hop: frames begin (n_fft - win_length) // 2 samples early.
@@ -502,14 +507,8 @@ def istft(
             f"spectro.istft: expected 0 < hop_length <= win_length, but got hop_length={hop_length}, "
             f"win_length={win_length}"
         )
-    if window is not None and not (
-        isinstance(window, torch.Tensor)
-        and window.dim() == 1
-        and window.shape[0] == win_length
-        and window.dtype in _REAL_SUPPORTED
-        and window.device == input.device
-    ):
-        _check_window("istft", window, win_length, input)  # (raises: the test above is its passing case)
+    if not _window_ok(window, win_length, input):
+        _check_window("istft", window, win_length, input)  # (raises)
     bins, n_frames = shape[-2], shape[-1]
     if onesided is None:
         onesided = bins != n_fft
