@@ -7,8 +7,11 @@
 import torch
 
 from . import _C  # noqa: F401  (loads the operator library: registers torch.ops.spectro.*)
+from . import _vmap
 from .functional import istft, stft
 from .modules import ISTFT, STFT, MultiResolutionSTFTLoss
+
+_vmap.register()  # batching rules of the ops for torch.vmap
 
 __version__ = "0.1.0"
 __all__ = ["stft", "istft", "STFT", "ISTFT", "MultiResolutionSTFTLoss", "set_kernel_path", "kernel_path"]

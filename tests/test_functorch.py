@@ -232,3 +232,51 @@ def test_compiled_autograd_still_works(quiet):
         torch._dynamo.reset()
     for a, b, what in zip(got, expected, ("x", "window")):
         _close(a, b, rtol=1e-12, what=what)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# torch.vmap: the ops' batching rules (spectro/_vmap.py) fold a vmapped signal or spectrum into the op's own batch
+# dimension (one call), and call once per example for a vmapped window. Either way the values equal the per-example
+# calls' (the rows of one call are computed independently; float32 to FFT rounding, in case a batched FFT library
+# call rounds differently).
+
+VMAP_CASES = ["signal", "signal_dim1", "window", "signal_and_window", "spectrum", "nested"]
+
+
+@pytest.mark.kernel_paths
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("case", VMAP_CASES)
+def test_vmap_matches_per_example_calls(case, dtype, device, quiet):
+    gen = generator(seed_of("vmap", case, dtype))
+    n_fft, hop, T = 256, 64, 1500
+    x = randn((4, 3, T), dtype, gen, device)
+    w = make_window("hann", n_fft, dtype, gen, device)
+    ws = torch.stack([make_window("rand", n_fft, dtype, gen, device) for _ in range(4)])
+    stft = lambda x, w: spectro.stft(x, n_fft, hop, window=w, return_complex=True)  # noqa: E731
+    istft = lambda s, w: spectro.istft(s, n_fft, hop, window=w, length=T)  # noqa: E731
+    if case == "signal":
+        got, ref = torch.vmap(stft, in_dims=(0, None))(x, w), torch.stack([stft(x[i], w) for i in range(4)])
+    elif case == "signal_dim1":
+        got, ref = torch.vmap(stft, in_dims=(1, None))(x, w), torch.stack([stft(x[:, i], w) for i in range(3)])
+    elif case == "window":
+        got, ref = torch.vmap(stft, in_dims=(None, 0))(x[0], ws), torch.stack([stft(x[0], ws[i]) for i in range(4)])
+    elif case == "signal_and_window":
+        got, ref = torch.vmap(stft)(x, ws), torch.stack([stft(x[i], ws[i]) for i in range(4)])
+    elif case == "spectrum":
+        s = stft(x, w)
+        got, ref = torch.vmap(istft, in_dims=(0, None))(s, w), torch.stack([istft(s[i], w) for i in range(4)])
+    else:  # vmap of vmap, over both leading dimensions
+        got = torch.vmap(torch.vmap(stft, in_dims=(0, None)), in_dims=(0, None))(x, w)
+        ref = torch.stack([torch.stack([stft(x[i, j], w) for j in range(3)]) for i in range(4)])
+    assert_close_fft(got, ref, n_fft, what=case, check_strides=False)
+
+
+def test_vmap_folds_examples_into_one_call(quiet):
+    """The rule is used: vmap over 16 examples calls the op a few times (the batched call and its redispatch), not
+    once per example as functorch's fallback would."""
+    x = torch.randn(16, 2, 1000)
+    w = torch.hann_window(128)
+    with torch.profiler.profile() as prof:
+        torch.vmap(lambda x: spectro.stft(x, 128, 32, window=w, return_complex=True))(x)
+    calls = sum(e.count for e in prof.key_averages() if e.key == "spectro::analysis")
+    assert 1 <= calls < 16, f"{calls} calls of spectro::analysis for 16 examples: the batching rule was not used"
