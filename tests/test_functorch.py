@@ -35,45 +35,37 @@ def _close(actual, expected, rtol=1e-10, what=""):
 # one- and two-sided, complex input, normalisation, lengths). istft's window tangent goes through the envelope.
 
 
-@pytest.mark.parametrize("case", STFT_CASES, ids=[c[0] for c in STFT_CASES])
-def test_stft_forward_ad_gradcheck(case, device, quiet):
-    n_fft, x, w, kw = _stft_inputs(case, device)
-    fn = lambda x, w: spectro.stft(x, n_fft, window=w, **kw)  # noqa: E731
-    assert gradcheck(fn, (x, w), eps=1e-6, atol=1e-7, check_forward_ad=True, check_backward_ad=False,
-                     check_undefined_grad=False), case[0]
+def _fn_and_inputs(kind, case, device):
+    """(function of (data, window), its inputs) for a case of test_gradients: spectro.stft or spectro.istft."""
+    if kind == "stft":
+        n_fft, data, w, kw = _stft_inputs(case, device)
+        return (lambda x, w: spectro.stft(x, n_fft, window=w, **kw)), (data, w)
+    n_fft, data, w, kw = _istft_inputs(case, device)
+    return (lambda s, w: spectro.istft(s, n_fft, window=w, **kw)), (data, w)
 
 
-@pytest.mark.parametrize("case", ISTFT_CASES, ids=[c[0] for c in ISTFT_CASES])
-def test_istft_forward_ad_gradcheck(case, device, quiet):
-    n_fft, spec, w, kw = _istft_inputs(case, device)
-    fn = lambda s, w: spectro.istft(s, n_fft, window=w, **kw)  # noqa: E731
-    assert gradcheck(fn, (spec, w), eps=1e-6, atol=1e-7, check_forward_ad=True, check_backward_ad=False,
+FWD_CASES = [("stft", c) for c in STFT_CASES] + [("istft", c) for c in ISTFT_CASES]
+
+
+@pytest.mark.parametrize("kind,case", FWD_CASES, ids=[f"{k}-{c[0]}" for k, c in FWD_CASES])
+def test_forward_ad_gradcheck(kind, case, device, quiet):
+    fn, inputs = _fn_and_inputs(kind, case, device)
+    assert gradcheck(fn, inputs, eps=1e-6, atol=1e-7, check_forward_ad=True, check_backward_ad=False,
                      check_undefined_grad=False), case[0]
 
 
 # Forward over reverse: the tangents of the backward graph (the adjoint op, the envelope-normalised analysis of
 # istft's backward, the window-gradient formulas).
-FWD_OVER_REV = [c for c in STFT_CASES if c[0] in ("reflect", "circular", "short_window", "complex_input")]
-FWD_OVER_REV_ISTFT = [c for c in ISTFT_CASES if c[0] in ("onesided", "short_window", "return_complex",
-                                                         "length_longer")]
+FWD_OVER_REV = [("stft", c) for c in STFT_CASES if c[0] in ("reflect", "circular", "short_window", "complex_input")]
+FWD_OVER_REV += [("istft", c) for c in ISTFT_CASES if c[0] in ("onesided", "short_window", "return_complex",
+                                                               "length_longer")]
 
 
-@pytest.mark.parametrize("case", FWD_OVER_REV, ids=[c[0] for c in FWD_OVER_REV])
-def test_stft_forward_over_reverse(case, device, quiet):
-    n_fft, x, w, kw = _stft_inputs(case, device)
-    fn = lambda x, w: spectro.stft(x, n_fft, window=w, **kw)  # noqa: E731
-    assert gradgradcheck(fn, (x, w), eps=1e-6, atol=1e-6, check_fwd_over_rev=True, check_rev_over_rev=False,
-                         check_undefined_grad=False,
-                         fast_mode=device != "cpu"), case[0]
-
-
-@pytest.mark.parametrize("case", FWD_OVER_REV_ISTFT, ids=[c[0] for c in FWD_OVER_REV_ISTFT])
-def test_istft_forward_over_reverse(case, device, quiet):
-    n_fft, spec, w, kw = _istft_inputs(case, device)
-    fn = lambda s, w: spectro.istft(s, n_fft, window=w, **kw)  # noqa: E731
-    assert gradgradcheck(fn, (spec, w), eps=1e-6, atol=1e-6, check_fwd_over_rev=True, check_rev_over_rev=False,
-                         check_undefined_grad=False,
-                         fast_mode=device != "cpu"), case[0]
+@pytest.mark.parametrize("kind,case", FWD_OVER_REV, ids=[f"{k}-{c[0]}" for k, c in FWD_OVER_REV])
+def test_forward_over_reverse(kind, case, device, quiet):
+    fn, inputs = _fn_and_inputs(kind, case, device)
+    assert gradgradcheck(fn, inputs, eps=1e-6, atol=1e-6, check_fwd_over_rev=True, check_rev_over_rev=False,
+                         check_undefined_grad=False, fast_mode=device != "cpu"), case[0]
 
 
 # The ops themselves, on combinations the public functions never make (envelope normalisation with every pad mode, in
