@@ -618,7 +618,8 @@ def istft(
 
 
 def _nola(w, window, hop, n_frames, start, end, key, torch_like, safety) -> None:
-    """The NOLA check of istft's safety "auto" (key: the pass cache's key, built by istft) and "always" (key None)."""
+    """The NOLA check of istft's safety "auto" (key: the pass cache's key, built by istft, which calls this only on a
+    cache miss) and "always" (key None)."""
     # is_compiling first: dynamo cannot trace torch.cuda.is_current_stream_capturing().
     compiling = torch.compiler.is_compiling()
     capturing = not compiling and w.is_cuda and torch.cuda.is_current_stream_capturing()
@@ -626,8 +627,6 @@ def _nola(w, window, hop, n_frames, start, end, key, torch_like, safety) -> None
         if capturing or compiling:
             return
         wkey = _nola_window_key(window)
-        if key in _nola_ok.get(wkey, ()):
-            return
     elif capturing:
         raise RuntimeError(
             "spectro.istft: safety='always' and torch_like=True check the NOLA condition on the host, which cannot "
