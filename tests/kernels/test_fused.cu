@@ -588,6 +588,34 @@ void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop
       return ok;
     });
   };
+  // The same call with the scalar overlap-add (FusedTuning::scalar_ola) into host_scalar: the packed one, where it
+  // runs, must give the same bits (the same sums in the same order).
+  const bool scalar_case = !kc::fused_tuning().scalar_ola;
+  std::vector<V> host_scalar;
+  auto run_scalar = [&](kc::FusedSynthesisParams<V> q) {
+    const kc::FusedTuning saved = kc::fused_tuning();
+    kc::fused_tuning().scalar_ola = 1;
+    std::vector<V> side(side_n, from_cd<V>(cd(NAN, NAN)));
+    V* dside = nullptr;
+    bool ok = true;
+    if (side_n > 0) {
+      if (g_emulate) {
+        dside = side.data();
+      } else {
+        ok = cudaMalloc(&dside, side_n * sizeof(V)) == cudaSuccess &&
+             cudaMemset(dside, 0xff, side_n * sizeof(V)) == cudaSuccess;
+      }
+    }
+    q.side = dside;
+    ok = ok && run_half<V>(ref.size(), host_scalar, [&](V* d) {
+           q.s.out = d;
+           return g_emulate ? kc::detail::run_fused_synthesis(q, HostExec{}) : kc::launch_fused_synthesis(q, nullptr);
+         });
+    if (!g_emulate) cudaFree(dside);
+    kc::fused_tuning() = saved;
+    return ok;
+  };
+  bool scalar_ran = false;
   bool in_ran = false, in_half_ran = false;
   bool half_ran = false;
   if (g_emulate) {
@@ -595,6 +623,7 @@ void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop
     std::vector<V> side(side_n, from_cd<V>(cd(NAN, NAN)));
     p.spec = spec.data(); p.s.out = host.data(); p.side = side_n > 0 ? side.data() : nullptr;
     CUDA_OK(kc::detail::run_fused_synthesis(p, HostExec{}));
+    if (scalar_case) scalar_ran = run_scalar(p);
     if (half) half_ran = run_half_synthesis(p);
     if (in_kind != 0) {
       in_ran = run_half_input(p, false);
@@ -616,12 +645,23 @@ void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop
     CUDA_OK(kc::launch_fused_synthesis(p, nullptr));
     CUDA_OK(cudaDeviceSynchronize());
     CUDA_OK(cudaMemcpy(host.data(), dout, host.size() * sizeof(V), cudaMemcpyDeviceToHost));
+    if (scalar_case) scalar_ran = run_scalar(p);
     if (half) half_ran = run_half_synthesis(p);
     if (in_kind != 0) {
       in_ran = run_half_input(p, false);
       if (half) in_half_ran = run_half_input(p, true);
     }
     cudaFree(dspec); cudaFree(dw); cudaFree(dout); cudaFree(dside);
+  }
+  if (scalar_case) {
+    size_t bad = scalar_ran ? 0 : host.size();
+    for (size_t i = 0; scalar_ran && i < host.size(); ++i) bad += !same_bits(host_scalar[i], host[i]);
+    char sw[200];
+    std::snprintf(sw, sizeof sw, "synthesis %s scalar overlap-add B=%lld N=%lld n_fft=%lld hop=%lld len=%lld pad=%lld mode=%d: %zu of %zu differ from the default%s",
+                  Traits<V>::name(), (long long)batch, (long long)n_frames, (long long)n_fft, (long long)hop,
+                  (long long)length, (long long)pad, static_cast<int>(pad_mode), bad, host.size(),
+                  scalar_ran ? "" : " (launch failed)");
+    record(bad == 0, sw);
   }
   if (in_kind != 0) {
     size_t bad = in_ran ? 0 : host.size();
@@ -948,6 +988,9 @@ void bench_config(int64_t B, int64_t T, int64_t n_fft, int64_t hop, bool sweep) 
     kc::fused_tuning() = v.t;
     report(std::string(tag) + " fused istft" + v.name, time_ms(istft), bytes);
   }
+  kc::fused_tuning() = kc::FusedTuning{};
+  kc::fused_tuning().scalar_ola = 1;  // against the packed overlap-add of the default above
+  report(std::string(tag) + " fused istft, scalar overlap-add", time_ms(istft), bytes);
   kc::fused_tuning() = kc::FusedTuning{};
   {  // kernel_dtype "mixed": the same kernels storing complex32 / float16 (half the output bytes)
     __half2* spec_half;

@@ -38,6 +38,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <type_traits>
 
@@ -188,6 +190,7 @@ struct FusedTuning {
   int rounds = 0;         // power-of-two analysis: rounds (of kRound frames) per block, overrides waves
   int segment_hops = 0;   // power-of-two synthesis: segment length in hops, overrides waves
   int force_general = 0;  // 1: the general engine even where the power-of-two one applies
+  int scalar_ola = 0;     // 1: the power-of-two synthesis adds and stores one position at a time (no packs)
 };
 inline FusedTuning& fused_tuning() {
   static FusedTuning t;
@@ -255,6 +258,34 @@ struct HopMath {
     *lo = l > 0 ? l : 0;
   }
 };
+
+// Sixteen bytes of consecutive reals (4 float or 2 double), loaded or stored with one 16-byte access. The address
+// must be 16-byte aligned; the host emulation checks it (a misaligned access would fault on the device).
+template <typename R>
+struct alignas(16) Pack16 {
+  static constexpr int kN = static_cast<int>(16 / sizeof(R));
+  R v[kN];
+};
+SPECTRO_HD void check_aligned16(const void* ptr) {
+#ifndef __CUDA_ARCH__
+  if ((reinterpret_cast<uintptr_t>(ptr) & 15) != 0) {
+    std::fprintf(stderr, "spectro: misaligned 16-byte access at %p\n", ptr);
+    std::abort();
+  }
+#else
+  (void)ptr;
+#endif
+}
+template <typename R>
+SPECTRO_HD Pack16<R> load16(const R* ptr) {
+  check_aligned16(ptr);
+  return *reinterpret_cast<const Pack16<R>*>(ptr);
+}
+template <typename R>
+SPECTRO_HD void store16(R* ptr, const Pack16<R>& v) {
+  check_aligned16(ptr);
+  *reinterpret_cast<Pack16<R>*>(ptr) = v;
+}
 
 // h(p) of common.h from the window (shared or global memory): frames first..first+f_max of the row, `relf` =
 // p - first*hop (first = first_frame(p') for some p' <= p). Same summation order as envelope_scale.
@@ -540,17 +571,21 @@ struct Pow2Synthesis {
                                         ? SPECTRO_FUSED_SYNTHESIS_MIN_BLOCKS * SPECTRO_FUSED_THREADS / kThreads
                                         : 1;
   static constexpr int kRound = kThreads / kTpf;
+  // Positions per pack of the overlap-add and the stores (real output): 16 bytes of V. Where a block's segment allows
+  // (`packed` below), a thread owns packs of kVec consecutive positions, not single positions.
+  static constexpr int kVec = kComplex ? 1 : Pack16<R>::kN;
   // Ring of partial sums: a power of two >= the positions one round can touch beyond the completed ones, and a
-  // multiple of the block size (each thread owns the slots = its index mod kThreads).
+  // multiple of the block's packs (each thread owns the slots = its index mod kThreads, or its pack's slots).
   static_assert((kThreads & (kThreads - 1)) == 0, "the synthesis ring needs a power-of-two block size");
   static int ring_size(int64_t n_fft, int64_t hop) {
-    int q = kThreads;
+    int q = kThreads * kVec;
     while (q < (kRound + 1) * hop + n_fft) q *= 2;
     return q;
   }
   // The round's spectra, staged in shared memory as stored (In): bins 0..M of each frame (0..M-1 for complex FFTs),
-  // padded to an even count.
-  static constexpr int kStageStride = kM + 2;
+  // padded to an even count and to a multiple of 16 bytes per frame (the ring after the stage takes 16-byte loads).
+  static constexpr int kStagePad = 16 / sizeof(In) > 2 ? static_cast<int>(16 / sizeof(In)) : 2;
+  static constexpr int kStageStride = kM + kStagePad;
   // The window is applied in registers as the inverse FFT's epilogue. It is read from shared memory where that
   // costs no occupancy (M <= 512: several frames per round), else from global memory (M >= 1024: in shared memory
   // it cost a resident block per SM). H100, same run: the global reads made M = 512 5% slower, the shared ones
@@ -588,7 +623,8 @@ SPECTRO_UNROLL
 
 #pragma nv_exec_check_disable
   template <class Ctx>
-  SPECTRO_HD static void run(Ctx& ctx, FusedSynthesisParams<V> p, int segment, int64_t segments_per_row, int ring) {
+  SPECTRO_HD static void run(Ctx& ctx, FusedSynthesisParams<V> p, int segment, int64_t segments_per_row, int ring,
+                             int packed) {
     const SynthesisParams<V>& s = p.s;
     const Geometry& g = s.g;
     const int n_fft = static_cast<int>(g.n_fft);
@@ -641,8 +677,20 @@ SPECTRO_UNROLL
     const int int_lo = static_cast<int>(max64(0, min64(len, g.n_fft - g.hop - p0)));
     const int int_hi = static_cast<int>(max64(0, min64(len, g.n_frames * g.hop - p0)));
     const int relf0 = static_cast<int>(p0 - first * g.hop);  // p - first * hop at i = 0
-    // A thread's output positions advance by kThreads: their residues mod hop by step_mod (< hop).
-    const int step_mod = kThreads - hm.hop.div(kThreads) * hm.hop.d;
+    // Packs (see the overlap-add below), uniform over the block: 0 none; 1 packs, storing sample by sample; 2 packs
+    // with 16-byte stores. Packs need a real output, hop and the segment's start p0 multiples of kVec (the launcher
+    // checks hop and synthesis_lo, whose sum with multiples of hop p0 is: `packed`), and a segment length that is
+    // too (every segment of a row but possibly its last). The 16-byte stores need the whole segment inside the
+    // signal, in V, starting at a 16-byte aligned sample.
+    int pack_mode = kVec > 1 && packed != 0 && real_fft && len % kVec == 0 ? 1 : 0;
+    if constexpr (std::is_same<Out, V>::value) {
+      if (pack_mode != 0 && out.direct != nullptr && (reinterpret_cast<uintptr_t>(out.direct) & 15) == 0)
+        pack_mode = 2;
+    }
+    // A thread's output positions advance by `step` (kThreads, or kThreads packs): their residues mod hop by
+    // step_mod (< hop).
+    const int step = pack_mode != 0 ? kThreads * kVec : kThreads;
+    const int step_mod = step - hm.hop.div(step) * hm.hop.d;
 
     int par = 0;
     int done = 0;  // positions [0, done) of the segment are written
@@ -710,52 +758,114 @@ SPECTRO_UNROLL
       const int complete =
           final_round ? len : static_cast<int>(max64(done, min64(len, base + kRound * g.hop - p0)));
       const int base_i = static_cast<int>(base - p0);  // segment index of frame c0's first sample (may be < 0)
-      // Overlap-add: sample k of the round's frame f lands on segment position i = base_i + f * hop + k. Thread tid
-      // owns the positions i = tid (mod kThreads), and with them the ring slots i & (ring - 1) (ring is a multiple
-      // of kThreads): it adds the round's frames to its positions in frame order, the summation order of
-      // synthesis_element, with no race and no barrier. Positions below `done` are written already, and positions
-      // from len on belong to the next segment.
-      for (int f = 0; f < cnt; ++f) {
-        const int s0 = base_i + f * hm.hop.d;  // segment position of the frame's first sample
-        const int k_lo = done - s0 > 0 ? done - s0 : 0;
-        const int k_hi = mini(n_fft, len - s0);
-        const Cx* zf = z + f * S::kFrameStride;
-        for (int k = k_lo + ((tid - s0 - k_lo) & (kThreads - 1)); k < k_hi; k += kThreads) {
-          const int slot = (s0 + k) & (ring - 1);
-          V total = acc[slot];
-          if constexpr (kComplex) {
-            total += zf[k];
-          } else if (real_fft) {
-            total += reinterpret_cast<const R*>(zf)[k];
-          } else {
-            total += zf[k].re;  // ifft_real
-          }
-          acc[slot] = total;
-        }
-      }
-      // Positions [done, complete) have every frame covering them added: envelope, scale, write each once (same
-      // owner thread), and free their slots.
-      int i = done + ((tid - done) & (kThreads - 1));
-      if (i < complete) {
-        int rf_mod = i + relf0;  // (p - first * hop) mod hop, the residue of p's frames, kept incrementally
-        rf_mod -= hm.hop.div(rf_mod) * hm.hop.d;
-        for (; i < complete; i += kThreads) {
-          V y = zero_value<V>();  // beyond every frame (last round only): a zero, and no ring slot touched
-          if (i < lim) {
-            const int slot = i & (ring - 1);
-            R sc;
-            if (i >= int_lo && i < int_hi) {
-              sc = hs[rf_mod];
+      if (pack_mode == 0) {
+        // Overlap-add: sample k of the round's frame f lands on segment position i = base_i + f * hop + k. Thread tid
+        // owns the positions i = tid (mod kThreads), and with them the ring slots i & (ring - 1) (ring is a multiple
+        // of kThreads): it adds the round's frames to its positions in frame order, the summation order of
+        // synthesis_element, with no race and no barrier. Positions below `done` are written already, and positions
+        // from len on belong to the next segment.
+        for (int f = 0; f < cnt; ++f) {
+          const int s0 = base_i + f * hm.hop.d;  // segment position of the frame's first sample
+          const int k_lo = done - s0 > 0 ? done - s0 : 0;
+          const int k_hi = mini(n_fft, len - s0);
+          const Cx* zf = z + f * S::kFrameStride;
+          for (int k = k_lo + ((tid - s0 - k_lo) & (kThreads - 1)); k < k_hi; k += kThreads) {
+            const int slot = (s0 + k) & (ring - 1);
+            V total = acc[slot];
+            if constexpr (kComplex) {
+              total += zf[k];
+            } else if (real_fft) {
+              total += reinterpret_cast<const R*>(zf)[k];
             } else {
-              const R h = g.env_normalize ? envelope_scale_rel(win, i + relf0, hm, f_env_max) : R(1);
-              sc = h * s.scale;
+              total += zf[k].re;  // ifft_real
             }
-            y = acc[slot] * sc;
-            acc[slot] = zero_value<V>();
+            acc[slot] = total;
           }
-          out.put(p, b, p0, i, y);
-          rf_mod += step_mod;
-          if (rf_mod >= hm.hop.d) rf_mod -= hm.hop.d;
+        }
+        // Positions [done, complete) have every frame covering them added: envelope, scale, write each once (same
+        // owner thread), and free their slots.
+        int i = done + ((tid - done) & (kThreads - 1));
+        if (i < complete) {
+          int rf_mod = i + relf0;  // (p - first * hop) mod hop, the residue of p's frames, kept incrementally
+          rf_mod -= hm.hop.div(rf_mod) * hm.hop.d;
+          for (; i < complete; i += kThreads) {
+            V y = zero_value<V>();  // beyond every frame (last round only): a zero, and no ring slot touched
+            if (i < lim) {
+              const int slot = i & (ring - 1);
+              R sc;
+              if (i >= int_lo && i < int_hi) {
+                sc = hs[rf_mod];
+              } else {
+                const R h = g.env_normalize ? envelope_scale_rel(win, i + relf0, hm, f_env_max) : R(1);
+                sc = h * s.scale;
+              }
+              y = acc[slot] * sc;
+              acc[slot] = zero_value<V>();
+            }
+            out.put(p, b, p0, i, y);
+            rf_mod += step_mod;
+            if (rf_mod >= hm.hop.d) rf_mod -= hm.hop.d;
+          }
+        }
+      } else {
+        // The same in packs of kVec positions (real output only): thread tid owns the packs i / kVec = tid (mod
+        // kThreads) and their ring slots. Every frame start s0, `done`, `complete`, len and the bounds int_lo,
+        // int_hi and lim are multiples of kVec here (see pack_mode), so a pack lies wholly inside or outside each
+        // range. Each position's sum runs in the same order as above: the same bits.
+        if constexpr (kVec > 1) {
+          for (int f = 0; f < cnt; ++f) {
+            const int s0 = base_i + f * hm.hop.d;
+            const int k_lo = done - s0 > 0 ? done - s0 : 0;
+            const int k_hi = mini(n_fft, len - s0);
+            const R* zf = reinterpret_cast<const R*>(z + f * S::kFrameStride);  // samples 0..n_fft-1 of the frame
+            const int q_lo = (s0 + k_lo) / kVec;  // first pack (>= 0: s0 + k_lo >= done)
+            for (int k = (q_lo + ((tid - q_lo) & (kThreads - 1))) * kVec - s0; k < k_hi; k += kThreads * kVec) {
+              R* slot = acc + ((s0 + k) & (ring - 1));
+              Pack16<R> total = load16(slot);
+              const Pack16<R> add = load16(zf + k);
+SPECTRO_UNROLL
+              for (int q = 0; q < kVec; ++q) total.v[q] += add.v[q];
+              store16(slot, total);
+            }
+          }
+          const int q_done = done / kVec;
+          int i = (q_done + ((tid - q_done) & (kThreads - 1))) * kVec;
+          if (i < complete) {
+            int rf_mod = i + relf0;  // a multiple of kVec: hs[rf_mod .. rf_mod + kVec) are the pack's residues
+            rf_mod -= hm.hop.div(rf_mod) * hm.hop.d;
+            for (; i < complete; i += kThreads * kVec) {
+              Pack16<R> y = {};
+              if (i < lim) {
+                R* slot = acc + (i & (ring - 1));
+                const Pack16<R> a = load16(slot);
+                if (i >= int_lo && i < int_hi) {
+                  const Pack16<R> sc = load16(hs + rf_mod);
+SPECTRO_UNROLL
+                  for (int q = 0; q < kVec; ++q) y.v[q] = a.v[q] * sc.v[q];
+                } else {
+SPECTRO_UNROLL
+                  for (int q = 0; q < kVec; ++q) {
+                    const R h = g.env_normalize ? envelope_scale_rel(win, i + q + relf0, hm, f_env_max) : R(1);
+                    y.v[q] = a.v[q] * (h * s.scale);
+                  }
+                }
+                store16(slot, Pack16<R>{});
+              }
+              if constexpr (std::is_same<Out, V>::value) {
+                if (pack_mode == 2) {
+                  store16(out.direct + i, y);
+                } else {
+SPECTRO_UNROLL
+                  for (int q = 0; q < kVec; ++q) out.put(p, b, p0, i + q, y.v[q]);
+                }
+              } else {
+SPECTRO_UNROLL
+                for (int q = 0; q < kVec; ++q) out.put(p, b, p0, i + q, y.v[q]);
+              }
+              rf_mod += step_mod;
+              if (rf_mod >= hm.hop.d) rf_mod -= hm.hop.d;
+            }
+          }
         }
       }
       done = complete;
@@ -1194,7 +1304,7 @@ cudaError_t pow2_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, b
   // gives exactly the result of its complex64 copy (a smaller complex32 stage would fit where complex64 does not).
   using Staged = Pow2Synthesis<V, kLogM, Out, Complex<typename RealOf<V>::type>>;
   if (Staged::smem_bytes(ring, g.n_fft, g.hop) > kFusedSmemMax) return generic_synthesis<V, Out, In>(p, exec, complex_fft);
-  const int64_t slots = resident_blocks<Body, Exec, FusedSynthesisParams<V>, int, int64_t, int>(exec, smem);
+  const int64_t slots = resident_blocks<Body, Exec, FusedSynthesisParams<V>, int, int64_t, int, int>(exec, smem);
   const int waves = fused_tuning().waves > 0 ? fused_tuning().waves : 1;
   // Segment: a multiple of hop, long enough that the frames transformed twice (those straddling two segments,
   // about n_fft / hop per segment) stay a small share, short enough to give `waves` waves of blocks.
@@ -1207,8 +1317,11 @@ cudaError_t pow2_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, b
   seg_hops = min64(seg_hops, max64(1, (int64_t{1} << 30) / g.hop));
   const int64_t segment = seg_hops * g.hop;
   const int64_t segments_per_row = (positions + segment - 1) / segment;
+  // Packed overlap-add and stores where hop and the first segment's start are multiples of the pack (the kernel
+  // checks each segment's length).
+  const int packed = !fused_tuning().scalar_ola && g.hop % Body::kVec == 0 && synthesis_lo(g) % Body::kVec == 0;
   return exec.template launch<Body>(p.s.batch * segments_per_row, smem, p, static_cast<int>(segment),
-                                    segments_per_row, ring);
+                                    segments_per_row, ring, packed);
 }
 
 template <typename V, typename Out, typename In, class Exec>
