@@ -43,7 +43,7 @@ def want_cuda() -> bool:
 def extension():
     pick_host_compiler()
     cxx = ["-O3", "-fvisibility=hidden", "-Wall", "-Wno-unused-function"]
-    sources = [os.path.join("csrc", "spectro.cpp"), os.path.join("csrc", "autograd.cpp")]
+    sources = [os.path.join("csrc", n) for n in ("spectro.cpp", "autograd.cpp", "python.cpp")]
     if want_cuda():
         os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "9.0")
         sources += sorted(glob.glob(os.path.join("csrc", "cuda", "*.cu")))

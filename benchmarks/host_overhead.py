@@ -9,7 +9,8 @@ For each call it prints, in microseconds:
            time while the host is slower than the GPU)
   graph    time per call replayed from a CUDA graph of 20 calls (GPU time alone, no host work)
 for torch.stft / torch.istft and spectro's public functions, the registered ops called directly (no Python
-wrapper), and torch.empty of the output (the floor of any op that allocates its result). With --profile, also the
+wrapper: through their torch.ops packets, and through spectro._C's direct entry points, which the wrappers use), and
+torch.empty of the output (the floor of any op that allocates its result). With --profile, also the
 host time of spectro.stft by callee (torch.profiler, CPU activity).
 Not part of the tests; numbers are for notes and benchmarks/RESULTS.md.
 """
@@ -63,18 +64,22 @@ def main():
         "spectro.stft": lambda: spectro.stft(x, n_fft, hop, window=w, return_complex=True),
         "op spectro::analysis": lambda: torch.ops.spectro.analysis(x, w, n_fft, hop, n_frames, pad, "reflect", False,
                                                                    "rfft", 1.0),
+        "direct spectro._C.analysis": lambda: spectro._C.analysis(x, w, n_fft, hop, n_frames, pad, "reflect", False,
+                                                                  "rfft", 1.0),
         "torch.empty (stft output)": lambda: torch.empty(B, n_frames, n_fft // 2 + 1, dtype=torch.complex64,
                                                          device=dev),
         "torch.istft": lambda: torch.istft(S, n_fft, hop, window=w, length=T),
         "spectro.istft": lambda: spectro.istft(S, n_fft, hop, window=w, length=T),
         "op spectro::synthesis": lambda: torch.ops.spectro.synthesis(S, w, n_fft, hop, T, pad, "constant", True,
                                                                      "irfft", 1.0 / n_fft),
+        "direct spectro._C.synthesis": lambda: spectro._C.synthesis(S, w, n_fft, hop, T, pad, "constant", True,
+                                                                    "irfft", 1.0 / n_fft),
     }
-    print(f"{'call':<28}{'event us':>10}{'host us':>10}{'graph us':>16}")
+    print(f"{'call':<30}{'event us':>10}{'host us':>10}{'graph us':>16}")
     for name, fn in calls.items():
         g = graph_us(fn)
         g = f"{g:.1f}" if isinstance(g, float) else g
-        print(f"{name:<28}{event_us(fn):>10.1f}{host_us(fn):>10.1f}{g:>16}")
+        print(f"{name:<30}{event_us(fn):>10.1f}{host_us(fn):>10.1f}{g:>16}")
     if args.profile:
         fn = calls["spectro.stft"]
         for _ in range(50):

@@ -9,9 +9,11 @@ hop=4, a Hann window) so that the kernels' compute is negligible and both timing
 dispatch, allocation. The difference "wrapper" is the Python wrapper's own cost (checks, window handling, dtype
 promotion, reshapes, istft's NOLA cache lookup with safety="auto").
 
-A third column times the op's C++ entry point (torch.ops.spectro.analysis.default._op, what the packet's __call__
-calls; the wrappers call it directly in eager mode): "wrapper" is measured against the packet, the way a user calls
-the op, so the packet's own Python cost (~0.4 us on the CPU) counts as saved where the wrapper skips it.
+Two more columns time the op's entry points below the packet: its C++ entry point (torch.ops.spectro.analysis.default.
+_op, what the packet's __call__ calls, which matches the arguments against the schema and boxes them) and spectro's
+direct entry point (spectro._C.analysis: one typed dispatcher call, csrc/python.cpp), which the wrappers call in
+eager mode. "wrapper" is measured against the packet, the way a user calls the op, so what the direct entry point
+saves counts as saved.
 
 Per case: --reps back-to-back calls per batch, --batches batches (the cases interleaved batch by batch so that a
 drift of the machine hits all of them alike), the median per-call time of the batches in microseconds.
@@ -49,15 +51,18 @@ def cases(device):
     inv = 1.0 / n_fft
 
     a_entry, s_entry = torch.ops.spectro.analysis.default._op, torch.ops.spectro.synthesis.default._op
+    a_direct, s_direct = spectro._C.analysis, spectro._C.synthesis
 
     def analysis(x):
         return (lambda: torch.ops.spectro.analysis(x, w, n_fft, hop, n_frames, pad, "reflect", False, "rfft", 1.0,
                                                    None),
-                lambda: a_entry(x, w, n_fft, hop, n_frames, pad, "reflect", False, "rfft", 1.0, None))
+                lambda: a_entry(x, w, n_fft, hop, n_frames, pad, "reflect", False, "rfft", 1.0, None),
+                lambda: a_direct(x, w, n_fft, hop, n_frames, pad, "reflect", False, "rfft", 1.0, None))
 
     def synthesis(S):
         return (lambda: torch.ops.spectro.synthesis(S, w, n_fft, hop, T, pad, "constant", True, "irfft", inv, None),
-                lambda: s_entry(S, w, n_fft, hop, T, pad, "constant", True, "irfft", inv, None))
+                lambda: s_entry(S, w, n_fft, hop, T, pad, "constant", True, "irfft", inv, None),
+                lambda: s_direct(S, w, n_fft, hop, T, pad, "constant", True, "irfft", inv, None))
 
     return {
         "stft 1-D (256,)": (
@@ -104,10 +109,10 @@ def main():
             times[id(f)].append(per_call_us(f, args.reps))
             sync()
     print(f"torch {torch.__version__}, {device}, spectro from {spectro.__file__}")
-    print(f"{'case':<32}{'public us':>11}{'op us':>9}{'wrapper us':>12}{'op entry us':>13}")
-    for name, (public, op, entry) in table.items():
-        p, o, e = (statistics.median(times[id(f)]) for f in (public, op, entry))
-        print(f"{name:<32}{p:>11.2f}{o:>9.2f}{p - o:>12.2f}{e:>13.2f}")
+    print(f"{'case':<32}{'public us':>11}{'op us':>9}{'wrapper us':>12}{'op entry us':>13}{'direct us':>11}")
+    for name, (public, op, entry, direct) in table.items():
+        p, o, e, d = (statistics.median(times[id(f)]) for f in (public, op, entry, direct))
+        print(f"{name:<32}{p:>11.2f}{o:>9.2f}{p - o:>12.2f}{e:>13.2f}{d:>11.2f}")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,6 @@
 // out_dtype (optional, last): store the result in half precision (complex32 for a complex64 result, float16 or
 // bfloat16 for float32): computed in single precision, then rounded once per element (spectro.stft / istft's
 // kernel_dtype="mixed").
-#include <Python.h>
-
 #include <ATen/Parallel.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <c10/util/Exception.h>
@@ -23,12 +21,6 @@
 
 #include "kernels/cpu/frame_ola.h"
 #include "spectro.h"
-
-// Importing spectro._C loads this library and so registers the ops (no Python bindings are needed).
-PyMODINIT_FUNC PyInit__C(void) {
-  static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "_C", nullptr, -1, nullptr};
-  return PyModule_Create(&module_def);
-}
 
 namespace spectro {
 

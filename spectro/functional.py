@@ -7,7 +7,7 @@ from typing import Optional
 
 import torch
 
-from . import _geometry
+from . import _C, _geometry
 
 __all__ = ["stft", "istft"]
 
@@ -33,11 +33,15 @@ _HALF_STORAGE = {torch.float32: torch.float16, torch.float64: torch.float16, tor
 _COMPLEX_OF = {torch.float32: torch.complex64, torch.float64: torch.complex128, torch.float16: torch.complex32}
 _REAL_OF = {torch.complex64: torch.float32, torch.complex128: torch.float64, torch.complex32: torch.float16}
 
-# The ops' C++ entry points: all that calling torch.ops.spectro.analysis / .synthesis (their Python packets) does in
-# eager mode, for less host time. Under torch.compile the wrappers call the packets, which dynamo traces.
-_analysis = torch.ops.spectro.analysis.default._op
-_synthesis = torch.ops.spectro.synthesis.default._op
+# The ops' direct entry points (csrc/python.cpp): one typed dispatcher call, about half the host time of the torch.ops
+# packets' C++ entry points, with the same dispatch, errors and warnings but no __torch_function__ handling, which
+# stft / istft do themselves first (as torch's Python functions do). Under torch.compile the wrappers call the
+# packets, which dynamo traces.
+_analysis = _C.analysis
+_synthesis = _C.synthesis
 _is_compiling = torch.compiler.is_compiling
+_has_torch_function = torch._C._has_torch_function_variadic
+_handle_torch_function = torch.overrides.handle_torch_function
 
 _warned = set()
 
@@ -225,6 +229,13 @@ def stft(
         ``n_frames = 1 + (T_padded - n_fft) // hop_length``. Like torch's, the result lies in a frame-major buffer
         (bins contiguous): its strides equal ``torch.stft``'s (also for the half-precision kernel_dtypes).
     """
+    # __torch_function__ (tensor subclasses, TorchFunctionModes) sees spectro.stft itself, as torch.stft's does.
+    if _has_torch_function(input, window):
+        return _handle_torch_function(
+            stft, (input, window), input, n_fft, hop_length=hop_length, win_length=win_length, window=window,
+            center=center, pad_mode=pad_mode, normalized=normalized, onesided=onesided, return_complex=return_complex,
+            align_to_window=align_to_window, kernel_dtype=kernel_dtype,
+        )
     # Host time: the common valid call is the wrapper's hot path (small eager calls are host-bound), so every check
     # below is a cheap inline test in the order of the original checks (which error a call with several bad
     # arguments gets is unchanged), and the helpers that build the error messages run only when a test fails. Each
@@ -349,8 +360,7 @@ def stft(
         fft_mode, bins = "rfft_full", n_fft
     scale = n_fft**-0.5 if normalized else 1.0
     # out_dtype: complex32 for kernel_dtype "mixed" / "float16" (computed in float32, stored in half), else the
-    # compute dtype. (Eagerly the op's C++ entry point is called directly, which is all its Python packet does;
-    # dynamo traces the packet.)
+    # compute dtype. (Eagerly the op's direct entry point; dynamo traces the torch.ops packet.)
     out = (torch.ops.spectro.analysis if _is_compiling() else _analysis)(
         x, w, n_fft, hop_length, n_frames, pad, mode, False, fft_mode, scale, torch.complex32 if mixed else None
     )
@@ -463,6 +473,13 @@ def istft(
         ``kernel_dtype="mixed"``, float16 / bfloat16 / complex32 as above); ``length`` defaults to
         ``n_fft + hop_length * (n_frames - 1)`` minus the centre padding.
     """
+    # __torch_function__ (tensor subclasses, TorchFunctionModes) sees spectro.istft itself, as torch.istft's does.
+    if _has_torch_function(input, window):
+        return _handle_torch_function(
+            istft, (input, window), input, n_fft, hop_length=hop_length, win_length=win_length, window=window,
+            center=center, normalized=normalized, onesided=onesided, length=length, return_complex=return_complex,
+            torch_like=torch_like, safety=safety, kernel_dtype=kernel_dtype,
+        )
     # Host time: as in stft, cheap inline tests in the order of the original checks, message-building helpers only
     # where a test fails, each tensor attribute read once; and the NOLA pass cache's hit (safety="auto"'s steady
     # state) is looked up here, without a call.
@@ -603,7 +620,7 @@ def istft(
     elif safety == "always":
         _nola(w, window, hop_length, n_frames, start, min(end, natural), None, torch_like, safety)
     # op_out_dtype: kernel_dtype "mixed" / "float16" compute in float32 and store in half precision. (Eagerly the op's
-    # C++ entry point is called directly, which is all its Python packet does; dynamo traces the packet.)
+    # direct entry point; dynamo traces the torch.ops packet.)
     y = (torch.ops.spectro.synthesis if compiling else _synthesis)(
         spec, w, n_fft, hop_length, out_len, start, "constant", True, fft_mode, scale, op_out_dtype
     )

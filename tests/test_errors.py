@@ -308,18 +308,40 @@ def _to(device, over):
     return {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in over.items()}
 
 
+# Each op through its torch.ops packet and through its direct entry point (spectro._C, what the eager wrappers call):
+# the same validation, the same errors.
+ENTRIES = {"torch.ops": (torch.ops.spectro.analysis, torch.ops.spectro.synthesis),
+           "direct": (spectro._C.analysis, spectro._C.synthesis)}
+
+
+@pytest.mark.parametrize("entry", list(ENTRIES))
 @pytest.mark.parametrize("case", ANALYSIS_BAD, ids=[c[0] for c in ANALYSIS_BAD])
-def test_core_analysis_validation(case, device):
+def test_core_analysis_validation(case, entry, device):
     _, over, name = case
     with pytest.raises(RuntimeError, match=name):
-        _call(torch.ops.spectro.analysis, _analysis_args(device, **_to(device, over)))
+        _call(ENTRIES[entry][0], _analysis_args(device, **_to(device, over)))
 
 
+@pytest.mark.parametrize("entry", list(ENTRIES))
 @pytest.mark.parametrize("case", SYNTHESIS_BAD, ids=[c[0] for c in SYNTHESIS_BAD])
-def test_core_synthesis_validation(case, device):
+def test_core_synthesis_validation(case, entry, device):
     _, over, name = case
     with pytest.raises(RuntimeError, match=name):
-        _call(torch.ops.spectro.synthesis, _synthesis_args(device, **_to(device, over)))
+        _call(ENTRIES[entry][1], _synthesis_args(device, **_to(device, over)))
+
+
+@pytest.mark.parametrize("case", ANALYSIS_BAD[:6] + SYNTHESIS_BAD[:3], ids=lambda c: c[0])
+def test_core_entry_points_give_the_same_message(case, device):
+    """The direct entry points raise exactly what the torch.ops packets raise (torch's exception translation)."""
+    _, over, _ = case
+    which = 0 if case in ANALYSIS_BAD else 1
+    args = (_analysis_args if which == 0 else _synthesis_args)(device, **_to(device, over))
+    messages = []
+    for entry in ENTRIES.values():
+        with pytest.raises(RuntimeError) as info:
+            _call(entry[which], args)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
 
 
 def test_core_ops_valid_arguments_run(device):
