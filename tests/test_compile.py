@@ -170,6 +170,29 @@ def test_compile_fullgraph_traces(what, device, request):
     torch.testing.assert_close(out, f(inp), rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("transform", ["grad", "vmap_grad"])
+def test_compile_over_torch_func(transform, device):
+    """torch.compile of torch.func.grad (and of vmap(grad): per-example gradients) through stft -> istft, against the
+    same transform in eager mode (aot_eager: AOTAutograd traces the transform; no inductor codegen)."""
+    torch._dynamo.reset()
+    gen = generator(seed_of("compile-func", transform))
+    w = torch.hann_window(N_FFT, dtype=torch.float64, device=device)
+    x = randn((3, 400), torch.float64, gen, device)
+    target = randn((3, 400), torch.float64, gen, device)
+
+    def loss(x, target):
+        s = spectro.stft(x, N_FFT, HOP, window=w, return_complex=True)
+        y = spectro.istft(s * s.abs(), N_FFT, HOP, window=w, length=x.shape[-1])
+        return (y - target).pow(2).sum()
+
+    f = torch.func.grad(loss)
+    if transform == "vmap_grad":
+        f = torch.func.vmap(f)
+    expected = f(x, target)
+    got = torch.compile(f, fullgraph=True, backend="aot_eager")(x, target)
+    torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-10 * float(expected.abs().max()))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # torch.export
 class StftIstft(torch.nn.Module):
