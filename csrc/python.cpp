@@ -5,9 +5,10 @@
 // the eager Python wrappers (spectro/functional.py): one typed dispatcher call (call_analysis / call_synthesis), where
 // the ops' torch.ops entry points first match the arguments against the schema and box them. The call goes through
 // the same dispatcher (autograd, functorch, dispatch modes, fake tensors), raises the same exceptions through torch's
-// translation (RuntimeError, ValueError, ...), and releases the GIL as torch.ops does; C++ warnings (TORCH_WARN)
-// become Python warnings, as from torch's own functions (torch.ops prints them to stderr). What it does not do is __torch_function__: the wrappers handle that themselves (as torch's own
-// Python functions do) before they get here, and under torch.compile they call the torch.ops packets instead.
+// translation (RuntimeError, ValueError, ...), and releases the GIL as torch.ops does. C++ warnings (TORCH_WARN)
+// become Python warnings, as from torch's own functions (torch.ops prints them to stderr). What it does not do is
+// __torch_function__: the wrappers handle that themselves first (as torch's own Python functions do), and under
+// torch.compile they call the torch.ops packets instead.
 #include <torch/extension.h>
 
 #include <optional>

@@ -91,7 +91,8 @@ OpArgs check_synthesis(const at::Tensor& spec, const at::Tensor& window, int64_t
 // the other; python.cpp: the eager Python wrappers' entry points). Typed calls: no argument boxing.
 at::Tensor call_analysis(const at::Tensor& x, const at::Tensor& window, int64_t n_fft, int64_t hop,
                          const c10::SymInt& n_frames, int64_t pad, const std::string& pad_mode, bool env_normalize,
-                         const std::string& fft_mode, double scale, std::optional<at::ScalarType> out_dtype = std::nullopt);
+                         const std::string& fft_mode, double scale,
+                         std::optional<at::ScalarType> out_dtype = std::nullopt);
 at::Tensor call_synthesis(const at::Tensor& spec, const at::Tensor& window, int64_t n_fft, int64_t hop,
                           const c10::SymInt& length, int64_t pad, const std::string& pad_mode, bool env_normalize,
                           const std::string& fft_mode, double scale,
