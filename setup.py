@@ -1,6 +1,12 @@
-"""Build spectro's operator library: CPU always, CUDA when the installed torch has CUDA and nvcc is available.
+"""Build spectro: the operator library (CPU always, CUDA when the installed torch has CUDA and nvcc is available) and
+its Python binding.
 
     pip install --no-build-isolation -e .
+
+Two shared libraries:
+  spectro/lib/libspectro.so   every op, its kernels and autograd, and the public C++ API (spectro/include); no Python.
+                              C++ programs link it (CMake: find_package(spectro) with spectro.cmake_prefix_path).
+  spectro/_C.*.so             the Python module: direct entry points of the ops; links libspectro.so.
 
 Environment: SPECTRO_FORCE_CPU=1 skips CUDA; TORCH_CUDA_ARCH_LIST (default "9.0") picks the GPU architectures;
 MAX_JOBS caps ninja's parallelism.
@@ -14,6 +20,7 @@ from setuptools import setup
 from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
+LIB = "spectro.lib.libspectro"
 
 
 def pick_host_compiler():
@@ -40,21 +47,52 @@ def want_cuda() -> bool:
     return torch.version.cuda is not None and CUDA_HOME is not None
 
 
-def extension():
+def sources(*patterns):
+    return sorted(f for p in patterns for f in glob.glob(os.path.join("csrc", p)))
+
+
+def extensions():
     pick_host_compiler()
-    cxx = ["-O3", "-fvisibility=hidden", "-Wall", "-Wno-unused-function"]
-    sources = [os.path.join("csrc", n) for n in ("spectro.cpp", "autograd.cpp", "python.cpp")]
+    include_dirs = [os.path.join(ROOT, "spectro", "include")]
+    cxx = ["-O3", "-Wall", "-Wno-unused-function"]
+    lib_sources = sources("*.cpp", "api/*.cpp")
+    lib_sources.remove(os.path.join("csrc", "python.cpp"))
     if want_cuda():
         os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "9.0")
-        sources += sorted(glob.glob(os.path.join("csrc", "cuda", "*.cu")))
+        lib_sources += sources("cuda/*.cu")
         nvcc = ["-O3", "-lineinfo", "--expt-relaxed-constexpr"]
-        return CUDAExtension(
-            "spectro._C", sources, extra_compile_args={"cxx": cxx, "nvcc": nvcc}, py_limited_api=False
-        )
-    return CppExtension("spectro._C", sources, extra_compile_args={"cxx": cxx})
+        lib = CUDAExtension(LIB, lib_sources, include_dirs=include_dirs,
+                            extra_compile_args={"cxx": cxx, "nvcc": nvcc})
+    else:
+        lib = CppExtension(LIB, lib_sources, include_dirs=include_dirs, extra_compile_args={"cxx": cxx})
+    # The library serves C++ programs too: it must not need libtorch_python (which needs a Python interpreter).
+    lib.libraries = [name for name in lib.libraries if name != "torch_python"]
+    binding = CppExtension(
+        "spectro._C", [os.path.join("csrc", "python.cpp")], include_dirs=include_dirs,
+        extra_compile_args={"cxx": cxx + ["-fvisibility=hidden"]}, libraries=["spectro"],
+        extra_link_args=["-Wl,-rpath,$ORIGIN/lib"],
+    )
+    return [lib, binding]
 
 
-setup(
-    ext_modules=[extension()],
-    cmdclass={"build_ext": BuildExtension.with_options(use_ninja=True)},
-)
+class Build(BuildExtension.with_options(use_ninja=True)):
+    """Names the operator library libspectro.so (no Python ABI suffix) and links the binding against it."""
+
+    def get_ext_filename(self, fullname):
+        parts = fullname.split(".")
+        if parts[-1] == LIB.split(".")[-1]:  # (setuptools asks with the full name or with its last part)
+            return os.path.join(*parts[:-1], "libspectro.so")
+        return super().get_ext_filename(fullname)
+
+    def build_extensions(self):
+        lib_dir = os.path.dirname(self.get_ext_fullpath(LIB))
+        for ext in self.extensions:
+            if ext.name != LIB:
+                ext.library_dirs = list(ext.library_dirs) + [lib_dir]
+        # The library first: the binding links it.
+        self.extensions.sort(key=lambda e: e.name != LIB)
+        os.makedirs(os.path.join(ROOT, "spectro", "lib"), exist_ok=True)  # (where --inplace / editable copies it)
+        super().build_extensions()
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": Build})

@@ -27,7 +27,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--config", type=parse_config, action="append",
                    help=f"B,T,n_fft,hop; repeat for several (default {SEED})")
-    p.add_argument("--path", default="auto", choices=sorted(spectro.kernel_path._CODES))
+    p.add_argument("--path", default="auto", choices=spectro.kernel_path.PATHS)
     p.add_argument("--calls", type=int, default=1, help="profiled calls of each op per configuration")
     p.add_argument("--ops", default="stft,istft", help="comma-separated subset of stft,istft")
     args = p.parse_args()

@@ -32,6 +32,7 @@
 #include <optional>
 #include <string>
 
+#include "api/aten_geometry.h"
 #include "spectro.h"
 
 namespace spectro {
@@ -65,87 +66,22 @@ using torch::autograd::variable_list;
 
 using OutDtype = std::optional<at::ScalarType>;
 
+// The name of the adjoint of the FFT mode named `mode` (kernels/fft_mode.h).
 std::string adjoint_mode(const std::string& mode) {
-  if (mode == "rfft") return "irfft_half";
-  if (mode == "rfft_full") return "ifft_real";
-  if (mode == "fft") return "ifft";
-  if (mode == "rfft_double") return "irfft";
-  if (mode == "irfft_half") return "rfft";
-  if (mode == "ifft_real") return "rfft_full";
-  if (mode == "ifft") return "fft";
-  if (mode == "irfft") return "rfft_double";
-  TORCH_CHECK(false, "spectro: unknown fft_mode '", mode, "'");
+  kernels::FftMode m;
+  TORCH_CHECK(kernels::parse_fft_mode(mode.c_str(), &m), "spectro: unknown fft_mode '", mode, "'");
+  return kernels::name_of(kernels::adjoint(m));
 }
 
 // ---- window-gradient helpers (ATen ops, differentiable) --------------------------------------------------------
 
-// A size that is static (n_fft, bins) read without touching the tensor's other, possibly symbolic, sizes
-// (Tensor::size(d) would materialise all of them and specialise the graph on the signal length).
-int64_t static_dim(const at::Tensor& t, int64_t d) { return t.sym_size(d).guard_int(__FILE__, __LINE__); }
-
-// Sizes that depend on the signal length are SymInts, so torch.compile(dynamic=True) traces these without
-// specialising.
-
-// Signal sample read at each padded position p in [0, span), -1 for zero padding (kernels::pad_source).
-at::Tensor source_index(const c10::SymInt& length, int64_t pad, const c10::SymInt& span, const std::string& mode,
-                        const at::Device& dev) {
-  const at::Tensor i = at::arange(c10::Scalar(span), at::TensorOptions().dtype(at::kLong).device(dev)) - pad;
-  const c10::Scalar len(length);
-  const c10::Scalar last2(2 * (length - 1));
-  if (mode == "reflect") return at::where(i < 0, -i, at::where(i >= len, at::neg(i).add(last2), i));
-  if (mode == "replicate") return at::clamp(i, c10::Scalar(0), c10::Scalar(length - 1));
-  if (mode == "circular") return at::where(i < 0, i.add(len), at::where(i >= len, i.sub(len), i));
-  return at::where((i >= 0).logical_and(i < len), i, at::full_like(i, -1));
-}
-
-// sig[:, src(p)] for p in [0, span), zero where src(p) = -1.
-at::Tensor padded(const at::Tensor& sig, int64_t pad, const c10::SymInt& span, const std::string& mode) {
-  const at::Tensor idx = source_index(sig.sym_size(-1), pad, span, mode, sig.device());
-  const at::Tensor out = sig.index_select(1, idx.clamp_min(0));
-  return at::where(idx >= 0, out, at::zeros({}, out.options()));
-}
-
-// The adjoint of padded: v [B, span] over padded positions -> [B, length], each position's value added onto the
-// sample it reads (dropped where it reads zero padding).
-at::Tensor folded(const at::Tensor& v, int64_t pad, const c10::SymInt& length, const std::string& mode) {
-  const at::Tensor idx = source_index(length, pad, v.sym_size(1), mode, v.device());
-  const at::Tensor src = at::where(idx >= 0, v, at::zeros({}, v.options()));
-  return at::zeros_symint({v.sym_size(0), length}, v.options()).index_add(1, idx.clamp_min(0), src);
-}
-
-// [..., span] -> [..., n_frames, n_fft]: span = n_fft + hop * (n_frames - 1) holds exactly n_frames frames.
-at::Tensor frames_of(const at::Tensor& sig, int64_t n_fft, int64_t hop) { return sig.unfold(-1, n_fft, hop); }
-
-// [B, n_frames, n_fft] (real) -> [B, span]: frames summed at n * hop. Written as ceil(n_fft / hop) shifted sums of
-// hop-wide column blocks (pads and adds): deterministic, differentiable, and free of guards on symbolic sizes (unlike
-// col2im, whose shape check specialises the number of frames under torch.compile(dynamic=True)).
-at::Tensor overlap_add(const at::Tensor& frames, int64_t hop) {
-  const c10::SymInt b = frames.sym_size(0), n_frames = frames.sym_size(1);
-  const int64_t n_fft = static_dim(frames, 2);
-  const int64_t blocks = (n_fft + hop - 1) / hop;
-  at::Tensor f = blocks * hop == n_fft ? frames : at::constant_pad_nd(frames, {0, blocks * hop - n_fft});
-  f = f.reshape_symint({b, n_frames, c10::SymInt(blocks), c10::SymInt(hop)});
-  at::Tensor out;
-  for (int64_t j = 0; j < blocks; ++j) {
-    const at::Tensor piece = at::constant_pad_nd(f.select(2, j).reshape_symint({b, n_frames * hop}),
-                                                 {j * hop, (blocks - 1 - j) * hop});
-    out = out.defined() ? out + piece : piece;
-  }
-  // out has (n_frames - 1) * hop + blocks * hop samples; the last blocks * hop - n_fft are zero padding.
-  return blocks * hop == n_fft ? out : out.narrow_symint(1, 0, (n_frames - 1) * hop + n_fft);
-}
-
-// The envelope sum_n v[p - n*hop] of a frame v repeated over n_frames frames, at every position p of the span.
-at::Tensor frame_sum(const at::Tensor& v, int64_t hop, const c10::SymInt& n_frames) {
-  return overlap_add(v.reshape({1, 1, -1}).expand_symint({c10::SymInt(1), n_frames, v.sym_size(0)}), hop)[0];
-}
-
-// h(p) = 1 / envelope(p), 0 below the NOLA threshold.
-at::Tensor envelope_scale(const at::Tensor& window, int64_t hop, const c10::SymInt& n_frames) {
-  const at::Tensor env = frame_sum(window * window, hop, n_frames);
-  const at::Tensor small = env < kernels::kEnvelopeEps;
-  return at::where(small, at::zeros_like(env), 1.0 / at::where(small, at::ones_like(env), env));
-}
+using geometry::envelope_scale;
+using geometry::folded;
+using geometry::frame_sum;
+using geometry::frames_of;
+using geometry::overlap_add;
+using geometry::padded;
+using geometry::static_dim;
 
 // The unnormalised inverse FFT spectro::synthesis applies: spec [B, F, N] -> frames [B, N, n_fft].
 at::Tensor synthesis_frames(const at::Tensor& spec, const std::string& mode, int64_t n_fft) {

@@ -27,23 +27,22 @@ namespace spectro {
 using kernels::Geometry;
 using kernels::PadMode;
 
-FftMode parse_analysis_mode(const std::string& s) {
-  if (s == "rfft") return FftMode::Rfft;
-  if (s == "rfft_full") return FftMode::RfftFull;
-  if (s == "fft") return FftMode::Fft;
-  if (s == "rfft_double") return FftMode::RfftDouble;
-  TORCH_CHECK(false, "spectro::analysis: fft_mode must be one of 'rfft', 'rfft_full', 'fft', 'rfft_double', but got '",
-              s, "'");
+// The mode named `s`, which must be one of the op's own direction (analysis or synthesis).
+static FftMode parse_mode(const char* op, const std::string& s, bool analysis) {
+  FftMode m;
+  if (!kernels::parse_fft_mode(s.c_str(), &m) || kernels::is_analysis(m) != analysis) {
+    std::string allowed;
+    for (int i = 0; i < kernels::kFftModes; ++i) {
+      if (kernels::is_analysis(static_cast<FftMode>(i)) != analysis) continue;
+      allowed += (allowed.empty() ? "'" : ", '") + std::string(kernels::kFftModeNames[i]) + "'";
+    }
+    TORCH_CHECK(false, op, ": fft_mode must be one of ", allowed, ", but got '", s, "'");
+  }
+  return m;
 }
 
-FftMode parse_synthesis_mode(const std::string& s) {
-  if (s == "irfft") return FftMode::Irfft;
-  if (s == "irfft_half") return FftMode::IrfftHalf;
-  if (s == "ifft") return FftMode::Ifft;
-  if (s == "ifft_real") return FftMode::IfftReal;
-  TORCH_CHECK(false, "spectro::synthesis: fft_mode must be one of 'irfft', 'irfft_half', 'ifft', 'ifft_real', but got '",
-              s, "'");
-}
+FftMode parse_analysis_mode(const std::string& s) { return parse_mode("spectro::analysis", s, true); }
+FftMode parse_synthesis_mode(const std::string& s) { return parse_mode("spectro::synthesis", s, false); }
 
 PadMode parse_pad_mode(const std::string& s) {
   if (s == "constant") return PadMode::Constant;
@@ -53,35 +52,24 @@ PadMode parse_pad_mode(const std::string& s) {
   TORCH_CHECK(false, "pad_mode must be one of 'constant', 'reflect', 'replicate', 'circular', but got '", s, "'");
 }
 
-int64_t spectrum_bins(FftMode mode, int64_t n_fft) {
-  switch (mode) {
-    case FftMode::Rfft:
-    case FftMode::RfftDouble:
-    case FftMode::Irfft:
-    case FftMode::IrfftHalf:
-      return n_fft / 2 + 1;
-    default:
-      return n_fft;
-  }
-}
+using kernels::spectrum_bins;
 
-static bool is_real_mode(FftMode mode) {
-  // Modes whose signal side (x for analysis, y for synthesis) is real.
-  return mode != FftMode::Fft && mode != FftMode::Ifft;
-}
+static bool is_real_mode(FftMode mode) { return kernels::real_signal(mode); }
 
 namespace {
 std::atomic<int64_t> g_kernel_path{0};
-
-int64_t set_kernel_path(int64_t path) {
-  TORCH_CHECK(path >= 0 && path <= 4,
-              "spectro::_set_kernel_path: path must be 0 (auto), 1 (tiled), 2 (direct), 3 (fused) or 4 (two_kernel), "
-              "but got ", path);
-  return g_kernel_path.exchange(path);
-}
 }  // namespace
 
-int64_t kernel_path() { return g_kernel_path.load(); }
+KernelPath kernel_path() { return static_cast<KernelPath>(g_kernel_path.load()); }
+
+std::string set_kernel_path(const std::string& name) {
+  for (int i = 0; i < kKernelPaths; ++i) {
+    if (name == kKernelPathNames[i]) return kKernelPathNames[g_kernel_path.exchange(i)];
+  }
+  std::string allowed;
+  for (int i = 0; i < kKernelPaths; ++i) allowed += (i ? ", '" : "'") + std::string(kKernelPathNames[i]) + "'";
+  TORCH_CHECK_VALUE(false, "kernel_path must be one of ", allowed, ", but got '", name, "'");
+}
 
 Geometry check_geometry(const char* op, int64_t n_fft, int64_t hop_length, int64_t n_frames, int64_t signal_length,
                         int64_t pad, const std::string& pad_mode, bool env_normalize) {
@@ -388,7 +376,17 @@ TORCH_LIBRARY(spectro, m) {
   m.def(
       "synthesis(Tensor spec, Tensor window, int n_fft, int hop_length, SymInt length, int pad, str pad_mode, "
       "bool env_normalize, str fft_mode, float scale, ScalarType? out_dtype=None) -> Tensor");
-  m.def("_set_kernel_path(int path) -> int", &spectro::set_kernel_path);
+  // torch.stft / torch.istft's schemas plus spectro's keyword-only extras; composites over analysis / synthesis
+  // (csrc/api).
+  m.def(
+      "stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, "
+      "bool center=True, str pad_mode=\"reflect\", bool normalized=False, bool? onesided=None, "
+      "bool? return_complex=None, bool? align_to_window=None, *, str kernel_dtype=\"float32\") -> Tensor");
+  m.def(
+      "istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, "
+      "bool center=True, bool normalized=False, bool? onesided=None, SymInt? length=None, bool return_complex=False, "
+      "*, bool torch_like=False, str safety=\"auto\", str kernel_dtype=\"float32\") -> Tensor");
+  m.def("_set_kernel_path(str path) -> str", &spectro::set_kernel_path);
 }
 
 TORCH_LIBRARY_IMPL(spectro, CPU, m) {

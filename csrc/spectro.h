@@ -8,25 +8,30 @@
 #include <string>
 
 #include "kernels/common.h"
+#include "kernels/fft_mode.h"
 
 namespace spectro {
 
-// Which FFT an op applies between its frames and its spectrum. Each analysis mode's transpose is one synthesis
-// mode (listed side by side), which is how the backward of one op is the other op.
-//   analysis (frames -> spectrum)                  synthesis (spectrum -> frames)
-//   Rfft:    onesided rfft                         IrfftHalf: irfft of the spectrum with interior bins halved
-//   RfftFull: rfft returning all n_fft bins        IfftReal:  real part of the (unnormalised) ifft
-//   Fft:     complex fft                           Ifft:      complex ifft
-//   RfftDouble: onesided rfft, interior bins x2    Irfft:     irfft (onesided spectrum, real frames)
-// Every FFT here is unnormalised; the op's `scale` carries the normalisation.
-enum class FftMode { Rfft, RfftFull, Fft, RfftDouble, Irfft, IrfftHalf, IfftReal, Ifft };
+// The FFT modes (kernels/fft_mode.h): which FFT an op applies between its frames and its spectrum.
+using kernels::FftMode;
 
 FftMode parse_analysis_mode(const std::string& s);
 FftMode parse_synthesis_mode(const std::string& s);
 kernels::PadMode parse_pad_mode(const std::string& s);
 
-// Which kernel variant the CUDA path uses (tests force each one; Auto in production).
-int64_t kernel_path();
+// Which kernel variant the CUDA backend runs (spectro.kernel_path; tests force each one, Auto in production):
+//   auto        the single kernel with the FFT inside where it applies and was measured faster, else the two-kernel
+//               path (framing / overlap-add kernel + cuFFT);
+//   tiled       the two-kernel path with the shared-memory tiled framing / overlap-add kernel;
+//   direct      the two-kernel path with the one-thread-per-element framing / overlap-add kernel;
+//   fused       the single kernel wherever it can run (an error elsewhere);
+//   two_kernel  the two-kernel path with its own choice of framing / overlap-add kernel.
+enum class KernelPath : int64_t { Auto = 0, Tiled = 1, Direct = 2, Fused = 3, TwoKernel = 4 };
+constexpr int kKernelPaths = 5;
+constexpr const char* kKernelPathNames[kKernelPaths] = {"auto", "tiled", "direct", "fused", "two_kernel"};
+KernelPath kernel_path();
+// Sets the kernel path by name and returns the previous one's name.
+std::string set_kernel_path(const std::string& name);
 
 // Checks every argument of spectro::analysis / spectro::synthesis and returns the kernel geometry.
 // `signal_length` is T for analysis (x.size(1)) and the output length for synthesis.
@@ -34,9 +39,6 @@ kernels::Geometry check_geometry(const char* op, int64_t n_fft, int64_t hop_leng
                                  int64_t signal_length, int64_t pad, const std::string& pad_mode,
                                  bool env_normalize);
 void check_window(const char* op, const at::Tensor& window, int64_t n_fft, const at::Tensor& like);
-
-// Number of spectrum bins a mode produces / consumes.
-int64_t spectrum_bins(FftMode mode, int64_t n_fft);
 
 // The dtype an input stored in `stored` is computed in: half precision (float16, bfloat16, complex32) is read as
 // single precision (float32, complex64); every other dtype is computed in itself.

@@ -4,6 +4,8 @@
     spec = spectro.stft(x, n_fft=1024, hop_length=256, window=w, return_complex=True)
     y = spectro.istft(spec, n_fft=1024, hop_length=256, window=w, length=x.shape[-1])
 """
+import os
+
 import torch
 
 from . import _C  # noqa: F401  (loads the operator library: registers torch.ops.spectro.*)
@@ -14,6 +16,9 @@ from .modules import ISTFT, STFT, MultiResolutionSTFTLoss
 _vmap.register()  # batching rules of the ops for torch.vmap
 
 __version__ = "0.1.0"
+# For C++ programs: CMAKE_PREFIX_PATH entry where find_package(spectro) finds the operator library and the headers of
+# the public C++ API (as torch.utils.cmake_prefix_path does for torch).
+cmake_prefix_path = os.path.join(os.path.dirname(__file__), "share", "cmake")
 __all__ = ["stft", "istft", "STFT", "ISTFT", "MultiResolutionSTFTLoss", "set_kernel_path", "kernel_path"]
 
 
@@ -32,16 +37,16 @@ class kernel_path:
     Usable as a context manager (restores the previous choice) or via :func:`set_kernel_path`.
     """
 
-    _CODES = {"auto": 0, "tiled": 1, "direct": 2, "fused": 3, "two_kernel": 4}
+    PATHS = tuple(_C.KERNEL_PATHS)  # (the names, defined once in C++: csrc/spectro.h)
 
     def __init__(self, path: str):
-        if path not in self._CODES:
-            raise ValueError(f"kernel_path must be one of {', '.join(map(repr, self._CODES))}, but got {path!r}")
+        if path not in self.PATHS:
+            raise ValueError(f"kernel_path must be one of {', '.join(map(repr, self.PATHS))}, but got {path!r}")
         self.path = path
         self._previous = None
 
     def __enter__(self):
-        self._previous = torch.ops.spectro._set_kernel_path(self._CODES[self.path])
+        self._previous = torch.ops.spectro._set_kernel_path(self.path)
         return self
 
     def __exit__(self, *exc):

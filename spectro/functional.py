@@ -1,64 +1,28 @@
-"""spectro.stft / spectro.istft: torch.stft / torch.istft's signatures, semantics and errors on spectro's kernels."""
+"""spectro.stft / spectro.istft: torch.stft / torch.istft's signatures, docstrings and __torch_function__ handling over
+the C++ ops spectro::stft / spectro::istft, which own the semantics (csrc/api)."""
 from __future__ import annotations
 
-import warnings
-import weakref
 from typing import Optional
 
 import torch
 
-from . import _C, _geometry
+from . import _C
 
 __all__ = ["stft", "istft"]
 
-_PAD_MODES = ("constant", "reflect", "replicate", "circular")
-_SAFETY = ("auto", "always", "off")
-_SUPPORTED = (torch.float32, torch.float64, torch.complex64, torch.complex128, torch.float16, torch.bfloat16,
-              torch.complex32)
-_REAL_SUPPORTED = (torch.float32, torch.float64, torch.float16, torch.bfloat16)  # (the window's)
-_COMPLEX_SUPPORTED = (torch.complex64, torch.complex128, torch.complex32)  # (istft's input: every complex dtype)
-# The dtype a half-precision tensor is computed in (single precision). stft / istft give a half input to the op as it
-# is when the computation is single precision (the ops read float16 / bfloat16 signals and complex32 spectra
-# themselves), and convert it only for a double-precision computation (a float64 window).
-_COMPUTE = {torch.float16: torch.float32, torch.bfloat16: torch.float32, torch.complex32: torch.complex64}
-
-# kernel_dtype values (see stft's docstring and notes/half_precision.md): "float32" (the compute dtype throughout),
-# "mixed" (float32 arithmetic, result stored in half precision), "float16" (half-precision storage of the inputs as
-# well: "mixed" on the inputs rounded to half precision).
-_KERNEL_DTYPES = ("float32", "mixed", "float16")
-# What "float16" rounds a wider input to: its half-precision counterpart.
-_HALF_STORAGE = {torch.float32: torch.float16, torch.float64: torch.float16, torch.complex64: torch.complex32,
-                 torch.complex128: torch.complex32}
-
-_COMPLEX_OF = {torch.float32: torch.complex64, torch.float64: torch.complex128, torch.float16: torch.complex32}
-_REAL_OF = {torch.complex64: torch.float32, torch.complex128: torch.float64, torch.complex32: torch.float16}
-
-# The ops' direct entry points (csrc/python.cpp): one typed dispatcher call, about half the host time of the torch.ops
-# packets' C++ entry points, with the same dispatch, errors and warnings but no __torch_function__ handling, which
-# stft / istft do themselves first (as torch's Python functions do). Under torch.compile the wrappers call the
-# packets, which dynamo traces.
-_analysis = _C.analysis
-_synthesis = _C.synthesis
+# The ops' direct entry points (csrc/python.cpp): one typed dispatcher call, with the same dispatch, errors and
+# warnings as the torch.ops packets but no __torch_function__ handling, which stft / istft do themselves first (as
+# torch's Python functions do). Under torch.compile the wrappers call the packets, which dynamo traces.
+_stft = _C.stft
+_istft = _C.istft
 _is_compiling = torch.compiler.is_compiling
 _has_torch_function = torch._C._has_torch_function_variadic
 _handle_torch_function = torch.overrides.handle_torch_function
-
-_warned = set()
-
-
-def _warn_once(key: str, message: str) -> None:
-    # torch's TORCH_WARN_ONCE: once per process, or every time under torch.set_warn_always(True).
-    if key not in _warned or torch.is_warn_always_enabled():
-        _warned.add(key)
-        warnings.warn(message, UserWarning, stacklevel=3)
+_KERNEL_DTYPES = ("float32", "mixed", "float16")
 
 
-def _check_dtype(fn: str, name: str, t: torch.Tensor) -> None:
-    # RuntimeError, as torch.stft / torch.istft raise for dtypes they reject.
-    if t.dtype not in _SUPPORTED:
-        raise RuntimeError(f"spectro.{fn}: expected {name} of floating point or complex dtype, but got {t.dtype}")
-
-
+# Argument types: what torch's argument parser refuses with TypeError before its C++ function runs. Every other check
+# runs once, in C++.
 def _check_int(fn: str, name: str, value, optional: bool = True) -> None:
     """Sizes must be Python ints (or SymInts under torch.compile), as torch's schema requires: TypeError otherwise."""
     if value is None and optional:
@@ -68,8 +32,8 @@ def _check_int(fn: str, name: str, value, optional: bool = True) -> None:
 
 
 def _check_kernel_dtype(fn: str, kernel_dtype) -> str:
-    """Validate kernel_dtype and return it."""
-    if isinstance(kernel_dtype, str) and kernel_dtype in _KERNEL_DTYPES:  # (the common case first: every call)
+    """kernel_dtype's check for the modules' constructors (the ops check it on every call)."""
+    if isinstance(kernel_dtype, str) and kernel_dtype in _KERNEL_DTYPES:
         return kernel_dtype
     allowed = ", ".join(repr(k) for k in _KERNEL_DTYPES)
     if not isinstance(kernel_dtype, str):
@@ -78,64 +42,21 @@ def _check_kernel_dtype(fn: str, kernel_dtype) -> str:
     raise ValueError(f"spectro.{fn}: kernel_dtype must be one of {allowed}, but got {kernel_dtype!r}")
 
 
-def _half_storage(t):
-    """kernel_dtype="float16": t (input or window; None passes) as half-precision values: float16 / bfloat16 /
-    complex32 as they are, wider dtypes rounded to nearest float16 / complex32 (one conversion pass)."""
-    if t is None or t.dtype not in _HALF_STORAGE:
-        return t
-    return t.to(_HALF_STORAGE[t.dtype])
-
-
-def _check_mixed_precision(fn: str, compute_dtype: torch.dtype) -> None:
-    """kernel_dtype='mixed' computes in single precision: double-precision inputs are refused, not downcast."""
-    if compute_dtype in (torch.float64, torch.complex128):
-        raise ValueError(
-            f"spectro.{fn}: kernel_dtype='mixed' computes in float32 and stores the result in half precision, but the "
-            f"input and window promote to {compute_dtype} (double precision). Convert them to float32 (or a half "
-            "dtype) first, or use kernel_dtype='float32' (which computes double precision inputs in double precision)"
-        )
-
-
-def _resolve_window(fn: str, window, win_length: int, n_fft: int, like: torch.Tensor, real_dtype) -> torch.Tensor:
-    """The window zero-padded (centred) to n_fft, in real_dtype; a rectangular window when None."""
-    if window is None:
-        window = torch.ones(win_length, dtype=real_dtype, device=like.device)
-    elif window.dtype != real_dtype:
-        window = window.to(real_dtype)
-    if win_length < n_fft:
-        left = (n_fft - win_length) // 2
-        window = torch.nn.functional.pad(window, (left, n_fft - win_length - left))
-    return window
-
-
-def _window_ok(window, win_length: int, like: torch.Tensor) -> bool:
-    """Whether _check_window passes: the cheap test of every call (the messages are built only when it fails)."""
-    return window is None or (
-        isinstance(window, torch.Tensor)
-        and window.dim() == 1
-        and window.shape[0] == win_length
-        and window.dtype in _REAL_SUPPORTED
-        and window.device == like.device
-    )
-
-
-def _check_window(fn: str, window, win_length: int, like: torch.Tensor) -> None:
-    if window is None:
-        return
-    if not isinstance(window, torch.Tensor):
+def _check_types(fn: str, input, n_fft, hop_length, win_length, window, kernel_dtype) -> None:
+    if not isinstance(input, torch.Tensor):
+        raise TypeError(f"spectro.{fn}: expected input to be a Tensor, but got {type(input).__name__}")
+    if type(n_fft) is not int:  # (a SymInt under torch.compile passes)
+        _check_int(fn, "n_fft", n_fft, optional=False)
+    if hop_length is not None and type(hop_length) is not int:
+        _check_int(fn, "hop_length", hop_length)
+    if win_length is not None and type(win_length) is not int:
+        _check_int(fn, "win_length", win_length)
+    if window is not None and not isinstance(window, torch.Tensor):
         raise TypeError(f"spectro.{fn}: expected window to be a Tensor or None, but got {type(window).__name__}")
-    if window.dim() != 1 or window.shape[0] != win_length:
-        raise RuntimeError(
-            f"spectro.{fn}: expected a 1D window tensor of size equal to win_length={win_length}, "
-            f"but got window with size {tuple(window.shape)}"
-        )
-    if window.is_complex():
-        raise RuntimeError(f"spectro.{fn}: complex windows are not supported (torch.{fn} accepts them)")
-    _check_dtype(fn, "window", window)
-    if window.device != like.device:
-        raise RuntimeError(
-            f"spectro.{fn}: expected window on the input's device {like.device}, but got window on {window.device}"
-        )
+    if type(kernel_dtype) is not str:
+        allowed = ", ".join(repr(k) for k in _KERNEL_DTYPES)
+        raise TypeError(f"spectro.{fn}: kernel_dtype must be a str, one of {allowed}, but got "
+                        f"{type(kernel_dtype).__name__} ({kernel_dtype!r})")
 
 
 def stft(
@@ -177,9 +98,10 @@ def stft(
         hop_length: distance between neighbouring frames. Default ``n_fft // 4``.
         win_length: size of the window, ``0 < win_length <= n_fft``; the window is zero-padded on both sides to
             ``n_fft``. Default ``n_fft``.
-        window: real 1D tensor of size ``win_length``. Default: a rectangular window (``torch.ones``), with the
-            same warning as torch. Complex windows are not supported. The computation runs in the promoted dtype of
-            input and window (half precision promoted to single, as above).
+        window: 1D tensor of size ``win_length``, real or complex. Default: a rectangular window (``torch.ones``),
+            with the same warning as torch. The computation runs in the promoted dtype of input and window (half
+            precision promoted to single, as above). A complex window makes the result two-sided and complex, as in
+            torch; it is computed as two transforms, one with its real and one with its imaginary part.
         center: pad ``input`` by ``n_fft // 2`` on both sides so that frame ``m`` is centred at
             ``m * hop_length``. Default ``True``.
         pad_mode: padding used when ``center`` is True: ``"reflect"`` (default), ``"constant"`` (zeros),
@@ -236,161 +158,21 @@ def stft(
             center=center, pad_mode=pad_mode, normalized=normalized, onesided=onesided, return_complex=return_complex,
             align_to_window=align_to_window, kernel_dtype=kernel_dtype,
         )
-    # Host time: the common valid call is the wrapper's hot path (small eager calls are host-bound), so every check
-    # below is a cheap inline test in the order of the original checks (which error a call with several bad
-    # arguments gets is unchanged), and the helpers that build the error messages run only when a test fails. Each
-    # tensor attribute is read once.
-    if center and align_to_window is not None:
+    if center and align_to_window is not None:  # (torch.stft's first check)
         raise RuntimeError("stft align_to_window should only be set when center = false")
-    if not isinstance(input, torch.Tensor):
-        raise TypeError(f"spectro.stft: expected input to be a Tensor, but got {type(input).__name__}")
-    in_dtype = input.dtype
-    if in_dtype not in _SUPPORTED:
-        _check_dtype("stft", "input", input)
-    kd = kernel_dtype
-    if type(kd) is not str or kd not in _KERNEL_DTYPES:
-        kd = _check_kernel_dtype("stft", kernel_dtype)
-    nd = input.dim()
-    if nd < 1:
-        raise RuntimeError("spectro.stft: expected input with at least 1 dimension (..., time), but got a 0-D tensor")
-    if type(n_fft) is not int:  # (bool, float, ... raise there; a SymInt under torch.compile passes)
-        _check_int("stft", "n_fft", n_fft, optional=False)
-    if hop_length is None:
-        hop_length = n_fft // 4
-    elif type(hop_length) is not int:
-        _check_int("stft", "hop_length", hop_length)
-    if win_length is None:
-        win_length = n_fft
-    elif type(win_length) is not int:
-        _check_int("stft", "win_length", win_length)
-    if pad_mode not in _PAD_MODES:
+    if (type(input) is not torch.Tensor or type(n_fft) is not int or type(kernel_dtype) is not str
+            or not (hop_length is None or type(hop_length) is int) or not (win_length is None or type(win_length) is int)
+            or not (window is None or isinstance(window, torch.Tensor))):
+        _check_types("stft", input, n_fft, hop_length, win_length, window, kernel_dtype)
+    if type(pad_mode) is not str:
         raise NotImplementedError(
-            f"spectro.stft: pad_mode must be one of {', '.join(repr(m) for m in _PAD_MODES)}, but got {pad_mode!r}"
+            f"spectro.stft: pad_mode must be one of 'constant', 'reflect', 'replicate', 'circular', but got {pad_mode!r}"
         )
-    if return_complex is None:
-        return_complex = input.is_complex()
-        if not return_complex:
-            raise RuntimeError(
-                "stft requires the return_complex parameter be given for real inputs, and will further require "
-                "that return_complex=True in a future PyTorch release."
-            )
-    if not return_complex:
-        _warn_once(
-            "stft_return_complex",
-            "stft with return_complex=False is deprecated. In a future pytorch release, stft will return complex "
-            "tensors for all inputs, and return_complex=False will raise an error.\nNote: you can still call "
-            "torch.view_as_real on the complex output to recover the old return format.",
-        )
-    if window is None:
-        _warn_once(
-            "stft_window",
-            "A window was not provided. A rectangular window will be applied,which is known to cause spectral "
-            "leakage. Other windows such as torch.hann_window or torch.hamming_window are recommended to reduce "
-            "spectral leakage.To suppress this warning and use a rectangular window, explicitly set "
-            "`window=torch.ones(n_fft, device=<device>)`.",
-        )
-    shape = input.shape
-    T = shape[-1]
-    if 0 in shape:  # (an empty input: no node in a dynamo graph, unlike numel())
-        raise RuntimeError(f"spectro.stft: expected a non-empty input, but got input of shape {tuple(shape)}")
-
-    if center:
-        pad = n_fft // 2
-        if pad_mode == "reflect" and pad >= T:
-            raise RuntimeError(
-                f"spectro.stft: pad_mode='reflect' pads by n_fft // 2 = {pad}, which must be smaller than the input "
-                f"length {T}"
-            )
-        if pad_mode == "circular" and pad > T:
-            raise RuntimeError(
-                f"spectro.stft: pad_mode='circular' pads by n_fft // 2 = {pad}, which must be at most the input "
-                f"length {T} (padding wraps around more than once)"
-            )
-        padded_len, mode = T + 2 * pad, pad_mode
-    else:
-        pad, padded_len, mode = 0, T, "constant"
-    if n_fft <= 0 or n_fft > padded_len:
-        raise RuntimeError(f"spectro.stft: expected 0 < n_fft <= {padded_len}, but got n_fft={n_fft}")
-    if hop_length <= 0:
-        raise RuntimeError(f"spectro.stft: expected hop_length > 0, but got hop_length={hop_length}")
-    if win_length <= 0 or win_length > n_fft:
-        raise RuntimeError(f"spectro.stft: expected 0 < win_length <= n_fft, but got win_length={win_length}")
-    if not _window_ok(window, win_length, input):
-        _check_window("stft", window, win_length, input)  # (raises)
-
-    if align_to_window and not center:
-        # The window (not the n_fft span) starts at m * hop: frames begin (n_fft - win_length) // 2 samples early.
-        pad = (n_fft - win_length) // 2
-        n_frames = 1 + (T - win_length) // hop_length
-    else:
-        n_frames = 1 + (padded_len - n_fft) // hop_length
-
-    mixed = kd != "float32"
-    if mixed and kd == "float16":  # the input and window as half-precision values too: then as "mixed"
-        input, window = _half_storage(input), _half_storage(window)
-        in_dtype = input.dtype
-    if window is None:
-        dtype = in_dtype
-    else:
-        w_dtype = window.dtype
-        dtype = in_dtype if w_dtype == in_dtype else torch.promote_types(in_dtype, w_dtype)
-    dtype = _COMPUTE.get(dtype, dtype)
-    if mixed:
-        _check_mixed_precision("stft", dtype)
-    real_dtype = _REAL_OF.get(dtype, dtype)
-    # (Conversions and reshapes only where needed: each no-op call still costs host time.) A half input goes to the
-    # op as it is when the computation is single precision (the op reads half itself); only a half input of a
-    # double-precision computation is converted here.
-    x = input if in_dtype == dtype or _COMPUTE.get(in_dtype) == dtype else input.to(dtype)
-    if nd == 1:
-        x = x.view(1, T)  # (= reshape(-1, T): a 1-D tensor always has this view)
-    elif nd != 2:
-        x = x.reshape(-1, T)
-    if window is None or w_dtype != real_dtype or win_length != n_fft:
-        w = _resolve_window("stft", window, win_length, n_fft, input, real_dtype)
-    else:
-        w = window
-    if dtype != real_dtype:  # complex input (a real window cannot make the computation complex)
-        if onesided:
-            raise RuntimeError("Cannot have onesided output if window or input is complex")
-        fft_mode, bins = "fft", n_fft
-    elif onesided is None or onesided:
-        fft_mode, bins = "rfft", n_fft // 2 + 1
-    else:
-        fft_mode, bins = "rfft_full", n_fft
-    scale = n_fft**-0.5 if normalized else 1.0
-    # out_dtype: complex32 for kernel_dtype "mixed" / "float16" (computed in float32, stored in half), else the
-    # compute dtype. (Eagerly the op's direct entry point; dynamo traces the torch.ops packet.)
-    out = (torch.ops.spectro.analysis if _is_compiling() else _analysis)(
-        x, w, n_fft, hop_length, n_frames, pad, mode, False, fft_mode, scale, torch.complex32 if mixed else None
+    # Eagerly the op's direct entry point; dynamo traces the torch.ops packet.
+    return (torch.ops.spectro.stft if _is_compiling() else _stft)(
+        input, n_fft, hop_length, win_length, window, center, pad_mode, normalized, onesided, return_complex,
+        align_to_window, kernel_dtype=kernel_dtype,
     )
-    # (The op's result is (batch, bins, n_frames); sizes passed as separate ints: a tuple argument costs more.)
-    if nd == 1:
-        out = out.reshape(bins, n_frames)  # (reshape, not view: the same grad_fn as before, ReshapeAliasBackward0)
-    elif nd != 2:
-        out = out.reshape(*shape[:-1], bins, n_frames)
-    return out if return_complex else torch.view_as_real(out)
-
-
-# Windows (and geometries) whose NOLA check passed, for safety="auto": {window key: {(version, geometry)}}. A window
-# tensor's entry lives exactly as long as the tensor (weakref.finalize drops it), so a new window that happens to
-# reuse a freed window's memory never inherits its pass.
-_nola_ok = {}
-
-
-def _nola_window_key(window):
-    if window is None:
-        return None
-    key = id(window)
-    if key not in _nola_ok:
-        weakref.finalize(window, _nola_ok.pop, key, None)
-    return key
-
-
-def nola_envelope_min(window: torch.Tensor, hop_length: int, n_frames: int, start: int, end: int) -> torch.Tensor:
-    """Smallest |window envelope| over output samples [start, end) (a 0-d tensor on the window's device)."""
-    env = _geometry.envelope(window.detach(), hop_length, n_frames)
-    return env[start:end].abs().min()
 
 
 def istft(
@@ -424,8 +206,9 @@ def istft(
             ``return_complex=True``) unless the window promotes it (a float32 window gives float32; a bfloat16
             window, promoted with float16, too).
         n_fft, hop_length, win_length, window, center, normalized, onesided, length, return_complex: as
-            :func:`torch.istft`. ``hop_length`` defaults to ``n_fft // 4``, ``win_length`` to ``n_fft``, the window to
-            rectangular. Two-sided real inverses use the first ``n_fft // 2 + 1`` bins, as torch does.
+            :func:`torch.istft`. A complex window needs ``return_complex=True`` and divides by torch's complex window
+            envelope (the sum of the squared shifted windows). ``hop_length`` defaults to
+            ``n_fft // 4``, ``win_length`` to ``n_fft``, the window to rectangular. Two-sided real inverses use the first ``n_fft // 2 + 1`` bins, as torch does.
         torch_like: what a NOLA violation does. torch.istft raises ``RuntimeError`` when the window envelope
             (sum of squared, shifted windows) falls below ``1e-11`` anywhere in the output. With
             ``torch_like=True`` spectro raises exactly there (same condition, same exception type). With the default
@@ -480,184 +263,25 @@ def istft(
             center=center, normalized=normalized, onesided=onesided, length=length, return_complex=return_complex,
             torch_like=torch_like, safety=safety, kernel_dtype=kernel_dtype,
         )
-    # Host time: as in stft, cheap inline tests in the order of the original checks, message-building helpers only
-    # where a test fails, each tensor attribute read once; and the NOLA pass cache's hit (safety="auto"'s steady
-    # state) is looked up here, without a call.
-    if not isinstance(input, torch.Tensor):
-        raise TypeError(f"spectro.istft: expected input to be a Tensor, but got {type(input).__name__}")
-    if safety not in _SAFETY:
+    if type(safety) is not str:
         raise ValueError(f"spectro.istft: safety must be one of 'auto', 'always', 'off', but got {safety!r}")
-    if torch_like and safety == "off":
-        raise ValueError("spectro.istft: torch_like=True needs the NOLA check, so safety='off' is not allowed")
-    kd = kernel_dtype
-    if type(kd) is not str or kd not in _KERNEL_DTYPES:
-        kd = _check_kernel_dtype("istft", kernel_dtype)
-    if type(n_fft) is not int:  # (bool, float, ... raise there; a SymInt under torch.compile passes)
-        _check_int("istft", "n_fft", n_fft, optional=False)
-    if hop_length is not None and type(hop_length) is not int:
-        _check_int("istft", "hop_length", hop_length)
-    if win_length is not None and type(win_length) is not int:
-        _check_int("istft", "win_length", win_length)
+    if (type(input) is not torch.Tensor or type(n_fft) is not int or type(kernel_dtype) is not str
+            or not (hop_length is None or type(hop_length) is int) or not (win_length is None or type(win_length) is int)
+            or not (window is None or isinstance(window, torch.Tensor))):
+        _check_types("istft", input, n_fft, hop_length, win_length, window, kernel_dtype)
     if length is not None and type(length) is not int:
         _check_int("istft", "length", length)
-    in_dtype = input.dtype
-    if in_dtype not in _COMPLEX_SUPPORTED:  # (every complex dtype is supported)
-        if not input.is_complex():
-            raise RuntimeError(
-                "istft requires a complex-valued input tensor matching the output from stft with return_complex=True."
+    if _is_compiling():
+        if torch_like or safety == "always":
+            # The NOLA check reads the host: run eagerly, outside the graph (a graph break), as torch.istft's does.
+            _C.istft_nola_check(
+                input, n_fft, hop_length, win_length, window, center, normalized, onesided, length, return_complex,
+                torch_like=torch_like, safety=safety, kernel_dtype=kernel_dtype,
             )
-        _check_dtype("istft", "input", input)
-    nd = input.dim()
-    shape = input.shape
-    if nd < 2:
-        raise RuntimeError(f"spectro.istft: expected input of shape (..., freq, frames), but got shape {tuple(shape)}")
-    if 0 in shape:
-        raise RuntimeError("spectro.istft: input tensor cannot be empty.")
-    hop_length = n_fft // 4 if hop_length is None else hop_length
-    win_length = n_fft if win_length is None else win_length
-    if n_fft <= 0:
-        raise RuntimeError(f"spectro.istft: expected n_fft > 0, but got n_fft={n_fft}")
-    if not 0 < win_length <= n_fft:
-        raise RuntimeError(f"spectro.istft: expected 0 < win_length <= n_fft, but got win_length={win_length}")
-    if not 0 < hop_length <= win_length:
-        raise RuntimeError(
-            f"spectro.istft: expected 0 < hop_length <= win_length, but got hop_length={hop_length}, "
-            f"win_length={win_length}"
-        )
-    if not _window_ok(window, win_length, input):
-        _check_window("istft", window, win_length, input)  # (raises)
-    bins, n_frames = shape[-2], shape[-1]
-    if onesided is None:
-        onesided = bins != n_fft
-    expected = n_fft // 2 + 1 if onesided else n_fft
-    if bins != expected:
-        raise RuntimeError(
-            f"spectro.istft: expected the frequency dimension (2nd to the last) of the input to be {expected} "
-            f"(n_fft={n_fft}, onesided={onesided}), but got {bins}"
-        )
-    if return_complex and onesided:
-        raise RuntimeError("Cannot have onesided output if window or input is complex")
-    if length is not None and length <= 0:
-        raise RuntimeError(f"spectro.istft: expected length > 0, but got length={length}")
-
-    natural = n_fft + hop_length * (n_frames - 1)
-    start = n_fft // 2 if center else 0
-    if length is not None:
-        end = start + length
+        op = torch.ops.spectro.istft
     else:
-        end = natural - n_fft // 2 if center else natural
-    out_len = end - start
-    if out_len <= 0:
-        raise RuntimeError(
-            f"spectro.istft: {n_frames} frame(s) of n_fft={n_fft}, hop_length={hop_length} leave no output samples "
-            f"after trimming the centre padding"
-        )
-    if end > natural:
-        _warn_once(
-            "istft_length",
-            "The length of signal is shorter than the length parameter. Result is being padded with zeros in the "
-            "tail. Please check your center and hop_length settings.",
-        )
-
-    # kernel_dtype="float16": the spectrum and window as half-precision values too, then as "mixed". (`window` stays
-    # the caller's tensor: the NOLA check's cache is keyed on it.)
-    win = window
-    mixed = kd != "float32"
-    if mixed and kd == "float16":
-        input, win = _half_storage(input), _half_storage(window)
-        in_dtype = input.dtype
-    out_dtype = _REAL_OF[in_dtype]
-    if win is not None:
-        w_dtype = win.dtype
-        if w_dtype != out_dtype:
-            out_dtype = torch.promote_types(out_dtype, w_dtype)
-    real_dtype = _COMPUTE.get(out_dtype, out_dtype)
-    op_out_dtype = None  # the op's out_dtype: None = its compute dtype
-    if mixed:
-        _check_mixed_precision("istft", real_dtype)
-        out_dtype = torch.bfloat16 if win is not None and w_dtype == torch.bfloat16 else torch.float16
-        if return_complex:
-            if out_dtype == torch.bfloat16:
-                raise ValueError(
-                    f"spectro.istft: kernel_dtype={kd!r} with a bfloat16 window asks for a bfloat16 signal, but "
-                    "return_complex=True has no complex bfloat16 dtype: pass a float16 or float32 window (complex32 "
-                    "result) or kernel_dtype='float32'"
-                )
-            op_out_dtype = torch.complex32
-        else:
-            op_out_dtype = out_dtype
-    spec_dtype = _COMPLEX_OF[real_dtype]
-    # A complex32 spectrum goes to the op as it is when the computation is complex64 (the op reads it itself); only
-    # one of a complex128 computation (a float64 window) is converted here.
-    spec = input if in_dtype == spec_dtype or _COMPUTE.get(in_dtype) == spec_dtype else input.to(spec_dtype)
-    if nd == 2:
-        spec = spec.view(1, bins, n_frames)  # (= reshape(-1, bins, n_frames): a 2-D tensor always has this view)
-    elif nd != 3:
-        spec = spec.reshape(-1, bins, n_frames)
-    if win is None or w_dtype != real_dtype or win_length != n_fft:
-        w = _resolve_window("istft", win, win_length, n_fft, input, real_dtype)
-    else:
-        w = win
-    if return_complex:
-        fft_mode = "ifft"
-    else:
-        fft_mode = "irfft"
-        if not onesided:
-            spec = spec[:, : n_fft // 2 + 1]
-    scale = n_fft**-0.5 if normalized else 1.0 / n_fft
-
-    compiling = _is_compiling()
-    if safety == "auto":
-        # The NOLA check's steady state: a cache hit (no call). Under torch.compile _nola would return at once.
-        if not compiling:
-            check_end = end if end < natural else natural
-            # (The key's dtypes also tell a rounded window ("float16") from the caller's.)
-            key = (None if window is None else window._version, n_fft, hop_length, win_length, n_frames, start,
-                   check_end, spec.dtype, kd == "float16", w.device)
-            passed = _nola_ok.get(None if window is None else id(window))
-            if passed is None or key not in passed:
-                _nola(w, window, hop_length, n_frames, start, check_end, key, torch_like, safety)
-    elif safety == "always":
-        _nola(w, window, hop_length, n_frames, start, min(end, natural), None, torch_like, safety)
-    # op_out_dtype: kernel_dtype "mixed" / "float16" compute in float32 and store in half precision. (Eagerly the op's
-    # direct entry point; dynamo traces the torch.ops packet.)
-    y = (torch.ops.spectro.synthesis if compiling else _synthesis)(
-        spec, w, n_fft, hop_length, out_len, start, "constant", True, fft_mode, scale, op_out_dtype
+        op = _istft
+    return op(
+        input, n_fft, hop_length, win_length, window, center, normalized, onesided, length, return_complex,
+        torch_like=torch_like, safety=safety, kernel_dtype=kernel_dtype,
     )
-    if op_out_dtype is None and out_dtype != real_dtype:  # float16 result (a complex32 spectrum): computed in float32
-        y = y.to(_COMPLEX_OF[out_dtype] if return_complex else out_dtype)
-    # (The op's result is (batch, out_len); sizes passed as separate ints: a tuple argument costs more.)
-    if nd == 2:
-        return y.reshape(out_len)
-    if nd == 3:
-        return y
-    return y.reshape(*shape[:-2], out_len)
-
-
-def _nola(w, window, hop, n_frames, start, end, key, torch_like, safety) -> None:
-    """The NOLA check of istft's safety "auto" (key: the pass cache's key, built by istft, which calls this only on a
-    cache miss) and "always" (key None)."""
-    # is_compiling first: dynamo cannot trace torch.cuda.is_current_stream_capturing().
-    compiling = torch.compiler.is_compiling()
-    capturing = not compiling and w.is_cuda and torch.cuda.is_current_stream_capturing()
-    if safety == "auto":
-        if capturing or compiling:
-            return
-        wkey = _nola_window_key(window)
-    elif capturing:
-        raise RuntimeError(
-            "spectro.istft: safety='always' and torch_like=True check the NOLA condition on the host, which cannot "
-            "happen during CUDA graph capture; use safety='auto' (checked before capture) or 'off'"
-        )
-    lowest = float(nola_envelope_min(w, hop, n_frames, start, end))
-    if lowest < _geometry.ENVELOPE_EPS:
-        if torch_like:
-            raise RuntimeError(f"spectro.istft: window overlap add min: {lowest:g} < 1e-11 (NOLA condition failed)")
-        warnings.warn(
-            f"spectro.istft: the window envelope falls to {lowest:g} (< 1e-11, NOLA condition failed); output "
-            "samples there are set to 0 (torch.istft would raise; pass torch_like=True for that)",
-            UserWarning,
-            stacklevel=3,
-        )
-    elif safety == "auto":
-        _nola_ok.setdefault(wkey, set()).add(key)

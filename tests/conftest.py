@@ -31,7 +31,7 @@ HAS_CUDA = torch.cuda.is_available()
 # by pytest_runtest_makereport below, so every parity test reaches the fused kernels wherever they apply.
 # "two_kernel" is left out: it runs the same kernels as "tiled" / "direct" (its own choice between them);
 # test_cuda.py's test_kernel_paths_agree still checks it against the others.
-ALL_KERNEL_PATHS = tuple(getattr(spectro.kernel_path, "_CODES", {"auto": 0, "tiled": 1, "direct": 2}))
+ALL_KERNEL_PATHS = spectro.kernel_path.PATHS
 KERNEL_PATHS = tuple(p for p in ALL_KERNEL_PATHS if p != "two_kernel")
 
 
@@ -109,13 +109,11 @@ def cuda_device():
 
 
 @pytest.fixture(autouse=True)
-def _fresh_spectro_state(monkeypatch):
+def _fresh_spectro_state():
     """Each test starts with spectro's once-per-process warnings un-emitted and an empty NOLA pass cache, so tests
-    do not depend on their order (warnings and cache are process-global in spectro.functional)."""
-    import spectro.functional as F
-
-    monkeypatch.setattr(F, "_warned", set())
-    monkeypatch.setattr(F, "_nola_ok", {})
+    do not depend on their order (both are process-global, in C++)."""
+    spectro._C.reset_warnings()
+    spectro._C.nola_cache_clear()
     yield
 
 

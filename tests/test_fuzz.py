@@ -117,7 +117,7 @@ def test_istft_random_geometry_matches_torch(g, device, quiet):
 
 
 # Each analysis fft_mode and the synthesis fft_mode of its transpose (the pairs spectro's backward uses).
-ADJOINT_MODE = {"rfft": "irfft_half", "rfft_full": "ifft_real", "fft": "ifft", "rfft_double": "irfft"}
+ADJOINT_MODE = spectro._C.ADJOINT_FFT_MODE  # (the vocabulary, defined once in C++)
 
 
 @pytest.mark.kernel_paths

@@ -431,7 +431,7 @@ def test_stft_half_input_unchanged(dev, dtype, n_fft, hop, layout, kernel_dtype)
     x = _layout((2, B, T), dtype, gen, dev, layout)
     w32 = _window(n_fft, dev)
     def warns(window):  # the rectangular-window warning, once per process (reset in between)
-        spectro.functional._warned.clear()
+        spectro._C.reset_warnings()
         if window is None:
             return pytest.warns(UserWarning, match="window was not provided")
         return contextlib.nullcontext()

@@ -116,7 +116,7 @@ def test_stft_mixed_values(device, dtype, n_fft):
     w = torch.hann_window(n_fft, device=device) * 0.9 + 0.1
     for return_complex in (True, False):
         def warns():  # torch's deprecation warning of return_complex=False, once per process (reset in between)
-            spectro.functional._warned.clear()
+            spectro._C.reset_warnings()
             return contextlib.nullcontext() if return_complex else pytest.warns(UserWarning, match="deprecated")
 
         with warns():

@@ -11,6 +11,7 @@
 
 #include "../kernels/cuda/frame_ola.cuh"
 #include "../kernels/cuda/fused.cuh"
+#include "../api/nola.h"
 #include "../spectro.h"
 
 namespace spectro {
@@ -30,15 +31,13 @@ SPECTRO_EXTERN_FUSED(Complex<double>)
 
 namespace {
 
-// spectro.kernel_path codes: 0 auto, 1 tiled and 2 direct (the two-kernel path with that framing / overlap-add
-// kernel of frame_ola.cuh), 3 fused (the single kernel), 4 two_kernel (the two-kernel path, its own kernel choice).
-constexpr int64_t kPathFused = 3;
-constexpr int64_t kPathTwoKernel = 4;
-
-// The framing / overlap-add variant for the two-kernel path.
+// The framing / overlap-add variant of the two-kernel path.
 kernels::cuda::Path frames_path() {
-  const int64_t p = kernel_path();
-  return p == kPathFused || p == kPathTwoKernel ? kernels::cuda::Path::Auto : static_cast<kernels::cuda::Path>(p);
+  switch (kernel_path()) {
+    case KernelPath::Tiled: return kernels::cuda::Path::Tiled;
+    case KernelPath::Direct: return kernels::cuda::Path::Direct;
+    default: return kernels::cuda::Path::Auto;
+  }
 }
 
 void cuda_frames(const at::Tensor& x, const at::Tensor& window, at::Tensor& frames, const kernels::Geometry& g,
@@ -57,17 +56,13 @@ void cuda_overlap_add(const at::Tensor& frames, const at::Tensor& window, at::Te
   });
 }
 
-kernels::cuda::SpecMode spec_mode(FftMode m) { return static_cast<kernels::cuda::SpecMode>(static_cast<int>(m)); }
-
-bool complex_fft(FftMode m) { return m == FftMode::Fft || m == FftMode::Ifft || m == FftMode::IfftReal; }
-
 constexpr int64_t kFusedMaxSynthesisHop = int64_t{1} << 30;
 
 bool fused_covers(const OpArgs& a, bool synthesis) {
   bool ok = false;
   AT_DISPATCH_FLOATING_AND_COMPLEX_TYPES(a.signal_type, "spectro_fused_supported", [&] {
     using V = typename ValueOf<scalar_t>::type;
-    ok = kernels::cuda::fused_supported<V>(a.g.n_fft, complex_fft(a.mode));
+    ok = kernels::cuda::fused_supported<V>(a.g.n_fft, kernels::complex_fft(a.mode));
   });
   // The fused synthesis does its frame arithmetic in 32-bit ints relative to a segment: hop_length up to 2^30 (only
   // the backward of an stft over more than 2^30 samples could have a longer hop).
@@ -87,13 +82,13 @@ constexpr int64_t kAutoFusedMaxSynthesis = 4096;
 // (kernel_path('fused')), which raises where the fused kernels cannot run: n_fft (n_fft / 2 for real signals) must
 // be 2^a 3^b 5^c within shared memory and, for synthesis, hop_length <= 2^30.
 bool use_fused(const OpArgs& a, bool synthesis) {
-  const int64_t path = kernel_path();
-  if (path == 0) {
+  const KernelPath path = kernel_path();
+  if (path == KernelPath::Auto) {
     const bool single = a.signal_type == at::kFloat || a.signal_type == at::kComplexFloat;
     const int64_t max_n = synthesis ? kAutoFusedMaxSynthesis : kAutoFusedMaxAnalysis;
     return single && a.g.n_fft <= max_n && fused_covers(a, synthesis);
   }
-  if (path != kPathFused) return false;
+  if (path != KernelPath::Fused) return false;
   TORCH_CHECK(fused_covers(a, synthesis), "spectro: kernel_path('fused') cannot run ",
               synthesis ? "synthesis" : "analysis", " with n_fft=", a.g.n_fft, " and hop_length=", a.g.hop,
               " (fused kernels need n_fft (or n_fft/2 for real signals) = 2^a 3^b 5^c and, for synthesis, "
@@ -127,7 +122,7 @@ at::Tensor analysis_fused(const OpArgs& a) {
       TORCH_INTERNAL_ASSERT(a.out_type == a.complex_type);
       p.spec = reinterpret_cast<kernels::Complex<R>*>(spec.mutable_data_ptr());
     }
-    p.mode = spec_mode(a.mode);
+    p.mode = a.mode;
     C10_CUDA_CHECK(kernels::cuda::launch_fused_analysis(p, stream));
   });
   return spec;
@@ -164,7 +159,7 @@ at::Tensor synthesis_fused_half(const OpArgs& a) {
   p.s.g = a.g;
   p.s.scale = static_cast<float>(a.scale);
   set_spectrum(p, spec);
-  p.mode = spec_mode(a.mode);
+  p.mode = a.mode;
   if (a.out_type == at::kHalf) {
     p.out_half = reinterpret_cast<__half*>(out.mutable_data_ptr());
   } else {
@@ -188,7 +183,7 @@ at::Tensor synthesis_fused(const OpArgs& a) {
     kernels::cuda::FusedSynthesisParams<V> p;
     p.s = base;
     set_spectrum(p, spec);
-    p.mode = spec_mode(a.mode);
+    p.mode = a.mode;
     if (side.defined()) p.side = static_cast<V*>(side.mutable_data_ptr());
     C10_CUDA_CHECK(kernels::cuda::launch_fused_synthesis(p, stream));
   });
@@ -220,6 +215,15 @@ at::Tensor synthesis_cuda(const at::Tensor& spec, const at::Tensor& window, int6
   if (use_fused(a, true)) return to_out_dtype(a, synthesis_fused(a));
   return to_out_dtype(a, synthesis_via_frames(a, &cuda_overlap_add));
 }
+
+// Whether the current stream of `device` is being captured into a CUDA graph (istft's NOLA check skips or refuses
+// its host read then).
+bool capturing(const at::Device& device) {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  C10_CUDA_CHECK(cudaStreamIsCapturing(at::cuda::getCurrentCUDAStream(device.index()), &status));
+  return status != cudaStreamCaptureStatusNone;
+}
+const bool capture_query_installed = (api::set_capture_query(&capturing), true);
 
 }  // namespace
 }  // namespace spectro

@@ -352,7 +352,7 @@ bool with_input_bytes(const std::vector<unsigned char>& bytes, Run&& run) {
 
 template <typename V>
 void check_analysis(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad, PadMode mode, bool env,
-                    kc::SpecMode spec_mode) {
+                    FftMode spec_mode) {
   using R = typename RealOf<V>::type;
   if (!kc::fused_supported<V>(n_fft, Traits<V>::complex)) return;  // e.g. complex128 at 8192: shared memory
   Geometry g;
@@ -360,7 +360,7 @@ void check_analysis(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_
   const int64_t padded = mode == PadMode::Constant ? T + pad : T + 2 * pad;
   if (padded < n_fft) return;
   g.n_frames = 1 + (padded - n_fft) / hop;
-  const int64_t bins = (spec_mode == kc::SpecMode::Rfft || spec_mode == kc::SpecMode::RfftDouble) ? n_fft / 2 + 1 : n_fft;
+  const int64_t bins = (spec_mode == FftMode::Rfft || spec_mode == FftMode::RfftDouble) ? n_fft / 2 + 1 : n_fft;
   std::vector<V> x(batch * T);
   std::vector<R> w(n_fft);
   for (auto& v : x) v = random_value<V>();
@@ -383,7 +383,7 @@ void check_analysis(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_
       for (int64_t f = 0; f < bins; ++f) {
         cd acc = 0;
         for (int64_t k = 0, q = 0; k < n_fft; ++k, q = q + f >= n_fft ? q + f - n_fft : q + f) acc += frame[k] * twiddle[q];
-        if (spec_mode == kc::SpecMode::RfftDouble && f > 0 && 2 * f < n_fft) acc *= 2.0;
+        if (spec_mode == FftMode::RfftDouble && f > 0 && 2 * f < n_fft) acc *= 2.0;
         ref[(b * g.n_frames + n) * bins + f] = acc;
       }
     }
@@ -484,14 +484,14 @@ void check_analysis(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_
 // V is the output value type (real for irfft / irfft_half / ifft_real, complex for ifft).
 template <typename V>
 void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop, int64_t length, int64_t pad, bool env,
-                     kc::SpecMode spec_mode, bool transposed_layout, PadMode pad_mode = PadMode::Constant) {
+                     FftMode spec_mode, bool transposed_layout, PadMode pad_mode = PadMode::Constant) {
   using R = typename RealOf<V>::type;
-  const bool complex_fft = !(spec_mode == kc::SpecMode::Irfft || spec_mode == kc::SpecMode::IrfftHalf);
+  const bool complex_fft = !(spec_mode == FftMode::Irfft || spec_mode == FftMode::IrfftHalf);
   if (!kc::fused_supported<V>(n_fft, complex_fft)) return;  // e.g. complex128 at 8192: shared memory
   Geometry g;
   g.n_fft = n_fft; g.hop = hop; g.n_frames = n_frames; g.length = length; g.pad = pad; g.mode = pad_mode;
   g.env_normalize = env;
-  const bool real_fft = spec_mode == kc::SpecMode::Irfft || spec_mode == kc::SpecMode::IrfftHalf;
+  const bool real_fft = spec_mode == FftMode::Irfft || spec_mode == FftMode::IrfftHalf;
   const int64_t side_n = batch * kc::fused_side_length(g);
   const int64_t bins = real_fft ? n_fft / 2 + 1 : n_fft;
   // Spectrum [batch, bins, frames]; stored frame-major (like torch.stft's output) or bin-major.
@@ -523,14 +523,14 @@ void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop
         if (n_fft % 2 == 0) col[n_fft / 2] = cd(col[n_fft / 2].real(), 0);
         for (int64_t k = 1; k < bins; ++k) {
           if (2 * k == n_fft) continue;
-          if (spec_mode == kc::SpecMode::IrfftHalf) col[k] *= 0.5;
+          if (spec_mode == FftMode::IrfftHalf) col[k] *= 0.5;
         }
         for (int64_t k = bins; k < n_fft; ++k) col[k] = std::conj(col[n_fft - k]);
       }
       for (int64_t j = 0; j < n_fft; ++j) {
         cd acc = 0;
         for (int64_t k = 0, q = 0; k < n_fft; ++k, q = q + j >= n_fft ? q + j - n_fft : q + j) acc += col[k] * itwiddle[q];
-        frames[(b * n_frames + n) * n_fft + j] = from_cd<V>(spec_mode == kc::SpecMode::IfftReal ? cd(acc.real(), 0) : acc);
+        frames[(b * n_frames + n) * n_fft + j] = from_cd<V>(spec_mode == FftMode::IfftReal ? cd(acc.real(), 0) : acc);
       }
     }
   SynthesisParams<V> s;
@@ -705,7 +705,7 @@ void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop
 template <typename V>
 void analysis_grid() {
   constexpr bool cplx = Traits<V>::complex;
-  const kc::SpecMode real_modes[] = {kc::SpecMode::Rfft, kc::SpecMode::RfftFull, kc::SpecMode::RfftDouble};
+  const FftMode real_modes[] = {FftMode::Rfft, FftMode::RfftFull, FftMode::RfftDouble};
   const PadMode pads[] = {PadMode::Constant, PadMode::Reflect, PadMode::Replicate, PadMode::Circular};
   for (int64_t n_fft : {16, 30, 64, 96, 400, 512, 1024, 4096, 8192}) {
     const bool big = n_fft > 1024;  // keep the O(n_fft^2) host reference cheap
@@ -717,16 +717,16 @@ void analysis_grid() {
         const int64_t T = n_fft <= 1024 ? 3 * n_fft + 7 : n_fft + n_fft / 2 + 3;
         const int64_t pad = n_fft / 2;
         if (cplx) {
-          check_analysis<V>(2, T, n_fft, hop, pad, pm, false, kc::SpecMode::Fft);
+          check_analysis<V>(2, T, n_fft, hop, pad, pm, false, FftMode::Fft);
         } else {
-          for (kc::SpecMode sm : real_modes) {
-            if (!big || sm == kc::SpecMode::Rfft) check_analysis<V>(big ? 1 : 2, T, n_fft, hop, pad, pm, false, sm);
+          for (FftMode sm : real_modes) {
+            if (!big || sm == FftMode::Rfft) check_analysis<V>(big ? 1 : 2, T, n_fft, hop, pad, pm, false, sm);
           }
         }
       }
       // no centre padding, envelope scaling (the istft adjoint): zero padding beyond the signal
-      check_analysis<V>(1, n_fft * 2 + 5, n_fft, hop, 0, PadMode::Constant, false, cplx ? kc::SpecMode::Fft : kc::SpecMode::Rfft);
-      if (hop < n_fft) check_analysis<V>(1, n_fft * 2, n_fft, hop, n_fft / 2, PadMode::Constant, true, cplx ? kc::SpecMode::Fft : kc::SpecMode::RfftDouble);
+      check_analysis<V>(1, n_fft * 2 + 5, n_fft, hop, 0, PadMode::Constant, false, cplx ? FftMode::Fft : FftMode::Rfft);
+      if (hop < n_fft) check_analysis<V>(1, n_fft * 2, n_fft, hop, n_fft / 2, PadMode::Constant, true, cplx ? FftMode::Fft : FftMode::RfftDouble);
     }
   }
 }
@@ -743,21 +743,21 @@ void synthesis_grid() {
       for (bool layout : {true, false}) {
         if (big && !layout) continue;
         if (cplx) {
-          check_synthesis<V>(2, n_frames, n_fft, hop, natural - n_fft, n_fft / 2, true, kc::SpecMode::Ifft, layout);
+          check_synthesis<V>(2, n_frames, n_fft, hop, natural - n_fft, n_fft / 2, true, FftMode::Ifft, layout);
         } else {
-          check_synthesis<V>(2, n_frames, n_fft, hop, natural - n_fft, n_fft / 2, true, kc::SpecMode::Irfft, layout);
-          check_synthesis<V>(2, n_frames, n_fft, hop, natural + 37, 0, false, kc::SpecMode::IrfftHalf, layout);
-          check_synthesis<V>(1, n_frames, n_fft, hop, natural / 2, 3, true, kc::SpecMode::IfftReal, layout);
+          check_synthesis<V>(2, n_frames, n_fft, hop, natural - n_fft, n_fft / 2, true, FftMode::Irfft, layout);
+          check_synthesis<V>(2, n_frames, n_fft, hop, natural + 37, 0, false, FftMode::IrfftHalf, layout);
+          check_synthesis<V>(1, n_frames, n_fft, hop, natural / 2, 3, true, FftMode::IfftReal, layout);
         }
         // The transposes of reflect / replicate / circular centre padding (stft's backward): a signal of T samples
         // with pad = n_fft / 2 on both sides, T + 2 pad >= the frames' span.
         const int64_t pad = n_fft / 2, T = natural - 2 * pad + hop / 2;
         for (PadMode pm : {PadMode::Reflect, PadMode::Replicate, PadMode::Circular}) {
           if (cplx) {
-            check_synthesis<V>(2, n_frames, n_fft, hop, T, pad, false, kc::SpecMode::Ifft, layout, pm);
+            check_synthesis<V>(2, n_frames, n_fft, hop, T, pad, false, FftMode::Ifft, layout, pm);
           } else {
-            check_synthesis<V>(2, n_frames, n_fft, hop, T, pad, false, kc::SpecMode::IrfftHalf, layout, pm);
-            check_synthesis<V>(1, n_frames, n_fft, hop, T + 1, pad, pm == PadMode::Reflect, kc::SpecMode::IfftReal,
+            check_synthesis<V>(2, n_frames, n_fft, hop, T, pad, false, FftMode::IrfftHalf, layout, pm);
+            check_synthesis<V>(1, n_frames, n_fft, hop, T + 1, pad, pm == PadMode::Reflect, FftMode::IfftReal,
                                layout, pm);
           }
         }
@@ -774,13 +774,13 @@ void long_grid() {
     for (int64_t hop : {n_fft / 4, n_fft / 2 + 3}) {
       const int64_t n_frames = 90;
       const int64_t natural = n_fft + hop * (n_frames - 1);
-      check_analysis<V>(3, natural, n_fft, hop, n_fft / 2, PadMode::Reflect, false, cplx ? kc::SpecMode::Fft : kc::SpecMode::Rfft);
-      check_analysis<V>(2, natural + 5, n_fft, hop, n_fft / 2, PadMode::Constant, true, cplx ? kc::SpecMode::Fft : kc::SpecMode::RfftFull);
-      check_synthesis<V>(3, n_frames, n_fft, hop, natural - n_fft, n_fft / 2, true, cplx ? kc::SpecMode::Ifft : kc::SpecMode::Irfft, true);
-      check_synthesis<V>(2, n_frames, n_fft, hop, natural + 2 * hop + 1, 0, true, cplx ? kc::SpecMode::Ifft : kc::SpecMode::IrfftHalf, false);
-      if (!cplx) check_synthesis<V>(1, n_frames, n_fft, hop, natural - 7, 5, false, kc::SpecMode::IfftReal, true);
+      check_analysis<V>(3, natural, n_fft, hop, n_fft / 2, PadMode::Reflect, false, cplx ? FftMode::Fft : FftMode::Rfft);
+      check_analysis<V>(2, natural + 5, n_fft, hop, n_fft / 2, PadMode::Constant, true, cplx ? FftMode::Fft : FftMode::RfftFull);
+      check_synthesis<V>(3, n_frames, n_fft, hop, natural - n_fft, n_fft / 2, true, cplx ? FftMode::Ifft : FftMode::Irfft, true);
+      check_synthesis<V>(2, n_frames, n_fft, hop, natural + 2 * hop + 1, 0, true, cplx ? FftMode::Ifft : FftMode::IrfftHalf, false);
+      if (!cplx) check_synthesis<V>(1, n_frames, n_fft, hop, natural - 7, 5, false, FftMode::IfftReal, true);
       check_synthesis<V>(2, n_frames, n_fft, hop, natural - n_fft + 1, n_fft / 2, false,
-                         cplx ? kc::SpecMode::Ifft : kc::SpecMode::IrfftHalf, true, PadMode::Reflect);
+                         cplx ? FftMode::Ifft : FftMode::IrfftHalf, true, PadMode::Reflect);
     }
   }
 }
@@ -843,13 +843,13 @@ void fuzz(int count) {
       const int64_t pad = pick(0, n_fft / 2);
       const int64_t natural = n_fft + hop * (n_frames - 1);
       const int64_t T = std::max<int64_t>(natural - (pm == PadMode::Constant ? pad : 2 * pad), std::max<int64_t>(pad + 1, 1)) + pick(0, 3);
-      const kc::SpecMode real_modes[] = {kc::SpecMode::Rfft, kc::SpecMode::RfftFull, kc::SpecMode::RfftDouble};
-      const kc::SpecMode rm = real_modes[pick(0, 2)];
+      const FftMode real_modes[] = {FftMode::Rfft, FftMode::RfftFull, FftMode::RfftDouble};
+      const FftMode rm = real_modes[pick(0, 2)];
       switch (type) {
         case 0: check_analysis<float>(batch, T, n_fft, hop, pad, pm, env, rm); break;
         case 1: check_analysis<double>(batch, T, n_fft, hop, pad, pm, env, rm); break;
-        case 2: check_analysis<Complex<float>>(batch, T, n_fft, hop, pad, pm, env, kc::SpecMode::Fft); break;
-        default: check_analysis<Complex<double>>(batch, T, n_fft, hop, pad, pm, env, kc::SpecMode::Fft); break;
+        case 2: check_analysis<Complex<float>>(batch, T, n_fft, hop, pad, pm, env, FftMode::Fft); break;
+        default: check_analysis<Complex<double>>(batch, T, n_fft, hop, pad, pm, env, FftMode::Fft); break;
       }
     } else {  // synthesis
       const int64_t natural = n_fft + hop * (n_frames - 1);
@@ -860,13 +860,13 @@ void fuzz(int count) {
                                  ? std::max<int64_t>(1, natural - pad - pick(-hop, n_fft / 2))
                                  : std::max<int64_t>(natural - 2 * pad, pad + 1) + pick(0, 3);
       const bool layout = pick(0, 1) == 1;
-      const kc::SpecMode real_modes[] = {kc::SpecMode::Irfft, kc::SpecMode::IrfftHalf, kc::SpecMode::IfftReal};
-      const kc::SpecMode rm = real_modes[pick(0, 2)];
+      const FftMode real_modes[] = {FftMode::Irfft, FftMode::IrfftHalf, FftMode::IfftReal};
+      const FftMode rm = real_modes[pick(0, 2)];
       switch (type) {
         case 0: check_synthesis<float>(batch, n_frames, n_fft, hop, length, pad, env, rm, layout, pm); break;
         case 1: check_synthesis<double>(batch, n_frames, n_fft, hop, length, pad, env, rm, layout, pm); break;
-        case 2: check_synthesis<Complex<float>>(batch, n_frames, n_fft, hop, length, pad, env, kc::SpecMode::Ifft, layout, pm); break;
-        default: check_synthesis<Complex<double>>(batch, n_frames, n_fft, hop, length, pad, env, kc::SpecMode::Ifft, layout, pm); break;
+        case 2: check_synthesis<Complex<float>>(batch, n_frames, n_fft, hop, length, pad, env, FftMode::Ifft, layout, pm); break;
+        default: check_synthesis<Complex<double>>(batch, n_frames, n_fft, hop, length, pad, env, FftMode::Ifft, layout, pm); break;
       }
     }
   }
@@ -955,7 +955,7 @@ void bench_config(int64_t B, int64_t T, int64_t n_fft, int64_t hop, bool sweep) 
   std::snprintf(tag, sizeof tag, "B=%lld T=%lld %lld/%lld", (long long)B, (long long)T, (long long)n_fft, (long long)hop);
 
   kc::FusedAnalysisParams<float> pa;
-  pa.a.window = w; pa.a.batch = B; pa.a.g = ga; pa.a.scale = 1.0f; pa.mode = kc::SpecMode::Rfft;
+  pa.a.window = w; pa.a.batch = B; pa.a.g = ga; pa.a.scale = 1.0f; pa.mode = FftMode::Rfft;
   auto stft = [&](int i) {
     pa.a.x = x[i & 1]; pa.spec = spec[i & 1];
     BENCH_OK(kc::launch_fused_analysis(pa, nullptr));
@@ -964,7 +964,7 @@ void bench_config(int64_t B, int64_t T, int64_t n_fft, int64_t hop, bool sweep) 
   gs.mode = PadMode::Constant; gs.env_normalize = true;
   kc::FusedSynthesisParams<float> ps;
   ps.s.window = w; ps.s.out = out; ps.s.batch = B; ps.s.g = gs; ps.s.scale = 1.0f / n_fft;
-  ps.stride_b = ga.n_frames * bins; ps.stride_bin = 1; ps.stride_n = bins; ps.mode = kc::SpecMode::Irfft;
+  ps.stride_b = ga.n_frames * bins; ps.stride_bin = 1; ps.stride_n = bins; ps.mode = FftMode::Irfft;
   auto istft = [&](int i) {
     ps.spec = spec[i & 1];
     BENCH_OK(kc::launch_fused_synthesis(ps, nullptr));

@@ -44,21 +44,20 @@
 #include <type_traits>
 
 #include "../common.h"
+#include "../fft_mode.h"
 #include "block_fft.cuh"
 
 namespace spectro {
 namespace kernels {
 namespace cuda {
 
-// Spectrum modes, the same vocabulary as the binding layer (see csrc/spectro.h).
-enum class SpecMode : int { Rfft = 0, RfftFull = 1, Fft = 2, RfftDouble = 3, Irfft = 4, IrfftHalf = 5, IfftReal = 6, Ifft = 7 };
 
 template <typename V>
 struct FusedAnalysisParams {
   using R = typename RealOf<V>::type;
   AnalysisParams<V> a;     // a.frames is unused: the spectrum goes to `spec`
   Complex<R>* spec = nullptr;  // [batch, n_frames, bins], contiguous
-  SpecMode mode = SpecMode::Rfft;
+  FftMode mode = FftMode::Rfft;
   // Single precision only (kernel_dtype "mixed"): when set, the spectrum is stored here as complex32 (each part
   // rounded once to float16, the same layout as `spec`) and `spec` is unused.
   __half2* spec_half = nullptr;
@@ -76,7 +75,7 @@ struct FusedSynthesisParams {
   SynthesisParams<V> s;           // s.frames is unused: frames come from `spec`
   const Complex<R>* spec = nullptr;  // element (b, bin, n) at spec[b * stride_b + bin * stride_bin + n * stride_n]
   int64_t stride_b = 0, stride_bin = 0, stride_n = 0;
-  SpecMode mode = SpecMode::Irfft;
+  FftMode mode = FftMode::Irfft;
   // Scratch [batch, fused_side_length(s.g)] for the padded positions outside the signal; required (and only used)
   // when that length is not 0 (pad modes other than Constant).
   V* side = nullptr;
@@ -473,7 +472,7 @@ SPECTRO_UNROLL
     const auto interior_rel = [lo_rel, width_rel](int m) {
       return static_cast<unsigned>(m - lo_rel) <= static_cast<unsigned>(width_rel);
     };
-    const bool full = p.mode == SpecMode::RfftFull, dbl = p.mode == SpecMode::RfftDouble;
+    const bool full = p.mode == FftMode::RfftFull, dbl = p.mode == FftMode::RfftDouble;
     const int64_t bins = kComplex ? kM : (full ? 2 * kM : kM + 1);
     const In* xrow = input_of<In>(p) + b * g.length;
 
@@ -629,7 +628,7 @@ SPECTRO_UNROLL
     const Geometry& g = s.g;
     const int n_fft = static_cast<int>(g.n_fft);
     const HopMath hm(static_cast<int>(g.hop), n_fft);
-    const bool real_fft = !kComplex && (p.mode == SpecMode::Irfft || p.mode == SpecMode::IrfftHalf);
+    const bool real_fft = !kComplex && (p.mode == FftMode::Irfft || p.mode == FftMode::IrfftHalf);
     const int tid = ctx.tid();
     const int fl = tid >> S::kLogTpf, j = tid & (kTpf - 1);
     const int64_t b = ctx.block() / segments_per_row;
@@ -668,7 +667,7 @@ SPECTRO_UNROLL
     ctx.sync();  // st, acc, hs (and the window) ready
     fft::Pow2Twiddles<kLogM, 1, R> tw;
     tw.init(j, st);
-    const R half_weight = p.mode == SpecMode::IrfftHalf ? R(0.5) : R(1);
+    const R half_weight = p.mode == FftMode::IrfftHalf ? R(0.5) : R(1);
     const SynthesisOut<V, Out> out(p, b, p0, len);
 
     const int f_env_max = static_cast<int>(min64(g.n_frames - 1 - first, 0x3fffffff));
@@ -947,7 +946,7 @@ struct GenericAnalysis {
     const Cx* z = fft::block_fft<-1, R>(ctx, buf, scratch, m, count, plan, tt);
 
     // 4. Spectrum, written frame-major (coalesced along bins).
-    const int bins = (p.mode == SpecMode::Rfft || p.mode == SpecMode::RfftDouble) ? n_fft / 2 + 1 : n_fft;
+    const int bins = (p.mode == FftMode::Rfft || p.mode == FftMode::RfftDouble) ? n_fft / 2 + 1 : n_fft;
     Out* out = output_of<Out>(p) + (b * g.n_frames + n0) * bins;
     if constexpr (kComplex) {
       for (int e = tid; e < count * m; e += kThreads) out[e] = stored<Out>(z[e]);
@@ -963,9 +962,9 @@ struct GenericAnalysis {
         const Cx odd = fft::cmul(w, fft::cscale(fft::csub(zk, zc), R(0.5)));
         Cx xk = {even.re + odd.im, even.im - odd.re};  // even - i * odd
         Out* row = out + static_cast<int64_t>(f) * bins;
-        if (p.mode == SpecMode::RfftDouble && k > 0 && 2 * k < n_fft) xk = fft::cscale(xk, R(2));
+        if (p.mode == FftMode::RfftDouble && k > 0 && 2 * k < n_fft) xk = fft::cscale(xk, R(2));
         row[k] = stored<Out>(xk);
-        if (p.mode == SpecMode::RfftFull && k > 0 && k < m) row[n_fft - k] = stored<Out>(fft::cconj(xk));
+        if (p.mode == FftMode::RfftFull && k > 0 && k < m) row[n_fft - k] = stored<Out>(fft::cconj(xk));
       }
     }
   }
@@ -987,7 +986,7 @@ struct GenericSynthesis {
     const Geometry& g = s.g;
     const int n_fft = static_cast<int>(g.n_fft);
     const HopMath hm(static_cast<int>(g.hop), n_fft);
-    const bool real_fft = p.mode == SpecMode::Irfft || p.mode == SpecMode::IrfftHalf;
+    const bool real_fft = p.mode == FftMode::Irfft || p.mode == FftMode::IrfftHalf;
     const int m = static_cast<int>(fft_length(!real_fft, g.n_fft));
     const int tid = ctx.tid();
 
@@ -1024,7 +1023,7 @@ struct GenericSynthesis {
       if (real_fft) {
         // Inverse split step (Hermitian c2r; imaginary parts of DC and Nyquist ignored, as cuFFT / pocketfft do):
         // Z[k] = (X[k] + conj X[m-k]) + i exp(2 pi i k / n_fft) (X[k] - conj X[m-k]), k = 0..m-1.
-        const R half_weight = p.mode == SpecMode::IrfftHalf ? R(0.5) : R(1);
+        const R half_weight = p.mode == FftMode::IrfftHalf ? R(0.5) : R(1);
         for (int e = tid; e < count * m; e += kThreads) {
           const int f = div_m.div(e), k = e - f * m;
           const In* col = spec + (c0 + f) * p.stride_n;
@@ -1397,7 +1396,7 @@ cudaError_t run_fused_analysis_as(const FusedAnalysisParams<V>& p, const Exec& e
   const Geometry& g = p.a.g;
   if (p.a.batch == 0 || g.n_frames == 0) return cudaSuccess;
   if (!fused_supported<V>(g.n_fft, kComplex)) return cudaErrorInvalidValue;
-  if (kComplex != (p.mode == SpecMode::Fft)) return cudaErrorInvalidValue;
+  if (kComplex != (p.mode == FftMode::Fft)) return cudaErrorInvalidValue;
   const int logm = fused_tuning().force_general ? -1 : log2_exact(fft_length(kComplex, g.n_fft));
   switch (logm) {
     case 4: return pow2_analysis<V, Out, In, 4>(p, exec);
@@ -1448,9 +1447,9 @@ cudaError_t run_fused_synthesis_as(const FusedSynthesisParams<V>& p, const Exec&
 template <typename V, typename Out, typename In, class Exec>
 cudaError_t run_fused_synthesis_engine(const FusedSynthesisParams<V>& p, const Exec& exec) {
   const Geometry& g = p.s.g;
-  const bool complex_fft = !(p.mode == SpecMode::Irfft || p.mode == SpecMode::IrfftHalf);
-  if (complex_fft != (p.mode == SpecMode::Ifft || p.mode == SpecMode::IfftReal)) return cudaErrorInvalidValue;
-  if (IsComplex<V>::value != (p.mode == SpecMode::Ifft)) return cudaErrorInvalidValue;
+  const bool complex_fft = !(p.mode == FftMode::Irfft || p.mode == FftMode::IrfftHalf);
+  if (complex_fft != (p.mode == FftMode::Ifft || p.mode == FftMode::IfftReal)) return cudaErrorInvalidValue;
+  if (IsComplex<V>::value != (p.mode == FftMode::Ifft)) return cudaErrorInvalidValue;
   if (!fused_supported<V>(g.n_fft, complex_fft)) return cudaErrorInvalidValue;
   const int logm = fused_tuning().force_general ? -1 : log2_exact(fft_length(complex_fft, g.n_fft));
   switch (logm) {
