@@ -2,9 +2,9 @@
 #
 #   make demo    install what is missing, build, run examples/demo.py (writes demo_spectrogram.png)
 #   make test    install what is missing, build, compile (and on a GPU run) the standalone CUDA kernel test when
-#                nvcc is on PATH, then pytest tests
+#                nvcc is on PATH, build and run the C++ example (examples/cpp) with CMake, then pytest tests
 #
-# Helpers: make build | kernels-test | bench | clean | help
+# Helpers: make build | kernels-test | cpp-example | bench | clean | help
 #
 # Python packages are installed only when they cannot be imported: torch ($(TORCH_SPEC)), numpy, pytest, matplotlib,
 # ninja, setuptools, wheel. An importable torch, whatever its version or build (CPU or CUDA), is never replaced, and
@@ -41,13 +41,13 @@ ifndef SPECTRO_PARALLEL_SUBMAKE
 .NOTPARALLEL:
 endif
 .DEFAULT_GOAL := help
-.PHONY: help demo test build kernels-test bench clean deps-build deps-test deps-demo
+.PHONY: help demo test build kernels-test cpp-example bench clean deps-build deps-test deps-demo
 
 help:
 	@echo "spectro: fast drop-in torch.stft / torch.istft"
 	@echo "  make demo   set up, build and run the demo (examples/demo.py -> demo_spectrogram.png)"
 	@echo "  make test   set up, build, CUDA kernel test (when nvcc is on PATH) and pytest"
-	@echo "helpers: make build | kernels-test | bench | clean   (PYTHON=$(PYTHON))"
+	@echo "helpers: make build | kernels-test | cpp-example | bench | clean   (PYTHON=$(PYTHON))"
 
 # $(call ensure,module=requirement ...): pip-install the requirements whose module does not import.
 define ensure
@@ -121,7 +121,18 @@ else
 	fi
 endif
 
-test: deps-test build kernels-test
+# The C++ example (examples/cpp): a libtorch program that finds spectro with find_package(spectro), through the
+# prefix paths the installed torch and spectro report. cmake is installed from PyPI when missing.
+cpp-example: build
+	@command -v cmake >/dev/null 2>&1 || { echo ">> installing missing cmake"; $(PIP) install $(PIP_INSTALL_FLAGS) cmake; }
+	@echo ">> building and running the C++ example (examples/cpp) with CMake"
+	@prefix="$$($(PYTHON) -c 'import torch, spectro; print(torch.utils.cmake_prefix_path + ";" + spectro.cmake_prefix_path)')" \
+	  && cmake -S examples/cpp -B build/cpp -DCMAKE_PREFIX_PATH="$$prefix" -DCMAKE_BUILD_TYPE=Release >build/cpp-configure.log 2>&1 \
+	  || { cat build/cpp-configure.log; exit 1; }
+	cmake --build build/cpp -j$(JOBS)
+	build/cpp/roundtrip
+
+test: deps-test build kernels-test cpp-example
 	$(PYTHON) -m pytest tests $(PYTEST_ARGS)
 
 demo: deps-demo build
@@ -131,4 +142,4 @@ bench: deps-demo build
 	$(PYTHON) benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
-	rm -rf build spectro/_C*.so spectro/__pycache__ *.egg-info .pytest_cache demo_spectrogram.png
+	rm -rf build spectro/_C*.so spectro/lib spectro/__pycache__ *.egg-info .pytest_cache demo_spectrogram.png
