@@ -10,11 +10,12 @@ from . import _C  # noqa: F401  (loads the operator library: registers torch.ops
 from . import _vmap
 from .functional import istft, stft
 from .modules import ISTFT, STFT, MultiResolutionSTFTLoss
+from .mel import *  # noqa: F401,F403  (the mel frontends: the names in spectro.mel.__all__; binds spectro.mel)
 
 _vmap.register()  # batching rules of the ops for torch.vmap
 
 __version__ = "0.1.0"
-__all__ = ["stft", "istft", "STFT", "ISTFT", "MultiResolutionSTFTLoss", "set_kernel_path", "kernel_path"]
+__all__ = ["stft", "istft", "STFT", "ISTFT", "MultiResolutionSTFTLoss", "set_kernel_path", "kernel_path", *mel.__all__]
 
 
 class kernel_path:
