@@ -251,9 +251,9 @@ def _filterbank(fn: str, sample_rate, n_fft, n_mels, f_min, f_max, norm, mel_sca
     _check_scale(fn, mel_scale, ("htk", "slaney"))
     if norm is not None and norm != "slaney":
         raise ValueError(f"spectro.{fn}: norm must be None or 'slaney', but got {norm!r}")
-    f_max = float(sample_rate) / 2 if f_max is None else f_max
-    if mel_scale == "slaney":
+    if mel_scale == "slaney":  # (f_max default: librosa's sample_rate / 2, torchaudio's sample_rate // 2)
         return mel_filters(sample_rate, n_fft, n_mels, f_min, f_max, htk=False, norm=norm)
+    f_max = float(sample_rate // 2) if f_max is None else f_max
     return melscale_fbanks(n_fft // 2 + 1, f_min, f_max, n_mels, sample_rate, norm, "htk").t().contiguous()
 
 
@@ -308,7 +308,8 @@ def _mel_core(x: torch.Tensor, window: torch.Tensor, fb: torch.Tensor, n_fft: in
     more with the dynamic frontend's crop / zero-padding: rows past the spectrum's bins are dropped, bins past the
     rows are ignored), every linear rescale already folded in. pad: samples added on each side before framing, by
     pad_value_mode. normalized: stft's normalized (n_fft ** -0.5). drop_last: drop the last frame (Whisper).
-    log: None / "ln" / "log10" / "db" (10 * power * log10, i.e. 10 log10 of the power); log_mode "clamp"
+    log: None / "ln" / "log10" / "db" ((20 / power) * log10: 10 log10 of a power spectrum (power 2), 20 log10 of a
+    magnitude one (power 1)); log_mode "clamp"
     (log(max(m, eps))), "add" (log(m + eps)), "log1p" (log(1 + m)). Returns (..., n_mels, frames).
     """
     shape = x.shape
@@ -335,9 +336,9 @@ def _mel_core(x: torch.Tensor, window: torch.Tensor, fb: torch.Tensor, n_fft: in
     else:
         m = re_im.square().sum(-1)  # |X|^2: one pass producing the squares, one summing the pairs
         if mag_eps != 0.0:
-            m = m + mag_eps
+            m = m.add_(mag_eps)  # (in place: sum's backward does not need its output)
         if power != 2.0:
-            m = m.sqrt() if power == 1.0 else m.pow(power / 2)
+            m = m.sqrt_() if power == 1.0 else m.pow(power / 2)  # (sqrt_'s backward uses its result: in place ok)
     fb = fb.to(dtype=m.dtype, device=m.device)
     # (..., F, N) is bins-contiguous, so its transpose (..., N, F) folds into one (B * N, F) @ (F, n_mels) GEMM.
     mel = torch.matmul(m.transpose(-1, -2), fb).transpose(-1, -2)
@@ -351,11 +352,11 @@ def _mel_core(x: torch.Tensor, window: torch.Tensor, fb: torch.Tensor, n_fft: in
         mel = torch.log1p(mel)
         if log == "ln":
             return mel
-        return mel * ((10.0 * power if log == "db" else 1.0) / math.log(10.0))
+        return mel * ((20.0 / power if log == "db" else 1.0) / math.log(10.0))
     if log == "ln":
         return mel.log()
     mel = mel.log10()
-    return mel * (10.0 * power) if log == "db" else mel
+    return mel * (20.0 / power) if log == "db" else mel
 
 
 def _window(fn: str, window, win_length: int, like: torch.Tensor) -> torch.Tensor:
@@ -618,7 +619,8 @@ class LogMelSpectrogram(torch.nn.Module):
     Args:
         sample_rate, n_fft: sample rate (Hz) and FFT size.
         hop_length: default ``win_length // 4``. win_length: default ``n_fft``.
-        f_min, f_max: filterbank band (f_max default ``sample_rate / 2``). n_mels: 80.
+        f_min, f_max: filterbank band (f_max default ``sample_rate / 2``; ``sample_rate // 2`` with
+            ``mel_scale="htk"``, as torchaudio). n_mels: 80.
         window_fn: window function of ``win_length`` (default periodic Hann), stored as the buffer ``window``.
         power: 1 (magnitude, default) or 2 (power); any positive value works.
         mag_eps: added under the square root: ``sqrt(re^2 + im^2 + mag_eps)`` (HiFi-GAN / BigVGAN: 1e-9; keeps
@@ -632,7 +634,8 @@ class LogMelSpectrogram(torch.nn.Module):
             None; float64 construction), ``"htk"`` torchaudio's ``melscale_fbanks`` (HTK scale; norm None or
             "slaney"; Vocos: norm None, mel_scale "htk").
         mel_basis: an ``(n_mels, n_fft // 2 + 1)`` filterbank used instead (stored as the buffer ``mel_basis``).
-        log: "ln" (default), "log10", "db" (``10 * power * log10``: dB of the power) or None (no log).
+        log: "ln" (default), "log10", "db" (decibels: ``10 * log10`` of a power mel (power 2), ``20 * log10`` of
+            a magnitude mel (power 1); ``20 / power * log10`` in general) or None (no log).
         log_eps: the log's floor. log_mode: "clamp" (``log(max(m, log_eps))``, default), "add" (``log(m +
             log_eps)``) or "log1p" (``log(1 + m)``, log_eps unused).
         kernel_dtype: (keyword-only) as :func:`spectro.stft`.

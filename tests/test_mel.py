@@ -583,7 +583,8 @@ def _log_ref(mel, power, log, log_mode, eps):
         return torch.log(v)
     if log == "log10":
         return torch.log10(v)
-    return 10.0 * power * torch.log10(v)
+    # decibels: librosa's power_to_db (10 log10) of a power mel, amplitude_to_db (20 log10) of a magnitude mel
+    return (10.0 if power == 2.0 else 20.0) * torch.log10(v)
 
 
 def _plain_mel(x, basis, window, n_fft, hop, power, mag_eps):
@@ -605,6 +606,10 @@ def test_log_modes(log, log_mode, power, device):
     r64 = _log_ref(_plain_mel(x.double().cpu(), m.mel_basis.double().cpu(), w.double(), n_fft, hop, power, 0.0), power,
                    log, log_mode, eps)
     assert_accuracy(m(x), t32, r64, f"{log}-{log_mode}-{power}")
+    if log == "db" and log_mode == "clamp":  # decibels as torchaudio's AmplitudeToDB of the mel (amin = log_eps)
+        lin = spectro.LogMelSpectrogram(sr, n_fft, hop, n_mels=n_mels, power=power, log=None).to(device)(x)
+        db = spectro.amplitude_to_db(lin, 10.0 if power == 2.0 else 20.0, eps, 0.0)
+        torch.testing.assert_close(m(x), db, rtol=1e-6, atol=1e-5)
 
 
 def test_log_mel_mel_basis_and_pad_pair(device):
