@@ -61,6 +61,8 @@ def _mel_to_hz(mels: torch.Tensor, mel_scale: str) -> torch.Tensor:
     min_log_mel = 1000.0 / f_sp
     logstep = math.log(6.4) / 27.0
     freqs = f_sp * mels
+    if torch.compiler.is_compiling():  # (boolean-mask indexing has a data-dependent size: the same values by where)
+        return torch.where(mels >= min_log_mel, 1000.0 * torch.exp(logstep * (mels - min_log_mel)), freqs)
     log_t = mels >= min_log_mel  # (the masked form of both libraries: exp of the selected elements only)
     freqs[log_t] = 1000.0 * torch.exp(logstep * (mels[log_t] - min_log_mel))
     return freqs
@@ -150,7 +152,7 @@ def melscale_fbanks(n_freqs: int, f_min: float, f_max: float, n_mels: int, sampl
         fb = torch.max(torch.zeros(1), torch.min(down, up))
         if norm == "slaney":
             fb = fb * (2.0 / (f_pts[2 : n_mels + 2] - f_pts[:n_mels])).unsqueeze(0)
-    if (fb.max(dim=0).values == 0.0).any():
+    if not torch.compiler.is_compiling() and (fb.max(dim=0).values == 0.0).any():
         warnings.warn(
             "At least one mel filterbank has all zero values. "
             f"The value for `n_mels` ({n_mels}) may be set too high. "
@@ -236,7 +238,7 @@ def mel_filters(sample_rate: float, n_fft: int, n_mels: int = 128, f_min: float 
         length = torch.where(length < torch.finfo(dtype).tiny, torch.ones_like(length), length)
         weights = (weights.double() / length).to(dtype)
     empty = (mel_f[:-2] == 0) | (weights.amax(dim=1) > 0)
-    if not bool(empty.all()):
+    if not torch.compiler.is_compiling() and not bool(empty.all()):
         warnings.warn(
             "Empty filters detected in mel frequency basis. Some channels will produce empty responses. "
             "Try increasing your sampling rate (and fmax) or reducing n_mels.",
@@ -486,8 +488,10 @@ def whisper_log_mel(audio, n_mels: int = 80, padding: int = 0, device=None, *, m
     if filters is None:
         key = (n_mels, audio.device)
         filters = _WHISPER_FILTERS.get(key)
-        if filters is None:
-            filters = _WHISPER_FILTERS[key] = mel_filters(16000, 400, n_mels, device=audio.device)
+        if filters is None:  # (built once per n_mels and device; under torch.compile inside the graph if not cached)
+            filters = mel_filters(16000, 400, n_mels, device=audio.device)
+            if not torch.compiler.is_compiling():
+                _WHISPER_FILTERS[key] = filters
     else:
         _check_basis("whisper_log_mel", filters, 400, n_mels)
     window = torch.hann_window(400, device=audio.device)

@@ -842,6 +842,25 @@ def test_compile_fullgraph():
     torch.testing.assert_close(got, m(x), rtol=1e-5, atol=1e-5)
 
 
+def test_compile_fullgraph_every_frontend(monkeypatch):
+    """Each frontend traces into one graph (aot_eager: the trace is what is tested; inductor's codegen is above),
+    including the functional forms that build their filterbank inside the graph."""
+    monkeypatch.setattr(spectro.mel, "_WHISPER_FILTERS", {})  # (whisper_log_mel builds its filters in the graph)
+    dyn = spectro.DynamicMelSpectrogram(16000, 128, 32, n_mels=16, mag_eps=1e-9)
+    fns = {
+        "MelSpectrogram": spectro.MelSpectrogram(n_fft=128, n_mels=16, normalized=True, power=1.0),
+        "whisper": lambda v: spectro.whisper_log_mel(v, 80, max_scope="example"),
+        "dynamic": lambda v: dyn(v, keyshift=3, speed=1.25),
+        "log_mel_spectrogram": lambda v: spectro.log_mel_spectrogram(v, 16000, 128, n_mels=16, log="db"),
+        "mel_spectrogram": lambda v: spectro.mel_spectrogram(v, 16000, 128, n_mels=16, mel_scale="slaney"),
+    }
+    x = signal((2, 1000), 15)
+    for name, f in fns.items():
+        torch._dynamo.reset()
+        got = torch.compile(f, fullgraph=True, backend="aot_eager")(x)
+        torch.testing.assert_close(got, f(x), rtol=1e-6, atol=1e-6, msg=lambda m: f"[{name}] {m}")
+
+
 def test_export():
     m = spectro.LogMelSpectrogram(16000, 128, 32, n_mels=16)
     x = signal((2, 1000), 14)
