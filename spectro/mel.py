@@ -5,14 +5,14 @@ AmplitudeToDB, a configurable log-mel frontend (HiFi-GAN, BigVGAN, Vocos, ...), 
 Every frontend runs through one internal function, :func:`_mel_core` (pad -> spectro.stft -> power or magnitude ->
 matmul with the filterbank -> log), so that a fused kernel can later replace that one function. Whatever scales the
 magnitude linearly (torchaudio's window normalisation, the dynamic frontend's key-shift rescale, its bin crop /
-zero-padding) is folded into the small filterbank rather than applied to the spectrogram, so the large tensors see
-exactly four passes: the STFT's output, the power (or magnitude), the mel product and the log.
+zero-padding) is folded into the small filterbank rather than applied to the spectrogram, so the large tensors go
+through four stages only: the STFT, the power (or magnitude), the mel product and the log.
 """
 from __future__ import annotations
 
 import math
 import warnings
-from typing import Callable, Optional, Sequence, Tuple, Union
+from typing import Callable, Optional, Tuple, Union
 
 import torch
 
@@ -310,9 +310,13 @@ def _mel_core(x: torch.Tensor, window: torch.Tensor, fb: torch.Tensor, n_fft: in
     more with the dynamic frontend's crop / zero-padding: rows past the spectrum's bins are dropped, bins past the
     rows are ignored), every linear rescale already folded in. pad: samples added on each side before framing, by
     pad_value_mode. normalized: stft's normalized (n_fft ** -0.5). drop_last: drop the last frame (Whisper).
-    log: None / "ln" / "log10" / "db" ((20 / power) * log10: 10 log10 of a power spectrum (power 2), 20 log10 of a
-    magnitude one (power 1)); log_mode "clamp"
-    (log(max(m, eps))), "add" (log(m + eps)), "log1p" (log(1 + m)). Returns (..., n_mels, frames).
+    log: None / "ln" / "log10" / "db" ((20 / power) * log10: 10 log10 of a power mel (power 2), 20 log10 of a
+    magnitude mel (power 1)). log_mode: "clamp" (log(max(m, eps))), "add" (log(m + eps)), "log1p" (log(1 + m)).
+    Returns (..., n_mels, frames), in the spectrum's real dtype (float32 for float32 / half input).
+
+    Passes over the (..., F, frames) data: the STFT's output, |X|^2 (two kernels: squares, pair sums), the optional
+    eps / sqrt (in place), the GEMM, the log (clamp + log: two). A fused kernel replacing this function would read
+    the signal once and write the mel once.
     """
     shape = x.shape
     if pad[0] or pad[1]:
@@ -533,7 +537,8 @@ class _Spectrogram(torch.nn.Module):
 
 
 class _MelScale(torch.nn.Module):
-    """Holds MelSpectrogram's filterbank where torchaudio's does (state dict key ``mel_scale.fb``, (n_freqs, n_mels))."""
+    """Holds MelSpectrogram's filterbank where torchaudio's does (state dict key ``mel_scale.fb``: (n_freqs,
+    n_mels))."""
 
     def __init__(self, fb: torch.Tensor):
         super().__init__()

@@ -351,7 +351,8 @@ def test_mel_filters_match_librosa(cfg):
         assert (ours != torch.from_numpy(ref)).float().mean() < 0.01  # (bit-identical nearly everywhere)
 
 
-@pytest.mark.skipif(WHISPER_NPZ is None, reason="openai-whisper is not installed (pip install --no-deps openai-whisper)")
+@pytest.mark.skipif(WHISPER_NPZ is None, reason="openai-whisper is not installed (pip install --no-deps "
+                                                "openai-whisper)")
 @pytest.mark.parametrize("n_mels", [80, 128])
 def test_mel_filters_equal_whisper_npz(n_mels):
     with np.load(WHISPER_NPZ, allow_pickle=False) as f:
