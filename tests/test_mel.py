@@ -420,6 +420,10 @@ def test_melscale_fbanks_kaldi(n_fft, n_mels, sr, band):
     ref = torch.nn.functional.pad(ref, (0, 1)).t()  # kaldi.fbank appends a zero column for the Nyquist bin
     assert ours.shape == ref.shape
     torch.testing.assert_close(ours, ref, rtol=0, atol=4 * EPS32)
+    kaldi = getattr(getattr(torchaudio, "compliance", None), "kaldi", None) if HAS_TA else None
+    if kaldi is not None and hasattr(kaldi, "get_mel_banks"):
+        banks, _ = kaldi.get_mel_banks(n_mels, n_fft, float(sr), band[0], band[1], 100.0, -500.0, 1.0)
+        torch.testing.assert_close(ours, torch.nn.functional.pad(banks, (0, 1)).t(), rtol=0, atol=4 * EPS32)
 
 
 def test_filterbank_warnings():
