@@ -846,6 +846,17 @@ def test_gradient_device(device):
     torch.testing.assert_close(x.grad.cpu().double(), xr.grad, rtol=1e-4, atol=1e-4 * xr.grad.abs().max().item())
 
 
+def test_vmap_grad():
+    """torch.func transforms through the core (its in-place eps / sqrt included)."""
+    m = spectro.LogMelSpectrogram(16000, 64, 16, n_mels=8, mag_eps=1e-9)
+    x = signal((3, 400), 16)
+    g = torch.func.vmap(torch.func.grad(lambda v: m(v).sum()))(x)
+    xr = x.clone().requires_grad_()
+    m(xr).sum().backward()
+    torch.testing.assert_close(g, xr.grad, rtol=1e-5, atol=1e-6 * xr.grad.abs().max().item())
+    torch.testing.assert_close(torch.func.vmap(m)(x), m(x), rtol=1e-6, atol=1e-6)
+
+
 def test_compile_fullgraph():
     torch._dynamo.reset()
     m = spectro.LogMelSpectrogram(22050, 256, 64, n_mels=20, mag_eps=1e-9, center=False, pad=96)
