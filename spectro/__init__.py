@@ -12,6 +12,7 @@ from . import _C  # noqa: F401  (loads the operator library: registers torch.ops
 from . import _vmap
 from .functional import istft, stft
 from .modules import ISTFT, STFT, MultiResolutionSTFTLoss
+from .mel import *  # noqa: F401,F403  (the mel frontends: the names in spectro.mel.__all__; binds spectro.mel)
 
 _vmap.register()  # batching rules of the ops for torch.vmap
 
@@ -19,7 +20,7 @@ __version__ = "0.1.0"
 # For C++ programs: CMAKE_PREFIX_PATH entry where find_package(spectro) finds the operator library and the headers of
 # the public C++ API (as torch.utils.cmake_prefix_path does for torch).
 cmake_prefix_path = os.path.join(os.path.dirname(__file__), "share", "cmake")
-__all__ = ["stft", "istft", "STFT", "ISTFT", "MultiResolutionSTFTLoss", "set_kernel_path", "kernel_path"]
+__all__ = ["stft", "istft", "STFT", "ISTFT", "MultiResolutionSTFTLoss", "set_kernel_path", "kernel_path", *mel.__all__]
 
 
 class kernel_path:
