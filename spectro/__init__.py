@@ -10,6 +10,7 @@ from . import _C  # noqa: F401  (loads the operator library: registers torch.ops
 from . import _vmap
 from .functional import istft, stft
 from .modules import ISTFT, STFT, MultiResolutionSTFTLoss
+from . import losses  # noqa: F401  (spectro.losses: auraloss / DAC-style spectral losses)
 
 _vmap.register()  # batching rules of the ops for torch.vmap
 
