@@ -477,3 +477,23 @@ def test_existing_parallel_wavegan_loss_is_unchanged():
     sc, mag = spectro.MultiResolutionSTFTLoss()(x, y)
     assert sc.dim() == 0 and mag.dim() == 0
     assert spectro.losses.MultiResolutionSTFTLoss is not spectro.MultiResolutionSTFTLoss
+
+
+def test_dac_window_is_scipy_periodic_hann():
+    # DAC / BigVGAN: torch.from_numpy(scipy.signal.get_window("hann", w)).float()
+    for w in (32, 100, 2048):
+        ref = torch.from_numpy(scipy_signal.get_window("hann", w)).float()
+        assert torch.equal(SL._periodic_hann64(w).float(), ref)
+
+
+@pytest.mark.parametrize("loss", ["auraloss", "mel", "pwg"])
+def test_training_example_runs_with_each_loss(loss):
+    import os
+    import subprocess
+    import sys
+
+    example = os.path.join(os.path.dirname(__file__), "..", "examples", "train_mrstft.py")
+    proc = subprocess.run([sys.executable, example, "--steps", "2", "--batch", "2", "--samples", "4096", "--device",
+                           "cpu", "--loss", loss], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert f"loss={loss}" in proc.stdout and " -> " in proc.stdout
