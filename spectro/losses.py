@@ -24,15 +24,23 @@ weighting) goes through one internal function, :func:`_mrstft_terms`, which a fu
 terms (``w_phs``, ``scale="mel"``, ``scale_invariance``, ``reduction="none"``) take the general composite path
 :func:`_general_terms`. Half-precision inputs (e.g. under ``torch.autocast``) are computed in float32 with autocast
 disabled inside the loss (the mel projection would otherwise run in half precision); gradients come back in the
-input's dtype. The reductions are ATen's (deterministic on CPU and CUDA: no atomics, no index_add / scatter).
+input's dtype.
+
+Determinism: nothing here uses atomics, index_add or scatter; on the CPU every op is deterministic. On CUDA,
+spectro.stft and its backward are deterministic (gathers), and so are the elementwise ops and ATen's reductions
+(norms, means, sums) for a given shape; the mel projections are cuBLAS matmuls (deterministic on one stream; with
+several streams set ``CUBLAS_WORKSPACE_CONFIG=:4096:8``, as ``torch.use_deterministic_algorithms`` asks);
+``perceptual_weighting``'s FIR is a cuDNN ``conv1d``, whose backward is deterministic only with
+``torch.backends.cudnn.deterministic = True``. The ``padding="same"`` reflect padding is built from flips and a cat,
+not ``F.pad(mode="reflect")``, whose CUDA backward accumulates with atomicAdd.
 """
 from __future__ import annotations
 
 import functools
 import math
+import operator
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
-import numpy as np
 import torch
 
 from .functional import stft as _stft
@@ -57,7 +65,14 @@ WindowArg = Union[str, Callable[[int], torch.Tensor]]
 # --------------------------------------------------------------------------------------------------------------
 # Argument checks (ValueError naming the argument).
 def _is_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+    """A Python int or an integer scalar of numpy / torch (anything with __index__ but bool)."""
+    if isinstance(v, bool) or isinstance(v, float):
+        return False
+    try:
+        operator.index(v)
+    except TypeError:
+        return False
+    return True
 
 
 def _check_geometry(fn: str, fft_sizes, hop_sizes, win_lengths, names=("fft_sizes", "hop_sizes", "win_lengths")):
@@ -135,60 +150,76 @@ def _periodic_hann64(n: int) -> torch.Tensor:
     return 0.5 - 0.5 * torch.cos(2 * math.pi * k / n)
 
 
-def _hz_to_mel(f: np.ndarray, htk: bool) -> np.ndarray:
-    f = np.asarray(f, dtype=np.float64)
+_F64 = torch.float64
+_MEL_F_SP = 200.0 / 3  # Slaney: 200/3 Hz per mel below 1 kHz
+_MEL_BREAK = 1000.0 / _MEL_F_SP  # the mel of 1 kHz (15, to rounding: computed as librosa does)
+_MEL_LOGSTEP = math.log(6.4) / 27.0  # above 1 kHz: a factor 6.4 every 27 mels
+
+
+def _hz_to_mel(f: torch.Tensor, htk: bool) -> torch.Tensor:
     if htk:
-        return 2595.0 * np.log10(1.0 + f / 700.0)
-    # Slaney: linear below 1 kHz (200/3 Hz per mel), logarithmic above (a factor 6.4 every 27 mels).
-    step, f_sp = np.log(6.4) / 27.0, 200.0 / 3
-    m_break = 1000.0 / f_sp  # the mel of 1 kHz (15, to rounding: computed as librosa does)
-    return np.where(f >= 1000.0, m_break + np.log(np.maximum(f, 1e-300) / 1000.0) / step, f / f_sp)
+        return 2595.0 * torch.log10(1.0 + f / 700.0)
+    return torch.where(f >= 1000.0, _MEL_BREAK + torch.log(f.clamp(min=1e-300) / 1000.0) / _MEL_LOGSTEP,
+                       f / _MEL_F_SP)
 
 
-def _mel_to_hz(m: np.ndarray, htk: bool) -> np.ndarray:
-    m = np.asarray(m, dtype=np.float64)
+def _hz_to_mel_scalar(f: float, htk: bool) -> float:
+    if htk:
+        return 2595.0 * math.log10(1.0 + f / 700.0)
+    return _MEL_BREAK + math.log(f / 1000.0) / _MEL_LOGSTEP if f >= 1000.0 else f / _MEL_F_SP
+
+
+def _mel_to_hz(m: torch.Tensor, htk: bool) -> torch.Tensor:
     if htk:
         return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
-    step, f_sp = np.log(6.4) / 27.0, 200.0 / 3
-    m_break = 1000.0 / f_sp
-    return np.where(m >= m_break, 1000.0 * np.exp(step * (m - m_break)), f_sp * m)
+    return torch.where(m >= _MEL_BREAK, 1000.0 * torch.exp(_MEL_LOGSTEP * (m - _MEL_BREAK)), _MEL_F_SP * m)
+
+
+def _linspace64(start: float, stop: float, num: int) -> torch.Tensor:
+    """numpy.linspace's arithmetic (i * step + start, the last point exactly stop), in float64."""
+    step = (stop - start) / (num - 1)
+    out = torch.arange(num, dtype=_F64) * step + start
+    out[-1] = stop
+    return out
 
 
 @functools.lru_cache(maxsize=None)
-def _mel_filters_np(sample_rate: float, n_fft: int, n_mels: int, f_min: float, f_max: Optional[float],
-                    htk: bool, norm: Optional[str]) -> np.ndarray:
+def _mel_filters_cached(sample_rate: float, n_fft: int, n_mels: int, f_min: float, f_max: Optional[float],
+                        htk: bool, norm: Optional[str]) -> torch.Tensor:
     # TODO(mel): replace with spectro.mel.mel_filters once the mel frontends merge (same semantics and signature).
-    """librosa.filters.mel's filterbank (``(n_mels, n_fft // 2 + 1)``): triangles between mel-spaced edges from f_min
-    to f_max (None: Nyquist) on the rfft bin frequencies, Slaney area normalisation with norm="slaney"; built in
-    float64 and rounded once to float32, as librosa's default dtype does."""
+    """librosa.filters.mel's filterbank (``(n_mels, n_fft // 2 + 1)``, float32): triangles between mel-spaced edges
+    from f_min to f_max (None: Nyquist) on the rfft bin frequencies, Slaney area normalisation with norm="slaney".
+    Built in float64 with librosa's arithmetic (and its two float32 roundings), so equal to librosa's float32
+    filterbank bit for bit (tests/test_losses.py checks it)."""
     if f_max is None:
         f_max = float(sample_rate) / 2
-    bins = np.fft.rfftfreq(n_fft, d=1.0 / sample_rate)
-    edges = _mel_to_hz(np.linspace(_hz_to_mel(f_min, htk), _hz_to_mel(f_max, htk), n_mels + 2), htk)
-    width = np.diff(edges)
+    bins = torch.arange(n_fft // 2 + 1, dtype=_F64) * (1.0 / (n_fft * (1.0 / sample_rate)))  # numpy's rfftfreq
+    m_lo, m_hi = _hz_to_mel_scalar(f_min, htk), _hz_to_mel_scalar(f_max, htk)
+    edges = _mel_to_hz(_linspace64(m_lo, m_hi, n_mels + 2), htk)
+    width = edges[1:] - edges[:-1]
     dist = edges[:, None] - bins[None, :]
     rising = -dist[:-2] / width[:-1, None]
     falling = dist[2:] / width[1:, None]
     # librosa stores the triangles in its float32 array first, then scales them (float64 product, rounded again).
-    fb = np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32)
+    fb = torch.clamp(torch.minimum(rising, falling), min=0.0).to(torch.float32)
     if norm == "slaney":
-        fb = (fb.astype(np.float64) * (2.0 / (edges[2:] - edges[:-2]))[:, None]).astype(np.float32)
+        fb = (fb.to(_F64) * (2.0 / (edges[2:] - edges[:-2]))[:, None]).to(torch.float32)
     elif norm is not None:
         raise ValueError(f"mel_norm must be 'slaney' or None, but got {norm!r}")
-    return fb.astype(np.float32)
+    return fb
 
 
 def _mel_filters(sample_rate, n_fft, n_mels, f_min=0.0, f_max=None, htk=False, norm="slaney") -> torch.Tensor:
-    fb = _mel_filters_np(float(sample_rate), int(n_fft), int(n_mels), float(f_min),
-                         None if f_max is None else float(f_max), bool(htk), norm)
-    return torch.from_numpy(fb.copy())
+    return _mel_filters_cached(float(sample_rate), int(n_fft), int(n_mels), float(f_min),
+                               None if f_max is None else float(f_max), bool(htk), norm).clone()
 
 
 @functools.lru_cache(maxsize=None)
-def _a_weighting_taps_np(sample_rate: float, ntaps: int = 101) -> np.ndarray:
+def _a_weighting_taps_np(sample_rate: float, ntaps: int = 101):
     """auraloss's perceptual weighting (FIRFilter 'aw'): the analog A-weighting curve (IEC 61672 poles, +1.9997 dB
     at 1 kHz) made digital by the bilinear transform, its magnitude response sampled at 512 frequencies, and a
     least-squares linear-phase FIR of ``ntaps`` taps fitted to it; float32 taps."""
+    import numpy as np
     import scipy.signal
 
     w1, w2, w3, w4 = (2 * np.pi * f for f in (20.598997, 107.65265, 737.86223, 12194.217))
@@ -348,9 +379,9 @@ def _mrstft_forward(cfg: _Config, x: torch.Tensor, y: torch.Tensor, windows: Seq
             if loss is None:
                 loss = x2d.new_zeros(())
             # auraloss's apply_reduction after the weighted sum (a no-op unless a term was kept unreduced).
-            if cfg.reduction == "mean":
+            if loss.dim() > 0 and cfg.reduction == "mean":
                 loss = loss.mean()
-            elif cfg.reduction == "sum":
+            elif loss.dim() > 0 and cfg.reduction == "sum":
                 loss = loss.sum()
             losses.append(loss)
         if not multi:
@@ -596,6 +627,14 @@ class _MelConfig:
         return [_periodic_hann64(w).to(torch.float32) for w, _, _, _, _ in self.scales]
 
 
+def _reflect_pad(x2d: torch.Tensor, p: int) -> torch.Tensor:
+    """torch.nn.functional.pad(x, (p, p), mode="reflect") on (N, T), by flips and a cat: the same values, and a
+    backward without atomics (CUDA's reflection_pad1d_backward accumulates with atomicAdd: not deterministic)."""
+    if p == 0:
+        return x2d
+    return torch.cat([x2d[:, 1:p + 1].flip(-1), x2d, x2d[:, -p - 1:-1].flip(-1)], dim=-1)
+
+
 def _mel_spectrograms(cfg: _MelConfig, x: torch.Tensor, windows, fbs, name: str) -> List[torch.Tensor]:
     """The mel spectrogram of x (..., T) at every scale: (..., n_mels, frames) each, float32 (float64 input:
     float64). Composite: spectro.stft, |.|, one matmul."""
@@ -611,8 +650,7 @@ def _mel_spectrograms(cfg: _MelConfig, x: torch.Tensor, windows, fbs, name: str)
             if cfg.padding == "center":
                 spec = _stft(x2d, w, h, w, window, center=True, pad_mode="reflect", return_complex=True)
             else:  # HiFi-GAN / BigVGAN-v1 / Vocos "same": reflect pad (w - h) // 2, frames not centred
-                p = (w - h) // 2
-                xp = torch.nn.functional.pad(x2d.unsqueeze(1), (p, p), mode="reflect").squeeze(1)
+                xp = _reflect_pad(x2d, (w - h) // 2)
                 spec = _stft(xp, w, h, w, window, center=False, return_complex=True)
             if cfg.mag_eps:
                 mag = (spec.real.square() + spec.imag.square() + cfg.mag_eps).sqrt()
