@@ -210,8 +210,10 @@ def _mel_filters_cached(sample_rate: float, n_fft: int, n_mels: int, f_min: floa
 
 
 def _mel_filters(sample_rate, n_fft, n_mels, f_min=0.0, f_max=None, htk=False, norm="slaney") -> torch.Tensor:
-    return _mel_filters_cached(float(sample_rate), int(n_fft), int(n_mels), float(f_min),
-                               None if f_max is None else float(f_max), bool(htk), norm).clone()
+    # (under torch.compile the builder is traced, without the host cache: dynamo warns about lru_cache otherwise)
+    build = _mel_filters_cached.__wrapped__ if torch.compiler.is_compiling() else _mel_filters_cached
+    return build(float(sample_rate), int(n_fft), int(n_mels), float(f_min), None if f_max is None else float(f_max),
+                 bool(htk), norm).clone()
 
 
 @functools.lru_cache(maxsize=None)
