@@ -13,7 +13,7 @@ anchor                                                        spectro
 ``dac.nn.loss.MelSpectrogramLoss`` (DAC's ``conf/base.yml``)  :class:`MelSpectrogramLoss` / :func:`mel_spectrogram_loss`
 BigVGAN ``loss.MultiScaleMelSpectrogramLoss``                 :class:`MelSpectrogramLoss` (same defaults)
 HiFi-GAN / BigVGAN-v1 mel L1 (``mel_spectrogram`` + L1 x 45)  :class:`MelSpectrogramLoss`, one scale, ``padding="same"``
-Vocos ``MelSpecReconstructionLoss``                           :class:`MelSpectrogramLoss`, one scale, ``mel_scale="htk"``
+Vocos ``MelSpecReconstructionLoss``                           :class:`MelSpectrogramLoss`, 1 scale, ``mel_scale="htk"``
 Parallel WaveGAN ``MultiResolutionSTFTLoss`` (returns         :class:`spectro.MultiResolutionSTFTLoss` (unchanged)
 ``(sc, mag)``)
 ============================================================  ==========================================================
