@@ -722,6 +722,14 @@ class MelSpectrogramLoss(torch.nn.Module):
     ``forward(input, target=None, *, y_mels=None)``: pass the target signal, or its mel spectrograms precomputed by
     :meth:`mel_spectrograms` (a list, one ``(..., n_mels, frames)`` tensor per scale).
 
+    Args:
+        sample_rate: of the signals (Hz): places the mel filters.
+        n_mels, window_lengths: per scale (same lengths). Default DAC's ``[5, 10, ..., 320]`` and ``[32, 64, ...,
+            2048]``.
+        clamp_eps, mag_weight, log_weight, pow: as DAC (defaults ``1e-5, 0.0, 1.0, 1.0``).
+        mel_fmin, mel_fmax: per-scale band edges in Hz (an entry None: Nyquist). Default None: 0 Hz and Nyquist at
+            every scale (DAC's ``[0.0] * 7`` and ``[None] * 7``, for any number of scales).
+
     Keyword-only extensions (defaults = DAC) cover the single-scale vocoder losses:
 
     * ``hop_lengths``: per-scale hops instead of ``window_lengths // 4``.
