@@ -13,6 +13,7 @@ from . import _vmap
 from .functional import istft, stft
 from .modules import ISTFT, STFT, MultiResolutionSTFTLoss
 from .mel import *  # noqa: F401,F403  (the mel frontends: the names in spectro.mel.__all__; binds spectro.mel)
+from . import losses  # noqa: F401  (spectro.losses: auraloss / DAC-style spectral losses)
 
 _vmap.register()  # batching rules of the ops for torch.vmap
 

@@ -1,0 +1,807 @@
+"""Spectral losses on spectro.stft: multi-resolution STFT losses (auraloss) and multi-scale mel losses (DAC, BigVGAN,
+HiFi-GAN, Vocos), as modules and functions.
+
+Which anchor maps to which class
+--------------------------------
+============================================================  ==========================================================
+anchor                                                        spectro
+============================================================  ==========================================================
+``auraloss.freq.STFTLoss`` (auraloss 0.4)                     :class:`STFTLoss` / :func:`stft_loss`
+``auraloss.freq.MultiResolutionSTFTLoss`` (auraloss 0.4)      :class:`MultiResolutionSTFTLoss` /
+                                                              :func:`multi_resolution_stft_loss`
+``auraloss.freq.MelSTFTLoss``                                 :class:`STFTLoss` with ``scale="mel"``
+``dac.nn.loss.MelSpectrogramLoss`` (DAC's ``conf/base.yml``)  :class:`MelSpectrogramLoss` / :func:`mel_spectrogram_loss`
+BigVGAN ``loss.MultiScaleMelSpectrogramLoss``                 :class:`MelSpectrogramLoss` (same defaults)
+HiFi-GAN / BigVGAN-v1 mel L1 (``mel_spectrogram`` + L1 x 45)  :class:`MelSpectrogramLoss`, one scale, ``padding="same"``
+Vocos ``MelSpecReconstructionLoss``                           :class:`MelSpectrogramLoss`, 1 scale, ``mel_scale="htk"``
+Parallel WaveGAN ``MultiResolutionSTFTLoss`` (returns         :class:`spectro.MultiResolutionSTFTLoss` (unchanged)
+``(sc, mag)``)
+============================================================  ==========================================================
+
+Implementation: composite (spectro.stft + ATen ops). The common multi-resolution case (spectral convergence + log
+and linear magnitude distances over several resolutions, ``reduction`` "mean" or "sum", optionally after perceptual
+weighting) goes through one internal function, :func:`_mrstft_terms`, which a fused CUDA op can replace; the other
+terms (``w_phs``, ``scale="mel"``, ``scale_invariance``, ``reduction="none"``) take the general composite path
+:func:`_general_terms`. Half-precision inputs (e.g. under ``torch.autocast``) are computed in float32 with autocast
+disabled inside the loss (the mel projection would otherwise run in half precision); gradients come back in the
+input's dtype.
+
+Determinism: nothing here uses atomics, index_add or scatter; on the CPU every op is deterministic. On CUDA,
+spectro.stft and its backward are deterministic (gathers), and so are the elementwise ops and ATen's reductions
+(norms, means, sums) for a given shape; the mel projections are cuBLAS matmuls (deterministic on one stream; with
+several streams set ``CUBLAS_WORKSPACE_CONFIG=:4096:8``, as ``torch.use_deterministic_algorithms`` asks);
+``perceptual_weighting``'s FIR is a cuDNN ``conv1d``, whose backward is deterministic only with
+``torch.backends.cudnn.deterministic = True``. The ``padding="same"`` reflect padding is built from flips and a cat,
+not ``F.pad(mode="reflect")``, whose CUDA backward accumulates with atomicAdd.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import operator
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+
+import torch
+
+from .functional import stft as _stft
+
+__all__ = [
+    "STFTLoss",
+    "MultiResolutionSTFTLoss",
+    "MelSpectrogramLoss",
+    "stft_loss",
+    "multi_resolution_stft_loss",
+    "mel_spectrogram_loss",
+]
+
+_HALF = (torch.float16, torch.bfloat16)
+_REDUCTIONS = ("mean", "sum", "none")
+_OUTPUTS = ("loss", "full")
+_DISTANCES = ("L1", "L2")
+
+WindowArg = Union[str, Callable[[int], torch.Tensor]]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Argument checks (ValueError naming the argument).
+def _is_int(v) -> bool:
+    """A Python int or an integer scalar of numpy / torch (anything with __index__ but bool)."""
+    if isinstance(v, bool) or isinstance(v, float):
+        return False
+    try:
+        operator.index(v)
+    except TypeError:
+        return False
+    return True
+
+
+def _check_geometry(fn: str, fft_sizes, hop_sizes, win_lengths, names=("fft_sizes", "hop_sizes", "win_lengths")):
+    """Lists of resolutions: equal lengths, at least one, positive ints, win_length <= fft_size."""
+    lists = [list(v) for v in (fft_sizes, hop_sizes, win_lengths)]
+    if len({len(v) for v in lists}) != 1:
+        raise ValueError(f"{fn}: {names[0]}, {names[1]} and {names[2]} must have the same length, but got "
+                         f"{len(lists[0])}, {len(lists[1])} and {len(lists[2])}")
+    if len(lists[0]) == 0:
+        raise ValueError(f"{fn}: {names[0]} must hold at least one resolution")
+    single = names[0] == "fft_size"  # STFTLoss: scalar arguments, no index in the messages
+    for i, (n, h, w) in enumerate(zip(*lists)):
+        at = "" if single else f"[{i}]"
+        for name, v in zip(names, (n, h, w)):
+            if not _is_int(v) or v <= 0:
+                raise ValueError(f"{fn}: {name}{at} must be a positive int, but got {v!r}")
+        if w > n:
+            raise ValueError(f"{fn}: {names[2]}{at}={w} is longer than its FFT size {names[0]}{at}={n}")
+    return [tuple(int(v) for v in r) for r in zip(*lists)]
+
+
+def _check_choice(fn: str, name: str, value, allowed) -> None:
+    if value not in allowed:
+        raise ValueError(f"{fn}: {name} must be one of {', '.join(map(repr, allowed))}, but got {value!r}")
+
+
+def _check_pair(fn: str, x, y, xname: str = "input", yname: str = "target") -> None:
+    for name, t in ((xname, x), (yname, y)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{fn}: {name} must be a Tensor, but got {type(t).__name__}")
+        if t.dim() == 0:
+            raise ValueError(f"{fn}: {name} must have a time dimension (..., T), but got a 0-d tensor")
+    if x.shape != y.shape:
+        raise ValueError(f"{fn}: {xname} and {yname} must have the same shape, but got {tuple(x.shape)} and "
+                         f"{tuple(y.shape)}")
+
+
+def _check_length(fn: str, name: str, T: int, n_fft: int, what: str, pad: int) -> None:
+    """Reflect padding by `pad` needs pad < T (torch.nn.functional.pad's rule), and the padded signal one frame."""
+    if pad >= T:
+        raise ValueError(f"{fn}: {name} has {T} samples, too short for {what}: reflect padding by {pad} needs at "
+                         f"least {pad + 1} samples")
+    if T + 2 * pad < n_fft:
+        raise ValueError(f"{fn}: {name} has {T} samples, too short for {what}: the padded signal ({T + 2 * pad}) is "
+                         f"shorter than one frame ({n_fft})")
+
+
+def _compute_dtype(t: torch.Tensor) -> torch.dtype:
+    return torch.float32 if t.dtype in _HALF else t.dtype
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Windows and filterbanks.
+def _make_window(window: WindowArg, win_length: int) -> torch.Tensor:
+    """auraloss's window: ``getattr(torch, name)(win_length)`` (periodic where torch's function has the choice), in
+    float32; or a callable of win_length."""
+    if isinstance(window, str):
+        fn = getattr(torch, window, None)
+        if fn is None or not callable(fn) or not window.endswith("_window"):
+            raise ValueError(f"window must name a torch window function (e.g. 'hann_window'), but got {window!r}")
+        w = fn(win_length, dtype=torch.float32)
+    elif callable(window):
+        w = window(win_length)
+    else:
+        raise ValueError(f"window must be a torch window function name or a callable, but got {window!r}")
+    if not isinstance(w, torch.Tensor) or w.shape != (win_length,):
+        raise ValueError(f"window must give a 1D tensor of size win_length={win_length}, but got {w!r:.80}")
+    return w.detach().to(torch.float32)
+
+
+def _periodic_hann64(n: int) -> torch.Tensor:
+    """The periodic Hann window computed in float64 (scipy.signal.get_window('hann', n), which audiotools / DAC /
+    BigVGAN convert to float32)."""
+    k = torch.arange(n, dtype=torch.float64)
+    return 0.5 - 0.5 * torch.cos(2 * math.pi * k / n)
+
+
+_F64 = torch.float64
+_MEL_F_SP = 200.0 / 3  # Slaney: 200/3 Hz per mel below 1 kHz
+_MEL_BREAK = 1000.0 / _MEL_F_SP  # the mel of 1 kHz (15, to rounding: computed as librosa does)
+_MEL_LOGSTEP = math.log(6.4) / 27.0  # above 1 kHz: a factor 6.4 every 27 mels
+
+
+def _hz_to_mel(f: torch.Tensor, htk: bool) -> torch.Tensor:
+    if htk:
+        return 2595.0 * torch.log10(1.0 + f / 700.0)
+    return torch.where(f >= 1000.0, _MEL_BREAK + torch.log(f.clamp(min=1e-300) / 1000.0) / _MEL_LOGSTEP,
+                       f / _MEL_F_SP)
+
+
+def _hz_to_mel_scalar(f: float, htk: bool) -> float:
+    if htk:
+        return 2595.0 * math.log10(1.0 + f / 700.0)
+    return _MEL_BREAK + math.log(f / 1000.0) / _MEL_LOGSTEP if f >= 1000.0 else f / _MEL_F_SP
+
+
+def _mel_to_hz(m: torch.Tensor, htk: bool) -> torch.Tensor:
+    if htk:
+        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+    return torch.where(m >= _MEL_BREAK, 1000.0 * torch.exp(_MEL_LOGSTEP * (m - _MEL_BREAK)), _MEL_F_SP * m)
+
+
+def _linspace64(start: float, stop: float, num: int) -> torch.Tensor:
+    """numpy.linspace's arithmetic (i * step + start, the last point exactly stop), in float64."""
+    step = (stop - start) / (num - 1)
+    out = torch.arange(num, dtype=_F64) * step + start
+    out[-1] = stop
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _mel_filters_cached(sample_rate: float, n_fft: int, n_mels: int, f_min: float, f_max: Optional[float],
+                        htk: bool, norm: Optional[str]) -> torch.Tensor:
+    # TODO(mel): replace with spectro.mel.mel_filters once the mel frontends merge (same semantics and signature).
+    """librosa.filters.mel's filterbank (``(n_mels, n_fft // 2 + 1)``, float32): triangles between mel-spaced edges
+    from f_min to f_max (None: Nyquist) on the rfft bin frequencies, Slaney area normalisation with norm="slaney".
+    Built in float64 with librosa's arithmetic (and its two float32 roundings), so equal to librosa's float32
+    filterbank bit for bit (tests/test_losses.py checks it)."""
+    if f_max is None:
+        f_max = float(sample_rate) / 2
+    bins = torch.arange(n_fft // 2 + 1, dtype=_F64) * (1.0 / (n_fft * (1.0 / sample_rate)))  # numpy's rfftfreq
+    m_lo, m_hi = _hz_to_mel_scalar(f_min, htk), _hz_to_mel_scalar(f_max, htk)
+    edges = _mel_to_hz(_linspace64(m_lo, m_hi, n_mels + 2), htk)
+    width = edges[1:] - edges[:-1]
+    dist = edges[:, None] - bins[None, :]
+    rising = -dist[:-2] / width[:-1, None]
+    falling = dist[2:] / width[1:, None]
+    # librosa stores the triangles in its float32 array first, then scales them (float64 product, rounded again).
+    fb = torch.clamp(torch.minimum(rising, falling), min=0.0).to(torch.float32)
+    if norm == "slaney":
+        fb = (fb.to(_F64) * (2.0 / (edges[2:] - edges[:-2]))[:, None]).to(torch.float32)
+    elif norm is not None:
+        raise ValueError(f"mel_norm must be 'slaney' or None, but got {norm!r}")
+    return fb
+
+
+def _mel_filters(sample_rate, n_fft, n_mels, f_min=0.0, f_max=None, htk=False, norm="slaney") -> torch.Tensor:
+    # (under torch.compile the builder is traced, without the host cache: dynamo warns about lru_cache otherwise)
+    build = _mel_filters_cached.__wrapped__ if torch.compiler.is_compiling() else _mel_filters_cached
+    return build(float(sample_rate), int(n_fft), int(n_mels), float(f_min), None if f_max is None else float(f_max),
+                 bool(htk), norm).clone()
+
+
+@functools.lru_cache(maxsize=None)
+def _a_weighting_taps_np(sample_rate: float, ntaps: int = 101):
+    """auraloss's perceptual weighting (FIRFilter 'aw'): the analog A-weighting curve (IEC 61672 poles, +1.9997 dB
+    at 1 kHz) made digital by the bilinear transform, its magnitude response sampled at 512 frequencies, and a
+    least-squares linear-phase FIR of ``ntaps`` taps fitted to it; float32 taps."""
+    import numpy as np
+    import scipy.signal
+
+    w1, w2, w3, w4 = (2 * np.pi * f for f in (20.598997, 107.65265, 737.86223, 12194.217))
+    gain = w4 ** 2 * 10 ** (1.9997 / 20)
+    den = np.polymul([1, 2 * w4, w4 ** 2], [1, 2 * w1, w1 ** 2])  # (s + w4)^2 (s + w1)^2 (s + w3) (s + w2)
+    den = np.polymul(np.polymul(den, [1, w3]), [1, w2])
+    b, a = scipy.signal.bilinear([gain, 0, 0, 0, 0], den, fs=sample_rate)
+    freqs, resp = scipy.signal.freqz(b, a, worN=512, fs=sample_rate)
+    return scipy.signal.firls(ntaps, freqs, np.abs(resp), fs=sample_rate).astype(np.float32)
+
+
+def _a_weighting_taps(sample_rate) -> torch.Tensor:
+    return torch.from_numpy(_a_weighting_taps_np(float(sample_rate)).copy())
+
+
+def _prefilter(x2d: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
+    """(N, T) signals through the FIR (zero padding ntaps // 2 on each side: same length)."""
+    k = taps.to(x2d.dtype).view(1, 1, -1)
+    return torch.nn.functional.conv1d(x2d.unsqueeze(1), k, padding=k.shape[-1] // 2).squeeze(1)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# STFT magnitudes and the loss terms.
+def _spectrum(x2d: torch.Tensor, n_fft: int, hop: int, win_length: int, window: torch.Tensor) -> torch.Tensor:
+    """torch.stft's defaults as auraloss calls it: centred frames, reflect padding, onesided, complex."""
+    return _stft(x2d, n_fft, hop, win_length, window, center=True, pad_mode="reflect", return_complex=True)
+
+
+def _magnitude(spec: torch.Tensor, eps: float) -> torch.Tensor:
+    """auraloss: sqrt(max(re^2 + im^2, eps))."""
+    return (spec.real.square() + spec.imag.square()).clamp(min=eps).sqrt()
+
+
+def _distance(a: torch.Tensor, b: torch.Tensor, distance: str, reduction: str) -> torch.Tensor:
+    if distance == "L1":
+        return torch.nn.functional.l1_loss(a, b, reduction=reduction)
+    return torch.nn.functional.mse_loss(a, b, reduction=reduction)
+
+
+def _terms_from_magnitudes(xm, ym, want_sc, want_log, want_lin, distance, reduction):
+    sc = torch.linalg.vector_norm(ym - xm) / torch.linalg.vector_norm(ym) if want_sc else None
+    log = _distance(xm.log(), ym.log(), distance, reduction) if want_log else None
+    lin = _distance(xm, ym, distance, reduction) if want_lin else None
+    return sc, log, lin
+
+
+def _mrstft_terms(x2d: torch.Tensor, y2d: torch.Tensor, geometries: Sequence[Tuple[int, int, int]],
+                  windows: Sequence[torch.Tensor], eps: float, want_sc: bool, want_log: bool, want_lin: bool,
+                  distance: str, reduction: str) -> List[Tuple[Optional[torch.Tensor], ...]]:
+    """THE common path (the entry point a fused CUDA op replaces): for each resolution ``(n_fft, hop, win_length)``
+    with its window, the magnitudes ``sqrt(max(|X|^2, eps))`` of both (N, T) signals and, from them,
+
+    * spectral convergence ``||Y - X||_F / ||Y||_F`` (over the whole batch),
+    * the log-magnitude distance ``reduce(d(ln X, ln Y))`` and the linear one ``reduce(d(X, Y))``, d = |.| (L1) or
+      (.)^2 (L2), reduce = mean or sum over every bin of every frame of every signal.
+
+    Returns one ``(sc, log_mag, lin_mag)`` per resolution, None for a term not wanted. Only the quantities a fused
+    kernel needs per resolution: two squared norms and two (or four) sums, each a deterministic reduction.
+    """
+    out = []
+    for (n_fft, hop, win_length), window in zip(geometries, windows):
+        xm = _magnitude(_spectrum(x2d, n_fft, hop, win_length, window), eps)
+        ym = _magnitude(_spectrum(y2d, n_fft, hop, win_length, window), eps)
+        out.append(_terms_from_magnitudes(xm, ym, want_sc, want_log, want_lin, distance, reduction))
+    return out
+
+
+def _general_terms(x2d, y2d, geometry, window, eps, fb, scale_invariance, want_sc, want_log, want_lin, want_phs,
+                   distance, reduction):
+    """One resolution of the general composite path: mel / chroma projection (``fb``), scale invariance, phase."""
+    n_fft, hop, win_length = geometry
+    xs = _spectrum(x2d, n_fft, hop, win_length, window)
+    ys = _spectrum(y2d, n_fft, hop, win_length, window)
+    xm, ym = _magnitude(xs, eps), _magnitude(ys, eps)
+    if fb is not None:
+        fb = fb.to(xm.dtype)
+        xm, ym = torch.matmul(fb, xm), torch.matmul(fb, ym)
+    if scale_invariance:
+        # The optimal gain of each target signal: alpha = <X, Y> / <Y, Y> over its bins and frames. (auraloss 0.4
+        # broadcasts alpha against the wrong axes, which gives this only for a batch of one signal.)
+        alpha = (xm * ym).sum((-2, -1)) / ym.square().sum((-2, -1))
+        ym = ym * alpha[:, None, None]
+    sc, log, lin = _terms_from_magnitudes(xm, ym, want_sc, want_log, want_lin, distance, reduction)
+    phs = torch.nn.functional.mse_loss(xs.angle(), ys.angle()) if want_phs else None
+    return sc, log, lin, phs
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The multi-resolution STFT loss (auraloss 0.4 semantics).
+class _Config:
+    """The validated arguments shared by the modules and the functions."""
+
+    def __init__(self, fn, geometries, window, w_sc, w_log_mag, w_lin_mag, w_phs, sample_rate, scale, n_bins,
+                 perceptual_weighting, scale_invariance, eps, output, reduction, mag_distance):
+        _check_choice(fn, "output", output, _OUTPUTS)
+        _check_choice(fn, "reduction", reduction, _REDUCTIONS)
+        _check_choice(fn, "mag_distance", mag_distance, _DISTANCES)
+        if scale is not None:
+            if scale == "chroma":
+                raise ValueError(f"{fn}: scale='chroma' is not supported (auraloss 0.4 cannot build it either: its "
+                                 "chroma filterbank is a numpy array that register_buffer rejects)")
+            _check_choice(fn, "scale", scale, (None, "mel"))
+            if sample_rate is None:
+                raise ValueError(f"{fn}: scale='mel' needs sample_rate")
+            if not _is_int(n_bins) or n_bins <= 0:
+                raise ValueError(f"{fn}: scale='mel' needs n_bins, a positive int, but got {n_bins!r}")
+            for n_fft, _, _ in geometries:
+                if n_bins > n_fft:
+                    raise ValueError(f"{fn}: n_bins={n_bins} must be <= every FFT size, but got fft size {n_fft}")
+        if perceptual_weighting and sample_rate is None:
+            raise ValueError(f"{fn}: perceptual_weighting=True needs sample_rate")
+        if not (isinstance(eps, (int, float)) and eps > 0):
+            raise ValueError(f"{fn}: eps must be a positive float, but got {eps!r}")
+        self.fn, self.geometries, self.window = fn, geometries, window
+        self.w_sc, self.w_log_mag, self.w_lin_mag, self.w_phs = w_sc, w_log_mag, w_lin_mag, w_phs
+        self.sample_rate, self.scale, self.n_bins = sample_rate, scale, n_bins
+        self.perceptual_weighting, self.scale_invariance = bool(perceptual_weighting), bool(scale_invariance)
+        self.eps, self.output, self.reduction, self.mag_distance = float(eps), output, reduction, mag_distance
+
+    @property
+    def common(self) -> bool:
+        """Whether the terms go through _mrstft_terms (the fusable path)."""
+        return (self.scale is None and not self.scale_invariance and not self.w_phs
+                and self.reduction in ("mean", "sum"))
+
+
+def _mrstft_forward(cfg: _Config, x: torch.Tensor, y: torch.Tensor, windows: Sequence[torch.Tensor],
+                    fbs: Optional[Sequence[torch.Tensor]], taps: Optional[torch.Tensor], multi: bool):
+    """auraloss's STFTLoss (multi=False, one resolution) or MultiResolutionSTFTLoss forward."""
+    _check_pair(cfg.fn, x, y)
+    T = x.shape[-1]
+    for i, (n_fft, _, _) in enumerate(cfg.geometries):
+        what = f"fft_sizes[{i}]={n_fft}" if multi else f"fft_size={n_fft}"
+        _check_length(cfg.fn, "input", T, n_fft, what, n_fft // 2)
+    dtype = _compute_dtype(x)
+    with torch.autocast(x.device.type, enabled=False):  # the loss runs in float32 / float64
+        x2d = x.reshape(-1, T).to(dtype)
+        y2d = y.reshape(-1, T).to(dtype)
+        if taps is not None:
+            x2d, y2d = _prefilter(x2d, taps), _prefilter(y2d, taps)
+        want = (bool(cfg.w_sc), bool(cfg.w_log_mag), bool(cfg.w_lin_mag))
+        if cfg.common:
+            terms = [t + (None,) for t in _mrstft_terms(x2d, y2d, cfg.geometries, windows, cfg.eps, *want,
+                                                         cfg.mag_distance, cfg.reduction)]
+        else:
+            terms = [_general_terms(x2d, y2d, g, w, cfg.eps, None if fbs is None else fbs[i], cfg.scale_invariance,
+                                    *want, bool(cfg.w_phs), cfg.mag_distance, cfg.reduction)
+                     for i, (g, w) in enumerate(zip(cfg.geometries, windows))]
+        weights = (cfg.w_sc, cfg.w_log_mag, cfg.w_lin_mag, cfg.w_phs)
+        losses, columns = [], [[], [], [], []]
+        for r, t in enumerate(terms):
+            loss = None
+            for k, (w, v) in enumerate(zip(weights, t)):
+                columns[k].append(0.0 if v is None else v)  # auraloss returns a float 0.0 for a term weighted 0
+                if v is not None:
+                    loss = w * v if loss is None else loss + w * v
+            if loss is None:
+                loss = x2d.new_zeros(())
+            # auraloss's apply_reduction after the weighted sum (a no-op unless a term was kept unreduced).
+            if loss.dim() > 0 and cfg.reduction == "mean":
+                loss = loss.mean()
+            elif loss.dim() > 0 and cfg.reduction == "sum":
+                loss = loss.sum()
+            losses.append(loss)
+        if not multi:
+            total = losses[0]
+            if cfg.output == "loss":
+                return total
+            return (total,) + tuple(c[0] for c in columns)
+        try:
+            torch.broadcast_shapes(*(l.shape for l in losses))
+        except RuntimeError:
+            raise ValueError(f"{cfg.fn}: reduction='none' keeps one loss per bin and frame, whose shapes differ "
+                             f"between resolutions ({', '.join(str(tuple(l.shape)) for l in losses)}), so they "
+                             "cannot be added (auraloss fails here too): use one resolution, or reduction 'mean' / "
+                             "'sum'") from None
+        total = losses[0]
+        for l in losses[1:]:
+            total = total + l
+        total = total / len(losses)
+        if cfg.output == "loss":
+            return total
+        return (total,) + tuple(columns)
+
+
+def _fbs_for(cfg: _Config) -> Optional[List[torch.Tensor]]:
+    if cfg.scale != "mel":
+        return None
+    return [_mel_filters(cfg.sample_rate, n_fft, cfg.n_bins) for n_fft, _, _ in cfg.geometries]
+
+
+_DOC_ARGS = """
+    Args (auraloss 0.4's, same defaults):
+        fft_size(s), hop_size(s), win_length(s): the resolution(s); ``win_length <= fft_size``, positive hops.
+        window: name of a torch window function, ``getattr(torch, window)(win_length)`` (default
+            ``"hann_window"``, periodic), or (spectro only) a callable of ``win_length``. Frames are centred with
+            reflect padding (``torch.stft``'s defaults): signals need more than ``fft_size // 2`` samples.
+        w_sc: weight of spectral convergence ``||Y - X||_F / ||Y||_F`` (Frobenius norms over the whole batch).
+            Default 1.
+        w_log_mag: weight of ``d(ln X, ln Y)`` (d from ``mag_distance``, reduced by ``reduction``). Default 1.
+        w_lin_mag: weight of ``d(X, Y)``. Default 0.
+        w_phs: weight of ``mse(angle(X), angle(Y))`` (always a mean, as auraloss). Default 0. Composite path.
+        sample_rate: needed by ``scale="mel"`` and ``perceptual_weighting``.
+        scale: None or ``"mel"``: project the magnitudes by librosa's slaney mel filterbank
+            (``librosa.filters.mel(sr=sample_rate, n_fft=fft_size, n_mels=n_bins)``) first. Composite path.
+            ``"chroma"`` raises (auraloss 0.4 cannot construct it).
+        n_bins: the number of mel bands with ``scale="mel"``.
+        perceptual_weighting: filter both signals by auraloss's 101-tap A-weighting FIR first (needs scipy).
+        scale_invariance: scale each target spectrogram by its optimal gain ``<X, Y> / <Y, Y>`` first (per signal;
+            auraloss 0.4 broadcasts this wrongly for more than one signal, so they agree for one signal). Composite.
+        eps: magnitudes are ``sqrt(max(re^2 + im^2, eps))``. Default 1e-8.
+        output: ``"loss"`` (default) or ``"full"`` (see Returns).
+        reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (per-bin log / lin terms; the spectral
+            convergence and phase terms stay scalars and broadcast), applied to the magnitude distances.
+        mag_distance: ``"L1"`` (default) or ``"L2"`` (squared error) for the magnitude distances.
+        device: accepted for auraloss compatibility: moves the filterbank (and window) buffers there.
+"""
+
+
+class STFTLoss(torch.nn.Module):
+    __doc__ = """auraloss 0.4's ``auraloss.freq.STFTLoss`` on spectro.stft (same arguments, defaults, results and
+    state_dict keys). ``forward(input, target)`` on ``(..., T)`` signals (auraloss: ``(B, C, T)``); every leading
+    dimension is batch.
+    """ + _DOC_ARGS + """
+    Returns:
+        ``output="loss"``: ``w_sc * sc + w_log_mag * log_mag + w_lin_mag * lin_mag + w_phs * phs``.
+        ``output="full"``: ``(loss, sc, log_mag, lin_mag, phs)``, a term weighted 0 as the float ``0.0`` (as auraloss).
+    """
+
+    def __init__(self, fft_size: int = 1024, hop_size: int = 256, win_length: int = 1024,
+                 window: WindowArg = "hann_window", w_sc: float = 1.0, w_log_mag: float = 1.0,
+                 w_lin_mag: float = 0.0, w_phs: float = 0.0, sample_rate: Optional[float] = None,
+                 scale: Optional[str] = None, n_bins: Optional[int] = None, perceptual_weighting: bool = False,
+                 scale_invariance: bool = False, eps: float = 1e-8, output: str = "loss", reduction: str = "mean",
+                 mag_distance: str = "L1", device: Any = None):
+        super().__init__()
+        geometries = _check_geometry("STFTLoss", [fft_size], [hop_size], [win_length],
+                                     ("fft_size", "hop_size", "win_length"))
+        self._cfg = _Config("STFTLoss", geometries, window, w_sc, w_log_mag, w_lin_mag, w_phs, sample_rate, scale,
+                            n_bins, perceptual_weighting, scale_invariance, eps, output, reduction, mag_distance)
+        self.fft_size, self.hop_size, self.win_length = geometries[0]
+        for k in ("w_sc", "w_log_mag", "w_lin_mag", "w_phs", "sample_rate", "scale", "n_bins",
+                  "perceptual_weighting", "scale_invariance", "eps", "output", "reduction", "mag_distance"):
+            setattr(self, k, getattr(self._cfg, k))
+        self.device = device
+        # auraloss keeps the window as a plain attribute (not in its state_dict): a non-persistent buffer here.
+        self.register_buffer("window", _make_window(window, self.win_length), persistent=False)
+        fbs = _fbs_for(self._cfg)
+        if fbs is not None:  # auraloss's persistent buffer "fb", (1, n_bins, fft_size // 2 + 1)
+            self.register_buffer("fb", fbs[0].unsqueeze(0))
+        if self._cfg.perceptual_weighting:
+            self.register_buffer("aw_taps", _a_weighting_taps(sample_rate), persistent=False)
+        if device is not None:
+            self.to(device)
+
+    def _fb(self):
+        return self.fb[0] if self._cfg.scale is not None else None
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor):
+        fb = self._fb()
+        return _mrstft_forward(self._cfg, input, target, [self.window], None if fb is None else [fb],
+                               getattr(self, "aw_taps", None), multi=False)
+
+    def extra_repr(self) -> str:
+        return (f"fft_size={self.fft_size}, hop_size={self.hop_size}, win_length={self.win_length}, "
+                f"w_sc={self.w_sc}, w_log_mag={self.w_log_mag}, w_lin_mag={self.w_lin_mag}, w_phs={self.w_phs}, "
+                f"reduction={self.reduction!r}")
+
+
+class MultiResolutionSTFTLoss(torch.nn.Module):
+    __doc__ = """auraloss 0.4's ``auraloss.freq.MultiResolutionSTFTLoss`` on spectro.stft: the mean over resolutions of
+    :class:`STFTLoss` (same arguments, defaults, results and state_dict keys: ``stft_losses.{i}``).
+
+    Not Parallel WaveGAN's loss (which returns ``(spectral_convergence, log_magnitude)``, with eps 1e-7): that is
+    :class:`spectro.MultiResolutionSTFTLoss`.
+
+    ``forward(input, target)`` on ``(..., T)`` signals (auraloss: ``(B, C, T)``). The common case (no ``w_phs``, no
+    ``scale``, no ``scale_invariance``, reduction mean / sum) runs every resolution through one internal function
+    (the future fused op); the rest is composite.
+    """ + _DOC_ARGS + """
+    Returns:
+        ``output="loss"``: the loss averaged over resolutions.
+        ``output="full"``: ``(loss, [sc...], [log_mag...], [lin_mag...], [phs...])``, one entry per resolution,
+        terms weighted 0 as the float ``0.0`` (as auraloss).
+    """
+
+    def __init__(self, fft_sizes: Sequence[int] = (1024, 2048, 512), hop_sizes: Sequence[int] = (120, 240, 50),
+                 win_lengths: Sequence[int] = (600, 1200, 240), window: WindowArg = "hann_window",
+                 w_sc: float = 1.0, w_log_mag: float = 1.0, w_lin_mag: float = 0.0, w_phs: float = 0.0,
+                 sample_rate: Optional[float] = None, scale: Optional[str] = None, n_bins: Optional[int] = None,
+                 perceptual_weighting: bool = False, scale_invariance: bool = False, **kwargs):
+        super().__init__()
+        allowed = {"eps", "output", "reduction", "mag_distance", "device"}
+        unknown = set(kwargs) - allowed
+        if unknown:  # auraloss passes **kwargs to STFTLoss, which raises TypeError for unknown names
+            raise TypeError(f"MultiResolutionSTFTLoss got unexpected keyword argument(s) {sorted(unknown)}")
+        geometries = _check_geometry("MultiResolutionSTFTLoss", fft_sizes, hop_sizes, win_lengths)
+        self.fft_sizes = [g[0] for g in geometries]
+        self.hop_sizes = [g[1] for g in geometries]
+        self.win_lengths = [g[2] for g in geometries]
+        self.stft_losses = torch.nn.ModuleList(
+            STFTLoss(n, h, w, window, w_sc, w_log_mag, w_lin_mag, w_phs, sample_rate, scale, n_bins,
+                     perceptual_weighting, scale_invariance, **kwargs) for n, h, w in geometries)
+        first = self.stft_losses[0]._cfg
+        self._cfg = _Config("MultiResolutionSTFTLoss", geometries, window, w_sc, w_log_mag, w_lin_mag, w_phs,
+                            sample_rate, scale, n_bins, perceptual_weighting, scale_invariance, first.eps,
+                            first.output, first.reduction, first.mag_distance)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor):
+        losses = list(self.stft_losses)
+        fbs = [l._fb() for l in losses] if self._cfg.scale is not None else None
+        return _mrstft_forward(self._cfg, input, target, [l.window for l in losses], fbs,
+                               getattr(losses[0], "aw_taps", None), multi=True)
+
+
+def _functional_forward(fn, x, y, geometries, window, kw, multi):
+    cfg = _Config(fn, geometries, window, kw["w_sc"], kw["w_log_mag"], kw["w_lin_mag"], kw["w_phs"],
+                  kw["sample_rate"], kw["scale"], kw["n_bins"], kw["perceptual_weighting"], kw["scale_invariance"],
+                  kw["eps"], kw["output"], kw["reduction"], kw["mag_distance"])
+    if not isinstance(x, torch.Tensor):
+        _check_pair(fn, x, y)
+    dev = x.device
+    windows = [_make_window(window, w).to(dev) for _, _, w in geometries]
+    fbs = _fbs_for(cfg)
+    fbs = None if fbs is None else [f.to(dev) for f in fbs]
+    taps = _a_weighting_taps(cfg.sample_rate).to(dev) if cfg.perceptual_weighting else None
+    return _mrstft_forward(cfg, x, y, windows, fbs, taps, multi)
+
+
+def stft_loss(input: torch.Tensor, target: torch.Tensor, fft_size: int = 1024, hop_size: int = 256,
+              win_length: int = 1024, window: WindowArg = "hann_window", w_sc: float = 1.0, w_log_mag: float = 1.0,
+              w_lin_mag: float = 0.0, w_phs: float = 0.0, sample_rate: Optional[float] = None,
+              scale: Optional[str] = None, n_bins: Optional[int] = None, perceptual_weighting: bool = False,
+              scale_invariance: bool = False, eps: float = 1e-8, output: str = "loss", reduction: str = "mean",
+              mag_distance: str = "L1"):
+    """:class:`STFTLoss` as a function (``auraloss.freq.STFTLoss(...)(input, target)``). Builds the window (and
+    filterbank) on every call: under torch.compile prefer the module."""
+    geometries = _check_geometry("stft_loss", [fft_size], [hop_size], [win_length],
+                                 ("fft_size", "hop_size", "win_length"))
+    kw = dict(locals())
+    return _functional_forward("stft_loss", input, target, geometries, window, kw, multi=False)
+
+
+def multi_resolution_stft_loss(input: torch.Tensor, target: torch.Tensor,
+                               fft_sizes: Sequence[int] = (1024, 2048, 512),
+                               hop_sizes: Sequence[int] = (120, 240, 50),
+                               win_lengths: Sequence[int] = (600, 1200, 240), window: WindowArg = "hann_window",
+                               w_sc: float = 1.0, w_log_mag: float = 1.0, w_lin_mag: float = 0.0,
+                               w_phs: float = 0.0, sample_rate: Optional[float] = None, scale: Optional[str] = None,
+                               n_bins: Optional[int] = None, perceptual_weighting: bool = False,
+                               scale_invariance: bool = False, eps: float = 1e-8, output: str = "loss",
+                               reduction: str = "mean", mag_distance: str = "L1"):
+    """:class:`MultiResolutionSTFTLoss` as a function (``auraloss.freq.MultiResolutionSTFTLoss(...)(input,
+    target)``). Builds the windows (and filterbanks) on every call: under torch.compile prefer the module."""
+    geometries = _check_geometry("multi_resolution_stft_loss", fft_sizes, hop_sizes, win_lengths)
+    kw = dict(locals())
+    return _functional_forward("multi_resolution_stft_loss", input, target, geometries, window, kw, multi=True)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The multi-scale mel loss (DAC / BigVGAN; one scale: HiFi-GAN, Vocos).
+_DAC_N_MELS = (5, 10, 20, 40, 80, 160, 320)
+_DAC_WINDOWS = (32, 64, 128, 256, 512, 1024, 2048)
+
+
+class _MelConfig:
+    def __init__(self, fn, sample_rate, n_mels, window_lengths, clamp_eps, mag_weight, log_weight, pow, mel_fmin,
+                 mel_fmax, hop_lengths, padding, mag_eps, mel_scale, mel_norm):
+        if not isinstance(sample_rate, (int, float)) or isinstance(sample_rate, bool) or sample_rate <= 0:
+            raise ValueError(f"{fn}: sample_rate must be a positive number, but got {sample_rate!r}")
+        n_mels, window_lengths = list(n_mels), list(window_lengths)
+        mel_fmin = [0.0] * len(window_lengths) if mel_fmin is None else list(mel_fmin)
+        mel_fmax = [None] * len(window_lengths) if mel_fmax is None else list(mel_fmax)
+        hops = [w // 4 if _is_int(w) else w for w in window_lengths] if hop_lengths is None else list(hop_lengths)
+        lists = {"n_mels": n_mels, "window_lengths": window_lengths, "mel_fmin": mel_fmin, "mel_fmax": mel_fmax,
+                 "hop_lengths": hops}
+        if len({len(v) for v in lists.values()}) != 1:
+            raise ValueError(f"{fn}: n_mels, window_lengths, mel_fmin, mel_fmax (and hop_lengths) must have the same "
+                             f"length, but got " + ", ".join(f"{k}: {len(v)}" for k, v in lists.items()))
+        if not window_lengths:
+            raise ValueError(f"{fn}: window_lengths must hold at least one scale")
+        for i, (m, w, h) in enumerate(zip(n_mels, window_lengths, hops)):
+            for name, v in (("window_lengths", w), ("n_mels", m), ("hop_lengths", h)):
+                if not _is_int(v) or v <= 0:
+                    extra = " (the default hop is window_lengths[i] // 4)" if name == "hop_lengths" else ""
+                    raise ValueError(f"{fn}: {name}[{i}] must be a positive int{extra}, but got {v!r}")
+        _check_choice(fn, "padding", padding, ("center", "same"))
+        _check_choice(fn, "mel_scale", mel_scale, ("slaney", "htk"))
+        _check_choice(fn, "mel_norm", mel_norm, ("slaney", None))
+        if not clamp_eps > 0:
+            raise ValueError(f"{fn}: clamp_eps must be positive, but got {clamp_eps!r}")
+        if mag_eps < 0:
+            raise ValueError(f"{fn}: mag_eps must be >= 0, but got {mag_eps!r}")
+        self.fn, self.sample_rate = fn, sample_rate
+        self.scales = [tuple(v) for v in zip(window_lengths, hops, n_mels, mel_fmin, mel_fmax)]
+        self.clamp_eps, self.mag_weight, self.log_weight, self.pow = float(clamp_eps), mag_weight, log_weight, pow
+        self.padding, self.mag_eps, self.mel_scale, self.mel_norm = padding, float(mag_eps), mel_scale, mel_norm
+
+    def filterbanks(self) -> List[torch.Tensor]:
+        return [_mel_filters(self.sample_rate, w, m, fmin, fmax, self.mel_scale == "htk", self.mel_norm)
+                for w, _, m, fmin, fmax in self.scales]
+
+    def windows(self) -> List[torch.Tensor]:
+        # scipy.signal.get_window("hann", w) as DAC / BigVGAN make it: periodic, float64, then float32.
+        return [_periodic_hann64(w).to(torch.float32) for w, _, _, _, _ in self.scales]
+
+
+def _reflect_pad(x2d: torch.Tensor, p: int) -> torch.Tensor:
+    """torch.nn.functional.pad(x, (p, p), mode="reflect") on (N, T), by flips and a cat: the same values, and a
+    backward without atomics (CUDA's reflection_pad1d_backward accumulates with atomicAdd: not deterministic)."""
+    if p == 0:
+        return x2d
+    return torch.cat([x2d[:, 1:p + 1].flip(-1), x2d, x2d[:, -p - 1:-1].flip(-1)], dim=-1)
+
+
+def _mel_spectrograms(cfg: _MelConfig, x: torch.Tensor, windows, fbs, name: str) -> List[torch.Tensor]:
+    """The mel spectrogram of x (..., T) at every scale: (..., n_mels, frames) each, float32 (float64 input:
+    float64). Composite: spectro.stft, |.|, one matmul."""
+    T = x.shape[-1]
+    batch = x.shape[:-1]
+    for i, (w, h, _, _, _) in enumerate(cfg.scales):
+        pad = w // 2 if cfg.padding == "center" else (w - h) // 2
+        _check_length(cfg.fn, name, T, w, f"window_lengths[{i}]={w} with padding={cfg.padding!r}", pad)
+    with torch.autocast(x.device.type, enabled=False):  # the loss runs in float32 / float64
+        x2d = x.reshape(-1, T).to(_compute_dtype(x))
+        out = []
+        for (w, h, _, _, _), window, fb in zip(cfg.scales, windows, fbs):
+            if cfg.padding == "center":
+                spec = _stft(x2d, w, h, w, window, center=True, pad_mode="reflect", return_complex=True)
+            else:  # HiFi-GAN / BigVGAN-v1 / Vocos "same": reflect pad (w - h) // 2, frames not centred
+                xp = _reflect_pad(x2d, (w - h) // 2)
+                spec = _stft(xp, w, h, w, window, center=False, return_complex=True)
+            if cfg.mag_eps:
+                mag = (spec.real.square() + spec.imag.square() + cfg.mag_eps).sqrt()
+            else:
+                mag = spec.abs()
+            mel = torch.matmul(fb.to(mag.dtype), mag)
+            out.append(mel.reshape(batch + mel.shape[-2:]))
+        return out
+
+
+def _mel_loss(cfg: _MelConfig, x, y, y_mels, windows, fbs):
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{cfg.fn}: input must be a Tensor, but got {type(x).__name__}")
+    if (y is None) == (y_mels is None):
+        raise ValueError(f"{cfg.fn}: pass exactly one of target (a signal) and y_mels (its precomputed mel "
+                         "spectrograms, from MelSpectrogramLoss.mel_spectrograms)")
+    if y is not None:
+        _check_pair(cfg.fn, x, y)
+    elif x.dim() == 0:
+        raise ValueError(f"{cfg.fn}: input must have a time dimension (..., T), but got a 0-d tensor")
+    x_mels = _mel_spectrograms(cfg, x, windows, fbs, "input")
+    if y is not None:
+        y_mels = _mel_spectrograms(cfg, y, windows, fbs, "target")
+    else:
+        y_mels = list(y_mels)
+        if len(y_mels) != len(x_mels):
+            raise ValueError(f"{cfg.fn}: y_mels must hold one mel spectrogram per scale ({len(x_mels)}), but got "
+                             f"{len(y_mels)}")
+        for i, (a, b) in enumerate(zip(x_mels, y_mels)):
+            if not isinstance(b, torch.Tensor) or a.shape != b.shape:
+                got = tuple(b.shape) if isinstance(b, torch.Tensor) else type(b).__name__
+                raise ValueError(f"{cfg.fn}: y_mels[{i}] must have the shape of the input's mel spectrogram "
+                                 f"{tuple(a.shape)}, but got {got}")
+    with torch.autocast(x.device.type, enabled=False):  # the loss runs in float32 / float64
+        loss = None
+        for xm, ym in zip(x_mels, y_mels):
+            ym = ym.to(xm.dtype)
+            terms = []
+            if cfg.log_weight:
+                xl, yl = xm.clamp(min=cfg.clamp_eps), ym.clamp(min=cfg.clamp_eps)
+                if cfg.pow != 1:
+                    xl, yl = xl.pow(cfg.pow), yl.pow(cfg.pow)
+                terms.append(cfg.log_weight * torch.nn.functional.l1_loss(xl.log10(), yl.log10()))
+            if cfg.mag_weight:
+                terms.append(cfg.mag_weight * torch.nn.functional.l1_loss(xm, ym))
+            for t in terms:
+                loss = t if loss is None else loss + t
+        return x_mels[0].new_zeros(()) if loss is None else loss
+
+
+class MelSpectrogramLoss(torch.nn.Module):
+    """Multi-scale mel-spectrogram L1 loss: DAC's ``dac.nn.loss.MelSpectrogramLoss`` with the values DAC trains with
+    (its ``conf/base.yml``; the DAC class's own defaults differ: ``n_mels=[150, 80]``, ``window_lengths=[2048,
+    512]``, ``mag_weight=1``, ``pow=2``), which are also BigVGAN-v2's ``MultiScaleMelSpectrogramLoss`` defaults.
+
+    For each scale ``i``: a periodic Hann window of ``window_lengths[i]`` samples (= n_fft), hop
+    ``window_lengths[i] // 4``, centred frames with reflect padding (audiotools' ``AudioSignal.stft`` with
+    ``match_stride=False``: no extra padding), magnitudes ``|STFT|``, librosa's slaney mel filterbank of
+    ``n_mels[i]`` bands from ``mel_fmin[i]`` to ``mel_fmax[i]`` (None: Nyquist), then
+
+        ``log_weight * mean|log10(max(X, clamp_eps)^pow) - log10(max(Y, clamp_eps)^pow)| + mag_weight * mean|X - Y|``
+
+    summed over the scales (DAC then weights the sum by 15; BigVGAN-v2 by 15 too: multiply the result). Inputs
+    ``(..., T)`` (DAC: AudioSignals of ``(B, C, T)``; every leading dimension is batch); signals need more than
+    ``max(window_lengths) // 2`` samples (reflect padding).
+
+    ``forward(input, target=None, *, y_mels=None)``: pass the target signal, or its mel spectrograms precomputed by
+    :meth:`mel_spectrograms` (a list, one ``(..., n_mels, frames)`` tensor per scale).
+
+    Args:
+        sample_rate: of the signals (Hz): places the mel filters.
+        n_mels, window_lengths: per scale (same lengths). Default DAC's ``[5, 10, ..., 320]`` and ``[32, 64, ...,
+            2048]``.
+        clamp_eps, mag_weight, log_weight, pow: as DAC (defaults ``1e-5, 0.0, 1.0, 1.0``).
+        mel_fmin, mel_fmax: per-scale band edges in Hz (an entry None: Nyquist). Default None: 0 Hz and Nyquist at
+            every scale (DAC's ``[0.0] * 7`` and ``[None] * 7``, for any number of scales).
+
+    Keyword-only extensions (defaults = DAC) cover the single-scale vocoder losses:
+
+    * ``hop_lengths``: per-scale hops instead of ``window_lengths // 4``.
+    * ``padding``: ``"center"`` (default) or ``"same"``: reflect padding by ``(window - hop) // 2`` on each side and
+      uncentred frames (HiFi-GAN's / BigVGAN-v1's ``mel_spectrogram``, Vocos' ``padding="same"``).
+    * ``mag_eps``: magnitudes ``sqrt(re^2 + im^2 + mag_eps)`` instead of ``|STFT|`` (HiFi-GAN: 1e-9).
+    * ``mel_scale`` (``"slaney"`` / ``"htk"``) and ``mel_norm`` (``"slaney"`` / None): the filterbank
+      (librosa.filters.mel's ``htk`` and ``norm``). Vocos (torchaudio's default filterbank): ``"htk"``, None.
+
+    HiFi-GAN's mel loss ``45 * mean|ln(max(X, 1e-5)) - ln(max(Y, 1e-5))|`` (22.05 kHz, n_fft 1024, hop 256, 80 mels,
+    fmax 8000) is ``MelSpectrogramLoss(22050, [80], [1024], mel_fmin=[0], mel_fmax=[8000], padding="same",
+    mag_eps=1e-9, log_weight=45 * math.log(10))`` (``ln = ln(10) * log10``); Vocos' (24 kHz, 1024 / 256, 100 mels,
+    clip 1e-7) is ``MelSpectrogramLoss(24000, [100], [1024], clamp_eps=1e-7, log_weight=45 * math.log(10),
+    mel_scale="htk", mel_norm=None)``.
+
+    Composite: spectro.stft, ``abs``, one matmul per scale and ATen's reductions (deterministic); half-precision
+    inputs are computed in float32 with autocast disabled inside.
+    """
+
+    def __init__(self, sample_rate: float, n_mels: Sequence[int] = _DAC_N_MELS,
+                 window_lengths: Sequence[int] = _DAC_WINDOWS, clamp_eps: float = 1e-5, mag_weight: float = 0.0,
+                 log_weight: float = 1.0, pow: float = 1.0, mel_fmin: Optional[Sequence[float]] = None,
+                 mel_fmax: Optional[Sequence[Optional[float]]] = None, *, hop_lengths: Optional[Sequence[int]] = None,
+                 padding: str = "center", mag_eps: float = 0.0, mel_scale: str = "slaney",
+                 mel_norm: Optional[str] = "slaney"):
+        super().__init__()
+        self._cfg = _MelConfig("MelSpectrogramLoss", sample_rate, n_mels, window_lengths, clamp_eps, mag_weight,
+                               log_weight, pow, mel_fmin, mel_fmax, hop_lengths, padding, mag_eps, mel_scale,
+                               mel_norm)
+        self.sample_rate = sample_rate
+        self.n_mels = [s[2] for s in self._cfg.scales]
+        self.window_lengths = [s[0] for s in self._cfg.scales]
+        self.hop_lengths = [s[1] for s in self._cfg.scales]
+        self.mel_fmin = [s[3] for s in self._cfg.scales]
+        self.mel_fmax = [s[4] for s in self._cfg.scales]
+        self.clamp_eps, self.mag_weight, self.log_weight, self.pow = clamp_eps, mag_weight, log_weight, pow
+        # Constants, not state (DAC's loss has no state_dict entries): non-persistent buffers that follow .to().
+        for i, (w, fb) in enumerate(zip(self._cfg.windows(), self._cfg.filterbanks())):
+            self.register_buffer(f"window_{i}", w, persistent=False)
+            self.register_buffer(f"mel_fb_{i}", fb, persistent=False)
+
+    def _constants(self):
+        n = len(self._cfg.scales)
+        return ([getattr(self, f"window_{i}") for i in range(n)], [getattr(self, f"mel_fb_{i}") for i in range(n)])
+
+    def mel_spectrograms(self, signal: torch.Tensor) -> List[torch.Tensor]:
+        """The mel spectrogram (magnitude, before the clamp and log) of ``signal`` (..., T) at every scale: one
+        ``(..., n_mels[i], frames)`` tensor per scale, to pass as ``y_mels`` (e.g. a target computed once)."""
+        return _mel_spectrograms(self._cfg, signal, *self._constants(), "signal")
+
+    def forward(self, input: torch.Tensor, target: Optional[torch.Tensor] = None, *,
+                y_mels: Optional[Sequence[torch.Tensor]] = None) -> torch.Tensor:
+        return _mel_loss(self._cfg, input, target, y_mels, *self._constants())
+
+    def extra_repr(self) -> str:
+        return (f"sample_rate={self.sample_rate}, n_mels={self.n_mels}, window_lengths={self.window_lengths}, "
+                f"log_weight={self.log_weight}, mag_weight={self.mag_weight}, pow={self.pow}")
+
+
+def mel_spectrogram_loss(input: torch.Tensor, target: Optional[torch.Tensor], sample_rate: float,
+                         n_mels: Sequence[int] = _DAC_N_MELS, window_lengths: Sequence[int] = _DAC_WINDOWS,
+                         clamp_eps: float = 1e-5, mag_weight: float = 0.0, log_weight: float = 1.0, pow: float = 1.0,
+                         mel_fmin: Optional[Sequence[float]] = None,
+                         mel_fmax: Optional[Sequence[Optional[float]]] = None, *,
+                         y_mels: Optional[Sequence[torch.Tensor]] = None,
+                         hop_lengths: Optional[Sequence[int]] = None, padding: str = "center", mag_eps: float = 0.0,
+                         mel_scale: str = "slaney", mel_norm: Optional[str] = "slaney") -> torch.Tensor:
+    """:class:`MelSpectrogramLoss` as a function (``target`` None with ``y_mels`` given). Builds the windows on
+    every call (the filterbanks are cached on the host): under torch.compile prefer the module."""
+    cfg = _MelConfig("mel_spectrogram_loss", sample_rate, n_mels, window_lengths, clamp_eps, mag_weight, log_weight,
+                     pow, mel_fmin, mel_fmax, hop_lengths, padding, mag_eps, mel_scale, mel_norm)
+    dev = input.device if isinstance(input, torch.Tensor) else None
+    windows = [w.to(dev) for w in cfg.windows()]
+    fbs = [f.to(dev) for f in cfg.filterbanks()]
+    return _mel_loss(cfg, input, target, y_mels, windows, fbs)

@@ -1,0 +1,544 @@
+"""spectro.losses: parity with auraloss 0.4 (installed), with transcriptions of DAC's / BigVGAN's multi-scale mel
+losses and of HiFi-GAN's / Vocos' single-scale mel losses (their packages are heavy: the transcriptions below follow
+their source line by line, on torch.stft), plus float64 accuracy, gradcheck, torch.compile, determinism, autocast
+and errors.
+
+Requirements: ``pip install auraloss==0.4.0 librosa scipy`` (auraloss may be installed with ``--no-deps``: it
+imports only torch, numpy and, for perceptual weighting, scipy). Tests needing a missing package are skipped.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import math
+
+import pytest
+import torch
+
+import spectro
+from spectro import losses as SL
+
+
+
+def _optional(name):
+    try:
+        return importlib.import_module(name)
+    except Exception:  # not installed (or broken): the tests that need it are skipped
+        return None
+
+
+auraloss = _optional("auraloss")
+librosa = _optional("librosa")
+scipy_signal = _optional("scipy.signal")
+needs_auraloss = pytest.mark.skipif(auraloss is None, reason="needs auraloss (pip install auraloss==0.4.0)")
+needs_librosa = pytest.mark.skipif(librosa is None or scipy_signal is None, reason="needs librosa and scipy")
+needs_scipy = pytest.mark.skipif(scipy_signal is None, reason="needs scipy")
+
+# Small resolution lists keep the CPU run short; the default lists appear in a few cases.
+SMALL = dict(fft_sizes=[256, 512, 128], hop_sizes=[64, 100, 30], win_lengths=[200, 512, 100])
+ONE = dict(fft_sizes=[256], hop_sizes=[64], win_lengths=[256])
+DAC_SMALL = dict(n_mels=[5, 20, 80], window_lengths=[32, 128, 512])
+
+
+def _signals(shape, device, dtype=torch.float32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(shape, generator=g, dtype=torch.float64)
+    y = 0.7 * x + 0.5 * torch.randn(shape, generator=g, dtype=torch.float64)  # correlated, as in training
+    return x.to(device, dtype), y.to(device, dtype)
+
+
+def _loss_and_grad(fn, x, y):
+    x = x.detach().clone().requires_grad_(True)
+    out = fn(x, y)
+    loss = out[0] if isinstance(out, tuple) else out
+    (g,) = torch.autograd.grad(loss.sum(), x)
+    return out, g
+
+
+def _close(a, b, rtol, what="", device="cpu"):
+    """max |a - b| <= rtol * max |b|. On CUDA rtol x 5: spectro's single-kernel FFT and cuFFT (the references'
+    torch.stft) round differently (the CPU references share spectro's CPU FFT library)."""
+    if device == "cuda":
+        rtol *= 5
+    a, b = torch.as_tensor(a).double().cpu(), torch.as_tensor(b).double().cpu()
+    err = (a - b).abs().max().item()
+    scale = b.abs().max().item()
+    assert err <= rtol * scale + 1e-30, f"{what}: max error {err:.3e} vs scale {scale:.3e} (rtol {rtol:g})"
+
+
+def _close_grad(g, ref, device, rtol=1e-4):
+    """Gradients: elementwise against the largest on the CPU; on CUDA norm-wise (1e-3): the log-magnitude gradient
+    1/|X| of the smallest bins, the largest entries, amplifies the FFTs' different rounding there."""
+    if device != "cuda":
+        return _close(g, ref, rtol, "grad")
+    g, ref = g.double().cpu(), ref.double().cpu()
+    assert (g - ref).norm() <= 1e-3 * ref.norm(), f"grad: {(g - ref).norm():.3e} vs {ref.norm():.3e}"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# auraloss 0.4
+AURA_CASES = [
+    pytest.param((2, 1, 3000), SMALL, {}, id="small-default-terms"),
+    pytest.param((3, 2, 2500), SMALL, dict(w_lin_mag=1.0, w_phs=0.5), id="lin-phs"),
+    pytest.param((1, 1, 4096), {}, {}, id="default-resolutions"),
+    pytest.param((2, 2, 2000), SMALL, dict(reduction="sum", w_lin_mag=0.3), id="sum"),
+    pytest.param((2, 1, 2000), SMALL, dict(mag_distance="L2", w_lin_mag=2.0, w_sc=0.5), id="L2"),
+    pytest.param((2, 1, 2000), SMALL, dict(scale="mel", n_bins=40, sample_rate=16000), id="mel"),
+    pytest.param((1, 1, 2000), SMALL, dict(scale_invariance=True, w_lin_mag=1.0), id="scale-invariance"),
+    pytest.param((2, 1, 2000), SMALL, dict(w_sc=0.0, w_log_mag=1.0, w_lin_mag=1.0), id="no-sc"),
+    pytest.param((2, 1, 2000), SMALL, dict(window="hamming_window", eps=1e-6), id="hamming-eps"),
+]
+
+
+@needs_auraloss
+@pytest.mark.parametrize("shape,res,kw", AURA_CASES)
+def test_mrstft_matches_auraloss(device, shape, res, kw):
+    x, y = _signals(shape, device)
+    ref = auraloss.freq.MultiResolutionSTFTLoss(**res, **kw)
+    mod = SL.MultiResolutionSTFTLoss(**res, **kw).to(device)
+    (la, ga), (lb, gb) = _loss_and_grad(ref, x, y), _loss_and_grad(mod, x, y)
+    assert lb.shape == la.shape and lb.dtype == la.dtype
+    _close(lb, la, 2e-6, "loss", device)
+    _close_grad(gb, ga, device, 1e-4)
+    # the function form computes the same thing
+    lf = SL.multi_resolution_stft_loss(x, y, **res, **kw)
+    assert torch.equal(lf, lb.detach())
+
+
+@needs_auraloss
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("kw", [{}, dict(w_lin_mag=1.0, w_phs=1.0)], ids=["default", "all-terms"])
+def test_stft_loss_full_output_matches_auraloss(device, reduction, kw):
+    x, y = _signals((2, 2, 1500), device)
+    args = dict(fft_size=256, hop_size=64, win_length=200, output="full", reduction=reduction, **kw)
+    ref, mod = auraloss.freq.STFTLoss(**args), SL.STFTLoss(**args).to(device)
+    (a, ga), (b, gb) = _loss_and_grad(ref, x, y), _loss_and_grad(mod, x, y)
+    assert len(a) == len(b) == 5
+    for i, (u, v) in enumerate(zip(a, b)):
+        if isinstance(u, float):  # a term weighted 0: the float 0.0, as auraloss
+            assert isinstance(v, float) and v == u == 0.0, i
+        else:
+            assert u.shape == v.shape, i
+            _close(v, u, 2e-6, f"term {i}", device)
+    _close_grad(gb, ga, device, 1e-4)
+    assert torch.equal(SL.stft_loss(x, y, **args)[0], b[0].detach())
+
+
+@needs_auraloss
+def test_mrstft_full_output_matches_auraloss(device):
+    x, y = _signals((2, 1, 2000), device)
+    args = dict(SMALL, w_lin_mag=0.5, output="full")
+    a, b = auraloss.freq.MultiResolutionSTFTLoss(**args)(x, y), SL.MultiResolutionSTFTLoss(**args).to(device)(x, y)
+    assert len(a) == len(b) == 5
+    _close(b[0], a[0], 2e-6, "loss", device)
+    for k in range(1, 5):
+        assert len(a[k]) == len(b[k]) == 3
+        for u, v in zip(a[k], b[k]):
+            if isinstance(u, float):
+                assert isinstance(v, float) and u == v == 0.0
+            else:
+                _close(v, u, 2e-6, f"term {k}", device)
+
+
+@needs_auraloss
+def test_mrstft_reduction_none_one_resolution_and_mismatch(device):
+    x, y = _signals((2, 1, 1000), device)
+    a = auraloss.freq.MultiResolutionSTFTLoss(**ONE, reduction="none")(x, y)
+    b = SL.MultiResolutionSTFTLoss(**ONE, reduction="none").to(device)(x, y)
+    assert a.shape == b.shape and a.dim() == 3
+    _close(b, a, 2e-6, "per-bin loss", device)
+    # several resolutions: the per-bin terms cannot be added (auraloss: a broadcasting RuntimeError)
+    with pytest.raises(ValueError, match="reduction='none'"):
+        SL.MultiResolutionSTFTLoss(**SMALL, reduction="none")(x, y)
+
+
+@needs_auraloss
+@needs_scipy
+def test_perceptual_weighting_matches_auraloss(device):
+    x, y = _signals((2, 2, 2000), device)
+    args = dict(SMALL, perceptual_weighting=True, sample_rate=44100)
+    ref, mod = auraloss.freq.MultiResolutionSTFTLoss(**args), SL.MultiResolutionSTFTLoss(**args).to(device)
+    assert torch.equal(mod.stft_losses[0].aw_taps.cpu(), ref.stft_losses[0].prefilter.fir.weight.data.view(-1))
+    (la, ga), (lb, gb) = _loss_and_grad(ref, x, y), _loss_and_grad(mod, x, y)
+    _close(lb, la, 5e-6, "loss", device)
+    # The A-weighting leaves bins near DC with magnitudes near sqrt(eps): 1/|X| amplifies float32 rounding in the
+    # log-magnitude gradient (float32 vs float64 differ by ~1% there for either library), so the gradients are
+    # checked against a float64 reference instead: spectro's error at most 2x auraloss's.
+    gr = _loss_and_grad(SL.MultiResolutionSTFTLoss(**args).to(device).double(), x.double(), y.double())[1]
+    assert (gb.double() - gr).norm() <= 2 * (ga.double() - gr).norm() + 1e-6 * gr.norm()
+
+
+@needs_auraloss
+def test_state_dict_loads_from_auraloss():
+    args = dict(SMALL, scale="mel", n_bins=40, sample_rate=16000)
+    ref, mod = auraloss.freq.MultiResolutionSTFTLoss(**args), SL.MultiResolutionSTFTLoss(**args)
+    assert list(ref.state_dict()) == list(mod.state_dict())
+    mod.load_state_dict(ref.state_dict())
+    for a, b in zip(ref.state_dict().values(), mod.state_dict().values()):
+        assert torch.equal(a, b)  # the filterbank: librosa's, bit for bit
+    assert list(auraloss.freq.MultiResolutionSTFTLoss().state_dict()) == list(SL.MultiResolutionSTFTLoss().state_dict())
+
+
+@needs_librosa
+@pytest.mark.parametrize("args", [
+    dict(sr=44100, n_fft=32, n_mels=5), dict(sr=44100, n_fft=2048, n_mels=320), dict(sr=22050, n_fft=1024, n_mels=80,
+    fmax=8000.0), dict(sr=16000, n_fft=512, n_mels=64, fmin=50.0, fmax=7000.0), dict(sr=16000, n_fft=512, n_mels=20,
+    fmin=1200.5), dict(sr=16000, n_fft=400, n_mels=128, htk=True), dict(sr=24000, n_fft=1024, n_mels=100,
+    htk=True, norm=None)], ids=lambda a: "-".join(f"{k}{v}" for k, v in a.items()))
+def test_mel_filterbank_equals_librosa(args):
+    a = args.copy()
+    ref = librosa.filters.mel(sr=a.pop("sr"), n_fft=a.pop("n_fft"), n_mels=a.pop("n_mels"), **a)
+    fb = SL._mel_filters(args["sr"], args["n_fft"], args["n_mels"], args.get("fmin", 0.0), args.get("fmax"),
+                         args.get("htk", False), args.get("norm", "slaney"))
+    assert fb.dtype == torch.float32
+    assert torch.equal(fb, torch.from_numpy(ref))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Transcriptions of the mel losses (their packages are heavy; each follows its source on torch.stft).
+@functools.lru_cache(None)
+def _librosa_mel(sr, n_fft, n_mels, fmin, fmax, htk=False, norm="slaney"):
+    return torch.from_numpy(librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk,
+                                                norm=norm))
+
+
+def dac_mel_loss(x, y, sample_rate, n_mels, window_lengths, clamp_eps=1e-5, mag_weight=0.0, log_weight=1.0, pow=1.0,
+                 mel_fmin=None, mel_fmax=None):
+    """dac.nn.loss.MelSpectrogramLoss.forward on AudioSignal(x), AudioSignal(y) (descript-audio-codec 1.0 with
+    descript-audiotools 0.7.2): AudioSignal.mel_spectrogram -> AudioSignal.stft(window_length, hop=w // 4,
+    window_type 'hann' (scipy, periodic, float32), match_stride False: pad 0, then torch.stft(center=True) with its
+    reflect padding) -> |stft| -> (mag^T @ librosa_mel^T)^T; log10(clamp(mel, eps)^pow) L1 + mag L1, summed."""
+    mel_fmin = mel_fmin or [0.0] * len(n_mels)
+    mel_fmax = mel_fmax or [None] * len(n_mels)
+    B, C, T = x.shape
+
+    def mel_spectrogram(sig, n, fmin, fmax, w):
+        window = torch.from_numpy(scipy_signal.get_window("hann", w)).to(sig.device).float()
+        sig = torch.nn.functional.pad(sig, (0, 0), "reflect")  # match_stride=False: (pad, pad + right_pad) = (0, 0)
+        st = torch.stft(sig.reshape(-1, sig.shape[-1]), n_fft=w, hop_length=w // 4, window=window,
+                        return_complex=True, center=True)
+        _, nf, nt = st.shape
+        mag = torch.abs(st.reshape(B, C, nf, nt))
+        basis = _librosa_mel(sample_rate, 2 * (nf - 1), n, fmin, fmax).to(sig.device)
+        return (mag.transpose(2, -1) @ basis.T).transpose(-1, 2)
+
+    loss = 0.0
+    for n, fmin, fmax, w in zip(n_mels, mel_fmin, mel_fmax, window_lengths):
+        xm, ym = mel_spectrogram(x, n, fmin, fmax, w), mel_spectrogram(y, n, fmin, fmax, w)
+        loss += log_weight * torch.nn.functional.l1_loss(xm.clamp(clamp_eps).pow(pow).log10(),
+                                                         ym.clamp(clamp_eps).pow(pow).log10())
+        loss += mag_weight * torch.nn.functional.l1_loss(xm, ym)
+    return loss
+
+
+def bigvgan_mel_loss(x, y, sampling_rate, n_mels, window_lengths, clamp_eps=1e-5, mag_weight=0.0, log_weight=1.0,
+                     pow=1.0, weight=1.0):
+    """BigVGAN (v2.4) loss.MultiScaleMelSpectrogramLoss.forward: DAC's computation on tensors, log10 as
+    ln(.) / ln(10), the sum times `weight`."""
+    B, C, T = x.shape
+
+    def mel_spectrogram(wav, n, w):
+        window = torch.from_numpy(scipy_signal.get_window("hann", w)).to(wav.device).float()
+        st = torch.stft(wav.reshape(-1, T), n_fft=w, hop_length=w // 4, window=window, return_complex=True,
+                        center=True)
+        _, nf, nt = st.shape
+        mag = torch.abs(st.reshape(B, C, nf, nt))
+        basis = _librosa_mel(sampling_rate, 2 * (nf - 1), n, 0, None).to(wav.device)
+        return (mag.transpose(2, -1) @ basis.T).transpose(-1, 2)
+
+    loss = 0.0
+    for n, w in zip(n_mels, window_lengths):
+        xm, ym = mel_spectrogram(x, n, w), mel_spectrogram(y, n, w)
+        xl = torch.log(xm.clamp(min=clamp_eps).pow(pow)) / torch.log(torch.tensor(10.0))
+        yl = torch.log(ym.clamp(min=clamp_eps).pow(pow)) / torch.log(torch.tensor(10.0))
+        loss += log_weight * torch.nn.functional.l1_loss(xl, yl)
+        loss += mag_weight * torch.nn.functional.l1_loss(xm, ym)
+    return loss * weight
+
+
+def hifigan_mel_loss(x, y, n_fft=1024, num_mels=80, sampling_rate=22050, hop_size=256, win_size=1024, fmin=0,
+                     fmax=8000):
+    """HiFi-GAN (jik876/hifi-gan meldataset.mel_spectrogram; train.py: F.l1_loss(y_mel, y_g_hat_mel) * 45) on (B, T)
+    signals: reflect pad (n_fft - hop) / 2, torch.stft(center=False), sqrt(re^2 + im^2 + 1e-9), librosa mel,
+    ln(clamp(., 1e-5))."""
+    def mel(sig):
+        basis = _librosa_mel(sampling_rate, n_fft, num_mels, fmin, fmax).to(sig.device)
+        window = torch.hann_window(win_size).to(sig.device)
+        p = int((n_fft - hop_size) / 2)
+        sig = torch.nn.functional.pad(sig.unsqueeze(1), (p, p), mode="reflect").squeeze(1)
+        spec = torch.stft(sig, n_fft, hop_length=hop_size, win_length=win_size, window=window, center=False,
+                          pad_mode="reflect", normalized=False, onesided=True, return_complex=True)
+        spec = torch.sqrt(spec.real.pow(2) + spec.imag.pow(2) + 1e-9)
+        return torch.log(torch.clamp(torch.matmul(basis, spec), min=1e-5) * 1)
+
+    return torch.nn.functional.l1_loss(mel(y), mel(x)) * 45
+
+
+def _torchaudio_htk_fbanks(n_freqs, f_min, f_max, n_mels, sample_rate):
+    """torchaudio.functional.melscale_fbanks(norm=None, mel_scale='htk') (float32 construction), (n_freqs, n_mels)."""
+    all_freqs = torch.linspace(0, sample_rate // 2, n_freqs)
+    m_min = 2595.0 * math.log10(1.0 + f_min / 700.0)
+    m_max = 2595.0 * math.log10(1.0 + f_max / 700.0)
+    m_pts = torch.linspace(m_min, m_max, n_mels + 2)
+    f_pts = 700.0 * (10 ** (m_pts / 2595.0) - 1.0)
+    f_diff = f_pts[1:] - f_pts[:-1]
+    slopes = f_pts.unsqueeze(0) - all_freqs.unsqueeze(1)
+    down = (-1.0 * slopes[:, :-2]) / f_diff[:-1]
+    up = slopes[:, 2:] / f_diff[1:]
+    return torch.max(torch.zeros(1), torch.min(down, up))
+
+
+def vocos_mel_loss(x, y, sample_rate=24000, n_fft=1024, hop_length=256, n_mels=100):
+    """Vocos (0.1) MelSpecReconstructionLoss with mel_loss_coeff 45 (its train config): torchaudio MelSpectrogram
+    (center=True, reflect, power=1, periodic Hann, htk filterbank without norm), safe_log = ln(clip(., 1e-7))."""
+    fb = _torchaudio_htk_fbanks(n_fft // 2 + 1, 0.0, float(sample_rate // 2), n_mels, sample_rate).to(x.device)
+
+    def mel(sig):
+        spec = torch.stft(sig, n_fft, hop_length=hop_length, win_length=n_fft,
+                          window=torch.hann_window(n_fft).to(sig.device), center=True, pad_mode="reflect",
+                          return_complex=True).abs()
+        m = torch.matmul(spec.transpose(-1, -2), fb).transpose(-1, -2)
+        return torch.log(torch.clip(m, min=1e-7))
+
+    return torch.nn.functional.l1_loss(mel(x), mel(y)) * 45
+
+
+DAC_CASES = [
+    pytest.param((2, 1, 4096), {}, id="dac-base"),
+    pytest.param((1, 2, 3000), DAC_SMALL, id="small-stereo"),
+    pytest.param((2, 1, 3000), dict(DAC_SMALL, pow=2.0, mag_weight=1.0), id="pow2-mag"),
+    pytest.param((2, 1, 3000), dict(DAC_SMALL, mel_fmin=[0.0, 100.0, 50.0], mel_fmax=[None, 8000.0, 16000.0]),
+                 id="fmin-fmax"),
+]
+
+
+@needs_librosa
+@pytest.mark.parametrize("shape,kw", DAC_CASES)
+def test_mel_loss_matches_dac(device, shape, kw):
+    x, y = _signals(shape, device)
+    args = dict(dict(n_mels=list(SL._DAC_N_MELS), window_lengths=list(SL._DAC_WINDOWS)), **kw)
+    ref = functools.partial(dac_mel_loss, sample_rate=44100, **args)
+    mod = SL.MelSpectrogramLoss(44100, **args).to(device)
+    (la, ga), (lb, gb) = _loss_and_grad(ref, x, y), _loss_and_grad(mod, x, y)
+    _close(lb, la, 2e-6, "loss", device)
+    _close_grad(gb, ga, device, 1e-4)
+    assert torch.equal(SL.mel_spectrogram_loss(x, y, 44100, **args), lb.detach())
+    # a precomputed target mel gives the same loss
+    assert torch.equal(mod(x, y_mels=mod.mel_spectrograms(y)), lb.detach())
+
+
+@needs_librosa
+def test_mel_loss_matches_bigvgan(device):
+    x, y = _signals((2, 1, 4096), device)
+    la, ga = _loss_and_grad(functools.partial(bigvgan_mel_loss, sampling_rate=24000,
+                                              n_mels=list(SL._DAC_N_MELS), window_lengths=list(SL._DAC_WINDOWS)),
+                            x, y)
+    lb, gb = _loss_and_grad(SL.MelSpectrogramLoss(24000).to(device), x, y)
+    _close(lb, la, 5e-6, "loss", device)
+    _close_grad(gb, ga, device, 1e-4)
+
+
+@needs_librosa
+def test_mel_loss_single_scale_matches_hifigan(device):
+    x, y = _signals((3, 4000), device)
+    la, ga = _loss_and_grad(hifigan_mel_loss, x, y)
+    mod = SL.MelSpectrogramLoss(22050, [80], [1024], mel_fmin=[0.0], mel_fmax=[8000.0], padding="same",
+                                mag_eps=1e-9, log_weight=45 * math.log(10)).to(device)
+    lb, gb = _loss_and_grad(mod, x, y)
+    _close(lb, la, 5e-6, "loss", device)
+    _close_grad(gb, ga, device, 1e-4)
+
+
+@needs_librosa
+def test_mel_loss_single_scale_matches_vocos(device):
+    x, y = _signals((2, 4000), device)
+    la, ga = _loss_and_grad(vocos_mel_loss, x, y)
+    mod = SL.MelSpectrogramLoss(24000, [100], [1024], clamp_eps=1e-7, log_weight=45 * math.log(10),
+                                mel_scale="htk", mel_norm=None).to(device)
+    lb, gb = _loss_and_grad(mod, x, y)
+    # torchaudio builds its filterbank in float32, librosa (and spectro) in float64: ~1e-7 relative differences
+    _close(lb, la, 1e-5, "loss", device)
+    _close_grad(gb, ga, device, 5e-4)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Accuracy against float64, gradcheck, compile, determinism, autocast.
+def _composite_mrstft(x, y, res):  # auraloss in the given dtype (window cast to it)
+    m = auraloss.freq.MultiResolutionSTFTLoss(**res)
+    for l in m.stft_losses:
+        l.window = l.window.to(x.dtype)
+    return m(x, y)
+
+
+@pytest.mark.parametrize("which", [pytest.param("mrstft", marks=needs_auraloss),
+                                   pytest.param("mel", marks=needs_librosa)])
+def test_float32_error_within_2x_of_library_composition(device, which):
+    x, y = _signals((2, 1, 3000), device, torch.float64, seed=3)
+    if which == "mrstft":
+        mod = SL.MultiResolutionSTFTLoss(**SMALL, w_lin_mag=1.0).to(device)
+        lib = lambda a, b: _composite_mrstft(a, b, dict(SMALL, w_lin_mag=1.0))  # noqa: E731
+    else:
+        mod = SL.MelSpectrogramLoss(44100, **DAC_SMALL).to(device)
+        lib = functools.partial(dac_mel_loss, sample_rate=44100, **DAC_SMALL)
+    (l64, g64) = _loss_and_grad(lambda a, b: mod.double()(a, b), x, y)
+    mod.float()
+    (l32, g32) = _loss_and_grad(mod, x.float(), y.float())
+    (lr32, gr32) = _loss_and_grad(lib, x.float(), y.float())
+    # floor: a few float32 rounding units of the result (either may land within rounding of the exact value)
+    eps = torch.finfo(torch.float32).eps
+    assert abs(l32.double() - l64) <= 2 * abs(lr32.double() - l64) + 4 * eps * abs(l64)
+    assert (g32.double() - g64).norm() <= 2 * (gr32.double() - g64).norm() + 4 * eps * g64.norm()
+
+
+@pytest.mark.parametrize("which", ["mrstft-all-terms", "mrstft-mel-si", "mel"])
+def test_gradcheck_float64(which):
+    # fast_mode: gradcheck along random directions (the full Jacobian costs 2 forwards per sample)
+    x, y = _signals((1, 2, 80), "cpu", torch.float64, seed=5)
+    x.requires_grad_(True)
+    res = dict(fft_sizes=[32, 16], hop_sizes=[8, 4], win_lengths=[24, 16])
+    if which == "mrstft-all-terms":
+        mod = SL.MultiResolutionSTFTLoss(**res, w_lin_mag=0.5, w_phs=0.1).double()
+    elif which == "mrstft-mel-si":
+        mod = SL.MultiResolutionSTFTLoss(**res, scale="mel", n_bins=4, sample_rate=8000,
+                                         scale_invariance=True).double()
+        x = x[:1, :1].detach().requires_grad_(True)
+        y = y[:1, :1]
+    else:
+        mod = SL.MelSpectrogramLoss(8000, [4, 6], [16, 32], mag_weight=0.5, pow=2.0).double()
+    assert torch.autograd.gradcheck(lambda a: mod(a, y), (x,), eps=1e-6, atol=1e-6, rtol=1e-4, fast_mode=True)
+
+
+def test_bitwise_deterministic(device):
+    x, y = _signals((2, 1, 3000), device)
+    for mod in (SL.MultiResolutionSTFTLoss(**SMALL, w_lin_mag=1.0), SL.MelSpectrogramLoss(44100, **DAC_SMALL),
+                SL.MelSpectrogramLoss(22050, [80], [1024], padding="same", mag_eps=1e-9)):
+        mod = mod.to(device)
+        (a, ga), (b, gb) = _loss_and_grad(mod, x, y), _loss_and_grad(mod, x, y)
+        assert torch.equal(a, b) and torch.equal(ga, gb)
+
+
+def _compile_backend(device):
+    # CPU: aot_eager (inductor's C++ compile of the generated kernels takes minutes on the 2-core CI machine);
+    # CUDA: inductor.
+    return "inductor" if device == "cuda" else "aot_eager"
+
+
+def test_torch_compile_fullgraph(device):
+    torch._dynamo.reset()
+    x, y = _signals((2, 1, 2000), device)
+    functions = (functools.partial(SL.multi_resolution_stft_loss, **SMALL),
+                 functools.partial(SL.mel_spectrogram_loss, sample_rate=44100, **DAC_SMALL))
+    for mod in (SL.MultiResolutionSTFTLoss(**SMALL, w_lin_mag=1.0), SL.MelSpectrogramLoss(44100, **DAC_SMALL),
+                *functions):
+        mod = mod.to(device) if isinstance(mod, torch.nn.Module) else mod
+        compiled = torch.compile(mod, fullgraph=True, backend=_compile_backend(device))
+        (a, ga), (b, gb) = _loss_and_grad(mod, x, y), _loss_and_grad(compiled, x, y)
+        _close(b, a, 1e-6, "loss", device)
+        _close_grad(gb, ga, device, 1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_autocast_half_inputs(device, dtype):
+    if device == "cpu" and dtype == torch.float16:
+        pytest.skip("CPU autocast: bfloat16")
+    g = torch.Generator().manual_seed(7)
+    T = 2000
+    lin = torch.nn.Linear(T, T, bias=False).to(device)
+    with torch.no_grad():
+        lin.weight.copy_(torch.eye(T) + 0.01 * torch.randn(T, T, generator=g))
+    x = torch.randn(2, 1, T, generator=g).to(device)
+    y = torch.randn(2, 1, T, generator=g).to(device)
+    for mod in (SL.MultiResolutionSTFTLoss(**SMALL), SL.MelSpectrogramLoss(44100, **DAC_SMALL)):
+        mod = mod.to(device)
+        lin.zero_grad()
+        with torch.autocast(device, dtype=dtype):
+            pred = lin(x)
+            assert pred.dtype == dtype
+            loss = mod(pred, y)
+        assert loss.dtype == torch.float32 and torch.isfinite(loss)
+        # the half input is computed in float32: the loss equals the float32 loss of the same values
+        assert torch.equal(loss.detach(), mod(pred.detach().float(), y))
+        loss.backward()
+        assert lin.weight.grad is not None and torch.isfinite(lin.weight.grad).all()
+        assert lin.weight.grad.abs().sum() > 0
+
+
+def test_float64_inputs_give_float64_loss():
+    x, y = _signals((1, 1, 1000), "cpu", torch.float64)
+    assert SL.MultiResolutionSTFTLoss(**SMALL)(x, y).dtype == torch.float64
+    assert SL.MelSpectrogramLoss(16000, **DAC_SMALL)(x, y).dtype == torch.float64
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Errors
+def test_errors():
+    x = torch.randn(1, 1, 1000)
+    with pytest.raises(ValueError, match="same shape"):
+        SL.MultiResolutionSTFTLoss(**SMALL)(x, torch.randn(1, 1, 999))
+    with pytest.raises(ValueError, match="same shape"):
+        SL.MelSpectrogramLoss(16000, **DAC_SMALL)(x, torch.randn(1, 2, 1000))
+    with pytest.raises(ValueError, match="same length"):
+        SL.MultiResolutionSTFTLoss(fft_sizes=[256, 128], hop_sizes=[64], win_lengths=[256, 128])
+    with pytest.raises(ValueError, match="same length"):
+        SL.MelSpectrogramLoss(16000, n_mels=[5, 10], window_lengths=[32])
+    with pytest.raises(ValueError, match=r"win_lengths\[1\]=300 is longer than its FFT size fft_sizes\[1\]=256"):
+        SL.MultiResolutionSTFTLoss(fft_sizes=[256, 256], hop_sizes=[64, 64], win_lengths=[256, 300])
+    with pytest.raises(ValueError, match=r"win_length=300 is longer"):
+        SL.STFTLoss(256, 64, 300)
+    with pytest.raises(ValueError, match=r"hop_sizes\[0\] must be a positive int"):
+        SL.MultiResolutionSTFTLoss(fft_sizes=[256], hop_sizes=[0], win_lengths=[256])
+    with pytest.raises(ValueError, match=r"hop_lengths\[0\] must be a positive int"):
+        SL.MelSpectrogramLoss(16000, n_mels=[5], window_lengths=[2])  # 2 // 4 == 0
+    with pytest.raises(ValueError, match=r"too short for fft_sizes\[1\]=2048"):
+        SL.MultiResolutionSTFTLoss()(torch.randn(1, 1, 1024), torch.randn(1, 1, 1024))
+    with pytest.raises(ValueError, match=r"input has 1000 samples, too short for window_lengths\[6\]=2048"):
+        SL.MelSpectrogramLoss(16000)(x, x)
+    with pytest.raises(ValueError, match="padding='same'"):
+        SL.MelSpectrogramLoss(16000, [10], [1024], padding="same")(torch.randn(1, 300), torch.randn(1, 300))
+    for kw, name in ((dict(reduction="avg"), "reduction"), (dict(output="all"), "output"),
+                     (dict(mag_distance="L3"), "mag_distance"), (dict(scale="bark"), "scale"),
+                     (dict(scale="mel"), "sample_rate"), (dict(scale="chroma"), "chroma"),
+                     (dict(perceptual_weighting=True), "sample_rate")):
+        with pytest.raises(ValueError, match=name):
+            SL.MultiResolutionSTFTLoss(**SMALL, **kw)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        SL.MultiResolutionSTFTLoss(fft_size=[256])
+    mod = SL.MelSpectrogramLoss(16000, **DAC_SMALL)
+    with pytest.raises(ValueError, match="exactly one of target"):
+        mod(x)
+    with pytest.raises(ValueError, match=r"y_mels\[1\] must have the shape"):
+        ym = mod.mel_spectrograms(x)
+        mod(x, y_mels=[ym[0], ym[1][..., :-1], ym[2]])
+    with pytest.raises(ValueError, match="one mel spectrogram per scale"):
+        mod(x, y_mels=ym[:2])
+    with pytest.raises(ValueError, match="padding"):
+        SL.MelSpectrogramLoss(16000, padding="valid")
+
+
+def test_existing_parallel_wavegan_loss_is_unchanged():
+    # spectro.MultiResolutionSTFTLoss stays Parallel WaveGAN's (sc, log_mag) pair; spectro.losses' is auraloss's.
+    x, y = _signals((2, 4096), "cpu")
+    sc, mag = spectro.MultiResolutionSTFTLoss()(x, y)
+    assert sc.dim() == 0 and mag.dim() == 0
+    assert spectro.losses.MultiResolutionSTFTLoss is not spectro.MultiResolutionSTFTLoss
+
+
+@needs_scipy
+def test_dac_window_is_scipy_periodic_hann():
+    # DAC / BigVGAN: torch.from_numpy(scipy.signal.get_window("hann", w)).float()
+    for w in (32, 100, 2048):
+        ref = torch.from_numpy(scipy_signal.get_window("hann", w)).float()
+        assert torch.equal(SL._periodic_hann64(w).float(), ref)
+
+
+@pytest.mark.parametrize("loss", ["mel"])  # (tests/test_examples.py runs the default, --loss auraloss)
+def test_training_example_runs_with_each_loss(loss):
+    import os
+    import subprocess
+    import sys
+
+    example = os.path.join(os.path.dirname(__file__), "..", "examples", "train_mrstft.py")
+    proc = subprocess.run([sys.executable, example, "--steps", "2", "--batch", "2", "--samples", "4096", "--device",
+                           "cpu", "--loss", loss], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert f"loss={loss}" in proc.stdout and " -> " in proc.stdout
