@@ -206,3 +206,43 @@ if __name__ == "__main__":
     import sys
 
     _table(sys.argv[1] if len(sys.argv) > 1 else "cpu")
+
+
+# Adjointness --------------------------------------------------------------------------------------------------------
+# The backward of each op is the other op with the adjoint FFT mode (README, "Autograd by transposition"): in float64
+# the identity <A x, Y> = <x, A^T Y> must hold to rounding for the stft (A = stft, every pad mode) and the istft
+# (A = istft, with the division by the envelope), where A^T Y is what spectro's backward computes.
+def adjoint_gap(case, device, pad_mode="reflect"):
+    """|<A x, Y> - <x, A^T Y>| / (|A x| |Y|) for stft and istft in float64 (returns both)."""
+    name, n_fft, hop, win, kind, center, onesided, extra = case
+    g = torch.Generator().manual_seed(n_fft + hop + win)
+    T = n_fft + hop * (N_FRAMES - 1)
+    w = _window(kind, win).double().to(device)
+    kw = dict(n_fft=n_fft, hop_length=hop, win_length=win, window=w, center=center, onesided=onesided)
+    x = torch.randn(2, T, generator=g, dtype=torch.float64).to(device).requires_grad_(True)
+    X = spectro.stft(x, pad_mode=pad_mode, return_complex=True, **kw)
+    Y = torch.randn(X.shape, generator=g, dtype=torch.complex128).to(device)
+    lhs = (torch.view_as_real(X) * torch.view_as_real(Y)).sum()
+    (x_adj,) = torch.autograd.grad(lhs, x)
+    gap_stft = (lhs - (x.detach() * x_adj).sum()).abs() / (X.norm() * Y.norm())
+    # istft: spectra that are stfts (its domain in practice) and random ones alike
+    S = torch.randn(X.shape, generator=g, dtype=torch.complex128).to(device)
+    if not onesided:
+        S[:, n_fft // 2 + 1:] = 0  # (a two-sided real inverse reads only the first n_fft // 2 + 1 bins)
+    S.requires_grad_(True)
+    y = spectro.istft(S, length=T, **kw)
+    yg = torch.randn(y.shape, generator=g, dtype=torch.float64).to(device)
+    lhs = (y * yg).sum()
+    (S_adj,) = torch.autograd.grad(lhs, S)
+    rhs = (torch.view_as_real(S.detach()) * torch.view_as_real(S_adj)).sum()
+    gap_istft = (lhs - rhs).abs() / (y.norm() * yg.norm())
+    return gap_stft.item(), gap_istft.item()
+
+
+@pytest.mark.kernel_paths
+@pytest.mark.parametrize("pad_mode", ["reflect", "constant", "replicate", "circular"])
+@pytest.mark.parametrize("case", CASES[:8], ids=IDS[:8])
+def test_backward_is_the_adjoint_float64(case, pad_mode, device):
+    gap_stft, gap_istft = adjoint_gap(case, device, pad_mode)
+    assert gap_stft < 1e-13, f"[{case[0]} {pad_mode}] stft: |<Ax,Y> - <x,A^T Y>| / (|Ax||Y|) = {gap_stft:.2e}"
+    assert gap_istft < 1e-13, f"[{case[0]}] istft: |<Ay,g> - <y,A^T g>| / (|Ay||g|) = {gap_istft:.2e}"
