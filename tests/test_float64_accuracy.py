@@ -30,7 +30,7 @@ is tiny both float32 results are far from float64 (up to 1.5e-3 relative) at the
 (spectro's and torch's errors agree to 3 digits there: the CPU paths share the FFT, and the error is its rounding
 times w / envelope), i.e. conditioning. The largest ratio is 1.91, istft of a random spectrum with n_fft 400 / hop
 200 / length past the end, both errors below 2**-23: spectro multiplies by the rounded 1 / envelope and then by the
-rounded 1 / n_fft (two roundings more than torch's one division). The failure messages report both errors.
+rounded 1 / n_fft (two roundings more than torch's one division; notes/guarantees.md compares the orders). The failure messages report both errors.
 
 On CUDA the test runs under every kernel path (``kernel_paths`` marker: the single-kernel path with ``fused``, the
 two-kernel path with ``tiled`` / ``direct``, and ``auto``); torch's float32 error is then cuFFT's, measured on the
