@@ -7,8 +7,8 @@
     python scripts/ddp_check.py --cross-device                  # tensors on cuda:1 while cuda:0 is current
 
 Each rank trains a small model whose loss goes through spectro for a few SGD steps on its shard of a fixed global
-batch: ``spectro.STFT`` (its window trainable) -> a per-frame MLP on the log magnitude giving a mask -> ``spectro.ISTFT``
-(its window a buffer), and ``spectro.MultiResolutionSTFTLoss`` plus an L1 loss against the clean signal. The loss is
+batch: ``spectro.STFT`` (its window trainable) -> a per-frame MLP on the log magnitude giving a mask ->
+``spectro.ISTFT`` (its window a buffer), and ``spectro.MultiResolutionSTFTLoss`` plus an L1 loss against the clean signal. The loss is
 the mean over examples (each example's MR-STFT loss computed alone), so the mean of the ranks' losses is the loss of
 the global batch and DDP's averaged gradient is its gradient. Every rank also runs the same steps in one process
 over the whole global batch (the reference) and checks, at every step, that DDP's all-reduced gradients equal the
@@ -224,7 +224,8 @@ def train_ddp(args):
             print(f"  step {step}: loss (mean over ranks) {gl:.6f}, reference {rl:.6f}; gradients max|diff|/max|ref| "
                   f"{worst:.2e}{' (warm-up)' if step == 0 else ''}")
         print(f"  final weights max|diff|/max|ref| {worst_w:.2e} (tolerance {RTOL:g})")
-        print(f"  istft NOLA checks (DDP forward, rank 0): {nola_warmup} in the warm-up step, {nola_after_warmup} after it"
+        print(f"  istft NOLA checks (DDP forward, rank 0): {nola_warmup} in the warm-up step, "
+              f"{nola_after_warmup} after it"
               f"{'' if nola_after_warmup == 0 else '  <- each synchronises on CUDA'}")
         if device.type == "cuda":
             print(f"  steps 1..{args.steps - 1} ran under set_sync_debug_mode('error') "

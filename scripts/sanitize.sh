@@ -27,8 +27,9 @@
 #
 # Environment: OUT (logs: sanitize_<tool>_<test>.log and sanitize_summary.txt; default ./out), NVCC, SANITIZER
 # (compute-sanitizer binary), FUZZ (default 120), QUICK, TOOLS (subset, e.g. "memcheck initcheck"), TIMEOUT
-# (seconds per run, default 1500), BUILD, DRY_RUN (1: print the runs without building or running anything). Exit status 0 iff every run finished with 0 sanitizer errors and every
-# test check passed. Expected time on an H100: see notes/guarantees.md ("compute-sanitizer").
+# (seconds per run, default 1500), BUILD, DRY_RUN (1: print the runs without building or running anything).
+# Exit status 0 iff every run finished with 0 sanitizer errors and every test check passed. Expected time on an
+# H100: see notes/guarantees.md ("compute-sanitizer").
 
 set -o pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
@@ -116,7 +117,8 @@ run_one() {
     [ $rc -eq 124 ] && status="FAILED (timed out after ${TIMEOUT}s)"
     [ $rc -eq 99 ] && status="FAILED (sanitizer errors)"
     echo "--- $tool $name $status (rc $rc); first reports:"
-    grep -m 20 -E '^========= (Invalid|Race|Barrier|Uninitialized|Error|.*hazard|Program hit|Leaked)' "$log" | sed 's/^/    /'
+    grep -m 20 -E '^========= (Invalid|Race|Barrier|Uninitialized|Error|.*hazard|Program hit|Leaked)' "$log" |
+      sed 's/^/    /'
     tail -n 5 "$log" | sed 's/^/    /'
   fi
   local line

@@ -30,7 +30,8 @@ is tiny both float32 results are far from float64 (up to 1.5e-3 relative) at the
 (spectro's and torch's errors agree to 3 digits there: the CPU paths share the FFT, and the error is its rounding
 times w / envelope), i.e. conditioning. The largest ratio is 1.91, istft of a random spectrum with n_fft 400 / hop
 200 / length past the end, both errors below 2**-23: spectro multiplies by the rounded 1 / envelope and then by the
-rounded 1 / n_fft (two roundings more than torch's one division; notes/guarantees.md compares the orders). The failure messages report both errors.
+rounded 1 / n_fft (two roundings more than torch's one division; notes/guarantees.md compares the orders). The
+failure messages report both errors.
 
 On CUDA the test runs under every kernel path (``kernel_paths`` marker: the single-kernel path with ``fused``, the
 two-kernel path with ``tiled`` / ``direct``, and ``auto``); torch's float32 error is then cuFFT's, measured on the
@@ -116,7 +117,8 @@ def _istft_inputs(case, spectrum: str):
 
 
 def _report(what, case_id, ours, theirs, device, kpath):
-    return (f"[{what} {case_id}, {device}/{kpath}] max-relative error vs float64: spectro {ours:.3e}, torch {theirs:.3e} "
+    return (f"[{what} {case_id}, {device}/{kpath}] max-relative error vs float64: spectro {ours:.3e}, "
+            f"torch {theirs:.3e} "
             f"(ratio {ours / max(theirs, U32):.2f}; allowed 2 x max(torch, 2^-24) = {2 * max(theirs, U32):.3e})")
 
 
