@@ -18,8 +18,9 @@ the end that the weights equal those of the reference's own trajectory (the same
 Synchronisation (CUDA): step 1 is a warm-up (cuFFT plans, DDP's bucket rebuild, istft's first NOLA check, which
 synchronises once per window version and geometry by design); steps 2.. run under
 ``torch.cuda.set_sync_debug_mode("error")``: any GPU->host synchronisation in the forward, the loss, the backward
-(with DDP's all-reduce hooks) or the optimizer step raises. ``--sync-scope forward`` restricts the error mode to the
-forward and the loss (spectro and the model only), should DDP itself synchronise in backward on some version.
+(with DDP's all-reduce hooks) or the optimizer step raises. ``--sync-scope forward`` restricts the error mode to
+DDP's forward and the loss, ``--sync-scope model`` to the model's own forward and the loss (spectro and the model
+only, none of DDP's code), should DDP itself synchronise on some version.
 On every device the script also counts istft's NOLA checks (each one synchronises on CUDA) after the warm-up: DDP
 broadcasts module buffers before every forward (``broadcast_buffers=True``, its default), which writes the ISTFT
 window buffer in place; the count shows whether that makes istft check again.
@@ -57,7 +58,7 @@ def parse_args():
     p.add_argument("--cpu", action="store_true", help="CPU ranks with gloo (default: one GPU per rank, NCCL)")
     p.add_argument("--steps", type=int, default=4)
     p.add_argument("--lr", type=float, default=0.01)
-    p.add_argument("--sync-scope", choices=("step", "forward"), default="step",
+    p.add_argument("--sync-scope", choices=("step", "forward", "model"), default="step",
                    help="CUDA: what runs under set_sync_debug_mode('error') after the warm-up step")
     p.add_argument("--broadcast-buffers", type=int, choices=(0, 1), default=1, help="DDP's broadcast_buffers")
     p.add_argument("--cross-device", action="store_true", help="one process: tensors on cuda:1 while cuda:0 is "
@@ -75,11 +76,14 @@ class Enhancer(nn.Module):
         self.istft = spectro.ISTFT(N_FFT, HOP)  # window: a buffer
         self.net = nn.Sequential(nn.Linear(F, 64), nn.Tanh(), nn.Linear(64, F))
 
+    sync_mode = "default"  # --sync-scope model: set_sync_debug_mode inside forward only (not DDP's own hooks)
+
     def forward(self, x):
-        X = self.stft(x)  # (B, F, N)
-        logmag = (X.real.square() + X.imag.square()).clamp_min(1e-10).log()
-        mask = torch.sigmoid(self.net(logmag.transpose(1, 2))).transpose(1, 2)
-        return self.istft(X * mask, length=x.shape[-1])
+        with sync_debug(self.sync_mode, x.device):
+            X = self.stft(x)  # (B, F, N)
+            logmag = (X.real.square() + X.imag.square()).clamp_min(1e-10).log()
+            mask = torch.sigmoid(self.net(logmag.transpose(1, 2))).transpose(1, 2)
+            return self.istft(X * mask, length=x.shape[-1])
 
 
 def global_batch(step: int):
@@ -175,10 +179,14 @@ def train_ddp(args):
         # DDP step (the inputs are on the device before the error mode starts: the host->device copies are ours)
         opt.zero_grad(set_to_none=True)
         step_mode = "default" if warm else "error"
-        fwd_mode = step_mode
+        fwd_mode = step_mode if args.sync_scope != "model" else "default"
         bwd_mode = step_mode if args.sync_scope == "step" else "default"
+        model.sync_mode = step_mode if args.sync_scope == "model" else "default"
         with sync_debug(fwd_mode, device):
-            loss = loss_fn(mrstft, ddp(xs), cs)
+            out = ddp(xs)
+        with sync_debug(step_mode, device):
+            loss = loss_fn(mrstft, out, cs)
+        model.sync_mode = "default"
         with sync_debug(bwd_mode, device):
             loss.backward()
             opt.step()
@@ -227,9 +235,11 @@ def train_ddp(args):
         print(f"  istft NOLA checks (DDP forward, rank 0): {nola_warmup} in the warm-up step, "
               f"{nola_after_warmup} after it"
               f"{'' if nola_after_warmup == 0 else '  <- each synchronises on CUDA'}")
+        scope_text = {"step": "forward, loss, backward with DDP's hooks, optimizer step",
+                      "forward": "DDP's forward and the loss", "model": "the model's forward and the loss"}
         if device.type == "cuda":
             print(f"  steps 1..{args.steps - 1} ran under set_sync_debug_mode('error') "
-                  f"({'forward, loss, backward, optimizer step' if args.sync_scope == 'step' else 'forward and loss'})"
+                  f"({scope_text[args.sync_scope]})"
                   ": no synchronisation")
     for f in failures:
         print(f"rank {rank}: FAILED {f}", flush=True)
