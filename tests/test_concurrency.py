@@ -98,9 +98,19 @@ def _run_threads(fns):
 
 
 @pytest.mark.kernel_paths
-def test_threads_bitwise_equal_serial(device, quiet):
+def test_threads_bitwise_equal_serial(device, kpath, quiet):
     inputs = [_make_inputs(i, device) for i in range(N_THREADS)]
-    serial = [_work(i, *inputs[i]) for i in range(N_THREADS)]
+    serial = []
+    for i in range(N_THREADS):
+        try:
+            serial.append(_work(i, *inputs[i]))
+        except RuntimeError as e:  # a forced kernel path that does not cover this geometry: leave it out
+            if f"kernel_path('{kpath}') cannot run" not in str(e):
+                raise
+            serial.append(None)
+    run = [i for i in range(N_THREADS) if serial[i] is not None]
+    if len(run) < 2:
+        pytest.skip(f"kernel_path({kpath!r}) covers fewer than 2 of the geometries")
     if device == "cuda":
         torch.cuda.synchronize()
         streams = [torch.cuda.Stream() for _ in range(N_THREADS)]
@@ -113,16 +123,17 @@ def test_threads_bitwise_equal_serial(device, quiet):
                 return out
             return fn
 
-        fns = [on_stream(i) for i in range(N_THREADS)]
+        fns = [on_stream(i) for i in run]
     else:
-        fns = [(lambda i=i: [_work(i, *inputs[i]) for _ in range(ROUNDS)]) for i in range(N_THREADS)]
+        fns = [(lambda i=i: [_work(i, *inputs[i]) for _ in range(ROUNDS)]) for i in run]
     results, errors = _run_threads(fns)
-    for i, e in enumerate(errors):
+    for j, e in enumerate(errors):
         if e is not None:
+            i = run[j]
             raise AssertionError(f"thread {i} (geometry {GEOMETRIES[i]}) raised {type(e).__name__}: {e}") from e
     names = ["spectrum", "signal", "input gradient", "window gradient"]
-    for i in range(N_THREADS):
-        for r, out in enumerate(results[i]):
+    for j, i in enumerate(run):
+        for r, out in enumerate(results[j]):
             for name, a, b in zip(names, out, serial[i]):
                 assert a.dtype == b.dtype and a.shape == b.shape
                 assert torch.equal(a, b), (
