@@ -115,6 +115,7 @@ PYBIND11_MODULE(_C, m) {
         arg("onesided") = pybind11::none(), arg("length") = pybind11::none(), arg("return_complex") = false,
         pybind11::kw_only(), arg("torch_like") = false, arg("safety") = "auto", arg("kernel_dtype") = "float32");
   m.def("nola_host_checks", &spectro::api::nola_host_checks, "istft NOLA checks read on the host so far");
+  m.def("nola_cache_entries", &spectro::api::nola_cache_entries, "(window, geometry) NOLA passes remembered");
   m.def("nola_cache_clear", &spectro::api::nola_cache_clear, "forget every NOLA pass (safety='auto')");
   m.def("reset_warnings", &spectro::api::reset_warn_once, "let spectro's once-per-process warnings fire again");
   // The vocabularies, defined once in C++.

@@ -14,7 +14,6 @@ import pytest
 import torch
 
 import spectro
-import spectro.functional as SF
 
 pytestmark = [pytest.mark.cuda]
 
@@ -29,7 +28,7 @@ def _total_memory() -> int:
 def _state():
     """What must be unchanged by a failed call."""
     torch.cuda.synchronize()  # raises if a CUDA error was left behind
-    return torch.cuda.memory_allocated(), dict(SF._nola_ok)
+    return torch.cuda.memory_allocated(), spectro._C.nola_cache_entries()
 
 
 def _assert_undisturbed(before, sentinel, sentinel_sum, what):
@@ -37,7 +36,7 @@ def _assert_undisturbed(before, sentinel, sentinel_sum, what):
     torch.cuda.synchronize()
     after = torch.cuda.memory_allocated()
     assert after == allocated, f"[{what}] {after - allocated} bytes still allocated after the OutOfMemoryError"
-    assert SF._nola_ok.keys() == nola.keys(), f"[{what}] the NOLA cache changed"
+    assert spectro._C.nola_cache_entries() == nola, f"[{what}] the NOLA cache changed"
     assert torch.equal(sentinel.sum(dtype=torch.float64), sentinel_sum), f"[{what}] another tensor changed"
 
 

@@ -70,6 +70,13 @@ class PassCache {
     entries_.clear();
   }
 
+  int64_t size() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    int64_t n = 0;
+    for (const auto& e : entries_) n += static_cast<int64_t>(e.second.passed.size());
+    return n;
+  }
+
  private:
   static constexpr size_t kPruneAt = 256;
 
@@ -141,6 +148,7 @@ void nola_check(const NolaCheck& c, bool traced) {
 
 int64_t nola_host_checks() { return g_host_checks.load(); }
 void nola_cache_clear() { cache().clear(); }
+int64_t nola_cache_entries() { return cache().size(); }
 void set_capture_query(CaptureQuery q) { g_capture_query.store(q); }
 
 }  // namespace api

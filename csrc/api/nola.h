@@ -35,6 +35,7 @@ void nola_check(const NolaCheck& c, bool traced);
 
 // For tests: host checks made so far (each one a device -> host copy), and emptying the pass cache.
 int64_t nola_host_checks();
+int64_t nola_cache_entries();  // (window, geometry) passes remembered
 void nola_cache_clear();
 
 // The query "is the current stream of `device` being captured into a CUDA graph", installed by the CUDA backend.
