@@ -7,7 +7,8 @@
 # Helpers: make build | kernels-test | cpp-example | bench | clean | help
 #
 # Python packages are installed only when they cannot be imported: torch ($(TORCH_SPEC)), numpy, pytest, matplotlib,
-# ninja, setuptools, wheel. An importable torch, whatever its version or build (CPU or CUDA), is never replaced, and
+# ninja, setuptools, wheel, cmake, and the tests' parity anchors (librosa, auraloss, scipy, expecttest, hypothesis,
+# openai-whisper). An importable torch, whatever its version or build (CPU or CUDA), is never replaced, and
 # nothing is downloaded when everything is present. Variables:
 #   PYTHON=python3            the interpreter to use (a venv's python works too)
 #   TORCH_SPEC=torch==2.13.0  what to install when torch is missing
@@ -74,8 +75,15 @@ deps-build:
 	  echo ">> installing missing ninja (incremental C++/CUDA builds)"; \
 	  $(PIP) install $(PIP_INSTALL_FLAGS) ninja || echo "warning: no ninja; torch falls back to a slower build"; }
 
+# The test suite's parity anchors: librosa (filterbanks, melspectrogram), auraloss 0.4 (losses), scipy, expecttest
+# (torch's OpInfo database), hypothesis (fuzzing), and openai-whisper's audio module and filterbank file (without its
+# model dependencies).
 deps-test: deps-build
-	$(call ensure,numpy=numpy pytest=pytest)
+	$(call ensure,numpy=numpy pytest=pytest scipy=scipy librosa=librosa==0.11.0 auraloss=auraloss==0.4.0 \
+	  expecttest=expecttest hypothesis=hypothesis)
+	@$(PYTHON) -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('whisper') is None)" 2>/dev/null || { \
+	  echo ">> installing missing openai-whisper (--no-deps: its audio module and filterbank file)"; \
+	  $(PIP) install $(PIP_INSTALL_FLAGS) --no-deps openai-whisper==20250625 || exit 1; }
 
 deps-demo: deps-build
 	$(call ensure,numpy=numpy matplotlib=matplotlib)

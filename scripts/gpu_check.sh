@@ -8,9 +8,13 @@
 #   build      make build (pip install --no-build-isolation --no-deps -e .)       -> build.log
 #   kernels    standalone CUDA kernel tests (tests/kernels/Makefile; test_fused     -> kernels.log
 #              --quick, then --fuzz FUZZ random geometries, default 300)
+#   cpp        make cpp-example: the C++ example (CMake, find_package(spectro)) on CUDA -> cpp.log
 #   pytest     pytest tests -q -rfEs (-n WORKERS with pytest-xdist)               -> pytest.log (junit.xml: JUNIT=1)
 #   demo       make demo (round trip, timing vs torch, PNG)                       -> demo.log
-#   sanitizer  SANITIZE=1: compute-sanitizer memcheck/racecheck/synccheck samples -> sanitizer.log
+#   sanitizer  SANITIZE=1: scripts/sanitize.sh (memcheck, racecheck, synccheck,  -> sanitizer.log, sanitize_*.log
+#              initcheck over both kernel tests; SANITIZE_QUICK=0: full grids)
+#   large      LARGE=1: scripts/large_check.py (every CUDA path past 2^31 elements) -> large.log
+#   ddp        with 2+ GPUs: torchrun scripts/ddp_check.py, and --cross-device     -> ddp.log
 #   fused      test_fused --bench --sweep (fused kernels vs framing + cuFFT)      -> fused_bench.log
 #   profile    PROFILE=1: ncu on benchmarks/profile_driver.py (PROFILE_ARGS)      -> profile.log
 #   variants   VARIANTS=1: benchmarks/fused_variants.sh (build-time knobs, timed)  -> variants.log
@@ -125,6 +129,13 @@ else
     -j'$MAX_JOBS' run FUSED_RUN_ARGS=--quick && build/kernels/test_fused --fuzz ${FUZZ:-300}"
 fi
 
+# ----------------------------------------------------------------------------------------------------------------- cpp
+if [ $BUILD_OK = 1 ] && command -v make >/dev/null 2>&1; then
+  run_step cpp "$OUT/cpp.log" 600 make --no-print-directory cpp-example PYTHON="$PYTHON"
+else
+  skip_step cpp "build failed or no make"
+fi
+
 # -------------------------------------------------------------------------------------------------------------- pytest
 if [ $BUILD_OK = 1 ]; then
   PYTEST_EXTRA=()
@@ -157,10 +168,28 @@ if [ "${SANITIZE:-0}" = 1 ]; then
   elif [ ! -x "$KTEST" ] || [ ! -x build/kernels/test_fused ]; then
     ORDER+=(sanitizer); STATUS[sanitizer]="FAILED (kernel test binaries missing: run the kernels step)"
   else
-    # memcheck / racecheck / synccheck on samples of both standalone grids (tests/kernels/Makefile: sanitize)
-    run_step sanitizer "$OUT/sanitizer.log" 1200 make --no-print-directory -f tests/kernels/Makefile \
-      NVCC="$NVCC" SANITIZER="$SAN" sanitize
+    # memcheck / racecheck / synccheck / initcheck over both standalone kernel tests (scripts/sanitize.sh)
+    run_step sanitizer "$OUT/sanitizer.log" 3600 env OUT="$OUT" NVCC="$NVCC" SANITIZER="$SAN" \
+      QUICK="${SANITIZE_QUICK:-1}" bash scripts/sanitize.sh
   fi
+fi
+
+# --------------------------------------------------------------------------------------------------------------- large
+if [ "${LARGE:-0}" = 1 ]; then
+  if [ $BUILD_OK = 1 ]; then
+    run_step large "$OUT/large.log" 900 $PYTHON scripts/large_check.py
+  else
+    skip_step large "build failed"
+  fi
+fi
+
+# ----------------------------------------------------------------------------------------------------------------- ddp
+GPUS=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+if [ $BUILD_OK = 1 ] && [ "${GPUS:-0}" -ge 2 ]; then
+  run_step ddp "$OUT/ddp.log" 600 bash -c "$PYTHON -m torch.distributed.run --nproc-per-node 2 scripts/ddp_check.py \
+    && $PYTHON scripts/ddp_check.py --cross-device"
+else
+  skip_step ddp "needs the build and 2 GPUs (found ${GPUS:-0})"
 fi
 
 # --------------------------------------------------------------------------------------------------------------- fused
@@ -231,7 +260,10 @@ detail() {  # what a step's log says about its result
   case $1 in
     pytest) line_of "$OUT/pytest.log" '^=* *([0-9]+ (passed|failed|errors?|skipped|xfailed|xpassed|deselected|warnings?|tests? collected)|no tests ran)' ;;
     kernels) grep -E '([0-9]+ passed, [0-9]+ failed|compiled only)' "$OUT/kernels.log" 2>/dev/null | paste -sd ';' - ;;
-    sanitizer) echo "$(grep -c 'ERROR SUMMARY: 0 errors' "$OUT/sanitizer.log" 2>/dev/null) tool runs with 0 errors" ;;
+    sanitizer) tail -n 1 "$OUT/sanitize_summary.txt" 2>/dev/null || echo "-" ;;
+    large) line_of "$OUT/large.log" '[0-9]+ passed, [0-9]+ failed' ;;
+    ddp) line_of "$OUT/ddp.log" 'ddp_check: ' ;;
+    cpp) line_of "$OUT/cpp.log" '^(ok|FAILED)$' ;;
     build) line_of "$OUT/build.log" 'CUDA kernels registered' ;;
     demo) line_of "$OUT/demo.log" 'SNR' ;;
     *) echo "-" ;;
