@@ -111,7 +111,7 @@ build: deps-build
 	fi
 
 # CUDA kernels, compiled with nvcc alone whenever nvcc is on PATH (no GPU or CUDA torch needed):
-# tests/kernels/Makefile builds every torch-free translation unit of csrc/cuda (kernels_*.cu, fused_*.cu) into the
+# tests/kernels/Makefile builds every torch-free launcher instance (csrc/kernels/cuda/instances) into the
 # standalone tests test_frame_ola and test_fused. With a GPU both run; without one, test_fused still runs the fused
 # kernels' code on the host (--emulate: threads as fibers in random order per barrier interval).
 kernels-test:

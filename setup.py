@@ -55,11 +55,10 @@ def extensions():
     pick_host_compiler()
     include_dirs = [os.path.join(ROOT, "spectro", "include")]
     cxx = ["-O3", "-Wall", "-Wno-unused-function"]
-    lib_sources = sources("*.cpp", "api/*.cpp")
-    lib_sources.remove(os.path.join("csrc", "python.cpp"))
+    lib_sources = sources("ops/*.cpp", "api/*.cpp", "autograd/*.cpp")
     if want_cuda():
         os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "9.0")
-        lib_sources += sources("cuda/*.cu")
+        lib_sources += sources("ops/*.cu", "kernels/cuda/instances/*.cu")
         nvcc = ["-O3", "-lineinfo", "--expt-relaxed-constexpr"]
         lib = CUDAExtension(LIB, lib_sources, include_dirs=include_dirs,
                             extra_compile_args={"cxx": cxx, "nvcc": nvcc})
@@ -68,7 +67,7 @@ def extensions():
     # The library serves C++ programs too: it must not need libtorch_python (which needs a Python interpreter).
     lib.libraries = [name for name in lib.libraries if name != "torch_python"]
     binding = CppExtension(
-        "spectro._C", [os.path.join("csrc", "python.cpp")], include_dirs=include_dirs,
+        "spectro._C", [os.path.join("csrc", "python", "module.cpp")], include_dirs=include_dirs,
         extra_compile_args={"cxx": cxx + ["-fvisibility=hidden"]}, libraries=["spectro"],
         extra_link_args=["-Wl,-rpath,$ORIGIN/lib"],
     )

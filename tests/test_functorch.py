@@ -1,7 +1,7 @@
 """Forward-mode AD and torch.func transforms (grad, vjp, jvp, jacrev, jacfwd, hessian, vmap of grad).
 
 torch.stft / torch.istft support all of them, so a drop-in replacement must too. The ops record themselves in the
-autograd graph in two ways (csrc/autograd.cpp): a C++ autograd::Function for plain reverse mode, and a hand-built
+autograd graph in two ways (csrc/autograd/autograd.cpp): a C++ autograd::Function for plain reverse mode, and a hand-built
 graph node under functorch transforms or with forward-mode tangents (the Function supports neither). Both use the same
 backward formulas; these tests check the second way (and the tangent formulas) against numerical derivatives, against
 torch's own transforms, and against the first way.

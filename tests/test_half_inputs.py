@@ -2,7 +2,7 @@
 and complex32 x or spec go to torch.ops.spectro.analysis / synthesis as they are, on the CPU and on CUDA per kernel
 path ('auto', 'fused': the single kernel, which loads half directly; 'two_kernel': the op converts in one pass).
 
-Definitions under test (csrc/spectro.cpp, csrc/autograd.cpp, spectro/functional.py):
+Definitions under test (csrc/ops, csrc/autograd, csrc/api):
 * A half input is computed in single precision with a float32 window: the op's result is exactly (bit for bit) the
   op's result on the input converted to float32 / complex64, with and without a half out_dtype, and has the dtype of
   that call (the compute dtype, or out_dtype). Converting half to single precision is exact, so there is no

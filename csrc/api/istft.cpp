@@ -12,8 +12,8 @@
 
 #include <spectro/spectro.h>
 #include "../kernels/common.h"
-#include "../spectro.h"
-#include "aten_geometry.h"
+#include "../ops/ops.h"
+#include "../ops/aten_geometry.h"
 #include "istft.h"
 #include "nola.h"
 #include "semantics.h"

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "../kernels/common.h"
-#include "aten_geometry.h"
+#include "../ops/aten_geometry.h"
 
 namespace spectro {
 namespace api {

@@ -11,7 +11,7 @@
 #include <cmath>
 
 #include <spectro/spectro.h>
-#include "../spectro.h"
+#include "../ops/ops.h"
 #include "semantics.h"
 
 namespace spectro {

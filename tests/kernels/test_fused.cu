@@ -18,7 +18,7 @@
 //                           barrier shows up as a wrong or NaN result); shared memory poisoned per block. No GPU.
 //   test_fused --bench      cudaEvent timings of the launchers (float32, rfft / irfft, torch.stft / istft's centre
 //                           padding) with achieved GB/s = (signal bytes + spectrum bytes) / time. Built with
-//                           -DSPECTRO_BENCH_BASELINE (and csrc/cuda/kernels_f32.cu) it also times the two-kernel
+//                           -DSPECTRO_BENCH_BASELINE (and csrc/kernels/cuda/instances/frame_ola_f32.cu) it also times the two-kernel
 //                           path on the same card: frame_ola.cuh's framing / overlap-add + cuFFT (libcufft is
 //                           dlopen'ed at run time). --sweep adds launch-shape variants and the general engine.
 #include <cuda_bf16.h>
@@ -73,7 +73,7 @@ bool load() {
 namespace spectro {
 namespace kernels {
 namespace cuda {
-enum class Path : int;  // frame_ola.cuh's (0 = Auto); its launchers come from csrc/cuda/kernels_f32.cu
+enum class Path : int;  // frame_ola.cuh's (0 = Auto); its launchers come from csrc/kernels/cuda/instances/frame_ola_f32.cu
 template <typename V>
 cudaError_t launch_analysis(const AnalysisParams<V>& a, Path path, cudaStream_t stream);
 template <typename V>
@@ -83,7 +83,7 @@ cudaError_t launch_synthesis(const SynthesisParams<V>& s, Path path, cudaStream_
 }  // namespace spectro
 #endif
 
-// The launchers are instantiated in csrc/cuda/fused_*.cu.
+// The launchers are instantiated in csrc/kernels/cuda/instances (generated).
 namespace spectro {
 namespace kernels {
 namespace cuda {

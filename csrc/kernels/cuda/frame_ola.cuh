@@ -30,7 +30,7 @@
 //
 // This header can be included from plain C++ (the binding layer's .cpp files) for the declarations and the
 // host-side planning helpers: the kernels and the launcher definitions are compiled only under nvcc. The launchers
-// are instantiated once per value type in csrc/cuda/kernels_{f32,f64,c64,c128}.cu (SPECTRO_CUDA_INSTANTIATE_FRAME_OLA);
+// are instantiated once per value type in csrc/kernels/cuda/instances/frame_ola_{f32,f64,c64,c128}.cu (SPECTRO_CUDA_INSTANTIATE_FRAME_OLA);
 // the `extern template` declarations at the bottom stop every other translation unit from instantiating them.
 #pragma once
 
@@ -682,7 +682,7 @@ cudaError_t launch_synthesis(const SynthesisParams<V>& s, Path path, cudaStream_
   template cudaError_t launch_analysis<V>(const AnalysisParams<V>&, Path, cudaStream_t);                       \
   template cudaError_t launch_synthesis<V>(const SynthesisParams<V>&, Path, cudaStream_t)
 
-// Instantiated in csrc/cuda/kernels_{f32,f64,c64,c128}.cu; nowhere else.
+// Instantiated in csrc/kernels/cuda/instances/frame_ola_{f32,f64,c64,c128}.cu; nowhere else.
 extern template cudaError_t launch_analysis<float>(const AnalysisParams<float>&, Path, cudaStream_t);
 extern template cudaError_t launch_analysis<double>(const AnalysisParams<double>&, Path, cudaStream_t);
 extern template cudaError_t launch_analysis<Complex<float>>(const AnalysisParams<Complex<float>>&, Path,

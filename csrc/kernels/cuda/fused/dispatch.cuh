@@ -1,0 +1,119 @@
+// spectro — fused kernels: the storage types selected by the parameters, and the launchers (one per combination,
+// instantiated in csrc/kernels/cuda/instances).
+#pragma once
+
+#include "exec.cuh"
+#include "launch.cuh"
+#include "../instances/launchers.h"  // SPECTRO_FUSED_LAUNCHERS: every (V, Out, In) instantiated
+
+namespace spectro {
+namespace kernels {
+namespace cuda {
+namespace detail {
+// ---- storage types, by the parameters -----------------------------------------------------------------------------
+
+template <typename T>
+struct TypeTag {
+  using type = T;
+};
+
+// Calls f(TypeTag<Out>{}, TypeTag<In>{}) with the storage types the parameters select: the result as complex32 when
+// spec_half is set, the signal in half precision when x_half is (float16 / bfloat16 by x_half_bf16, complex32 for a
+// complex signal); cudaErrorInvalidValue for a combination the kernels do not have (half precision with a
+// double-precision computation, a bfloat16 complex signal, both a.x and x_half).
+template <typename V, class F>
+cudaError_t with_analysis_types(const FusedAnalysisParams<V>& p, F&& f) {
+  using R = typename RealOf<V>::type;
+  if constexpr (!std::is_same<R, float>::value) {
+    if (p.spec_half != nullptr || p.x_half != nullptr) return cudaErrorInvalidValue;
+    return f(TypeTag<Complex<R>>{}, TypeTag<V>{});
+  } else {
+    if (p.x_half != nullptr && p.a.x != nullptr) return cudaErrorInvalidValue;
+    const auto by_input = [&](auto out) -> cudaError_t {
+      if (p.x_half == nullptr) return f(out, TypeTag<V>{});
+      if constexpr (IsComplex<V>::value) {
+        return p.x_half_bf16 ? cudaErrorInvalidValue : f(out, TypeTag<__half2>{});
+      } else {
+        return p.x_half_bf16 ? f(out, TypeTag<__nv_bfloat16>{}) : f(out, TypeTag<__half>{});
+      }
+    };
+    return p.spec_half != nullptr ? by_input(TypeTag<__half2>{}) : by_input(TypeTag<Complex<R>>{});
+  }
+}
+
+// The same for the synthesis: the output as float16 / bfloat16 when out_half / out_bf16 is set (float only), the
+// spectrum as complex32 when spec_c32 is (single precision).
+template <typename V, class F>
+cudaError_t with_synthesis_types(const FusedSynthesisParams<V>& p, F&& f) {
+  using R = typename RealOf<V>::type;
+  if constexpr (!std::is_same<R, float>::value) {
+    if (p.out_half != nullptr || p.out_bf16 != nullptr || p.spec_c32 != nullptr) return cudaErrorInvalidValue;
+    return f(TypeTag<V>{}, TypeTag<Complex<R>>{});
+  } else {
+    const auto by_input = [&](auto out) -> cudaError_t {
+      return p.spec_c32 != nullptr ? f(out, TypeTag<__half2>{}) : f(out, TypeTag<Complex<R>>{});
+    };
+    if (p.out_half == nullptr && p.out_bf16 == nullptr) return by_input(TypeTag<V>{});
+    if constexpr (std::is_same<V, float>::value) {
+      if (p.out_half != nullptr && p.out_bf16 != nullptr) return cudaErrorInvalidValue;
+      return p.out_half != nullptr ? by_input(TypeTag<__half>{}) : by_input(TypeTag<__nv_bfloat16>{});
+    } else {
+      return cudaErrorInvalidValue;
+    }
+  }
+}
+
+// By the parameters, on any executor (the host emulation runs these).
+template <typename V, class Exec>
+cudaError_t run_fused_analysis(const FusedAnalysisParams<V>& p, const Exec& exec) {
+  return with_analysis_types(p, [&](auto out, auto in) {
+    return run_fused_analysis_as<V, typename decltype(out)::type, typename decltype(in)::type>(p, exec);
+  });
+}
+template <typename V, class Exec>
+cudaError_t run_fused_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec) {
+  return with_synthesis_types(p, [&](auto out, auto in) {
+    return run_fused_synthesis_as<V, typename decltype(out)::type, typename decltype(in)::type>(p, exec);
+  });
+}
+
+}  // namespace detail
+
+// The launchers, one per combination of storage types, each instantiated in its own file (csrc/kernels/cuda/instances, generated) to keep
+// compilation units small and the build parallel; launch_fused_analysis / launch_fused_synthesis hand over to them.
+template <typename V, typename Out, typename In>
+cudaError_t launch_fused_analysis_as(const FusedAnalysisParams<V>& p, cudaStream_t stream) {
+  return detail::run_fused_analysis_as<V, Out, In>(p, detail::DeviceExec{stream});
+}
+template <typename V, typename Out, typename In>
+cudaError_t launch_fused_synthesis_as(const FusedSynthesisParams<V>& p, cudaStream_t stream) {
+  return detail::run_fused_synthesis_as<V, Out, In>(p, detail::DeviceExec{stream});
+}
+
+#define SPECTRO_FUSED_ANALYSIS_AS(V, Out, In) \
+  template cudaError_t launch_fused_analysis_as<V, Out, In>(const FusedAnalysisParams<V>&, cudaStream_t);
+#define SPECTRO_FUSED_SYNTHESIS_AS(V, Out, In) \
+  template cudaError_t launch_fused_synthesis_as<V, Out, In>(const FusedSynthesisParams<V>&, cudaStream_t);
+#define SPECTRO_EXTERN_ANALYSIS_AS(V, Out, In) extern SPECTRO_FUSED_ANALYSIS_AS(V, Out, In)
+#define SPECTRO_EXTERN_SYNTHESIS_AS(V, Out, In) extern SPECTRO_FUSED_SYNTHESIS_AS(V, Out, In)
+SPECTRO_FUSED_LAUNCHERS(SPECTRO_EXTERN_ANALYSIS_AS, SPECTRO_EXTERN_SYNTHESIS_AS)
+#undef SPECTRO_EXTERN_ANALYSIS_AS
+#undef SPECTRO_EXTERN_SYNTHESIS_AS
+
+// By the parameters (with_analysis_types / with_synthesis_types).
+template <typename V>
+cudaError_t launch_fused_analysis(const FusedAnalysisParams<V>& p, cudaStream_t stream) {
+  return detail::with_analysis_types(p, [&](auto out, auto in) {
+    return launch_fused_analysis_as<V, typename decltype(out)::type, typename decltype(in)::type>(p, stream);
+  });
+}
+template <typename V>
+cudaError_t launch_fused_synthesis(const FusedSynthesisParams<V>& p, cudaStream_t stream) {
+  return detail::with_synthesis_types(p, [&](auto out, auto in) {
+    return launch_fused_synthesis_as<V, typename decltype(out)::type, typename decltype(in)::type>(p, stream);
+  });
+}
+
+}  // namespace cuda
+}  // namespace kernels
+}  // namespace spectro

@@ -1,0 +1,107 @@
+// spectro — fused kernels: the general (2^a 3^b 5^c) analysis engine: tiles of frames transformed together in shared
+// memory.
+#pragma once
+
+#include "helpers.cuh"
+
+namespace spectro {
+namespace kernels {
+namespace cuda {
+namespace detail {
+
+// ----------------------------------------------------------------------------------------------------------------
+// General engine.
+
+template <typename V, typename Out = Complex<typename RealOf<V>::type>, typename In = V>
+struct GenericAnalysis {
+  using R = typename RealOf<V>::type;
+  using Cx = Complex<R>;
+  static constexpr bool kComplex = IsComplex<V>::value;
+  static constexpr int kThreads = 256;
+  static constexpr int kMinBlocks = 1;
+
+#pragma nv_exec_check_disable
+  template <class Ctx>
+  SPECTRO_HD static void run(Ctx& ctx, FusedAnalysisParams<V> p, int frames_per_tile, int64_t tiles_per_row,
+                             fft::Plan plan, int table_n) {
+    const AnalysisParams<V>& a = p.a;
+    const Geometry& g = a.g;
+    const int n_fft = static_cast<int>(g.n_fft);
+    const int hop = static_cast<int>(g.hop);
+    const int m = static_cast<int>(fft_length(kComplex, g.n_fft));
+    const int tid = ctx.tid();
+
+    const int64_t b = ctx.block() / tiles_per_row;
+    const int64_t n0 = (ctx.block() - b * tiles_per_row) * frames_per_tile;
+    const int count = static_cast<int>(min64(frames_per_tile, g.n_frames - n0));
+    const int span = (count - 1) * hop + n_fft;
+
+    Cx* buf = reinterpret_cast<Cx*>(ctx.smem());
+    Cx* scratch = buf + static_cast<int64_t>(frames_per_tile) * m;
+    Cx* table = scratch + static_cast<int64_t>(frames_per_tile) * m;
+    V* sig = reinterpret_cast<V*>(table + table_n);
+
+    // 0. Twiddle table exp(-2 pi i q / table_n), table_n = n_fft (real) or m (complex), when it fits.
+    for (int q = tid; q < table_n; q += kThreads) table[q] = fft::expi_pi<R>(-2 * q, table_n);
+    const fft::TwiddleTable<R> tt{table_n > 0 ? table : nullptr, kComplex ? 1 : 2};
+
+    // 1. The tile's padded span, read once: sig[i] = x[src(p)] * h(p) * scale.
+    const int64_t base = n0 * g.hop;
+    const In* x = input_of<In>(p) + b * g.length;
+    const bool interior = !g.env_normalize && base - g.pad >= 0 && base - g.pad + span <= g.length;
+    for (int i = tid; i < span; i += kThreads) {
+      const int64_t pos = base + i;
+      if (interior) {
+        sig[i] = loaded<V>(x[pos - g.pad]) * a.scale;
+      } else {
+        const int64_t src = pad_source(pos, g);
+        sig[i] = src < 0 ? zero_value<V>() : loaded<V>(x[src]) * (a.scale * envelope_scale(a.window, pos, g));
+      }
+    }
+    ctx.sync();
+
+    // 2. Windowed frames, packed for the FFT.
+    const fft::SmallDiv div_m(m);
+    for (int e = tid; e < count * m; e += kThreads) {
+      const int f = div_m.div(e), j = e - f * m;
+      const V* sf = sig + f * hop;
+      if constexpr (kComplex) {
+        buf[e] = as_complex(sf[j] * a.window[j]);
+      } else {
+        buf[e] = Cx{sf[2 * j] * a.window[2 * j], sf[2 * j + 1] * a.window[2 * j + 1]};
+      }
+    }
+    ctx.sync();
+
+    // 3. FFT (forward).
+    const Cx* z = fft::block_fft<-1, R>(ctx, buf, scratch, m, count, plan, tt);
+
+    // 4. Spectrum, written frame-major (coalesced along bins).
+    const int bins = (p.mode == FftMode::Rfft || p.mode == FftMode::RfftDouble) ? n_fft / 2 + 1 : n_fft;
+    Out* out = output_of<Out>(p) + (b * g.n_frames + n0) * bins;
+    if constexpr (kComplex) {
+      for (int e = tid; e < count * m; e += kThreads) out[e] = stored<Out>(z[e]);
+    } else {
+      // Split step: X[k] = (Z[k] + conj Z[m-k]) / 2 - i/2 exp(-2 pi i k / n_fft) (Z[k] - conj Z[m-k]), k = 0..m.
+      const fft::SmallDiv div_m1(m + 1);
+      for (int e = tid; e < count * (m + 1); e += kThreads) {
+        const int f = div_m1.div(e), k = e - f * (m + 1);
+        const Cx zk = z[f * m + (k == m ? 0 : k)];
+        const Cx zc = fft::cconj(z[f * m + (k == 0 ? 0 : m - k)]);
+        const Cx even = fft::cscale(fft::cadd(zk, zc), R(0.5));
+        const Cx w = table_n > 0 ? table[k] : fft::expi_pi<R>(-2 * k, n_fft);
+        const Cx odd = fft::cmul(w, fft::cscale(fft::csub(zk, zc), R(0.5)));
+        Cx xk = {even.re + odd.im, even.im - odd.re};  // even - i * odd
+        Out* row = out + static_cast<int64_t>(f) * bins;
+        if (p.mode == FftMode::RfftDouble && k > 0 && 2 * k < n_fft) xk = fft::cscale(xk, R(2));
+        row[k] = stored<Out>(xk);
+        if (p.mode == FftMode::RfftFull && k > 0 && k < m) row[n_fft - k] = stored<Out>(fft::cconj(xk));
+      }
+    }
+  }
+};
+
+}  // namespace detail
+}  // namespace cuda
+}  // namespace kernels
+}  // namespace spectro

@@ -1,0 +1,163 @@
+// spectro — fused kernels: helpers shared by the engines: hop arithmetic, 16-byte packs, envelope scales, padded
+// samples, where a synthesis stores a position.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+
+#include "../fft/block_fft.cuh"
+#include "storage.cuh"
+
+namespace spectro {
+namespace kernels {
+namespace cuda {
+namespace detail {
+
+SPECTRO_HD int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+SPECTRO_HD int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+SPECTRO_HD int mini(int a, int b) { return a < b ? a : b; }
+
+template <typename V> struct IsComplex { static constexpr bool value = false; };
+template <typename R> struct IsComplex<Complex<R>> { static constexpr bool value = true; };
+
+template <typename R>
+SPECTRO_HD Complex<R> as_complex(R v) { return {v, R(0)}; }
+template <typename R>
+SPECTRO_HD Complex<R> as_complex(Complex<R> v) { return v; }
+
+// Length of the complex FFT a mode needs: half of n_fft for real signals, n_fft for complex ones.
+SPECTRO_HD int64_t fft_length(bool complex_signal, int64_t n_fft) { return complex_signal ? n_fft : n_fft / 2; }
+
+// log2 of a power of two, else -1.
+inline int log2_exact(int64_t m) {
+  if (m < 1 || (m & (m - 1)) != 0) return -1;
+  int l = 0;
+  while ((int64_t{1} << l) < m) ++l;
+  return l;
+}
+
+// Hop arithmetic of the synthesis gathers. For a position `rel` >= 0 samples after the start of frame 0 of a run,
+// frames f = lo..hi of the run cover it (frame f covers rel - f * hop in [0, n_fft)): with rel = q hop + r and
+// n_fft = a hop + b, hi = q and lo = q - a + 1 - (r < b) (both before clipping to the run). One division.
+struct HopMath {
+  fft::SmallDiv hop;
+  int a = 0, b = 0;
+  HopMath() = default;
+  SPECTRO_HD HopMath(int hop_, int n_fft) : hop(hop_), a(n_fft / hop_), b(n_fft - (n_fft / hop_) * hop_) {}
+  // Frames lo..hi (clipped to [0, f_max]) covering rel; *r = rel mod hop.
+  SPECTRO_HD void covering(int rel, int f_max, int* lo, int* hi, int* r) const {
+    const int q = hop.div(rel);
+    *r = rel - q * hop.d;
+    *hi = mini(q, f_max);
+    const int l = q - a + 1 - (*r < b ? 1 : 0);
+    *lo = l > 0 ? l : 0;
+  }
+};
+
+// Sixteen bytes of consecutive reals (4 float or 2 double), loaded or stored with one 16-byte access. The address
+// must be 16-byte aligned; the host emulation checks it (a misaligned access would fault on the device).
+template <typename R>
+struct alignas(16) Pack16 {
+  static constexpr int kN = static_cast<int>(16 / sizeof(R));
+  R v[kN];
+};
+SPECTRO_HD void check_aligned16(const void* ptr) {
+#ifndef __CUDA_ARCH__
+  if ((reinterpret_cast<uintptr_t>(ptr) & 15) != 0) {
+    std::fprintf(stderr, "spectro: misaligned 16-byte access at %p\n", ptr);
+    std::abort();
+  }
+#else
+  (void)ptr;
+#endif
+}
+template <typename R>
+SPECTRO_HD Pack16<R> load16(const R* ptr) {
+  check_aligned16(ptr);
+  return *reinterpret_cast<const Pack16<R>*>(ptr);
+}
+template <typename R>
+SPECTRO_HD void store16(R* ptr, const Pack16<R>& v) {
+  check_aligned16(ptr);
+  *reinterpret_cast<Pack16<R>*>(ptr) = v;
+}
+
+// h(p) of common.h from the window (shared or global memory): frames first..first+f_max of the row, `relf` =
+// p - first*hop (first = first_frame(p') for some p' <= p). Same summation order as envelope_scale.
+template <typename R>
+SPECTRO_HD R envelope_scale_rel(const R* win, int relf, const HopMath& hm, int f_max) {
+  int lo, hi, r;
+  hm.covering(relf, f_max, &lo, &hi, &r);
+  R env = R(0);
+  for (int f = lo; f <= hi; ++f) {
+    const R w = win[relf - f * hm.hop.d];
+    env += w * w;
+  }
+  return env < R(kEnvelopeEps) ? R(0) : R(1) / env;
+}
+
+// Output scale h(p) * scale for the positions p every frame of whose residue class is present (n_fft - hop <= p <
+// n_frames * hop): there h depends on p mod hop only. table[r], r < hop, summed in envelope_scale's order (frames
+// ascending = k descending). Called by the whole block (no barrier).
+template <typename R>
+SPECTRO_HD R periodic_envelope_scale(const R* win, int n_fft, int hop, int r) {
+  R env = R(0);
+  if (r < n_fft) {
+    for (int k = r + ((n_fft - 1 - r) / hop) * hop; k >= r; k -= hop) env += win[k] * win[k];
+  }
+  return env < R(kEnvelopeEps) ? R(0) : R(1) / env;
+}
+template <typename R>
+SPECTRO_HD void build_scale_table(const R* win, int n_fft, int hop, bool env_normalize, R scale, R* table, int tid,
+                                  int nthreads) {
+  for (int r = tid; r < hop; r += nthreads) {
+    const R h = env_normalize ? periodic_envelope_scale(win, n_fft, hop, r) : R(1);
+    table[r] = h * scale;
+  }
+}
+
+// Element e (padded position pos) of a frame, windowed: x[src(pos)] * (scale * w[e] * h(pos)), as analysis_element;
+// ws = scale * w[e]. Only frames that reach into the padding, or into the ends where the envelope is not periodic,
+// come here.
+template <typename V, typename In, typename R>
+SPECTRO_HD V padded_sample(const In* xrow, const R* window, int64_t pos, R ws, const Geometry& g) {
+  const int64_t src = pad_source(pos, g);
+  if (src < 0) return zero_value<V>();
+  return loaded<V>(xrow[src]) * (ws * envelope_scale(window, pos, g));
+}
+
+// Where a synthesis block stores the value of padded position p0 + i of its segment: the output sample t = p - pad
+// when 0 <= t < T (as Out), else the row's side buffer (left part at p, right part at p - T). One pointer in
+// registers; the rest is re-read from the kernel parameters on the (edge-only) slow path.
+template <typename V, typename Out>
+struct SynthesisOut {
+  Out* direct;  // output row + (p0 - pad) when the whole segment lies inside the signal, else null
+  SPECTRO_HD SynthesisOut(const FusedSynthesisParams<V>& p, int64_t b, int64_t p0, int len) {
+    const int64_t t0 = p0 - p.s.g.pad;
+    direct = t0 >= 0 && t0 + len <= p.s.g.length ? output_of<Out>(p) + b * p.s.g.length + t0 : nullptr;
+  }
+  SPECTRO_HD void put(const FusedSynthesisParams<V>& p, int64_t b, int64_t p0, int i, V v) const {
+    if (direct != nullptr) {
+      direct[i] = stored<Out>(v);
+    } else {
+      put_edge(output_of<Out>(p), p.side, p.s.g.length, p.s.g.pad, fused_side_length(p.s.g), b, p0 + i - p.s.g.pad, v);
+    }
+  }
+  // Sample t (-pad <= t < span - pad) of row b. Out of line (its arguments by value: no copy of the parameters in
+  // local memory), so that the edge arithmetic stays out of the kernels' store loops (inlined, it was predicated
+  // into every store).
+  __host__ __device__ __noinline__ static void put_edge(Out* out, V* side, int64_t length, int64_t pad,
+                                                        int64_t side_len, int64_t b, int64_t t, V v) {
+    if (t >= 0 && t < length) {
+      out[b * length + t] = stored<Out>(v);
+    } else {
+      side[b * side_len + (t < 0 ? t + pad : t - length + pad)] = v;  // left part at p, right part at p - T
+    }
+  }
+};
+
+}  // namespace detail
+}  // namespace cuda
+}  // namespace kernels
+}  // namespace spectro

@@ -1,0 +1,249 @@
+// spectro — fused kernels: the launch policy of each engine (tile, segment and grid sizes from the geometry and the
+// occupancy), on any executor.
+#pragma once
+
+#include <type_traits>
+
+#include "fold_side.cuh"
+#include "generic_analysis.cuh"
+#include "generic_synthesis.cuh"
+#include "pow2_analysis.cuh"
+#include "pow2_synthesis.cuh"
+
+namespace spectro {
+namespace kernels {
+namespace cuda {
+// Shared memory a fused block may take: the budget the launchers size tiles for, and the hard cap (H100/H200 allow
+// 227 KB per block after opting in).
+constexpr int64_t kFusedSmemBudget = 96 * 1024;
+// The general engine's launchers split short inputs finer until they have this many blocks (two per SM of an H100 /
+// H200), rather than leave SMs idle.
+constexpr int64_t kFusedWideGrid = 264;
+constexpr int64_t kFusedSmemMax = 200 * 1024;
+
+// Whether the fused kernels handle this size for value type V: real FFTs need an even n_fft whose half factors into
+// 2, 3, 5, complex ones n_fft itself; and one frame's FFT buffers plus its signal span must fit in shared memory.
+template <typename V>
+bool fused_supported(int64_t n_fft, bool complex_fft) {
+  using R = typename RealOf<V>::type;
+  if (n_fft < 2 || n_fft > 16384) return false;
+  if (!complex_fft && n_fft % 2 != 0) return false;
+  const int64_t m = detail::fft_length(complex_fft, n_fft);
+  fft::Plan plan;
+  if (!fft::make_plan(m, &plan)) return false;
+  return 2 * m * static_cast<int64_t>(sizeof(Complex<R>)) + n_fft * static_cast<int64_t>(sizeof(V)) <= kFusedSmemMax;
+}
+
+namespace detail {
+
+// Resident blocks of Body on the device: Exec::slots, at least one SM's worth of one block.
+template <class Body, class Exec, class... Args>
+int64_t resident_blocks(const Exec& exec, int64_t smem) {
+  const int64_t s = exec.template slots<Body, Args...>(smem);
+  return s > 0 ? s : 132;
+}
+
+template <typename V, typename Out, typename In, int kLogM, class Exec>
+cudaError_t pow2_analysis(const FusedAnalysisParams<V>& p, const Exec& exec) {
+  using Body = Pow2Analysis<V, kLogM, Out, In>;
+  const Geometry& g = p.a.g;
+  const int64_t smem = Body::smem_bytes();
+  // One or a few waves of equal blocks, each a run of whole rounds of one row.
+  const int64_t slots = resident_blocks<Body, Exec, FusedAnalysisParams<V>, int, int64_t>(exec, smem);
+  const int waves = fused_tuning().waves > 0 ? fused_tuning().waves : 2;
+  const int64_t rounds_per_row = (g.n_frames + Body::kRound - 1) / Body::kRound;
+  // Rounded down: rounding up would leave a last, nearly empty wave (up to batch - 1 blocks) that costs a whole
+  // block's time.
+  const int64_t blocks_per_row_target = max64(1, slots * waves / p.a.batch);
+  const int64_t rounds = fused_tuning().rounds > 0
+                             ? fused_tuning().rounds
+                             : max64(1, (rounds_per_row + blocks_per_row_target - 1) / blocks_per_row_target);
+  const int64_t frames_per_block = rounds * Body::kRound;
+  if (frames_per_block > 0x7fffffff) return cudaErrorInvalidConfiguration;
+  const int64_t blocks_per_row = (g.n_frames + frames_per_block - 1) / frames_per_block;
+  return exec.template launch<Body>(p.a.batch * blocks_per_row, smem, p, static_cast<int>(frames_per_block),
+                                    blocks_per_row);
+}
+
+template <typename V, typename Out, typename In, class Exec>
+cudaError_t generic_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, bool complex_fft);
+
+template <typename V, typename Out, typename In, int kLogM, class Exec>
+cudaError_t pow2_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, bool complex_fft) {
+  using Body = Pow2Synthesis<V, kLogM, Out, In>;
+  const Geometry& g = p.s.g;
+  const int ring = Body::ring_size(g.n_fft, g.hop);
+  const int64_t smem = Body::smem_bytes(ring, g.n_fft, g.hop);
+  // Long hops in double precision (and complex n_fft = 4096) take the general engine. Decided on the footprint with
+  // the spectrum staged in the compute type, whatever its storage: one geometry, one engine, so a complex32 spectrum
+  // gives exactly the result of its complex64 copy (a smaller complex32 stage would fit where complex64 does not).
+  using Staged = Pow2Synthesis<V, kLogM, Out, Complex<typename RealOf<V>::type>>;
+  if (Staged::smem_bytes(ring, g.n_fft, g.hop) > kFusedSmemMax) return generic_synthesis<V, Out, In>(p, exec, complex_fft);
+  const int64_t slots = resident_blocks<Body, Exec, FusedSynthesisParams<V>, int, int64_t, int, int>(exec, smem);
+  const int waves = fused_tuning().waves > 0 ? fused_tuning().waves : 1;
+  // Segment: a multiple of hop, long enough that the frames transformed twice (those straddling two segments,
+  // about n_fft / hop per segment) stay a small share, short enough to give `waves` waves of blocks.
+  const int64_t cover = (g.n_fft + g.hop - 1) / g.hop;
+  const int64_t positions = synthesis_hi(g) - synthesis_lo(g);  // per row
+  const int64_t hops_per_row = (positions + g.hop - 1) / g.hop;
+  const int64_t blocks_per_row_target = max64(1, slots * waves / p.s.batch);  // rounded down, as in analysis
+  int64_t seg_hops = max64(2 * cover, (hops_per_row + blocks_per_row_target - 1) / blocks_per_row_target);
+  if (fused_tuning().segment_hops > 0) seg_hops = fused_tuning().segment_hops;
+  seg_hops = min64(seg_hops, max64(1, (int64_t{1} << 30) / g.hop));
+  const int64_t segment = seg_hops * g.hop;
+  const int64_t segments_per_row = (positions + segment - 1) / segment;
+  // Packed overlap-add and stores where hop and the first segment's start are multiples of the pack (the kernel
+  // checks each segment's length).
+  const int packed = !fused_tuning().scalar_ola && g.hop % Body::kVec == 0 && synthesis_lo(g) % Body::kVec == 0;
+  return exec.template launch<Body>(p.s.batch * segments_per_row, smem, p, static_cast<int>(segment),
+                                    segments_per_row, ring, packed);
+}
+
+template <typename V, typename Out, typename In, class Exec>
+cudaError_t generic_analysis(const FusedAnalysisParams<V>& p, const Exec& exec) {
+  using R = typename RealOf<V>::type;
+  using Body = GenericAnalysis<V, Out, In>;
+  constexpr bool kComplex = IsComplex<V>::value;
+  const Geometry& g = p.a.g;
+  fft::Plan plan;
+  const int64_t m = fft_length(kComplex, g.n_fft);
+  fft::make_plan(m, &plan);
+  const int64_t cbytes = sizeof(Complex<R>);
+  // Twiddle table when it takes at most a quarter of the budget.
+  const int64_t table_n = (kComplex ? m : g.n_fft) * cbytes <= kFusedSmemBudget / 4 ? (kComplex ? m : g.n_fft) : 0;
+  // Frames per tile: ~2048 complex values per FFT buffer, at least one frame, within the shared-memory budget.
+  auto bytes_for = [&](int64_t f) {
+    return 2 * f * m * cbytes + table_n * cbytes + ((f - 1) * g.hop + g.n_fft) * static_cast<int64_t>(sizeof(V));
+  };
+  int64_t frames = max64(1, 2048 / m);
+  frames = min64(frames, g.n_frames);
+  while (frames > 1 && bytes_for(frames) > kFusedSmemBudget) --frames;
+  // Short signals: fewer frames per tile rather than idle SMs (a tile's frames are transformed one pass at a time,
+  // so a lone block with many frames is latency-bound).
+  while (frames > 1 && p.a.batch * ((g.n_frames + frames - 1) / frames) < kFusedWideGrid) --frames;
+  int64_t t_n = table_n;
+  if (bytes_for(frames) > kFusedSmemMax) t_n = 0;
+  const int64_t smem = bytes_for(frames) - (table_n - t_n) * cbytes;
+  if (smem > kFusedSmemMax) return cudaErrorInvalidValue;
+  const int64_t tiles = (g.n_frames + frames - 1) / frames;
+  return exec.template launch<Body>(p.a.batch * tiles, smem, p, static_cast<int>(frames), tiles, plan,
+                                    static_cast<int>(t_n));
+}
+
+template <typename V, typename Out, typename In, class Exec>
+cudaError_t generic_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, bool complex_fft) {
+  using R = typename RealOf<V>::type;
+  using Body = GenericSynthesis<V, Out, In>;
+  const Geometry& g = p.s.g;
+  fft::Plan plan;
+  const int64_t m = fft_length(complex_fft, g.n_fft);
+  fft::make_plan(m, &plan);
+  const int64_t cbytes = sizeof(Complex<R>);
+  const int64_t table_n = g.n_fft * cbytes <= kFusedSmemBudget / 4 ? (complex_fft ? m : g.n_fft) : 0;
+  // Segment: a multiple of hop near 8 frames' worth of output (fewer when that would leave SMs idle), so that the
+  // frames re-transformed at segment edges stay a small fraction.
+  const int64_t rows = p.s.batch;
+  int64_t segment = max64(g.hop, min64(8192, 4 * g.n_fft) / g.hop * g.hop);
+  const int64_t positions = synthesis_hi(g) - synthesis_lo(g);  // per row
+  while (segment > g.hop && rows * ((positions + segment - 1) / segment) < kFusedWideGrid) segment -= g.hop;
+  int64_t frames = max64(1, 2048 / m);
+  auto bytes_for = [&](int64_t f, int64_t seg, int64_t tn, int64_t hn) {
+    return 2 * f * m * cbytes + tn * cbytes + seg * static_cast<int64_t>(sizeof(V)) +
+           hn * static_cast<int64_t>(sizeof(R));
+  };
+  while (frames > 1 && bytes_for(frames, segment, table_n, g.hop) > kFusedSmemBudget) --frames;
+  while (segment > g.hop && bytes_for(frames, segment, table_n, g.hop) > kFusedSmemBudget) segment -= g.hop;
+  // Long hops: drop the twiddle table, then the scale table, then cut the segment below a hop.
+  const int64_t t_n = bytes_for(frames, segment, table_n, 0) > kFusedSmemMax ? 0 : table_n;
+  const int64_t hs_n = bytes_for(frames, segment, t_n, g.hop) > kFusedSmemMax ? 0 : g.hop;
+  while (segment > 64 && bytes_for(frames, segment, t_n, hs_n) > kFusedSmemMax) segment = max64(64, segment / 2);
+  const int64_t smem = bytes_for(frames, segment, t_n, hs_n);
+  if (smem > kFusedSmemMax) return cudaErrorInvalidValue;
+  const int64_t blocks = rows * ((positions + segment - 1) / segment);
+  return exec.template launch<Body>(blocks, smem, p, static_cast<int>(segment), static_cast<int>(frames), plan,
+                                    static_cast<int>(t_n), static_cast<int>(hs_n));
+}
+
+// The launchers' logic on any executor (DeviceExec, or the test's host emulation), for storage types Out (result)
+// and In (input).
+template <typename V, typename Out, typename In, class Exec>
+cudaError_t run_fused_analysis_as(const FusedAnalysisParams<V>& p, const Exec& exec) {
+  constexpr bool kComplex = IsComplex<V>::value;
+  const Geometry& g = p.a.g;
+  if (p.a.batch == 0 || g.n_frames == 0) return cudaSuccess;
+  if (!fused_supported<V>(g.n_fft, kComplex)) return cudaErrorInvalidValue;
+  if (kComplex != (p.mode == FftMode::Fft)) return cudaErrorInvalidValue;
+  const int logm = fused_tuning().force_general ? -1 : log2_exact(fft_length(kComplex, g.n_fft));
+  switch (logm) {
+    case 4: return pow2_analysis<V, Out, In, 4>(p, exec);
+    case 5: return pow2_analysis<V, Out, In, 5>(p, exec);
+    case 6: return pow2_analysis<V, Out, In, 6>(p, exec);
+    case 7: return pow2_analysis<V, Out, In, 7>(p, exec);
+    case 8: return pow2_analysis<V, Out, In, 8>(p, exec);
+    case 9: return pow2_analysis<V, Out, In, 9>(p, exec);
+    case 10: return pow2_analysis<V, Out, In, 10>(p, exec);
+    case 11: return pow2_analysis<V, Out, In, 11>(p, exec);
+    case 12: return pow2_analysis<V, Out, In, 12>(p, exec);
+    default: return generic_analysis<V, Out, In>(p, exec);
+  }
+}
+
+template <typename V, class Exec>
+cudaError_t fold_side(const FusedSynthesisParams<V>& p, const Exec& exec) {
+  using Body = FoldSide<V>;
+  const Geometry& g = p.s.g;
+  const int64_t right = g.span() - g.pad - g.length;
+  const int64_t k = max64(g.pad, right) + 1;  // reflect reaches t = pad and T - 1 - right; circular t = T - pad, right - 1
+  const int64_t targets_per_row = min64(g.length, 2 * k);
+  const int64_t blocks = (p.s.batch * targets_per_row + Body::kThreads - 1) / Body::kThreads;
+  return exec.template launch<Body>(blocks, 0, p, targets_per_row, k);
+}
+
+template <typename V, typename Out, typename In, class Exec>
+cudaError_t run_fused_synthesis_engine(const FusedSynthesisParams<V>& p, const Exec& exec);
+
+// For storage types Out (V, or half precision: constant padding only, the fold reads and adds to the output in V)
+// and In.
+template <typename V, typename Out, typename In, class Exec>
+cudaError_t run_fused_synthesis_as(const FusedSynthesisParams<V>& p, const Exec& exec) {
+  const Geometry& g = p.s.g;
+  if (p.s.batch == 0 || g.length == 0) return cudaSuccess;
+  const bool fold = fused_side_length(g) > 0;  // positions outside the signal to fold back
+  if (fold && (p.side == nullptr || !std::is_same<Out, V>::value)) return cudaErrorInvalidValue;
+  const cudaError_t err = run_fused_synthesis_engine<V, Out, In>(p, exec);
+  if constexpr (std::is_same<Out, V>::value) {
+    if (err != cudaSuccess || !fold) return err;
+    return fold_side(p, exec);
+  } else {
+    return err;
+  }
+}
+
+// The synthesis proper (output and side buffer), by FFT length.
+template <typename V, typename Out, typename In, class Exec>
+cudaError_t run_fused_synthesis_engine(const FusedSynthesisParams<V>& p, const Exec& exec) {
+  const Geometry& g = p.s.g;
+  const bool complex_fft = !(p.mode == FftMode::Irfft || p.mode == FftMode::IrfftHalf);
+  if (complex_fft != (p.mode == FftMode::Ifft || p.mode == FftMode::IfftReal)) return cudaErrorInvalidValue;
+  if (IsComplex<V>::value != (p.mode == FftMode::Ifft)) return cudaErrorInvalidValue;
+  if (!fused_supported<V>(g.n_fft, complex_fft)) return cudaErrorInvalidValue;
+  const int logm = fused_tuning().force_general ? -1 : log2_exact(fft_length(complex_fft, g.n_fft));
+  switch (logm) {
+    case 4: return pow2_synthesis<V, Out, In, 4>(p, exec, complex_fft);
+    case 5: return pow2_synthesis<V, Out, In, 5>(p, exec, complex_fft);
+    case 6: return pow2_synthesis<V, Out, In, 6>(p, exec, complex_fft);
+    case 7: return pow2_synthesis<V, Out, In, 7>(p, exec, complex_fft);
+    case 8: return pow2_synthesis<V, Out, In, 8>(p, exec, complex_fft);
+    case 9: return pow2_synthesis<V, Out, In, 9>(p, exec, complex_fft);
+    case 10: return pow2_synthesis<V, Out, In, 10>(p, exec, complex_fft);
+    case 11: return pow2_synthesis<V, Out, In, 11>(p, exec, complex_fft);
+    case 12: return pow2_synthesis<V, Out, In, 12>(p, exec, complex_fft);
+    default: return generic_synthesis<V, Out, In>(p, exec, complex_fft);
+  }
+}
+
+}  // namespace detail
+
+}  // namespace cuda
+}  // namespace kernels
+}  // namespace spectro

@@ -1,0 +1,212 @@
+// spectro — fused kernels: the power-of-two analysis engine (register-blocked radix-8 FFT, frames straight from global
+// memory).
+#pragma once
+
+#include "helpers.cuh"
+#include "tuning.cuh"
+
+namespace spectro {
+namespace kernels {
+namespace cuda {
+namespace detail {
+
+// ----------------------------------------------------------------------------------------------------------------
+// Power-of-two engine.
+
+// Out: how the spectrum is stored (Complex<R>, or __half2 for complex32). In: how the signal is stored (V, or for
+// single precision __half / __nv_bfloat16 (real) and __half2 (complex32)).
+template <typename V, int kLogM, typename Out = Complex<typename RealOf<V>::type>, typename In = V>
+struct Pow2Analysis {
+  using R = typename RealOf<V>::type;
+  using Cx = Complex<R>;
+  using S = fft::Pow2Shape<kLogM>;
+  static constexpr bool kComplex = IsComplex<V>::value;
+  static constexpr int kM = S::kM, kTpf = S::kTpf;
+  static constexpr int kThreads = kTpf > SPECTRO_FUSED_THREADS ? kTpf : SPECTRO_FUSED_THREADS;
+  static constexpr int kMinBlocks =
+      SPECTRO_FUSED_MIN_BLOCKS * SPECTRO_FUSED_THREADS / kThreads > 0 ? SPECTRO_FUSED_MIN_BLOCKS * SPECTRO_FUSED_THREADS / kThreads : 1;
+  static constexpr int kRound = kThreads / kTpf;  // frames transformed together
+  // Two sequence buffers per frame of a round, then the 2M-th roots on the half circle (the real split step's
+  // twiddles, and the FFT passes' twiddles in every mode).
+  static constexpr int64_t smem_bytes() { return (2 * int64_t{kRound} * S::kFrameStride + kM) * int64_t{sizeof(Cx)}; }
+
+  // The interior frames n, lo <= n <= hi: they lie inside the signal (start = n hop - pad >= 0, start + n_fft <=
+  // T), and with envelope scaling also inside the positions n_fft - hop <= p < n_frames hop where h(p) depends on p
+  // mod hop only, so h(n hop + e) = h(e mod hop) folds into the thread's window factors. Read with plain vector
+  // loads; the others element by element.
+  SPECTRO_HD static void interior_frames(const Geometry& g, int64_t* lo, int64_t* hi) {
+    *lo = 1;
+    *hi = 0;
+    if (g.pad < 0 || g.length + g.pad < g.n_fft) return;
+    *lo = (g.pad + g.hop - 1) / g.hop;
+    *hi = (g.length + g.pad - g.n_fft) / g.hop;
+    if (g.env_normalize) {
+      *lo = max64(*lo, max64(0, (g.n_fft - g.hop + g.hop - 1) / g.hop));
+      const int64_t top = g.n_frames * g.hop - g.n_fft;  // n hop <= top
+      *hi = top < 0 ? -1 : min64(*hi, top / g.hop);
+    }
+  }
+  // The thread's 8 raw samples (pairs for real signals) of interior frame n: element j + r M/8 of the FFT input.
+  // Real pairs are single loads of twice the sample's width where the frame start is aligned for that.
+  SPECTRO_HD static void load_interior(const In* xrow, int64_t n, const Geometry& g, int j, Cx (&x)[8]) {
+    const In* xs = xrow + (n * g.hop - g.pad);
+    if constexpr (kComplex) {
+SPECTRO_UNROLL
+      for (int r = 0; r < 8; ++r) x[r] = loaded<Cx>(xs[j + r * kTpf]);
+    } else {
+      using Pair = typename PairOf<In>::type;
+      if ((reinterpret_cast<uintptr_t>(xs) & (sizeof(Pair) - 1)) == 0) {
+        const Pair* xp = reinterpret_cast<const Pair*>(xs);
+SPECTRO_UNROLL
+        for (int r = 0; r < 8; ++r) x[r] = loaded_pair<Cx>(xp[j + r * kTpf]);
+      } else {
+SPECTRO_UNROLL
+        for (int r = 0; r < 8; ++r)
+          x[r] = Cx{loaded<R>(xs[2 * (j + r * kTpf)]), loaded<R>(xs[2 * (j + r * kTpf) + 1])};
+      }
+    }
+  }
+
+#pragma nv_exec_check_disable
+  template <class Ctx>
+  SPECTRO_HD static void run(Ctx& ctx, FusedAnalysisParams<V> p, int frames_per_block, int64_t blocks_per_row) {
+    const AnalysisParams<V>& a = p.a;
+    const Geometry& g = a.g;
+    const int tid = ctx.tid();
+    const int fl = tid >> S::kLogTpf, j = tid & (kTpf - 1);
+    const int64_t b = ctx.block() / blocks_per_row;
+    const int64_t n_begin = (ctx.block() - b * blocks_per_row) * frames_per_block;
+    const int64_t n_end = min64(n_begin + frames_per_block, g.n_frames);
+    Cx* buf0 = reinterpret_cast<Cx*>(ctx.smem());
+    Cx* buf1 = buf0 + kRound * S::kFrameStride;
+    Cx* st = buf1 + kRound * S::kFrameStride;  // st[k] = exp(-2 pi i k / n_fft), k < M (real signals)
+    const int off = fl * S::kFrameStride;
+
+    // scale * window (* h(e mod hop) with envelope scaling) at the thread's elements e: (e, e + 1) = (2i, 2i + 1)
+    // for real signals, e = i for complex ones; what an interior frame's elements are multiplied by.
+    const int n_fft = static_cast<int>(g.n_fft), hop = static_cast<int>(min64(g.hop, 0x40000000));
+    const auto factor = [&](int e) {
+      const R ws = a.scale * a.window[e];
+      return g.env_normalize ? ws * periodic_envelope_scale(a.window, n_fft, hop, e % hop) : ws;
+    };
+    Cx ws[8];
+SPECTRO_UNROLL
+    for (int r = 0; r < 8; ++r) {
+      const int i = j + r * kTpf;
+      if constexpr (kComplex) {
+        ws[r] = Cx{factor(i), R(0)};
+      } else {
+        ws[r] = Cx{factor(2 * i), factor(2 * i + 1)};
+      }
+    }
+    // The half-circle roots in shared memory: the split step reads them there, and each thread copies its pass
+    // twiddles into registers from them.
+    for (int k = tid; k < kM; k += kThreads) st[k] = fft::expi_pi<R>(-2 * k, 2 * kM);
+    ctx.sync();
+    fft::Pow2Twiddles<kLogM, -1, R> tw;
+    tw.init(j, st);
+    // The block's frames n_begin + m, 0 <= m < count (ints: count <= frames_per_block); interior ones for
+    // lo_rel <= m <= lo_rel + width_rel, all below count (none: lo_rel out of reach).
+    const int count = static_cast<int>(n_end - n_begin);
+    int lo_rel = 0x3fffffff, width_rel = 0;
+    {
+      int64_t lo, hi;
+      interior_frames(g, &lo, &hi);
+      lo = max64(lo, n_begin);
+      hi = min64(hi, n_end - 1);
+      if (lo <= hi) {
+        lo_rel = static_cast<int>(lo - n_begin);
+        width_rel = static_cast<int>(hi - lo);
+      }
+    }
+    const auto interior_rel = [lo_rel, width_rel](int m) {
+      return static_cast<unsigned>(m - lo_rel) <= static_cast<unsigned>(width_rel);
+    };
+    const bool full = p.mode == FftMode::RfftFull, dbl = p.mode == FftMode::RfftDouble;
+    const int64_t bins = kComplex ? kM : (full ? 2 * kM : kM + 1);
+    const In* xrow = input_of<In>(p) + b * g.length;
+
+    // Software pipeline (SPECTRO_FUSED_PREFETCH): the next round's interior frame is loaded (into xn) before this
+    // round's FFT passes, so the global loads overlap the shared-memory passes and barriers.
+    Cx xn[8];
+    bool next_interior = false;
+#if SPECTRO_FUSED_PREFETCH
+    next_interior = interior_rel(fl);
+    if (next_interior) load_interior(xrow, n_begin + fl, g, j, xn);
+#endif
+
+    int par = 0;
+    for (int mr = 0; mr < count; mr += kRound) {
+      const int m = mr + fl;
+      const int64_t n = n_begin + m;
+      const bool valid = m < count;
+#if !SPECTRO_FUSED_PREFETCH
+      next_interior = interior_rel(m);
+      if (next_interior) load_interior(xrow, n, g, j, xn);
+#endif
+      Cx v[8];
+      if (valid && next_interior) {
+SPECTRO_UNROLL
+        for (int r = 0; r < 8; ++r) {
+          if constexpr (kComplex) {
+            v[r] = Cx{xn[r].re * ws[r].re, xn[r].im * ws[r].re};
+          } else {
+            v[r] = Cx{xn[r].re * ws[r].re, xn[r].im * ws[r].im};
+          }
+        }
+      } else if (valid) {  // the frame reaches into the padding or the envelope's ends: element by element
+        const int64_t pos0 = n * g.hop;
+SPECTRO_UNROLL
+        for (int r = 0; r < 8; ++r) {
+          const int i = j + r * kTpf;
+          if constexpr (kComplex) {
+            v[r] = padded_sample<V>(xrow, a.window, pos0 + i, a.scale * a.window[i], g);
+          } else {
+            v[r] = Cx{padded_sample<V>(xrow, a.window, pos0 + 2 * i, a.scale * a.window[2 * i], g),
+                      padded_sample<V>(xrow, a.window, pos0 + 2 * i + 1, a.scale * a.window[2 * i + 1], g)};
+          }
+        }
+      } else {
+SPECTRO_UNROLL
+        for (int r = 0; r < 8; ++r) v[r] = Cx{R(0), R(0)};
+      }
+#if SPECTRO_FUSED_PREFETCH
+      next_interior = interior_rel(m + kRound);
+      if (next_interior) load_interior(xrow, n + kRound, g, j, xn);
+#endif
+      fft::pow2_pass<kLogM, -1, 0, true>(v, tw, j, (par ? buf1 : buf0) + off);
+      ctx.sync();
+      fft::pow2_passes_from<kLogM, -1, 1, !kComplex>(ctx, v, tw, j, buf0, buf1, par, off);
+      // v[r] = Z[j + r M/8]; the last pass's output (natural order) is in buffer (par + kPasses - 1) & 1.
+      if (valid) {
+        Out* row = output_of<Out>(p) + (b * g.n_frames + n) * bins;
+        if constexpr (kComplex) {
+SPECTRO_UNROLL
+          for (int r = 0; r < 8; ++r) row[j + r * kTpf] = stored<Out>(v[r]);
+        } else {
+          const Cx* z = (((par + S::kPasses - 1) & 1) ? buf1 : buf0) + off;
+          // X[k] = (Z[k] + conj Z[M-k]) / 2 - i/2 exp(-2 pi i k / n_fft) (Z[k] - conj Z[M-k]); X[M] from Z[0].
+SPECTRO_UNROLL
+          for (int r = 0; r < 8; ++r) {
+            const int k = j + r * kTpf;
+            const Cx zk = v[r];
+            const Cx zc = fft::cconj(z[(kM - k) & (kM - 1)]);
+            const Cx even = fft::cscale(fft::cadd(zk, zc), R(0.5));
+            const Cx odd = fft::cmul(st[k], fft::cscale(fft::csub(zk, zc), R(0.5)));
+            Cx xk = {even.re + odd.im, even.im - odd.re};  // even - i * odd
+            if (dbl && k > 0) xk = fft::cscale(xk, R(2));
+            row[k] = stored<Out>(xk);
+            if (full && k > 0) row[2 * kM - k] = stored<Out>(fft::cconj(xk));
+          }
+          if (j == 0) row[kM] = stored<Out>(Cx{v[0].re - v[0].im, R(0)});
+        }
+      }
+      par ^= (S::kPasses & 1);
+    }
+  }
+};
+
+}  // namespace detail
+}  // namespace cuda
+}  // namespace kernels
+}  // namespace spectro

@@ -1,0 +1,340 @@
+// spectro — fused kernels: the power-of-two synthesis engine (spectra staged in shared memory, overlap-add in a ring
+// buffer).
+#pragma once
+
+#include <cuda_pipeline.h>
+
+#include "helpers.cuh"
+#include "tuning.cuh"
+
+namespace spectro {
+namespace kernels {
+namespace cuda {
+namespace detail {
+
+// Out: how the output is stored (V, or __half / __nv_bfloat16 for float). In: how the spectrum is stored (Complex<R>,
+// or __half2 for complex32).
+template <typename V, int kLogM, typename Out = V, typename In = Complex<typename RealOf<V>::type>>
+struct Pow2Synthesis {
+  using R = typename RealOf<V>::type;
+  using Cx = Complex<R>;
+  using S = fft::Pow2Shape<kLogM>;
+  static constexpr bool kComplex = IsComplex<V>::value;  // complex output (mode ifft)
+  static constexpr int kM = S::kM, kTpf = S::kTpf;
+  static constexpr int kThreads = kTpf > SPECTRO_FUSED_THREADS ? kTpf : SPECTRO_FUSED_THREADS;
+  static constexpr int kMinBlocks = SPECTRO_FUSED_SYNTHESIS_MIN_BLOCKS * SPECTRO_FUSED_THREADS / kThreads > 0
+                                        ? SPECTRO_FUSED_SYNTHESIS_MIN_BLOCKS * SPECTRO_FUSED_THREADS / kThreads
+                                        : 1;
+  static constexpr int kRound = kThreads / kTpf;
+  // Positions per pack of the overlap-add and the stores (real output): 16 bytes of V. Where a block's segment allows
+  // (`packed` below), a thread owns packs of kVec consecutive positions, not single positions.
+  static constexpr int kVec = kComplex ? 1 : Pack16<R>::kN;
+  // Ring of partial sums: a power of two >= the positions one round can touch beyond the completed ones, and a
+  // multiple of the block's packs (each thread owns the slots = its index mod kThreads, or its pack's slots).
+  static_assert((kThreads & (kThreads - 1)) == 0, "the synthesis ring needs a power-of-two block size");
+  static int ring_size(int64_t n_fft, int64_t hop) {
+    int q = kThreads * kVec;
+    while (q < (kRound + 1) * hop + n_fft) q *= 2;
+    return q;
+  }
+  // The round's spectra, staged in shared memory as stored (In): bins 0..M of each frame (0..M-1 for complex FFTs),
+  // padded to an even count and to a multiple of 16 bytes per frame (the ring after the stage takes 16-byte loads).
+  static constexpr int kStagePad = 16 / sizeof(In) > 2 ? static_cast<int>(16 / sizeof(In)) : 2;
+  static constexpr int kStageStride = kM + kStagePad;
+  // The window is applied in registers as the inverse FFT's epilogue. It is read from shared memory where that
+  // costs no occupancy (M <= 512: several frames per round), else from global memory (M >= 1024: in shared memory
+  // it cost a resident block per SM). H100, same run: the global reads made M = 512 5% slower, the shared ones
+  // made M = 2048 12% slower.
+  static constexpr bool kWindowInSmem = kRound >= 2;
+  // Shared memory: two sequence buffers per frame of a round, the 2M-th roots on the half circle (the inverse split
+  // step's and the passes' twiddles), the spectrum stage, the ring, the scale table and (kWindowInSmem) the window.
+  static int64_t smem_bytes(int ring, int64_t n_fft, int64_t hop) {
+    return (2 * int64_t{kRound} * S::kFrameStride + kM) * int64_t{sizeof(Cx)} +
+           int64_t{kRound} * kStageStride * int64_t{sizeof(In)} + ring * int64_t{sizeof(V)} +
+           (hop + (kWindowInSmem ? n_fft : 0)) * int64_t{sizeof(R)};
+  }
+
+  // Stages frame n's bins into the thread's frame slot with asynchronous copies (nothing for n > last): issued a round
+  // ahead, so that the global loads overlap the round before; ctx.copy_wait() and a barrier make them visible. Also
+  // reads each bin once (the split step needs bins k and M - k).
+#pragma nv_exec_check_disable
+  template <class Ctx>
+  SPECTRO_HD static void stage_frame(Ctx& ctx, const FusedSynthesisParams<V>& p, const In* spec, int64_t n,
+                                     int64_t last, bool real_fft, int j, In* my_stage) {
+    if (n <= last) {
+      const In* col = spec + n * p.stride_n;
+      if (p.stride_bin == 1) {  // torch.stft's layout: bins contiguous
+SPECTRO_UNROLL
+        for (int r = 0; r < 8; ++r) ctx.copy_async(my_stage + j + r * kTpf, col + j + r * kTpf);
+        if (real_fft && j == 0) ctx.copy_async(my_stage + kM, col + kM);
+      } else {
+SPECTRO_UNROLL
+        for (int r = 0; r < 8; ++r) ctx.copy_async(my_stage + j + r * kTpf, col + (j + r * kTpf) * p.stride_bin);
+        if (real_fft && j == 0) ctx.copy_async(my_stage + kM, col + kM * p.stride_bin);
+      }
+    }
+    ctx.copy_commit();
+  }
+
+#pragma nv_exec_check_disable
+  template <class Ctx>
+  SPECTRO_HD static void run(Ctx& ctx, FusedSynthesisParams<V> p, int segment, int64_t segments_per_row, int ring,
+                             int packed) {
+    const SynthesisParams<V>& s = p.s;
+    const Geometry& g = s.g;
+    const int n_fft = static_cast<int>(g.n_fft);
+    const HopMath hm(static_cast<int>(g.hop), n_fft);
+    const bool real_fft = !kComplex && (p.mode == FftMode::Irfft || p.mode == FftMode::IrfftHalf);
+    const int tid = ctx.tid();
+    const int fl = tid >> S::kLogTpf, j = tid & (kTpf - 1);
+    const int64_t b = ctx.block() / segments_per_row;
+    // Padded position of the segment's first sample, and its length.
+    const int64_t p0 = synthesis_lo(g) + (ctx.block() - b * segments_per_row) * segment;
+    const int len = static_cast<int>(min64(segment, synthesis_hi(g) - p0));
+    const int64_t span = g.span();
+
+    Cx* buf0 = reinterpret_cast<Cx*>(ctx.smem());
+    Cx* buf1 = buf0 + kRound * S::kFrameStride;
+    Cx* st = buf1 + kRound * S::kFrameStride;  // st[k] = exp(2 pi i k / n_fft), k < M
+    In* stage = reinterpret_cast<In*>(st + kM);  // the round's spectra, frame fl at fl * kStageStride
+    V* acc = reinterpret_cast<V*>(stage + kRound * kStageStride);
+    // The window (kWindowInSmem), from an 8-byte aligned start (the ring is a power of two): pairs are single loads.
+    R* win_smem = reinterpret_cast<R*>(acc + ring);
+    R* hs = win_smem + (kWindowInSmem ? n_fft : 0);  // h * scale by position mod hop (interior positions)
+    const R* win = kWindowInSmem ? win_smem : s.window;
+    const int off = fl * S::kFrameStride;
+    const In* spec = input_of<In>(p) + b * p.stride_b;
+
+    // Frames that overlap padded positions [p0, p0 + len) within [0, span): first..last (none if p0 >= span).
+    int64_t first = 0, last = -1;
+    if (p0 < span) {
+      first = first_frame(p0, g);
+      last = last_frame(min64(p0 + len, span) - 1, g);
+    }
+    In* const my_stage = stage + fl * kStageStride;
+    stage_frame(ctx, p, spec, first + fl, last, real_fft, j, my_stage);  // the first round's, before the set-up below
+
+    for (int i = tid; i < ring; i += kThreads) acc[i] = zero_value<V>();
+    if constexpr (kWindowInSmem) {
+      for (int k = tid; k < n_fft; k += kThreads) win_smem[k] = s.window[k];
+    }
+    build_scale_table(s.window, n_fft, static_cast<int>(g.hop), g.env_normalize, s.scale, hs, tid, kThreads);
+    for (int k = tid; k < kM; k += kThreads) st[k] = fft::expi_pi<R>(2 * k, 2 * kM);
+    ctx.sync();  // st, acc, hs (and the window) ready
+    fft::Pow2Twiddles<kLogM, 1, R> tw;
+    tw.init(j, st);
+    const R half_weight = p.mode == FftMode::IrfftHalf ? R(0.5) : R(1);
+    const SynthesisOut<V, Out> out(p, b, p0, len);
+
+    const int f_env_max = static_cast<int>(min64(g.n_frames - 1 - first, 0x3fffffff));
+    // Segment positions i: beyond every frame from lim on; h * scale from hs[] on [int_lo, int_hi).
+    const int lim = static_cast<int>(max64(0, min64(len, span - p0)));
+    const int int_lo = static_cast<int>(max64(0, min64(len, g.n_fft - g.hop - p0)));
+    const int int_hi = static_cast<int>(max64(0, min64(len, g.n_frames * g.hop - p0)));
+    const int relf0 = static_cast<int>(p0 - first * g.hop);  // p - first * hop at i = 0
+    // Packs (see the overlap-add below), uniform over the block: 0 none; 1 packs, storing sample by sample; 2 packs
+    // with 16-byte stores. Packs need a real output, hop and the segment's start p0 multiples of kVec (the launcher
+    // checks hop and synthesis_lo, whose sum with multiples of hop p0 is: `packed`), and a segment length that is
+    // too (every segment of a row but possibly its last). The 16-byte stores need the whole segment inside the
+    // signal, in V, starting at a 16-byte aligned sample.
+    int pack_mode = kVec > 1 && packed != 0 && real_fft && len % kVec == 0 ? 1 : 0;
+    if constexpr (std::is_same<Out, V>::value) {
+      if (pack_mode != 0 && out.direct != nullptr && (reinterpret_cast<uintptr_t>(out.direct) & 15) == 0)
+        pack_mode = 2;
+    }
+    // A thread's output positions advance by `step` (kThreads, or kThreads packs): their residues mod hop by
+    // step_mod (< hop).
+    const int step = pack_mode != 0 ? kThreads * kVec : kThreads;
+    const int step_mod = step - hm.hop.div(step) * hm.hop.d;
+
+    int par = 0;
+    int done = 0;  // positions [0, done) of the segment are written
+    for (int64_t c0 = first; c0 <= last; c0 += kRound) {
+      const int64_t n = c0 + fl;
+      ctx.copy_wait();
+      ctx.sync();  // every thread's copies of this round's spectra are complete and visible
+      Cx v[8];
+      if (n <= last) {
+        if (real_fft) {
+          // Inverse split step (Hermitian c2r; imaginary parts of DC and Nyquist ignored, as cuFFT / pocketfft do):
+          // Z[k] = (X[k] + conj X[M-k]) + i exp(2 pi i k / n_fft) (X[k] - conj X[M-k]), k = 0..M-1.
+SPECTRO_UNROLL
+          for (int r = 0; r < 8; ++r) {
+            const int k = j + r * kTpf;
+            Cx xk = loaded<Cx>(my_stage[k]), xc = loaded<Cx>(my_stage[kM - k]);
+            if (k == 0) {
+              xk.im = R(0);
+              xc.im = R(0);
+            } else {
+              xk = fft::cscale(xk, half_weight);
+              xc = fft::cscale(xc, half_weight);
+            }
+            xc = fft::cconj(xc);
+            const Cx sum = fft::cadd(xk, xc);
+            const Cx dif = fft::cmul(st[k], fft::csub(xk, xc));
+            v[r] = Cx{sum.re - dif.im, sum.im + dif.re};  // sum + i * dif
+          }
+        } else {
+SPECTRO_UNROLL
+          for (int r = 0; r < 8; ++r) v[r] = loaded<Cx>(my_stage[j + r * kTpf]);
+        }
+      } else {
+SPECTRO_UNROLL
+        for (int r = 0; r < 8; ++r) v[r] = Cx{R(0), R(0)};
+      }
+      fft::pow2_pass<kLogM, 1, 0, true>(v, tw, j, (par ? buf1 : buf0) + off);
+      ctx.sync();  // (also: every thread is done reading the stage)
+      stage_frame(ctx, p, spec, n + kRound, last, real_fft, j, my_stage);
+      // The window, applied to the inverse FFT's output in registers (element e = j + r M/8 holds samples 2e, 2e + 1
+      // of a real FFT, sample e otherwise), before its last store.
+      const auto windowed = [&](Cx(&u)[8]) {
+SPECTRO_UNROLL
+        for (int r = 0; r < 8; ++r) {
+          const int e = j + r * kTpf;
+          if (real_fft) {
+            if constexpr (kWindowInSmem) {  // (w[2e], w[2e + 1]) in one load
+              const Cx w2 = reinterpret_cast<const Cx*>(win)[e];
+              u[r] = Cx{u[r].re * w2.re, u[r].im * w2.im};
+            } else {
+              u[r] = Cx{u[r].re * win[2 * e], u[r].im * win[2 * e + 1]};
+            }
+          } else {
+            u[r] = fft::cscale(u[r], win[e]);
+          }
+        }
+      };
+      fft::pow2_passes_from<kLogM, 1, 1, true>(ctx, v, tw, j, buf0, buf1, par, off, windowed);
+      // Overlap-add of this round's frames c0 .. c0 + cnt - 1 (natural order in buffer (par + kPasses - 1) & 1).
+      const Cx* z = (((par + S::kPasses - 1) & 1) ? buf1 : buf0);
+      const int cnt = static_cast<int>(min64(kRound, last - c0 + 1));
+      const int64_t base = c0 * g.hop;
+      const bool final_round = c0 + kRound > last;
+      // Positions that become complete: below the next round's first frame (all of the rest after the last round).
+      const int complete =
+          final_round ? len : static_cast<int>(max64(done, min64(len, base + kRound * g.hop - p0)));
+      const int base_i = static_cast<int>(base - p0);  // segment index of frame c0's first sample (may be < 0)
+      if (pack_mode == 0) {
+        // Overlap-add: sample k of the round's frame f lands on segment position i = base_i + f * hop + k. Thread tid
+        // owns the positions i = tid (mod kThreads), and with them the ring slots i & (ring - 1) (ring is a multiple
+        // of kThreads): it adds the round's frames to its positions in frame order, the summation order of
+        // synthesis_element, with no race and no barrier. Positions below `done` are written already, and positions
+        // from len on belong to the next segment.
+        for (int f = 0; f < cnt; ++f) {
+          const int s0 = base_i + f * hm.hop.d;  // segment position of the frame's first sample
+          const int k_lo = done - s0 > 0 ? done - s0 : 0;
+          const int k_hi = mini(n_fft, len - s0);
+          const Cx* zf = z + f * S::kFrameStride;
+          for (int k = k_lo + ((tid - s0 - k_lo) & (kThreads - 1)); k < k_hi; k += kThreads) {
+            const int slot = (s0 + k) & (ring - 1);
+            V total = acc[slot];
+            if constexpr (kComplex) {
+              total += zf[k];
+            } else if (real_fft) {
+              total += reinterpret_cast<const R*>(zf)[k];
+            } else {
+              total += zf[k].re;  // ifft_real
+            }
+            acc[slot] = total;
+          }
+        }
+        // Positions [done, complete) have every frame covering them added: envelope, scale, write each once (same
+        // owner thread), and free their slots.
+        int i = done + ((tid - done) & (kThreads - 1));
+        if (i < complete) {
+          int rf_mod = i + relf0;  // (p - first * hop) mod hop, the residue of p's frames, kept incrementally
+          rf_mod -= hm.hop.div(rf_mod) * hm.hop.d;
+          for (; i < complete; i += kThreads) {
+            V y = zero_value<V>();  // beyond every frame (last round only): a zero, and no ring slot touched
+            if (i < lim) {
+              const int slot = i & (ring - 1);
+              R sc;
+              if (i >= int_lo && i < int_hi) {
+                sc = hs[rf_mod];
+              } else {
+                const R h = g.env_normalize ? envelope_scale_rel(win, i + relf0, hm, f_env_max) : R(1);
+                sc = h * s.scale;
+              }
+              y = acc[slot] * sc;
+              acc[slot] = zero_value<V>();
+            }
+            out.put(p, b, p0, i, y);
+            rf_mod += step_mod;
+            if (rf_mod >= hm.hop.d) rf_mod -= hm.hop.d;
+          }
+        }
+      } else {
+        // The same in packs of kVec positions (real output only): thread tid owns the packs i / kVec = tid (mod
+        // kThreads) and their ring slots. Every frame start s0, `done`, `complete`, len and the bounds int_lo,
+        // int_hi and lim are multiples of kVec here (see pack_mode), so a pack lies wholly inside or outside each
+        // range. Each position's sum runs in the same order as above: the same bits.
+        if constexpr (kVec > 1) {
+          for (int f = 0; f < cnt; ++f) {
+            const int s0 = base_i + f * hm.hop.d;
+            const int k_lo = done - s0 > 0 ? done - s0 : 0;
+            const int k_hi = mini(n_fft, len - s0);
+            const R* zf = reinterpret_cast<const R*>(z + f * S::kFrameStride);  // samples 0..n_fft-1 of the frame
+            const int q_lo = (s0 + k_lo) / kVec;  // first pack (>= 0: s0 + k_lo >= done)
+            for (int k = (q_lo + ((tid - q_lo) & (kThreads - 1))) * kVec - s0; k < k_hi; k += kThreads * kVec) {
+              R* slot = acc + ((s0 + k) & (ring - 1));
+              Pack16<R> total = load16(slot);
+              const Pack16<R> add = load16(zf + k);
+SPECTRO_UNROLL
+              for (int q = 0; q < kVec; ++q) total.v[q] += add.v[q];
+              store16(slot, total);
+            }
+          }
+          const int q_done = done / kVec;
+          int i = (q_done + ((tid - q_done) & (kThreads - 1))) * kVec;
+          if (i < complete) {
+            int rf_mod = i + relf0;  // a multiple of kVec: hs[rf_mod .. rf_mod + kVec) are the pack's residues
+            rf_mod -= hm.hop.div(rf_mod) * hm.hop.d;
+            for (; i < complete; i += kThreads * kVec) {
+              Pack16<R> y = {};
+              if (i < lim) {
+                R* slot = acc + (i & (ring - 1));
+                const Pack16<R> a = load16(slot);
+                if (i >= int_lo && i < int_hi) {
+                  const Pack16<R> sc = load16(hs + rf_mod);
+SPECTRO_UNROLL
+                  for (int q = 0; q < kVec; ++q) y.v[q] = a.v[q] * sc.v[q];
+                } else {
+SPECTRO_UNROLL
+                  for (int q = 0; q < kVec; ++q) {
+                    const R h = g.env_normalize ? envelope_scale_rel(win, i + q + relf0, hm, f_env_max) : R(1);
+                    y.v[q] = a.v[q] * (h * s.scale);
+                  }
+                }
+                store16(slot, Pack16<R>{});
+              }
+              if constexpr (std::is_same<Out, V>::value) {
+                if (pack_mode == 2) {
+                  store16(out.direct + i, y);
+                } else {
+SPECTRO_UNROLL
+                  for (int q = 0; q < kVec; ++q) out.put(p, b, p0, i + q, y.v[q]);
+                }
+              } else {
+SPECTRO_UNROLL
+                for (int q = 0; q < kVec; ++q) out.put(p, b, p0, i + q, y.v[q]);
+              }
+              rf_mod += step_mod;
+              if (rf_mod >= hm.hop.d) rf_mod -= hm.hop.d;
+            }
+          }
+        }
+      }
+      done = complete;
+      par ^= (S::kPasses & 1);
+    }
+    ctx.copy_wait();  // (nothing outstanding: the last round staged nothing)
+    // No frame overlaps the segment (it lies beyond the span): zeros.
+    if (first > last) {
+      for (int i = tid; i < len; i += kThreads) out.put(p, b, p0, i, zero_value<V>());
+    }
+  }
+};
+
+}  // namespace detail
+}  // namespace cuda
+}  // namespace kernels
+}  // namespace spectro

@@ -1,0 +1,44 @@
+// spectro — fused kernels: launch-shape knobs for tests and benchmarks, and the build-time block-shape knobs.
+#pragma once
+
+
+
+namespace spectro {
+namespace kernels {
+namespace cuda {
+// Launch-shape knobs for tests and benchmarks (0 = the launchers' defaults). Not thread-safe; leave alone in
+// production.
+struct FusedTuning {
+  int waves = 0;          // power-of-two engine: blocks ~ waves * (resident blocks per SM * SMs)
+  int rounds = 0;         // power-of-two analysis: rounds (of kRound frames) per block, overrides waves
+  int segment_hops = 0;   // power-of-two synthesis: segment length in hops, overrides waves
+  int force_general = 0;  // 1: the general engine even where the power-of-two one applies
+  int scalar_ola = 0;     // 1: the power-of-two synthesis adds and stores one position at a time (no packs)
+};
+inline FusedTuning& fused_tuning() {
+  static FusedTuning t;
+  return t;
+}
+
+// Block size of the power-of-two engine (at least M/8 threads, one per 8 elements of a frame) and the minimum
+// resident blocks per SM its kernels are compiled for (register cap); build-time knobs for experiments.
+// 128 threads x 4 blocks (the register cap of 2 x 256, the same 16 warps per SM) measured 5-20% faster than 256 x 2
+// on an H200 (benchmarks/fused_variants.sh): barriers span fewer warps.
+#ifndef SPECTRO_FUSED_THREADS
+#define SPECTRO_FUSED_THREADS 128
+#endif
+#ifndef SPECTRO_FUSED_MIN_BLOCKS
+#define SPECTRO_FUSED_MIN_BLOCKS 4
+#endif
+// Resident blocks per SM the power-of-two synthesis is compiled for (its own register cap).
+#ifndef SPECTRO_FUSED_SYNTHESIS_MIN_BLOCKS
+#define SPECTRO_FUSED_SYNTHESIS_MIN_BLOCKS SPECTRO_FUSED_MIN_BLOCKS
+#endif
+// 1: the power-of-two analysis loads the next round's frame before the current round's FFT (software pipelining).
+#ifndef SPECTRO_FUSED_PREFETCH
+#define SPECTRO_FUSED_PREFETCH 1
+#endif
+
+}  // namespace cuda
+}  // namespace kernels
+}  // namespace spectro

@@ -1,0 +1,169 @@
+// spectro — the op layer (internal): the core ops spectro::analysis / synthesis, their argument checks, their
+// typed dispatcher calls, the two-kernel path, and the kernel-path setting; shared by the backends (cpu.cpp,
+// cuda.cu, meta.cpp), the autograd (csrc/autograd) and the torch-semantics layer (csrc/api).
+#pragma once
+
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+
+#include <optional>
+#include <string>
+
+#include "../kernels/common.h"
+#include "../kernels/fft_mode.h"
+
+namespace spectro {
+
+// The FFT modes (kernels/fft_mode.h): which FFT an op applies between its frames and its spectrum.
+using kernels::FftMode;
+
+FftMode parse_analysis_mode(const std::string& s);
+FftMode parse_synthesis_mode(const std::string& s);
+kernels::PadMode parse_pad_mode(const std::string& s);
+
+// Which kernel variant the CUDA backend runs (spectro.kernel_path; tests force each one, Auto in production):
+//   auto        the single kernel with the FFT inside where it applies and was measured faster, else the two-kernel
+//               path (framing / overlap-add kernel + cuFFT);
+//   tiled       the two-kernel path with the shared-memory tiled framing / overlap-add kernel;
+//   direct      the two-kernel path with the one-thread-per-element framing / overlap-add kernel;
+//   fused       the single kernel wherever it can run (an error elsewhere);
+//   two_kernel  the two-kernel path with its own choice of framing / overlap-add kernel.
+enum class KernelPath : int64_t { Auto = 0, Tiled = 1, Direct = 2, Fused = 3, TwoKernel = 4 };
+constexpr int kKernelPaths = 5;
+constexpr const char* kKernelPathNames[kKernelPaths] = {"auto", "tiled", "direct", "fused", "two_kernel"};
+KernelPath kernel_path();
+// Sets the kernel path by name and returns the previous one's name.
+std::string set_kernel_path(const std::string& name);
+
+// Checks every argument of spectro::analysis / spectro::synthesis and returns the kernel geometry.
+// `signal_length` is T for analysis (x.size(1)) and the output length for synthesis.
+kernels::Geometry check_geometry(const char* op, int64_t n_fft, int64_t hop_length, int64_t n_frames,
+                                 int64_t signal_length, int64_t pad, const std::string& pad_mode,
+                                 bool env_normalize);
+void check_window(const char* op, const at::Tensor& window, int64_t n_fft, const at::Tensor& like);
+
+// The dtype an input stored in `stored` is computed in: half precision (float16, bfloat16, complex32) is read as
+// single precision (float32, complex64); every other dtype is computed in itself.
+inline at::ScalarType compute_type_of(at::ScalarType stored) {
+  switch (stored) {
+    case at::kHalf:
+    case at::kBFloat16:
+      return at::kFloat;
+    case at::kComplexHalf:
+      return at::kComplexFloat;
+    default:
+      return stored;
+  }
+}
+
+// Validated arguments of one spectro::analysis / spectro::synthesis call.
+struct OpArgs {
+  // x [batch, T] (analysis) or spec [batch, bins, frames] (synthesis), in the caller's dtype: half precision
+  // (float16 / bfloat16 signals, complex32 spectra) stays half here. Paths that cannot read half convert it to the
+  // compute dtype (signal_type / complex_type) first; the fused CUDA kernels read it as it is.
+  at::Tensor input;
+  at::Tensor window;  // [n_fft], contiguous
+  kernels::Geometry g;
+  FftMode mode;
+  int64_t bins;       // spectrum bins
+  double scale;
+  at::ScalarType signal_type;   // compute dtype of the signal side (x, or the synthesis output)
+  at::ScalarType complex_type;  // compute dtype of the spectrum
+  // dtype of the op's result: the compute dtype (complex_type for analysis, signal_type for synthesis) or, when the
+  // call passed out_dtype, its half-precision counterpart (check_out_dtype).
+  at::ScalarType out_type;
+};
+
+// The result dtype of an op whose computation produces `computed` (complex64 / complex128 for analysis; float32 /
+// float64 / complex64 / complex128 for synthesis): `computed` when out_dtype is None, else out_dtype, which must be
+// `computed` itself or its half counterpart (complex64 -> complex32; float32 -> float16 or bfloat16). `op` names the
+// op in the error message.
+at::ScalarType check_out_dtype(const char* op, std::optional<at::ScalarType> out_dtype, at::ScalarType computed);
+
+// The computed result (in a.complex_type / a.signal_type) as a.out_type: the same tensor when they agree, else one
+// rounding per element into a tensor of the same shape and strides.
+at::Tensor to_out_dtype(const OpArgs& a, const at::Tensor& result);
+
+OpArgs check_analysis(const at::Tensor& x, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
+                      int64_t n_frames, int64_t pad, const std::string& pad_mode, bool env_normalize,
+                      const std::string& fft_mode, double scale, std::optional<at::ScalarType> out_dtype);
+OpArgs check_synthesis(const at::Tensor& spec, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
+                       int64_t length, int64_t pad, const std::string& pad_mode, bool env_normalize,
+                       const std::string& fft_mode, double scale, std::optional<at::ScalarType> out_dtype);
+
+// spectro::analysis / spectro::synthesis through the dispatcher, from C++ (calls.cpp; the autograd: the backward of
+// one op is the other; the torch-semantics layer; the Python binding). Typed calls: no argument boxing.
+at::Tensor call_analysis(const at::Tensor& x, const at::Tensor& window, int64_t n_fft, int64_t hop,
+                         const c10::SymInt& n_frames, int64_t pad, const std::string& pad_mode, bool env_normalize,
+                         const std::string& fft_mode, double scale,
+                         std::optional<at::ScalarType> out_dtype = std::nullopt);
+at::Tensor call_synthesis(const at::Tensor& spec, const at::Tensor& window, int64_t n_fft, int64_t hop,
+                          const c10::SymInt& length, int64_t pad, const std::string& pad_mode, bool env_normalize,
+                          const std::string& fft_mode, double scale,
+                          std::optional<at::ScalarType> out_dtype = std::nullopt);
+
+// The dtype checks of an op's input (`name`: x or spec) and window, shared by the device and Meta kernels.
+void check_input_dtypes(const char* op, const char* name, const at::Tensor& input, const at::Tensor& window,
+                        bool want_complex, c10::string_view fft_mode);
+// Python's names for the dtypes of error messages (c10 prints ComplexHalf, Half, ...).
+const char* dtype_name(at::ScalarType t);
+// Whether the mode's signal side (x for analysis, y for synthesis) is real.
+inline bool is_real_mode(FftMode mode) { return kernels::real_signal(mode); }
+
+// Empty results for a zero batch (no kernel runs).
+at::Tensor empty_analysis(const OpArgs& a);
+at::Tensor empty_synthesis(const OpArgs& a);
+
+// The two-kernel path of each op, device-independent: the framing / overlap-add kernel comes in as a callable and
+// the FFT is ATen's (cuFFT on CUDA, pocketfft/MKL on CPU).
+using FramesFn = void (*)(const at::Tensor& x, const at::Tensor& window, at::Tensor& frames,
+                          const kernels::Geometry& g, double scale);
+using OverlapAddFn = void (*)(const at::Tensor& frames, const at::Tensor& window, at::Tensor& out,
+                              const kernels::Geometry& g, double scale);
+at::Tensor analysis_via_frames(const OpArgs& a, FramesFn frames_fn);
+at::Tensor synthesis_via_frames(const OpArgs& a, OverlapAddFn ola_fn);
+
+// Fill the kernel parameter structs from tensors, dispatching on the signal's compute dtype (x's for analysis, out's
+// for synthesis); `fn` receives AnalysisParams<V> or SynthesisParams<V> for V in {float, double, Complex<float>,
+// Complex<double>}. `frames` may be undefined (the fused kernels take no frames buffer). A half-precision x
+// (float16 / bfloat16 / complex32) leaves a.x null: only the fused kernels read it, through their own pointers.
+template <typename S> struct ValueOf { using type = S; };
+template <typename R> struct ValueOf<c10::complex<R>> { using type = kernels::Complex<R>; };
+
+template <typename Fn>
+void with_analysis_params(const at::Tensor& x, const at::Tensor& window, at::Tensor& frames,
+                          const kernels::Geometry& g, double scale, Fn&& fn) {
+  AT_DISPATCH_FLOATING_AND_COMPLEX_TYPES(compute_type_of(x.scalar_type()), "spectro_analysis", [&] {
+    using V = typename ValueOf<scalar_t>::type;
+    using R = typename kernels::RealOf<V>::type;
+    kernels::AnalysisParams<V> a;
+    a.x = x.scalar_type() == c10::CppTypeToScalarType<scalar_t>::value
+              ? reinterpret_cast<const V*>(x.const_data_ptr<scalar_t>())
+              : nullptr;
+    a.window = window.const_data_ptr<R>();
+    a.frames = frames.defined() ? reinterpret_cast<V*>(frames.mutable_data_ptr<scalar_t>()) : nullptr;
+    a.batch = x.size(0);
+    a.g = g;
+    a.scale = static_cast<R>(scale);
+    fn(a);
+  });
+}
+
+template <typename Fn>
+void with_synthesis_params(const at::Tensor& frames, const at::Tensor& window, at::Tensor& out,
+                           const kernels::Geometry& g, double scale, Fn&& fn) {
+  AT_DISPATCH_FLOATING_AND_COMPLEX_TYPES(out.scalar_type(), "spectro_synthesis", [&] {
+    using V = typename ValueOf<scalar_t>::type;
+    using R = typename kernels::RealOf<V>::type;
+    kernels::SynthesisParams<V> s;
+    s.frames = frames.defined() ? reinterpret_cast<const V*>(frames.const_data_ptr<scalar_t>()) : nullptr;
+    s.window = window.const_data_ptr<R>();
+    s.out = reinterpret_cast<V*>(out.mutable_data_ptr<scalar_t>());
+    s.batch = out.size(0);
+    s.g = g;
+    s.scale = static_cast<R>(scale);
+    fn(s);
+  });
+}
+
+}  // namespace spectro

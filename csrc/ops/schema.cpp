@@ -1,0 +1,57 @@
+// spectro — every op schema of the library (the one TORCH_LIBRARY), and the kernel-path setting.
+//
+// Ops (csrc/api: stft / istft over them; csrc/autograd: their autograd; csrc/ops: backends):
+//   spectro::analysis   x[B, T] -> spectrum[B, F, N]  (pad + frame + window (+1/envelope) -> FFT)
+//   spectro::synthesis  spectrum[B, F, N] -> y[B, L]  (inverse FFT -> window -> overlap-add (+1/envelope) -> fold/trim)
+// The two are transposes of each other for matching (geometry, fft_mode) pairs, so each one's backward is the other.
+// Input dtypes: x is float32 / float64 (real fft modes) or complex64 / complex128 (fft_mode 'fft'), spec complex64 /
+// complex128; half precision is accepted too (float16 / bfloat16 x, complex32 x or spec), read as it is stored and
+// computed in single precision, so its window must be float32 (compute_type_of in spectro.h). The fused CUDA kernels
+// load half inputs themselves; the other paths convert them to single precision in one pass first.
+// out_dtype (optional, last): store the result in half precision (complex32 for a complex64 result, float16 or
+// bfloat16 for float32): computed in single precision, then rounded once per element (spectro.stft / istft's
+// kernel_dtype="mixed").
+#include <torch/library.h>
+
+#include <atomic>
+
+#include "ops.h"
+
+namespace spectro {
+
+namespace {
+std::atomic<int64_t> g_kernel_path{0};
+}  // namespace
+
+KernelPath kernel_path() { return static_cast<KernelPath>(g_kernel_path.load()); }
+
+std::string set_kernel_path(const std::string& name) {
+  for (int i = 0; i < kKernelPaths; ++i) {
+    if (name == kKernelPathNames[i]) return kKernelPathNames[g_kernel_path.exchange(i)];
+  }
+  std::string allowed;
+  for (int i = 0; i < kKernelPaths; ++i) allowed += (i ? ", '" : "'") + std::string(kKernelPathNames[i]) + "'";
+  TORCH_CHECK_VALUE(false, "kernel_path must be one of ", allowed, ", but got '", name, "'");
+}
+
+}  // namespace spectro
+
+TORCH_LIBRARY(spectro, m) {
+  m.def(
+      "analysis(Tensor x, Tensor window, int n_fft, int hop_length, SymInt n_frames, int pad, str pad_mode, "
+      "bool env_normalize, str fft_mode, float scale, ScalarType? out_dtype=None) -> Tensor");
+  m.def(
+      "synthesis(Tensor spec, Tensor window, int n_fft, int hop_length, SymInt length, int pad, str pad_mode, "
+      "bool env_normalize, str fft_mode, float scale, ScalarType? out_dtype=None) -> Tensor");
+  // torch.stft / torch.istft's schemas plus spectro's keyword-only extras; composites over analysis / synthesis
+  // (csrc/api).
+  m.def(
+      "stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, "
+      "bool center=True, str pad_mode=\"reflect\", bool normalized=False, bool? onesided=None, "
+      "bool? return_complex=None, bool? align_to_window=None, *, str kernel_dtype=\"float32\") -> Tensor");
+  m.def(
+      "istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, "
+      "bool center=True, bool normalized=False, bool? onesided=None, SymInt? length=None, bool return_complex=False, "
+      "*, bool torch_like=False, str safety=\"auto\", str kernel_dtype=\"float32\") -> Tensor");
+  m.def("_set_kernel_path(str path) -> str", &spectro::set_kernel_path);
+}
