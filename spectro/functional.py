@@ -10,8 +10,8 @@ from . import _C
 
 __all__ = ["stft", "istft"]
 
-# The ops' direct entry points (csrc/python.cpp): one typed dispatcher call, with the same dispatch, errors and
-# warnings as the torch.ops packets but no __torch_function__ handling, which stft / istft do themselves first (as
+# The ops' direct entry points (csrc/python/module.cpp): one typed dispatcher call, with the same dispatch, errors
+# and warnings as the torch.ops packets but no __torch_function__ handling, which stft / istft do themselves first (as
 # torch's Python functions do). Under torch.compile the wrappers call the packets, which dynamo traces.
 _stft = _C.stft
 _istft = _C.istft

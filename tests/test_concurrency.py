@@ -1,4 +1,4 @@
-"""Concurrent calls from several Python threads (issue 18).
+"""Concurrent calls from several Python threads.
 
 * 8 threads, each with its own geometry (n_fft, hop, win_length, centre padding mode, sidedness, dtype, complex or
   real signal, window gradient or not), run stft -> istft and the backward of a fixed linear loss at the same time,

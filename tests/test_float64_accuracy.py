@@ -1,6 +1,6 @@
 """Float32 accuracy against float64, on every path, including the ill-conditioned geometries.
 
-Criterion (issue 18): for stft, istft and the input gradient of each (the backward of a fixed linear loss
+Criterion: for stft, istft and the input gradient of each (the backward of a fixed linear loss
 ``sum(out * G)``), the plain max-relative error of spectro's float32 result against a float64 reference,
 
     err(a) = max |a - ref| / max |ref|,

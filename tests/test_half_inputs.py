@@ -1,4 +1,4 @@
-"""Half-precision inputs read by the core ops themselves (issue 5, "kernels load half inputs"): float16 / bfloat16 x
+"""Half-precision inputs read by the core ops themselves: float16 / bfloat16 x
 and complex32 x or spec go to torch.ops.spectro.analysis / synthesis as they are, on the CPU and on CUDA per kernel
 path ('auto', 'fused': the single kernel, which loads half directly; 'two_kernel': the op converts in one pass).
 

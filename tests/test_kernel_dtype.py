@@ -1,4 +1,4 @@
-"""kernel_dtype (issue 5): spectro.stft / spectro.istft with kernel_dtype="float32" (default) and "mixed", and the
+"""kernel_dtype: spectro.stft / spectro.istft with kernel_dtype="float32" (default) and "mixed", and the
 core ops' out_dtype argument behind "mixed". On the CPU and, per CUDA kernel path (the fused single kernel and the
 two-kernel path's tiled / direct variants), on CUDA.
 

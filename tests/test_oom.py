@@ -1,4 +1,4 @@
-"""Out of GPU memory (issue 18), CUDA only: a call that cannot allocate raises ``torch.OutOfMemoryError``
+"""Out of GPU memory, CUDA only: a call that cannot allocate raises ``torch.OutOfMemoryError``
 (``torch.cuda.OutOfMemoryError``, a RuntimeError) and disturbs nothing: no memory stays allocated, no CUDA error
 is left behind, other tensors keep their values, the kernel path setting and the NOLA cache are as before; the next
 call that fits succeeds and is correct (bit for bit the result computed before the failure).
