@@ -11,10 +11,11 @@ gradient), in milliseconds per call (median of CUDA-event timings, one call betw
 a CPU perf_counter). Forward ops also get the share of the byte floor they reach: (signal bytes + spectrum bytes) /
 measured device-to-device copy bandwidth. stft, istft and the round trip f+b also get spectro's time per call when
 replayed from a CUDA graph (the GPU time alone, no host work), stft also torch's (torch.istft cannot be captured: it
-synchronises with the host). A "goals" section compares the run with issue 4's goals and appends benchmarks/GOALS.md. Memory: peak extra memory one call asks for (and the
-allocator's block peak) over its output size. Inputs are rotated over several copies when one call's data would fit in L2. Half precision: half inputs
-and a row per kernel_dtype ("float32", "mixed", "float16") for stft and istft at two configurations (ms
-and MB moved).
+synchronises with the host). A "goals" section compares the run with the performance goals (see SEED_CONFIGS) and
+appends benchmarks/GOALS.md. Memory: peak extra memory one call asks for (and the allocator's block peak) over its
+output size. Inputs are rotated over several copies when one call's data would fit in L2. Half precision: half
+inputs and a row per kernel_dtype ("float32", "mixed", "float16") for stft and istft at two configurations (ms and MB
+moved).
 
 Writes DIR/RESULTS.md, DIR/results.json and DIR/results.png (default DIR: this script's folder). --quick: the first
 three configurations and fewer repetitions.
@@ -582,19 +583,19 @@ def write_markdown(path, env, meta, rows):
         f.write("\n".join(L))
 
 
-# Issue 4's goals (H100, fp32, eager): stft >= 4x torch, istft >= 8x, round trip f+b >= 6x at every seed configuration;
-# the stft kernel at B=4 T=1.3M 1024/256 >= 60% of copy bandwidth; B=1 T=16k 400/160 eager call <= 20 us; peak extra
-# memory <= 1.1x the output.
+# The performance goals (H100, fp32, eager): stft >= 4x torch, istft >= 8x, round trip f+b >= 6x at every seed
+# configuration; the stft kernel at B=4 T=1.3M 1024/256 >= 60% of copy bandwidth; B=1 T=16k 400/160 eager call
+# <= 20 us; peak extra memory <= 1.1x the output.
 SEED_CONFIGS = [(4, 160_000, 1024, 256), (4, 160_000, 2048, 512), (8, 160_000, 1024, 256), (4, 1_300_000, 1024, 256),
                 (1, 1_300_000, 1024, 256)]
 ANALYSIS = os.path.join(HERE, "GOALS.md")
 
 
 def goals_section(rows, bw):
-    """Issue 4's goals against this run, then the hand-written analysis of why (benchmarks/GOALS.md)."""
+    """The performance goals against this run, then the hand-written analysis of why (benchmarks/GOALS.md)."""
     by = {r["config"]: r for r in rows}
     seed = [by[label(c)] for c in SEED_CONFIGS if label(c) in by]
-    L = ["## goals of issue 4, this run", ""]
+    L = ["## goals, this run", ""]
     if seed:
         L += ["| goal | measured (min .. max over the seed configurations) | met |", "|---|---|---|"]
         for op, goal in (("stft", 4.0), ("istft", 8.0), ("roundtrip_fb", 6.0)):

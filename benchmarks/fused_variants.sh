@@ -6,10 +6,12 @@
 #   bash benchmarks/fused_variants.sh "" "-DSPECTRO_FUSED_MIN_BLOCKS=3"
 #
 # A variant is a string of extra nvcc flags ("" = the defaults). Output: each variant's bench rows, then one table
-# (ms per launch of every configuration, one column per variant). Knobs (fused.cuh): SPECTRO_FUSED_THREADS (block
-# size of the power-of-two engine), SPECTRO_FUSED_MIN_BLOCKS and SPECTRO_FUSED_SYNTHESIS_MIN_BLOCKS (resident blocks
-# per SM the kernels are compiled for, i.e. the register cap), SPECTRO_FUSED_PREFETCH (analysis software pipelining).
-# On the GPU machine: VARIANTS=1 SKIP="pytest demo bench" bash scripts/gpu_check.sh (the builds take a few minutes).
+# (ms per launch of every configuration, one column per variant). Knobs (csrc/kernels/cuda/fused/tuning.cuh):
+# SPECTRO_FUSED_THREADS (block size of the power-of-two engine), SPECTRO_FUSED_MIN_BLOCKS and
+# SPECTRO_FUSED_SYNTHESIS_MIN_BLOCKS (resident blocks per SM the kernels are compiled for, i.e. the register cap),
+# SPECTRO_FUSED_PREFETCH (analysis software pipelining).
+# On the GPU machine: VARIANTS=1 SKIP="pytest demo bench" bash scripts/gpu_check.sh. Three variants take about 380 s
+# to build on 16 cores (every instance under csrc/kernels/cuda/instances/ per variant; the f64 ones are the slowest).
 set -o pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
 NVCC=${NVCC:-nvcc}

@@ -11,7 +11,7 @@ promotion, reshapes, istft's NOLA cache lookup with safety="auto").
 
 Two more columns time the op's entry points below the packet: its C++ entry point (torch.ops.spectro.analysis.default.
 _op, what the packet's __call__ calls, which matches the arguments against the schema and boxes them) and spectro's
-direct entry point (spectro._C.analysis: one typed dispatcher call, csrc/python.cpp), which the wrappers call in
+direct entry point (spectro._C.analysis: one typed dispatcher call, csrc/python/module.cpp), which the wrappers call in
 eager mode. "wrapper" is measured against the packet, the way a user calls the op, so what the direct entry point
 saves counts as saved.
 

@@ -50,26 +50,39 @@ def pick_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
-def time_ms(fn, device: torch.device, reps: int, warmup: int = 5) -> float:
-    """Median wall time of fn() in milliseconds: CUDA events on a GPU, perf_counter on the CPU."""
+def time_pair_ms(f_a, f_b, device: torch.device, reps: int, warmup: int = 5) -> tuple[float, float]:
+    """Median wall times of f_a() and f_b() in milliseconds, measured alternately in one loop (a, b, a, b, ...) so
+    that both see the same machine state (other load, frequency scaling): CUDA events on a GPU, perf_counter on the
+    CPU. reps=0: as many calls as fit in about a second per function on the CPU (at least 20), 100 on a GPU."""
     for _ in range(warmup):
-        fn()
-    times = []
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-        for _ in range(reps):
+        f_a()
+        f_b()
+
+    def one(fn):
+        if device.type == "cuda":
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
             fn()
             end.record()
             end.synchronize()
-            times.append(start.elapsed_time(end))
-    else:
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            fn()
-            times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+            return start.elapsed_time(end)
+        t0 = time.perf_counter()
+        fn()
+        return (time.perf_counter() - t0) * 1e3
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    if reps <= 0:
+        if device.type == "cuda":
+            reps = 100
+        else:
+            probe = max(one(f_a), one(f_b), 1e-3)
+            reps = max(20, min(500, int(1000.0 / probe)))
+    times_a, times_b = [], []
+    for _ in range(reps):
+        times_a.append(one(f_a))
+        times_b.append(one(f_b))
+    return statistics.median(times_a), statistics.median(times_b)
 
 
 def snr_db(ref: torch.Tensor, est: torch.Tensor) -> float:
@@ -141,7 +154,8 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=4.0)
     p.add_argument("--sr", type=int, default=16000, help="sample rate (Hz)")
     p.add_argument("--batch", type=int, default=8, help="clips per call in the timing section")
-    p.add_argument("--reps", type=int, default=0, help="timed calls per measurement (default: 100 GPU, 20 CPU)")
+    p.add_argument("--reps", type=int, default=0,
+                   help="timed calls per measurement (default: 100 on a GPU; on the CPU about a second's worth)")
     args = p.parse_args()
 
     torch.manual_seed(0)
@@ -173,8 +187,7 @@ def main() -> int:
     print(f"   istft: max |spectro - torch| = {d_y:.2e}   (signal peak 1.0)")
     print(f"   same shape, dtype and strides: {spec.shape == ref_spec.shape and spec.dtype == ref_spec.dtype and spec.stride() == ref_spec.stride()}")
 
-    # 3. Timing, on a batch of clips.
-    reps = args.reps or (100 if device.type == "cuda" else 20)
+    # 3. Timing, on a batch of clips: each library's call alternately, in one loop.
     xb = torch.stack([make_clip(args.seconds, args.sr, seed=i) for i in range(args.batch)]).float().to(device)
     sb = torch.stft(xb, **kw, return_complex=True)
     rows = [
@@ -182,10 +195,11 @@ def main() -> int:
         ("istft", lambda: torch.istft(sb, **kw, length=T), lambda: spectro.istft(sb, **kw, length=T)),
     ]
     clock = "CUDA events" if device.type == "cuda" else "perf_counter"
-    print(f"\n3. time per call, batch of {args.batch} clips {tuple(xb.shape)}: median of {reps} ({clock}, after warm-up)")
+    print(f"\n3. time per call, batch of {args.batch} clips {tuple(xb.shape)}: median over alternating calls "
+          f"({clock}, after warm-up)")
     print(f"   {'op':<6} {'torch':>10} {'spectro':>10} {'speedup':>8}")
     for op, f_torch, f_spectro in rows:
-        a, b = time_ms(f_torch, device, reps), time_ms(f_spectro, device, reps)
+        a, b = time_pair_ms(f_torch, f_spectro, device, args.reps)
         print(f"   {op:<6} {a:>7.3f} ms {b:>7.3f} ms {a / b:>7.2f}x")
     if device.type == "cpu":
         print("   (CPU timings: spectro's speed work targets CUDA GPUs; benchmarks/ has the GPU numbers)")
