@@ -263,6 +263,8 @@ def test_vmap_matches_per_example_calls(case, dtype, device, quiet):
     assert_close_fft(got, ref, n_fft, what=case, check_strides=False)
 
 
+@pytest.mark.skipif(not hasattr(torch.library, "register_vmap"),
+                    reason="torch < 2.5 has no torch.library.register_vmap: vmap runs the per-example fallback")
 def test_vmap_folds_examples_into_one_call(quiet):
     """The rule is used: vmap over 16 examples calls the op a few times (the batched call and its redispatch), not
     once per example as functorch's fallback would."""
