@@ -10,6 +10,32 @@ import spectro
 from helpers import generator, randn, seed_of
 
 
+def _inductor_adds_strided_complex() -> bool:
+    """Whether this torch's inductor can add two complex tensors whose last stride is not 1 (the layout of every
+    stft result, torch.stft's too: bins contiguous, frames last). Before the fix (torch 2.4 - 2.6 at least; 2.13 has
+    it), inductor's decomposition of complex add views each operand as real, which raises for that layout
+    ("self.stride(-1) must be 1 to view ComplexDouble as Double"): a training step in which two gradients of one
+    spectrum meet (its magnitude and its inverse, say) cannot compile with inductor there, whether the spectrum comes
+    from spectro.stft or torch.stft. aot_eager and eager compile it on every torch."""
+    try:
+        from torch._inductor.decomposition import add
+    except Exception:  # noqa: BLE001 - no such decomposition: nothing to work around
+        return True
+    t = torch.zeros(2, 3, dtype=torch.complex64).t()
+    try:
+        add(t, t)
+    except RuntimeError:
+        return False
+    return True
+
+
+requires_inductor_strided_complex = pytest.mark.skipif(
+    not _inductor_adds_strided_complex(),
+    reason="torch limitation (this torch's inductor cannot add complex tensors whose last stride is not 1, as in any "
+    "stft result: torch.stft fails the same way); fixed in newer torch",
+)
+
+
 def _rand_window(n, dtype, gen, device, requires_grad=True):
     return (0.5 + torch.rand(n, generator=gen, dtype=dtype)).to(device).requires_grad_(requires_grad)
 
@@ -94,6 +120,7 @@ def _assert_same(results, what):
 
 
 @pytest.mark.slow
+@requires_inductor_strided_complex
 def test_compile_fullgraph_inductor_matches_eager(device, request):
     torch._dynamo.reset()
     gen = generator(seed_of("compile"))
@@ -105,6 +132,7 @@ def test_compile_fullgraph_inductor_matches_eager(device, request):
 
 
 @pytest.mark.slow
+@requires_inductor_strided_complex
 @pytest.mark.parametrize("window_grad", [False, True], ids=["fixed_window", "learned_window"])
 def test_compile_dynamic_two_lengths_single_graph(window_grad, device, request):
     torch._dynamo.reset()
@@ -122,6 +150,7 @@ def test_compile_dynamic_two_lengths_single_graph(window_grad, device, request):
 
 
 @pytest.mark.slow
+@requires_inductor_strided_complex
 def test_compile_reduce_overhead_matches_eager(device, request):
     """mode="reduce-overhead" (CUDA graphs via cudagraph trees on CUDA; plain inductor on the CPU): a training step,
     run several times so that the graphs are recorded and then replayed, matches eager every time."""
