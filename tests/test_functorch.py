@@ -217,7 +217,10 @@ def test_compiled_autograd_still_works(quiet):
     expected = torch.autograd.grad(f(x, w), (x, w))
     torch._dynamo.reset()
     try:
-        with torch._dynamo.compiled_autograd._enable(torch.compile(backend="eager")):
+        # (torch 2.4's context manager is compiled_autograd.enable; later torch renamed it _enable.)
+        ca = torch._dynamo.compiled_autograd
+        enable = getattr(ca, "_enable", None) or ca.enable
+        with enable(torch.compile(backend="eager")):
             loss = torch.compile(f, backend="eager")(x, w)
             got = torch.autograd.grad(loss, (x, w))
     finally:
