@@ -39,6 +39,12 @@ _REAL_OF = {torch.complex64: torch.float32, torch.complex128: torch.float64, tor
 # packets, which dynamo traces.
 _analysis = _C.analysis
 _synthesis = _C.synthesis
+if torch.torch_version.TorchVersion(torch.__version__) < (2, 4):
+    # torch 2.3's pybind11 bindings convert no torch.dtype to at::ScalarType, so the direct entry points reject the
+    # out_dtype of kernel_dtype="mixed" / "float16" (TypeError: incompatible function arguments): use the packets
+    # (the same op and dispatch, a little more host time per call).
+    _analysis = torch.ops.spectro.analysis.default
+    _synthesis = torch.ops.spectro.synthesis.default
 _is_compiling = torch.compiler.is_compiling
 _has_torch_function = torch._C._has_torch_function_variadic
 _handle_torch_function = torch.overrides.handle_torch_function
