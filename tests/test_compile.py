@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch.library import opcheck
+
+try:
+    from torch.library import opcheck
+except ImportError:  # torch < 2.4: the same checks, from torch's internal test utilities
+    from torch.testing._internal.optests import opcheck
 
 import spectro
 from helpers import generator, randn, seed_of
@@ -218,7 +222,11 @@ def test_compile_over_torch_func(transform, device):
     if transform == "vmap_grad":
         f = torch.func.vmap(f)
     expected = f(x, target)
-    got = torch.compile(f, fullgraph=True, backend="aot_eager")(x, target)
+    # torch 2.3 traces torch.func transforms only with torch._dynamo.config.capture_func_transforms=True (the
+    # default from torch 2.4 on).
+    capture = {"capture_func_transforms": True} if hasattr(torch._dynamo.config, "capture_func_transforms") else {}
+    with torch._dynamo.config.patch(**capture):
+        got = torch.compile(f, fullgraph=True, backend="aot_eager")(x, target)
     torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-10 * float(expected.abs().max()))
 
 
