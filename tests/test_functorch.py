@@ -204,6 +204,9 @@ def test_functorch_and_autograd_paths_agree(dtype, device, quiet):
         _close(a, b, rtol=10 * torch.finfo(dtype).eps, what=what)
 
 
+@pytest.mark.skipif(torch.torch_version.TorchVersion(torch.__version__) < (2, 4),
+                    reason="compiled autograd supports C++ autograd::Function (CppNode) from torch 2.4 on: before, it "
+                    "raises 'compiled_args not implemented' for any C++ custom autograd function")
 def test_compiled_autograd_still_works(quiet):
     """Plain reverse mode keeps the autograd::Function, which compiled autograd supports."""
     gen = generator(seed_of("compiled-autograd"))
