@@ -16,7 +16,7 @@ from helpers import generator, randn, seed_of
 
 def _inductor_adds_strided_complex() -> bool:
     """Whether this torch's inductor can add two complex tensors whose last stride is not 1 (the layout of every
-    stft result, torch.stft's too: bins contiguous, frames last). Before the fix (torch 2.4 - 2.6 at least; 2.13 has
+    stft result, torch.stft's too: bins contiguous, frames last). Before the fix (torch 2.3 - 2.6 at least; 2.13 has
     it), inductor's decomposition of complex add views each operand as real, which raises for that layout
     ("self.stride(-1) must be 1 to view ComplexDouble as Double"): a training step in which two gradients of one
     spectrum meet (its magnitude and its inverse, say) cannot compile with inductor there, whether the spectrum comes
