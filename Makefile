@@ -3,6 +3,9 @@
 #   make demo    install what is missing, build, run examples/demo.py (writes demo_spectrogram.png)
 #   make test    install what is missing, build, compile (and on a GPU run) the standalone CUDA kernel test when
 #                nvcc is on PATH, build and run the C++ example (examples/cpp) with CMake, then pytest tests
+#   make test-compat  the CPU suite against the oldest supported torch (COMPAT_TORCH), in a virtual environment of its
+#                own (build/compat/venv, torch from PyPI) with the extension built in a copy of the sources
+#                (build/compat/src): the main build (spectro/_C*.so) is untouched. CI (.ci/run) runs it after make test.
 #
 # Helpers: make build | kernels-test | cpp-example | bench | clean | help
 #
@@ -15,6 +18,7 @@
 #   PIP_INSTALL_FLAGS=        extra flags for those installs (e.g. --user, --index-url ...)
 #   PYTEST_ARGS=-q -rfE       DEMO_ARGS=  BENCH_ARGS=  JOBS=<cores> (parallel nvcc jobs)
 #   SPECTRO_FORCE_CPU=1 MAX_JOBS=N TORCH_CUDA_ARCH_LIST=...  are passed through to setup.py
+#   COMPAT_TORCH=2.3.1  COMPAT_DIR=build/compat  COMPAT_PYTEST_ARGS=-q -rfE   (make test-compat)
 
 PYTHON            ?= python3
 PIP               := $(PYTHON) -m pip
@@ -42,12 +46,13 @@ ifndef SPECTRO_PARALLEL_SUBMAKE
 .NOTPARALLEL:
 endif
 .DEFAULT_GOAL := help
-.PHONY: help demo test build kernels-test cpp-example bench clean deps-build deps-test deps-demo
+.PHONY: help demo test test-compat build kernels-test cpp-example bench clean deps-build deps-test deps-demo
 
 help:
 	@echo "spectro: fast drop-in torch.stft / torch.istft"
 	@echo "  make demo   set up, build and run the demo (examples/demo.py -> demo_spectrogram.png)"
 	@echo "  make test   set up, build, CUDA kernel test (when nvcc is on PATH) and pytest"
+	@echo "  make test-compat   the CPU suite against the oldest supported torch ($(COMPAT_TORCH)) in its own venv"
 	@echo "helpers: make build | kernels-test | cpp-example | bench | clean   (PYTHON=$(PYTHON))"
 
 # $(call ensure,module=requirement ...): pip-install the requirements whose module does not import.
@@ -142,6 +147,46 @@ cpp-example: build
 
 test: deps-test build kernels-test cpp-example
 	$(PYTHON) -m pytest tests $(PYTEST_ARGS)
+
+# The oldest supported torch (pyproject.toml's lower bound): the CPU suite in a venv of its own. PyPI's Linux wheels of
+# torch are CUDA builds (about 3 GB with their NVIDIA libraries; the CPU suite does not use them), so the venv is kept
+# between runs and torch is installed only when its version differs. The Python sources and tests are copied into
+# $(COMPAT_DIR)/src on every run; the extension is rebuilt there (CPU only) when setup.py, pyproject.toml or csrc
+# changed, or the venv's torch did.
+COMPAT_TORCH       ?= 2.3.1
+COMPAT_DIR         ?= build/compat
+COMPAT_PYTEST_ARGS ?= -q -rfE
+COMPAT_VENV  := $(abspath $(COMPAT_DIR))/venv
+COMPAT_PY    := $(COMPAT_VENV)/bin/python
+COMPAT_SRC   := $(abspath $(COMPAT_DIR))/src
+COMPAT_STAMP := $(abspath $(COMPAT_DIR))/extension.stamp
+
+test-compat:
+	@echo ">> compat: the CPU suite on torch $(COMPAT_TORCH) ($(COMPAT_DIR))"
+	@[ -x $(COMPAT_PY) ] || $(PYTHON) -m venv $(COMPAT_VENV)
+	@$(COMPAT_PY) -c "import sys, torch, numpy, pytest, expecttest, ninja, setuptools, wheel; \
+	  sys.exit(torch.__version__.split('+')[0] != '$(COMPAT_TORCH)')" >/dev/null 2>&1 || { \
+	  echo ">> installing torch==$(COMPAT_TORCH) numpy pytest expecttest ninja setuptools wheel into $(COMPAT_VENV)"; \
+	  $(COMPAT_PY) -m pip install $(PIP_INSTALL_FLAGS) \
+	    torch==$(COMPAT_TORCH) numpy pytest expecttest ninja setuptools wheel || exit 1; }
+	@mkdir -p $(COMPAT_SRC)/spectro \
+	  && rm -rf $(COMPAT_SRC)/csrc $(COMPAT_SRC)/tests $(COMPAT_SRC)/examples $(COMPAT_SRC)/scripts \
+	     $(COMPAT_SRC)/spectro/*.py $(COMPAT_SRC)/spectro/include $(COMPAT_SRC)/spectro/share \
+	  && cp -r setup.py pyproject.toml README.md csrc tests examples scripts $(COMPAT_SRC)/ \
+	  && cp -r spectro/*.py spectro/include spectro/share $(COMPAT_SRC)/spectro/
+	@sig="$$($(COMPAT_PY) -c 'import torch; print(torch.__version__)')"; \
+	if [ -f $(COMPAT_STAMP) ] && [ "$$(cat $(COMPAT_STAMP))" = "$$sig" ] \
+	   && ls $(COMPAT_SRC)/spectro/_C*.so $(COMPAT_SRC)/spectro/lib/libspectro.so >/dev/null 2>&1 \
+	   && [ -z "$$(find setup.py pyproject.toml csrc spectro/include -newer $(COMPAT_STAMP) 2>/dev/null | head -n 1)" ]; then \
+	  echo ">> compat: spectro is up to date for torch $$sig"; \
+	else \
+	  echo ">> compat: building spectro (CPU) for torch $$sig in $(COMPAT_SRC)"; \
+	  rm -rf $(COMPAT_STAMP) $(COMPAT_SRC)/spectro/_C*.so $(COMPAT_SRC)/spectro/lib; \
+	  cd $(COMPAT_SRC) && PATH="$(COMPAT_VENV)/bin:$$PATH" SPECTRO_FORCE_CPU=1 \
+	    $(COMPAT_PY) -m pip install --no-build-isolation --no-deps -e . || exit 1; \
+	  echo "$$sig" > $(COMPAT_STAMP); \
+	fi
+	cd $(COMPAT_SRC) && $(COMPAT_PY) -m pytest tests $(COMPAT_PYTEST_ARGS)
 
 demo: deps-demo build
 	$(PYTHON) examples/demo.py $(DEMO_ARGS)

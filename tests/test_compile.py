@@ -4,10 +4,40 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch.library import opcheck
+
+try:
+    from torch.library import opcheck
+except ImportError:  # torch < 2.4: the same checks, from torch's internal test utilities
+    from torch.testing._internal.optests import opcheck
 
 import spectro
 from helpers import generator, randn, seed_of
+
+
+def _inductor_adds_strided_complex() -> bool:
+    """Whether this torch's inductor can add two complex tensors whose last stride is not 1 (the layout of every
+    stft result, torch.stft's too: bins contiguous, frames last). Before the fix (torch 2.3 - 2.6 at least; 2.13 has
+    it), inductor's decomposition of complex add views each operand as real, which raises for that layout
+    ("self.stride(-1) must be 1 to view ComplexDouble as Double"): a training step in which two gradients of one
+    spectrum meet (its magnitude and its inverse, say) cannot compile with inductor there, whether the spectrum comes
+    from spectro.stft or torch.stft. aot_eager and eager compile it on every torch."""
+    try:
+        from torch._inductor.decomposition import add
+    except Exception:  # noqa: BLE001 - no such decomposition: nothing to work around
+        return True
+    t = torch.zeros(2, 3, dtype=torch.complex64).t()
+    try:
+        add(t, t)
+    except RuntimeError:
+        return False
+    return True
+
+
+requires_inductor_strided_complex = pytest.mark.skipif(
+    not _inductor_adds_strided_complex(),
+    reason="torch limitation (this torch's inductor cannot add complex tensors whose last stride is not 1, as in any "
+    "stft result: torch.stft fails the same way); fixed in newer torch",
+)
 
 
 def _rand_window(n, dtype, gen, device, requires_grad=True):
@@ -94,6 +124,7 @@ def _assert_same(results, what):
 
 
 @pytest.mark.slow
+@requires_inductor_strided_complex
 def test_compile_fullgraph_inductor_matches_eager(device, request):
     torch._dynamo.reset()
     gen = generator(seed_of("compile"))
@@ -105,6 +136,7 @@ def test_compile_fullgraph_inductor_matches_eager(device, request):
 
 
 @pytest.mark.slow
+@requires_inductor_strided_complex
 @pytest.mark.parametrize("window_grad", [False, True], ids=["fixed_window", "learned_window"])
 def test_compile_dynamic_two_lengths_single_graph(window_grad, device, request):
     torch._dynamo.reset()
@@ -122,6 +154,7 @@ def test_compile_dynamic_two_lengths_single_graph(window_grad, device, request):
 
 
 @pytest.mark.slow
+@requires_inductor_strided_complex
 def test_compile_reduce_overhead_matches_eager(device, request):
     """mode="reduce-overhead" (CUDA graphs via cudagraph trees on CUDA; plain inductor on the CPU): a training step,
     run several times so that the graphs are recorded and then replayed, matches eager every time."""
@@ -189,7 +222,11 @@ def test_compile_over_torch_func(transform, device):
     if transform == "vmap_grad":
         f = torch.func.vmap(f)
     expected = f(x, target)
-    got = torch.compile(f, fullgraph=True, backend="aot_eager")(x, target)
+    # torch 2.3 traces torch.func transforms only with torch._dynamo.config.capture_func_transforms=True (the
+    # default from torch 2.4 on).
+    capture = {"capture_func_transforms": True} if hasattr(torch._dynamo.config, "capture_func_transforms") else {}
+    with torch._dynamo.config.patch(**capture):
+        got = torch.compile(f, fullgraph=True, backend="aot_eager")(x, target)
     torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-10 * float(expected.abs().max()))
 
 

@@ -25,7 +25,11 @@ import warnings
 
 import pytest
 import torch
-from torch.library import opcheck
+
+try:
+    from torch.library import opcheck
+except ImportError:  # torch < 2.4: the same checks, from torch's internal test utilities
+    from torch.testing._internal.optests import opcheck
 
 import spectro
 from helpers import assert_close_fft, eps_of, fft_tolerance, generator, randn, seed_of

@@ -119,13 +119,16 @@ def test_direct_entry_points_match_torch_ops(op, device):
     torch.testing.assert_close(a, b, rtol=0, atol=0)
     # The same with out_dtype given (half-precision result) and through autograd.
     half = torch.complex32 if op == "analysis" else torch.float16
-    torch.testing.assert_close(direct(*args, half).to(a.dtype), packet(*args, half).to(a.dtype), rtol=0, atol=0)
+    if torch.torch_version.TorchVersion(torch.__version__) >= (2, 4):  # (torch 2.3's pybind11 takes no dtype there)
+        torch.testing.assert_close(direct(*args, half).to(a.dtype), packet(*args, half).to(a.dtype), rtol=0, atol=0)
     src = args[0].detach().clone().requires_grad_()
     ga = torch.autograd.grad(direct(src, *args[1:]).abs().sum(), src)[0]
     gb = torch.autograd.grad(packet(src, *args[1:]).abs().sum(), src)[0]
     torch.testing.assert_close(ga, gb, rtol=0, atol=0)
 
 
+@pytest.mark.skipif(torch.torch_version.TorchVersion(torch.__version__) < (2, 4),
+                    reason="torch 2.3's pybind11 takes no torch.dtype for out_dtype: spectro uses torch.ops there")
 def test_direct_entry_points_raise_cpp_warnings_as_python_warnings(device):
     """A TORCH_WARN inside the call (ATen's complex32 allocation warning) arrives as a Python UserWarning, as from
     torch's own functions (torch.empty here), so it can be filtered or turned into an error. (torch.ops entry points

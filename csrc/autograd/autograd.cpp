@@ -61,18 +61,18 @@ using geometry::overlap_add;
 using geometry::padded;
 using geometry::static_dim;
 
-// The unnormalised inverse FFT spectro::synthesis applies: spec [B, F, N] -> frames [B, N, n_fft].
+// The unnormalised inverse FFT spectro::synthesis applies: spec [B, F, N] -> frames [B, N, n_fft]. Computed by
+// spectro::synthesis itself, with a rectangular window, hop_length = n_fft (the frames side by side, no overlap), no
+// padding and scale 1: the same inverse FFT, each frame's values stored once (times 1, added to 0: exact), and
+// differentiable through the op's own autograd. Not with ATen's FFT (at::fft_irfft): before torch 2.7, fake tensors
+// cannot run _fft_c2r / _fft_r2c with symbolic sizes (UnsupportedOperatorException under torch.compile(dynamic=True),
+// compiled autograd and opcheck's dynamic AOT test), whereas the op's Meta kernel takes them.
 at::Tensor synthesis_frames(const at::Tensor& spec, const std::string& mode, int64_t n_fft) {
-  const at::Tensor st = spec.transpose(1, 2);
-  if (mode == "irfft") return at::fft_irfft(st, n_fft, -1, "forward");
-  if (mode == "irfft_half") {
-    const int64_t bins = static_dim(st, -1);
-    at::Tensor weight = at::ones({bins}, st.options().dtype(c10::toRealValueType(st.scalar_type())));
-    if (n_fft - bins > 0) weight.narrow(0, 1, n_fft - bins).fill_(0.5);
-    return at::fft_irfft(st * weight, n_fft, -1, "forward");
-  }
-  const at::Tensor full = at::fft_ifft(st, n_fft, -1, "forward");
-  return mode == "ifft_real" ? at::real(full) : full;
+  const c10::SymInt batch = spec.sym_size(0), n_frames = spec.sym_size(2);
+  const at::Tensor ones = at::ones({n_fft}, spec.options().dtype(c10::toRealValueType(spec.scalar_type())));
+  return call_synthesis(spec, ones, n_fft, /*hop=*/n_fft, n_frames * n_fft, /*pad=*/0, "constant",
+                        /*env_normalize=*/false, mode, /*scale=*/1.0, std::nullopt)
+      .view_symint({batch, n_frames, c10::SymInt(n_fft)});
 }
 
 // Re(conj(a) * b), elementwise.

@@ -36,7 +36,16 @@ at::Tensor synthesis_via_frames(const OpArgs& a, OverlapAddFn ola_fn) {
   const int64_t n_fft = a.g.n_fft;
   // ATen's FFT reads single or double precision (torch has few complex32 ops): a complex32 spec is converted first
   // (one pass), so this path gives exactly the op's result on the converted tensor.
-  const at::Tensor spec = a.input.scalar_type() == a.complex_type ? a.input : a.input.to(a.complex_type);
+  at::Tensor spec = a.input.scalar_type() == a.complex_type ? a.input : a.input.to(a.complex_type);
+  // A spectrum with a zero stride (an expanded tensor: a broadcast istft input, or the gradient of a sum reaching
+  // the analysis backward) is copied first: the MKL FFT of torch 2.6 and older rejects zero strides ("Intel oneMKL
+  // DFTI ERROR: Inconsistent configuration parameters"). Other layouts go to the FFT as they are.
+  for (int64_t d = 0; d < spec.dim(); ++d) {
+    if (spec.stride(d) == 0 && spec.size(d) > 1) {
+      spec = spec.contiguous();
+      break;
+    }
+  }
   const at::Tensor st = spec.transpose(1, 2);  // [batch, frames, bins]
   at::Tensor frames;
   switch (a.mode) {
