@@ -43,6 +43,7 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 import torch
 
+from . import mel as _mel
 from .functional import stft as _stft
 
 __all__ = [
@@ -150,70 +151,11 @@ def _periodic_hann64(n: int) -> torch.Tensor:
     return 0.5 - 0.5 * torch.cos(2 * math.pi * k / n)
 
 
-_F64 = torch.float64
-_MEL_F_SP = 200.0 / 3  # Slaney: 200/3 Hz per mel below 1 kHz
-_MEL_BREAK = 1000.0 / _MEL_F_SP  # the mel of 1 kHz (15, to rounding: computed as librosa does)
-_MEL_LOGSTEP = math.log(6.4) / 27.0  # above 1 kHz: a factor 6.4 every 27 mels
-
-
-def _hz_to_mel(f: torch.Tensor, htk: bool) -> torch.Tensor:
-    if htk:
-        return 2595.0 * torch.log10(1.0 + f / 700.0)
-    return torch.where(f >= 1000.0, _MEL_BREAK + torch.log(f.clamp(min=1e-300) / 1000.0) / _MEL_LOGSTEP,
-                       f / _MEL_F_SP)
-
-
-def _hz_to_mel_scalar(f: float, htk: bool) -> float:
-    if htk:
-        return 2595.0 * math.log10(1.0 + f / 700.0)
-    return _MEL_BREAK + math.log(f / 1000.0) / _MEL_LOGSTEP if f >= 1000.0 else f / _MEL_F_SP
-
-
-def _mel_to_hz(m: torch.Tensor, htk: bool) -> torch.Tensor:
-    if htk:
-        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
-    return torch.where(m >= _MEL_BREAK, 1000.0 * torch.exp(_MEL_LOGSTEP * (m - _MEL_BREAK)), _MEL_F_SP * m)
-
-
-def _linspace64(start: float, stop: float, num: int) -> torch.Tensor:
-    """numpy.linspace's arithmetic (i * step + start, the last point exactly stop), in float64."""
-    step = (stop - start) / (num - 1)
-    out = torch.arange(num, dtype=_F64) * step + start
-    out[-1] = stop
-    return out
-
-
-@functools.lru_cache(maxsize=None)
-def _mel_filters_cached(sample_rate: float, n_fft: int, n_mels: int, f_min: float, f_max: Optional[float],
-                        htk: bool, norm: Optional[str]) -> torch.Tensor:
-    # TODO(mel): replace with spectro.mel.mel_filters once the mel frontends merge (same semantics and signature).
-    """librosa.filters.mel's filterbank (``(n_mels, n_fft // 2 + 1)``, float32): triangles between mel-spaced edges
-    from f_min to f_max (None: Nyquist) on the rfft bin frequencies, Slaney area normalisation with norm="slaney".
-    Built in float64 with librosa's arithmetic (and its two float32 roundings), so equal to librosa's float32
-    filterbank bit for bit (tests/test_losses.py checks it)."""
-    if f_max is None:
-        f_max = float(sample_rate) / 2
-    bins = torch.arange(n_fft // 2 + 1, dtype=_F64) * (1.0 / (n_fft * (1.0 / sample_rate)))  # numpy's rfftfreq
-    m_lo, m_hi = _hz_to_mel_scalar(f_min, htk), _hz_to_mel_scalar(f_max, htk)
-    edges = _mel_to_hz(_linspace64(m_lo, m_hi, n_mels + 2), htk)
-    width = edges[1:] - edges[:-1]
-    dist = edges[:, None] - bins[None, :]
-    rising = -dist[:-2] / width[:-1, None]
-    falling = dist[2:] / width[1:, None]
-    # librosa stores the triangles in its float32 array first, then scales them (float64 product, rounded again).
-    fb = torch.clamp(torch.minimum(rising, falling), min=0.0).to(torch.float32)
-    if norm == "slaney":
-        fb = (fb.to(_F64) * (2.0 / (edges[2:] - edges[:-2]))[:, None]).to(torch.float32)
-    elif norm is not None:
-        raise ValueError(f"mel_norm must be 'slaney' or None, but got {norm!r}")
-    return fb
-
-
 def _mel_filters(sample_rate, n_fft, n_mels, f_min=0.0, f_max=None, htk=False, norm="slaney") -> torch.Tensor:
-    # (under torch.compile the builder is traced, without the host cache: dynamo warns about lru_cache otherwise)
-    build = _mel_filters_cached.__wrapped__ if torch.compiler.is_compiling() else _mel_filters_cached
-    return build(float(sample_rate), int(n_fft), int(n_mels), float(f_min), None if f_max is None else float(f_max),
-                 bool(htk), norm).clone()
+    """librosa's filterbank ``(n_mels, n_fft // 2 + 1)`` in float32: :func:`spectro.mel.mel_filters`."""
+    if norm not in ("slaney", None):
+        raise ValueError(f"mel_norm must be 'slaney' or None, but got {norm!r}")
+    return _mel.mel_filters(sample_rate, n_fft, n_mels, f_min, f_max, htk, norm)
 
 
 @functools.lru_cache(maxsize=None)
@@ -561,7 +503,10 @@ def stft_loss(input: torch.Tensor, target: torch.Tensor, fft_size: int = 1024, h
     filterbank) on every call: under torch.compile prefer the module."""
     geometries = _check_geometry("stft_loss", [fft_size], [hop_size], [win_length],
                                  ("fft_size", "hop_size", "win_length"))
-    kw = dict(locals())
+    # (explicitly, not locals(): torch.compile traces this on every supported torch)
+    kw = dict(w_sc=w_sc, w_log_mag=w_log_mag, w_lin_mag=w_lin_mag, w_phs=w_phs, sample_rate=sample_rate, scale=scale,
+              n_bins=n_bins, perceptual_weighting=perceptual_weighting, scale_invariance=scale_invariance, eps=eps,
+              output=output, reduction=reduction, mag_distance=mag_distance)
     return _functional_forward("stft_loss", input, target, geometries, window, kw, multi=False)
 
 
@@ -577,7 +522,10 @@ def multi_resolution_stft_loss(input: torch.Tensor, target: torch.Tensor,
     """:class:`MultiResolutionSTFTLoss` as a function (``auraloss.freq.MultiResolutionSTFTLoss(...)(input,
     target)``). Builds the windows (and filterbanks) on every call: under torch.compile prefer the module."""
     geometries = _check_geometry("multi_resolution_stft_loss", fft_sizes, hop_sizes, win_lengths)
-    kw = dict(locals())
+    # (explicitly, not locals(): torch.compile traces this on every supported torch)
+    kw = dict(w_sc=w_sc, w_log_mag=w_log_mag, w_lin_mag=w_lin_mag, w_phs=w_phs, sample_rate=sample_rate, scale=scale,
+              n_bins=n_bins, perceptual_weighting=perceptual_weighting, scale_invariance=scale_invariance, eps=eps,
+              output=output, reduction=reduction, mag_distance=mag_distance)
     return _functional_forward("multi_resolution_stft_loss", input, target, geometries, window, kw, multi=True)
 
 

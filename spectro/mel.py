@@ -282,7 +282,7 @@ def _check_signal(fn: str, x) -> None:
         raise TypeError(f"spectro.{fn}: expected waveform to be a Tensor, but got {type(x).__name__}")
     if x.dim() == 0:
         raise ValueError(f"spectro.{fn}: expected waveform of shape (..., time), but got a 0-d tensor")
-    if x.is_complex():
+    if x.dtype.is_complex:
         raise ValueError(f"spectro.{fn}: expected a real waveform, but got {x.dtype}")
 
 
