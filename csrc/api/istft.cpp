@@ -85,7 +85,7 @@ at::Tensor istft_impl(const at::Tensor& self, int64_t n_fft, std::optional<int64
   at::ScalarType out_dtype = c10::toRealValueType(in_dtype);
   const at::ScalarType w_real = win.defined() ? c10::toRealValueType(win.scalar_type()) : out_dtype;
   if (w_real != out_dtype) out_dtype = c10::promoteTypes(out_dtype, w_real);
-  const at::ScalarType real_dtype = compute_type(out_dtype);
+  const at::ScalarType real_dtype = compute_type_of(out_dtype);
   std::optional<at::ScalarType> op_out;
   if (mixed) {
     check_mixed_precision("istft", real_dtype);
@@ -102,7 +102,7 @@ at::Tensor istft_impl(const at::Tensor& self, int64_t n_fft, std::optional<int64
   }
   const at::ScalarType spec_dtype = c10::toComplexType(real_dtype);
   // A complex32 spectrum goes to the op as it is when the computation is complex64 (the op reads it itself).
-  at::Tensor spec = (in_dtype == spec_dtype || compute_type(in_dtype) == spec_dtype) ? input : input.to(spec_dtype);
+  at::Tensor spec = (in_dtype == spec_dtype || compute_type_of(in_dtype) == spec_dtype) ? input : input.to(spec_dtype);
   if (nd == 2) {
     spec = spec.view_symint({1, bins, n_frames});
   } else if (nd != 3) {

@@ -1,6 +1,8 @@
 // spectro — helpers of the torch-semantics layer (see semantics.h).
 #include "semantics.h"
 
+#include "../ops/ops.h"
+
 #include <c10/core/DispatchKeySet.h>
 #include <c10/core/impl/TorchDispatchModeTLS.h>
 
@@ -28,24 +30,7 @@ Safety parse_safety(c10::string_view s) {
   TORCH_CHECK_VALUE(false, "spectro.istft: safety must be one of 'auto', 'always', 'off', but got ", py_repr(s));
 }
 
-std::string py_dtype(at::ScalarType t) {
-  switch (t) {
-    case at::kByte: return "torch.uint8";
-    case at::kChar: return "torch.int8";
-    case at::kShort: return "torch.int16";
-    case at::kInt: return "torch.int32";
-    case at::kLong: return "torch.int64";
-    case at::kHalf: return "torch.float16";
-    case at::kFloat: return "torch.float32";
-    case at::kDouble: return "torch.float64";
-    case at::kComplexHalf: return "torch.complex32";
-    case at::kComplexFloat: return "torch.complex64";
-    case at::kComplexDouble: return "torch.complex128";
-    case at::kBool: return "torch.bool";
-    case at::kBFloat16: return "torch.bfloat16";
-    default: return std::string("torch.") + c10::toString(t);
-  }
-}
+std::string py_dtype(at::ScalarType t) { return std::string("torch.") + dtype_name(t); }
 
 std::string py_shape(c10::SymIntArrayRef s) {
   std::ostringstream os;
@@ -75,18 +60,6 @@ bool supported_dtype(at::ScalarType t) {
       return true;
     default:
       return false;
-  }
-}
-
-at::ScalarType compute_type(at::ScalarType t) {
-  switch (t) {
-    case at::kHalf:
-    case at::kBFloat16:
-      return at::kFloat;
-    case at::kComplexHalf:
-      return at::kComplexFloat;
-    default:
-      return t;
   }
 }
 

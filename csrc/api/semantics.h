@@ -44,8 +44,6 @@ inline c10::SymInt floordiv(const c10::SymInt& a, int64_t b) {
 
 // The dtypes spectro's stft / istft accept (torch's floating and complex dtypes, half precision included).
 bool supported_dtype(at::ScalarType t);
-// The dtype a value stored in `t` is computed in: half precision (float16, bfloat16, complex32) in single precision.
-at::ScalarType compute_type(at::ScalarType t);
 // kernel_dtype "float16": the half-precision counterpart a wider dtype is rounded to (float32 / float64 -> float16,
 // complex64 / complex128 -> complex32); half dtypes map to themselves.
 at::ScalarType half_storage_type(at::ScalarType t);

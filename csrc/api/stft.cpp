@@ -113,13 +113,13 @@ at::Tensor stft_composite(const at::Tensor& self, int64_t n_fft, std::optional<i
     in_dtype = input.scalar_type();
   }
   at::ScalarType dtype = window.defined() ? c10::promoteTypes(in_dtype, window.scalar_type()) : in_dtype;
-  dtype = compute_type(dtype);
+  dtype = compute_type_of(dtype);
   if (mixed) check_mixed_precision("stft", dtype);
   const at::ScalarType real_dtype = c10::toRealValueType(dtype);
   // A half input goes to the op as it is when the computation is single precision (the op reads half itself).
   const bool signal_complex = input.is_complex();
   const at::ScalarType x_dtype = signal_complex ? c10::toComplexType(real_dtype) : real_dtype;
-  at::Tensor x = (in_dtype == x_dtype || compute_type(in_dtype) == x_dtype) ? input : input.to(x_dtype);
+  at::Tensor x = (in_dtype == x_dtype || compute_type_of(in_dtype) == x_dtype) ? input : input.to(x_dtype);
   if (nd == 1) {
     x = x.view_symint({1, T});
   } else if (nd != 2) {
