@@ -138,17 +138,14 @@ class MultiResolutionSTFTLoss(torch.nn.Module):
         self.stfts = torch.nn.ModuleList(STFT(n, hop, win, window=window) for n, hop, win in resolutions)
         self.eps = eps
 
-    def _magnitude(self, t: STFT, x: torch.Tensor) -> torch.Tensor:
-        s = t(x)
-        return (s.real.square() + s.imag.square()).clamp_min(self.eps).sqrt()
-
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         if x.shape != y.shape:
             raise ValueError(f"x and y must have the same shape, but got {tuple(x.shape)} and {tuple(y.shape)}")
-        sc, mag = 0.0, 0.0
-        for t in self.stfts:
-            mx, my = self._magnitude(t, x), self._magnitude(t, y)
-            sc = sc + torch.linalg.norm(my - mx) / torch.linalg.norm(my)
-            mag = mag + (my.log() - mx.log()).abs().mean()
+        from .losses import _mrstft_terms  # (the one multi-resolution path, shared with spectro.losses)
+
+        T = x.shape[-1]
+        geometries = [(t.n_fft, t.hop_length, t.win_length) for t in self.stfts]
+        terms = _mrstft_terms(x.reshape(-1, T), y.reshape(-1, T), geometries, [t.window for t in self.stfts],
+                              self.eps, True, True, False, "L1", "mean")
         n = len(self.stfts)
-        return sc / n, mag / n
+        return sum(t[0] for t in terms) / n, sum(t[1] for t in terms) / n
