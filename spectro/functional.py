@@ -168,11 +168,14 @@ def stft(
         raise NotImplementedError(
             f"spectro.stft: pad_mode must be one of 'constant', 'reflect', 'replicate', 'circular', but got {pad_mode!r}"
         )
-    # Eagerly the op's direct entry point; dynamo traces the torch.ops packet.
-    return (torch.ops.spectro.stft if _is_compiling() else _stft)(
-        input, n_fft, hop_length, win_length, window, center, pad_mode, normalized, onesided, return_complex,
-        align_to_window, kernel_dtype=kernel_dtype,
-    )
+    # Eagerly the op's direct entry point (arguments by position: the cheapest call); dynamo traces the packet.
+    if _is_compiling():
+        return torch.ops.spectro.stft(
+            input, n_fft, hop_length, win_length, window, center, pad_mode, normalized, onesided, return_complex,
+            align_to_window, kernel_dtype=kernel_dtype,
+        )
+    return _stft(input, n_fft, hop_length, win_length, window, center, pad_mode, normalized, onesided, return_complex,
+                 align_to_window, kernel_dtype)
 
 
 def istft(
@@ -278,10 +281,9 @@ def istft(
                 input, n_fft, hop_length, win_length, window, center, normalized, onesided, length, return_complex,
                 torch_like=torch_like, safety=safety, kernel_dtype=kernel_dtype,
             )
-        op = torch.ops.spectro.istft
-    else:
-        op = _istft
-    return op(
-        input, n_fft, hop_length, win_length, window, center, normalized, onesided, length, return_complex,
-        torch_like=torch_like, safety=safety, kernel_dtype=kernel_dtype,
-    )
+        return torch.ops.spectro.istft(
+            input, n_fft, hop_length, win_length, window, center, normalized, onesided, length, return_complex,
+            torch_like=torch_like, safety=safety, kernel_dtype=kernel_dtype,
+        )
+    return _istft(input, n_fft, hop_length, win_length, window, center, normalized, onesided, length, return_complex,
+                  torch_like, safety, kernel_dtype)

@@ -120,27 +120,29 @@ at::Tensor istft_impl(const at::Tensor& self, int64_t n_fft, std::optional<int64
   }
   if (!return_complex && !onesided) spec = spec.narrow(1, 0, n_fft / 2 + 1);
 
-  NolaCheck nola;
-  nola.caller_window = window;
-  nola.window = w;
-  nola.n_fft = n_fft;
-  nola.hop = hop_length;
-  nola.win_length = win_length;
-  nola.start = start;
-  nola.spec_dtype = spec.scalar_type();
-  nola.half_storage = kd == KernelDtype::Float16;
-  nola.torch_like = torch_like;
-  nola.safety = safety;
-  const auto frames_int = n_frames.maybe_as_int();
-  const auto end_int = (past_end ? natural : end).maybe_as_int();
-  // (A spectrum batched by vmap is fine: the check reads the window only.)
-  const bool traced = !concrete(w) || input.is_meta() || input.key_set().has(c10::DispatchKey::Python) ||
-                      !frames_int.has_value() || !end_int.has_value();
-  if (!traced) {
-    nola.n_frames = *frames_int;
-    nola.end = *end_int;
+  if (safety != Safety::Off) {  // (safety="off": no check, and no host time spent preparing one)
+    NolaCheck nola;
+    nola.caller_window = window;
+    nola.window = w;
+    nola.n_fft = n_fft;
+    nola.hop = hop_length;
+    nola.win_length = win_length;
+    nola.start = start;
+    nola.spec_dtype = spec.scalar_type();
+    nola.half_storage = kd == KernelDtype::Float16;
+    nola.torch_like = torch_like;
+    nola.safety = safety;
+    const auto frames_int = n_frames.maybe_as_int();
+    const auto end_int = (past_end ? natural : end).maybe_as_int();
+    // (A spectrum batched by vmap is fine: the check reads the window only.)
+    const bool traced = !concrete(w) || input.is_meta() || input.key_set().has(c10::DispatchKey::Python) ||
+                        !frames_int.has_value() || !end_int.has_value();
+    if (!traced) {
+      nola.n_frames = *frames_int;
+      nola.end = *end_int;
+    }
+    nola_check(nola, traced);
   }
-  nola_check(nola, traced);
   if (check_only) return at::Tensor();
 
   at::Tensor y;

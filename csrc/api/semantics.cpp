@@ -117,6 +117,7 @@ bool concrete(const at::Tensor& t) {
   // wrappers over fake tensors under torch.compile).
   using c10::impl::TorchDispatchModeKey;
   using c10::impl::TorchDispatchModeTLS;
+  if (!TorchDispatchModeTLS::any_modes_set()) return true;
   return !TorchDispatchModeTLS::get_mode(TorchDispatchModeKey::FAKE).has_value() &&
          !TorchDispatchModeTLS::get_mode(TorchDispatchModeKey::PROXY).has_value() &&
          !TorchDispatchModeTLS::get_mode(TorchDispatchModeKey::FUNCTIONAL).has_value();

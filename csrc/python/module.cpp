@@ -103,12 +103,12 @@ PYBIND11_MODULE(_C, m) {
         arg("n_fft"), arg("hop_length") = pybind11::none(), arg("win_length") = pybind11::none(),
         arg("window") = pybind11::none(), arg("center") = true, arg("pad_mode") = "reflect",
         arg("normalized") = false, arg("onesided") = pybind11::none(), arg("return_complex") = pybind11::none(),
-        arg("align_to_window") = pybind11::none(), pybind11::kw_only(), arg("kernel_dtype") = "float32");
+        arg("align_to_window") = pybind11::none(), arg("kernel_dtype") = "float32");
   m.def("istft", &spectro::istft_eager, "spectro::istft, eagerly, without __torch_function__ handling", arg("input"),
         arg("n_fft"), arg("hop_length") = pybind11::none(), arg("win_length") = pybind11::none(),
         arg("window") = pybind11::none(), arg("center") = true, arg("normalized") = false,
         arg("onesided") = pybind11::none(), arg("length") = pybind11::none(), arg("return_complex") = false,
-        pybind11::kw_only(), arg("torch_like") = false, arg("safety") = "auto", arg("kernel_dtype") = "float32");
+        arg("torch_like") = false, arg("safety") = "auto", arg("kernel_dtype") = "float32");
   m.def("istft_nola_check", &spectro::istft_nola_eager, "istft's argument and NOLA checks alone", arg("input"),
         arg("n_fft"), arg("hop_length") = pybind11::none(), arg("win_length") = pybind11::none(),
         arg("window") = pybind11::none(), arg("center") = true, arg("normalized") = false,
