@@ -479,3 +479,23 @@ def test_istft_moderate_sizes_match_torch(device, quiet):
         env = envelope_weight(w, n_fft, hop, n_fft, 200, True, None).to(device)
         assert_close_fft(spectro.istft(spec, n_fft, **kw), torch.istft(spec, n_fft, **kw), n_fft,
                          what=f"n_fft={n_fft}", weight=env)
+
+
+def test_safety_auto_cache_not_fooled_by_tensor_reuse(device, nola_counter):
+    """The pass cache is keyed on the window's TensorImpl, held weakly: a freed window's TensorImpl memory stays
+    reserved while its entry exists (a weak reference), so no new tensor can take its address and inherit its pass;
+    each new window tensor made after freeing a passing one is checked anew, and torch_like=True raises for a failing
+    one."""
+    gen = generator(seed_of("impl-reuse"))
+    spec = make_spectrum((1,), 9, 9, torch.float32, gen, "stft_like", True, 16).to(device)
+    for _ in range(20):
+        good = torch.ones(16, device=device)
+        spectro.istft(spec, 16, 4, window=good, torch_like=True)  # passes, cached
+        impl = good._cdata
+        checks = nola_counter.calls
+        del good
+        bad = torch.zeros(16, device=device)
+        assert bad._cdata != impl, "a new tensor took the TensorImpl address of a freed window that has a pass"
+        with pytest.raises(RuntimeError, match="NOLA"):
+            spectro.istft(spec, 16, 4, window=bad, torch_like=True)
+        assert nola_counter.calls == checks + 1, "a new window tensor must be checked"
