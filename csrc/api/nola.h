@@ -2,8 +2,10 @@
 // window) must not fall below 1e-11 in magnitude anywhere in the output, and when that is checked on the host.
 //
 // safety "auto" checks once per (window tensor and its version, geometry) and remembers a pass, so steady-state calls
-// never synchronise. The pass cache is thread-safe and keyed on the window's TensorImpl, held weakly: a window freed
-// and a new one allocated at the same address is a different key, never an inherited pass. A window made in
+// never synchronise. The pass cache is thread-safe and keyed on the window's TensorImpl, held weakly: the weak
+// reference keeps a freed window's TensorImpl memory (not its data) reserved while the entry exists, so no new
+// tensor can take its address and inherit its pass, and an entry whose window has died is never used. Entries of
+// dead windows are dropped once the cache holds 256 windows. A window made in
 // inference mode has no version counter: it is checked once per tensor (in-place changes made to it under
 // inference_mode are not seen). No check runs while tensors are traced (fake, meta, functional or vmapped) or while
 // the current CUDA stream is being captured into a graph.
