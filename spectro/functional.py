@@ -161,12 +161,14 @@ def stft(
     if center and align_to_window is not None:  # (torch.stft's first check)
         raise RuntimeError("stft align_to_window should only be set when center = false")
     if (type(input) is not torch.Tensor or type(n_fft) is not int or type(kernel_dtype) is not str
-            or not (hop_length is None or type(hop_length) is int) or not (win_length is None or type(win_length) is int)
+            or not (hop_length is None or type(hop_length) is int)
+            or not (win_length is None or type(win_length) is int)
             or not (window is None or isinstance(window, torch.Tensor))):
         _check_types("stft", input, n_fft, hop_length, win_length, window, kernel_dtype)
     if type(pad_mode) is not str:
         raise NotImplementedError(
-            f"spectro.stft: pad_mode must be one of 'constant', 'reflect', 'replicate', 'circular', but got {pad_mode!r}"
+            "spectro.stft: pad_mode must be one of 'constant', 'reflect', 'replicate', 'circular', but got "
+            f"{pad_mode!r}"
         )
     # Eagerly the op's direct entry point (arguments by position: the cheapest call); dynamo traces the packet.
     if _is_compiling():
@@ -211,7 +213,8 @@ def istft(
         n_fft, hop_length, win_length, window, center, normalized, onesided, length, return_complex: as
             :func:`torch.istft`. A complex window needs ``return_complex=True`` and divides by torch's complex window
             envelope (the sum of the squared shifted windows). ``hop_length`` defaults to
-            ``n_fft // 4``, ``win_length`` to ``n_fft``, the window to rectangular. Two-sided real inverses use the first ``n_fft // 2 + 1`` bins, as torch does.
+            ``n_fft // 4``, ``win_length`` to ``n_fft``, the window to rectangular. Two-sided real inverses use the
+            first ``n_fft // 2 + 1`` bins, as torch does.
         torch_like: what a NOLA violation does. torch.istft raises ``RuntimeError`` when the window envelope
             (sum of squared, shifted windows) falls below ``1e-11`` anywhere in the output. With
             ``torch_like=True`` spectro raises exactly there (same condition, same exception type). With the default
@@ -269,7 +272,8 @@ def istft(
     if type(safety) is not str:
         raise ValueError(f"spectro.istft: safety must be one of 'auto', 'always', 'off', but got {safety!r}")
     if (type(input) is not torch.Tensor or type(n_fft) is not int or type(kernel_dtype) is not str
-            or not (hop_length is None or type(hop_length) is int) or not (win_length is None or type(win_length) is int)
+            or not (hop_length is None or type(hop_length) is int)
+            or not (win_length is None or type(win_length) is int)
             or not (window is None or isinstance(window, torch.Tensor))):
         _check_types("istft", input, n_fft, hop_length, win_length, window, kernel_dtype)
     if length is not None and type(length) is not int:

@@ -93,8 +93,8 @@ at::Tensor stft_composite(const at::Tensor& self, int64_t n_fft, std::optional<i
   TORCH_CHECK(n_fft > 0 && !(padded_len < n_fft), "spectro.stft: expected 0 < n_fft <= ", padded_len,
               ", but got n_fft=", n_fft);
   TORCH_CHECK(hop_length > 0, "spectro.stft: expected hop_length > 0, but got hop_length=", hop_length);
-  TORCH_CHECK(win_length > 0 && win_length <= n_fft, "spectro.stft: expected 0 < win_length <= n_fft, but got win_length=",
-              win_length);
+  TORCH_CHECK(win_length > 0 && win_length <= n_fft,
+              "spectro.stft: expected 0 < win_length <= n_fft, but got win_length=", win_length);
   check_window("stft", window, win_length, input);
 
   c10::SymInt n_frames;
