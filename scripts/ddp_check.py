@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""spectro under DistributedDataParallel (issue 19): gradients and weights equal a single-process run.
+"""spectro under DistributedDataParallel: gradients and weights equal a single-process run.
 
     torchrun --nproc-per-node 2 scripts/ddp_check.py            # one GPU per rank, NCCL
     torchrun --nproc-per-node 2 scripts/ddp_check.py --cpu      # CPU ranks, gloo

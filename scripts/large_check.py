@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""spectro past 2^31 elements (issue 18): every CUDA path on inputs whose signal or spectrum exceeds 2^31 elements,
+"""spectro past 2^31 elements: every CUDA path on inputs whose signal or spectrum exceeds 2^31 elements,
 each result checked in full against a chunked reference (torch.stft / torch.istft and their autograd on slices).
 
     python scripts/large_check.py                 # on the GPU (peak about 57 GB of GPU memory; H100: ~2-4 min)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# spectro — compute-sanitizer over the standalone CUDA kernel tests (issue 18), from the repository root:
+# spectro — compute-sanitizer over the standalone CUDA kernel tests, from the repository root:
 #
 #   OUT=out bash scripts/sanitize.sh            # every tool on the grids that reach every kernel instance
 #   QUICK=1 OUT=out bash scripts/sanitize.sh    # samples only (the old `make -f tests/kernels/Makefile sanitize`)
