@@ -1,4 +1,5 @@
-"""Host overhead of the Python wrappers spectro.stft / spectro.istft over the registered ops they call.
+"""Host overhead of spectro.stft / spectro.istft (the Python wrappers and the C++ ops spectro::stft / istft they call)
+over the core ops they end in.
 
     cd <repo> && PYTHONPATH=. python benchmarks/wrapper_overhead.py [--reps 20000] [--batches 7] [--device cpu]
 
@@ -6,13 +7,13 @@ Each case times a public call (spectro.stft / spectro.istft) and the registered 
 (torch.ops.spectro.analysis / torch.ops.spectro.synthesis), called directly with the arguments the wrapper gives it
 (the input already in the op's (batch, T) / (batch, F, n_frames) layout). The inputs are tiny (T=256, n_fft=16,
 hop=4, a Hann window) so that the kernels' compute is negligible and both timings are host time: argument checks,
-dispatch, allocation. The difference "wrapper" is the Python wrapper's own cost (checks, window handling, dtype
-promotion, reshapes, istft's NOLA cache lookup with safety="auto").
+dispatch, allocation. The difference "wrapper" is the cost of the semantics layer (type checks in Python; window
+handling, dtype promotion, reshapes and istft's NOLA cache lookup with safety="auto" in C++).
 
 Two more columns time the op's entry points below the packet: its C++ entry point (torch.ops.spectro.analysis.default.
 _op, what the packet's __call__ calls, which matches the arguments against the schema and boxes them) and spectro's
-direct entry point (spectro._C.analysis: one typed dispatcher call, csrc/python/module.cpp), which the wrappers call in
-eager mode. "wrapper" is measured against the packet, the way a user calls the op, so what the direct entry point
+direct entry point (spectro._C.analysis: one typed dispatcher call, csrc/python/module.cpp), the kind of entry
+point the wrappers use for spectro::stft / istft in eager mode. "wrapper" is measured against the packet, the way a user calls the op, so what the direct entry point
 saves counts as saved.
 
 Per case: --reps back-to-back calls per batch, --batches batches (the cases interleaved batch by batch so that a
