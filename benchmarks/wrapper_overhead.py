@@ -13,8 +13,8 @@ handling, dtype promotion, reshapes and istft's NOLA cache lookup with safety="a
 Two more columns time the op's entry points below the packet: its C++ entry point (torch.ops.spectro.analysis.default.
 _op, what the packet's __call__ calls, which matches the arguments against the schema and boxes them) and spectro's
 direct entry point (spectro._C.analysis: one typed dispatcher call, csrc/python/module.cpp), the kind of entry
-point the wrappers use for spectro::stft / istft in eager mode. "wrapper" is measured against the packet, the way a user calls the op, so what the direct entry point
-saves counts as saved.
+point the wrappers use for spectro::stft / istft in eager mode. "wrapper" is measured against the packet, the way a
+user calls the op, so what the direct entry point saves counts as saved.
 
 Per case: --reps back-to-back calls per batch, --batches batches (the cases interleaved batch by batch so that a
 drift of the machine hits all of them alike), the median per-call time of the batches in microseconds.

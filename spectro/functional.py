@@ -54,9 +54,7 @@ def _check_types(fn: str, input, n_fft, hop_length, win_length, window, kernel_d
     if window is not None and not isinstance(window, torch.Tensor):
         raise TypeError(f"spectro.{fn}: expected window to be a Tensor or None, but got {type(window).__name__}")
     if type(kernel_dtype) is not str:
-        allowed = ", ".join(repr(k) for k in _KERNEL_DTYPES)
-        raise TypeError(f"spectro.{fn}: kernel_dtype must be a str, one of {allowed}, but got "
-                        f"{type(kernel_dtype).__name__} ({kernel_dtype!r})")
+        _check_kernel_dtype(fn, kernel_dtype)  # (raises TypeError; its values are checked in C++)
 
 
 def stft(

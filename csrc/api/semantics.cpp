@@ -9,6 +9,7 @@
 #include <c10/util/Exception.h>
 
 #include <cstdio>
+#include <sstream>
 #include <mutex>
 #include <set>
 

@@ -8,7 +8,6 @@
 #include <c10/util/string_view.h>
 
 #include <optional>
-#include <sstream>
 #include <string>
 
 namespace spectro {
@@ -70,13 +69,6 @@ bool concrete(const at::Tensor& t);
 // under torch.set_warn_always(True).
 void warn_once(const char* key, const std::string& message);
 void reset_warn_once();
-
-template <typename... Args>
-std::string str(const Args&... args) {
-  std::ostringstream os;
-  (os << ... << args);
-  return os.str();
-}
 
 }  // namespace api
 }  // namespace spectro

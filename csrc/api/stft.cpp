@@ -126,7 +126,6 @@ at::Tensor stft_composite(const at::Tensor& self, int64_t n_fft, std::optional<i
     x = x.reshape_symint({-1, T});
   }
 
-  const c10::SymInt bins_n_fft(n_fft);
   const double scale = normalized ? 1.0 / std::sqrt(static_cast<double>(n_fft)) : 1.0;
   const std::optional<at::ScalarType> op_out = mixed ? std::optional<at::ScalarType>(at::kComplexHalf) : std::nullopt;
   at::Tensor out;
