@@ -18,7 +18,7 @@ inputs and a row per kernel_dtype ("float32", "mixed", "float16") for stft and i
 moved).
 
 Writes DIR/RESULTS.md, DIR/results.json and DIR/results.png (default DIR: this script's folder). --quick: the first
-three configurations and fewer repetitions.
+three configurations and fewer repetitions. The mel frontends' rows come from benchmarks/frontends.py.
 """
 from __future__ import annotations
 
@@ -38,6 +38,9 @@ import warnings
 import torch
 
 import spectro
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import frontends  # noqa: E402  (benchmarks/frontends.py: the mel frontends' rows)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -550,6 +553,9 @@ def write_markdown(path, env, meta, rows):
                 L.append(f"{head} {h['output']} | {h['ms']:.3f} | {h['MB']:.1f} |")
         L.append("")
 
+    if meta.get("frontends"):
+        L += frontends.markdown(meta["frontends"], meta.get("frontends_baseline", "torch"))
+
     if gpu:
         L += goals_section(rows, bw)
 
@@ -809,6 +815,8 @@ def main() -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ComplexHalf is experimental
         meta["half"] = half_precision(device, timer, reps, warmup)
+    meta["frontends"] = frontends.run(device, timer, bw, min(reps, 30), warmup, quick=args.quick or not gpu)
+    meta["frontends_baseline"] = frontends.baseline_name()
     if gpu:
         meta["host_sync"] = host_sync_report(device)
         meta["torch_istft_graph"] = torch_istft_graph(device, timer)  # last: a failed capture is left behind

@@ -2,11 +2,12 @@
 AmplitudeToDB, a configurable log-mel frontend (HiFi-GAN, BigVGAN, Vocos, ...), Whisper's log-mel and a dynamic
 (key-shift / speed) mel spectrogram.
 
-Every frontend runs through one internal function, :func:`_mel_core` (pad -> spectro.stft -> power or magnitude ->
-matmul with the filterbank -> log), so that a fused kernel can later replace that one function. Whatever scales the
-magnitude linearly (torchaudio's window normalisation, the dynamic frontend's key-shift rescale, its bin crop /
-zero-padding) is folded into the small filterbank rather than applied to the spectrogram, so the large tensors go
-through four stages only: the STFT, the power (or magnitude), the mel product and the log.
+Every frontend runs through one internal function, :func:`_mel_core` (pad -> STFT -> power or magnitude -> mel
+bands -> log), which is one call of the op ``spectro::mel_analysis``: on CUDA one kernel (the in-kernel FFT with a
+mel epilogue: the complex spectrum never reaches global memory), elsewhere its composite definition (spectro's
+analysis + torch ops); gradients go through that composite. Whatever scales the magnitude linearly (torchaudio's
+window normalisation, the dynamic frontend's key-shift rescale, its bin crop / zero-padding) is folded into the
+small filterbank rather than applied to the spectrogram.
 """
 from __future__ import annotations
 
@@ -314,9 +315,9 @@ def _mel_core(x: torch.Tensor, window: torch.Tensor, fb: torch.Tensor, n_fft: in
     magnitude mel (power 1)). log_mode: "clamp" (log(max(m, eps))), "add" (log(m + eps)), "log1p" (log(1 + m)).
     Returns (..., n_mels, frames), in the spectrum's real dtype (float32 for float32 / half input).
 
-    Passes over the (..., F, frames) data: the STFT's output, |X|^2 (two kernels: squares, pair sums), the optional
-    eps / sqrt (in place), the GEMM, the log (clamp + log: two). A fused kernel replacing this function would read
-    the signal once and write the mel once.
+    With kernel_dtype "float32" this is one call of the op spectro::mel_analysis (on CUDA one kernel: the spectrum
+    stays on chip; its gradients through the op's composite definition). kernel_dtype "mixed" / "float16" store the
+    spectrum in half precision first (spectro.stft), then take the same steps with torch ops.
     """
     shape = x.shape
     if pad[0] or pad[1]:
@@ -325,6 +326,24 @@ def _mel_core(x: torch.Tensor, window: torch.Tensor, fb: torch.Tensor, n_fft: in
         else:  # torch's non-constant 1-D pads take (C, T) / (N, C, T) only
             x = torch.nn.functional.pad(x.reshape(-1, 1, shape[-1]), pad, mode=pad_value_mode)
             x = x.reshape(shape[:-1] + x.shape[-1:])
+    bins = n_fft // 2 + 1
+    if fb.shape[0] > bins:  # zero-padded bins contribute nothing: drop the filterbank's rows instead
+        fb = fb[:bins]
+    log_scale = 1.0
+    if log == "log10":
+        log_scale = 1.0 / math.log(10.0)
+    elif log == "db":
+        log_scale = 20.0 / power / math.log(10.0)
+    stage = "none" if log is None else log_mode
+    op_args = _mel_op_args(x, window, n_fft, hop_length, win_length, center, pad_mode, drop_last)
+    if kernel_dtype == "float32" and op_args is not None:
+        x2, w, n_frames, centre_pad, op_pad_mode = op_args
+        basis = fb.t().to(dtype=w.dtype, device=w.device).contiguous()
+        out = torch.ops.spectro.mel_analysis(
+            x2, w, basis, n_fft, hop_length, n_frames, centre_pad, op_pad_mode,
+            n_fft ** -0.5 if normalized else 1.0, float(power), float(mag_eps), stage, float(log_eps), log_scale)
+        return out.reshape(x.shape[:-1] + out.shape[-2:])
+
     spec = stft(x, n_fft, hop_length, win_length, window, center, pad_mode, normalized, True, True,
                 kernel_dtype=kernel_dtype)  # (..., n_fft // 2 + 1, frames), frame-major
     if drop_last:
@@ -332,8 +351,6 @@ def _mel_core(x: torch.Tensor, window: torch.Tensor, fb: torch.Tensor, n_fft: in
     n_bins = fb.shape[0]
     if n_bins < spec.shape[-2]:  # (a view: no pass)
         spec = spec[..., :n_bins, :]
-    elif n_bins > spec.shape[-2]:  # zero-padded bins contribute nothing: drop the filterbank's rows instead
-        fb = fb[: spec.shape[-2]]
     re_im = torch.view_as_real(spec)
     if re_im.dtype == torch.float16:  # kernel_dtype "mixed" / "float16": square in float32 (|X|^2 overflows half)
         re_im = re_im.float()
@@ -342,27 +359,54 @@ def _mel_core(x: torch.Tensor, window: torch.Tensor, fb: torch.Tensor, n_fft: in
     else:
         m = re_im.square().sum(-1)  # |X|^2: one pass producing the squares, one summing the pairs
         if mag_eps != 0.0:
-            m = m.add_(mag_eps)  # (in place: sum's backward does not need its output)
+            m = m + mag_eps
         if power != 2.0:
-            m = m.sqrt_() if power == 1.0 else m.pow(power / 2)  # (sqrt_'s backward uses its result: in place ok)
+            m = m.sqrt() if power == 1.0 else m.pow(power / 2)
     fb = fb.to(dtype=m.dtype, device=m.device)
-    # (..., F, N) is bins-contiguous, so its transpose (..., N, F) folds into one (B * N, F) @ (F, n_mels) GEMM.
-    mel = torch.matmul(m.transpose(-1, -2), fb).transpose(-1, -2)
-    if log is None:
-        return mel
-    if log_mode == "clamp":
-        mel = mel.clamp_min(log_eps)
-    elif log_mode == "add":
-        mel = mel + log_eps
-    else:
-        mel = torch.log1p(mel)
-        if log == "ln":
-            return mel
-        return mel * ((20.0 / power if log == "db" else 1.0) / math.log(10.0))
-    if log == "ln":
-        return mel.log()
-    mel = mel.log10()
-    return mel * (20.0 / power) if log == "db" else mel
+    mel = torch.matmul(fb.t(), m)  # (n_mels, F) @ (..., F, N)
+    if stage == "clamp":
+        mel = mel.clamp_min(log_eps).log()
+    elif stage == "add":
+        mel = (mel + log_eps).log()
+    elif stage == "log1p":
+        mel = mel.log1p()
+    return mel * log_scale if stage != "none" and log_scale != 1.0 else mel
+
+
+def _mel_op_args(x: torch.Tensor, window: torch.Tensor, n_fft: int, hop_length: int, win_length: int, center: bool,
+                 pad_mode: str, drop_last: bool):
+    """spectro::mel_analysis's arguments for spectro.stft's geometry (x as (batch, T), the window centred in n_fft
+    samples, torch's dtype promotion), or None where the call is not one spectro.stft accepts (the stft path then
+    raises its error) or leaves no frame."""
+    T = x.shape[-1]
+    if not (0 < hop_length and 0 < win_length <= n_fft and window.dim() == 1 and window.shape[0] == win_length):
+        return None
+    if window.dtype.is_complex or not window.dtype.is_floating_point or x.dtype not in _MEL_DTYPES:
+        return None
+    if window.device != x.device:
+        return None
+    centre_pad = n_fft // 2 if center else 0
+    if center and pad_mode == "reflect" and centre_pad >= max(T, 1):
+        return None
+    if center and pad_mode == "circular" and centre_pad > T:
+        return None
+    span = T + 2 * centre_pad
+    if span < n_fft:
+        return None
+    n_frames = 1 + (span - n_fft) // hop_length - (1 if drop_last else 0)
+    if n_frames < 1:
+        return None
+    compute = torch.promote_types(torch.float32 if x.dtype != torch.float64 else torch.float64, window.dtype)
+    w = window.to(compute)
+    if win_length < n_fft:
+        left = (n_fft - win_length) // 2
+        w = torch.nn.functional.pad(w, (left, n_fft - win_length - left))
+    if compute == torch.float64 or x.dtype == torch.float32:
+        x = x.to(compute)
+    return x.reshape(-1, T), w.contiguous(), n_frames, centre_pad, pad_mode if center else "constant"
+
+
+_MEL_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 
 def _window(fn: str, window, win_length: int, like: torch.Tensor) -> torch.Tensor:

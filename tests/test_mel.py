@@ -470,6 +470,7 @@ MEL_GRID = covering_configs(
 )
 
 
+@pytest.mark.kernel_paths
 @pytest.mark.parametrize("cfg", MEL_GRID, ids=config_id)
 def test_mel_spectrogram_matches_torchaudio(cfg, device):
     fmin, fmax = cfg["band"]
@@ -574,6 +575,7 @@ def _librosa_basis(sr, n_fft, n_mels, fmin, fmax, htk=False):
                                                 htk=htk)).float()
 
 
+@pytest.mark.kernel_paths
 @pytest.mark.parametrize("batch", [(), (2,), (2, 2)], ids=str)
 @pytest.mark.parametrize("preset", ["hifigan", "bigvgan"])
 def test_log_mel_hifigan_bigvgan(preset, batch, device):
@@ -595,6 +597,7 @@ def test_log_mel_hifigan_bigvgan(preset, batch, device):
     assert torch.equal(y, m(x))
 
 
+@pytest.mark.kernel_paths
 @pytest.mark.parametrize("padding", ["center", "same"])
 def test_log_mel_vocos(padding, device):
     sr, n_fft, hop, n_mels = 24000, 256, 64, 32  # (Vocos: 1024/256/100; scaled down)
@@ -633,6 +636,7 @@ def _plain_mel(x, basis, window, n_fft, hop, power, mag_eps):
     return basis @ (mag2.sqrt() if power == 1.0 else mag2)
 
 
+@pytest.mark.kernel_paths
 @pytest.mark.parametrize("log,log_mode", [(lg, md) for lg in ("ln", "log10", "db") for md in ("clamp", "add", "log1p")]
                          + [(None, "clamp")])
 @pytest.mark.parametrize("power", [1.0, 2.0])
@@ -688,6 +692,7 @@ def test_mel_matches_librosa_melspectrogram(htk, norm, device):
     assert_accuracy(m.to(device)(x), t32, torch.from_numpy(ref), f"librosa-{htk}-{norm}")
 
 
+@pytest.mark.kernel_paths
 # ----------------------------------------------------------------------------------------------------------------
 # Whisper
 @pytest.mark.parametrize("n_mels", [80, 128])
@@ -794,6 +799,7 @@ def test_errors():
         spectro.MelSpectrogram(n_fft=400, n_mels=40)(torch.randn(100))
 
 
+@pytest.mark.kernel_paths
 def test_nan_inf_propagate(device):
     m = spectro.MelSpectrogram(n_fft=128, n_mels=16).to(device)
     x = signal((2, 1000), 9, device)
@@ -896,6 +902,7 @@ def test_export():
     torch.testing.assert_close(torch.export.export(mm, (x,)).module()(x), mm(x), rtol=0, atol=0)
 
 
+@pytest.mark.kernel_paths
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_half_input(dtype, device):
     x = signal((2, 1200), seed_of("half", dtype), device).to(dtype)
@@ -930,3 +937,169 @@ def test_kernel_dtype_passthrough(kernel_dtype, device):
     torch.testing.assert_close(out, ref, rtol=0, atol=16 * eps16 * ref.abs().max().item())
     with pytest.raises(ValueError, match="kernel_dtype"):
         spectro.MelSpectrogram(kernel_dtype="int8")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The op spectro::mel_analysis (every frontend's one call; on CUDA one fused kernel, elsewhere its composite)
+def _op(x, window, basis, n_fft=128, hop=32, n_frames=None, pad=64, pad_mode="reflect", scale=1.0, power=2.0,
+        mag_eps=0.0, log="none", log_eps=1e-5, log_scale=1.0):
+    if n_frames is None:
+        n_frames = 1 + (x.shape[-1] + 2 * pad - n_fft) // hop
+    return torch.ops.spectro.mel_analysis(x, window, basis, n_fft, hop, n_frames, pad, pad_mode, scale, power,
+                                          mag_eps, log, log_eps, log_scale)
+
+
+def _op_reference(x, window, basis, n_fft, hop, n_frames, pad, pad_mode, scale, power, mag_eps, log, log_eps,
+                  log_scale):
+    """The op's definition on torch.stft in float64 (CPU)."""
+    x, window, basis = (v.detach().cpu().double() for v in (x, window, basis))
+    xp = torch.nn.functional.pad(x[:, None], (pad, pad), mode=pad_mode)[:, 0] if pad else x
+    spec = torch.stft(xp, n_fft, hop, window=window, center=False, return_complex=True)[..., :n_frames] * scale
+    p = (spec.abs() ** 2 + mag_eps) ** (power / 2)
+    mel = basis @ p[:, : basis.shape[1]]
+    if log == "clamp":
+        mel = log_scale * mel.clamp_min(log_eps).log()
+    elif log == "add":
+        mel = log_scale * (mel + log_eps).log()
+    elif log == "log1p":
+        mel = log_scale * mel.log1p()
+    return mel
+
+
+OP_CASES = [
+    # (n_fft, hop, pad, pad_mode, n_mels, bins used, power, mag_eps, log, log_scale, batch, T)
+    (128, 32, 64, "reflect", 20, None, 2.0, 0.0, "none", 1.0, 3, 2000),
+    (400, 160, 200, "reflect", 80, None, 2.0, 0.0, "clamp", 1 / math.log(10), 2, 16000),  # Whisper's sizes
+    (1024, 256, 384, "reflect", 80, None, 1.0, 1e-9, "clamp", 1.0, 2, 22050),  # HiFi-GAN's
+    (256, 64, 0, "constant", 16, 100, 1.0, 0.0, "add", 20 / math.log(10), 1, 3001),  # cropped bins
+    (64, 16, 32, "replicate", 7, None, 1.5, 0.0, "log1p", 2.0, 2, 999),
+    (30, 7, 15, "circular", 5, None, 2.0, 0.0, "none", 1.0, 1, 300),  # general engine, odd hop
+    (4096, 1024, 2048, "reflect", 128, None, 2.0, 0.0, "clamp", 1.0, 1, 20000),
+]
+
+
+@pytest.mark.kernel_paths
+@pytest.mark.parametrize("case", OP_CASES, ids=lambda c: f"nfft{c[0]}-{c[3]}-{c[8]}")
+def test_mel_op_accuracy(case, device):
+    """Random (dense, non-triangular) bases too: the kernel's band ranges must cover every nonzero weight."""
+    n_fft, hop, pad, pm, n_mels, used, power, mag_eps, log, log_scale, batch, T = case
+    g = generator(seed_of("op", str(case)))
+    x = signal((batch, T), seed_of("opx", str(case)), device)
+    window = torch.hann_window(n_fft, device=device)
+    bins = used or n_fft // 2 + 1
+    for kind in ("triangular", "dense"):
+        if kind == "dense":
+            basis = torch.rand(n_mels, bins, generator=g).to(device)
+        else:
+            basis = spectro.melscale_fbanks(n_fft // 2 + 1, 0.0, 8000.0, n_mels, 16000, norm="slaney").t()
+            basis = basis[:, :bins].contiguous().to(device)
+        n_frames = 1 + (T + 2 * pad - n_fft) // hop - 1  # (one frame dropped, as Whisper does)
+        args = (n_fft, hop, n_frames, pad, pm, 0.5, power, mag_eps, log, 1e-5, log_scale)
+        out = torch.ops.spectro.mel_analysis(x, window, basis, *args)
+        assert out.shape == (batch, n_mels, n_frames) and out.dtype == torch.float32 and out.is_contiguous()
+        r64 = _op_reference(x, window, basis, *args)
+        xs = x.detach().cpu()
+        spec32 = torch.stft(torch.nn.functional.pad(xs[:, None], (pad, pad), mode=pm)[:, 0] if pad else xs, n_fft,
+                            hop, window=window.cpu(), center=False, return_complex=True)[..., :n_frames] * 0.5
+        p32 = (spec32.abs() ** 2 + mag_eps) ** (power / 2)
+        t32 = basis.cpu() @ p32[:, :bins]
+        if log != "none":
+            t32 = log_scale * {"clamp": lambda v: v.clamp_min(1e-5).log(), "add": lambda v: (v + 1e-5).log(),
+                               "log1p": torch.log1p}[log](t32)
+        assert_accuracy(out, t32, r64, f"{case} {kind}")
+
+
+@pytest.mark.kernel_paths
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_mel_op_half_signal(dtype, device):
+    """A half-precision signal is read as it is stored and computed in float32: the float32 result of its values."""
+    x = signal((2, 3000), 21, device).to(dtype)
+    window = torch.hann_window(256, device=device)
+    basis = spectro.melscale_fbanks(129, 0.0, 8000.0, 40, 16000).t().contiguous().to(device)
+    out = _op(x, window, basis, 256, 64, pad=128)
+    ref = _op(x.float(), window, basis, 256, 64, pad=128)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, ref, rtol=0, atol=0)
+
+
+def test_mel_op_float64_and_empty(device):
+    x = signal((2, 1000), 22, device, torch.float64)
+    window = torch.hann_window(128, dtype=torch.float64, device=device)
+    basis = spectro.melscale_fbanks(65, 0.0, 8000.0, 12, 16000).t().contiguous().double().to(device)
+    out = _op(x, window, basis, log="clamp")
+    ref = _op_reference(x, window, basis, 128, 32, out.shape[-1], 64, "reflect", 1.0, 2.0, 0.0, "clamp", 1e-5, 1.0)
+    assert out.dtype == torch.float64
+    torch.testing.assert_close(out.cpu(), ref, rtol=1e-10, atol=1e-10)
+    empty = _op(x[:0], window, basis, n_frames=5)
+    assert empty.shape == (0, 12, 5)
+
+
+def test_mel_op_opcheck(device):
+    x = signal((2, 700), 23, device)
+    window = torch.hann_window(64, device=device)
+    basis = spectro.melscale_fbanks(33, 0.0, 8000.0, 6, 16000).t().contiguous().to(device)
+    n_frames = 1 + 700 // 16
+    for log in ("none", "clamp", "log1p"):
+        args = (x, window, basis, 64, 16, n_frames, 32, "reflect", 1.0, 1.0, 1e-9, log, 1e-5, 2.0)
+        torch.library.opcheck(torch.ops.spectro.mel_analysis.default, args)
+        args = (x.clone().requires_grad_(), window, basis.clone().requires_grad_()) + args[3:]
+        torch.library.opcheck(torch.ops.spectro.mel_analysis.default, args)
+
+
+def test_mel_op_gradients_float64():
+    """The op's gradients (through its composite definition): x, window and basis, first and second order."""
+    g = generator(24)
+    x = torch.randn(2, 120, generator=g, dtype=torch.float64, requires_grad=True)
+    w = (torch.hann_window(32, dtype=torch.float64) + 0.1).requires_grad_()
+    basis = torch.rand(5, 17, generator=g, dtype=torch.float64, requires_grad=True)
+    f = lambda a, b, c: _op(a, b, c, 32, 8, pad=16, power=1.0, mag_eps=1e-6, log="clamp", log_eps=1e-5)  # noqa: E731
+    assert torch.autograd.gradcheck(f, (x, w, basis), fast_mode=True)
+    assert torch.autograd.gradgradcheck(f, (x, w, basis), fast_mode=True)
+    # forward mode
+    assert torch.autograd.gradcheck(f, (x, w, basis), fast_mode=True, check_forward_ad=True, check_backward_ad=False,
+                                    check_batched_forward_grad=False)
+
+
+def test_mel_op_errors(device):
+    x = signal((2, 700), 25, device)
+    w = torch.hann_window(64, device=device)
+    basis = torch.rand(6, 33, device=device)
+    with pytest.raises(RuntimeError, match="basis of shape"):
+        _op(x, w, torch.rand(6, 34, device=device), 64, 16, pad=32)
+    with pytest.raises(RuntimeError, match="basis of shape"):
+        _op(x, w, torch.rand(33, device=device), 64, 16, pad=32)
+    with pytest.raises(RuntimeError, match="basis of dtype float32"):
+        _op(x, w, basis.double(), 64, 16, pad=32)
+    with pytest.raises(ValueError, match="power"):
+        _op(x, w, basis, 64, 16, pad=32, power=0.0)
+    with pytest.raises(ValueError, match="mag_eps"):
+        _op(x, w, basis, 64, 16, pad=32, mag_eps=-1.0)
+    with pytest.raises(ValueError, match="log must be"):
+        _op(x, w, basis, 64, 16, pad=32, log="ln")
+    with pytest.raises(RuntimeError, match="window"):
+        _op(x, w[:-1], basis, 64, 16, pad=32)
+    with pytest.raises(RuntimeError, match="x of dtype"):
+        _op(x.to(torch.complex64), w, basis, 64, 16, pad=32)
+    with pytest.raises(RuntimeError, match="x of shape"):
+        _op(x[0], w, basis, 64, 16, pad=32)
+
+
+@pytest.mark.cuda
+def test_mel_cuda_graph(cuda_device):
+    """The fused frontend (its band-range pass and scratch included) is captured and replayed: no host sync."""
+    m = spectro.LogMelSpectrogram(16000, 400, 160, n_mels=80, mag_eps=1e-9).to(cuda_device)
+    static_x = signal((4, 16000), 26, cuda_device)
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(2):
+            m(static_x)
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        static_out = m(static_x)
+    new_x = signal((4, 16000), 27, cuda_device)
+    static_x.copy_(new_x)
+    graph.replay()
+    torch.cuda.synchronize()
+    torch.testing.assert_close(static_out, m(new_x), rtol=0, atol=0)

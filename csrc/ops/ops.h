@@ -11,6 +11,7 @@
 
 #include "../kernels/common.h"
 #include "../kernels/fft_mode.h"
+#include "../kernels/mel_log.h"
 
 namespace spectro {
 
@@ -101,6 +102,28 @@ at::Tensor call_synthesis(const at::Tensor& spec, const at::Tensor& window, int6
                           const c10::SymInt& length, int64_t pad, const std::string& pad_mode, bool env_normalize,
                           const std::string& fft_mode, double scale,
                           std::optional<at::ScalarType> out_dtype = std::nullopt);
+
+// ---- spectro::mel_analysis (mel.cpp) ------------------------------------------------------------------------------
+// The log stage of the mel frontend (kernels/mel_log.h), from the schema's `log` string (ValueError naming it).
+using kernels::MelLog;
+MelLog parse_mel_log(const std::string& s);
+// Validated arguments of one spectro::mel_analysis call: the analysis' own (real signal, fft_mode "rfft").
+struct MelArgs {
+  OpArgs analysis;
+  at::Tensor basis;  // [n_mels, bins'], contiguous
+  double power, mag_eps;
+  MelLog log;
+  double log_eps, log_scale;
+};
+MelArgs check_mel(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
+                  int64_t hop_length, int64_t n_frames, int64_t pad, const std::string& pad_mode, double scale,
+                  double power, double mag_eps, const std::string& log, double log_eps, double log_scale);
+// The op's composite definition (spectro::analysis + ATen ops, differentiable): the CPU backend, the CUDA fallback,
+// the autograd kernel's path when gradients are needed.
+at::Tensor mel_composite(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
+                         int64_t hop_length, const c10::SymInt& n_frames, int64_t pad, const std::string& pad_mode,
+                         double scale, double power, double mag_eps, const std::string& log, double log_eps,
+                         double log_scale);
 
 // The dtype checks of an op's input (`name`: x or spec) and window, shared by the device and Meta kernels.
 void check_input_dtypes(const char* op, const char* name, const at::Tensor& input, const at::Tensor& window,

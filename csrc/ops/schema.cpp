@@ -4,6 +4,8 @@
 //   spectro::analysis   x[B, T] -> spectrum[B, F, N]  (pad + frame + window (+1/envelope) -> FFT)
 //   spectro::synthesis  spectrum[B, F, N] -> y[B, L]  (inverse FFT -> window -> overlap-add (+1/envelope) -> fold/trim)
 // The two are transposes of each other for matching (geometry, fft_mode) pairs, so each one's backward is the other.
+//   spectro::mel_analysis  x[B, T] -> mel[B, M, N]  (analysis -> power -> mel bands -> log; one kernel on CUDA; its
+//                          gradients through its composite definition, csrc/ops/mel.cpp)
 // Input dtypes: x is float32 / float64 (real fft modes) or complex64 / complex128 (fft_mode 'fft'), spec complex64 /
 // complex128; half precision is accepted too (float16 / bfloat16 x, complex32 x or spec), read as it is stored and
 // computed in single precision, so its window must be float32 (compute_type_of in spectro.h). The fused CUDA kernels
@@ -43,6 +45,10 @@ TORCH_LIBRARY(spectro, m) {
   m.def(
       "synthesis(Tensor spec, Tensor window, int n_fft, int hop_length, SymInt length, int pad, str pad_mode, "
       "bool env_normalize, str fft_mode, float scale, ScalarType? out_dtype=None) -> Tensor");
+  // The mel frontend: power spectrum -> mel bands -> log (csrc/ops/mel.cpp has its definition).
+  m.def(
+      "mel_analysis(Tensor x, Tensor window, Tensor basis, int n_fft, int hop_length, SymInt n_frames, int pad, "
+      "str pad_mode, float scale, float power, float mag_eps, str log, float log_eps, float log_scale) -> Tensor");
   // torch.stft / torch.istft's schemas plus spectro's keyword-only extras; composites over analysis / synthesis
   // (csrc/api).
   m.def(

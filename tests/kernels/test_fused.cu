@@ -91,6 +91,8 @@ extern template cudaError_t launch_fused_analysis<float>(const FusedAnalysisPara
 extern template cudaError_t launch_fused_analysis<double>(const FusedAnalysisParams<double>&, cudaStream_t);
 extern template cudaError_t launch_fused_analysis<Complex<float>>(const FusedAnalysisParams<Complex<float>>&, cudaStream_t);
 extern template cudaError_t launch_fused_analysis<Complex<double>>(const FusedAnalysisParams<Complex<double>>&, cudaStream_t);
+extern template cudaError_t launch_fused_mel<float>(const FusedMelParams<float>&, cudaStream_t);
+extern template cudaError_t launch_fused_mel<double>(const FusedMelParams<double>&, cudaStream_t);
 extern template cudaError_t launch_fused_synthesis<float>(const FusedSynthesisParams<float>&, cudaStream_t);
 extern template cudaError_t launch_fused_synthesis<double>(const FusedSynthesisParams<double>&, cudaStream_t);
 extern template cudaError_t launch_fused_synthesis<Complex<float>>(const FusedSynthesisParams<Complex<float>>&, cudaStream_t);
@@ -702,6 +704,163 @@ void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop
   record(err <= tol, what);
 }
 
+// --------------------------------------------------------------------------------------------------------------
+// The mel epilogue (real signals): out[b, m, n] = log stage of sum_k basis[m, k] (|X[b, n, k]|^2 + mag_eps)^(p/2).
+// Reference: the same double-precision DFT of the frames as the analysis check, power and bands in double.
+// Linear output (MelLog::None): ||out - ref|| / ||ref|| within the analysis tolerance (x 4: squares and band
+// sums). Each log mode: the same call with the log stage, against that stage applied in double to the linear output
+// of the first call (the bands are summed in the same order, so the two calls' linear values are the same): within
+// a few roundings of the result. Half-precision input: the same result bit for bit as its float copy. The basis:
+// random contiguous bands (some empty, one dense), only basis_bins <= n_fft / 2 + 1 of the bins.
+template <typename V>
+void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad, PadMode mode, int n_mels,
+               double power, double mag_eps, bool crop) {
+  using R = V;
+  static_assert(!Traits<V>::complex, "mel: real signals");
+  if (!kc::fused_supported<V>(n_fft, false)) return;
+  Geometry g;
+  g.n_fft = n_fft; g.hop = hop; g.length = T; g.pad = pad; g.mode = mode; g.env_normalize = false;
+  const int64_t padded = mode == PadMode::Constant ? T + pad : T + 2 * pad;
+  if (padded < n_fft) return;
+  g.n_frames = 1 + (padded - n_fft) / hop;
+  const int bins = static_cast<int>(n_fft / 2 + 1);
+  const int basis_bins = crop ? bins - bins / 3 : bins;
+  std::vector<V> x(batch * T);
+  std::vector<R> w(n_fft);
+  for (auto& v : x) v = random_value<V>();
+  for (auto& v : w) v = static_cast<R>(0.5 + 0.5 * uniform());
+  const int in_kind = std::is_same<R, float>::value ? in_case() : 0;
+  std::vector<unsigned char> x_half;
+  if constexpr (std::is_same<R, float>::value) {
+    if (in_kind != 0) x_half = to_half_input(x, in_kind);
+  }
+  std::vector<R> basis(static_cast<size_t>(n_mels) * basis_bins, R(0));
+  for (int m = 0; m < n_mels; ++m) {
+    if (m % 7 == 3) continue;  // an empty band
+    int lo = static_cast<int>((uniform() * 0.5 + 0.5) * (basis_bins - 1)), width = 1 + static_cast<int>((uniform() + 1) * 6);
+    if (m == 1) { lo = 0; width = basis_bins; }  // a dense band
+    for (int k = lo; k < std::min(basis_bins, lo + width); ++k) basis[m * basis_bins + k] = static_cast<R>(0.1 + 0.5 * (uniform() + 1));
+  }
+  AnalysisParams<V> a;
+  a.x = x.data(); a.window = w.data(); a.batch = batch; a.g = g; a.scale = R(0.75);
+  const int64_t frames = g.n_frames;
+  std::vector<double> ref(batch * n_mels * frames);
+  std::vector<cd> frame(n_fft), twiddle(n_fft);
+  std::vector<double> pw(bins);
+  for (int64_t j = 0; j < n_fft; ++j) twiddle[j] = std::polar(1.0, -2.0 * M_PI * static_cast<double>(j) / n_fft);
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t n = 0; n < frames; ++n) {
+      for (int64_t k = 0; k < n_fft; ++k) frame[k] = to_cd(analysis_element(a, b, n, k));
+      for (int f = 0; f < basis_bins; ++f) {
+        cd acc = 0;
+        for (int64_t k = 0, q = 0; k < n_fft; ++k, q = q + f >= n_fft ? q + f - n_fft : q + f) acc += frame[k] * twiddle[q];
+        pw[f] = std::pow(std::norm(acc) + mag_eps, power / 2);
+      }
+      for (int m = 0; m < n_mels; ++m) {
+        double s = 0;
+        for (int f = 0; f < basis_bins; ++f) s += basis[m * basis_bins + f] * pw[f];
+        ref[(b * n_mels + m) * frames + n] = s;
+      }
+    }
+  kc::FusedMelParams<V> p;
+  p.a = a; p.mode = FftMode::Rfft;
+  p.n_mels = n_mels; p.basis_bins = basis_bins; p.power = static_cast<R>(power); p.mag_eps = static_cast<R>(mag_eps);
+  // Runs p (with the log stage `lg`, reading half input when `half_in`) into host; false if the launch failed.
+  const size_t n_out = ref.size();
+  auto run = [&](MelLog lg, R log_eps, R log_scale, bool half_in, std::vector<R>& host) -> bool {
+    kc::FusedMelParams<V> q = p;
+    q.log = lg; q.log_eps = log_eps; q.log_scale = log_scale;
+    host.assign(n_out, R(NAN));
+    if (g_emulate) {
+      std::vector<int> band(2 * n_mels, -1);
+      q.basis = basis.data(); q.band = band.data(); q.out = host.data();
+      if (half_in) { q.a.x = nullptr; q.x_half = x_half.data(); q.x_half_bf16 = in_kind == 2; }
+      return kc::detail::run_fused_mel(q, HostExec{}) == cudaSuccess;
+    }
+    V *dx = nullptr; R *dw = nullptr, *db = nullptr, *dout = nullptr; int* dband = nullptr; void* dh = nullptr;
+    bool ok = cudaMalloc(&dx, x.size() * sizeof(V)) == cudaSuccess && cudaMalloc(&dw, w.size() * sizeof(R)) == cudaSuccess &&
+              cudaMalloc(&db, basis.size() * sizeof(R)) == cudaSuccess && cudaMalloc(&dout, n_out * sizeof(R)) == cudaSuccess &&
+              cudaMalloc(&dband, 2 * n_mels * sizeof(int)) == cudaSuccess &&
+              cudaMemcpy(dx, x.data(), x.size() * sizeof(V), cudaMemcpyHostToDevice) == cudaSuccess &&
+              cudaMemcpy(dw, w.data(), w.size() * sizeof(R), cudaMemcpyHostToDevice) == cudaSuccess &&
+              cudaMemcpy(db, basis.data(), basis.size() * sizeof(R), cudaMemcpyHostToDevice) == cudaSuccess &&
+              cudaMemset(dout, 0xff, n_out * sizeof(R)) == cudaSuccess;
+    if (ok && half_in) {
+      ok = cudaMalloc(&dh, x_half.size()) == cudaSuccess &&
+           cudaMemcpy(dh, x_half.data(), x_half.size(), cudaMemcpyHostToDevice) == cudaSuccess;
+      q.a.x = nullptr; q.x_half = dh; q.x_half_bf16 = in_kind == 2;
+    } else {
+      q.a.x = dx;
+    }
+    q.a.window = dw; q.basis = db; q.band = dband; q.out = dout;
+    ok = ok && kc::launch_fused_mel(q, nullptr) == cudaSuccess && cudaDeviceSynchronize() == cudaSuccess &&
+         cudaMemcpy(host.data(), dout, n_out * sizeof(R), cudaMemcpyDeviceToHost) == cudaSuccess;
+    cudaFree(dx); cudaFree(dw); cudaFree(db); cudaFree(dout); cudaFree(dband); cudaFree(dh);
+    return ok;
+  };
+  char what[320];
+  const int len = std::snprintf(what, sizeof what, "mel %s B=%lld T=%lld n_fft=%lld hop=%lld pad=%lld mode=%d n_mels=%d power=%g eps=%g bins=%d",
+                                Traits<V>::name(), (long long)batch, (long long)T, (long long)n_fft, (long long)hop,
+                                (long long)pad, static_cast<int>(mode), n_mels, power, mag_eps, basis_bins);
+  const std::string head(what, static_cast<size_t>(len));
+  std::vector<R> lin;
+  if (!run(MelLog::None, R(0), R(1), false, lin)) {
+    record(false, head + ": launch failed");
+    return;
+  }
+  {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n_out; ++i) {
+      const double d = static_cast<double>(lin[i]) - ref[i];
+      num += std::isnan(d) ? INFINITY : d * d;
+      den += ref[i] * ref[i];
+    }
+    const double err = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+    const double tol = 4 * tolerance(Traits<V>::eps, n_fft);
+    std::snprintf(what, sizeof what, ": rel err %.3g > %.3g", err, tol);
+    record(err <= tol, head + what);
+  }
+  const struct { MelLog lg; double eps, scale; } stages[] = {
+      {MelLog::Clamp, 1e-5, 1.0}, {MelLog::Add, 1e-3, 1.0 / std::log(10.0)}, {MelLog::Log1p, 0.0, 2.5}};
+  for (const auto& st : stages) {
+    std::vector<R> lg;
+    if (!run(st.lg, static_cast<R>(st.eps), static_cast<R>(st.scale), false, lg)) {
+      record(false, head + ": log launch failed");
+      continue;
+    }
+    size_t bad = 0;
+    for (size_t i = 0; i < n_out; ++i) {
+      const double m = lin[i];
+      const double ln = st.lg == MelLog::Clamp ? std::log(std::max(m, static_cast<double>(static_cast<R>(st.eps))))
+                        : st.lg == MelLog::Add ? std::log(m + static_cast<double>(static_cast<R>(st.eps)))
+                                                   : std::log1p(m);
+      const double want = static_cast<double>(static_cast<R>(st.scale)) * ln;
+      bad += !(std::fabs(lg[i] - want) <= 8 * Traits<V>::eps * (std::fabs(want) + std::fabs(st.scale)));
+    }
+    std::snprintf(what, sizeof what, ": log stage %d: %zu of %zu outside a few roundings", static_cast<int>(st.lg), bad, n_out);
+    record(bad == 0, head + what);
+  }
+  if (in_kind != 0) {
+    std::vector<R> hin;
+    const bool ran = run(MelLog::None, R(0), R(1), true, hin);
+    size_t bad = ran ? 0 : n_out;
+    for (size_t i = 0; ran && i < n_out; ++i) bad += !same_bits(hin[i], lin[i]);
+    std::snprintf(what, sizeof what, ": reading %s: %zu of %zu differ from the float-input result", in_name(in_kind, false), bad, n_out);
+    record(bad == 0, head + what);
+  }
+}
+
+template <typename V>
+void mel_grid() {
+  for (int64_t n_fft : {16, 30, 64, 400, 512, 1024, 2048}) {
+    const int64_t hop = n_fft / 4;
+    const int64_t T = n_fft <= 1024 ? 5 * n_fft + 7 : 2 * n_fft + 3;
+    check_mel<V>(2, T, n_fft, hop, n_fft / 2, PadMode::Reflect, 9, 2.0, 0.0, false);
+    check_mel<V>(1, T, n_fft, hop + 1, 0, PadMode::Constant, 20, 1.0, 1e-9, n_fft == 64);
+    if (n_fft <= 512) check_mel<V>(1, 3 * T, n_fft, hop, n_fft / 2, PadMode::Constant, 5, 1.5, 0.0, true);
+  }
+}
+
 template <typename V>
 void analysis_grid() {
   constexpr bool cplx = Traits<V>::complex;
@@ -788,6 +947,7 @@ void long_grid() {
 template <typename V>
 void full_grid() {
   analysis_grid<V>();
+  if constexpr (!Traits<V>::complex) mel_grid<V>();
   synthesis_grid<V>();
   long_grid<V>();
 }

@@ -63,12 +63,30 @@ cudaError_t with_synthesis_types(const FusedSynthesisParams<V>& p, F&& f) {
   }
 }
 
+// The same for the mel frontend: the signal in float16 / bfloat16 when x_half is set (float only).
+template <typename V, class F>
+cudaError_t with_mel_types(const FusedMelParams<V>& p, F&& f) {
+  if (p.spec != nullptr || p.spec_half != nullptr) return cudaErrorInvalidValue;  // the spectrum is not stored
+  if constexpr (!std::is_same<V, float>::value) {
+    if (p.x_half != nullptr) return cudaErrorInvalidValue;
+    return f(TypeTag<V>{});
+  } else {
+    if (p.x_half == nullptr) return f(TypeTag<V>{});
+    if (p.a.x != nullptr) return cudaErrorInvalidValue;
+    return p.x_half_bf16 ? f(TypeTag<__nv_bfloat16>{}) : f(TypeTag<__half>{});
+  }
+}
+
 // By the parameters, on any executor (the host emulation runs these).
 template <typename V, class Exec>
 cudaError_t run_fused_analysis(const FusedAnalysisParams<V>& p, const Exec& exec) {
   return with_analysis_types(p, [&](auto out, auto in) {
     return run_fused_analysis_as<V, typename decltype(out)::type, typename decltype(in)::type>(p, exec);
   });
+}
+template <typename V, class Exec>
+cudaError_t run_fused_mel(const FusedMelParams<V>& p, const Exec& exec) {
+  return with_mel_types(p, [&](auto in) { return run_fused_mel_as<V, typename decltype(in)::type>(p, exec); });
 }
 template <typename V, class Exec>
 cudaError_t run_fused_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec) {
@@ -90,10 +108,20 @@ cudaError_t launch_fused_synthesis_as(const FusedSynthesisParams<V>& p, cudaStre
   return detail::run_fused_synthesis_as<V, Out, In>(p, detail::DeviceExec{stream});
 }
 
+template <typename V, typename In>
+cudaError_t launch_fused_mel_as(const FusedMelParams<V>& p, cudaStream_t stream) {
+  return detail::run_fused_mel_as<V, In>(p, detail::DeviceExec{stream});
+}
+
 #define SPECTRO_FUSED_ANALYSIS_AS(V, Out, In) \
   template cudaError_t launch_fused_analysis_as<V, Out, In>(const FusedAnalysisParams<V>&, cudaStream_t);
 #define SPECTRO_FUSED_SYNTHESIS_AS(V, Out, In) \
   template cudaError_t launch_fused_synthesis_as<V, Out, In>(const FusedSynthesisParams<V>&, cudaStream_t);
+#define SPECTRO_FUSED_MEL_AS(V, In) \
+  template cudaError_t launch_fused_mel_as<V, In>(const FusedMelParams<V>&, cudaStream_t);
+#define SPECTRO_EXTERN_MEL_AS(V, In) extern SPECTRO_FUSED_MEL_AS(V, In)
+SPECTRO_FUSED_MEL_LAUNCHERS(SPECTRO_EXTERN_MEL_AS)
+#undef SPECTRO_EXTERN_MEL_AS
 #define SPECTRO_EXTERN_ANALYSIS_AS(V, Out, In) extern SPECTRO_FUSED_ANALYSIS_AS(V, Out, In)
 #define SPECTRO_EXTERN_SYNTHESIS_AS(V, Out, In) extern SPECTRO_FUSED_SYNTHESIS_AS(V, Out, In)
 SPECTRO_FUSED_LAUNCHERS(SPECTRO_EXTERN_ANALYSIS_AS, SPECTRO_EXTERN_SYNTHESIS_AS)
@@ -106,6 +134,11 @@ cudaError_t launch_fused_analysis(const FusedAnalysisParams<V>& p, cudaStream_t 
   return detail::with_analysis_types(p, [&](auto out, auto in) {
     return launch_fused_analysis_as<V, typename decltype(out)::type, typename decltype(in)::type>(p, stream);
   });
+}
+// The mel frontend (mel.cuh): by the parameters (with_mel_types). p.band: scratch of 2 n_mels ints on the device.
+template <typename V>
+cudaError_t launch_fused_mel(const FusedMelParams<V>& p, cudaStream_t stream) {
+  return detail::with_mel_types(p, [&](auto in) { return launch_fused_mel_as<V, typename decltype(in)::type>(p, stream); });
 }
 template <typename V>
 cudaError_t launch_fused_synthesis(const FusedSynthesisParams<V>& p, cudaStream_t stream) {

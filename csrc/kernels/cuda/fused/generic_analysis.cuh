@@ -3,6 +3,7 @@
 #pragma once
 
 #include "helpers.cuh"
+#include "mel.cuh"
 
 namespace spectro {
 namespace kernels {
@@ -17,12 +18,26 @@ struct GenericAnalysis {
   using R = typename RealOf<V>::type;
   using Cx = Complex<R>;
   static constexpr bool kComplex = IsComplex<V>::value;
+  // Out = MelOut<R>: the mel epilogue (mel.cuh; real signals), the powers in the FFT buffer the result is not in.
+  static constexpr bool kMel = IsMelOut<Out>::value;
+  static_assert(!kMel || !kComplex, "mel epilogue: real signals");
+  using Params = typename std::conditional<kMel, FusedMelParams<V>, FusedAnalysisParams<V>>::type;
   static constexpr int kThreads = 256;
   static constexpr int kMinBlocks = 1;
 
+  // Split step of a real signal's frame from its half-length transform zf[0..m): X[k] = (Z[k] + conj Z[m-k]) / 2 -
+  // i/2 w (Z[k] - conj Z[m-k]), w = exp(-2 pi i k / n_fft), k = 0..m (Z[m] = Z[0]).
+  SPECTRO_HD static Cx split_bin(const Cx* zf, int m, int k, Cx w) {
+    const Cx zk = zf[k == m ? 0 : k];
+    const Cx zc = fft::cconj(zf[k == 0 ? 0 : m - k]);
+    const Cx even = fft::cscale(fft::cadd(zk, zc), R(0.5));
+    const Cx odd = fft::cmul(w, fft::cscale(fft::csub(zk, zc), R(0.5)));
+    return Cx{even.re + odd.im, even.im - odd.re};  // even - i * odd
+  }
+
 #pragma nv_exec_check_disable
   template <class Ctx>
-  SPECTRO_HD static void run(Ctx& ctx, FusedAnalysisParams<V> p, int frames_per_tile, int64_t tiles_per_row,
+  SPECTRO_HD static void run(Ctx& ctx, Params p, int frames_per_tile, int64_t tiles_per_row,
                              fft::Plan plan, int table_n) {
     const AnalysisParams<V>& a = p.a;
     const Geometry& g = a.g;
@@ -76,26 +91,32 @@ struct GenericAnalysis {
     // 3. FFT (forward).
     const Cx* z = fft::block_fft<-1, R>(ctx, buf, scratch, m, count, plan, tt);
 
-    // 4. Spectrum, written frame-major (coalesced along bins).
-    const int bins = (p.mode == FftMode::Rfft || p.mode == FftMode::RfftDouble) ? n_fft / 2 + 1 : n_fft;
-    Out* out = output_of<Out>(p) + (b * g.n_frames + n0) * bins;
-    if constexpr (kComplex) {
-      for (int e = tid; e < count * m; e += kThreads) out[e] = stored<Out>(z[e]);
-    } else {
-      // Split step: X[k] = (Z[k] + conj Z[m-k]) / 2 - i/2 exp(-2 pi i k / n_fft) (Z[k] - conj Z[m-k]), k = 0..m.
+    // 4. The spectrum, written frame-major (coalesced along bins); or, with the mel epilogue, its powers in the FFT
+    // buffer the result is not in (count * (m + 1) <= 2 * frames_per_tile * m reals), then the bands.
+    if constexpr (kMel) {
       const fft::SmallDiv div_m1(m + 1);
+      R* pw = reinterpret_cast<R*>(z == buf ? scratch : buf);
       for (int e = tid; e < count * (m + 1); e += kThreads) {
         const int f = div_m1.div(e), k = e - f * (m + 1);
-        const Cx zk = z[f * m + (k == m ? 0 : k)];
-        const Cx zc = fft::cconj(z[f * m + (k == 0 ? 0 : m - k)]);
-        const Cx even = fft::cscale(fft::cadd(zk, zc), R(0.5));
-        const Cx w = table_n > 0 ? table[k] : fft::expi_pi<R>(-2 * k, n_fft);
-        const Cx odd = fft::cmul(w, fft::cscale(fft::csub(zk, zc), R(0.5)));
-        Cx xk = {even.re + odd.im, even.im - odd.re};  // even - i * odd
-        Out* row = out + static_cast<int64_t>(f) * bins;
-        if (p.mode == FftMode::RfftDouble && k > 0 && 2 * k < n_fft) xk = fft::cscale(xk, R(2));
-        row[k] = stored<Out>(xk);
-        if (p.mode == FftMode::RfftFull && k > 0 && k < m) row[n_fft - k] = stored<Out>(fft::cconj(xk));
+        pw[e] = mel_power(p, split_bin(z + f * m, m, k, table_n > 0 ? table[k] : fft::expi_pi<R>(-2 * k, n_fft)));
+      }
+      ctx.sync();
+      mel_bands(ctx, p, static_cast<const R*>(pw), m + 1, count, b, n0);
+    } else {
+      const int bins = (p.mode == FftMode::Rfft || p.mode == FftMode::RfftDouble) ? n_fft / 2 + 1 : n_fft;
+      Out* out = output_of<Out>(p) + (b * g.n_frames + n0) * bins;
+      if constexpr (kComplex) {
+        for (int e = tid; e < count * m; e += kThreads) out[e] = stored<Out>(z[e]);
+      } else {
+        const fft::SmallDiv div_m1(m + 1);
+        for (int e = tid; e < count * (m + 1); e += kThreads) {
+          const int f = div_m1.div(e), k = e - f * (m + 1);
+          Cx xk = split_bin(z + f * m, m, k, table_n > 0 ? table[k] : fft::expi_pi<R>(-2 * k, n_fft));
+          Out* row = out + static_cast<int64_t>(f) * bins;
+          if (p.mode == FftMode::RfftDouble && k > 0 && 2 * k < n_fft) xk = fft::cscale(xk, R(2));
+          row[k] = stored<Out>(xk);
+          if (p.mode == FftMode::RfftFull && k > 0 && k < m) row[n_fft - k] = stored<Out>(fft::cconj(xk));
+        }
       }
     }
   }

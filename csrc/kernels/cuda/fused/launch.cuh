@@ -43,13 +43,18 @@ int64_t resident_blocks(const Exec& exec, int64_t smem) {
   return s > 0 ? s : 132;
 }
 
+// The analysis engines' parameters: FusedAnalysisParams<V>, or FusedMelParams<V> for the mel epilogue (Out MelOut).
+template <typename V, typename Out>
+using AnalysisParamsOf =
+    typename std::conditional<IsMelOut<Out>::value, FusedMelParams<V>, FusedAnalysisParams<V>>::type;
+
 template <typename V, typename Out, typename In, int kLogM, class Exec>
-cudaError_t pow2_analysis(const FusedAnalysisParams<V>& p, const Exec& exec) {
+cudaError_t pow2_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec) {
   using Body = Pow2Analysis<V, kLogM, Out, In>;
   const Geometry& g = p.a.g;
   const int64_t smem = Body::smem_bytes();
   // One or a few waves of equal blocks, each a run of whole rounds of one row.
-  const int64_t slots = resident_blocks<Body, Exec, FusedAnalysisParams<V>, int, int64_t>(exec, smem);
+  const int64_t slots = resident_blocks<Body, Exec, AnalysisParamsOf<V, Out>, int, int64_t>(exec, smem);
   const int waves = fused_tuning().waves > 0 ? fused_tuning().waves : 2;
   const int64_t rounds_per_row = (g.n_frames + Body::kRound - 1) / Body::kRound;
   // Rounded down: rounding up would leave a last, nearly empty wave (up to batch - 1 blocks) that costs a whole
@@ -100,7 +105,7 @@ cudaError_t pow2_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, b
 }
 
 template <typename V, typename Out, typename In, class Exec>
-cudaError_t generic_analysis(const FusedAnalysisParams<V>& p, const Exec& exec) {
+cudaError_t generic_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec) {
   using R = typename RealOf<V>::type;
   using Body = GenericAnalysis<V, Out, In>;
   constexpr bool kComplex = IsComplex<V>::value;
@@ -166,14 +171,11 @@ cudaError_t generic_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec
 
 // The launchers' logic on any executor (DeviceExec, or the test's host emulation), for storage types Out (result)
 // and In (input).
+// The analysis engine for the FFT length (spectrum or mel epilogue by Out).
 template <typename V, typename Out, typename In, class Exec>
-cudaError_t run_fused_analysis_as(const FusedAnalysisParams<V>& p, const Exec& exec) {
+cudaError_t run_analysis_engine(const AnalysisParamsOf<V, Out>& p, const Exec& exec) {
   constexpr bool kComplex = IsComplex<V>::value;
-  const Geometry& g = p.a.g;
-  if (p.a.batch == 0 || g.n_frames == 0) return cudaSuccess;
-  if (!fused_supported<V>(g.n_fft, kComplex)) return cudaErrorInvalidValue;
-  if (kComplex != (p.mode == FftMode::Fft)) return cudaErrorInvalidValue;
-  const int logm = fused_tuning().force_general ? -1 : log2_exact(fft_length(kComplex, g.n_fft));
+  const int logm = fused_tuning().force_general ? -1 : log2_exact(fft_length(kComplex, p.a.g.n_fft));
   switch (logm) {
     case 4: return pow2_analysis<V, Out, In, 4>(p, exec);
     case 5: return pow2_analysis<V, Out, In, 5>(p, exec);
@@ -185,6 +187,38 @@ cudaError_t run_fused_analysis_as(const FusedAnalysisParams<V>& p, const Exec& e
     case 11: return pow2_analysis<V, Out, In, 11>(p, exec);
     case 12: return pow2_analysis<V, Out, In, 12>(p, exec);
     default: return generic_analysis<V, Out, In>(p, exec);
+  }
+}
+
+// The launchers' logic on any executor (DeviceExec, or the test's host emulation), for storage types Out (result)
+// and In (input).
+template <typename V, typename Out, typename In, class Exec>
+cudaError_t run_fused_analysis_as(const FusedAnalysisParams<V>& p, const Exec& exec) {
+  constexpr bool kComplex = IsComplex<V>::value;
+  const Geometry& g = p.a.g;
+  if (p.a.batch == 0 || g.n_frames == 0) return cudaSuccess;
+  if (!fused_supported<V>(g.n_fft, kComplex)) return cudaErrorInvalidValue;
+  if (kComplex != (p.mode == FftMode::Fft)) return cudaErrorInvalidValue;
+  return run_analysis_engine<V, Out, In>(p, exec);
+}
+
+// The mel frontend (mel.cuh): the band ranges of the basis (into p.band), then the analysis with the mel epilogue.
+// Real signals, onesided spectrum (mode Rfft), 1 <= basis_bins <= n_fft / 2 + 1.
+template <typename V, typename In, class Exec>
+cudaError_t run_fused_mel_as(const FusedMelParams<V>& p, const Exec& exec) {
+  using R = typename RealOf<V>::type;
+  const Geometry& g = p.a.g;
+  if (IsComplex<V>::value || p.mode != FftMode::Rfft || !fused_supported<V>(g.n_fft, false)) return cudaErrorInvalidValue;
+  if (p.n_mels < 1 || p.basis_bins < 1 || p.basis_bins > g.n_fft / 2 + 1 || p.band == nullptr || p.basis == nullptr)
+    return cudaErrorInvalidValue;
+  if (p.a.batch == 0 || g.n_frames == 0) return cudaSuccess;
+  using Ranges = MelBandRanges<R>;
+  const cudaError_t err = exec.template launch<Ranges>(p.n_mels, Ranges::smem_bytes(), p.basis, p.basis_bins, p.band);
+  if (err != cudaSuccess) return err;
+  if constexpr (IsComplex<V>::value) {
+    return cudaErrorInvalidValue;
+  } else {
+    return run_analysis_engine<V, MelOut<R>, In>(p, exec);
   }
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "helpers.cuh"
+#include "mel.cuh"
 #include "tuning.cuh"
 
 namespace spectro {
@@ -13,14 +14,17 @@ namespace detail {
 // ----------------------------------------------------------------------------------------------------------------
 // Power-of-two engine.
 
-// Out: how the spectrum is stored (Complex<R>, or __half2 for complex32). In: how the signal is stored (V, or for
-// single precision __half / __nv_bfloat16 (real) and __half2 (complex32)).
+// Out: how the spectrum is stored (Complex<R>, or __half2 for complex32), or MelOut<R>: the mel epilogue (mel.cuh;
+// real signals, onesided spectrum). In: how the signal is stored (V, or for single precision __half /
+// __nv_bfloat16 (real) and __half2 (complex32)).
 template <typename V, int kLogM, typename Out = Complex<typename RealOf<V>::type>, typename In = V>
 struct Pow2Analysis {
   using R = typename RealOf<V>::type;
   using Cx = Complex<R>;
   using S = fft::Pow2Shape<kLogM>;
   static constexpr bool kComplex = IsComplex<V>::value;
+  static constexpr bool kMel = IsMelOut<Out>::value;
+  using Params = typename std::conditional<kMel, FusedMelParams<V>, FusedAnalysisParams<V>>::type;
   static constexpr int kM = S::kM, kTpf = S::kTpf;
   static constexpr int kThreads = kTpf > SPECTRO_FUSED_THREADS ? kTpf : SPECTRO_FUSED_THREADS;
   static constexpr int kMinBlocks =
@@ -29,6 +33,10 @@ struct Pow2Analysis {
   // Two sequence buffers per frame of a round, then the 2M-th roots on the half circle (the real split step's
   // twiddles, and the FFT passes' twiddles in every mode).
   static constexpr int64_t smem_bytes() { return (2 * int64_t{kRound} * S::kFrameStride + kM) * int64_t{sizeof(Cx)}; }
+  // The mel epilogue's powers, kM + 1 per frame of a round, take the FFT buffer the last pass did not write.
+  static constexpr int kPowerStride = kM + 1;
+  static_assert(!kMel || (!kComplex && kRound * kPowerStride * sizeof(R) <= kRound * S::kFrameStride * sizeof(Cx)),
+                "mel epilogue: real signals, powers within one FFT buffer");
 
   // The interior frames n, lo <= n <= hi: they lie inside the signal (start = n hop - pad >= 0, start + n_fft <=
   // T), and with envelope scaling also inside the positions n_fft - hop <= p < n_frames hop where h(p) depends on p
@@ -67,9 +75,18 @@ SPECTRO_UNROLL
     }
   }
 
+  // Bin k of the real signal's spectrum from Z[k] and Z[M-k] of the half-length transform (w = exp(-2 pi i k /
+  // n_fft)): X[k] = (Z[k] + conj Z[M-k]) / 2 - i/2 w (Z[k] - conj Z[M-k]). X[M] is Re Z[0] - Im Z[0].
+  SPECTRO_HD static Cx split_bin(Cx zk, Cx zmk, Cx w) {
+    const Cx zc = fft::cconj(zmk);
+    const Cx even = fft::cscale(fft::cadd(zk, zc), R(0.5));
+    const Cx odd = fft::cmul(w, fft::cscale(fft::csub(zk, zc), R(0.5)));
+    return Cx{even.re + odd.im, even.im - odd.re};  // even - i * odd
+  }
+
 #pragma nv_exec_check_disable
   template <class Ctx>
-  SPECTRO_HD static void run(Ctx& ctx, FusedAnalysisParams<V> p, int frames_per_block, int64_t blocks_per_row) {
+  SPECTRO_HD static void run(Ctx& ctx, Params p, int frames_per_block, int64_t blocks_per_row) {
     const AnalysisParams<V>& a = p.a;
     const Geometry& g = a.g;
     const int tid = ctx.tid();
@@ -178,22 +195,33 @@ SPECTRO_UNROLL
       ctx.sync();
       fft::pow2_passes_from<kLogM, -1, 1, !kComplex>(ctx, v, tw, j, buf0, buf1, par, off);
       // v[r] = Z[j + r M/8]; the last pass's output (natural order) is in buffer (par + kPasses - 1) & 1.
-      if (valid) {
+      if constexpr (kMel) {
+        // P[k] into the buffer the last pass did not write (free since the pass's closing barrier), then the bands.
+        const Cx* z = (((par + S::kPasses - 1) & 1) ? buf1 : buf0) + off;
+        R* pw = reinterpret_cast<R*>(((par + S::kPasses - 1) & 1) ? buf0 : buf1);
+        if (valid) {
+          R* prow = pw + fl * kPowerStride;
+SPECTRO_UNROLL
+          for (int r = 0; r < 8; ++r) {
+            const int k = j + r * kTpf;
+            prow[k] = mel_power(p, split_bin(v[r], z[(kM - k) & (kM - 1)], st[k]));
+          }
+          if (j == 0) prow[kM] = mel_power(p, Cx{v[0].re - v[0].im, R(0)});
+        }
+        ctx.sync();
+        mel_bands(ctx, p, static_cast<const R*>(pw), kPowerStride, mini(kRound, count - mr), b, n_begin + mr);
+        ctx.sync();  // the next round's first pass writes this buffer
+      } else if (valid) {
         Out* row = output_of<Out>(p) + (b * g.n_frames + n) * bins;
         if constexpr (kComplex) {
 SPECTRO_UNROLL
           for (int r = 0; r < 8; ++r) row[j + r * kTpf] = stored<Out>(v[r]);
         } else {
           const Cx* z = (((par + S::kPasses - 1) & 1) ? buf1 : buf0) + off;
-          // X[k] = (Z[k] + conj Z[M-k]) / 2 - i/2 exp(-2 pi i k / n_fft) (Z[k] - conj Z[M-k]); X[M] from Z[0].
 SPECTRO_UNROLL
           for (int r = 0; r < 8; ++r) {
             const int k = j + r * kTpf;
-            const Cx zk = v[r];
-            const Cx zc = fft::cconj(z[(kM - k) & (kM - 1)]);
-            const Cx even = fft::cscale(fft::cadd(zk, zc), R(0.5));
-            const Cx odd = fft::cmul(st[k], fft::cscale(fft::csub(zk, zc), R(0.5)));
-            Cx xk = {even.re + odd.im, even.im - odd.re};  // even - i * odd
+            Cx xk = split_bin(v[r], z[(kM - k) & (kM - 1)], st[k]);
             if (dbl && k > 0) xk = fft::cscale(xk, R(2));
             row[k] = stored<Out>(xk);
             if (full && k > 0) row[2 * kM - k] = stored<Out>(fft::cconj(xk));

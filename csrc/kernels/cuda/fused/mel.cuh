@@ -1,0 +1,132 @@
+// spectro — fused kernels: the mel epilogue of the analysis engines (power spectrum -> mel bands -> log, written as
+// [batch, n_mels, frames]; the complex spectrum stays in shared memory), and the band-range pass it reads.
+//
+// Per frame, after the in-kernel FFT: P[k] = (|X[k]|^2 + mag_eps)^(power / 2) for the onesided bins k (in shared
+// memory, in the buffer the FFT no longer uses), then mel[m] = sum_k basis[m, k] P[k] over band m's nonzero bins
+// [lo_m, hi_m) (a triangular filterbank touches a short contiguous run per band; any basis is correct, a dense one
+// is summed densely), then the log stage (kernels/mel_log.h).
+#pragma once
+
+#include <cmath>
+#include <type_traits>
+
+#include "../../mel_log.h"
+#include "params.cuh"
+
+namespace spectro {
+namespace kernels {
+namespace cuda {
+
+template <typename V>
+struct FusedMelParams : FusedAnalysisParams<V> {
+  using R = typename RealOf<V>::type;
+  const R* basis = nullptr;  // [n_mels, basis_bins] contiguous
+  int* band = nullptr;         // [2 n_mels] scratch: band m's nonzero bins [band[2m], band[2m + 1]) (MelBandRanges)
+  R* out = nullptr;            // [batch, n_mels, a.g.n_frames] contiguous
+  int n_mels = 0;
+  int basis_bins = 0;          // <= n_fft / 2 + 1: bins past it are not used
+  R power = R(2);              // P = (|X|^2 + mag_eps)^(power / 2)
+  R mag_eps = R(0);
+  MelLog log = MelLog::None;
+  R log_eps = R(0);
+  R log_scale = R(1);
+};
+
+// Tag for the analysis engines' Out parameter: the mel epilogue instead of storing the spectrum.
+template <typename R>
+struct MelOut {};
+template <typename T>
+struct IsMelOut : std::false_type {};
+template <typename R>
+struct IsMelOut<MelOut<R>> : std::true_type {};
+
+namespace detail {
+
+SPECTRO_HD float mel_sqrt(float v) { return sqrtf(v); }
+SPECTRO_HD double mel_sqrt(double v) { return sqrt(v); }
+SPECTRO_HD float mel_pow(float v, float e) { return powf(v, e); }
+SPECTRO_HD double mel_pow(double v, double e) { return pow(v, e); }
+SPECTRO_HD float mel_logf(float v) { return logf(v); }
+SPECTRO_HD double mel_logf(double v) { return log(v); }
+SPECTRO_HD float mel_log1p(float v) { return log1pf(v); }
+SPECTRO_HD double mel_log1p(double v) { return log1p(v); }
+
+// P[k] of one bin.
+template <typename V, typename R>
+SPECTRO_HD R mel_power(const FusedMelParams<V>& p, Complex<R> x) {
+  const R s = x.re * x.re + x.im * x.im + p.mag_eps;
+  if (p.power == R(2)) return s;
+  if (p.power == R(1)) return mel_sqrt(s);
+  return mel_pow(s, p.power / R(2));
+}
+
+// The log stage of one mel value (NaN propagates: max(NaN, eps) is NaN, as torch's clamp_min).
+template <typename V, typename R>
+SPECTRO_HD R mel_log(const FusedMelParams<V>& p, R m) {
+  switch (p.log) {
+    case MelLog::Clamp: return p.log_scale * mel_logf(m < p.log_eps ? p.log_eps : m);
+    case MelLog::Add: return p.log_scale * mel_logf(m + p.log_eps);
+    case MelLog::Log1p: return p.log_scale * mel_log1p(m);
+    default: return m;
+  }
+}
+
+// The mel stage for `count` frames n0 .. n0 + count - 1 of row b whose powers are in shared memory
+// (pw[f * stride + k]): every thread of the block, no barrier inside. Threads take (frame, band) pairs frame-fastest,
+// so a warp's stores run along the output's contiguous frame axis.
+#pragma nv_exec_check_disable
+template <typename V, typename R, class Ctx>
+SPECTRO_HD void mel_bands(Ctx& ctx, const FusedMelParams<V>& p, const R* pw, int stride, int count, int64_t b,
+                          int64_t n0) {
+  const int total = count * p.n_mels;
+  const int64_t n_frames = p.a.g.n_frames;
+  for (int idx = ctx.tid(); idx < total; idx += ctx.nthreads()) {
+    const int m = idx / count, f = idx - m * count;
+    const int lo = p.band[2 * m], hi = p.band[2 * m + 1];
+    const R* w = p.basis + static_cast<int64_t>(m) * p.basis_bins;
+    const R* x = pw + static_cast<int64_t>(f) * stride;
+    R acc = R(0);
+    for (int k = lo; k < hi; ++k) acc += w[k] * x[k];
+    p.out[(b * p.n_mels + m) * n_frames + n0 + f] = mel_log(p, acc);
+  }
+}
+
+// The band ranges of a basis: one block per band, band[2m], band[2m + 1] = first and one past the last bin whose
+// weight is not zero (NaN counts as not zero); an all-zero band gets [0, 0).
+template <typename R>
+struct MelBandRanges {
+  static constexpr int kThreads = 128;
+  static constexpr int kMinBlocks = 1;
+  static constexpr int64_t smem_bytes() { return 2 * kThreads * int64_t{sizeof(int)}; }
+#pragma nv_exec_check_disable
+  template <class Ctx>
+  SPECTRO_HD static void run(Ctx& ctx, const R* basis, int bins, int* band) {
+    const int tid = ctx.tid();
+    const int64_t m = ctx.block();
+    const R* w = basis + m * bins;
+    int lo = bins, hi = 0;
+    for (int k = tid; k < bins; k += kThreads) {
+      if (!(w[k] == R(0))) {
+        lo = k < lo ? k : lo;
+        hi = k + 1 > hi ? k + 1 : hi;
+      }
+    }
+    int* s = reinterpret_cast<int*>(ctx.smem());
+    s[tid] = lo;
+    s[kThreads + tid] = hi;
+    ctx.sync();
+    if (tid == 0) {
+      for (int t = 1; t < kThreads; ++t) {
+        lo = s[t] < lo ? s[t] : lo;
+        hi = s[kThreads + t] > hi ? s[kThreads + t] : hi;
+      }
+      band[2 * m] = lo < hi ? lo : 0;
+      band[2 * m + 1] = lo < hi ? hi : 0;
+    }
+  }
+};
+
+}  // namespace detail
+}  // namespace cuda
+}  // namespace kernels
+}  // namespace spectro

@@ -1,0 +1,139 @@
+// spectro — spectro::mel_analysis: the mel frontend's op (power spectrum -> mel bands -> log), its argument checks,
+// its composite definition (spectro::analysis + ATen ops: the CPU backend, the CUDA fallback and the differentiable
+// path of the autograd kernel) and its Meta backend. The CUDA backend's fused kernel (kernels/cuda/fused/mel.cuh) is
+// in cuda.cu; the autograd kernel in csrc/autograd/mel.cpp.
+//
+//   out[b, m, n] = log_stage(sum_k basis[m, k] * (|X[b, k, n]|^2 + mag_eps)^(power / 2))
+//   X = spectro::analysis(x, window, n_fft, hop_length, n_frames, pad, pad_mode, env_normalize=False, "rfft", scale)
+//   log_stage: "none" m; "clamp" log_scale * log(max(m, log_eps)); "add" log_scale * log(m + log_eps);
+//              "log1p" log_scale * log1p(m)
+// basis [n_mels, bins'], bins' <= n_fft / 2 + 1 (bins past bins' are not used). Result [batch, n_mels, n_frames],
+// contiguous, in the compute dtype (float32 for float32 / float16 / bfloat16 x, float64 for float64).
+#include <torch/library.h>
+
+#include <cmath>
+
+#include "ops.h"
+
+namespace spectro {
+
+MelLog parse_mel_log(const std::string& s) {
+  MelLog out;
+  TORCH_CHECK_VALUE(kernels::parse_mel_log(s.c_str(), &out),
+                    "spectro::mel_analysis: log must be 'none', 'clamp', 'add' or 'log1p', but got '", s, "'");
+  return out;
+}
+
+// The checks that need no data (shared with the Meta backend): dims, dtypes, the basis' shape, the scalars.
+static void check_mel_meta(const char* op, const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis,
+                           int64_t n_fft, double power, double mag_eps, const std::string& log, double log_eps) {
+  TORCH_CHECK(x.dim() == 2, op, ": expected x of shape [batch, time], but got ", x.sym_sizes());
+  TORCH_CHECK(window.dim() == 1, op, ": expected a 1D window, but got ", window.dim(), " dims");
+  check_input_dtypes(op, "x", x, window, /*want_complex=*/false, "rfft");
+  const auto compute = compute_type_of(x.scalar_type());
+  TORCH_CHECK(basis.dim() == 2, op, ": expected basis of shape [n_mels, bins], but got ", basis.sym_sizes());
+  TORCH_CHECK(basis.scalar_type() == compute, op, ": expected basis of dtype ", dtype_name(compute), ", but got ",
+              dtype_name(basis.scalar_type()));
+  // (The band and bin counts are specialised on under tracing: a filterbank's shape is fixed.)
+  const int64_t n_mels = basis.sym_size(0).guard_int(__FILE__, __LINE__);
+  const int64_t bins = basis.sym_size(1).guard_int(__FILE__, __LINE__);
+  TORCH_CHECK(n_mels >= 1, op, ": expected at least one mel band (basis rows), but got basis of shape ",
+              basis.sym_sizes());
+  TORCH_CHECK(bins >= 1 && bins <= n_fft / 2 + 1, op, ": expected basis with 1 to n_fft // 2 + 1 = ", n_fft / 2 + 1,
+              " columns (frequency bins), but got basis of shape ", basis.sym_sizes());
+  TORCH_CHECK(basis.device() == x.device(), op, ": expected basis on device ", x.device(), ", but got ",
+              basis.device());
+  TORCH_CHECK_VALUE(std::isfinite(power) && power > 0, op, ": power must be a positive number, but got ", power);
+  TORCH_CHECK_VALUE(std::isfinite(mag_eps) && mag_eps >= 0, op, ": mag_eps must be >= 0, but got ", mag_eps);
+  parse_mel_log(log);
+  TORCH_CHECK_VALUE(std::isfinite(log_eps) && log_eps >= 0, op, ": log_eps must be >= 0, but got ", log_eps);
+}
+
+MelArgs check_mel(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
+                  int64_t hop_length, int64_t n_frames, int64_t pad, const std::string& pad_mode, double scale,
+                  double power, double mag_eps, const std::string& log, double log_eps, double log_scale) {
+  const char* op = "spectro::mel_analysis";
+  check_mel_meta(op, x, window, basis, n_fft, power, mag_eps, log, log_eps);
+  MelArgs m;
+  m.analysis = check_analysis(x, window, n_fft, hop_length, n_frames, pad, pad_mode, false, "rfft", scale,
+                              std::nullopt);
+  m.basis = basis.contiguous();
+  m.power = power;
+  m.mag_eps = mag_eps;
+  m.log = parse_mel_log(log);
+  m.log_eps = log_eps;
+  m.log_scale = log_scale;
+  return m;
+}
+
+// The composite definition: differentiable ATen ops over spectro::analysis (called through the dispatcher, so it
+// is recorded by autograd and runs on any backend).
+at::Tensor mel_composite(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
+                         int64_t hop_length, const c10::SymInt& n_frames, int64_t pad, const std::string& pad_mode,
+                         double scale, double power, double mag_eps, const std::string& log, double log_eps,
+                         double log_scale) {
+  check_mel_meta("spectro::mel_analysis", x, window, basis, n_fft, power, mag_eps, log, log_eps);
+  const MelLog stage = parse_mel_log(log);
+  at::Tensor spec = call_analysis(x, window, n_fft, hop_length, n_frames, pad, pad_mode, false, "rfft", scale);
+  const c10::SymInt used = basis.sym_size(1);
+  if (used < spec.sym_size(1)) spec = spec.narrow_symint(1, 0, used);
+  at::Tensor p;
+  if (power == 1.0 && mag_eps == 0.0) {
+    p = spec.abs();
+  } else {
+    p = at::view_as_real(spec).square().sum(-1);
+    if (mag_eps != 0.0) p = p + mag_eps;
+    if (power == 1.0) {
+      p = p.sqrt();
+    } else if (power != 2.0) {
+      p = p.pow(power / 2);
+    }
+  }
+  at::Tensor mel = at::matmul(basis, p);  // [n_mels, bins'] @ [batch, bins', frames] -> [batch, n_mels, frames]
+  switch (stage) {
+    case MelLog::None: return mel.contiguous();
+    case MelLog::Clamp: mel = mel.clamp_min(log_eps).log(); break;
+    case MelLog::Add: mel = (mel + log_eps).log(); break;
+    case MelLog::Log1p: mel = mel.log1p(); break;
+  }
+  if (log_scale != 1.0) mel = mel * log_scale;
+  return mel.contiguous();
+}
+
+namespace {
+
+at::Tensor mel_cpu(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
+                   int64_t hop_length, int64_t n_frames, int64_t pad, c10::string_view pad_mode, double scale,
+                   double power, double mag_eps, c10::string_view log, double log_eps, double log_scale) {
+  const std::string pm(pad_mode), lg(log);
+  check_mel(x, window, basis, n_fft, hop_length, n_frames, pad, pm, scale, power, mag_eps, lg, log_eps, log_scale);
+  return mel_composite(x, window, basis, n_fft, hop_length, n_frames, pad, pm, scale, power, mag_eps, lg, log_eps,
+                       log_scale);
+}
+
+at::Tensor mel_meta(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
+                    int64_t hop_length, c10::SymInt n_frames, int64_t pad, c10::string_view pad_mode, double scale,
+                    double power, double mag_eps, c10::string_view log, double log_eps, double log_scale) {
+  const char* op = "spectro::mel_analysis";
+  parse_pad_mode(std::string(pad_mode));
+  check_mel_meta(op, x, window, basis, n_fft, power, mag_eps, std::string(log), log_eps);
+  return at::empty_symint({x.sym_size(0), basis.sym_size(0), std::move(n_frames)},
+                          x.options().dtype(compute_type_of(x.scalar_type())));
+}
+
+at::Tensor mel_batched(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
+                       int64_t hop_length, c10::SymInt n_frames, int64_t pad, c10::string_view pad_mode, double scale,
+                       double power, double mag_eps, c10::string_view log, double log_eps, double log_scale) {
+  return mel_composite(x, window, basis, n_fft, hop_length, n_frames, pad, std::string(pad_mode), scale, power,
+                       mag_eps, std::string(log), log_eps, log_scale);
+}
+
+}  // namespace
+}  // namespace spectro
+
+TORCH_LIBRARY_IMPL(spectro, CPU, m) { m.impl("mel_analysis", &spectro::mel_cpu); }
+TORCH_LIBRARY_IMPL(spectro, Meta, m) { m.impl("mel_analysis", TORCH_FN(spectro::mel_meta)); }
+// vmap: the composite (whose analysis folds the vmapped dimension into its batch).
+TORCH_LIBRARY_IMPL(spectro, FuncTorchBatchedDecomposition, m) {
+  m.impl("mel_analysis", TORCH_FN(spectro::mel_batched));
+}
