@@ -147,8 +147,16 @@ if [ $BUILD_OK = 1 ]; then
     cores=$(nproc 2>/dev/null || echo 8)
     export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(( cores / ${WORKERS:-8} > 0 ? cores / ${WORKERS:-8} : 1 ))}
   fi
-  # shellcheck disable=SC2086
-  run_step pytest "$OUT/pytest.log" 1800 $PYTHON -m pytest tests -q -rfEs "${PYTEST_EXTRA[@]}" ${PYTEST_ARGS:-}
+  # With workers, the tests marked serial (they fill the device memory to a set amount) run afterwards in one process.
+  if [ "${#PYTEST_EXTRA[@]}" -gt 0 ] && [[ " ${PYTEST_EXTRA[*]} " == *" -n "* ]]; then
+    # shellcheck disable=SC2086
+    run_step pytest "$OUT/pytest.log" 1800 bash -c "$PYTHON -m pytest tests -q -rfEs -m 'not serial' ${PYTEST_EXTRA[*]} \
+      ${PYTEST_ARGS:-}; a=\$?; $PYTHON -m pytest tests -q -rfEs -m serial ${PYTEST_ARGS:-}; b=\$?; \
+      [ \$a -eq 0 ] && [ \$b -eq 0 ]"
+  else
+    # shellcheck disable=SC2086
+    run_step pytest "$OUT/pytest.log" 1800 $PYTHON -m pytest tests -q -rfEs "${PYTEST_EXTRA[@]}" ${PYTEST_ARGS:-}
+  fi
 else
   skip_step pytest "build failed"
 fi
@@ -258,7 +266,8 @@ echo "torch:     $TORCH_INFO"
 echo "time:      $((SECONDS - T0)) s"
 detail() {  # what a step's log says about its result
   case $1 in
-    pytest) line_of "$OUT/pytest.log" '^=* *([0-9]+ (passed|failed|errors?|skipped|xfailed|xpassed|deselected|warnings?|tests? collected)|no tests ran)' ;;
+    pytest) grep -E '^=* *([0-9]+ (passed|failed|errors?|skipped|xfailed|xpassed|deselected|warnings?|tests? collected)|no tests ran)' \
+              "$OUT/pytest.log" 2>/dev/null | paste -sd ';' - ;;
     kernels) grep -E '([0-9]+ passed, [0-9]+ failed|compiled only)' "$OUT/kernels.log" 2>/dev/null | paste -sd ';' - ;;
     sanitizer) tail -n 1 "$OUT/sanitize_summary.txt" 2>/dev/null || echo "-" ;;
     large) line_of "$OUT/large.log" '[0-9]+ passed, [0-9]+ failed' ;;

@@ -193,8 +193,9 @@ def _spectrum(x2d: torch.Tensor, n_fft: int, hop: int, win_length: int, window: 
 
 
 def _magnitude(spec: torch.Tensor, eps: float) -> torch.Tensor:
-    """auraloss: sqrt(max(re^2 + im^2, eps))."""
-    return (spec.real.square() + spec.imag.square()).clamp(min=eps).sqrt()
+    """auraloss: sqrt(max(re^2 + im^2, eps)). (Real ops on view_as_real: no complex elementwise op in the forward or
+    the backward, which inductor cannot generate code for on CUDA.)"""
+    return torch.view_as_real(spec).square().sum(-1).clamp(min=eps).sqrt()
 
 
 def _distance(a: torch.Tensor, b: torch.Tensor, distance: str, reduction: str) -> torch.Tensor:
@@ -602,10 +603,12 @@ def _mel_spectrograms(cfg: _MelConfig, x: torch.Tensor, windows, fbs, name: str)
             else:  # HiFi-GAN / BigVGAN-v1 / Vocos "same": reflect pad (w - h) // 2, frames not centred
                 xp = _reflect_pad(x2d, (w - h) // 2)
                 spec = _stft(xp, w, h, w, window, center=False, return_complex=True)
+            # (real ops on view_as_real: inductor cannot generate CUDA code for complex elementwise ops)
+            re_im = torch.view_as_real(spec)
             if cfg.mag_eps:
-                mag = (spec.real.square() + spec.imag.square() + cfg.mag_eps).sqrt()
+                mag = (re_im.square().sum(-1) + cfg.mag_eps).sqrt()
             else:
-                mag = spec.abs()
+                mag = torch.linalg.vector_norm(re_im, dim=-1)  # |X|, with abs's zero gradient at 0
             mel = torch.matmul(fb.to(mag.dtype), mag)
             out.append(mel.reshape(batch + mel.shape[-2:]))
         return out

@@ -39,6 +39,7 @@ def pytest_configure(config):
     # "cuda" and "slow" are also declared in pyproject.toml; declaring them again is harmless.
     config.addinivalue_line("markers", "cuda: needs a CUDA device (skipped without one)")
     config.addinivalue_line("markers", "slow: long-running (deselect with -m 'not slow')")
+    config.addinivalue_line("markers", "serial: needs the device to itself (gpu_check.sh runs these in one process)")
     config.addinivalue_line(
         "markers", "kernel_paths: run the CUDA case under each of spectro.kernel_path('auto'|'tiled'|'direct'|'fused')"
     )

@@ -15,7 +15,9 @@ import torch
 
 import spectro
 
-pytestmark = [pytest.mark.cuda]
+# serial: the tests fill the device memory to a set amount; scripts/gpu_check.sh runs them after the parallel run, in
+# one process, so that no other worker allocates or frees memory meanwhile.
+pytestmark = [pytest.mark.cuda, pytest.mark.serial]
 
 PATHS = ["auto", "fused", "two_kernel"]
 OOM = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)  # (the same class; torch.OutOfMemoryError: 2.5+)

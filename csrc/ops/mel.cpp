@@ -77,11 +77,14 @@ at::Tensor mel_composite(const at::Tensor& x, const at::Tensor& window, const at
   at::Tensor spec = call_analysis(x, window, n_fft, hop_length, n_frames, pad, pad_mode, false, "rfft", scale);
   const c10::SymInt used = basis.sym_size(1);
   if (used < spec.sym_size(1)) spec = spec.narrow_symint(1, 0, used);
+  // Real ops on view_as_real only: no complex elementwise op in the forward or its backward (inductor generates no
+  // CUDA code for those).
+  const at::Tensor re_im = at::view_as_real(spec);
   at::Tensor p;
   if (power == 1.0 && mag_eps == 0.0) {
-    p = spec.abs();
+    p = at::linalg_vector_norm(re_im, 2, at::IntArrayRef{-1});  // |X|, with abs's zero gradient at 0
   } else {
-    p = at::view_as_real(spec).square().sum(-1);
+    p = re_im.square().sum(-1);
     if (mag_eps != 0.0) p = p + mag_eps;
     if (power == 1.0) {
       p = p.sqrt();
