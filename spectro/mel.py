@@ -320,30 +320,30 @@ def _mel_core(x: torch.Tensor, window: torch.Tensor, fb: torch.Tensor, n_fft: in
     spectrum in half precision first (spectro.stft), then take the same steps with torch ops.
     """
     shape = x.shape
+    # A symmetric pad without centre padding is the op's own padding (HiFi-GAN / BigVGAN / Vocos "same"): no padded
+    # copy of the signal.
+    T = shape[-1]
+    if (kernel_dtype == "float32" and not center and pad[0] == pad[1] > 0 and pad_value_mode in _PAD_MODES and T > 0
+            and (pad_value_mode != "reflect" or pad[0] < T) and (pad_value_mode != "circular" or pad[0] <= T)):
+        op_args = _mel_op_args(x, window, n_fft, hop_length, win_length, True, pad_value_mode, drop_last,
+                               centre_pad=pad[0])
+        if op_args is not None:
+            return _mel_op(x, op_args, fb, n_fft, normalized, power, mag_eps, log, log_mode, log_eps)
     if pad[0] or pad[1]:
         if pad_value_mode == "constant":
             x = torch.nn.functional.pad(x, pad)
         else:  # torch's non-constant 1-D pads take (C, T) / (N, C, T) only
             x = torch.nn.functional.pad(x.reshape(-1, 1, shape[-1]), pad, mode=pad_value_mode)
             x = x.reshape(shape[:-1] + x.shape[-1:])
+    op_args = _mel_op_args(x, window, n_fft, hop_length, win_length, center, pad_mode, drop_last)
+    if kernel_dtype == "float32" and op_args is not None:
+        return _mel_op(x, op_args, fb, n_fft, normalized, power, mag_eps, log, log_mode, log_eps)
+
     bins = n_fft // 2 + 1
     if fb.shape[0] > bins:  # zero-padded bins contribute nothing: drop the filterbank's rows instead
         fb = fb[:bins]
-    log_scale = 1.0
-    if log == "log10":
-        log_scale = 1.0 / math.log(10.0)
-    elif log == "db":
-        log_scale = 20.0 / power / math.log(10.0)
+    log_scale = _log_scale(log, power)
     stage = "none" if log is None else log_mode
-    op_args = _mel_op_args(x, window, n_fft, hop_length, win_length, center, pad_mode, drop_last)
-    if kernel_dtype == "float32" and op_args is not None:
-        x2, w, n_frames, centre_pad, op_pad_mode = op_args
-        basis = fb.t().to(dtype=w.dtype, device=w.device).contiguous()
-        out = torch.ops.spectro.mel_analysis(
-            x2, w, basis, n_fft, hop_length, n_frames, centre_pad, op_pad_mode,
-            n_fft ** -0.5 if normalized else 1.0, float(power), float(mag_eps), stage, float(log_eps), log_scale)
-        return out.reshape(x.shape[:-1] + out.shape[-2:])
-
     spec = stft(x, n_fft, hop_length, win_length, window, center, pad_mode, normalized, True, True,
                 kernel_dtype=kernel_dtype)  # (..., n_fft // 2 + 1, frames), frame-major
     if drop_last:
@@ -373,11 +373,32 @@ def _mel_core(x: torch.Tensor, window: torch.Tensor, fb: torch.Tensor, n_fft: in
     return mel * log_scale if stage != "none" and log_scale != 1.0 else mel
 
 
+def _log_scale(log: Optional[str], power: float) -> float:
+    if log == "log10":
+        return 1.0 / math.log(10.0)
+    if log == "db":
+        return 20.0 / power / math.log(10.0)
+    return 1.0
+
+
+def _mel_op(x, op_args, fb, n_fft, normalized, power, mag_eps, log, log_mode, log_eps) -> torch.Tensor:
+    """One call of spectro::mel_analysis with _mel_op_args' arguments; (..., n_mels, frames)."""
+    x2, w, hop_length, n_frames, centre_pad, op_pad_mode = op_args
+    if fb.shape[0] > n_fft // 2 + 1:  # zero-padded bins contribute nothing: drop the filterbank's rows instead
+        fb = fb[: n_fft // 2 + 1]
+    basis = fb.t().to(dtype=w.dtype, device=w.device).contiguous()
+    out = torch.ops.spectro.mel_analysis(
+        x2, w, basis, n_fft, hop_length, n_frames, centre_pad, op_pad_mode,
+        n_fft ** -0.5 if normalized else 1.0, float(power), float(mag_eps), "none" if log is None else log_mode,
+        float(log_eps), _log_scale(log, power))
+    return out.reshape(x.shape[:-1] + out.shape[-2:])
+
+
 def _mel_op_args(x: torch.Tensor, window: torch.Tensor, n_fft: int, hop_length: int, win_length: int, center: bool,
-                 pad_mode: str, drop_last: bool):
+                 pad_mode: str, drop_last: bool, centre_pad: Optional[int] = None):
     """spectro::mel_analysis's arguments for spectro.stft's geometry (x as (batch, T), the window centred in n_fft
     samples, torch's dtype promotion), or None where the call is not one spectro.stft accepts (the stft path then
-    raises its error) or leaves no frame."""
+    raises its error) or leaves no frame. centre_pad: the padding on each side when center (default n_fft // 2)."""
     T = x.shape[-1]
     if not (0 < hop_length and 0 < win_length <= n_fft and window.dim() == 1 and window.shape[0] == win_length):
         return None
@@ -385,7 +406,8 @@ def _mel_op_args(x: torch.Tensor, window: torch.Tensor, n_fft: int, hop_length: 
         return None
     if window.device != x.device:
         return None
-    centre_pad = n_fft // 2 if center else 0
+    if centre_pad is None:
+        centre_pad = n_fft // 2 if center else 0
     if center and pad_mode == "reflect" and centre_pad >= max(T, 1):
         return None
     if center and pad_mode == "circular" and centre_pad > T:
@@ -403,7 +425,7 @@ def _mel_op_args(x: torch.Tensor, window: torch.Tensor, n_fft: int, hop_length: 
         w = torch.nn.functional.pad(w, (left, n_fft - win_length - left))
     if compute == torch.float64 or x.dtype == torch.float32:
         x = x.to(compute)
-    return x.reshape(-1, T), w.contiguous(), n_frames, centre_pad, pad_mode if center else "constant"
+    return x.reshape(-1, T), w.contiguous(), hop_length, n_frames, centre_pad, pad_mode if center else "constant"
 
 
 _MEL_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
