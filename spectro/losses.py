@@ -588,7 +588,8 @@ def _reflect_pad(x2d: torch.Tensor, p: int) -> torch.Tensor:
 
 def _mel_spectrograms(cfg: _MelConfig, x: torch.Tensor, windows, fbs, name: str) -> List[torch.Tensor]:
     """The mel spectrogram of x (..., T) at every scale: (..., n_mels, frames) each, float32 (float64 input:
-    float64). Composite: spectro.stft, |.|, one matmul."""
+    float64). Without a gradient to record (a target, or under no_grad): the op spectro::mel_analysis per scale;
+    otherwise the composite: spectro.stft, |.|, one matmul (its backward without atomics)."""
     T = x.shape[-1]
     batch = x.shape[:-1]
     for i, (w, h, _, _, _) in enumerate(cfg.scales):
@@ -597,7 +598,16 @@ def _mel_spectrograms(cfg: _MelConfig, x: torch.Tensor, windows, fbs, name: str)
     with torch.autocast(x.device.type, enabled=False):  # the loss runs in float32 / float64
         x2d = x.reshape(-1, T).to(_compute_dtype(x))
         out = []
+        fused = not (torch.is_grad_enabled() and x2d.requires_grad)
         for (w, h, _, _, _), window, fb in zip(cfg.scales, windows, fbs):
+            if fused:  # no gradient: one spectro::mel_analysis call (on CUDA one kernel, the spectrum stays on chip)
+                pad = w // 2 if cfg.padding == "center" else (w - h) // 2
+                n_frames = 1 + (T + 2 * pad - w) // h
+                mel = torch.ops.spectro.mel_analysis(
+                    x2d, window.to(x2d.dtype), fb.to(x2d.dtype).contiguous(), w, h, n_frames, pad, "reflect", 1.0,
+                    1.0, float(cfg.mag_eps), "none", 0.0, 1.0)
+                out.append(mel.reshape(batch + mel.shape[-2:]))
+                continue
             if cfg.padding == "center":
                 spec = _stft(x2d, w, h, w, window, center=True, pad_mode="reflect", return_complex=True)
             else:  # HiFi-GAN / BigVGAN-v1 / Vocos "same": reflect pad (w - h) // 2, frames not centred
