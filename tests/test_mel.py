@@ -1061,6 +1061,67 @@ def test_mel_op_gradients_float64():
                                     check_batched_forward_grad=False)
 
 
+@pytest.mark.kernel_paths
+@pytest.mark.parametrize("case", OP_CASES[:6], ids=lambda c: f"nfft{c[0]}-{c[3]}-{c[8]}")
+def test_mel_op_backward(case, device):
+    """The input gradient when only x requires grad (the op's own backward: spectro::mel_analysis_backward, on CUDA
+    the kernel recomputing the spectrum, then the analysis' adjoint) against the composite's gradient (taken when
+    the basis requires grad too) and against torch.stft's in float64."""
+    n_fft, hop, pad, pm, n_mels, used, power, mag_eps, log, log_scale, batch, T = case
+    if log == "clamp":
+        log = "add"  # (clamp's derivative jumps at eps: compared on the smooth stage)
+    x = signal((batch, T), seed_of("opb", str(case)), device)
+    window = torch.hann_window(n_fft, device=device)
+    bins = used or n_fft // 2 + 1
+    basis = spectro.melscale_fbanks(n_fft // 2 + 1, 0.0, 8000.0, n_mels, 16000, norm="slaney").t()
+    basis = basis[:, :bins].contiguous().to(device)
+    n_frames = 1 + (T + 2 * pad - n_fft) // hop
+    args = (n_fft, hop, n_frames, pad, pm, 0.5, power, mag_eps, log, 1e-3, log_scale)
+    g = torch.randn(batch, n_mels, n_frames, generator=generator(seed_of("opbg", str(case)))).to(device)
+    xa = x.clone().requires_grad_()
+    out = torch.ops.spectro.mel_analysis(xa, window, basis, *args)
+    assert out.grad_fn is not None and "MelFunction" in out.grad_fn.name()
+    (ga,) = torch.autograd.grad(out, xa, g)
+    xb = x.clone().requires_grad_()
+    out_b = torch.ops.spectro.mel_analysis(xb, window, basis.clone().requires_grad_(), *args)
+    (gb,) = torch.autograd.grad(out_b, xb, g)
+    x64 = x.detach().cpu().double().requires_grad_()
+    r = _op_reference(x64, window, basis, *args)
+    xs = torch.nn.functional.pad(x64[:, None], (pad, pad), mode=pm)[:, 0] if pad else x64
+    spec = torch.stft(xs, n_fft, hop, window=window.cpu().double(), center=False, return_complex=True)[..., :n_frames]
+    p64 = (torch.view_as_real(spec * 0.5).square().sum(-1) + mag_eps) ** (power / 2)
+    mel = basis.cpu().double() @ p64[:, :bins]
+    r = mel if log == "none" else log_scale * ((mel + 1e-3).log() if log == "add" else mel.log1p())
+    (g64,) = torch.autograd.grad(r, x64, g.cpu().double())
+    scale = g64.abs().max().item()
+    # Both float32 gradients: the FFT error of the forward and the backward (~ eps32 * log2(n_fft) each, relative to
+    # the largest value) and the power's derivative; 32 eps32 log2(n_fft) of the largest value.
+    tol = 32 * EPS32 * math.log2(n_fft) * scale
+    torch.testing.assert_close(ga.cpu().double(), g64, rtol=0, atol=tol)
+    torch.testing.assert_close(gb.cpu().double(), g64, rtol=0, atol=tol)
+    assert ga.dtype == x.dtype
+
+
+def test_mel_op_backward_half_and_double_backward():
+    x = signal((2, 1500), 27).to(torch.bfloat16).requires_grad_()
+    window = torch.hann_window(128)
+    basis = spectro.melscale_fbanks(65, 0.0, 8000.0, 12, 16000).t().contiguous()
+    out = _op(x, window, basis, log="add", log_eps=1e-3)
+    (gx,) = torch.autograd.grad(out.sum(), x)
+    assert gx.dtype == torch.bfloat16
+    xf = x.detach().float().requires_grad_()
+    (gf,) = torch.autograd.grad(_op(xf, window, basis, log="add", log_eps=1e-3).sum(), xf)
+    torch.testing.assert_close(gx, gf.to(torch.bfloat16), rtol=0, atol=0)
+    # create_graph: the double backward goes through the composite
+    g = generator(28)
+    x64 = torch.randn(1, 200, generator=g, dtype=torch.float64, requires_grad=True)
+    w64, b64 = torch.hann_window(32, dtype=torch.float64), torch.rand(4, 17, generator=g, dtype=torch.float64)
+    f = lambda v: _op(v, w64, b64, 32, 8, pad=16, power=1.0, mag_eps=1e-6, log="add", log_eps=1e-3)  # noqa: E731
+    assert torch.autograd.gradcheck(f, (x64,))
+    assert torch.autograd.gradgradcheck(f, (x64,), fast_mode=True)
+    assert torch.autograd.gradcheck(lambda v: _op(v, w64, b64, 32, 8, pad=16, power=1.5), (x64,), fast_mode=True)
+
+
 def test_mel_op_errors(device):
     x = signal((2, 700), 25, device)
     w = torch.hann_window(64, device=device)

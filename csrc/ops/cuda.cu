@@ -267,6 +267,62 @@ at::Tensor mel_cuda(const at::Tensor& x, const at::Tensor& window, const at::Ten
   return out;
 }
 
+// spectro::mel_analysis_backward: dL/dX by the same kernel in its backward mode (the spectrum recomputed in shared
+// memory, the chain rule through log, bands and power applied there) where mel_cuda takes the fused kernel and
+// n_mels <= n_fft / 2, else the composite. The result [batch, bins, frames] over a frame-major buffer.
+at::Tensor mel_backward_cuda(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& window,
+                             const at::Tensor& basis, int64_t n_fft, int64_t hop_length, int64_t n_frames, int64_t pad,
+                             c10::string_view pad_mode, double scale, double power, double mag_eps,
+                             c10::string_view log, double log_eps, double log_scale) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  const std::string pm(pad_mode), lg(log);
+  const MelArgs m = check_mel(x, window, basis, n_fft, hop_length, n_frames, pad, pm, scale, power, mag_eps, lg,
+                              log_eps, log_scale);
+  const OpArgs& a = m.analysis;
+  const int64_t batch = a.input.size(0), n_mels = m.basis.size(0);
+  TORCH_CHECK(grad.dim() == 3 && grad.size(0) == batch && grad.size(1) == n_mels && grad.size(2) == n_frames,
+              "spectro::mel_analysis_backward: expected grad of shape [", batch, ", ", n_mels, ", ", n_frames,
+              "], but got ", grad.sizes());
+  if (!use_fused(a, false) || 2 * n_mels > n_fft) {
+    return mel_backward_composite(grad, x, window, basis, n_fft, hop_length, n_frames, pad, pm, scale, power, mag_eps,
+                                  lg, log_eps, log_scale);
+  }
+  const int64_t bins = n_fft / 2 + 1;
+  at::Tensor gspec = at::empty_strided({batch, bins, n_frames}, {n_frames * bins, 1, bins},
+                                       a.input.options().dtype(c10::toComplexType(a.signal_type)));
+  if (batch == 0) return gspec;
+  const at::Tensor g = grad.to(a.signal_type).contiguous();
+  at::Tensor band = at::empty({2 * n_mels}, a.input.options().dtype(at::kInt));
+  at::Tensor unused;
+  with_analysis_params(a.input, a.window, unused, a.g, a.scale, [&](auto& base) {
+    using V = std::remove_cv_t<std::remove_reference_t<decltype(*base.x)>>;
+    if constexpr (kernels::cuda::detail::IsComplex<V>::value) {
+      TORCH_INTERNAL_ASSERT(false, "spectro::mel_analysis_backward: real signals only");
+    } else {
+      kernels::cuda::FusedMelParams<V> p;
+      p.a = base;
+      if (base.x == nullptr) {
+        p.x_half = a.input.const_data_ptr();
+        p.x_half_bf16 = a.input.scalar_type() == at::kBFloat16;
+      }
+      p.mode = FftMode::Rfft;
+      p.basis = m.basis.const_data_ptr<V>();
+      p.band = band.mutable_data_ptr<int>();
+      p.n_mels = static_cast<int>(n_mels);
+      p.basis_bins = static_cast<int>(m.basis.size(1));
+      p.power = static_cast<V>(m.power);
+      p.mag_eps = static_cast<V>(m.mag_eps);
+      p.log = m.log;
+      p.log_eps = static_cast<V>(m.log_eps);
+      p.log_scale = static_cast<V>(m.log_scale);
+      p.grad_out = g.const_data_ptr<V>();
+      p.grad_spec = reinterpret_cast<kernels::Complex<V>*>(gspec.mutable_data_ptr());
+      C10_CUDA_CHECK(kernels::cuda::launch_fused_mel(p, at::cuda::getCurrentCUDAStream()));
+    }
+  });
+  return gspec;
+}
+
 // Whether the current stream of `device` is being captured into a CUDA graph (istft's NOLA check skips or refuses
 // its host read then).
 bool capturing(const at::Device& device) {
@@ -283,4 +339,5 @@ TORCH_LIBRARY_IMPL(spectro, CUDA, m) {
   m.impl("analysis", &spectro::analysis_cuda);
   m.impl("synthesis", &spectro::synthesis_cuda);
   m.impl("mel_analysis", &spectro::mel_cuda);
+  m.impl("mel_analysis_backward", &spectro::mel_backward_cuda);
 }

@@ -9,6 +9,7 @@
 //              "log1p" log_scale * log1p(m)
 // basis [n_mels, bins'], bins' <= n_fft / 2 + 1 (bins past bins' are not used). Result [batch, n_mels, n_frames],
 // contiguous, in the compute dtype (float32 for float32 / float16 / bfloat16 x, float64 for float64).
+#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/library.h>
 
 #include <cmath>
@@ -103,6 +104,42 @@ at::Tensor mel_composite(const at::Tensor& x, const at::Tensor& window, const at
   return mel.contiguous();
 }
 
+at::Tensor mel_backward_composite(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& window,
+                                  const at::Tensor& basis, int64_t n_fft, int64_t hop_length,
+                                  const c10::SymInt& n_frames, int64_t pad, const std::string& pad_mode, double scale,
+                                  double power, double mag_eps, const std::string& log, double log_eps,
+                                  double log_scale) {
+  const char* op = "spectro::mel_analysis_backward";
+  check_mel_meta(op, x, window, basis, n_fft, power, mag_eps, log, log_eps);
+  const MelLog stage = parse_mel_log(log);
+  const at::Tensor spec = call_analysis(x, window, n_fft, hop_length, n_frames, pad, pad_mode, false, "rfft", scale);
+  const c10::SymInt used = basis.sym_size(1);
+  const at::Tensor xs = spec.narrow_symint(1, 0, used);         // [B, bins', N]
+  const at::Tensor s = at::view_as_real(xs).square().sum(-1) + mag_eps;
+  const at::Tensor p = power == 2.0 ? s : power == 1.0 ? s.sqrt() : s.pow(power / 2);
+  at::Tensor coef = grad;                                         // [B, M, N]
+  if (stage != MelLog::None) {
+    const at::Tensor mel = at::matmul(basis, p);
+    switch (stage) {
+      case MelLog::Clamp: coef = at::where(mel >= log_eps, grad * log_scale / mel, at::zeros_like(mel)); break;
+      case MelLog::Add: coef = grad * log_scale / (mel + log_eps); break;
+      default: coef = grad * log_scale / (mel + 1.0); break;
+    }
+  }
+  const at::Tensor gp = at::matmul(basis.t(), coef);              // [B, bins', N]
+  at::Tensor d;
+  if (power == 2.0) {
+    d = at::full_like(s, 2.0);
+  } else if (power == 1.0) {
+    d = at::where(s == 0, at::zeros_like(s), s.rsqrt());
+  } else {
+    d = power * s.pow(power / 2 - 1);
+  }
+  at::Tensor g = at::zeros_like(spec);
+  g.narrow_symint(1, 0, used).copy_(xs * (gp * d));
+  return g;
+}
+
 namespace {
 
 at::Tensor mel_cpu(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
@@ -131,11 +168,51 @@ at::Tensor mel_batched(const at::Tensor& x, const at::Tensor& window, const at::
                        mag_eps, std::string(log), log_eps, log_scale);
 }
 
+at::Tensor mel_backward_cpu(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& window,
+                            const at::Tensor& basis, int64_t n_fft, int64_t hop_length, int64_t n_frames, int64_t pad,
+                            c10::string_view pad_mode, double scale, double power, double mag_eps,
+                            c10::string_view log, double log_eps, double log_scale) {
+  return mel_backward_composite(grad, x, window, basis, n_fft, hop_length, n_frames, pad, std::string(pad_mode), scale,
+                                power, mag_eps, std::string(log), log_eps, log_scale);
+}
+
+at::Tensor mel_backward_meta(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& window,
+                             const at::Tensor& basis, int64_t n_fft, int64_t hop_length, c10::SymInt n_frames,
+                             int64_t pad, c10::string_view pad_mode, double scale, double power, double mag_eps,
+                             c10::string_view log, double log_eps, double log_scale) {
+  check_mel_meta("spectro::mel_analysis_backward", x, window, basis, n_fft, power, mag_eps, std::string(log), log_eps);
+  const auto complex_type = c10::toComplexType(compute_type_of(x.scalar_type()));
+  return at::empty_symint({x.sym_size(0), std::move(n_frames), c10::SymInt(n_fft / 2 + 1)},
+                          x.options().dtype(complex_type))
+      .transpose(1, 2);
+}
+
 }  // namespace
+
+at::Tensor call_mel_backward(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& window,
+                             const at::Tensor& basis, int64_t n_fft, int64_t hop_length, const c10::SymInt& n_frames,
+                             int64_t pad, const std::string& pad_mode, double scale, double power, double mag_eps,
+                             const std::string& log, double log_eps, double log_scale) {
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("spectro::mel_analysis_backward", "")
+                             .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                               const at::Tensor&, int64_t, int64_t, c10::SymInt, int64_t,
+                                               c10::string_view, double, double, double, c10::string_view, double,
+                                               double)>();
+  return op.call(grad, x, window, basis, n_fft, hop_length, n_frames, pad, pad_mode, scale, power, mag_eps, log,
+                 log_eps, log_scale);
+}
+
 }  // namespace spectro
 
-TORCH_LIBRARY_IMPL(spectro, CPU, m) { m.impl("mel_analysis", &spectro::mel_cpu); }
-TORCH_LIBRARY_IMPL(spectro, Meta, m) { m.impl("mel_analysis", TORCH_FN(spectro::mel_meta)); }
+TORCH_LIBRARY_IMPL(spectro, CPU, m) {
+  m.impl("mel_analysis", &spectro::mel_cpu);
+  m.impl("mel_analysis_backward", &spectro::mel_backward_cpu);
+}
+TORCH_LIBRARY_IMPL(spectro, Meta, m) {
+  m.impl("mel_analysis", TORCH_FN(spectro::mel_meta));
+  m.impl("mel_analysis_backward", TORCH_FN(spectro::mel_backward_meta));
+}
 // vmap: the composite (whose analysis folds the vmapped dimension into its batch).
 TORCH_LIBRARY_IMPL(spectro, FuncTorchBatchedDecomposition, m) {
   m.impl("mel_analysis", TORCH_FN(spectro::mel_batched));

@@ -125,6 +125,18 @@ at::Tensor mel_composite(const at::Tensor& x, const at::Tensor& window, const at
                          double scale, double power, double mag_eps, const std::string& log, double log_eps,
                          double log_scale);
 
+// dL/dX of spectro::mel_analysis (its schema: mel_analysis_backward), composite: spectro::analysis + ATen ops. The
+// result [batch, n_fft / 2 + 1, n_frames], complex, frame-major as the analysis' output.
+at::Tensor mel_backward_composite(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& window,
+                                  const at::Tensor& basis, int64_t n_fft, int64_t hop_length,
+                                  const c10::SymInt& n_frames, int64_t pad, const std::string& pad_mode, double scale,
+                                  double power, double mag_eps, const std::string& log, double log_eps,
+                                  double log_scale);
+at::Tensor call_mel_backward(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& window,
+                             const at::Tensor& basis, int64_t n_fft, int64_t hop_length, const c10::SymInt& n_frames,
+                             int64_t pad, const std::string& pad_mode, double scale, double power, double mag_eps,
+                             const std::string& log, double log_eps, double log_scale);
+
 // The dtype checks of an op's input (`name`: x or spec) and window, shared by the device and Meta kernels.
 void check_input_dtypes(const char* op, const char* name, const at::Tensor& input, const at::Tensor& window,
                         bool want_complex, c10::string_view fft_mode);

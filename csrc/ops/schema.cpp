@@ -49,6 +49,12 @@ TORCH_LIBRARY(spectro, m) {
   m.def(
       "mel_analysis(Tensor x, Tensor window, Tensor basis, int n_fft, int hop_length, SymInt n_frames, int pad, "
       "str pad_mode, float scale, float power, float mag_eps, str log, float log_eps, float log_scale) -> Tensor");
+  // Its backward to the spectrum: dL/dX [B, F, N] (complex, frame-major) from dL/d mel, recomputing the spectrum
+  // (one kernel on CUDA); the input gradient is then the analysis' adjoint (spectro::synthesis) of it.
+  m.def(
+      "mel_analysis_backward(Tensor grad, Tensor x, Tensor window, Tensor basis, int n_fft, int hop_length, "
+      "SymInt n_frames, int pad, str pad_mode, float scale, float power, float mag_eps, str log, float log_eps, "
+      "float log_scale) -> Tensor");
   // torch.stft / torch.istft's schemas plus spectro's keyword-only extras; composites over analysis / synthesis
   // (csrc/api).
   m.def(

@@ -745,16 +745,18 @@ void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad
   a.x = x.data(); a.window = w.data(); a.batch = batch; a.g = g; a.scale = R(0.75);
   const int64_t frames = g.n_frames;
   std::vector<double> ref(batch * n_mels * frames);
+  std::vector<cd> spec_ref(batch * frames * bins);  // X[b, n, k] (for the backward's reference)
   std::vector<cd> frame(n_fft), twiddle(n_fft);
   std::vector<double> pw(bins);
   for (int64_t j = 0; j < n_fft; ++j) twiddle[j] = std::polar(1.0, -2.0 * M_PI * static_cast<double>(j) / n_fft);
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t n = 0; n < frames; ++n) {
       for (int64_t k = 0; k < n_fft; ++k) frame[k] = to_cd(analysis_element(a, b, n, k));
-      for (int f = 0; f < basis_bins; ++f) {
+      for (int f = 0; f < bins; ++f) {  // (every bin: the backward's reference needs X past the basis too)
         cd acc = 0;
         for (int64_t k = 0, q = 0; k < n_fft; ++k, q = q + f >= n_fft ? q + f - n_fft : q + f) acc += frame[k] * twiddle[q];
         pw[f] = std::pow(std::norm(acc) + mag_eps, power / 2);
+        spec_ref[(b * frames + n) * bins + f] = acc;
       }
       for (int m = 0; m < n_mels; ++m) {
         double s = 0;
@@ -767,15 +769,28 @@ void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad
   p.n_mels = n_mels; p.basis_bins = basis_bins; p.power = static_cast<R>(power); p.mag_eps = static_cast<R>(mag_eps);
   // Runs p (with the log stage `lg`, reading half input when `half_in`) into host; false if the launch failed.
   const size_t n_out = ref.size();
-  auto run = [&](MelLog lg, R log_eps, R log_scale, bool half_in, std::vector<R>& host) -> bool {
+  // gout (backward): dL/d out; the kernel then writes dL/dX into gspec (host) instead of the mel output.
+  auto run = [&](MelLog lg, R log_eps, R log_scale, bool half_in, std::vector<R>& host,
+                 const std::vector<R>* gout = nullptr, std::vector<Complex<R>>* gspec = nullptr) -> bool {
     kc::FusedMelParams<V> q = p;
     q.log = lg; q.log_eps = log_eps; q.log_scale = log_scale;
     host.assign(n_out, R(NAN));
+    const size_t n_spec = static_cast<size_t>(batch * frames * bins);
+    if (gspec) gspec->assign(n_spec, Complex<R>{R(NAN), R(NAN)});
     if (g_emulate) {
       std::vector<int> band(2 * n_mels, -1);
       q.basis = basis.data(); q.band = band.data(); q.out = host.data();
+      if (gout) { q.grad_out = gout->data(); q.grad_spec = gspec->data(); }
       if (half_in) { q.a.x = nullptr; q.x_half = x_half.data(); q.x_half_bf16 = in_kind == 2; }
       return kc::detail::run_fused_mel(q, HostExec{}) == cudaSuccess;
+    }
+    R* dgout = nullptr; Complex<R>* dgspec = nullptr;
+    if (gout) {
+      if (cudaMalloc(&dgout, n_out * sizeof(R)) != cudaSuccess || cudaMalloc(&dgspec, n_spec * sizeof(Complex<R>)) != cudaSuccess ||
+          cudaMemcpy(dgout, gout->data(), n_out * sizeof(R), cudaMemcpyHostToDevice) != cudaSuccess ||
+          cudaMemset(dgspec, 0xff, n_spec * sizeof(Complex<R>)) != cudaSuccess)
+        return false;
+      q.grad_out = dgout; q.grad_spec = dgspec;
     }
     V *dx = nullptr; R *dw = nullptr, *db = nullptr, *dout = nullptr; int* dband = nullptr; void* dh = nullptr;
     bool ok = cudaMalloc(&dx, x.size() * sizeof(V)) == cudaSuccess && cudaMalloc(&dw, w.size() * sizeof(R)) == cudaSuccess &&
@@ -795,7 +810,8 @@ void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad
     q.a.window = dw; q.basis = db; q.band = dband; q.out = dout;
     ok = ok && kc::launch_fused_mel(q, nullptr) == cudaSuccess && cudaDeviceSynchronize() == cudaSuccess &&
          cudaMemcpy(host.data(), dout, n_out * sizeof(R), cudaMemcpyDeviceToHost) == cudaSuccess;
-    cudaFree(dx); cudaFree(dw); cudaFree(db); cudaFree(dout); cudaFree(dband); cudaFree(dh);
+    if (gout) ok = ok && cudaMemcpy(gspec->data(), dgspec, n_spec * sizeof(Complex<R>), cudaMemcpyDeviceToHost) == cudaSuccess;
+    cudaFree(dx); cudaFree(dw); cudaFree(db); cudaFree(dout); cudaFree(dband); cudaFree(dh); cudaFree(dgout); cudaFree(dgspec);
     return ok;
   };
   char what[320];
@@ -839,6 +855,48 @@ void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad
     }
     std::snprintf(what, sizeof what, ": log stage %d: %zu of %zu outside a few roundings", static_cast<int>(st.lg), bad, n_out);
     record(bad == 0, head + what);
+  }
+  // Backward: dL/dX for a random dL/d out, against the double-precision chain rule on the reference spectrum
+  // (log stages None and Add: smooth, so the reference's derivative is the kernel's up to rounding).
+  if (2 * n_mels <= n_fft) {
+    std::vector<R> gout(n_out);
+    for (auto& v : gout) v = static_cast<R>(uniform());
+    for (int pass = 0; pass < 2; ++pass) {
+      const MelLog lg = pass == 0 ? MelLog::None : MelLog::Add;
+      const double leps = pass == 0 ? 0.0 : 1e-3, lscale = pass == 0 ? 1.0 : 0.4343;
+      std::vector<R> unused;
+      std::vector<Complex<R>> gspec;
+      if (!run(lg, static_cast<R>(leps), static_cast<R>(lscale), false, unused, &gout, &gspec)) {
+        record(false, head + ": backward launch failed");
+        continue;
+      }
+      double num = 0, den = 0;
+      for (int64_t b = 0; b < batch; ++b)
+        for (int64_t n = 0; n < frames; ++n) {
+          std::vector<double> coef(n_mels);
+          for (int m = 0; m < n_mels; ++m) {
+            const double mel = ref[(b * n_mels + m) * frames + n];
+            const double dlog = pass == 0 ? 1.0 : static_cast<double>(static_cast<R>(lscale)) / (mel + static_cast<double>(static_cast<R>(leps)));
+            coef[m] = gout[(b * n_mels + m) * frames + n] * dlog;
+          }
+          for (int k = 0; k < bins; ++k) {
+            double gp = 0;
+            for (int m = 0; k < basis_bins && m < n_mels; ++m) gp += basis[m * basis_bins + k] * coef[m];
+            const cd xk = spec_ref[(b * frames + n) * bins + k];
+            const double sq = std::norm(xk) + mag_eps;
+            const double d = power == 2.0 ? 2.0 : (power == 1.0 && sq == 0.0) ? 0.0 : power * std::pow(sq, power / 2 - 1);
+            const cd want = gp * d * xk;
+            const Complex<R> got = gspec[(b * frames + n) * bins + k];
+            const double dr = got.re - want.real(), di = got.im - want.imag();
+            num += std::isnan(dr + di) ? INFINITY : dr * dr + di * di;
+            den += std::norm(want);
+          }
+        }
+      const double err = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+      const double tol = 8 * tolerance(Traits<V>::eps, n_fft);
+      std::snprintf(what, sizeof what, ": backward (log stage %d) rel err %.3g > %.3g", static_cast<int>(lg), err, tol);
+      record(err <= tol, head + what);
+    }
   }
   if (in_kind != 0) {
     std::vector<R> hin;

@@ -95,13 +95,26 @@ struct GenericAnalysis {
     // buffer the result is not in (count * (m + 1) <= 2 * frames_per_tile * m reals), then the bands.
     if constexpr (kMel) {
       const fft::SmallDiv div_m1(m + 1);
-      R* pw = reinterpret_cast<R*>(z == buf ? scratch : buf);
-      for (int e = tid; e < count * (m + 1); e += kThreads) {
-        const int f = div_m1.div(e), k = e - f * (m + 1);
-        pw[e] = mel_power(p, split_bin(z + f * m, m, k, table_n > 0 ? table[k] : fft::expi_pi<R>(-2 * k, n_fft)));
+      R* other = reinterpret_cast<R*>(z == buf ? scratch : buf);
+      const auto bin = [&](int f, int k) {
+        return split_bin(z + f * m, m, k, table_n > 0 ? table[k] : fft::expi_pi<R>(-2 * k, n_fft));
+      };
+      if (p.grad_out == nullptr) {  // forward: the powers, then the bands
+        for (int e = tid; e < count * (m + 1); e += kThreads) {
+          const int f = div_m1.div(e), k = e - f * (m + 1);
+          other[e] = mel_power(p, bin(f, k));
+        }
+        ctx.sync();
+        mel_bands(ctx, p, static_cast<const R*>(other), m + 1, count, b, n0);
+      } else {  // backward: the coefficients (powers recomputed), then dL/dX per bin
+        mel_grad_coefs(ctx, p, [&](int f, int k) { return mel_power(p, bin(f, k)); }, other, count, b, n0);
+        ctx.sync();
+        Cx* out = p.grad_spec + (b * g.n_frames + n0) * (m + 1);
+        for (int e = tid; e < count * (m + 1); e += kThreads) {
+          const int f = div_m1.div(e), k = e - f * (m + 1);
+          out[e] = mel_grad_bin(p, static_cast<const R*>(other) + f * p.n_mels, k, bin(f, k));
+        }
       }
-      ctx.sync();
-      mel_bands(ctx, p, static_cast<const R*>(pw), m + 1, count, b, n0);
     } else {
       const int bins = (p.mode == FftMode::Rfft || p.mode == FftMode::RfftDouble) ? n_fft / 2 + 1 : n_fft;
       Out* out = output_of<Out>(p) + (b * g.n_frames + n0) * bins;

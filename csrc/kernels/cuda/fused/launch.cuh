@@ -202,14 +202,17 @@ cudaError_t run_fused_analysis_as(const FusedAnalysisParams<V>& p, const Exec& e
   return run_analysis_engine<V, Out, In>(p, exec);
 }
 
-// The mel frontend (mel.cuh): the band ranges of the basis (into p.band), then the analysis with the mel epilogue.
-// Real signals, onesided spectrum (mode Rfft), 1 <= basis_bins <= n_fft / 2 + 1.
+// The mel frontend (mel.cuh): the band ranges of the basis (into p.band), then the analysis with the mel epilogue
+// (forward: the mel output; with grad_out / grad_spec: dL/dX). Real signals, onesided spectrum (mode Rfft),
+// 1 <= basis_bins <= n_fft / 2 + 1; backward: n_mels <= n_fft / 2.
 template <typename V, typename In, class Exec>
 cudaError_t run_fused_mel_as(const FusedMelParams<V>& p, const Exec& exec) {
   using R = typename RealOf<V>::type;
   const Geometry& g = p.a.g;
   if (IsComplex<V>::value || p.mode != FftMode::Rfft || !fused_supported<V>(g.n_fft, false)) return cudaErrorInvalidValue;
   if (p.n_mels < 1 || p.basis_bins < 1 || p.basis_bins > g.n_fft / 2 + 1 || p.band == nullptr || p.basis == nullptr)
+    return cudaErrorInvalidValue;
+  if ((p.grad_out == nullptr) != (p.grad_spec == nullptr) || (p.grad_out != nullptr && p.n_mels > g.n_fft / 2))
     return cudaErrorInvalidValue;
   if (p.a.batch == 0 || g.n_frames == 0) return cudaSuccess;
   using Ranges = MelBandRanges<R>;

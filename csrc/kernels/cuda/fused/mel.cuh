@@ -30,6 +30,11 @@ struct FusedMelParams : FusedAnalysisParams<V> {
   MelLog log = MelLog::None;
   R log_eps = R(0);
   R log_scale = R(1);
+  // Backward (set both): with grad_out = dL/d out [batch, n_mels, a.g.n_frames] contiguous, the kernel writes
+  // grad_spec = dL/dX [batch, a.g.n_frames, n_fft / 2 + 1] (frame-major; torch's convention for a complex gradient,
+  // dL/dRe + i dL/dIm) instead of `out`. Needs n_mels <= n_fft / 2 (the per-frame coefficients share an FFT buffer).
+  const R* grad_out = nullptr;
+  Complex<R>* grad_spec = nullptr;
 };
 
 // Tag for the analysis engines' Out parameter: the mel epilogue instead of storing the spectrum.
@@ -69,6 +74,59 @@ SPECTRO_HD R mel_log(const FusedMelParams<V>& p, R m) {
     case MelLog::Log1p: return p.log_scale * mel_log1p(m);
     default: return m;
   }
+}
+
+// The derivative of the log stage at m (NaN m: 0, as torch's clamp_min / log backward).
+template <typename V, typename R>
+SPECTRO_HD R mel_log_grad(const FusedMelParams<V>& p, R m) {
+  switch (p.log) {
+    case MelLog::Clamp: return m >= p.log_eps ? p.log_scale / m : R(0);
+    case MelLog::Add: return p.log_scale / (m + p.log_eps);
+    case MelLog::Log1p: return p.log_scale / (R(1) + m);
+    default: return R(1);
+  }
+}
+
+// Backward, first stage, for `count` frames n0 .. n0 + count - 1 of row b: coef[f * n_mels + m] = dL/d out[b, m,
+// n0 + f] * log_stage'(mel[b, m, n0 + f]), the mel value recomputed from power_of(f, k) = P[k] of frame f. Every
+// thread of the block, no barrier inside.
+#pragma nv_exec_check_disable
+template <typename V, typename R, class Ctx, class PowerOf>
+SPECTRO_HD void mel_grad_coefs(Ctx& ctx, const FusedMelParams<V>& p, const PowerOf& power_of, R* coef, int count,
+                               int64_t b, int64_t n0) {
+  const int total = count * p.n_mels;
+  const int64_t n_frames = p.a.g.n_frames;
+  for (int idx = ctx.tid(); idx < total; idx += ctx.nthreads()) {
+    const int m = idx / count, f = idx - m * count;
+    const int lo = p.band[2 * m], hi = p.band[2 * m + 1];
+    const R* w = p.basis + static_cast<int64_t>(m) * p.basis_bins;
+    R acc = R(0);
+    for (int k = lo; k < hi; ++k) acc += w[k] * power_of(f, k);
+    coef[f * p.n_mels + m] = p.grad_out[(b * p.n_mels + m) * n_frames + n0 + f] * mel_log_grad(p, acc);
+  }
+}
+
+// Backward, second stage: dL/dX of bin k of a frame with spectrum value x and coefficients coef[0 .. n_mels):
+// dL/dP = sum over the bands m covering k of basis[m, k] coef[m]; dL/dX = dL/dP * power * s^(power / 2 - 1) * x with
+// s = |x|^2 + mag_eps (power 1 with s = 0: 0, as the magnitude's gradient at 0).
+template <typename V, typename R>
+SPECTRO_HD Complex<R> mel_grad_bin(const FusedMelParams<V>& p, const R* coef, int k, Complex<R> x) {
+  R gp = R(0);
+  if (k < p.basis_bins) {
+    for (int m = 0; m < p.n_mels; ++m) {
+      if (p.band[2 * m] <= k && k < p.band[2 * m + 1]) gp += p.basis[static_cast<int64_t>(m) * p.basis_bins + k] * coef[m];
+    }
+  }
+  const R s = x.re * x.re + x.im * x.im + p.mag_eps;
+  R d;
+  if (p.power == R(2)) {
+    d = R(2);
+  } else if (p.power == R(1)) {
+    d = s == R(0) ? R(0) : R(1) / mel_sqrt(s);
+  } else {
+    d = p.power * mel_pow(s, p.power / R(2) - R(1));
+  }
+  return Complex<R>{gp * d * x.re, gp * d * x.im};
 }
 
 // The mel stage for `count` frames n0 .. n0 + count - 1 of row b whose powers are in shared memory

@@ -196,21 +196,46 @@ SPECTRO_UNROLL
       fft::pow2_passes_from<kLogM, -1, 1, !kComplex>(ctx, v, tw, j, buf0, buf1, par, off);
       // v[r] = Z[j + r M/8]; the last pass's output (natural order) is in buffer (par + kPasses - 1) & 1.
       if constexpr (kMel) {
-        // P[k] into the buffer the last pass did not write (free since the pass's closing barrier), then the bands.
-        const Cx* z = (((par + S::kPasses - 1) & 1) ? buf1 : buf0) + off;
-        R* pw = reinterpret_cast<R*>(((par + S::kPasses - 1) & 1) ? buf0 : buf1);
-        if (valid) {
-          R* prow = pw + fl * kPowerStride;
+        // Z of the round's frames in buffer zb (frame f at f * kFrameStride); the other buffer is free since the last
+        // pass's closing barrier.
+        const Cx* zb = ((par + S::kPasses - 1) & 1) ? buf1 : buf0;
+        const Cx* z = zb + off;
+        R* other = reinterpret_cast<R*>(((par + S::kPasses - 1) & 1) ? buf0 : buf1);
+        const int in_round = mini(kRound, count - mr);
+        if (p.grad_out == nullptr) {
+          // Forward: P[k] into the free buffer, then the bands.
+          if (valid) {
+            R* prow = other + fl * kPowerStride;
 SPECTRO_UNROLL
-          for (int r = 0; r < 8; ++r) {
-            const int k = j + r * kTpf;
-            prow[k] = mel_power(p, split_bin(v[r], z[(kM - k) & (kM - 1)], st[k]));
+            for (int r = 0; r < 8; ++r) {
+              const int k = j + r * kTpf;
+              prow[k] = mel_power(p, split_bin(v[r], z[(kM - k) & (kM - 1)], st[k]));
+            }
+            if (j == 0) prow[kM] = mel_power(p, Cx{v[0].re - v[0].im, R(0)});
           }
-          if (j == 0) prow[kM] = mel_power(p, Cx{v[0].re - v[0].im, R(0)});
+          ctx.sync();
+          mel_bands(ctx, p, static_cast<const R*>(other), kPowerStride, in_round, b, n_begin + mr);
+        } else {
+          // Backward: the coefficients (the powers recomputed from Z) into the free buffer, then dL/dX per bin.
+          const auto power_of = [&](int f, int k) {
+            const Cx* zf = zb + f * S::kFrameStride;
+            return mel_power(p, k == kM ? Cx{zf[0].re - zf[0].im, R(0)}
+                                        : split_bin(zf[k], zf[(kM - k) & (kM - 1)], st[k]));
+          };
+          mel_grad_coefs(ctx, p, power_of, other, in_round, b, n_begin + mr);
+          ctx.sync();
+          if (valid) {
+            const R* cf = other + fl * p.n_mels;
+            Cx* row = p.grad_spec + (b * g.n_frames + n) * (kM + 1);
+SPECTRO_UNROLL
+            for (int r = 0; r < 8; ++r) {
+              const int k = j + r * kTpf;
+              row[k] = mel_grad_bin(p, cf, k, split_bin(v[r], z[(kM - k) & (kM - 1)], st[k]));
+            }
+            if (j == 0) row[kM] = mel_grad_bin(p, cf, kM, Cx{v[0].re - v[0].im, R(0)});
+          }
         }
-        ctx.sync();
-        mel_bands(ctx, p, static_cast<const R*>(pw), kPowerStride, mini(kRound, count - mr), b, n_begin + mr);
-        ctx.sync();  // the next round's first pass writes this buffer
+        ctx.sync();  // the next round's first pass writes the free buffer
       } else if (valid) {
         Out* row = output_of<Out>(p) + (b * g.n_frames + n) * bins;
         if constexpr (kComplex) {
