@@ -578,18 +578,10 @@ class _MelConfig:
         return [_periodic_hann64(w).to(torch.float32) for w, _, _, _, _ in self.scales]
 
 
-def _reflect_pad(x2d: torch.Tensor, p: int) -> torch.Tensor:
-    """torch.nn.functional.pad(x, (p, p), mode="reflect") on (N, T), by flips and a cat: the same values, and a
-    backward without atomics (CUDA's reflection_pad1d_backward accumulates with atomicAdd: not deterministic)."""
-    if p == 0:
-        return x2d
-    return torch.cat([x2d[:, 1:p + 1].flip(-1), x2d, x2d[:, -p - 1:-1].flip(-1)], dim=-1)
-
-
 def _mel_spectrograms(cfg: _MelConfig, x: torch.Tensor, windows, fbs, name: str) -> List[torch.Tensor]:
     """The mel spectrogram of x (..., T) at every scale: (..., n_mels, frames) each, float32 (float64 input:
-    float64). Without a gradient to record (a target, or under no_grad): the op spectro::mel_analysis per scale;
-    otherwise the composite: spectro.stft, |.|, one matmul (its backward without atomics)."""
+    float64): |STFT| (or sqrt(|STFT|^2 + mag_eps)) projected on the filterbank, by the op spectro::mel_analysis
+    (reflect padding of w // 2 centred, or (w - h) // 2 uncentred for "same")."""
     T = x.shape[-1]
     batch = x.shape[:-1]
     for i, (w, h, _, _, _) in enumerate(cfg.scales):
@@ -598,28 +590,14 @@ def _mel_spectrograms(cfg: _MelConfig, x: torch.Tensor, windows, fbs, name: str)
     with torch.autocast(x.device.type, enabled=False):  # the loss runs in float32 / float64
         x2d = x.reshape(-1, T).to(_compute_dtype(x))
         out = []
-        fused = not (torch.is_grad_enabled() and x2d.requires_grad)
         for (w, h, _, _, _), window, fb in zip(cfg.scales, windows, fbs):
-            if fused:  # no gradient: one spectro::mel_analysis call (on CUDA one kernel, the spectrum stays on chip)
-                pad = w // 2 if cfg.padding == "center" else (w - h) // 2
-                n_frames = 1 + (T + 2 * pad - w) // h
-                mel = torch.ops.spectro.mel_analysis(
-                    x2d, window.to(x2d.dtype), fb.to(x2d.dtype).contiguous(), w, h, n_frames, pad, "reflect", 1.0,
-                    1.0, float(cfg.mag_eps), "none", 0.0, 1.0)
-                out.append(mel.reshape(batch + mel.shape[-2:]))
-                continue
-            if cfg.padding == "center":
-                spec = _stft(x2d, w, h, w, window, center=True, pad_mode="reflect", return_complex=True)
-            else:  # HiFi-GAN / BigVGAN-v1 / Vocos "same": reflect pad (w - h) // 2, frames not centred
-                xp = _reflect_pad(x2d, (w - h) // 2)
-                spec = _stft(xp, w, h, w, window, center=False, return_complex=True)
-            # (real ops on view_as_real: inductor cannot generate CUDA code for complex elementwise ops)
-            re_im = torch.view_as_real(spec)
-            if cfg.mag_eps:
-                mag = (re_im.square().sum(-1) + cfg.mag_eps).sqrt()
-            else:
-                mag = torch.linalg.vector_norm(re_im, dim=-1)  # |X|, with abs's zero gradient at 0
-            mel = torch.matmul(fb.to(mag.dtype), mag)
+            # One spectro::mel_analysis call per scale: on CUDA one kernel forward and, for a signal that requires
+            # grad, one kernel (the spectrum recomputed) + the analysis' adjoint backward.
+            pad = w // 2 if cfg.padding == "center" else (w - h) // 2
+            n_frames = 1 + (T + 2 * pad - w) // h
+            mel = torch.ops.spectro.mel_analysis(
+                x2d, window.to(x2d.dtype), fb.to(x2d.dtype).contiguous(), w, h, n_frames, pad, "reflect", 1.0, 1.0,
+                float(cfg.mag_eps), "none", 0.0, 1.0)
             out.append(mel.reshape(batch + mel.shape[-2:]))
         return out
 
