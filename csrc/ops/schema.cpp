@@ -4,8 +4,8 @@
 //   spectro::analysis   x[B, T] -> spectrum[B, F, N]  (pad + frame + window (+1/envelope) -> FFT)
 //   spectro::synthesis  spectrum[B, F, N] -> y[B, L]  (inverse FFT -> window -> overlap-add (+1/envelope) -> fold/trim)
 // The two are transposes of each other for matching (geometry, fft_mode) pairs, so each one's backward is the other.
-//   spectro::mel_analysis  x[B, T] -> mel[B, M, N]  (analysis -> power -> mel bands -> log; one kernel on CUDA; its
-//                          gradients through its composite definition, csrc/ops/mel.cpp)
+//   spectro::mel_analysis  x[B, T] -> mel[B, M, N]  (analysis -> power -> mel bands -> log; one kernel on CUDA;
+//                          csrc/ops/mel.cpp); mel_analysis_backward: dL/dmel -> dL/dX (csrc/autograd/mel.cpp)
 // Input dtypes: x is float32 / float64 (real fft modes) or complex64 / complex128 (fft_mode 'fft'), spec complex64 /
 // complex128; half precision is accepted too (float16 / bfloat16 x, complex32 x or spec), read as it is stored and
 // computed in single precision, so its window must be float32 (compute_type_of in spectro.h). The fused CUDA kernels
