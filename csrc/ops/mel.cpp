@@ -15,6 +15,7 @@
 #include <cmath>
 
 #include "ops.h"
+#include "spectro/spectro.h"
 
 namespace spectro {
 
@@ -200,6 +201,19 @@ at::Tensor call_mel_backward(const at::Tensor& grad, const at::Tensor& x, const 
                                                c10::string_view, double, double, double, c10::string_view, double,
                                                double)>();
   return op.call(grad, x, window, basis, n_fft, hop_length, n_frames, pad, pad_mode, scale, power, mag_eps, log,
+                 log_eps, log_scale);
+}
+
+// The public C++ entry point (spectro/include/spectro/spectro.h): the op through the dispatcher.
+at::Tensor mel_analysis(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
+                        int64_t hop_length, int64_t n_frames, int64_t pad, c10::string_view pad_mode, double scale,
+                        double power, double mag_eps, c10::string_view log, double log_eps, double log_scale) {
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("spectro::mel_analysis", "")
+                             .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, int64_t,
+                                               int64_t, c10::SymInt, int64_t, c10::string_view, double, double,
+                                               double, c10::string_view, double, double)>();
+  return op.call(x, window, basis, n_fft, hop_length, c10::SymInt(n_frames), pad, pad_mode, scale, power, mag_eps, log,
                  log_eps, log_scale);
 }
 

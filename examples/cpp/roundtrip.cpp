@@ -33,12 +33,29 @@ int main() {
   (y * g).sum().backward();
   const double grad_error = (x.grad() - g).abs().max().item<double>();
 
+  // The mel frontend's op: a 4-band log-mel of x (a basis of four bands over bins 1 .. 8), against the same formula
+  // on torch::stft, and its gradient in x (spectro's own backward on CUDA).
+  const torch::Tensor basis = torch::zeros({4, n_fft / 2 + 1}, opts).index_put_(
+      {torch::indexing::Slice(), torch::indexing::Slice(1, 9)}, 0.125);
+  const int64_t n_frames = 1 + length / hop;
+  const torch::Tensor mel = spectro::mel_analysis(x, window, basis, n_fft, hop, n_frames, n_fft / 2, "reflect", 1.0,
+                                                  2.0, 0.0, "add", 1e-3, 1.0);
+  const torch::Tensor mel_ref = (torch::matmul(basis, reference.abs().square()) + 1e-3).log();
+  const double mel_error = (mel.detach() - mel_ref).abs().max().item<double>();
+  x.mutable_grad() = torch::Tensor();
+  mel.sum().backward();
+  const bool mel_grad_ok = x.grad().defined() && x.grad().isfinite().all().item<bool>() &&
+                           x.grad().abs().max().item<double>() > 0;
+
   std::printf("device %s, spectrum %s\n", cuda ? "cuda" : "cpu", torch::str(spec.sizes()).c_str());
   std::printf("stft against torch::stft (max relative):  %.3g\n", stft_error);
   std::printf("istft(stft(x)) - x (max absolute):         %.3g\n", roundtrip_error);
   std::printf("gradient through both - expected (max):    %.3g\n", grad_error);
-  // float32: FFT rounding ~ eps32 * log2(n_fft) relative to the largest coefficient; |x| ~ 4 at most here.
-  const bool ok = stft_error < 1e-5 && roundtrip_error < 1e-4 && grad_error < 1e-4;
+  std::printf("log-mel against torch::stft's (max absolute):  %.3g; its gradient %s\n", mel_error,
+              mel_grad_ok ? "finite, nonzero" : "MISSING OR NOT FINITE");
+  // float32: FFT rounding ~ eps32 * log2(n_fft) relative to the largest coefficient; |x| ~ 4 at most here. The log
+  // of a band of eight bins (mean power ~ n_fft / 2 for unit noise): a few eps32.
+  const bool ok = stft_error < 1e-5 && roundtrip_error < 1e-4 && grad_error < 1e-4 && mel_error < 1e-4 && mel_grad_ok;
   std::printf("%s\n", ok ? "ok" : "FAILED");
   return ok ? 0 : 1;
 }

@@ -1,4 +1,5 @@
-// spectro — the public C++ API: torch::stft / torch::istft's signatures and semantics on spectro's kernels.
+// spectro — the public C++ API: torch::stft / torch::istft's signatures and semantics on spectro's kernels, and the
+// mel frontend's op.
 //
 //   #include <spectro/spectro.h>
 //   at::Tensor spec = spectro::stft(x, 1024, 256, std::nullopt, torch::hann_window(1024), /*center=*/true,
@@ -51,5 +52,20 @@ SPECTRO_API at::Tensor istft(const at::Tensor& self, int64_t n_fft, std::optiona
                              std::optional<int64_t> length = std::nullopt, bool return_complex = false,
                              bool torch_like = false, c10::string_view safety = "auto",
                              c10::string_view kernel_dtype = "float32");
+
+// The mel frontend's op (torch.ops.spectro.mel_analysis; every Python mel frontend is one call of it):
+//   out[b, m, n] = log_stage(sum_k basis[m, k] * (|X[b, k, n]|^2 + mag_eps)^(power / 2))
+// X: the onesided spectrum of x [batch, T] (float32 / float64, or float16 / bfloat16 computed in float32) padded by
+// `pad` samples on each side (pad_mode "reflect", "constant", "replicate" or "circular"), frames n * hop_length of
+// n_fft samples (n < n_frames) times `window` [n_fft] and `scale`. basis [n_mels, bins'] with bins' <= n_fft / 2 + 1
+// (in x's compute dtype). log_stage: "none" (m), "clamp" (log(max(m, log_eps))), "add" (log(m + log_eps)), "log1p",
+// each times log_scale. Result [batch, n_mels, n_frames], contiguous. On CUDA one kernel (the spectrum stays on
+// chip), and for an x that requires grad one kernel + the analysis' adjoint backward; gradients in x, window and
+// basis everywhere.
+SPECTRO_API at::Tensor mel_analysis(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis,
+                                    int64_t n_fft, int64_t hop_length, int64_t n_frames, int64_t pad,
+                                    c10::string_view pad_mode = "reflect", double scale = 1.0, double power = 2.0,
+                                    double mag_eps = 0.0, c10::string_view log = "none", double log_eps = 1e-5,
+                                    double log_scale = 1.0);
 
 }  // namespace spectro
