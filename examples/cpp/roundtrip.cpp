@@ -1,6 +1,7 @@
-// spectro from C++: stft -> istft round trip of a batch of signals, compared with torch::stft, and the gradient of a
-// loss through both transforms (autograd is registered in C++, so it works without Python). Runs on CUDA when
-// available, else on the CPU. Prints the errors; exits non-zero if one exceeds its float32 bound.
+// spectro from C++: stft -> istft round trip of a batch of signals, compared with torch::stft, the gradient of a
+// loss through both transforms (autograd is registered in C++, so it works without Python), and a log-mel with its
+// gradient (spectro::mel_analysis). Runs on CUDA when available, else on the CPU. Prints the errors; exits non-zero
+// if one exceeds its float32 bound.
 #include <spectro/spectro.h>
 #include <torch/torch.h>
 
