@@ -20,7 +20,6 @@
 // mode" below, and the torch.func transforms (grad, vjp, jacrev, vmap, ...) work too: see "graph nodes".
 #include <ATen/ATen.h>
 #include <ATen/core/dispatch/Dispatcher.h>
-#include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/autograd.h>
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/functions/utils.h>
@@ -33,6 +32,7 @@
 #include <string>
 
 #include "../ops/aten_geometry.h"
+#include "dispatch_state.h"
 #include "../ops/ops.h"
 
 namespace spectro {
@@ -363,14 +363,6 @@ NodePtr make_node() {
     return c10::make_intrusive<N>();
   }
 }
-
-// Whether functorch transforms are active on this thread (torch.func.grad, vjp, jvp, vmap, ...): functorch includes
-// its dynamic-layer dispatch keys exactly while its stack of transform layers is non-empty.
-bool under_functorch() {
-  return c10::impl::tls_local_dispatch_key_set().included_.has(c10::DispatchKey::FuncTorchDynamicLayerBackMode);
-}
-
-bool has_tangent(const at::Tensor& t) { return t._fw_grad(/*level=*/0).defined(); }
 
 // An op call recorded by hand: the output computed below autograd, a node when a reverse-mode gradient is needed, and
 // the output's tangent when an input carries one. Op(primal input, primal window) is the op; Tangent the formula.

@@ -10,12 +10,12 @@
 // transforms): the op's composite (csrc/ops/mel.cpp) has autograd at every step.
 #include <ATen/ATen.h>
 #include <ATen/core/dispatch/Dispatcher.h>
-#include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/autograd.h>
 #include <torch/library.h>
 
 #include "../kernels/fft_mode.h"
 #include "../ops/ops.h"
+#include "dispatch_state.h"
 
 namespace spectro {
 namespace {
@@ -23,14 +23,9 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
+// Whether t needs a node or a tangent: reverse mode (grad mode on and t requires grad) or forward mode.
 bool needs_autograd(const at::Tensor& t) {
-  if (!t.defined()) return false;
-  if (at::GradMode::is_enabled() && t.requires_grad()) return true;
-  return t._fw_grad(/*level=*/0).defined();
-}
-
-bool under_functorch() {
-  return c10::impl::tls_local_dispatch_key_set().included_.has(c10::DispatchKey::FuncTorchDynamicLayerBackMode);
+  return (t.defined() && at::GradMode::is_enabled() && t.requires_grad()) || has_tangent(t);
 }
 
 using MelSig = at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, int64_t, int64_t, c10::SymInt,
@@ -111,7 +106,7 @@ at::Tensor mel_autograd(const at::Tensor& x, const at::Tensor& window, const at:
     return call_mel_below_autograd(x, window, basis, n_fft, hop_length, std::move(n_frames), pad, pad_mode, scale,
                                    power, mag_eps, log, log_eps, log_scale);
   }
-  const bool only_x_reverse = at::GradMode::is_enabled() && x.requires_grad() && !x._fw_grad(0).defined() &&
+  const bool only_x_reverse = at::GradMode::is_enabled() && x.requires_grad() && !has_tangent(x) &&
                               !needs_autograd(window) && !needs_autograd(basis) && !under_functorch();
   if (only_x_reverse) {
     return MelFunction::apply(x, window, basis, n_fft, hop_length, std::move(n_frames), pad, std::string(pad_mode),

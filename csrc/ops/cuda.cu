@@ -218,26 +218,14 @@ at::Tensor synthesis_cuda(const at::Tensor& spec, const at::Tensor& window, int6
   return to_out_dtype(a, synthesis_via_frames(a, &cuda_overlap_add));
 }
 
-// spectro::mel_analysis: the fused kernel (analysis with the mel epilogue: the spectrum never leaves shared memory)
-// wherever the analysis itself would take the single-kernel path (use_fused: auto's policy, or kernel_path('fused')),
-// else the composite definition (analysis on its own path, then ATen ops): the same values within float rounding.
-at::Tensor mel_cuda(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
-                    int64_t hop_length, int64_t n_frames, int64_t pad, c10::string_view pad_mode, double scale,
-                    double power, double mag_eps, c10::string_view log, double log_eps, double log_scale) {
-  const c10::cuda::CUDAGuard guard(x.device());
-  const std::string pm(pad_mode), lg(log);
-  const MelArgs m = check_mel(x, window, basis, n_fft, hop_length, n_frames, pad, pm, scale, power, mag_eps, lg,
-                              log_eps, log_scale);
+// Launches the fused mel kernel for a call whose arguments passed check_mel: `finish(p)` sets its result pointers
+// (`out` for the forward; `grad_out` and `grad_spec` for the backward).
+template <class Finish>
+void launch_mel(const MelArgs& m, Finish&& finish) {
   const OpArgs& a = m.analysis;
-  if (!use_fused(a, false)) {
-    return mel_composite(x, window, basis, n_fft, hop_length, n_frames, pad, pm, scale, power, mag_eps, lg, log_eps,
-                         log_scale);
-  }
-  const int64_t batch = a.input.size(0), n_mels = m.basis.size(0);
-  at::Tensor out = at::empty({batch, n_mels, n_frames}, a.input.options().dtype(a.signal_type));
-  if (batch == 0) return out;
+  const int64_t n_mels = m.basis.size(0);
   TORCH_CHECK(n_mels <= INT32_MAX / 2 && m.basis.size(1) <= INT32_MAX, "spectro::mel_analysis: too many mel bands");
-  at::Tensor band = at::empty({2 * n_mels}, a.input.options().dtype(at::kInt));
+  const at::Tensor band = at::empty({2 * n_mels}, a.input.options().dtype(at::kInt));
   at::Tensor unused;
   with_analysis_params(a.input, a.window, unused, a.g, a.scale, [&](auto& base) {
     using V = std::remove_cv_t<std::remove_reference_t<decltype(*base.x)>>;
@@ -253,7 +241,6 @@ at::Tensor mel_cuda(const at::Tensor& x, const at::Tensor& window, const at::Ten
       p.mode = FftMode::Rfft;
       p.basis = m.basis.const_data_ptr<V>();
       p.band = band.mutable_data_ptr<int>();
-      p.out = out.mutable_data_ptr<V>();
       p.n_mels = static_cast<int>(n_mels);
       p.basis_bins = static_cast<int>(m.basis.size(1));
       p.power = static_cast<V>(m.power);
@@ -261,8 +248,32 @@ at::Tensor mel_cuda(const at::Tensor& x, const at::Tensor& window, const at::Ten
       p.log = m.log;
       p.log_eps = static_cast<V>(m.log_eps);
       p.log_scale = static_cast<V>(m.log_scale);
+      finish(p);
       C10_CUDA_CHECK(kernels::cuda::launch_fused_mel(p, at::cuda::getCurrentCUDAStream()));
     }
+  });
+}
+
+// spectro::mel_analysis: the fused kernel (analysis with the mel epilogue: the spectrum never leaves shared memory)
+// wherever the analysis itself would take the single-kernel path (use_fused: auto's policy, or kernel_path('fused')),
+// else the composite definition (analysis on its own path, then ATen ops): the same values within float rounding.
+at::Tensor mel_cuda(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
+                    int64_t hop_length, int64_t n_frames, int64_t pad, c10::string_view pad_mode, double scale,
+                    double power, double mag_eps, c10::string_view log, double log_eps, double log_scale) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  const std::string pm(pad_mode), lg(log);
+  const MelArgs m = check_mel(x, window, basis, n_fft, hop_length, n_frames, pad, pm, scale, power, mag_eps, lg,
+                              log_eps, log_scale);
+  const OpArgs& a = m.analysis;
+  if (!use_fused(a, false)) {
+    return mel_composite(x, window, basis, n_fft, hop_length, n_frames, pad, pm, scale, power, mag_eps, lg, log_eps,
+                         log_scale);
+  }
+  at::Tensor out = at::empty({a.input.size(0), m.basis.size(0), n_frames}, a.input.options().dtype(a.signal_type));
+  if (out.numel() == 0) return out;
+  launch_mel(m, [&](auto& p) {
+    using V = std::remove_pointer_t<decltype(p.out)>;
+    p.out = out.mutable_data_ptr<V>();
   });
   return out;
 }
@@ -292,33 +303,10 @@ at::Tensor mel_backward_cuda(const at::Tensor& grad, const at::Tensor& x, const 
                                        a.input.options().dtype(c10::toComplexType(a.signal_type)));
   if (batch == 0) return gspec;
   const at::Tensor g = grad.to(a.signal_type).contiguous();
-  at::Tensor band = at::empty({2 * n_mels}, a.input.options().dtype(at::kInt));
-  at::Tensor unused;
-  with_analysis_params(a.input, a.window, unused, a.g, a.scale, [&](auto& base) {
-    using V = std::remove_cv_t<std::remove_reference_t<decltype(*base.x)>>;
-    if constexpr (kernels::cuda::detail::IsComplex<V>::value) {
-      TORCH_INTERNAL_ASSERT(false, "spectro::mel_analysis_backward: real signals only");
-    } else {
-      kernels::cuda::FusedMelParams<V> p;
-      p.a = base;
-      if (base.x == nullptr) {
-        p.x_half = a.input.const_data_ptr();
-        p.x_half_bf16 = a.input.scalar_type() == at::kBFloat16;
-      }
-      p.mode = FftMode::Rfft;
-      p.basis = m.basis.const_data_ptr<V>();
-      p.band = band.mutable_data_ptr<int>();
-      p.n_mels = static_cast<int>(n_mels);
-      p.basis_bins = static_cast<int>(m.basis.size(1));
-      p.power = static_cast<V>(m.power);
-      p.mag_eps = static_cast<V>(m.mag_eps);
-      p.log = m.log;
-      p.log_eps = static_cast<V>(m.log_eps);
-      p.log_scale = static_cast<V>(m.log_scale);
-      p.grad_out = g.const_data_ptr<V>();
-      p.grad_spec = reinterpret_cast<kernels::Complex<V>*>(gspec.mutable_data_ptr());
-      C10_CUDA_CHECK(kernels::cuda::launch_fused_mel(p, at::cuda::getCurrentCUDAStream()));
-    }
+  launch_mel(m, [&](auto& p) {
+    using V = std::remove_const_t<std::remove_pointer_t<decltype(p.grad_out)>>;
+    p.grad_out = g.const_data_ptr<V>();
+    p.grad_spec = reinterpret_cast<kernels::Complex<V>*>(gspec.mutable_data_ptr());
   });
   return gspec;
 }

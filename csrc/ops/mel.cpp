@@ -146,10 +146,9 @@ namespace {
 at::Tensor mel_cpu(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
                    int64_t hop_length, int64_t n_frames, int64_t pad, c10::string_view pad_mode, double scale,
                    double power, double mag_eps, c10::string_view log, double log_eps, double log_scale) {
-  const std::string pm(pad_mode), lg(log);
-  check_mel(x, window, basis, n_fft, hop_length, n_frames, pad, pm, scale, power, mag_eps, lg, log_eps, log_scale);
-  return mel_composite(x, window, basis, n_fft, hop_length, n_frames, pad, pm, scale, power, mag_eps, lg, log_eps,
-                       log_scale);
+  // (The composite checks the arguments: its own, then spectro::analysis' geometry.)
+  return mel_composite(x, window, basis, n_fft, hop_length, n_frames, pad, std::string(pad_mode), scale, power,
+                       mag_eps, std::string(log), log_eps, log_scale);
 }
 
 at::Tensor mel_meta(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,

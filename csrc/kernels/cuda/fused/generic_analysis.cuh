@@ -25,14 +25,9 @@ struct GenericAnalysis {
   static constexpr int kThreads = 256;
   static constexpr int kMinBlocks = 1;
 
-  // Split step of a real signal's frame from its half-length transform zf[0..m): X[k] = (Z[k] + conj Z[m-k]) / 2 -
-  // i/2 w (Z[k] - conj Z[m-k]), w = exp(-2 pi i k / n_fft), k = 0..m (Z[m] = Z[0]).
+  // Bin k = 0..m of a real signal's frame from its half-length transform zf[0..m) (real_split_bin; Z[m] = Z[0]).
   SPECTRO_HD static Cx split_bin(const Cx* zf, int m, int k, Cx w) {
-    const Cx zk = zf[k == m ? 0 : k];
-    const Cx zc = fft::cconj(zf[k == 0 ? 0 : m - k]);
-    const Cx even = fft::cscale(fft::cadd(zk, zc), R(0.5));
-    const Cx odd = fft::cmul(w, fft::cscale(fft::csub(zk, zc), R(0.5)));
-    return Cx{even.re + odd.im, even.im - odd.re};  // even - i * odd
+    return real_split_bin(zf[k == m ? 0 : k], zf[k == 0 ? 0 : m - k], w);
   }
 
 #pragma nv_exec_check_disable

@@ -26,6 +26,16 @@ SPECTRO_HD Complex<R> as_complex(R v) { return {v, R(0)}; }
 template <typename R>
 SPECTRO_HD Complex<R> as_complex(Complex<R> v) { return v; }
 
+// The split step of a real signal's FFT computed as a half-length complex one: bin k of the spectrum from Z[k] and
+// Z[M-k] (w = exp(-2 pi i k / n_fft)): X[k] = (Z[k] + conj Z[M-k]) / 2 - i/2 w (Z[k] - conj Z[M-k]).
+template <typename R>
+SPECTRO_HD Complex<R> real_split_bin(Complex<R> zk, Complex<R> zmk, Complex<R> w) {
+  const Complex<R> zc = fft::cconj(zmk);
+  const Complex<R> even = fft::cscale(fft::cadd(zk, zc), R(0.5));
+  const Complex<R> odd = fft::cmul(w, fft::cscale(fft::csub(zk, zc), R(0.5)));
+  return Complex<R>{even.re + odd.im, even.im - odd.re};  // even - i * odd
+}
+
 // Length of the complex FFT a mode needs: half of n_fft for real signals, n_fft for complex ones.
 SPECTRO_HD int64_t fft_length(bool complex_signal, int64_t n_fft) { return complex_signal ? n_fft : n_fft / 2; }
 

@@ -75,15 +75,6 @@ SPECTRO_UNROLL
     }
   }
 
-  // Bin k of the real signal's spectrum from Z[k] and Z[M-k] of the half-length transform (w = exp(-2 pi i k /
-  // n_fft)): X[k] = (Z[k] + conj Z[M-k]) / 2 - i/2 w (Z[k] - conj Z[M-k]). X[M] is Re Z[0] - Im Z[0].
-  SPECTRO_HD static Cx split_bin(Cx zk, Cx zmk, Cx w) {
-    const Cx zc = fft::cconj(zmk);
-    const Cx even = fft::cscale(fft::cadd(zk, zc), R(0.5));
-    const Cx odd = fft::cmul(w, fft::cscale(fft::csub(zk, zc), R(0.5)));
-    return Cx{even.re + odd.im, even.im - odd.re};  // even - i * odd
-  }
-
 #pragma nv_exec_check_disable
   template <class Ctx>
   SPECTRO_HD static void run(Ctx& ctx, Params p, int frames_per_block, int64_t blocks_per_row) {
@@ -209,7 +200,7 @@ SPECTRO_UNROLL
 SPECTRO_UNROLL
             for (int r = 0; r < 8; ++r) {
               const int k = j + r * kTpf;
-              prow[k] = mel_power(p, split_bin(v[r], z[(kM - k) & (kM - 1)], st[k]));
+              prow[k] = mel_power(p, real_split_bin(v[r], z[(kM - k) & (kM - 1)], st[k]));
             }
             if (j == 0) prow[kM] = mel_power(p, Cx{v[0].re - v[0].im, R(0)});
           }
@@ -220,7 +211,7 @@ SPECTRO_UNROLL
           const auto power_of = [&](int f, int k) {
             const Cx* zf = zb + f * S::kFrameStride;
             return mel_power(p, k == kM ? Cx{zf[0].re - zf[0].im, R(0)}
-                                        : split_bin(zf[k], zf[(kM - k) & (kM - 1)], st[k]));
+                                        : real_split_bin(zf[k], zf[(kM - k) & (kM - 1)], st[k]));
           };
           mel_grad_coefs(ctx, p, power_of, other, in_round, b, n_begin + mr);
           ctx.sync();
@@ -230,7 +221,7 @@ SPECTRO_UNROLL
 SPECTRO_UNROLL
             for (int r = 0; r < 8; ++r) {
               const int k = j + r * kTpf;
-              row[k] = mel_grad_bin(p, cf, k, split_bin(v[r], z[(kM - k) & (kM - 1)], st[k]));
+              row[k] = mel_grad_bin(p, cf, k, real_split_bin(v[r], z[(kM - k) & (kM - 1)], st[k]));
             }
             if (j == 0) row[kM] = mel_grad_bin(p, cf, kM, Cx{v[0].re - v[0].im, R(0)});
           }
@@ -246,7 +237,7 @@ SPECTRO_UNROLL
 SPECTRO_UNROLL
           for (int r = 0; r < 8; ++r) {
             const int k = j + r * kTpf;
-            Cx xk = split_bin(v[r], z[(kM - k) & (kM - 1)], st[k]);
+            Cx xk = real_split_bin(v[r], z[(kM - k) & (kM - 1)], st[k]);
             if (dbl && k > 0) xk = fft::cscale(xk, R(2));
             row[k] = stored<Out>(xk);
             if (full && k > 0) row[2 * kM - k] = stored<Out>(fft::cconj(xk));
