@@ -908,6 +908,192 @@ void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad
   }
 }
 
+// --------------------------------------------------------------------------------------------------------------
+// The spectral-loss epilogue: two real signals x, y packed as z = x + i y, the four sums of spectral_loss.cuh and
+// their backward. Reference: the double-precision DFT of each signal's frames (common.h's analysis_element), the
+// clamped magnitudes, logs and sums in double. Forward: each sum's relative error within a few times the FFT
+// tolerance (the log-distance sum, whose terms divide errors by the magnitude: x 32). Backward, for random dL/dsums:
+// the onesided dL/dX (x only) and the packed G (x and y), ||out - ref|| / ||ref|| within the same, leaving out of both
+// norms the bins where a distance is within 1e-4 of its kink (L1: the sign's jump) or the clamp's, and those where a
+// magnitude is below 1/100 of the rms: there the gradient's 1/|X| factors turn the spectrum's absolute rounding
+// (any FFT's) into a relative error of ~ rms / |X|. Outputs NaN-poisoned.
+template <typename R>
+void check_loss(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad, double eps, bool l2) {
+  using V = Complex<R>;
+  if (!kc::fused_supported<V>(n_fft, true)) return;
+  Geometry g;
+  g.n_fft = n_fft; g.hop = hop; g.length = T; g.pad = pad; g.mode = PadMode::Reflect; g.env_normalize = false;
+  if (pad >= T || T + 2 * pad < n_fft) return;
+  g.n_frames = 1 + (T + 2 * pad - n_fft) / hop;
+  const int64_t frames = g.n_frames, half = n_fft / 2 + 1;
+  std::vector<R> x(batch * T), y(batch * T), w(n_fft);
+  for (size_t i = 0; i < x.size(); ++i) {
+    x[i] = static_cast<R>(uniform());
+    y[i] = static_cast<R>(0.6 * x[i] + 0.5 * uniform());
+  }
+  for (auto& v : w) v = static_cast<R>(0.5 + 0.5 * uniform());
+  std::vector<V> z(x.size());
+  for (size_t i = 0; i < x.size(); ++i) z[i] = V{x[i], y[i]};
+  // Reference spectra X, Y [b, n, k], k <= n_fft / 2.
+  std::vector<cd> X(batch * frames * half), Y(X.size());
+  std::vector<cd> twiddle(n_fft), fx(n_fft), fy(n_fft);
+  for (int64_t j = 0; j < n_fft; ++j) twiddle[j] = std::polar(1.0, -2.0 * M_PI * static_cast<double>(j) / n_fft);
+  AnalysisParams<R> ax, ay;
+  ax.x = x.data(); ax.window = w.data(); ax.batch = batch; ax.g = g; ax.scale = R(1);
+  ay = ax; ay.x = y.data();
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t n = 0; n < frames; ++n) {
+      for (int64_t k = 0; k < n_fft; ++k) {
+        fx[k] = to_cd(analysis_element(ax, b, n, k));
+        fy[k] = to_cd(analysis_element(ay, b, n, k));
+      }
+      for (int64_t f = 0; f < half; ++f) {
+        cd sx = 0, sy = 0;
+        for (int64_t k = 0, q = 0; k < n_fft; ++k, q = q + f >= n_fft ? q + f - n_fft : q + f) {
+          sx += fx[k] * twiddle[q];
+          sy += fy[k] * twiddle[q];
+        }
+        X[(b * frames + n) * half + f] = sx;
+        Y[(b * frames + n) * half + f] = sy;
+      }
+    }
+  const double e = static_cast<double>(static_cast<R>(eps));
+  double ref[kc::kLossSums] = {0, 0, 0, 0};
+  for (size_t i = 0; i < X.size(); ++i) {
+    const double xm = std::sqrt(std::max(std::norm(X[i]), e)), ym = std::sqrt(std::max(std::norm(Y[i]), e));
+    const double d = ym - xm, lg = std::log(xm) - std::log(ym);
+    ref[0] += d * d;
+    ref[1] += ym * ym;
+    ref[2] += l2 ? lg * lg : std::fabs(lg);
+    ref[3] += l2 ? d * d : std::fabs(d);
+  }
+  kc::FusedLossParams<V> p;
+  p.a.x = z.data(); p.a.window = w.data(); p.a.batch = batch; p.a.g = g; p.a.scale = R(1);
+  p.mode = FftMode::Fft; p.eps = static_cast<R>(eps); p.l2 = l2;
+  char what[320];
+  const int len = std::snprintf(what, sizeof what, "loss %s B=%lld T=%lld n_fft=%lld hop=%lld pad=%lld eps=%g %s",
+                                Traits<V>::name(), (long long)batch, (long long)T, (long long)n_fft, (long long)hop,
+                                (long long)pad, eps, l2 ? "L2" : "L1");
+  const std::string head(what, static_cast<size_t>(len));
+  // Runs q on the host or the device; `partials` [batch * frames * 4] or grad [batch * frames * bins] back.
+  auto run = [&](kc::FusedLossParams<V> q, std::vector<double>* partials, std::vector<Complex<R>>* grad,
+                 const std::vector<R>* gsums, int64_t* blocks) -> bool {
+    const size_t n_part = static_cast<size_t>(batch * frames * kc::kLossSums);
+    const size_t n_grad = static_cast<size_t>(batch * frames * (q.grad_target ? n_fft : half));
+    if (partials) partials->assign(n_part, NAN);
+    if (grad) grad->assign(n_grad, Complex<R>{R(NAN), R(NAN)});
+    if (g_emulate) {
+      if (partials) q.partials = partials->data();
+      if (grad) { q.grad_spec = grad->data(); q.grad_sums = gsums->data(); }
+      return kc::detail::run_fused_loss(q, HostExec{}, blocks) == cudaSuccess;
+    }
+    V* dz = nullptr; R *dw = nullptr, *dg = nullptr; double* dp = nullptr; Complex<R>* dgs = nullptr;
+    bool ok = cudaMalloc(&dz, z.size() * sizeof(V)) == cudaSuccess && cudaMalloc(&dw, w.size() * sizeof(R)) == cudaSuccess &&
+              cudaMemcpy(dz, z.data(), z.size() * sizeof(V), cudaMemcpyHostToDevice) == cudaSuccess &&
+              cudaMemcpy(dw, w.data(), w.size() * sizeof(R), cudaMemcpyHostToDevice) == cudaSuccess;
+    if (ok && partials) {
+      ok = cudaMalloc(&dp, n_part * sizeof(double)) == cudaSuccess && cudaMemset(dp, 0xff, n_part * sizeof(double)) == cudaSuccess;
+      q.partials = dp;
+    }
+    if (ok && grad) {
+      ok = cudaMalloc(&dgs, n_grad * sizeof(Complex<R>)) == cudaSuccess && cudaMalloc(&dg, kc::kLossSums * sizeof(R)) == cudaSuccess &&
+           cudaMemset(dgs, 0xff, n_grad * sizeof(Complex<R>)) == cudaSuccess &&
+           cudaMemcpy(dg, gsums->data(), kc::kLossSums * sizeof(R), cudaMemcpyHostToDevice) == cudaSuccess;
+      q.grad_spec = dgs; q.grad_sums = dg;
+    }
+    q.a.x = dz; q.a.window = dw;
+    ok = ok && kc::launch_fused_loss(q, nullptr, blocks) == cudaSuccess && cudaDeviceSynchronize() == cudaSuccess;
+    if (ok && partials) ok = cudaMemcpy(partials->data(), dp, n_part * sizeof(double), cudaMemcpyDeviceToHost) == cudaSuccess;
+    if (ok && grad) ok = cudaMemcpy(grad->data(), dgs, n_grad * sizeof(Complex<R>), cudaMemcpyDeviceToHost) == cudaSuccess;
+    cudaFree(dz); cudaFree(dw); cudaFree(dg); cudaFree(dp); cudaFree(dgs);
+    return ok;
+  };
+  std::vector<double> partials;
+  int64_t blocks = -1;
+  if (!run(p, &partials, nullptr, nullptr, &blocks) || blocks < 1 || blocks > batch * frames) {
+    record(false, head + ": forward launch failed or bad block count");
+    return;
+  }
+  for (int q = 0; q < kc::kLossSums; ++q) {
+    double got = 0;
+    for (int64_t i = 0; i < blocks; ++i) got += partials[i * kc::kLossSums + q];
+    const double err = std::fabs(got - ref[q]) / std::fabs(ref[q]);
+    const double tol = (q == 2 ? 32 : 8) * tolerance(Traits<V>::eps, n_fft);
+    std::snprintf(what, sizeof what, ": sum %d = %.9g, ref %.9g: rel err %.3g > %.3g", q, got, ref[q], err, tol);
+    record(err <= tol, head + what);
+  }
+  // Backward.
+  std::vector<R> gs(kc::kLossSums);
+  for (auto& v : gs) v = static_cast<R>(0.25 + uniform());
+  std::vector<cd> GX(X.size()), GY(X.size());
+  std::vector<char> kink(X.size(), 0);
+  double rms = 0;
+  for (size_t i = 0; i < X.size(); ++i) rms += std::norm(X[i]) + std::norm(Y[i]);
+  rms = std::sqrt(rms / (2.0 * static_cast<double>(X.size())));
+  for (size_t i = 0; i < X.size(); ++i) {
+    const double sx = std::norm(X[i]), sy = std::norm(Y[i]);
+    const double xm = std::sqrt(std::max(sx, e)), ym = std::sqrt(std::max(sy, e));
+    const double d = ym - xm, lg = std::log(xm) - std::log(ym);
+    const auto sgn = [](double v) { return v > 0 ? 1.0 : v < 0 ? -1.0 : 0.0; };
+    const double dlog = l2 ? 2 * lg : sgn(lg), dlin = l2 ? 2 * d : sgn(d);
+    const double G[4] = {gs[0], gs[1], gs[2], gs[3]};
+    const double dxm = G[0] * (-2 * d) + G[2] * dlog / xm - G[3] * dlin;
+    const double dym = G[0] * (2 * d) + G[1] * 2 * ym - G[2] * dlog / ym + G[3] * dlin;
+    GX[i] = sx >= e ? X[i] * (dxm / xm) : cd(0);
+    GY[i] = sy >= e ? Y[i] * (dym / ym) : cd(0);
+    kink[i] = (!l2 && (std::fabs(lg) < 1e-4 || std::fabs(d) < 1e-4 * (xm + ym))) ||
+              std::fabs(sx - e) < 1e-4 * e || std::fabs(sy - e) < 1e-4 * e ||
+              std::min(sx, sy) < 1e-4 * rms * rms;
+  }
+  for (int target = 0; target < 2; ++target) {
+    kc::FusedLossParams<V> q = p;
+    q.grad_target = target == 1;
+    std::vector<Complex<R>> grad;
+    int64_t unused = 0;
+    if (!run(q, nullptr, &grad, &gs, &unused)) {
+      record(false, head + ": backward launch failed");
+      continue;
+    }
+    const int64_t bins = target ? n_fft : half;
+    double num = 0, den = 0;
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t n = 0; n < frames; ++n)
+        for (int64_t k = 0; k < bins; ++k) {
+          const size_t row = static_cast<size_t>((b * frames + n) * half);
+          const int64_t km = k == 0 ? 0 : n_fft - k;
+          cd want = 0;
+          bool skip = false;
+          if (!target) {
+            want = GX[row + k];
+            skip = kink[row + k];
+          } else {
+            if (2 * k <= n_fft) { want += 0.5 * (GX[row + k] + cd(0, 1) * GY[row + k]); skip = skip || kink[row + k]; }
+            if (2 * km <= n_fft) { want += 0.5 * (std::conj(GX[row + km]) + cd(0, 1) * std::conj(GY[row + km])); skip = skip || kink[row + km]; }
+          }
+          const Complex<R> got = grad[(b * frames + n) * bins + k];
+          if (skip && !std::isnan(got.re + got.im)) continue;
+          const double dr = got.re - want.real(), di = got.im - want.imag();
+          num += std::isnan(dr + di) ? INFINITY : dr * dr + di * di;
+          den += std::norm(want);
+        }
+    const double err = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+    const double tol = 16 * tolerance(Traits<V>::eps, n_fft);
+    std::snprintf(what, sizeof what, ": backward (%s) rel err %.3g > %.3g", target ? "x and y, packed" : "x, onesided", err, tol);
+    record(err <= tol, head + what);
+  }
+}
+
+template <typename R>
+void loss_grid() {
+  for (int64_t n_fft : {16, 30, 64, 400, 512, 1024, 2048}) {
+    const int64_t hop = n_fft / 4;
+    const int64_t T = n_fft <= 1024 ? 3 * n_fft + 7 : 2 * n_fft + 3;
+    check_loss<R>(2, T, n_fft, hop, n_fft / 2, 1e-8, false);
+    check_loss<R>(1, T, n_fft, hop + 1, n_fft / 2, 0.02 * n_fft, true);
+    if (n_fft <= 512) check_loss<R>(3, 2 * T, n_fft, n_fft / 2 + 3, n_fft / 2, 0.05 * n_fft, false);
+  }
+}
+
 template <typename V>
 void mel_grid() {
   for (int64_t n_fft : {16, 30, 64, 400, 512, 1024, 2048}) {
@@ -1006,6 +1192,7 @@ template <typename V>
 void full_grid() {
   analysis_grid<V>();
   if constexpr (!Traits<V>::complex) mel_grid<V>();
+  if constexpr (Traits<V>::complex) loss_grid<typename RealOf<V>::type>();
   synthesis_grid<V>();
   long_grid<V>();
 }

@@ -89,6 +89,10 @@ cudaError_t run_fused_mel(const FusedMelParams<V>& p, const Exec& exec) {
   return with_mel_types(p, [&](auto in) { return run_fused_mel_as<V, typename decltype(in)::type>(p, exec); });
 }
 template <typename V, class Exec>
+cudaError_t run_fused_loss(const FusedLossParams<V>& p, const Exec& exec, int64_t* blocks) {
+  return run_fused_loss_as<V>(p, exec, blocks);
+}
+template <typename V, class Exec>
 cudaError_t run_fused_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec) {
   return with_synthesis_types(p, [&](auto out, auto in) {
     return run_fused_synthesis_as<V, typename decltype(out)::type, typename decltype(in)::type>(p, exec);
@@ -113,6 +117,17 @@ cudaError_t launch_fused_mel_as(const FusedMelParams<V>& p, cudaStream_t stream)
   return detail::run_fused_mel_as<V, In>(p, detail::DeviceExec{stream});
 }
 
+// The spectral loss (spectral_loss.cuh) on z = x + i y (V complex): *blocks = the rows of partial sums written.
+template <typename V>
+cudaError_t launch_fused_loss(const FusedLossParams<V>& p, cudaStream_t stream, int64_t* blocks) {
+  return detail::run_fused_loss_as<V>(p, detail::DeviceExec{stream}, blocks);
+}
+
+#define SPECTRO_FUSED_LOSS(V) \
+  template cudaError_t launch_fused_loss<V>(const FusedLossParams<V>&, cudaStream_t, int64_t*);
+#define SPECTRO_EXTERN_LOSS(V) extern SPECTRO_FUSED_LOSS(V)
+SPECTRO_FUSED_LOSS_LAUNCHERS(SPECTRO_EXTERN_LOSS)
+#undef SPECTRO_EXTERN_LOSS
 #define SPECTRO_FUSED_ANALYSIS_AS(V, Out, In) \
   template cudaError_t launch_fused_analysis_as<V, Out, In>(const FusedAnalysisParams<V>&, cudaStream_t);
 #define SPECTRO_FUSED_SYNTHESIS_AS(V, Out, In) \

@@ -4,6 +4,7 @@
 
 #include "helpers.cuh"
 #include "mel.cuh"
+#include "spectral_loss.cuh"
 
 namespace spectro {
 namespace kernels {
@@ -21,9 +22,15 @@ struct GenericAnalysis {
   // Out = MelOut<R>: the mel epilogue (mel.cuh; real signals), the powers in the FFT buffer the result is not in.
   static constexpr bool kMel = IsMelOut<Out>::value;
   static_assert(!kMel || !kComplex, "mel epilogue: real signals");
-  using Params = typename std::conditional<kMel, FusedMelParams<V>, FusedAnalysisParams<V>>::type;
+  // Out = LossOut<R>: the spectral-loss epilogue (spectral_loss.cuh; the complex signal x + i y).
+  static constexpr bool kLoss = IsLossOut<Out>::value;
+  static_assert(!kLoss || kComplex, "loss epilogue: the complex signal x + i y");
+  using Params = typename std::conditional<
+      kMel, FusedMelParams<V>, typename std::conditional<kLoss, FusedLossParams<V>, FusedAnalysisParams<V>>::type>::type;
   static constexpr int kThreads = 256;
   static constexpr int kMinBlocks = 1;
+  // The loss epilogue's block reduction needs this much shared memory (the launcher's minimum).
+  static constexpr int64_t kLossSmem = kLossSums * kThreads * int64_t{sizeof(double)};
 
   // Bin k = 0..m of a real signal's frame from its half-length transform zf[0..m) (real_split_bin; Z[m] = Z[0]).
   SPECTRO_HD static Cx split_bin(const Cx* zf, int m, int k, Cx w) {
@@ -108,6 +115,31 @@ struct GenericAnalysis {
         for (int e = tid; e < count * (m + 1); e += kThreads) {
           const int f = div_m1.div(e), k = e - f * (m + 1);
           out[e] = mel_grad_bin(p, static_cast<const R*>(other) + f * p.n_mels, k, bin(f, k));
+        }
+      }
+    } else if constexpr (kLoss) {
+      // Each onesided bin of each frame from Z[k] and Z[m - k] (natural order, frame f at z + f m).
+      if (p.grad_sums == nullptr) {
+        double acc[kLossSums] = {0, 0, 0, 0};
+        const int half = m / 2 + 1;
+        const fft::SmallDiv div_h(half);
+        for (int e = tid; e < count * half; e += kThreads) {
+          const int f = div_h.div(e), k = e - f * half;
+          const Cx* zf = z + f * m;
+          loss_accumulate(p, zf[k], zf[k == 0 ? 0 : m - k], acc);
+        }
+        ctx.sync();  // every thread's reads of the FFT buffers are done
+        loss_block_sums(ctx, acc, reinterpret_cast<double*>(ctx.smem()), p.partials + ctx.block() * kLossSums);
+      } else {
+        R gsum[kLossSums];
+        loss_grad_sums(p, gsum);
+        const int bins = p.grad_target ? m : m / 2 + 1;
+        const fft::SmallDiv div_b(bins);
+        Cx* out = p.grad_spec + (b * g.n_frames + n0) * bins;
+        for (int e = tid; e < count * bins; e += kThreads) {
+          const int f = div_b.div(e), k = e - f * bins;
+          const Cx* zf = z + f * m;
+          out[e] = loss_grad_out(p, gsum, m, k, [zf](int q) { return zf[q]; });
         }
       }
     } else {

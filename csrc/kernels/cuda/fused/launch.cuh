@@ -43,13 +43,17 @@ int64_t resident_blocks(const Exec& exec, int64_t smem) {
   return s > 0 ? s : 132;
 }
 
-// The analysis engines' parameters: FusedAnalysisParams<V>, or FusedMelParams<V> for the mel epilogue (Out MelOut).
+// The analysis engines' parameters: FusedAnalysisParams<V>, or FusedMelParams<V> for the mel epilogue (Out MelOut),
+// or FusedLossParams<V> for the spectral-loss epilogue (Out LossOut).
 template <typename V, typename Out>
-using AnalysisParamsOf =
-    typename std::conditional<IsMelOut<Out>::value, FusedMelParams<V>, FusedAnalysisParams<V>>::type;
+using AnalysisParamsOf = typename std::conditional<
+    IsMelOut<Out>::value, FusedMelParams<V>,
+    typename std::conditional<IsLossOut<Out>::value, FusedLossParams<V>, FusedAnalysisParams<V>>::type>::type;
 
+// The analysis launchers set *grid (when not null) to the number of blocks launched (the loss epilogue writes one
+// row of partial sums per block).
 template <typename V, typename Out, typename In, int kLogM, class Exec>
-cudaError_t pow2_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec) {
+cudaError_t pow2_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec, int64_t* grid) {
   using Body = Pow2Analysis<V, kLogM, Out, In>;
   const Geometry& g = p.a.g;
   const int64_t smem = Body::smem_bytes();
@@ -66,6 +70,7 @@ cudaError_t pow2_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec) {
   const int64_t frames_per_block = rounds * Body::kRound;
   if (frames_per_block > 0x7fffffff) return cudaErrorInvalidConfiguration;
   const int64_t blocks_per_row = (g.n_frames + frames_per_block - 1) / frames_per_block;
+  if (grid != nullptr) *grid = p.a.batch * blocks_per_row;
   return exec.template launch<Body>(p.a.batch * blocks_per_row, smem, p, static_cast<int>(frames_per_block),
                                     blocks_per_row);
 }
@@ -105,7 +110,7 @@ cudaError_t pow2_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, b
 }
 
 template <typename V, typename Out, typename In, class Exec>
-cudaError_t generic_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec) {
+cudaError_t generic_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec, int64_t* grid) {
   using R = typename RealOf<V>::type;
   using Body = GenericAnalysis<V, Out, In>;
   constexpr bool kComplex = IsComplex<V>::value;
@@ -128,9 +133,11 @@ cudaError_t generic_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec
   while (frames > 1 && p.a.batch * ((g.n_frames + frames - 1) / frames) < kFusedWideGrid) --frames;
   int64_t t_n = table_n;
   if (bytes_for(frames) > kFusedSmemMax) t_n = 0;
-  const int64_t smem = bytes_for(frames) - (table_n - t_n) * cbytes;
+  int64_t smem = bytes_for(frames) - (table_n - t_n) * cbytes;
+  if (IsLossOut<Out>::value) smem = max64(smem, Body::kLossSmem);
   if (smem > kFusedSmemMax) return cudaErrorInvalidValue;
   const int64_t tiles = (g.n_frames + frames - 1) / frames;
+  if (grid != nullptr) *grid = p.a.batch * tiles;
   return exec.template launch<Body>(p.a.batch * tiles, smem, p, static_cast<int>(frames), tiles, plan,
                                     static_cast<int>(t_n));
 }
@@ -171,22 +178,22 @@ cudaError_t generic_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec
 
 // The launchers' logic on any executor (DeviceExec, or the test's host emulation), for storage types Out (result)
 // and In (input).
-// The analysis engine for the FFT length (spectrum or mel epilogue by Out).
+// The analysis engine for the FFT length (spectrum, mel or loss epilogue by Out).
 template <typename V, typename Out, typename In, class Exec>
-cudaError_t run_analysis_engine(const AnalysisParamsOf<V, Out>& p, const Exec& exec) {
+cudaError_t run_analysis_engine(const AnalysisParamsOf<V, Out>& p, const Exec& exec, int64_t* grid = nullptr) {
   constexpr bool kComplex = IsComplex<V>::value;
   const int logm = fused_tuning().force_general ? -1 : log2_exact(fft_length(kComplex, p.a.g.n_fft));
   switch (logm) {
-    case 4: return pow2_analysis<V, Out, In, 4>(p, exec);
-    case 5: return pow2_analysis<V, Out, In, 5>(p, exec);
-    case 6: return pow2_analysis<V, Out, In, 6>(p, exec);
-    case 7: return pow2_analysis<V, Out, In, 7>(p, exec);
-    case 8: return pow2_analysis<V, Out, In, 8>(p, exec);
-    case 9: return pow2_analysis<V, Out, In, 9>(p, exec);
-    case 10: return pow2_analysis<V, Out, In, 10>(p, exec);
-    case 11: return pow2_analysis<V, Out, In, 11>(p, exec);
-    case 12: return pow2_analysis<V, Out, In, 12>(p, exec);
-    default: return generic_analysis<V, Out, In>(p, exec);
+    case 4: return pow2_analysis<V, Out, In, 4>(p, exec, grid);
+    case 5: return pow2_analysis<V, Out, In, 5>(p, exec, grid);
+    case 6: return pow2_analysis<V, Out, In, 6>(p, exec, grid);
+    case 7: return pow2_analysis<V, Out, In, 7>(p, exec, grid);
+    case 8: return pow2_analysis<V, Out, In, 8>(p, exec, grid);
+    case 9: return pow2_analysis<V, Out, In, 9>(p, exec, grid);
+    case 10: return pow2_analysis<V, Out, In, 10>(p, exec, grid);
+    case 11: return pow2_analysis<V, Out, In, 11>(p, exec, grid);
+    case 12: return pow2_analysis<V, Out, In, 12>(p, exec, grid);
+    default: return generic_analysis<V, Out, In>(p, exec, grid);
   }
 }
 
@@ -222,6 +229,25 @@ cudaError_t run_fused_mel_as(const FusedMelParams<V>& p, const Exec& exec) {
     return cudaErrorInvalidValue;
   } else {
     return run_analysis_engine<V, MelOut<R>, In>(p, exec);
+  }
+}
+
+// The spectral-loss epilogue (spectral_loss.cuh) on the complex signal z = x + i y (mode Fft, In = V): forward (p.partials
+// set: one row of kLossSums partial sums per block, *blocks of them, at most batch * n_frames) or backward
+// (p.grad_sums and p.grad_spec set).
+template <typename V, class Exec>
+cudaError_t run_fused_loss_as(const FusedLossParams<V>& p, const Exec& exec, int64_t* blocks) {
+  const Geometry& g = p.a.g;
+  *blocks = 0;
+  if (!IsComplex<V>::value || p.mode != FftMode::Fft || !fused_supported<V>(g.n_fft, true)) return cudaErrorInvalidValue;
+  if ((p.partials == nullptr) == (p.grad_sums == nullptr) || (p.grad_sums == nullptr) != (p.grad_spec == nullptr) ||
+      p.spec != nullptr || p.spec_half != nullptr || p.x_half != nullptr)
+    return cudaErrorInvalidValue;
+  if (p.a.batch == 0 || g.n_frames == 0) return cudaSuccess;
+  if constexpr (!IsComplex<V>::value) {
+    return cudaErrorInvalidValue;
+  } else {
+    return run_analysis_engine<V, LossOut<typename RealOf<V>::type>, V>(p, exec, blocks);
   }
 }
 

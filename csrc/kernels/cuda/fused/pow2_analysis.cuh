@@ -4,6 +4,7 @@
 
 #include "helpers.cuh"
 #include "mel.cuh"
+#include "spectral_loss.cuh"
 #include "tuning.cuh"
 
 namespace spectro {
@@ -15,7 +16,8 @@ namespace detail {
 // Power-of-two engine.
 
 // Out: how the spectrum is stored (Complex<R>, or __half2 for complex32), or MelOut<R>: the mel epilogue (mel.cuh;
-// real signals, onesided spectrum). In: how the signal is stored (V, or for single precision __half /
+// real signals, onesided spectrum), or LossOut<R>: the spectral-loss epilogue (spectral_loss.cuh; the complex signal
+// x + i y). In: how the signal is stored (V, or for single precision __half /
 // __nv_bfloat16 (real) and __half2 (complex32)).
 template <typename V, int kLogM, typename Out = Complex<typename RealOf<V>::type>, typename In = V>
 struct Pow2Analysis {
@@ -24,7 +26,9 @@ struct Pow2Analysis {
   using S = fft::Pow2Shape<kLogM>;
   static constexpr bool kComplex = IsComplex<V>::value;
   static constexpr bool kMel = IsMelOut<Out>::value;
-  using Params = typename std::conditional<kMel, FusedMelParams<V>, FusedAnalysisParams<V>>::type;
+  static constexpr bool kLoss = IsLossOut<Out>::value;
+  using Params = typename std::conditional<
+      kMel, FusedMelParams<V>, typename std::conditional<kLoss, FusedLossParams<V>, FusedAnalysisParams<V>>::type>::type;
   static constexpr int kM = S::kM, kTpf = S::kTpf;
   static constexpr int kThreads = kTpf > SPECTRO_FUSED_THREADS ? kTpf : SPECTRO_FUSED_THREADS;
   static constexpr int kMinBlocks =
@@ -37,6 +41,9 @@ struct Pow2Analysis {
   static constexpr int kPowerStride = kM + 1;
   static_assert(!kMel || (!kComplex && kRound * kPowerStride * sizeof(R) <= kRound * S::kFrameStride * sizeof(Cx)),
                 "mel epilogue: real signals, powers within one FFT buffer");
+  static_assert(!kLoss || (kComplex && (kThreads & (kThreads - 1)) == 0 &&
+                           kLossSums * kThreads * sizeof(double) <= 2 * kRound * S::kFrameStride * sizeof(Cx)),
+                "loss epilogue: the complex signal x + i y, the block's sums within the FFT buffers");
 
   // The interior frames n, lo <= n <= hi: they lie inside the signal (start = n hop - pad >= 0, start + n_fft <=
   // T), and with envelope scaling also inside the positions n_fft - hop <= p < n_frames hop where h(p) depends on p
@@ -143,6 +150,15 @@ SPECTRO_UNROLL
     if (next_interior) load_interior(xrow, n_begin + fl, g, j, xn);
 #endif
 
+    // The loss epilogue's running sums (the thread's bins of the block's frames).
+    double acc[kLossSums] = {0, 0, 0, 0};
+    R gsum[kLossSums] = {R(0), R(0), R(0), R(0)};
+    if constexpr (kLoss) {
+      if (p.grad_sums != nullptr) loss_grad_sums(p, gsum);
+    }
+    (void)acc;
+    (void)gsum;
+
     int par = 0;
     for (int mr = 0; mr < count; mr += kRound) {
       const int m = mr + fl;
@@ -184,7 +200,7 @@ SPECTRO_UNROLL
 #endif
       fft::pow2_pass<kLogM, -1, 0, true>(v, tw, j, (par ? buf1 : buf0) + off);
       ctx.sync();
-      fft::pow2_passes_from<kLogM, -1, 1, !kComplex>(ctx, v, tw, j, buf0, buf1, par, off);
+      fft::pow2_passes_from<kLogM, -1, 1, !kComplex || kLoss>(ctx, v, tw, j, buf0, buf1, par, off);
       // v[r] = Z[j + r M/8]; the last pass's output (natural order) is in buffer (par + kPasses - 1) & 1.
       if constexpr (kMel) {
         // Z of the round's frames in buffer zb (frame f at f * kFrameStride); the other buffer is free since the last
@@ -227,6 +243,26 @@ SPECTRO_UNROLL
           }
         }
         ctx.sync();  // the next round's first pass writes the free buffer
+      } else if constexpr (kLoss) {
+        // Z of the frame in shared memory (the last pass wrote it; the next round's first pass writes the other
+        // buffer, and its barrier orders this round's reads before the pass after it overwrites this one).
+        const Cx* z = (((par + S::kPasses - 1) & 1) ? buf1 : buf0) + off;
+        if (valid && p.grad_sums == nullptr) {
+SPECTRO_UNROLL
+          for (int r = 0; r < 8; ++r) {
+            const int k = j + r * kTpf;
+            if (2 * k <= kM) loss_accumulate(p, v[r], z[(kM - k) & (kM - 1)], acc);
+          }
+        } else if (valid) {
+          const int bins = p.grad_target ? kM : kM / 2 + 1;
+          Cx* row = p.grad_spec + (b * g.n_frames + n) * bins;
+          const auto at = [&](int q) { return z[q]; };
+SPECTRO_UNROLL
+          for (int r = 0; r < 8; ++r) {
+            const int k = j + r * kTpf;
+            if (k < bins) row[k] = loss_grad_out(p, gsum, kM, k, at);
+          }
+        }
       } else if (valid) {
         Out* row = output_of<Out>(p) + (b * g.n_frames + n) * bins;
         if constexpr (kComplex) {
@@ -246,6 +282,12 @@ SPECTRO_UNROLL
         }
       }
       par ^= (S::kPasses & 1);
+    }
+    if constexpr (kLoss) {
+      if (p.grad_sums == nullptr) {
+        ctx.sync();  // every thread's last reads of the FFT buffers are done
+        loss_block_sums(ctx, acc, reinterpret_cast<double*>(ctx.smem()), p.partials + ctx.block() * kLossSums);
+      }
     }
   }
 };
