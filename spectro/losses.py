@@ -18,21 +18,25 @@ Parallel WaveGAN ``MultiResolutionSTFTLoss`` (returns         :class:`spectro.Mu
 ``(sc, mag)``)
 ============================================================  ==========================================================
 
-Implementation: composite (spectro.stft + ATen ops). The common multi-resolution case (spectral convergence + log
-and linear magnitude distances over several resolutions, ``reduction`` "mean" or "sum", optionally after perceptual
-weighting) goes through one internal function, :func:`_mrstft_terms`, which a fused CUDA op can replace; the other
-terms (``w_phs``, ``scale="mel"``, ``scale_invariance``, ``reduction="none"``) take the general composite path
-:func:`_general_terms`. Half-precision inputs (e.g. under ``torch.autocast``) are computed in float32 with autocast
-disabled inside the loss (the mel projection would otherwise run in half precision); gradients come back in the
-input's dtype.
+Implementation. The common multi-resolution case (spectral convergence + log and linear magnitude distances over
+several resolutions, ``reduction`` "mean" or "sum", optionally after perceptual weighting) runs one op per
+resolution, ``spectro::stft_loss_sums`` (:func:`_mrstft_terms`): on CUDA one kernel transforms both signals together
+(x + i y, one complex FFT per frame), forms the clamped magnitudes and the four sums the terms need, and never writes
+a spectrum; its backward is one kernel (both spectra recomputed, the magnitude gradients formed per bin) plus the
+analysis' adjoint. On the CPU the op is its composite definition (spectro.stft's analysis + ATen ops). The other terms
+(``w_phs``, ``scale="mel"``, ``scale_invariance``, ``reduction="none"``) take the general composite path
+:func:`_general_terms`. The mel losses run ``spectro::mel_analysis`` (one kernel per scale and signal on CUDA, its
+backward one kernel plus the adjoint) and ATen's elementwise ops and means on the mel spectrograms. Half-precision
+inputs (e.g. under ``torch.autocast``) are computed in float32 with autocast disabled inside the loss; gradients
+come back in the input's dtype.
 
-Determinism: nothing here uses atomics, index_add or scatter; on the CPU every op is deterministic. On CUDA,
-spectro.stft and its backward are deterministic (gathers), and so are the elementwise ops and ATen's reductions
-(norms, means, sums) for a given shape; the mel projections are cuBLAS matmuls (deterministic on one stream; with
-several streams set ``CUBLAS_WORKSPACE_CONFIG=:4096:8``, as ``torch.use_deterministic_algorithms`` asks);
-``perceptual_weighting``'s FIR is a cuDNN ``conv1d``, whose backward is deterministic only with
-``torch.backends.cudnn.deterministic = True``. The ``padding="same"`` reflect padding is built from flips and a cat,
-not ``F.pad(mode="reflect")``, whose CUDA backward accumulates with atomicAdd.
+Determinism: nothing here uses floating-point atomics, index_add or scatter. The fused loss kernel reduces each
+block's terms in a fixed order and the blocks' partial sums in one ATen reduction; spectro.stft / mel_analysis and
+their backwards are gathers; ATen's elementwise ops and reductions are deterministic for a given shape. The same
+inputs give bitwise the same loss and gradient on every run. (``perceptual_weighting``'s FIR is a cuDNN ``conv1d``,
+whose backward is deterministic only with ``torch.backends.cudnn.deterministic = True``; the ``padding="same"``
+reflect padding is built from flips and a cat, not ``F.pad(mode="reflect")``, whose CUDA backward accumulates with
+atomicAdd.)
 """
 from __future__ import annotations
 
@@ -211,24 +215,50 @@ def _terms_from_magnitudes(xm, ym, want_sc, want_log, want_lin, distance, reduct
     return sc, log, lin
 
 
+def _padded_window(window: torch.Tensor, n_fft: int) -> torch.Tensor:
+    """torch.stft's window of win_length < n_fft: zero-padded on both sides, centred ((n_fft - win_length) // 2
+    zeros on the left)."""
+    left = (n_fft - window.shape[-1]) // 2
+    return torch.nn.functional.pad(window, (left, n_fft - window.shape[-1] - left))
+
+
+def _safe_sqrt(s: torch.Tensor) -> torch.Tensor:
+    """sqrt with gradient 0 at 0 (the Frobenius norm's subgradient there, as torch.norm's backward)."""
+    positive = s > 0
+    return torch.where(positive, torch.where(positive, s, torch.ones_like(s)).sqrt(), torch.zeros_like(s))
+
+
 def _mrstft_terms(x2d: torch.Tensor, y2d: torch.Tensor, geometries: Sequence[Tuple[int, int, int]],
                   windows: Sequence[torch.Tensor], eps: float, want_sc: bool, want_log: bool, want_lin: bool,
                   distance: str, reduction: str) -> List[Tuple[Optional[torch.Tensor], ...]]:
-    """THE common path (the entry point a fused CUDA op replaces): for each resolution ``(n_fft, hop, win_length)``
-    with its window, the magnitudes ``sqrt(max(|X|^2, eps))`` of both (N, T) signals and, from them,
+    """THE common path: for each resolution ``(n_fft, hop, win_length)`` with its window, from the clamped
+    magnitudes ``sqrt(max(|X|^2, eps))`` of both (N, T) signals,
 
     * spectral convergence ``||Y - X||_F / ||Y||_F`` (over the whole batch),
     * the log-magnitude distance ``reduce(d(ln X, ln Y))`` and the linear one ``reduce(d(X, Y))``, d = |.| (L1) or
-      (.)^2 (L2), reduce = mean or sum over every bin of every frame of every signal.
+      (.)^2 (L2), reduce = mean or sum over every bin of every frame of every signal,
 
-    Returns one ``(sc, log_mag, lin_mag)`` per resolution, None for a term not wanted. Only the quantities a fused
-    kernel needs per resolution: two squared norms and two (or four) sums, each a deterministic reduction.
+    all from the four sums of one ``spectro::stft_loss_sums`` call per resolution (on CUDA one kernel: both signals
+    transformed together, the spectra never leave shared memory; its backward one kernel plus the analysis'
+    adjoint). Returns one ``(sc, log_mag, lin_mag)`` per resolution, None for a term not wanted.
     """
     out = []
+    N, T = x2d.shape
+    # The op takes one real dtype: float64 if either signal is, else float32 (half precision is computed in float32;
+    # its gradient comes back in its own dtype through the conversion).
+    dtype = torch.float64 if torch.float64 in (x2d.dtype, y2d.dtype) else torch.float32
+    x2d, y2d = x2d.to(dtype), y2d.to(dtype)
     for (n_fft, hop, win_length), window in zip(geometries, windows):
-        xm = _magnitude(_spectrum(x2d, n_fft, hop, win_length, window), eps)
-        ym = _magnitude(_spectrum(y2d, n_fft, hop, win_length, window), eps)
-        out.append(_terms_from_magnitudes(xm, ym, want_sc, want_log, want_lin, distance, reduction))
+        pad = n_fft // 2
+        n_frames = 1 + (T + 2 * pad - n_fft) // hop
+        w = _padded_window(window.to(x2d.dtype), n_fft) if win_length < n_fft else window.to(x2d.dtype)
+        sums = torch.ops.spectro.stft_loss_sums(x2d, y2d, w, n_fft, hop, n_frames, pad, "reflect", eps, distance)
+        count = N * (n_fft // 2 + 1) * n_frames
+        scale = 1.0 / count if reduction == "mean" else 1.0
+        sc = _safe_sqrt(sums[0]) / sums[1].sqrt() if want_sc else None
+        log = sums[2] * scale if want_log else None
+        lin = sums[3] * scale if want_lin else None
+        out.append((sc, log, lin))
     return out
 
 
@@ -442,8 +472,9 @@ class MultiResolutionSTFTLoss(torch.nn.Module):
     :class:`spectro.MultiResolutionSTFTLoss`.
 
     ``forward(input, target)`` on ``(..., T)`` signals (auraloss: ``(B, C, T)``). The common case (no ``w_phs``, no
-    ``scale``, no ``scale_invariance``, reduction mean / sum) runs every resolution through one internal function
-    (the future fused op); the rest is composite.
+    ``scale``, no ``scale_invariance``, reduction mean / sum) runs each resolution as one ``spectro::stft_loss_sums``
+    call (on CUDA one kernel for both signals forward, one plus the analysis' adjoint backward: no spectrum is
+    stored); the rest is composite (spectro.stft and ATen ops).
     """ + _DOC_ARGS + """
     Returns:
         ``output="loss"``: the loss averaged over resolutions.
@@ -684,8 +715,9 @@ class MelSpectrogramLoss(torch.nn.Module):
     clip 1e-7) is ``MelSpectrogramLoss(24000, [100], [1024], clamp_eps=1e-7, log_weight=45 * math.log(10),
     mel_scale="htk", mel_norm=None)``.
 
-    Composite: spectro.stft, ``abs``, one matmul per scale and ATen's reductions (deterministic); half-precision
-    inputs are computed in float32 with autocast disabled inside.
+    Each scale's mel spectrogram is one ``spectro::mel_analysis`` call per signal (on CUDA one kernel: |STFT| and the
+    projection without storing the spectrum), then ATen's clamp, log and means (deterministic); half-precision inputs
+    are computed in float32 with autocast disabled inside.
     """
 
     def __init__(self, sample_rate: float, n_mels: Sequence[int] = _DAC_N_MELS,

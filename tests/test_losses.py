@@ -470,6 +470,181 @@ def test_float64_inputs_give_float64_loss():
 
 
 # --------------------------------------------------------------------------------------------------------------
+# spectro::stft_loss_sums, the op under the multi-resolution STFT loss (on CUDA the fused kernel: both signals in one
+# complex FFT per frame), against its definition on torch.stft.
+def _loss_sums_def(x, y, window, n_fft, hop, eps, distance):
+    """The four sums from torch.stft (centred, reflect padding, onesided), in the inputs' dtype."""
+    def mag(s):
+        X = torch.stft(s, n_fft, hop, window=window, center=True, pad_mode="reflect", return_complex=True)
+        return torch.view_as_real(X).square().sum(-1).clamp(min=eps).sqrt()
+    xm, ym = mag(x), mag(y)
+    d, lg = ym - xm, xm.log() - ym.log()
+    dist = (lambda t: t.square()) if distance == "L2" else (lambda t: t.abs())  # noqa: E731
+    return torch.stack([d.square().sum(), ym.square().sum(), dist(lg).sum(), dist(d).sum()])
+
+
+def _loss_op(x, y, window, n_fft, hop, eps, distance):
+    T = x.shape[-1]
+    return torch.ops.spectro.stft_loss_sums(x, y, window, n_fft, hop, 1 + T // hop, n_fft // 2, "reflect", eps,
+                                            distance)
+
+
+LOSS_OP_CASES = [  # (batch, T, n_fft, hop, eps, distance): power-of-two and general FFT lengths (both engines)
+    pytest.param(3, 2000, 256, 64, 1e-8, "L1", id="256-L1"),
+    pytest.param(2, 1500, 400, 100, 1e-3, "L2", id="400-L2-eps"),
+    pytest.param(1, 3000, 1024, 120, 1e-8, "L1", id="1024-L1"),
+    pytest.param(2, 700, 30, 7, 1e-8, "L2", id="30-L2"),
+    pytest.param(1, 5000, 2048, 240, 1e-8, "L1", id="2048-L1"),
+]
+
+
+@pytest.mark.kernel_paths
+@pytest.mark.parametrize("batch,T,n_fft,hop,eps,distance", LOSS_OP_CASES)
+def test_stft_loss_op_accuracy(device, batch, T, n_fft, hop, eps, distance):
+    """Sums and both signals' gradients (for random weights of the sums) against the float64 definition, within 2x
+    the float32 definition's own error (plus a few roundings)."""
+    x, y = _signals((batch, T), device, torch.float64, seed=n_fft)
+    win = torch.hann_window(n_fft, dtype=torch.float64, device=device)
+    wts = torch.tensor([0.7, 0.3, 1.1, 0.5], dtype=torch.float64, device=device)
+
+    def run(fn, dtype):
+        a = x.to(dtype).requires_grad_(True)
+        b = y.to(dtype).requires_grad_(True)
+        sums = fn(a, b, win.to(dtype), n_fft, hop, eps, distance)
+        ga, gb = torch.autograd.grad((sums.double() * wts).sum(), (a, b))
+        return sums.double(), ga.double(), gb.double()
+
+    ref = run(_loss_sums_def, torch.float64)
+    lib = run(_loss_sums_def, torch.float32)
+    got = run(_loss_op, torch.float32)
+    assert got[0].dtype == torch.float64  # (the .double() above; the op returns float32)
+    eps32 = torch.finfo(torch.float32).eps
+    for q in range(4):
+        err, lib_err = (got[0][q] - ref[0][q]).abs(), (lib[0][q] - ref[0][q]).abs()
+        assert err <= 2 * lib_err + 8 * eps32 * ref[0][q].abs(), f"sum {q}: {err:.3e} vs torch's {lib_err:.3e}"
+    for i, name in ((1, "x"), (2, "y")):
+        err, lib_err = (got[i] - ref[i]).norm(), (lib[i] - ref[i]).norm()
+        assert err <= 2 * lib_err + 8 * eps32 * ref[i].norm(), f"grad {name}: {err:.3e} vs torch's {lib_err:.3e}"
+    # y without grad: the onesided backward (x's gradient only) gives x's gradient of the two-signal backward
+    a = x.float().requires_grad_(True)
+    (ga,) = torch.autograd.grad((_loss_op(a, y.float(), win.float(), n_fft, hop, eps, distance).double() * wts).sum(), a)
+    torch.testing.assert_close(ga.double(), got[1], rtol=0, atol=float(1e-5 * got[1].abs().max()))
+
+
+@pytest.mark.kernel_paths
+@pytest.mark.parametrize("grad_target", [False, True])
+def test_stft_loss_backward_op_matches_composite(device, grad_target):
+    """The backward op (CUDA: the kernel in its backward mode) against its float64 composite definition on the CPU:
+    dL/dX onesided, or the packed x + i y spectrum gradient."""
+    x, y = _signals((2, 1200), device, torch.float64, seed=4)
+    for n_fft, hop, distance in ((256, 64, "L2"), (400, 80, "L1")):
+        win = torch.hann_window(n_fft, dtype=torch.float64)
+        grad = torch.tensor([0.7, 0.3, 1.1, 0.5], dtype=torch.float64)
+        n_frames = 1 + 1200 // hop
+        args = (n_fft, hop, n_frames, n_fft // 2, "reflect", 1e-4, distance, grad_target)
+        ref = torch.ops.spectro.stft_loss_sums_backward(grad, x.cpu(), y.cpu(), win, *args)
+        got = torch.ops.spectro.stft_loss_sums_backward(grad.to(device), x, y, win.to(device), *args)
+        assert got.shape == ref.shape == (2, n_fft if grad_target else n_fft // 2 + 1, n_frames)
+        bad = ~torch.isclose(got.cpu(), ref, rtol=1e-9, atol=1e-9 * float(ref.abs().max()))
+        # (L1: a bin at a distance's kink may take the other sign's derivative under different rounding)
+        assert bad.sum() <= (2 if distance == "L1" else 0), f"{int(bad.sum())} of {bad.numel()} differ"
+        # float32: within 2x the CPU composite's float32 error (the gradient's 1/|X| factors amplify any FFT's
+        # rounding at the smallest bins)
+        x32, y32 = x.float(), y.float()
+        got32 = torch.ops.spectro.stft_loss_sums_backward(grad.float().to(device), x32, y32, win.float().to(device),
+                                                          *args)
+        lib32 = torch.ops.spectro.stft_loss_sums_backward(grad.float(), x32.cpu(), y32.cpu(), win.float(), *args)
+        assert got32.dtype == torch.complex64
+        err, lib_err = ((t.cpu().to(torch.complex128) - ref).norm() for t in (got32, lib32))
+        assert err <= 2 * lib_err + 1e-6 * ref.norm(), f"{err:.3e} vs the CPU's {lib_err:.3e}"
+
+
+def test_stft_loss_op_gradcheck_float64():
+    """First and second order in both signals (the second through the composite), float64."""
+    x, y = _signals((2, 90), "cpu", torch.float64, seed=6)
+    win = torch.hann_window(32, dtype=torch.float64)
+    for distance in ("L1", "L2"):
+        f = lambda a, b: _loss_op(a, b, win, 32, 8, 1e-6, distance) * torch.tensor([0.7, 0.3, 1.1, 0.5],  # noqa: E731
+                                                                                    dtype=torch.float64)
+        a, b = x.clone().requires_grad_(True), y.clone().requires_grad_(True)
+        assert torch.autograd.gradcheck(f, (a, b), eps=1e-6, atol=1e-6, rtol=1e-4)
+    a, b = x.clone().requires_grad_(True), y.clone().requires_grad_(True)
+    assert torch.autograd.gradgradcheck(lambda a, b: _loss_op(a, b, win, 32, 8, 1e-6, "L2"), (a, b), eps=1e-6,
+                                        atol=1e-5, rtol=1e-3)
+
+
+def test_stft_loss_op_opcheck(device):
+    try:  # torch >= 2.4
+        from torch.library import opcheck
+    except ImportError:  # torch 2.3
+        from torch.testing._internal.optests import opcheck
+    x, y = _signals((2, 700), device, seed=8)
+    win = torch.hann_window(64, device=device)
+    for distance in ("L1", "L2"):
+        args = (x, y, win, 64, 16, 1 + 700 // 16, 32, "reflect", 1e-8, distance)
+        opcheck(torch.ops.spectro.stft_loss_sums.default, args)
+        opcheck(torch.ops.spectro.stft_loss_sums.default, (x.clone().requires_grad_(), y) + args[2:])
+
+
+def test_stft_loss_op_errors(device):
+    x, y = _signals((2, 700), device, seed=9)
+    win = torch.hann_window(64, device=device)
+    op = torch.ops.spectro.stft_loss_sums
+    base = (64, 16, 44, 32, "reflect", 1e-8, "L1")
+    with pytest.raises(RuntimeError, match="expected y of the shape of x"):
+        op(x, y[:, :-1], win, *base)
+    with pytest.raises(RuntimeError, match="expected y of the dtype of x"):
+        op(x, y.double(), win, *base)
+    with pytest.raises(RuntimeError, match="float32 or float64"):
+        op(x.half(), y.half(), win, *base)
+    with pytest.raises(ValueError, match="distance must be 'L1' or 'L2'"):
+        op(x, y, win, *base[:-1], "L3")
+    with pytest.raises(ValueError, match="eps must be a positive number"):
+        op(x, y, win, *base[:5], 0.0, "L1")
+    with pytest.raises(RuntimeError, match="window"):
+        op(x, y, win[:-1], *base)
+    with pytest.raises(RuntimeError, match="hop_length"):
+        op(x, y, win, 64, 0, 44, 32, "reflect", 1e-8, "L1")
+
+
+@pytest.mark.cuda
+def test_mrstft_loss_cuda_graph_training_step(cuda_device):
+    """A training step with the multi-resolution STFT loss (fused forward and backward) captured in one CUDA graph and
+    replayed: the same parameters as the same steps run eagerly."""
+    loss_fn = SL.MultiResolutionSTFTLoss(w_lin_mag=1.0).to(cuda_device)
+    x, y = _signals((4, 1, 8192), cuda_device, seed=10)
+    gen = torch.nn.Conv1d(1, 1, 9, padding=4).to(cuda_device)
+    eager = torch.nn.Conv1d(1, 1, 9, padding=4).to(cuda_device)
+    eager.load_state_dict(gen.state_dict())
+
+    def step(model, opt):
+        opt.zero_grad(set_to_none=False)
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    opt, opt_eager = torch.optim.SGD(gen.parameters(), lr=0.01), torch.optim.SGD(eager.parameters(), lr=0.01)
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(2):
+            step(gen, opt)
+            step(eager, opt_eager)
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        static_loss = step(gen, opt)
+    for _ in range(3):
+        graph.replay()
+        ref = step(eager, opt_eager)
+        torch.cuda.synchronize()
+        torch.testing.assert_close(static_loss, ref, rtol=1e-5, atol=0)
+    for a, b in zip(gen.parameters(), eager.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Errors
 def test_errors():
     x = torch.randn(1, 1, 1000)

@@ -137,6 +137,32 @@ at::Tensor call_mel_backward(const at::Tensor& grad, const at::Tensor& x, const 
                              int64_t pad, const std::string& pad_mode, double scale, double power, double mag_eps,
                              const std::string& log, double log_eps, double log_scale);
 
+// ---- spectro::stft_loss_sums (stft_loss.cpp) ---------------------------------------------------------------------
+// Validated arguments of one call: the analysis of x (real, fft_mode "rfft", scale 1); y has x's shape and dtype.
+struct LossArgs {
+  OpArgs x;
+  at::Tensor y;
+  double eps;
+  bool l2;  // distance "L2" (else "L1")
+};
+bool parse_loss_distance(const std::string& s);
+LossArgs check_stft_loss(const at::Tensor& x, const at::Tensor& y, const at::Tensor& window, int64_t n_fft,
+                         int64_t hop_length, int64_t n_frames, int64_t pad, const std::string& pad_mode, double eps,
+                         const std::string& distance);
+// The composite definition (two spectro::analysis calls + ATen ops, differentiable) and the composite backward
+// (dL/dX onesided, or with grad_target the packed G; frame layout as the analysis' result).
+at::Tensor stft_loss_composite(const at::Tensor& x, const at::Tensor& y, const at::Tensor& window, int64_t n_fft,
+                               int64_t hop_length, const c10::SymInt& n_frames, int64_t pad,
+                               const std::string& pad_mode, double eps, const std::string& distance);
+at::Tensor stft_loss_backward_composite(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& y,
+                                        const at::Tensor& window, int64_t n_fft, int64_t hop_length,
+                                        const c10::SymInt& n_frames, int64_t pad, const std::string& pad_mode,
+                                        double eps, const std::string& distance, bool grad_target);
+at::Tensor call_stft_loss_backward(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& y,
+                                   const at::Tensor& window, int64_t n_fft, int64_t hop_length,
+                                   const c10::SymInt& n_frames, int64_t pad, const std::string& pad_mode, double eps,
+                                   const std::string& distance, bool grad_target);
+
 // The dtype checks of an op's input (`name`: x or spec) and window, shared by the device and Meta kernels.
 void check_input_dtypes(const char* op, const char* name, const at::Tensor& input, const at::Tensor& window,
                         bool want_complex, c10::string_view fft_mode);

@@ -6,6 +6,9 @@
 // The two are transposes of each other for matching (geometry, fft_mode) pairs, so each one's backward is the other.
 //   spectro::mel_analysis  x[B, T] -> mel[B, M, N]  (analysis -> power -> mel bands -> log; one kernel on CUDA;
 //                          csrc/ops/mel.cpp); mel_analysis_backward: dL/dmel -> dL/dX (csrc/autograd/mel.cpp)
+//   spectro::stft_loss_sums  x, y [B, T] -> [4]  (both analyses -> clamped magnitudes -> the STFT loss terms' sums;
+//                          one kernel on CUDA; csrc/ops/stft_loss.cpp); stft_loss_sums_backward: dL/dsums -> dL/dX
+//                          (csrc/autograd/stft_loss.cpp)
 // Input dtypes: x is float32 / float64 (real fft modes) or complex64 / complex128 (fft_mode 'fft'), spec complex64 /
 // complex128; half precision is accepted too (float16 / bfloat16 x, complex32 x or spec), read as it is stored and
 // computed in single precision, so its window must be float32 (compute_type_of in spectro.h). The fused CUDA kernels
@@ -55,6 +58,16 @@ TORCH_LIBRARY(spectro, m) {
       "mel_analysis_backward(Tensor grad, Tensor x, Tensor window, Tensor basis, int n_fft, int hop_length, "
       "SymInt n_frames, int pad, str pad_mode, float scale, float power, float mag_eps, str log, float log_eps, "
       "float log_scale) -> Tensor");
+  // One resolution of a multi-resolution STFT loss: the sums [sum (Y - X)^2, sum Y^2, sum d(ln X, ln Y), sum d(X, Y)]
+  // of the clamped magnitudes (csrc/ops/stft_loss.cpp has the definition).
+  m.def(
+      "stft_loss_sums(Tensor x, Tensor y, Tensor window, int n_fft, int hop_length, SymInt n_frames, int pad, "
+      "str pad_mode, float eps, str distance) -> Tensor");
+  // Its backward to the spectra (one kernel on CUDA): dL/dX onesided, or with grad_target the packed x + i y
+  // spectrum gradient; the input gradients are then the analysis' adjoint (spectro::synthesis) of it.
+  m.def(
+      "stft_loss_sums_backward(Tensor grad, Tensor x, Tensor y, Tensor window, int n_fft, int hop_length, "
+      "SymInt n_frames, int pad, str pad_mode, float eps, str distance, bool grad_target) -> Tensor");
   // torch.stft / torch.istft's schemas plus spectro's keyword-only extras; composites over analysis / synthesis
   // (csrc/api).
   m.def(
