@@ -18,7 +18,8 @@ inputs and a row per kernel_dtype ("float32", "mixed", "float16") for stft and i
 moved).
 
 Writes DIR/RESULTS.md, DIR/results.json and DIR/results.png (default DIR: this script's folder). --quick: the first
-three configurations and fewer repetitions. The mel frontends' rows come from benchmarks/frontends.py.
+three configurations and fewer repetitions. The mel frontends' rows come from benchmarks/frontends.py, the spectral
+losses' from benchmarks/losses.py.
 """
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ import spectro
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import frontends  # noqa: E402  (benchmarks/frontends.py: the mel frontends' rows)
+import losses  # noqa: E402  (benchmarks/losses.py: the spectral losses' rows)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -555,6 +557,8 @@ def write_markdown(path, env, meta, rows):
 
     if meta.get("frontends"):
         L += frontends.markdown(meta["frontends"], meta.get("frontends_baseline", "torch"))
+    if meta.get("losses"):
+        L += losses.markdown(meta["losses"])
 
     if gpu:
         L += goals_section(rows, bw)
@@ -817,6 +821,7 @@ def main() -> int:
         meta["half"] = half_precision(device, timer, reps, warmup)
     meta["frontends"] = frontends.run(device, timer, bw, min(reps, 30), warmup, quick=args.quick or not gpu)
     meta["frontends_baseline"] = frontends.baseline_name()
+    meta["losses"] = losses.run(device, timer, min(reps, 20), warmup, quick=args.quick or not gpu)
     if gpu:
         meta["host_sync"] = host_sync_report(device)
         meta["torch_istft_graph"] = torch_istft_graph(device, timer)  # last: a failed capture is left behind
