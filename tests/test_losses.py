@@ -545,6 +545,7 @@ def test_stft_loss_backward_op_matches_composite(device, grad_target):
         ref = torch.ops.spectro.stft_loss_sums_backward(grad, x.cpu(), y.cpu(), win, *args)
         got = torch.ops.spectro.stft_loss_sums_backward(grad.to(device), x, y, win.to(device), *args)
         assert got.shape == ref.shape == (2, n_fft if grad_target else n_fft // 2 + 1, n_frames)
+        assert got.stride() == ref.stride() == (ref.shape[1] * n_frames, 1, ref.shape[1])  # frame-major
         bad = ~torch.isclose(got.cpu(), ref, rtol=1e-9, atol=1e-9 * float(ref.abs().max()))
         # (L1: a bin at a distance's kink may take the other sign's derivative under different rounding)
         assert bad.sum() <= (2 if distance == "L1" else 0), f"{int(bad.sum())} of {bad.numel()} differ"

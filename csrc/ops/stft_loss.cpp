@@ -109,13 +109,14 @@ at::Tensor stft_loss_backward_composite(const at::Tensor& grad, const at::Tensor
   const at::Tensor dym = g[0] * (2 * d) + g[1] * (2 * ym) - g[2] * dlog / ym + g[3] * dlin;
   const at::Tensor zero = at::zeros({}, sx.options());
   const at::Tensor gx = X * at::where(sx >= eps, dxm / xm, zero);  // [B, K, N] complex
-  if (!grad_target) return gx;
+  if (!grad_target) return gx.transpose(1, 2).contiguous().transpose(1, 2);  // frame-major, as G below
   const at::Tensor gy = Y * at::where(sy >= eps, dym / ym, zero);
   // G[k] = (GX[k] + i GY[k]) / 2 for k <= n_fft / 2, plus (conj GX[q] + i conj GY[q]) / 2 at k = (n_fft - q) mod n_fft.
   const c10::complex<double> i(0, 1);
   const at::Tensor direct = 0.5 * (gx + gy * i), mirrored = 0.5 * (gx.conj() + gy.conj() * i);
   const int64_t K = n_fft / 2 + 1;
-  at::Tensor G = at::zeros_symint({x.sym_size(0), c10::SymInt(n_fft), n_frames}, X.options());
+  // (frame-major, as the analysis' result and the CUDA and Meta backends')
+  at::Tensor G = at::zeros_symint({x.sym_size(0), n_frames, c10::SymInt(n_fft)}, X.options()).transpose(1, 2);
   G.narrow(1, 0, K).add_(direct);
   G.select(1, 0).add_(mirrored.select(1, 0));
   if (K > 1) G.narrow(1, n_fft - K + 1, K - 1).add_(mirrored.narrow(1, 1, K - 1).flip({1}).resolve_conj());
