@@ -56,7 +56,8 @@ def dac_mel_loss_anchor(device, sample_rate=44100):
                 mag = torch.abs(st.reshape(B, C, st.shape[-2], st.shape[-1]))
                 return (mag.transpose(2, -1) @ basis.T).transpose(-1, 2)
             xm, ym = mel(x), mel(y)
-            total = total + torch.nn.functional.l1_loss(xm.clamp(1e-5).pow(1.0).log10(), ym.clamp(1e-5).pow(1.0).log10())
+            total = total + torch.nn.functional.l1_loss(xm.clamp(1e-5).pow(1.0).log10(),
+                                                        ym.clamp(1e-5).pow(1.0).log10())
         return total
 
     return loss

@@ -60,6 +60,7 @@ __all__ = [
 ]
 
 _HALF = (torch.float16, torch.bfloat16)
+LN10 = math.log(10)
 _REDUCTIONS = ("mean", "sum", "none")
 _OUTPUTS = ("loss", "full")
 _DISTANCES = ("L1", "L2")
@@ -609,10 +610,13 @@ class _MelConfig:
         return [_periodic_hann64(w).to(torch.float32) for w, _, _, _, _ in self.scales]
 
 
-def _mel_spectrograms(cfg: _MelConfig, x: torch.Tensor, windows, fbs, name: str) -> List[torch.Tensor]:
+def _mel_spectrograms(cfg: _MelConfig, x: torch.Tensor, windows, fbs, name: str,
+                      log: bool = False) -> List[torch.Tensor]:
     """The mel spectrogram of x (..., T) at every scale: (..., n_mels, frames) each, float32 (float64 input:
     float64): |STFT| (or sqrt(|STFT|^2 + mag_eps)) projected on the filterbank, by the op spectro::mel_analysis
-    (reflect padding of w // 2 centred, or (w - h) // 2 uncentred for "same")."""
+    (reflect padding of w // 2 centred, or (w - h) // 2 uncentred for "same"). log: the loss's log-mel
+    log10(max(mel, clamp_eps)^pow) = (pow / ln 10) ln(max(mel, clamp_eps)) instead, the op's log stage (on CUDA in
+    the same kernel, and its derivative in the backward's)."""
     T = x.shape[-1]
     batch = x.shape[:-1]
     for i, (w, h, _, _, _) in enumerate(cfg.scales):
@@ -626,9 +630,10 @@ def _mel_spectrograms(cfg: _MelConfig, x: torch.Tensor, windows, fbs, name: str)
             # grad, one kernel (the spectrum recomputed) + the analysis' adjoint backward.
             pad = w // 2 if cfg.padding == "center" else (w - h) // 2
             n_frames = 1 + (T + 2 * pad - w) // h
+            stage = ("clamp", cfg.clamp_eps, cfg.pow / LN10) if log else ("none", 0.0, 1.0)
             mel = torch.ops.spectro.mel_analysis(
                 x2d, window.to(x2d.dtype), fb.to(x2d.dtype).contiguous(), w, h, n_frames, pad, "reflect", 1.0, 1.0,
-                float(cfg.mag_eps), "none", 0.0, 1.0)
+                float(cfg.mag_eps), *stage)
             out.append(mel.reshape(batch + mel.shape[-2:]))
         return out
 
@@ -643,9 +648,14 @@ def _mel_loss(cfg: _MelConfig, x, y, y_mels, windows, fbs):
         _check_pair(cfg.fn, x, y)
     elif x.dim() == 0:
         raise ValueError(f"{cfg.fn}: input must have a time dimension (..., T), but got a 0-d tensor")
-    x_mels = _mel_spectrograms(cfg, x, windows, fbs, "input")
+    # Only the log term (DAC's and BigVGAN's training values): the log-mels straight from the op's log stage.
+    logs_only = not cfg.mag_weight
+    x_mels = _mel_spectrograms(cfg, x, windows, fbs, "input", log=logs_only)
+    y_logs = None
     if y is not None:
-        y_mels = _mel_spectrograms(cfg, y, windows, fbs, "target")
+        y_mels = _mel_spectrograms(cfg, y, windows, fbs, "target", log=logs_only)
+        if logs_only:
+            y_logs = y_mels
     else:
         y_mels = list(y_mels)
         if len(y_mels) != len(x_mels):
@@ -656,16 +666,23 @@ def _mel_loss(cfg: _MelConfig, x, y, y_mels, windows, fbs):
                 got = tuple(b.shape) if isinstance(b, torch.Tensor) else type(b).__name__
                 raise ValueError(f"{cfg.fn}: y_mels[{i}] must have the shape of the input's mel spectrogram "
                                  f"{tuple(a.shape)}, but got {got}")
+
+    def log_mel(m):
+        m = m.clamp(min=cfg.clamp_eps)
+        return (m.pow(cfg.pow) if cfg.pow != 1 else m).log10()
+
     with torch.autocast(x.device.type, enabled=False):  # the loss runs in float32 / float64
         loss = None
-        for xm, ym in zip(x_mels, y_mels):
+        for i, (xm, ym) in enumerate(zip(x_mels, y_mels)):
             ym = ym.to(xm.dtype)
             terms = []
             if cfg.log_weight:
-                xl, yl = xm.clamp(min=cfg.clamp_eps), ym.clamp(min=cfg.clamp_eps)
-                if cfg.pow != 1:
-                    xl, yl = xl.pow(cfg.pow), yl.pow(cfg.pow)
-                terms.append(cfg.log_weight * torch.nn.functional.l1_loss(xl.log10(), yl.log10()))
+                if logs_only:  # (a precomputed target: its log-mels by the op's formula, in ATen)
+                    xl = xm
+                    yl = y_logs[i] if y_logs is not None else ym.clamp(min=cfg.clamp_eps).log() * (cfg.pow / LN10)
+                else:
+                    xl, yl = log_mel(xm), log_mel(ym)
+                terms.append(cfg.log_weight * torch.nn.functional.l1_loss(xl, yl))
             if cfg.mag_weight:
                 terms.append(cfg.mag_weight * torch.nn.functional.l1_loss(xm, ym))
             for t in terms:
