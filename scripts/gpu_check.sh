@@ -18,9 +18,12 @@
 #   fused      test_fused --bench --sweep (fused kernels vs framing + cuFFT)      -> fused_bench.log
 #   profile    PROFILE=1: ncu on benchmarks/profile_driver.py (PROFILE_ARGS)      -> profile.log
 #   variants   VARIANTS=1: benchmarks/fused_variants.sh (build-time knobs, timed)  -> variants.log
+#   frontends  benchmarks/frontends.py, losses: benchmarks/losses.py      -> FRONTENDS.md, LOSSES.md (+ .json)
 #   bench      benchmarks/bench.py (QUICK=1: --quick)                             -> bench.log, RESULTS.md,
 #                                                                                    results.json, results.png
 #   host       benchmarks/host_overhead.py: host vs GPU time of small eager calls -> host.log
+# Wheels in .whl/ (scripts/gpu_wheels.sh: auraloss, librosa; carry .whl to a machine without network) are installed
+# first, into a scratch folder on PYTHONPATH.
 # and prints a summary last. Exit status: 0 iff every step that ran passed.
 # Environment: OUT, PYTHON (python3), MAX_JOBS (16), FUZZ, QUICK, SANITIZE, PROFILE (PROFILE_ARGS, PROFILE_SET), VARIANTS,
 # JUNIT, PYTEST_ARGS (extra pytest args), WORKERS (pytest-xdist workers, default 8; 0 runs in one process), SKIP (step names
@@ -78,6 +81,19 @@ skip_step() {
   STATUS[$1]="skipped ($2)"
   echo "=== $1: skipped ($2)"
 }
+
+# Wheels carried from a machine with network access (scripts/gpu_wheels.sh: the parity anchors auraloss, librosa):
+# installed into a scratch folder on PYTHONPATH, for this script's steps only.
+WHEEL_SITE=${TMPDIR:-/tmp}/spectro-wheels
+if compgen -G ".whl/*.whl" >/dev/null; then
+  if $PYTHON -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$WHEEL_SITE" \
+      .whl/*.whl; then
+    export PYTHONPATH="$WHEEL_SITE${PYTHONPATH:+:$PYTHONPATH}"
+    echo "installed the carried wheels: $(ls .whl | tr '\n' ' ')"
+  else
+    echo "warning: the carried wheels (.whl/) did not install; the tests that need them skip"
+  fi
+fi
 
 # ---------------------------------------------------------------------------------------------------------------- info
 echo "=== info"
@@ -231,6 +247,16 @@ if [ "${VARIANTS:-0}" = 1 ]; then
   else
     run_step variants "$OUT/variants.log" 900 env NVCC="$NVCC" bash benchmarks/fused_variants.sh
   fi
+fi
+
+# ----------------------------------------------------------------------------------------------- frontends, losses
+# The mel frontends' and spectral losses' tables on their own (bench.py includes both): FRONTENDS.md, LOSSES.md.
+if [ $BUILD_OK = 1 ]; then
+  run_step frontends "$OUT/frontends.log" 600 $PYTHON benchmarks/frontends.py --out "$OUT"
+  run_step losses "$OUT/losses.log" 600 $PYTHON benchmarks/losses.py --out "$OUT"
+else
+  skip_step frontends "build failed"
+  skip_step losses "build failed"
 fi
 
 # --------------------------------------------------------------------------------------------------------------- bench
