@@ -170,8 +170,15 @@ def test_backward_cannot_allocate_then_succeeds(cuda_device, path, quiet):
         if ballast is None:
             pytest.skip("not enough free memory for the set-up")
         before = _state()
+        free_before = torch.cuda.mem_get_info()[0]
+        torch.cuda.reset_peak_memory_stats()
         with pytest.raises(OOM):
             loss.backward(retain_graph=True)
+            torch.cuda.synchronize()
+            # (reached only when nothing raised: say how much the backward took with how much free)
+            pytest.fail(f"backward ({path}) did not run out of memory: {free_before / 2**20:.0f} MB free, peak "
+                        f"allocated {(torch.cuda.max_memory_allocated() - before[0]) / 2**20:.0f} MB over the "
+                        f"{before[0] / 2**20:.0f} MB before")
         assert x.grad is None
         _assert_undisturbed(before, sentinel, ssum, f"backward {path}")
         del ballast
