@@ -315,14 +315,14 @@ at::Tensor mel_backward_cuda(const at::Tensor& grad, const at::Tensor& x, const 
   return gspec;
 }
 
-// Launches the fused loss kernel on z = x + i y for a call whose arguments passed check_stft_loss: `finish(p)` sets
-// its result pointers (`partials` for the forward; `grad_sums` and `grad_spec` for the backward); returns the
-// number of blocks (rows of partial sums).
+// Launches the fused loss kernel on z = x + i y (za: its checked analysis arguments, za.input contiguous) for a call
+// whose arguments passed check_stft_loss: `finish(p)` sets its result pointers (`partials` for the forward;
+// `grad_sums` and `grad_spec` for the backward); returns the number of blocks (rows of partial sums).
 template <class Finish>
-int64_t launch_loss(const LossArgs& l, const at::Tensor& z, const OpArgs& za, Finish&& finish) {
+int64_t launch_loss(const LossArgs& l, const OpArgs& za, Finish&& finish) {
   int64_t blocks = 0;
   at::Tensor unused;
-  with_analysis_params(z, za.window, unused, za.g, 1.0, [&](auto& base) {
+  with_analysis_params(za.input, za.window, unused, za.g, 1.0, [&](auto& base) {
     using V = std::remove_cv_t<std::remove_reference_t<decltype(*base.x)>>;
     if constexpr (!kernels::cuda::detail::IsComplex<V>::value) {
       TORCH_INTERNAL_ASSERT(false, "spectro::stft_loss_sums: the packed signal is complex");
@@ -342,19 +342,22 @@ int64_t launch_loss(const LossArgs& l, const at::Tensor& z, const OpArgs& za, Fi
 
 // Whether the loss takes the fused kernel: wherever the complex analysis of z = x + i y can run fused (auto: any
 // n_fft the fused kernels cover, float32 and float64 alike: the alternative writes both spectra and the magnitudes;
-// kernel_path 'fused': the same, an error elsewhere; the two-kernel paths: never). `za`: z's analysis arguments.
-bool loss_fused(const OpArgs& za) {
+// kernel_path 'fused': the same, an error elsewhere; the two-kernel paths: never). Decided on x's arguments with z's
+// mode and dtype, before z exists.
+bool loss_fused(const LossArgs& l) {
+  OpArgs za = l.x;
+  za.mode = FftMode::Fft;
+  za.signal_type = za.complex_type;
   const KernelPath path = kernel_path();
   if (path == KernelPath::Auto) return fused_covers(za, false);
   return path == KernelPath::Fused && use_fused(za, false);
 }
 
-// x + i y and its analysis arguments (mode "fft"); the geometry was checked on x.
-std::pair<at::Tensor, OpArgs> packed_signal(const LossArgs& l, int64_t n_fft, int64_t hop, int64_t n_frames,
-                                            int64_t pad, const std::string& pad_mode) {
-  at::Tensor z = at::complex(l.x.input, l.y);
-  OpArgs za = check_analysis(z, l.x.window, n_fft, hop, n_frames, pad, pad_mode, false, "fft", 1.0, std::nullopt);
-  return {std::move(z), std::move(za)};
+// The analysis arguments (mode "fft") of x + i y; the geometry was checked on x.
+OpArgs packed_signal(const LossArgs& l, int64_t n_fft, int64_t hop, int64_t n_frames, int64_t pad,
+                     const std::string& pad_mode) {
+  return check_analysis(at::complex(l.x.input, l.y), l.x.window, n_fft, hop, n_frames, pad, pad_mode, false, "fft",
+                        1.0, std::nullopt);
 }
 
 // spectro::stft_loss_sums: the fused kernel (both spectra in one complex FFT per frame, in shared memory; per-block
@@ -367,11 +370,11 @@ at::Tensor stft_loss_cuda(const at::Tensor& x, const at::Tensor& y, const at::Te
   const LossArgs l = check_stft_loss(x, y, window, n_fft, hop_length, n_frames, pad, pm, eps, dist);
   const int64_t batch = x.size(0);
   if (batch == 0) return at::zeros({4}, x.options());
-  auto [z, za] = packed_signal(l, n_fft, hop_length, n_frames, pad, pm);
-  if (!loss_fused(za)) return stft_loss_composite(x, y, window, n_fft, hop_length, n_frames, pad, pm, eps, dist);
+  if (!loss_fused(l)) return stft_loss_composite(x, y, window, n_fft, hop_length, n_frames, pad, pm, eps, dist);
+  const OpArgs za = packed_signal(l, n_fft, hop_length, n_frames, pad, pm);
   // One row per block, at most one block per frame.
   const at::Tensor partials = at::empty({batch * n_frames, 4}, x.options().dtype(at::kDouble));
-  const int64_t blocks = launch_loss(l, z, za, [&](auto& p) { p.partials = partials.mutable_data_ptr<double>(); });
+  const int64_t blocks = launch_loss(l, za, [&](auto& p) { p.partials = partials.mutable_data_ptr<double>(); });
   return partials.narrow(0, 0, blocks).sum(0).to(x.scalar_type());
 }
 
@@ -387,17 +390,17 @@ at::Tensor stft_loss_backward_cuda(const at::Tensor& grad, const at::Tensor& x, 
   TORCH_CHECK(grad.dim() == 1 && grad.size(0) == 4 && grad.device() == x.device(),
               "spectro::stft_loss_sums_backward: expected grad of shape [4] on ", x.device(), ", but got ",
               grad.sizes(), " on ", grad.device());
-  auto [z, za] = packed_signal(l, n_fft, hop_length, n_frames, pad, pm);
-  if (!loss_fused(za)) {
+  if (!loss_fused(l)) {
     return stft_loss_backward_composite(grad, x, y, window, n_fft, hop_length, n_frames, pad, pm, eps, dist,
                                         grad_target);
   }
+  const OpArgs za = packed_signal(l, n_fft, hop_length, n_frames, pad, pm);
   const int64_t batch = x.size(0), bins = grad_target ? n_fft : n_fft / 2 + 1;
   at::Tensor G = at::empty_strided({batch, bins, n_frames}, {n_frames * bins, 1, bins},
                                    x.options().dtype(c10::toComplexType(x.scalar_type())));
   if (G.numel() == 0) return G;
   const at::Tensor g = grad.to(x.scalar_type()).contiguous();
-  launch_loss(l, z, za, [&](auto& p) {
+  launch_loss(l, za, [&](auto& p) {
     using R = std::remove_const_t<std::remove_pointer_t<decltype(p.grad_sums)>>;
     p.grad_sums = g.const_data_ptr<R>();
     p.grad_spec = reinterpret_cast<kernels::Complex<R>*>(G.mutable_data_ptr());
