@@ -576,6 +576,21 @@ def test_stft_loss_op_gradcheck_float64():
                                         atol=1e-5, rtol=1e-3)
 
 
+def test_stft_loss_op_under_torch_func(device):
+    """vmap (the composite folds the mapped dimension into the analyses' batch) and torch.func.grad (the composite's
+    autograd) give the per-call results."""
+    from torch.func import grad, vmap
+    x, y = _signals((3, 2, 500), device, torch.float64, seed=11)
+    win = torch.hann_window(64, dtype=torch.float64, device=device)
+    wts = torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64, device=device)
+    f = lambda a, b: _loss_op(a, b, win, 64, 16, 1e-8, "L1")  # noqa: E731
+    torch.testing.assert_close(vmap(f)(x, y), torch.stack([f(x[i], y[i]) for i in range(3)]), rtol=1e-12, atol=0)
+    g = grad(lambda a: (f(a, y[0]) * wts).sum())(x[0])
+    a = x[0].clone().requires_grad_(True)
+    (f(a, y[0]) * wts).sum().backward()
+    torch.testing.assert_close(g, a.grad, rtol=1e-10, atol=1e-12)
+
+
 def test_stft_loss_op_opcheck(device):
     try:  # torch >= 2.4
         from torch.library import opcheck
