@@ -16,6 +16,7 @@ import pytest
 import torch
 
 import spectro
+from helpers import assert_graph_step_matches_eager
 from spectro import losses as SL
 
 
@@ -631,35 +632,7 @@ def test_mrstft_loss_cuda_graph_training_step(cuda_device):
     replayed: the same parameters as the same steps run eagerly."""
     loss_fn = SL.MultiResolutionSTFTLoss(w_lin_mag=1.0).to(cuda_device)
     x, y = _signals((4, 1, 8192), cuda_device, seed=10)
-    gen = torch.nn.Conv1d(1, 1, 9, padding=4).to(cuda_device)
-    eager = torch.nn.Conv1d(1, 1, 9, padding=4).to(cuda_device)
-    eager.load_state_dict(gen.state_dict())
-
-    def step(model, opt):
-        opt.zero_grad(set_to_none=False)
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    opt, opt_eager = torch.optim.SGD(gen.parameters(), lr=0.01), torch.optim.SGD(eager.parameters(), lr=0.01)
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        for _ in range(2):
-            step(gen, opt)
-            step(eager, opt_eager)
-    torch.cuda.current_stream().wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        static_loss = step(gen, opt)
-    for _ in range(3):
-        graph.replay()
-        ref = step(eager, opt_eager)
-        torch.cuda.synchronize()
-        torch.testing.assert_close(static_loss, ref, rtol=1e-5, atol=0)
-    for a, b in zip(gen.parameters(), eager.parameters()):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+    assert_graph_step_matches_eager(cuda_device, lambda pred: loss_fn(pred, y), x, lr=0.01, param_atol=1e-7)
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -15,4 +15,9 @@ inline bool under_functorch() {
 // Whether t carries a forward-mode tangent.
 inline bool has_tangent(const at::Tensor& t) { return t.defined() && t._fw_grad(/*level=*/0).defined(); }
 
+// Whether t needs a node or a tangent: reverse mode (grad mode on and t requires grad) or forward mode.
+inline bool needs_autograd(const at::Tensor& t) {
+  return (t.defined() && at::GradMode::is_enabled() && t.requires_grad()) || has_tangent(t);
+}
+
 }  // namespace spectro

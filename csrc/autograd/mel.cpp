@@ -23,11 +23,6 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// Whether t needs a node or a tangent: reverse mode (grad mode on and t requires grad) or forward mode.
-bool needs_autograd(const at::Tensor& t) {
-  return (t.defined() && at::GradMode::is_enabled() && t.requires_grad()) || has_tangent(t);
-}
-
 using MelSig = at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, int64_t, int64_t, c10::SymInt,
                           int64_t, c10::string_view, double, double, double, c10::string_view, double, double);
 

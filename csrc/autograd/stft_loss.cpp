@@ -25,10 +25,6 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-bool needs_autograd(const at::Tensor& t) {
-  return (t.defined() && at::GradMode::is_enabled() && t.requires_grad()) || has_tangent(t);
-}
-
 using LossSig = at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, int64_t, int64_t, c10::SymInt,
                            int64_t, c10::string_view, double, c10::string_view);
 

@@ -128,7 +128,7 @@ namespace {
 at::Tensor loss_cpu(const at::Tensor& x, const at::Tensor& y, const at::Tensor& window, int64_t n_fft,
                     int64_t hop_length, int64_t n_frames, int64_t pad, c10::string_view pad_mode, double eps,
                     c10::string_view distance) {
-  check_stft_loss(x, y, window, n_fft, hop_length, n_frames, pad, std::string(pad_mode), eps, std::string(distance));
+  // (The composite checks the arguments: its own, then spectro::analysis' geometry.)
   return stft_loss_composite(x, y, window, n_fft, hop_length, n_frames, pad, std::string(pad_mode), eps,
                              std::string(distance));
 }
@@ -152,7 +152,6 @@ at::Tensor loss_backward_cpu(const at::Tensor& grad, const at::Tensor& x, const 
                              const at::Tensor& window, int64_t n_fft, int64_t hop_length, int64_t n_frames,
                              int64_t pad, c10::string_view pad_mode, double eps, c10::string_view distance,
                              bool grad_target) {
-  check_stft_loss(x, y, window, n_fft, hop_length, n_frames, pad, std::string(pad_mode), eps, std::string(distance));
   return stft_loss_backward_composite(grad, x, y, window, n_fft, hop_length, n_frames, pad, std::string(pad_mode),
                                       eps, std::string(distance), grad_target);
 }

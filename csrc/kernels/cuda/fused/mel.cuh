@@ -12,6 +12,7 @@
 
 #include "../../mel_log.h"
 #include "params.cuh"
+#include "real_math.cuh"
 
 namespace spectro {
 namespace kernels {
@@ -47,31 +48,22 @@ struct IsMelOut<MelOut<R>> : std::true_type {};
 
 namespace detail {
 
-SPECTRO_HD float mel_sqrt(float v) { return sqrtf(v); }
-SPECTRO_HD double mel_sqrt(double v) { return sqrt(v); }
-SPECTRO_HD float mel_pow(float v, float e) { return powf(v, e); }
-SPECTRO_HD double mel_pow(double v, double e) { return pow(v, e); }
-SPECTRO_HD float mel_logf(float v) { return logf(v); }
-SPECTRO_HD double mel_logf(double v) { return log(v); }
-SPECTRO_HD float mel_log1p(float v) { return log1pf(v); }
-SPECTRO_HD double mel_log1p(double v) { return log1p(v); }
-
 // P[k] of one bin.
 template <typename V, typename R>
 SPECTRO_HD R mel_power(const FusedMelParams<V>& p, Complex<R> x) {
   const R s = x.re * x.re + x.im * x.im + p.mag_eps;
   if (p.power == R(2)) return s;
-  if (p.power == R(1)) return mel_sqrt(s);
-  return mel_pow(s, p.power / R(2));
+  if (p.power == R(1)) return real_sqrt(s);
+  return real_pow(s, p.power / R(2));
 }
 
 // The log stage of one mel value (NaN propagates: max(NaN, eps) is NaN, as torch's clamp_min).
 template <typename V, typename R>
 SPECTRO_HD R mel_log(const FusedMelParams<V>& p, R m) {
   switch (p.log) {
-    case MelLog::Clamp: return p.log_scale * mel_logf(m < p.log_eps ? p.log_eps : m);
-    case MelLog::Add: return p.log_scale * mel_logf(m + p.log_eps);
-    case MelLog::Log1p: return p.log_scale * mel_log1p(m);
+    case MelLog::Clamp: return p.log_scale * real_log(m < p.log_eps ? p.log_eps : m);
+    case MelLog::Add: return p.log_scale * real_log(m + p.log_eps);
+    case MelLog::Log1p: return p.log_scale * real_log1p(m);
     default: return m;
   }
 }
@@ -122,9 +114,9 @@ SPECTRO_HD Complex<R> mel_grad_bin(const FusedMelParams<V>& p, const R* coef, in
   if (p.power == R(2)) {
     d = R(2);
   } else if (p.power == R(1)) {
-    d = s == R(0) ? R(0) : R(1) / mel_sqrt(s);
+    d = s == R(0) ? R(0) : R(1) / real_sqrt(s);
   } else {
-    d = p.power * mel_pow(s, p.power / R(2) - R(1));
+    d = p.power * real_pow(s, p.power / R(2) - R(1));
   }
   return Complex<R>{gp * d * x.re, gp * d * x.im};
 }

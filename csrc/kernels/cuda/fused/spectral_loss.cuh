@@ -22,6 +22,7 @@
 #include <type_traits>
 
 #include "params.cuh"
+#include "real_math.cuh"
 
 namespace spectro {
 namespace kernels {
@@ -51,10 +52,6 @@ struct IsLossOut<LossOut<R>> : std::true_type {};
 
 namespace detail {
 
-SPECTRO_HD float loss_sqrt(float v) { return sqrtf(v); }
-SPECTRO_HD double loss_sqrt(double v) { return sqrt(v); }
-SPECTRO_HD float loss_log(float v) { return logf(v); }
-SPECTRO_HD double loss_log(double v) { return log(v); }
 template <typename R>
 SPECTRO_HD R loss_sign(R v) {
   return v > R(0) ? R(1) : (v < R(0) ? R(-1) : R(0));
@@ -66,13 +63,16 @@ struct LossBin {
   Complex<R> x, y;  // X[k], Y[k]
   R sx, sy;         // |X|^2, |Y|^2
   R xm, ym;         // the clamped magnitudes
+  R d, lg;          // ym - xm, ln xm - ln ym
   SPECTRO_HD LossBin(Complex<R> zk, Complex<R> zm, R eps) {
     x = Complex<R>{(zk.re + zm.re) * R(0.5), (zk.im - zm.im) * R(0.5)};
     y = Complex<R>{(zk.im + zm.im) * R(0.5), (zm.re - zk.re) * R(0.5)};
     sx = x.re * x.re + x.im * x.im;
     sy = y.re * y.re + y.im * y.im;
-    xm = loss_sqrt(sx < eps ? eps : sx);  // (NaN stays NaN, as torch's clamp)
-    ym = loss_sqrt(sy < eps ? eps : sy);
+    xm = real_sqrt(sx < eps ? eps : sx);  // (NaN stays NaN, as torch's clamp)
+    ym = real_sqrt(sy < eps ? eps : sy);
+    d = ym - xm;
+    lg = real_log(xm) - real_log(ym);
   }
 };
 
@@ -80,7 +80,7 @@ struct LossBin {
 template <typename V, typename R>
 SPECTRO_HD void loss_accumulate(const FusedLossParams<V>& p, Complex<R> zk, Complex<R> zm, double (&acc)[kLossSums]) {
   const LossBin<R> s(zk, zm, p.eps);
-  const R d = s.ym - s.xm, lg = loss_log(s.xm) - loss_log(s.ym);
+  const R d = s.d, lg = s.lg;
   acc[0] += static_cast<double>(d * d);
   acc[1] += static_cast<double>(s.ym * s.ym);
   acc[2] += static_cast<double>(p.l2 ? lg * lg : (lg < R(0) ? -lg : lg));
@@ -93,7 +93,7 @@ template <typename V, typename R>
 SPECTRO_HD void loss_grad_bin(const FusedLossParams<V>& p, const R (&g)[kLossSums], Complex<R> zk, Complex<R> zm,
                               Complex<R>* gx, Complex<R>* gy) {
   const LossBin<R> s(zk, zm, p.eps);
-  const R d = s.ym - s.xm, lg = loss_log(s.xm) - loss_log(s.ym);
+  const R d = s.d, lg = s.lg;
   const R dlog = p.l2 ? R(2) * lg : loss_sign(lg);  // d/da of d(a, b) at a - b = lg
   const R dlin = p.l2 ? R(2) * d : loss_sign(d);    // d/db of d(a, b) at b - a = d
   const R dxm = g[0] * (R(-2) * d) + g[2] * dlog / s.xm - g[3] * dlin;

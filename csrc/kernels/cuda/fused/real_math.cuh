@@ -1,0 +1,26 @@
+// spectro — fused kernels: the elementary functions the epilogues (mel.cuh, spectral_loss.cuh) apply to real values,
+// one overload per precision (float: the single-precision function, not the double one).
+#pragma once
+
+#include <cmath>
+
+#include "../../common.h"
+
+namespace spectro {
+namespace kernels {
+namespace cuda {
+namespace detail {
+
+SPECTRO_HD float real_sqrt(float v) { return sqrtf(v); }
+SPECTRO_HD double real_sqrt(double v) { return sqrt(v); }
+SPECTRO_HD float real_pow(float v, float e) { return powf(v, e); }
+SPECTRO_HD double real_pow(double v, double e) { return pow(v, e); }
+SPECTRO_HD float real_log(float v) { return logf(v); }
+SPECTRO_HD double real_log(double v) { return log(v); }
+SPECTRO_HD float real_log1p(float v) { return log1pf(v); }
+SPECTRO_HD double real_log1p(double v) { return log1p(v); }
+
+}  // namespace detail
+}  // namespace cuda
+}  // namespace kernels
+}  // namespace spectro
