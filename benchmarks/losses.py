@@ -72,17 +72,23 @@ def _losses(kind, device):
     return SL.MelSpectrogramLoss(44100).to(device), dac_mel_loss_anchor(device)
 
 
-def _kernel_launches(fn, device):
+def _kernels(fn, device, show_host=False):
+    """(CUDA kernels launched by one call of fn, their summed device time in ms); with show_host, the call's ops by
+    host time on stderr (where eager time goes when the kernels are short)."""
     if device.type != "cuda":
-        return None
+        return None, None
     from torch.profiler import ProfilerActivity, profile  # noqa: PLC0415
     fn()
     torch.cuda.synchronize(device)
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA] if show_host else [ProfilerActivity.CUDA]
+                 ) as prof:
         fn()
         torch.cuda.synchronize(device)
-    return sum(1 for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA
-               and not e.name.startswith(("Memcpy", "Memset")))
+    kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA
+               and not e.name.startswith(("Memcpy", "Memset"))]
+    if show_host:
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25), file=sys.stderr, flush=True)
+    return len(kernels), sum(e.device_time_total for e in kernels) / 1000.0
 
 
 def _peak_extra(fn, device, signal_bytes):
@@ -114,7 +120,7 @@ def run(device, timer, reps, warmup, quick=False):
         with torch.no_grad():
             row["fwd_spectro_ms"] = timer(lambda i: ours(x, y), reps, warmup)
         row["fb_spectro_ms"] = timer(fb(ours), reps, warmup)
-        row["launches_spectro"] = _kernel_launches(fb(ours), device)
+        row["launches_spectro"], row["kernel_spectro_ms"] = _kernels(fb(ours), device, show_host=True)
         row["peak_spectro_x_signals"] = _peak_extra(fb(ours), device, 2 * x.numel() * x.element_size())
         if theirs is not None:
             a, b = ours(x, y).item(), theirs(x, y).item()
@@ -122,7 +128,7 @@ def run(device, timer, reps, warmup, quick=False):
             with torch.no_grad():
                 row["fwd_anchor_ms"] = timer(lambda i: theirs(x, y), reps, warmup)
             row["fb_anchor_ms"] = timer(fb(theirs), reps, warmup)
-            row["launches_anchor"] = _kernel_launches(fb(theirs), device)
+            row["launches_anchor"], row["kernel_anchor_ms"] = _kernels(fb(theirs), device)
             row["peak_anchor_x_signals"] = _peak_extra(fb(theirs), device, 2 * x.numel() * x.element_size())
         rows.append(row)
         print(json.dumps(row), flush=True)
@@ -135,12 +141,13 @@ def run(device, timer, reps, warmup, quick=False):
 def markdown(rows):
     L = ["## spectral losses", "",
          "spectro.losses against the anchor library's implementation on torch.stft, eager, float32. fwd: forward only "
-         "(no grad); f+b: forward + backward (the prediction's gradient). x: speed-up over the anchor. launches: CUDA "
-         "kernels in one forward + backward. peak: peak extra memory during forward + backward over the two signals' "
+         "(no grad); f+b: forward + backward (the prediction's gradient). x: speed-up over the anchor. kernels: the "
+         "summed device time of the CUDA kernels of one forward + backward (well below f+b: the host's time per call "
+         "bounds it); launches: their number. peak: peak extra memory during forward + backward over the two signals' "
          "bytes.", "",
          "| configuration | anchor | fwd anchor ms | fwd spectro ms | x | f+b anchor ms | f+b spectro ms | x | "
-         "launches anchor | launches spectro | peak anchor | peak spectro |",
-         "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+         "kernels anchor ms | kernels spectro ms | launches anchor | launches spectro | peak anchor | peak spectro |",
+         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def r(a, b):
         return f"{a / b:.2f}" if isinstance(a, float) and isinstance(b, float) else "-"
@@ -152,6 +159,7 @@ def markdown(rows):
         L.append(f"| {row['config']} | {row['anchor']} | {v(row.get('fwd_anchor_ms'))} | {v(row['fwd_spectro_ms'])} "
                  f"| {r(row.get('fwd_anchor_ms'), row['fwd_spectro_ms'])} | {v(row.get('fb_anchor_ms'))} "
                  f"| {v(row['fb_spectro_ms'])} | {r(row.get('fb_anchor_ms'), row['fb_spectro_ms'])} "
+                 f"| {v(row.get('kernel_anchor_ms'))} | {v(row.get('kernel_spectro_ms'))} "
                  f"| {v(row.get('launches_anchor'), 'd')} | {v(row.get('launches_spectro'), 'd')} "
                  f"| {v(row.get('peak_anchor_x_signals'), '.1f')} | {v(row.get('peak_spectro_x_signals'), '.1f')} |")
     L.append("")

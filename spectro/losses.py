@@ -19,9 +19,9 @@ Parallel WaveGAN ``MultiResolutionSTFTLoss`` (returns         :class:`spectro.Mu
 ============================================================  ==========================================================
 
 Implementation. The common multi-resolution case (spectral convergence + log and linear magnitude distances over
-several resolutions, ``reduction`` "mean" or "sum", optionally after perceptual weighting) runs one op per
-resolution, ``spectro::stft_loss_sums`` (:func:`_mrstft_terms`): on CUDA one kernel transforms both signals together
-(x + i y, one complex FFT per frame), forms the clamped magnitudes and the four sums the terms need, and never writes
+several resolutions, ``reduction`` "mean" or "sum", optionally after perceptual weighting) is one C++ op,
+``spectro::stft_loss`` (:func:`_mrstft_op`), over one ``spectro::stft_loss_sums`` per resolution: on CUDA one kernel
+transforms both signals together (x + i y, one complex FFT per frame), forms the clamped magnitudes and the four sums the terms need, and never writes
 a spectrum; its backward is one kernel (both spectra recomputed, the magnitude gradients formed per bin) plus the
 analysis' adjoint. On the CPU the op is its composite definition (spectro.stft's analysis + ATen ops). The other terms
 (``w_phs``, ``scale="mel"``, ``scale_invariance``, ``reduction="none"``) take the general composite path
@@ -48,6 +48,7 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 import torch
 
 from . import mel as _mel
+from .functional import _is_compiling
 from .functional import stft as _stft
 
 __all__ = [
@@ -223,44 +224,50 @@ def _padded_window(window: torch.Tensor, n_fft: int) -> torch.Tensor:
     return torch.nn.functional.pad(window, (left, n_fft - window.shape[-1] - left))
 
 
-def _safe_sqrt(s: torch.Tensor) -> torch.Tensor:
-    """sqrt with gradient 0 at 0 (the Frobenius norm's subgradient there, as torch.norm's backward)."""
-    positive = s > 0
-    return torch.where(positive, torch.where(positive, s, torch.ones_like(s)).sqrt(), torch.zeros_like(s))
+# Padded windows in the op's dtype, per source window tensor (the modules' buffers): kept with a reference to their
+# source, so an entry is reused only for that very tensor, unmodified (its _version).
+_WINDOW_CACHE: "dict[tuple, tuple]" = {}
 
 
-def _mrstft_terms(x2d: torch.Tensor, y2d: torch.Tensor, geometries: Sequence[Tuple[int, int, int]],
-                  windows: Sequence[torch.Tensor], eps: float, want_sc: bool, want_log: bool, want_lin: bool,
-                  distance: str, reduction: str) -> List[Tuple[Optional[torch.Tensor], ...]]:
-    """THE common path: for each resolution ``(n_fft, hop, win_length)`` with its window, from the clamped
-    magnitudes ``sqrt(max(|X|^2, eps))`` of both (N, T) signals,
+def _loss_window(window: torch.Tensor, n_fft: int, dtype: torch.dtype) -> torch.Tensor:
+    if _is_compiling():  # (traced once: no cache)
+        w = window.to(dtype)
+        return _padded_window(w, n_fft) if w.shape[-1] < n_fft else w
+    key = (id(window), n_fft, dtype)
+    hit = _WINDOW_CACHE.get(key)
+    if hit is not None and hit[0] is window and hit[1] == window._version:
+        return hit[2]
+    w = window.to(dtype)
+    w = _padded_window(w, n_fft) if w.shape[-1] < n_fft else w
+    if not window.requires_grad:
+        if len(_WINDOW_CACHE) >= 64:
+            _WINDOW_CACHE.clear()
+        _WINDOW_CACHE[key] = (window, window._version, w)
+    return w
+
+
+def _mrstft_op(x2d: torch.Tensor, y2d: torch.Tensor, geometries: Sequence[Tuple[int, int, int]],
+               windows: Sequence[torch.Tensor], eps: float, weights: Tuple[float, float, float], distance: str,
+               reduction: str) -> Tuple[torch.Tensor, torch.Tensor]:
+    """THE common path, one op (``spectro::stft_loss``, C++): for each resolution ``(n_fft, hop, win_length)`` with its
+    window, from the clamped magnitudes ``sqrt(max(|X|^2, eps))`` of both (N, T) signals,
 
     * spectral convergence ``||Y - X||_F / ||Y||_F`` (over the whole batch),
     * the log-magnitude distance ``reduce(d(ln X, ln Y))`` and the linear one ``reduce(d(X, Y))``, d = |.| (L1) or
       (.)^2 (L2), reduce = mean or sum over every bin of every frame of every signal,
 
-    all from the four sums of one ``spectro::stft_loss_sums`` call per resolution (on CUDA one kernel: both signals
-    transformed together, the spectra never leave shared memory; its backward one kernel plus the analysis'
-    adjoint). Returns one ``(sc, log_mag, lin_mag)`` per resolution, None for a term not wanted.
+    from the four sums of one ``spectro::stft_loss_sums`` per resolution (on CUDA one kernel: both signals transformed
+    together, the spectra never leave shared memory; its backward one kernel plus the analysis' adjoint). Returns
+    ``(loss, terms)``: the mean over resolutions of ``weights . (sc, log_mag, lin_mag)``, and those terms ``[R, 3]`` (a
+    term of weight 0 is not computed and reads 0).
     """
-    out = []
-    N, T = x2d.shape
     # The op takes one real dtype: float64 if either signal is, else float32 (half precision is computed in float32;
     # its gradient comes back in its own dtype through the conversion).
     dtype = torch.float64 if torch.float64 in (x2d.dtype, y2d.dtype) else torch.float32
     x2d, y2d = x2d.to(dtype), y2d.to(dtype)
-    for (n_fft, hop, win_length), window in zip(geometries, windows):
-        pad = n_fft // 2
-        n_frames = 1 + (T + 2 * pad - n_fft) // hop
-        w = _padded_window(window.to(x2d.dtype), n_fft) if win_length < n_fft else window.to(x2d.dtype)
-        sums = torch.ops.spectro.stft_loss_sums(x2d, y2d, w, n_fft, hop, n_frames, pad, "reflect", eps, distance)
-        count = N * (n_fft // 2 + 1) * n_frames
-        scale = 1.0 / count if reduction == "mean" else 1.0
-        sc = _safe_sqrt(sums[0]) / sums[1].sqrt() if want_sc else None
-        log = sums[2] * scale if want_log else None
-        lin = sums[3] * scale if want_lin else None
-        out.append((sc, log, lin))
-    return out
+    ws = [_loss_window(w, n_fft, dtype) for (n_fft, _, _), w in zip(geometries, windows)]
+    return torch.ops.spectro.stft_loss(x2d, y2d, ws, [g[0] for g in geometries], [g[1] for g in geometries],
+                                       float(eps), distance, reduction, [float(w) for w in weights])
 
 
 def _general_terms(x2d, y2d, geometry, window, eps, fb, scale_invariance, want_sc, want_log, want_lin, want_phs,
@@ -317,7 +324,7 @@ class _Config:
 
     @property
     def common(self) -> bool:
-        """Whether the terms go through _mrstft_terms (the fusable path)."""
+        """Whether the terms go through _mrstft_op (the fused path)."""
         return (self.scale is None and not self.scale_invariance and not self.w_phs
                 and self.reduction in ("mean", "sum"))
 
@@ -331,6 +338,8 @@ def _mrstft_forward(cfg: _Config, x: torch.Tensor, y: torch.Tensor, windows: Seq
         what = f"fft_sizes[{i}]={n_fft}" if multi else f"fft_size={n_fft}"
         _check_length(cfg.fn, "input", T, n_fft, what, n_fft // 2)
     dtype = _compute_dtype(x)
+    # auraloss moves its window to the input's device on every call (a module left on the CPU still works).
+    windows = [w if w.device == x.device else w.to(x.device) for w in windows]
     with torch.autocast(x.device.type, enabled=False):  # the loss runs in float32 / float64
         x2d = x.reshape(-1, T).to(dtype)
         y2d = y.reshape(-1, T).to(dtype)
@@ -338,8 +347,13 @@ def _mrstft_forward(cfg: _Config, x: torch.Tensor, y: torch.Tensor, windows: Seq
             x2d, y2d = _prefilter(x2d, taps), _prefilter(y2d, taps)
         want = (bool(cfg.w_sc), bool(cfg.w_log_mag), bool(cfg.w_lin_mag))
         if cfg.common:
-            terms = [t + (None,) for t in _mrstft_terms(x2d, y2d, cfg.geometries, windows, cfg.eps, *want,
-                                                         cfg.mag_distance, cfg.reduction)]
+            total, t = _mrstft_op(x2d, y2d, cfg.geometries, windows, cfg.eps,
+                                  (cfg.w_sc, cfg.w_log_mag, cfg.w_lin_mag), cfg.mag_distance, cfg.reduction)
+            if cfg.output == "loss":
+                return total
+            terms = [tuple(t[r, k] if want[k] else None for k in range(3)) + (None,) for r in range(t.shape[0])]
+            columns = [[0.0 if v is None else v for v in col] for col in zip(*terms)]
+            return (total,) + (tuple(c[0] for c in columns) if not multi else tuple(columns))
         else:
             terms = [_general_terms(x2d, y2d, g, w, cfg.eps, None if fbs is None else fbs[i], cfg.scale_invariance,
                                     *want, bool(cfg.w_phs), cfg.mag_distance, cfg.reduction)

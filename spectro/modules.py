@@ -141,11 +141,11 @@ class MultiResolutionSTFTLoss(torch.nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         if x.shape != y.shape:
             raise ValueError(f"x and y must have the same shape, but got {tuple(x.shape)} and {tuple(y.shape)}")
-        from .losses import _mrstft_terms  # (the one multi-resolution path, shared with spectro.losses)
+        from .losses import _mrstft_op  # (the one multi-resolution path, shared with spectro.losses)
 
         T = x.shape[-1]
         geometries = [(t.n_fft, t.hop_length, t.win_length) for t in self.stfts]
-        terms = _mrstft_terms(x.reshape(-1, T), y.reshape(-1, T), geometries, [t.window for t in self.stfts],
-                              self.eps, True, True, False, "L1", "mean")
-        n = len(self.stfts)
-        return sum(t[0] for t in terms) / n, sum(t[1] for t in terms) / n
+        _, terms = _mrstft_op(x.reshape(-1, T), y.reshape(-1, T), geometries, [t.window for t in self.stfts],
+                              self.eps, (1.0, 1.0, 0.0), "L1", "mean")
+        sc, mag, _ = terms.mean(0)  # (each term's mean over the resolutions)
+        return sc, mag

@@ -98,7 +98,16 @@ def test_multi_resolution_stft_loss_matches_definition(device):
     tol = fft_tolerance(torch.float64, 2048)
     torch.testing.assert_close(sc, sc_ref, rtol=tol, atol=0)
     torch.testing.assert_close(mag, mag_ref, rtol=tol, atol=0)
-    torch.testing.assert_close(gx, gx_ref, rtol=0, atol=tol * float(gx_ref.abs().max()))
+    if device == "cpu":
+        torch.testing.assert_close(gx, gx_ref, rtol=0, atol=tol * float(gx_ref.abs().max()))
+    else:
+        # The log-magnitude gradient's 1/|X| amplifies the FFT's rounding at the smallest bins: against the definition
+        # on the CPU, spectro's error within 2x cuFFT's (the definition on this device) plus the FFT tolerance.
+        xc = x0.detach().cpu().requires_grad_()
+        sc_c, mag_c = _reference_mr_stft_loss(xc, y.cpu(), resolutions, 1e-7)
+        (g_cpu,) = torch.autograd.grad(sc_c + 2 * mag_c, xc)
+        err, lib_err = (gx.cpu() - g_cpu).norm(), (gx_ref.cpu() - g_cpu).norm()
+        assert err <= 2 * lib_err + tol * g_cpu.norm(), f"{err:.3e} vs cuFFT's {lib_err:.3e}"
 
 
 def test_multi_resolution_stft_loss_half_input(device):

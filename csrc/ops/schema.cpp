@@ -9,6 +9,8 @@
 //   spectro::stft_loss_sums  x, y [B, T] -> [4]  (both analyses -> clamped magnitudes -> the STFT loss terms' sums;
 //                          one kernel on CUDA; csrc/ops/stft_loss.cpp); stft_loss_sums_backward: dL/dsums -> dL/dX
 //                          (csrc/autograd/stft_loss.cpp)
+//   spectro::stft_loss     x, y [B, T] -> (loss, terms [R, 3])  (the multi-resolution STFT loss over one
+//                          stft_loss_sums per resolution; csrc/api/stft_loss.cpp)
 // Input dtypes: x is float32 / float64 (real fft modes) or complex64 / complex128 (fft_mode 'fft'), spec complex64 /
 // complex128; half precision is accepted too (float16 / bfloat16 x, complex32 x or spec), read as it is stored and
 // computed in single precision, so its window must be float32 (compute_type_of in spectro.h). The fused CUDA kernels
@@ -68,6 +70,10 @@ TORCH_LIBRARY(spectro, m) {
   m.def(
       "stft_loss_sums_backward(Tensor grad, Tensor x, Tensor y, Tensor window, int n_fft, int hop_length, "
       "SymInt n_frames, int pad, str pad_mode, float eps, str distance, bool grad_target) -> Tensor");
+  // The (multi-resolution) STFT loss over the sums: (loss, terms [R, 3]) (csrc/api/stft_loss.cpp).
+  m.def(
+      "stft_loss(Tensor x, Tensor y, Tensor[] windows, int[] n_ffts, int[] hop_lengths, float eps, str distance, "
+      "str reduction, float[] weights) -> (Tensor, Tensor)");
   // torch.stft / torch.istft's schemas plus spectro's keyword-only extras; composites over analysis / synthesis
   // (csrc/api).
   m.def(

@@ -1,5 +1,5 @@
 // spectro — the public C++ API: torch::stft / torch::istft's signatures and semantics on spectro's kernels, and the
-// mel frontend's op.
+// mel frontend's and the STFT loss's ops.
 //
 //   #include <spectro/spectro.h>
 //   at::Tensor spec = spectro::stft(x, 1024, 256, std::nullopt, torch::hann_window(1024), /*center=*/true,
@@ -15,6 +15,7 @@
 #include <c10/util/string_view.h>
 
 #include <optional>
+#include <tuple>
 
 #if defined(_WIN32)
 #define SPECTRO_API
@@ -67,5 +68,20 @@ SPECTRO_API at::Tensor mel_analysis(const at::Tensor& x, const at::Tensor& windo
                                     c10::string_view pad_mode = "reflect", double scale = 1.0, double power = 2.0,
                                     double mag_eps = 0.0, c10::string_view log = "none", double log_eps = 1e-5,
                                     double log_scale = 1.0);
+
+// The (multi-resolution) STFT loss (torch.ops.spectro.stft_loss; spectro.losses' common path) of x [batch, T] against
+// y (same shape; float32 or float64): per resolution r (windows[r] of n_ffts[r] samples, hop_lengths[r]; frames
+// centred with reflect padding, onesided; clamped magnitudes X, Y = sqrt(max(|.|^2, eps))):
+//   sc[r] = ||Y - X||_F / ||Y||_F, log[r] = reduce(d(ln X, ln Y)), lin[r] = reduce(d(X, Y))
+// d: distance "L1" (|.|) or "L2" ((.)^2); reduce: reduction "mean" or "sum" over every bin of every frame of every
+// signal. Returns (loss = mean over r of weights . (sc, log, lin), terms [R, 3]); a term of weight 0 is not
+// computed (reads 0). On CUDA one kernel per resolution (both spectra stay on chip), and a backward of one kernel +
+// the analysis' adjoint per resolution; gradients in x and y.
+SPECTRO_API std::tuple<at::Tensor, at::Tensor> stft_loss(const at::Tensor& x, const at::Tensor& y,
+                                                         at::TensorList windows, at::IntArrayRef n_ffts,
+                                                         at::IntArrayRef hop_lengths, double eps = 1e-7,
+                                                         c10::string_view distance = "L1",
+                                                         c10::string_view reduction = "mean",
+                                                         at::ArrayRef<double> weights = {1.0, 1.0, 0.0});
 
 }  // namespace spectro
