@@ -229,7 +229,8 @@ void launch_mel(const MelArgs& m, Finish&& finish) {
   const OpArgs& a = m.analysis;
   const int64_t n_mels = m.basis.size(0);
   TORCH_CHECK(n_mels <= INT32_MAX / 2 && m.basis.size(1) <= INT32_MAX, "spectro::mel_analysis: too many mel bands");
-  const at::Tensor band = at::empty({2 * n_mels}, a.input.options().dtype(at::kInt));
+  // (the band ranges, then the bins' covering bands: MelBinCover in the backward)
+  const at::Tensor band = at::empty({2 * n_mels + 2 * m.basis.size(1)}, a.input.options().dtype(at::kInt));
   at::Tensor unused;
   with_analysis_params(a.input, a.window, unused, a.g, a.scale, [&](auto& base) {
     using V = std::remove_cv_t<std::remove_reference_t<decltype(*base.x)>>;

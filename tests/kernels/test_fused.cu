@@ -778,7 +778,7 @@ void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad
     const size_t n_spec = static_cast<size_t>(batch * frames * bins);
     if (gspec) gspec->assign(n_spec, Complex<R>{R(NAN), R(NAN)});
     if (g_emulate) {
-      std::vector<int> band(2 * n_mels, -1);
+      std::vector<int> band(2 * n_mels + 2 * basis_bins, -1);  // (the band ranges, then the bins' covering bands)
       q.basis = basis.data(); q.band = band.data(); q.out = host.data();
       if (gout) { q.grad_out = gout->data(); q.grad_spec = gspec->data(); }
       if (half_in) { q.a.x = nullptr; q.x_half = x_half.data(); q.x_half_bf16 = in_kind == 2; }
@@ -795,7 +795,7 @@ void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad
     V *dx = nullptr; R *dw = nullptr, *db = nullptr, *dout = nullptr; int* dband = nullptr; void* dh = nullptr;
     bool ok = cudaMalloc(&dx, x.size() * sizeof(V)) == cudaSuccess && cudaMalloc(&dw, w.size() * sizeof(R)) == cudaSuccess &&
               cudaMalloc(&db, basis.size() * sizeof(R)) == cudaSuccess && cudaMalloc(&dout, n_out * sizeof(R)) == cudaSuccess &&
-              cudaMalloc(&dband, 2 * n_mels * sizeof(int)) == cudaSuccess &&
+              cudaMalloc(&dband, (2 * n_mels + 2 * basis_bins) * sizeof(int)) == cudaSuccess &&
               cudaMemcpy(dx, x.data(), x.size() * sizeof(V), cudaMemcpyHostToDevice) == cudaSuccess &&
               cudaMemcpy(dw, w.data(), w.size() * sizeof(R), cudaMemcpyHostToDevice) == cudaSuccess &&
               cudaMemcpy(db, basis.data(), basis.size() * sizeof(R), cudaMemcpyHostToDevice) == cudaSuccess &&

@@ -150,7 +150,7 @@ cudaError_t launch_fused_analysis(const FusedAnalysisParams<V>& p, cudaStream_t 
     return launch_fused_analysis_as<V, typename decltype(out)::type, typename decltype(in)::type>(p, stream);
   });
 }
-// The mel frontend (mel.cuh): by the parameters (with_mel_types). p.band: scratch of 2 n_mels ints on the device.
+// The mel frontend (mel.cuh): by the parameters (with_mel_types). p.band: scratch of 2 n_mels + 2 basis_bins ints on the device.
 template <typename V>
 cudaError_t launch_fused_mel(const FusedMelParams<V>& p, cudaStream_t stream) {
   return detail::with_mel_types(p, [&](auto in) { return launch_fused_mel_as<V, typename decltype(in)::type>(p, stream); });

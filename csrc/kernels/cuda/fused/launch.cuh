@@ -209,8 +209,8 @@ cudaError_t run_fused_analysis_as(const FusedAnalysisParams<V>& p, const Exec& e
   return run_analysis_engine<V, Out, In>(p, exec);
 }
 
-// The mel frontend (mel.cuh): the band ranges of the basis (into p.band), then the analysis with the mel epilogue
-// (forward: the mel output; with grad_out / grad_spec: dL/dX). Real signals, onesided spectrum (mode Rfft),
+// The mel frontend (mel.cuh): the band ranges of the basis (into p.band; backward: then each bin's covering bands),
+// then the analysis with the mel epilogue (forward: the mel output; with grad_out / grad_spec: dL/dX). Real signals, onesided spectrum (mode Rfft),
 // 1 <= basis_bins <= n_fft / 2 + 1; backward: n_mels <= n_fft / 2.
 template <typename V, typename In, class Exec>
 cudaError_t run_fused_mel_as(const FusedMelParams<V>& p, const Exec& exec) {
@@ -223,8 +223,14 @@ cudaError_t run_fused_mel_as(const FusedMelParams<V>& p, const Exec& exec) {
     return cudaErrorInvalidValue;
   if (p.a.batch == 0 || g.n_frames == 0) return cudaSuccess;
   using Ranges = MelBandRanges<R>;
-  const cudaError_t err = exec.template launch<Ranges>(p.n_mels, Ranges::smem_bytes(), p.basis, p.basis_bins, p.band);
+  cudaError_t err = exec.template launch<Ranges>(p.n_mels, Ranges::smem_bytes(), p.basis, p.basis_bins, p.band);
   if (err != cudaSuccess) return err;
+  if (p.grad_out != nullptr) {
+    const int blocks = (p.basis_bins + MelBinCover::kThreads - 1) / MelBinCover::kThreads;
+    err = exec.template launch<MelBinCover>(blocks, MelBinCover::smem_bytes(), static_cast<const int*>(p.band),
+                                             p.n_mels, p.basis_bins, p.band + 2 * p.n_mels);
+    if (err != cudaSuccess) return err;
+  }
   if constexpr (IsComplex<V>::value) {
     return cudaErrorInvalidValue;
   } else {

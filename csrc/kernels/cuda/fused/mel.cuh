@@ -22,7 +22,9 @@ template <typename V>
 struct FusedMelParams : FusedAnalysisParams<V> {
   using R = typename RealOf<V>::type;
   const R* basis = nullptr;  // [n_mels, basis_bins] contiguous
-  int* band = nullptr;         // [2 n_mels] scratch: band m's nonzero bins [band[2m], band[2m + 1]) (MelBandRanges)
+  int* band = nullptr;         // [2 n_mels + 2 basis_bins] scratch: band m's nonzero bins [band[2m], band[2m + 1])
+                               // (MelBandRanges), then (backward) the bands covering bin k lie in [cover[2k],
+                               // cover[2k + 1]) with cover = band + 2 n_mels (MelBinCover)
   R* out = nullptr;            // [batch, n_mels, a.g.n_frames] contiguous
   int n_mels = 0;
   int basis_bins = 0;          // <= n_fft / 2 + 1: bins past it are not used
@@ -105,7 +107,10 @@ template <typename V, typename R>
 SPECTRO_HD Complex<R> mel_grad_bin(const FusedMelParams<V>& p, const R* coef, int k, Complex<R> x) {
   R gp = R(0);
   if (k < p.basis_bins) {
-    for (int m = 0; m < p.n_mels; ++m) {
+    // Only the bands whose range can hold k (a triangular filterbank: one or two), each still checked (a general
+    // basis may have others in between).
+    const int* cover = p.band + 2 * p.n_mels;
+    for (int m = cover[2 * k], m_end = cover[2 * k + 1]; m < m_end; ++m) {
       if (p.band[2 * m] <= k && k < p.band[2 * m + 1]) gp += p.basis[static_cast<int64_t>(m) * p.basis_bins + k] * coef[m];
     }
   }
@@ -173,6 +178,30 @@ struct MelBandRanges {
       band[2 * m] = lo < hi ? lo : 0;
       band[2 * m + 1] = lo < hi ? hi : 0;
     }
+  }
+};
+
+// The bands covering each bin, for the backward's per-bin sum (after MelBandRanges): one thread per bin k,
+// cover[2k], cover[2k + 1] = the first and one past the last band m with band[2m] <= k < band[2m + 1] ([0, 0): none).
+// O(bins * n_mels) once per call instead of per frame.
+struct MelBinCover {
+  static constexpr int kThreads = 128;
+  static constexpr int kMinBlocks = 1;
+  static constexpr int64_t smem_bytes() { return 0; }
+#pragma nv_exec_check_disable
+  template <class Ctx>
+  SPECTRO_HD static void run(Ctx& ctx, const int* band, int n_mels, int bins, int* cover) {
+    const int64_t k = ctx.block() * kThreads + ctx.tid();
+    if (k >= bins) return;
+    int lo = n_mels, hi = 0;
+    for (int m = 0; m < n_mels; ++m) {
+      if (band[2 * m] <= k && k < band[2 * m + 1]) {
+        lo = m < lo ? m : lo;
+        hi = m + 1;
+      }
+    }
+    cover[2 * k] = lo < hi ? lo : 0;
+    cover[2 * k + 1] = lo < hi ? hi : 0;
   }
 };
 
