@@ -652,6 +652,23 @@ def _mel_spectrograms(cfg: _MelConfig, x: torch.Tensor, windows, fbs, name: str,
         return out
 
 
+def _mel_loss_op(cfg: _MelConfig, x, y, windows, fbs):
+    """The loss against a target signal: one C++ op, ``spectro::mel_loss`` (one mel_analysis per scale and signal,
+    the log-mels from its log stage when mag_weight is 0, the means and the sum over scales in ATen)."""
+    T = x.shape[-1]
+    pads = []
+    for i, (w, h, _, _, _) in enumerate(cfg.scales):
+        pad = w // 2 if cfg.padding == "center" else (w - h) // 2
+        _check_length(cfg.fn, "input", T, w, f"window_lengths[{i}]={w} with padding={cfg.padding!r}", pad)
+        pads.append(pad)
+    dtype = _compute_dtype(x)
+    with torch.autocast(x.device.type, enabled=False):  # the loss runs in float32 / float64
+        return torch.ops.spectro.mel_loss(
+            x.reshape(-1, T).to(dtype), y.reshape(-1, T).to(dtype), list(windows), list(fbs),
+            [h for _, h, _, _, _ in cfg.scales], pads, cfg.clamp_eps, float(cfg.pow), cfg.mag_eps,
+            float(cfg.log_weight), float(cfg.mag_weight))
+
+
 def _mel_loss(cfg: _MelConfig, x, y, y_mels, windows, fbs):
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{cfg.fn}: input must be a Tensor, but got {type(x).__name__}")
@@ -660,26 +677,22 @@ def _mel_loss(cfg: _MelConfig, x, y, y_mels, windows, fbs):
                          "spectrograms, from MelSpectrogramLoss.mel_spectrograms)")
     if y is not None:
         _check_pair(cfg.fn, x, y)
+        return _mel_loss_op(cfg, x, y, windows, fbs)
     elif x.dim() == 0:
         raise ValueError(f"{cfg.fn}: input must have a time dimension (..., T), but got a 0-d tensor")
-    # Only the log term (DAC's and BigVGAN's training values): the log-mels straight from the op's log stage.
+    # A precomputed target's mel spectrograms. Only the log term (DAC's and BigVGAN's training values): the input's
+    # log-mels straight from the op's log stage, the target's by the same formula in ATen.
     logs_only = not cfg.mag_weight
     x_mels = _mel_spectrograms(cfg, x, windows, fbs, "input", log=logs_only)
-    y_logs = None
-    if y is not None:
-        y_mels = _mel_spectrograms(cfg, y, windows, fbs, "target", log=logs_only)
-        if logs_only:
-            y_logs = y_mels
-    else:
-        y_mels = list(y_mels)
-        if len(y_mels) != len(x_mels):
-            raise ValueError(f"{cfg.fn}: y_mels must hold one mel spectrogram per scale ({len(x_mels)}), but got "
-                             f"{len(y_mels)}")
-        for i, (a, b) in enumerate(zip(x_mels, y_mels)):
-            if not isinstance(b, torch.Tensor) or a.shape != b.shape:
-                got = tuple(b.shape) if isinstance(b, torch.Tensor) else type(b).__name__
-                raise ValueError(f"{cfg.fn}: y_mels[{i}] must have the shape of the input's mel spectrogram "
-                                 f"{tuple(a.shape)}, but got {got}")
+    y_mels = list(y_mels)
+    if len(y_mels) != len(x_mels):
+        raise ValueError(f"{cfg.fn}: y_mels must hold one mel spectrogram per scale ({len(x_mels)}), but got "
+                         f"{len(y_mels)}")
+    for i, (a, b) in enumerate(zip(x_mels, y_mels)):
+        if not isinstance(b, torch.Tensor) or a.shape != b.shape:
+            got = tuple(b.shape) if isinstance(b, torch.Tensor) else type(b).__name__
+            raise ValueError(f"{cfg.fn}: y_mels[{i}] must have the shape of the input's mel spectrogram "
+                             f"{tuple(a.shape)}, but got {got}")
 
     def log_mel(m):
         m = m.clamp(min=cfg.clamp_eps)
@@ -691,9 +704,8 @@ def _mel_loss(cfg: _MelConfig, x, y, y_mels, windows, fbs):
             ym = ym.to(xm.dtype)
             terms = []
             if cfg.log_weight:
-                if logs_only:  # (a precomputed target: its log-mels by the op's formula, in ATen)
-                    xl = xm
-                    yl = y_logs[i] if y_logs is not None else ym.clamp(min=cfg.clamp_eps).log() * (cfg.pow / LN10)
+                if logs_only:
+                    xl, yl = xm, ym.clamp(min=cfg.clamp_eps).log() * (cfg.pow / LN10)
                 else:
                     xl, yl = log_mel(xm), log_mel(ym)
                 terms.append(cfg.log_weight * torch.nn.functional.l1_loss(xl, yl))

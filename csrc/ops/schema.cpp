@@ -11,6 +11,7 @@
 //                          (csrc/autograd/stft_loss.cpp)
 //   spectro::stft_loss     x, y [B, T] -> (loss, terms [R, 3])  (the multi-resolution STFT loss over one
 //                          stft_loss_sums per resolution; csrc/api/stft_loss.cpp)
+//   spectro::mel_loss      x, y [B, T] -> loss  (the multi-scale mel L1 loss over mel_analysis; csrc/api/mel_loss.cpp)
 // Input dtypes: x is float32 / float64 (real fft modes) or complex64 / complex128 (fft_mode 'fft'), spec complex64 /
 // complex128; half precision is accepted too (float16 / bfloat16 x, complex32 x or spec), read as it is stored and
 // computed in single precision, so its window must be float32 (compute_type_of in spectro.h). The fused CUDA kernels
@@ -74,6 +75,10 @@ TORCH_LIBRARY(spectro, m) {
   m.def(
       "stft_loss(Tensor x, Tensor y, Tensor[] windows, int[] n_ffts, int[] hop_lengths, float eps, str distance, "
       "str reduction, float[] weights) -> (Tensor, Tensor)");
+  // The multi-scale mel-spectrogram L1 loss over mel_analysis (csrc/api/mel_loss.cpp).
+  m.def(
+      "mel_loss(Tensor x, Tensor y, Tensor[] windows, Tensor[] bases, int[] hop_lengths, int[] pads, float clamp_eps, "
+      "float pow, float mag_eps, float log_weight, float mag_weight) -> Tensor");
   // torch.stft / torch.istft's schemas plus spectro's keyword-only extras; composites over analysis / synthesis
   // (csrc/api).
   m.def(

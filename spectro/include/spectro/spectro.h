@@ -84,4 +84,16 @@ SPECTRO_API std::tuple<at::Tensor, at::Tensor> stft_loss(const at::Tensor& x, co
                                                          c10::string_view reduction = "mean",
                                                          at::ArrayRef<double> weights = {1.0, 1.0, 0.0});
 
+// The multi-scale mel-spectrogram L1 loss (torch.ops.spectro.mel_loss; spectro.losses.MelSpectrogramLoss with a target
+// signal) of x [batch, T] against y (same shape and dtype): per scale i, the mels M = bases[i] . sqrt(|STFT|^2 +
+// mag_eps) (windows[i] of n_fft_i samples, hop_lengths[i], reflect padding of pads[i] samples on each side, frames
+// from the padded start), then
+//   log_weight * mean|log10(max(Mx, clamp_eps)^pow) - log10(max(My, clamp_eps)^pow)| + mag_weight * mean|Mx - My|,
+// summed over the scales. On CUDA one mel kernel per scale and signal (with mag_weight 0 its log stage too), and a
+// backward of one kernel + the analysis' adjoint per scale; gradients in x and y.
+SPECTRO_API at::Tensor mel_loss(const at::Tensor& x, const at::Tensor& y, at::TensorList windows,
+                                at::TensorList bases, at::IntArrayRef hop_lengths, at::IntArrayRef pads,
+                                double clamp_eps = 1e-5, double pow = 1.0, double mag_eps = 0.0,
+                                double log_weight = 1.0, double mag_weight = 0.0);
+
 }  // namespace spectro
