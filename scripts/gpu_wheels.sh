@@ -6,11 +6,12 @@
 # scripts/gpu_check.sh installs whatever .whl/ holds (pip --target into a scratch folder on PYTHONPATH) before its
 # steps, so the tests that compare with auraloss and librosa run there instead of skipping. The wheels are for the
 # GPU machines' Python (PY, default 3.12) on manylinux x86_64; PACKAGES lists them with the dependencies their images
-# lack (librosa's audio I/O stack; openai-whisper has no wheel and stays skipped there).
+# lack (librosa's audio I/O stack; expecttest for torch's OpInfo database; openai-whisper has no wheel and stays
+# skipped there).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=${PY:-3.12}
-PACKAGES=${PACKAGES:-"auraloss==0.4.0 librosa==0.11.0 audioread decorator pooch platformdirs soundfile soxr cffi pycparser"}
+PACKAGES=${PACKAGES:-"auraloss==0.4.0 librosa==0.11.0 audioread decorator pooch platformdirs soundfile soxr cffi pycparser expecttest"}
 mkdir -p .whl
 for pkg in $PACKAGES; do
   python3 -m pip download -q --no-deps --only-binary=:all: --python-version "$PY" --implementation cp \
