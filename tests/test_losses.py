@@ -904,6 +904,14 @@ def test_mrstft_loss_cuda_graph_training_step(cuda_device):
     assert_graph_step_matches_eager(cuda_device, lambda pred: loss_fn(pred, y), x, lr=0.01, param_atol=1e-7)
 
 
+@pytest.mark.cuda
+def test_mel_loss_cuda_graph_training_step(cuda_device):
+    """The same with the multi-scale mel loss (spectro::mel_loss: the fused mel kernels forward and backward)."""
+    loss_fn = SL.MelSpectrogramLoss(44100, **DAC_SMALL).to(cuda_device)
+    x, y = _signals((4, 1, 8192), cuda_device, seed=14)
+    assert_graph_step_matches_eager(cuda_device, lambda pred: loss_fn(pred, y), x, lr=0.01, param_atol=1e-7)
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Errors
 def test_errors():
