@@ -798,33 +798,45 @@ def test_stft_loss_op_errors(device):
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 @pytest.mark.parametrize("weights", [(1.0, 1.0, 0.0), (0.5, 0.0, 2.0), (0.0, 0.0, 0.0)], ids=["sc-log", "sc-lin", "none"])
 def test_stft_loss_multi_op_matches_sums(device, reduction, weights):
-    """spectro::stft_loss (all resolutions, one op) against its definition over stft_loss_sums: the terms, the
-    weighted mean over resolutions, and the input gradient."""
+    """spectro::stft_loss (all resolutions, one op; its own autograd node) against its definition over stft_loss_sums:
+    the terms, the weighted mean over resolutions, and the gradients of both signals through both outputs."""
     x, y = _signals((3, 1500), device, seed=11)
     geometries = ((256, 64), (128, 30), (400, 100))
     windows = [torch.hann_window(n, device=device) for n, _ in geometries]
-    xg = x.clone().requires_grad_(True)
-    loss, terms = torch.ops.spectro.stft_loss(xg, y, windows, [g[0] for g in geometries], [g[1] for g in geometries],
-                                              1e-7, "L1", reduction, list(weights))
-    assert terms.shape == (3, 3) and loss.shape == () and loss.dtype == terms.dtype == torch.float32
-    xr = x.clone().requires_grad_(True)
-    ref_terms, ref_loss = [], 0.0
-    for (n, h), w in zip(geometries, windows):
-        s = _loss_op(xr, y, w, n, h, 1e-7, "L1")
-        count = 3 * (n // 2 + 1) * (1 + 1500 // h) if reduction == "mean" else 1
-        t = torch.stack([(s[0] / s[1]).sqrt() if weights[0] else s.new_zeros(()),
-                         s[2] / count if weights[1] else s.new_zeros(()), s[3] / count if weights[2] else s.new_zeros(())])
-        ref_terms.append(t)
-        ref_loss = ref_loss + (t * torch.tensor(weights, device=device)).sum()
-    ref_loss = ref_loss / len(geometries)
-    torch.testing.assert_close(terms, torch.stack(ref_terms).detach(), rtol=1e-5, atol=0)
-    torch.testing.assert_close(loss, ref_loss.detach(), rtol=1e-5, atol=0)
-    if any(weights):
-        (g,) = torch.autograd.grad(loss, xg)
-        (gr,) = torch.autograd.grad(ref_loss, xr)
-        torch.testing.assert_close(g, gr, rtol=0, atol=1e-5 * float(gr.abs().max()))
-    else:
-        assert not loss.requires_grad or float(loss) == 0.0
+    W = torch.randn(3, 3, generator=torch.Generator().manual_seed(15)).to(device)  # dL/dterms
+    for grad_y in (False, True):
+        xg, yg = x.clone().requires_grad_(True), y.clone().requires_grad_(grad_y)
+        loss, terms = torch.ops.spectro.stft_loss(xg, yg, windows, [g[0] for g in geometries],
+                                                  [g[1] for g in geometries], 1e-7, "L1", reduction, list(weights))
+        assert terms.shape == (3, 3) and loss.shape == () and loss.dtype == terms.dtype == torch.float32
+        xr, yr = x.clone().requires_grad_(True), y.clone().requires_grad_(grad_y)
+        ref_terms, ref_loss = [], 0.0
+        for (n, h), w in zip(geometries, windows):
+            s = _loss_op(xr, yr, w, n, h, 1e-7, "L1")
+            count = 3 * (n // 2 + 1) * (1 + 1500 // h) if reduction == "mean" else 1
+            t = torch.stack([(s[0] / s[1]).sqrt() if weights[0] else s.new_zeros(()),
+                             s[2] / count if weights[1] else s.new_zeros(()),
+                             s[3] / count if weights[2] else s.new_zeros(())])
+            ref_terms.append(t)
+            ref_loss = ref_loss + (t * torch.tensor(weights, device=device)).sum()
+        ref_loss = ref_loss / len(geometries)
+        ref_terms = torch.stack(ref_terms)
+        torch.testing.assert_close(terms, ref_terms.detach(), rtol=1e-5, atol=0)
+        torch.testing.assert_close(loss, ref_loss.detach(), rtol=1e-5, atol=0)
+        if not any(weights):
+            assert not loss.requires_grad or float(loss) == 0.0
+            continue
+        for objective in ("loss", "terms", "both"):
+            def total(l, t):
+                return {"loss": l, "terms": (t * W).sum(), "both": l + (t * W).sum()}[objective]
+            ins, ref_ins = ((xg, yg), (xr, yr)) if grad_y else ((xg,), (xr,))
+            got = torch.autograd.grad(total(loss, terms), ins, retain_graph=True, allow_unused=True)
+            want = torch.autograd.grad(total(ref_loss, ref_terms), ref_ins, retain_graph=True, allow_unused=True)
+            for g, gr in zip(got, want):
+                if gr is None:  # (only the terms' zero columns reach it)
+                    assert g is None or float(g.abs().max()) == 0.0
+                    continue
+                torch.testing.assert_close(g, gr, rtol=0, atol=1e-5 * float(gr.abs().max()))
 
 
 def test_stft_loss_multi_op_opcheck_and_errors(device):

@@ -7,13 +7,16 @@
 //   loss = mean over r of (w_sc sc[r] + w_log log[r] + w_lin lin[r])
 // Returns (loss, terms [R, 3] = (sc, log, lin) per resolution; a term of weight 0 is not computed and reads 0).
 //
-// Registered at CompositeImplicitAutograd: autograd (each stft_loss_sums call has its own, csrc/autograd), torch.compile
-// and torch.export see the sums ops and a handful of ATen ops on [R, 4] tensors. Everything runs from C++: one Python
-// call per loss, one node per ATen op in the autograd graph, no host sync.
+// Registered at CompositeExplicitAutograd (every backend, Meta included) with its own autograd node
+// (csrc/autograd/stft_loss.cpp: one node for the whole loss, whose backward runs the sums' backward per resolution);
+// torch.compile and torch.export see one spectro::stft_loss call. Everything runs from C++: one Python call per
+// loss, no host sync.
 #include <ATen/ATen.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <c10/util/Exception.h>
 #include <torch/library.h>
+
+#include <array>
 
 #include <spectro/spectro.h>
 #include "../ops/ops.h"
@@ -36,11 +39,10 @@ at::Tensor call_sums(const at::Tensor& x, const at::Tensor& y, const at::Tensor&
 
 }  // namespace
 
-std::tuple<at::Tensor, at::Tensor> stft_loss_composite(const at::Tensor& x, const at::Tensor& y,
-                                                       at::TensorList windows, at::IntArrayRef n_ffts,
-                                                       at::IntArrayRef hop_lengths, double eps,
-                                                       c10::string_view distance, c10::string_view reduction,
-                                                       at::ArrayRef<double> weights) {
+// The checked geometry of one call: per resolution (n_fft, hop, pad, n_frames, count).
+std::vector<LossResolution> stft_loss_plan(const at::Tensor& x, at::TensorList windows, at::IntArrayRef n_ffts,
+                                           at::IntArrayRef hop_lengths, at::ArrayRef<double> weights,
+                                           c10::string_view reduction) {
   const int64_t R = static_cast<int64_t>(n_ffts.size());
   TORCH_CHECK_VALUE(R >= 1, kOp, ": n_ffts must hold at least one resolution");
   TORCH_CHECK_VALUE(static_cast<int64_t>(hop_lengths.size()) == R && static_cast<int64_t>(windows.size()) == R, kOp,
@@ -51,42 +53,83 @@ std::tuple<at::Tensor, at::Tensor> stft_loss_composite(const at::Tensor& x, cons
   TORCH_CHECK_VALUE(reduction == "mean" || reduction == "sum", kOp, ": reduction must be 'mean' or 'sum', but got '",
                     reduction, "'");
   TORCH_CHECK(x.dim() == 2, kOp, ": expected x of shape [batch, time], but got ", x.sym_sizes());
-  const bool mean = reduction == "mean";
-  const double w_sc = weights[0], w_log = weights[1], w_lin = weights[2];
   const c10::SymInt B = x.sym_size(0), T = x.sym_size(1);
-  std::vector<at::Tensor> rows;
-  rows.reserve(R);
+  std::vector<LossResolution> plan;
+  plan.reserve(R);
   for (int64_t r = 0; r < R; ++r) {
-    const int64_t n_fft = n_ffts[r], hop = hop_lengths[r], pad = n_fft / 2;
+    const int64_t n_fft = n_ffts[r], hop = hop_lengths[r];
     TORCH_CHECK_VALUE(n_fft > 0 && hop > 0, kOp, ": expected positive n_ffts and hop_lengths, but got n_ffts[", r,
                       "]=", n_fft, ", hop_lengths[", r, "]=", hop);
-    c10::SymInt n_frames = (T + 2 * pad - n_fft) / hop + 1;
-    at::Tensor s = call_sums(x, y, windows[r], n_fft, hop, n_frames, pad, eps, distance);
-    // The means divide by every bin of every frame of every signal; spectral convergence, a ratio of two of the sums,
-    // is unchanged by the common factor.
-    if (mean) s = s.div(c10::Scalar(B * (n_fft / 2 + 1) * n_frames));
+    LossResolution res{n_fft, hop, n_fft / 2, (T + 2 * (n_fft / 2) - n_fft) / hop + 1, c10::SymInt(1)};
+    // The means divide by every bin of every frame of every signal.
+    if (reduction == "mean") res.count = B * (n_fft / 2 + 1) * res.n_frames;
+    plan.push_back(std::move(res));
+  }
+  return plan;
+}
+
+// S [R, 4]: each resolution's sums divided by its count (spectral convergence, a ratio of two of them, is unchanged
+// by the common factor).
+at::Tensor stft_loss_rows(const at::Tensor& x, const at::Tensor& y, at::TensorList windows,
+                          const std::vector<LossResolution>& plan, double eps, c10::string_view distance) {
+  std::vector<at::Tensor> rows;
+  rows.reserve(plan.size());
+  for (size_t r = 0; r < plan.size(); ++r) {
+    const LossResolution& q = plan[r];
+    at::Tensor s = call_sums(x, y, windows[r], q.n_fft, q.hop, q.n_frames, q.pad, eps, distance);
+    if (q.count != 1) s = s.div(c10::Scalar(q.count));
     rows.push_back(std::move(s));
   }
-  const at::Tensor S = at::stack(rows);  // [R, 4]
+  return at::stack(rows);
+}
+
+// (loss, terms [R, 3]) from S: sc = sqrt(s0) / sqrt(s1), log = s2, lin = s3 (a term of weight 0: 0, not computed);
+// loss = mean over resolutions of weights . terms. safe_sc: s0's square root with gradient 0 at s0 = 0 (for the
+// composite, differentiated by autograd); without, the plain square root (for the autograd node, whose backward
+// writes that gradient itself: csrc/autograd/stft_loss.cpp). Both give the same values.
+std::tuple<at::Tensor, at::Tensor> stft_loss_combine(const at::Tensor& S, at::ArrayRef<double> weights,
+                                                     bool safe_sc) {
+  const int64_t R = S.size(0);
   const at::Tensor zero = at::zeros({R}, S.options());
-  at::Tensor sc = zero, log = zero, lin = zero, total;
-  auto add = [&total](const at::Tensor& t) { total = total.defined() ? total + t : t; };
-  if (w_sc != 0) {
-    // sqrt with gradient 0 at 0 (the Frobenius norm's subgradient there, as torch.norm's backward)
-    const at::Tensor s0 = S.select(1, 0), positive = s0 > 0;
-    sc = at::where(positive, at::where(positive, s0, 1.0).sqrt(), 0.0) / S.select(1, 1).sqrt();
-    add(sc * w_sc);
+  std::array<at::Tensor, 3> cols{zero, zero, zero};
+  if (weights[0] != 0) {
+    const at::Tensor s0 = S.select(1, 0);
+    if (safe_sc) {
+      // sqrt with gradient 0 at 0 (the Frobenius norm's subgradient there, as torch.norm's backward)
+      const at::Tensor positive = s0 > 0;
+      cols[0] = at::where(positive, at::where(positive, s0, 1.0).sqrt(), 0.0) / S.select(1, 1).sqrt();
+    } else {
+      cols[0] = s0.sqrt() / S.select(1, 1).sqrt();  // (the same values)
+    }
   }
-  if (w_log != 0) {
-    log = S.select(1, 2);
-    add(log * w_log);
+  if (weights[1] != 0) cols[1] = S.select(1, 2);
+  if (weights[2] != 0) cols[2] = S.select(1, 3);
+  // loss = sum_k w_k sum_r cols[k][r] / R; equal weights share one product.
+  at::Tensor total;
+  double common = 0;
+  bool equal = true;
+  for (int k = 0; k < 3; ++k) {
+    if (weights[k] == 0) continue;
+    if (common == 0) common = weights[k];
+    equal = equal && weights[k] == common;
   }
-  if (w_lin != 0) {
-    lin = S.select(1, 3);
-    add(lin * w_lin);
+  for (int k = 0; k < 3; ++k) {
+    if (weights[k] == 0) continue;
+    const at::Tensor term = equal ? cols[k] : cols[k] * weights[k];
+    total = total.defined() ? total + term : term;
   }
-  at::Tensor loss = total.defined() ? total.sum() / static_cast<double>(R) : at::zeros({}, S.options());
-  return {loss, at::stack({sc, log, lin}, 1)};
+  at::Tensor loss = total.defined() ? total.sum() * ((equal ? common : 1.0) / static_cast<double>(R))
+                                    : at::zeros({}, S.options());
+  return {loss, at::stack({cols[0], cols[1], cols[2]}, 1)};
+}
+
+std::tuple<at::Tensor, at::Tensor> stft_loss_composite(const at::Tensor& x, const at::Tensor& y,
+                                                       at::TensorList windows, at::IntArrayRef n_ffts,
+                                                       at::IntArrayRef hop_lengths, double eps,
+                                                       c10::string_view distance, c10::string_view reduction,
+                                                       at::ArrayRef<double> weights) {
+  const std::vector<LossResolution> plan = stft_loss_plan(x, windows, n_ffts, hop_lengths, weights, reduction);
+  return stft_loss_combine(stft_loss_rows(x, y, windows, plan, eps, distance), weights, /*safe_sc=*/true);
 }
 
 }  // namespace api
@@ -107,6 +150,12 @@ std::tuple<at::Tensor, at::Tensor> stft_loss(const at::Tensor& x, const at::Tens
 
 }  // namespace spectro
 
-TORCH_LIBRARY_IMPL(spectro, CompositeImplicitAutograd, m) {
+// The composite is every backend's kernel (CPU, CUDA, Meta: below autograd it records nothing); autograd is the node
+// in csrc/autograd/stft_loss.cpp (which falls back to this composite, differentiated step by step, where it does not
+// apply); under vmap the composite runs on the batched tensors.
+TORCH_LIBRARY_IMPL(spectro, CompositeExplicitAutograd, m) {
+  m.impl("stft_loss", TORCH_FN(spectro::api::stft_loss_composite));
+}
+TORCH_LIBRARY_IMPL(spectro, FuncTorchBatchedDecomposition, m) {
   m.impl("stft_loss", TORCH_FN(spectro::api::stft_loss_composite));
 }

@@ -1,4 +1,4 @@
-// spectro — autograd for spectro::stft_loss_sums, at the Autograd dispatch key.
+// spectro — autograd for spectro::stft_loss_sums and spectro::stft_loss, at the Autograd dispatch key.
 //
 // Without gradients to record, the call goes below autograd to the backends (on CUDA, the fused kernel). In reverse
 // mode with x and / or y requiring grad (the training case: the prediction x, a target y usually without grad),
@@ -113,7 +113,131 @@ at::Tensor loss_autograd(const at::Tensor& x, const at::Tensor& y, const at::Ten
                              std::string(distance));
 }
 
+// ---- spectro::stft_loss: every resolution and the terms in one node ---------------------------------------------
+// Forward: S [R, 4] (each resolution's sums over its count; csrc/api/stft_loss.cpp) and (loss, terms) from it, all
+// below autograd. Backward: dL/dS in closed form from dL/dloss and dL/dterms (sc = sqrt(s0 / s1): dsc/ds0 = sc / 2s0,
+// 0 at s0 = 0 as the Frobenius norm's subgradient; dsc/ds1 = -sc / 2s1), then per resolution the sums' backward
+// (dL/dsums = dL/ds / count) and the analysis' adjoint, as LossFunction. One node instead of one per ATen op.
+struct MultiLossFunction : public torch::autograd::Function<MultiLossFunction> {
+  static constexpr bool is_traceable = true;
+
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& y,
+                               const std::vector<at::Tensor>& windows, const std::vector<int64_t>& n_ffts,
+                               const std::vector<int64_t>& hops, double eps, const std::string& distance,
+                               const std::string& reduction, const std::vector<double>& weights) {
+    ctx->set_materialize_grads(false);
+    const auto plan = api::stft_loss_plan(x, windows, n_ffts, hops, weights, reduction);
+    const at::Tensor S = api::stft_loss_rows(x, y, windows, plan, eps, distance);
+    auto [loss, terms] = api::stft_loss_combine(S, weights, /*safe_sc=*/false);
+    auto& d = ctx->saved_data;
+    d["n_ffts"] = n_ffts;
+    d["hops"] = hops;
+    d["eps"] = eps;
+    d["distance"] = distance;
+    d["reduction"] = reduction;
+    d["weights"] = weights;
+    variable_list saved{x, y, S, terms};
+    saved.insert(saved.end(), windows.begin(), windows.end());
+    ctx->save_for_backward(saved);
+    return {loss, terms};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &x = saved[0], &y = saved[1], &S = saved[2], &terms = saved[3];
+    const std::vector<at::Tensor> windows(saved.begin() + 4, saved.end());
+    auto& d = ctx->saved_data;
+    const std::vector<int64_t> n_ffts = d["n_ffts"].toIntVector(), hops = d["hops"].toIntVector();
+    const std::vector<double> weights = d["weights"].toDoubleVector();
+    const double eps = d["eps"].toDouble();
+    const std::string distance = d["distance"].toStringRef(), reduction = d["reduction"].toStringRef();
+    const bool want_x = ctx->needs_input_grad(0), want_y = ctx->needs_input_grad(1);
+    variable_list out(9);
+    const at::Tensor &gl = grads[0], &gt = grads[1];
+    if (!(want_x || want_y) || (!gl.defined() && !gt.defined())) return out;
+    if (at::GradMode::is_enabled()) {
+      // create_graph: the composite's gradient, itself differentiable.
+      auto [loss, t] = api::stft_loss_composite(x, y, windows, n_ffts, hops, eps, distance, reduction, weights);
+      std::vector<at::Tensor> inputs;
+      if (want_x) inputs.push_back(x);
+      if (want_y) inputs.push_back(y);
+      const auto g = torch::autograd::grad({loss, t}, inputs, {gl.defined() ? gl : at::zeros_like(loss),
+                                                               gt.defined() ? gt : at::zeros_like(t)},
+                                           /*retain_graph=*/true, /*create_graph=*/true);
+      out[0] = want_x ? g[0] : at::Tensor();
+      out[1] = want_y ? g[want_x ? 1 : 0] : at::Tensor();
+      return out;
+    }
+    const auto plan = api::stft_loss_plan(x, windows, n_ffts, hops, weights, reduction);
+    const int64_t R = static_cast<int64_t>(plan.size());
+    // dL/dterm k per resolution ([R], or 0-d from dL/dloss alone); undefined: no gradient (weight 0: not computed).
+    auto coef = [&](int k) {
+      at::Tensor c;
+      if (weights[k] == 0) return c;
+      if (gl.defined()) c = gl * (weights[k] / static_cast<double>(R));
+      if (gt.defined()) c = c.defined() ? c + gt.select(1, k) : gt.select(1, k);
+      return c.expand({R});
+    };
+    const at::Tensor a = coef(0), b = coef(1), c = coef(2);
+    const at::Tensor zero = at::zeros({R}, S.options());
+    at::Tensor g0 = zero, g1 = zero;
+    if (a.defined()) {
+      const at::Tensor half = a * terms.select(1, 0) * 0.5, s0 = S.select(1, 0);
+      g0 = at::where(s0 > 0, half / s0, 0.0);
+      g1 = -half / S.select(1, 1);
+    }
+    const at::Tensor gS = at::stack({g0, g1, b.defined() ? b : zero, c.defined() ? c : zero}, 1);
+    at::Tensor gx, gy;
+    for (int64_t r = 0; r < R; ++r) {
+      const LossResolution& q = plan[r];
+      at::Tensor g4 = gS.select(0, r);
+      if (q.count != 1) g4 = g4.div(c10::Scalar(q.count));
+      const at::Tensor G = call_stft_loss_backward(g4, x, y, windows[r], q.n_fft, q.hop, q.n_frames, q.pad,
+                                                   "reflect", eps, distance, want_y);
+      const c10::SymInt T = x.sym_size(1);
+      if (!want_y) {
+        const at::Tensor gxr = call_synthesis(G, windows[r], q.n_fft, q.hop, T, q.pad, "reflect", false,
+                                              kernels::name_of(kernels::adjoint(kernels::FftMode::Rfft)), 1.0);
+        gx = gx.defined() ? gx.add_(gxr) : gxr;
+      } else {
+        const at::Tensor gz = call_synthesis(G, windows[r], q.n_fft, q.hop, T, q.pad, "reflect", false,
+                                             kernels::name_of(kernels::adjoint(kernels::FftMode::Fft)), 1.0);
+        gx = gx.defined() ? gx.add_(gz) : gz;  // (complex: dL/dx + i dL/dy, split below)
+      }
+    }
+    if (want_y) {
+      const at::Tensor parts = at::view_as_real(gx);
+      out[1] = parts.select(-1, 1);
+      if (want_x) out[0] = parts.select(-1, 0);
+    } else {
+      out[0] = gx;
+    }
+    return out;
+  }
+};
+
+std::tuple<at::Tensor, at::Tensor> multi_loss_autograd(const at::Tensor& x, const at::Tensor& y,
+                                                       at::TensorList windows, at::IntArrayRef n_ffts,
+                                                       at::IntArrayRef hop_lengths, double eps,
+                                                       c10::string_view distance, c10::string_view reduction,
+                                                       at::ArrayRef<double> weights) {
+  bool window_grad = false;
+  for (const at::Tensor& w : windows) window_grad = window_grad || needs_autograd(w);
+  const bool reverse_only = at::GradMode::is_enabled() && (needs_autograd(x) || needs_autograd(y)) &&
+                            !has_tangent(x) && !has_tangent(y) && !window_grad && !under_functorch();
+  if (reverse_only) {
+    const auto out = MultiLossFunction::apply(x, y, windows.vec(), n_ffts.vec(), hop_lengths.vec(), eps,
+                                              std::string(distance), std::string(reduction), weights.vec());
+    return {out[0], out[1]};
+  }
+  // (nothing to record, or forward mode, torch.func, window gradients: the composite, differentiable at every step)
+  return api::stft_loss_composite(x, y, windows, n_ffts, hop_lengths, eps, distance, reduction, weights);
+}
+
 }  // namespace
 }  // namespace spectro
 
-TORCH_LIBRARY_IMPL(spectro, Autograd, m) { m.impl("stft_loss_sums", TORCH_FN(spectro::loss_autograd)); }
+TORCH_LIBRARY_IMPL(spectro, Autograd, m) {
+  m.impl("stft_loss_sums", TORCH_FN(spectro::loss_autograd));
+  m.impl("stft_loss", TORCH_FN(spectro::multi_loss_autograd));
+}

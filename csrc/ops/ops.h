@@ -8,6 +8,8 @@
 
 #include <optional>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "../kernels/common.h"
 #include "../kernels/fft_mode.h"
@@ -162,6 +164,26 @@ at::Tensor call_stft_loss_backward(const at::Tensor& grad, const at::Tensor& x, 
                                    const at::Tensor& window, int64_t n_fft, int64_t hop_length,
                                    const c10::SymInt& n_frames, int64_t pad, const std::string& pad_mode, double eps,
                                    const std::string& distance, bool grad_target);
+
+// ---- spectro::stft_loss (csrc/api/stft_loss.cpp; autograd node: csrc/autograd/stft_loss.cpp) ------------------
+struct LossResolution {
+  int64_t n_fft, hop, pad;
+  c10::SymInt n_frames;
+  c10::SymInt count;  // the divisor of the sums: bins x frames x batch for "mean", else 1
+};
+namespace api {
+std::vector<LossResolution> stft_loss_plan(const at::Tensor& x, at::TensorList windows, at::IntArrayRef n_ffts,
+                                           at::IntArrayRef hop_lengths, at::ArrayRef<double> weights,
+                                           c10::string_view reduction);
+at::Tensor stft_loss_rows(const at::Tensor& x, const at::Tensor& y, at::TensorList windows,
+                          const std::vector<LossResolution>& plan, double eps, c10::string_view distance);
+std::tuple<at::Tensor, at::Tensor> stft_loss_combine(const at::Tensor& S, at::ArrayRef<double> weights, bool safe_sc);
+std::tuple<at::Tensor, at::Tensor> stft_loss_composite(const at::Tensor& x, const at::Tensor& y,
+                                                       at::TensorList windows, at::IntArrayRef n_ffts,
+                                                       at::IntArrayRef hop_lengths, double eps,
+                                                       c10::string_view distance, c10::string_view reduction,
+                                                       at::ArrayRef<double> weights);
+}  // namespace api
 
 // The dtype checks of an op's input (`name`: x or spec) and window, shared by the device and Meta kernels.
 void check_input_dtypes(const char* op, const char* name, const at::Tensor& input, const at::Tensor& window,
