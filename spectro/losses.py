@@ -21,12 +21,13 @@ Parallel WaveGAN ``MultiResolutionSTFTLoss`` (returns         :class:`spectro.Mu
 Implementation. The common multi-resolution case (spectral convergence + log and linear magnitude distances over
 several resolutions, ``reduction`` "mean" or "sum", optionally after perceptual weighting) is one C++ op,
 ``spectro::stft_loss`` (:func:`_mrstft_op`), over one ``spectro::stft_loss_sums`` per resolution: on CUDA one kernel
-transforms both signals together (x + i y, one complex FFT per frame), forms the clamped magnitudes and the four sums the terms need, and never writes
-a spectrum; its backward is one kernel (both spectra recomputed, the magnitude gradients formed per bin) plus the
-analysis' adjoint. On the CPU the op is its composite definition (spectro.stft's analysis + ATen ops). The other terms
-(``w_phs``, ``scale="mel"``, ``scale_invariance``, ``reduction="none"``) take the general composite path
-:func:`_general_terms`. The mel losses run ``spectro::mel_analysis`` (one kernel per scale and signal on CUDA, its
-backward one kernel plus the adjoint) and ATen's elementwise ops and means on the mel spectrograms. Half-precision
+transforms both signals together (x + i y, one complex FFT per frame), forms the clamped magnitudes and the four
+sums the terms need, and never writes a spectrum; its backward (one autograd node) is one kernel per resolution
+(both spectra recomputed, the magnitude gradients formed per bin) plus the analysis' adjoint. On the CPU the op is
+its composite definition (spectro.stft's analysis + ATen ops). The other terms (``w_phs``, ``scale="mel"``,
+``scale_invariance``, ``reduction="none"``) take the general composite path :func:`_general_terms`. The mel loss
+against a target signal is one C++ op, ``spectro::mel_loss`` (:func:`_mel_loss_op`): ``spectro::mel_analysis`` per
+scale and signal (one kernel each on CUDA, its backward one kernel plus the adjoint) and ATen's means. Half-precision
 inputs (e.g. under ``torch.autocast``) are computed in float32 with autocast disabled inside the loss; gradients
 come back in the input's dtype.
 
@@ -624,6 +625,17 @@ class _MelConfig:
         return [_periodic_hann64(w).to(torch.float32) for w, _, _, _, _ in self.scales]
 
 
+def _mel_pads(cfg: _MelConfig, T: int, name: str) -> List[int]:
+    """Each scale's reflect padding (w // 2 centred, (w - h) // 2 for "same"), after checking a signal of T samples
+    (`name`) is long enough for it."""
+    pads = []
+    for i, (w, h, _, _, _) in enumerate(cfg.scales):
+        pad = w // 2 if cfg.padding == "center" else (w - h) // 2
+        _check_length(cfg.fn, name, T, w, f"window_lengths[{i}]={w} with padding={cfg.padding!r}", pad)
+        pads.append(pad)
+    return pads
+
+
 def _mel_spectrograms(cfg: _MelConfig, x: torch.Tensor, windows, fbs, name: str,
                       log: bool = False) -> List[torch.Tensor]:
     """The mel spectrogram of x (..., T) at every scale: (..., n_mels, frames) each, float32 (float64 input:
@@ -633,16 +645,13 @@ def _mel_spectrograms(cfg: _MelConfig, x: torch.Tensor, windows, fbs, name: str,
     the same kernel, and its derivative in the backward's)."""
     T = x.shape[-1]
     batch = x.shape[:-1]
-    for i, (w, h, _, _, _) in enumerate(cfg.scales):
-        pad = w // 2 if cfg.padding == "center" else (w - h) // 2
-        _check_length(cfg.fn, name, T, w, f"window_lengths[{i}]={w} with padding={cfg.padding!r}", pad)
+    pads = _mel_pads(cfg, T, name)
     with torch.autocast(x.device.type, enabled=False):  # the loss runs in float32 / float64
         x2d = x.reshape(-1, T).to(_compute_dtype(x))
         out = []
-        for (w, h, _, _, _), window, fb in zip(cfg.scales, windows, fbs):
+        for (w, h, _, _, _), pad, window, fb in zip(cfg.scales, pads, windows, fbs):
             # One spectro::mel_analysis call per scale: on CUDA one kernel forward and, for a signal that requires
             # grad, one kernel (the spectrum recomputed) + the analysis' adjoint backward.
-            pad = w // 2 if cfg.padding == "center" else (w - h) // 2
             n_frames = 1 + (T + 2 * pad - w) // h
             stage = ("clamp", cfg.clamp_eps, cfg.pow / LN10) if log else ("none", 0.0, 1.0)
             mel = torch.ops.spectro.mel_analysis(
@@ -656,11 +665,7 @@ def _mel_loss_op(cfg: _MelConfig, x, y, windows, fbs):
     """The loss against a target signal: one C++ op, ``spectro::mel_loss`` (one mel_analysis per scale and signal,
     the log-mels from its log stage when mag_weight is 0, the means and the sum over scales in ATen)."""
     T = x.shape[-1]
-    pads = []
-    for i, (w, h, _, _, _) in enumerate(cfg.scales):
-        pad = w // 2 if cfg.padding == "center" else (w - h) // 2
-        _check_length(cfg.fn, "input", T, w, f"window_lengths[{i}]={w} with padding={cfg.padding!r}", pad)
-        pads.append(pad)
+    pads = _mel_pads(cfg, T, "input")
     dtype = _compute_dtype(x)
     with torch.autocast(x.device.type, enabled=False):  # the loss runs in float32 / float64
         return torch.ops.spectro.mel_loss(

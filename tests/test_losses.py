@@ -796,7 +796,8 @@ def test_stft_loss_op_errors(device):
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
-@pytest.mark.parametrize("weights", [(1.0, 1.0, 0.0), (0.5, 0.0, 2.0), (0.0, 0.0, 0.0)], ids=["sc-log", "sc-lin", "none"])
+@pytest.mark.parametrize("weights", [(1.0, 1.0, 0.0), (0.5, 0.0, 2.0), (0.0, 0.0, 0.0)],
+                         ids=["sc-log", "sc-lin", "none"])
 def test_stft_loss_multi_op_matches_sums(device, reduction, weights):
     """spectro::stft_loss (all resolutions, one op; its own autograd node) against its definition over stft_loss_sums:
     the terms, the weighted mean over resolutions, and the gradients of both signals through both outputs."""

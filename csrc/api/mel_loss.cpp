@@ -1,5 +1,5 @@
-// spectro — spectro::mel_loss: the multi-scale mel-spectrogram L1 loss of DAC / BigVGAN (and, with one scale, HiFi-GAN's
-// and Vocos') as one op, over one spectro::mel_analysis per scale and signal.
+// spectro — spectro::mel_loss: the multi-scale mel-spectrogram L1 loss of DAC / BigVGAN (and, with one scale,
+// HiFi-GAN's and Vocos') as one op, over one spectro::mel_analysis per scale and signal.
 //
 //   per scale i (window w_i of n_fft_i samples, hop_lengths[i], reflect padding of pads[i] samples on each side;
 //   mels M = basis_i . sqrt(|STFT|^2 + mag_eps)):

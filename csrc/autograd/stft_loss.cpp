@@ -37,6 +37,37 @@ at::Tensor call_loss_below_autograd(const at::Tensor& x, const at::Tensor& y, co
   return op.call(x, y, window, n_fft, hop, std::move(n_frames), pad, pad_mode, eps, distance);
 }
 
+// The input gradients from a spectrum gradient G of the loss sums: with x only, the onesided dL/dX whose adjoint is
+// the rfft analysis' ("irfft_half"); with y too, the packed x + i y gradient whose adjoint is the complex analysis'
+// ("ifft"), dL/dx + i dL/dy (split by put_input_grads).
+at::Tensor input_grad_of(const at::Tensor& G, const at::Tensor& window, int64_t n_fft, int64_t hop,
+                         const c10::SymInt& T, int64_t pad, const std::string& pad_mode, bool packed) {
+  const auto mode = packed ? kernels::FftMode::Fft : kernels::FftMode::Rfft;
+  return call_synthesis(G, window, n_fft, hop, T, pad, pad_mode, false, kernels::name_of(kernels::adjoint(mode)), 1.0);
+}
+
+// out[0] = dL/dx, out[1] = dL/dy from input_grad_of's result (real with x only, complex with y).
+void put_input_grads(const at::Tensor& g, bool want_x, bool want_y, variable_list& out) {
+  if (!want_y) {
+    out[0] = g;
+    return;
+  }
+  const at::Tensor parts = at::view_as_real(g);
+  if (want_x) out[0] = parts.select(-1, 0);
+  out[1] = parts.select(-1, 1);
+}
+
+// create_graph: the gradients of the composite's outputs, themselves differentiable, into out[0] / out[1].
+void composite_grads(const variable_list& outputs, const variable_list& grad_outputs, const at::Tensor& x,
+                     const at::Tensor& y, bool want_x, bool want_y, variable_list& out) {
+  std::vector<at::Tensor> inputs;
+  if (want_x) inputs.push_back(x);
+  if (want_y) inputs.push_back(y);
+  const auto g = torch::autograd::grad(outputs, inputs, grad_outputs, /*retain_graph=*/true, /*create_graph=*/true);
+  if (want_x) out[0] = g[0];
+  if (want_y) out[1] = g[want_x ? 1 : 0];
+}
+
 struct LossFunction : public torch::autograd::Function<LossFunction> {
   static constexpr bool is_traceable = true;
 
@@ -68,29 +99,13 @@ struct LossFunction : public torch::autograd::Function<LossFunction> {
     variable_list out(10);
     if (!grads[0].defined() || !(want_x || want_y)) return out;
     if (at::GradMode::is_enabled()) {
-      // create_graph: the composite's gradient, itself differentiable.
       const at::Tensor sums = stft_loss_composite(x, y, window, n_fft, hop, n_frames, pad, pad_mode, eps, distance);
-      std::vector<at::Tensor> inputs;
-      if (want_x) inputs.push_back(x);
-      if (want_y) inputs.push_back(y);
-      const auto g = torch::autograd::grad({sums}, inputs, {grads[0]}, /*retain_graph=*/true, /*create_graph=*/true);
-      out[0] = want_x ? g[0] : at::Tensor();
-      out[1] = want_y ? g[want_x ? 1 : 0] : at::Tensor();
+      composite_grads({sums}, {grads[0]}, x, y, want_x, want_y, out);
       return out;
     }
     const at::Tensor G = call_stft_loss_backward(grads[0], x, y, window, n_fft, hop, n_frames, pad, pad_mode, eps,
                                                  distance, want_y);
-    const c10::SymInt T = x.sym_size(1);
-    if (!want_y) {
-      out[0] = call_synthesis(G, window, n_fft, hop, T, pad, pad_mode, false,
-                              kernels::name_of(kernels::adjoint(kernels::FftMode::Rfft)), 1.0);
-    } else {
-      const at::Tensor gz = call_synthesis(G, window, n_fft, hop, T, pad, pad_mode, false,
-                                           kernels::name_of(kernels::adjoint(kernels::FftMode::Fft)), 1.0);
-      const at::Tensor parts = at::view_as_real(gz);
-      if (want_x) out[0] = parts.select(-1, 0);
-      out[1] = parts.select(-1, 1);
-    }
+    put_input_grads(input_grad_of(G, window, n_fft, hop, x.sym_size(1), pad, pad_mode, want_y), want_x, want_y, out);
     return out;
   }
 };
@@ -156,16 +171,9 @@ struct MultiLossFunction : public torch::autograd::Function<MultiLossFunction> {
     const at::Tensor &gl = grads[0], &gt = grads[1];
     if (!(want_x || want_y) || (!gl.defined() && !gt.defined())) return out;
     if (at::GradMode::is_enabled()) {
-      // create_graph: the composite's gradient, itself differentiable.
       auto [loss, t] = api::stft_loss_composite(x, y, windows, n_ffts, hops, eps, distance, reduction, weights);
-      std::vector<at::Tensor> inputs;
-      if (want_x) inputs.push_back(x);
-      if (want_y) inputs.push_back(y);
-      const auto g = torch::autograd::grad({loss, t}, inputs, {gl.defined() ? gl : at::zeros_like(loss),
-                                                               gt.defined() ? gt : at::zeros_like(t)},
-                                           /*retain_graph=*/true, /*create_graph=*/true);
-      out[0] = want_x ? g[0] : at::Tensor();
-      out[1] = want_y ? g[want_x ? 1 : 0] : at::Tensor();
+      composite_grads({loss, t}, {gl.defined() ? gl : at::zeros_like(loss), gt.defined() ? gt : at::zeros_like(t)},
+                      x, y, want_x, want_y, out);
       return out;
     }
     const auto plan = api::stft_loss_plan(x, windows, n_ffts, hops, weights, reduction);
@@ -187,31 +195,17 @@ struct MultiLossFunction : public torch::autograd::Function<MultiLossFunction> {
       g1 = -half / S.select(1, 1);
     }
     const at::Tensor gS = at::stack({g0, g1, b.defined() ? b : zero, c.defined() ? c : zero}, 1);
-    at::Tensor gx, gy;
+    at::Tensor g;  // summed over resolutions (with y: complex, dL/dx + i dL/dy)
     for (int64_t r = 0; r < R; ++r) {
       const LossResolution& q = plan[r];
       at::Tensor g4 = gS.select(0, r);
       if (q.count != 1) g4 = g4.div(c10::Scalar(q.count));
       const at::Tensor G = call_stft_loss_backward(g4, x, y, windows[r], q.n_fft, q.hop, q.n_frames, q.pad,
                                                    "reflect", eps, distance, want_y);
-      const c10::SymInt T = x.sym_size(1);
-      if (!want_y) {
-        const at::Tensor gxr = call_synthesis(G, windows[r], q.n_fft, q.hop, T, q.pad, "reflect", false,
-                                              kernels::name_of(kernels::adjoint(kernels::FftMode::Rfft)), 1.0);
-        gx = gx.defined() ? gx.add_(gxr) : gxr;
-      } else {
-        const at::Tensor gz = call_synthesis(G, windows[r], q.n_fft, q.hop, T, q.pad, "reflect", false,
-                                             kernels::name_of(kernels::adjoint(kernels::FftMode::Fft)), 1.0);
-        gx = gx.defined() ? gx.add_(gz) : gz;  // (complex: dL/dx + i dL/dy, split below)
-      }
+      const at::Tensor gr = input_grad_of(G, windows[r], q.n_fft, q.hop, x.sym_size(1), q.pad, "reflect", want_y);
+      g = g.defined() ? g.add_(gr) : gr;
     }
-    if (want_y) {
-      const at::Tensor parts = at::view_as_real(gx);
-      out[1] = parts.select(-1, 1);
-      if (want_x) out[0] = parts.select(-1, 0);
-    } else {
-      out[0] = gx;
-    }
+    put_input_grads(g, want_x, want_y, out);
     return out;
   }
 };
