@@ -47,6 +47,25 @@ def want_cuda() -> bool:
     return torch.version.cuda is not None and CUDA_HOME is not None
 
 
+def runtime_library_dirs(cuda: bool):
+    """The folders of the shared libraries libspectro.so needs: torch's lib folder and, for CUDA, the folder of the CUDA
+    runtime torch loaded (a pip wheel's nvidia/.../lib, else CUDA_HOME's).
+
+    They become libspectro.so's RUNPATH, so that a C++ program finds them however it was linked: a RUNPATH is not
+    inherited, and the program's own (which names torch's lib folder) does not serve the libraries it loads.
+    """
+    dirs = [os.path.join(os.path.dirname(torch.__file__), "lib")]
+    if cuda:
+        cudart = None
+        try:
+            with open("/proc/self/maps") as maps:
+                cudart = next((line.split()[-1] for line in maps if "/libcudart.so" in line), None)
+        except OSError:
+            pass
+        dirs.append(os.path.dirname(cudart) if cudart else os.path.join(CUDA_HOME, "lib64"))
+    return dirs
+
+
 def sources(*patterns):
     return sorted(f for p in patterns for f in glob.glob(os.path.join("csrc", p)))
 
@@ -56,14 +75,17 @@ def extensions():
     include_dirs = [os.path.join(ROOT, "spectro", "include")]
     cxx = ["-O3", "-Wall", "-Wno-unused-function"]
     lib_sources = sources("ops/*.cpp", "api/*.cpp", "autograd/*.cpp")
-    if want_cuda():
+    cuda = want_cuda()
+    rpath = ["-Wl,-rpath," + d for d in runtime_library_dirs(cuda)]
+    if cuda:
         os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "9.0")
         lib_sources += sources("ops/*.cu", "kernels/cuda/instances/*.cu")
         nvcc = ["-O3", "-lineinfo", "--expt-relaxed-constexpr"]
         lib = CUDAExtension(LIB, lib_sources, include_dirs=include_dirs,
-                            extra_compile_args={"cxx": cxx, "nvcc": nvcc})
+                            extra_compile_args={"cxx": cxx, "nvcc": nvcc}, extra_link_args=rpath)
     else:
-        lib = CppExtension(LIB, lib_sources, include_dirs=include_dirs, extra_compile_args={"cxx": cxx})
+        lib = CppExtension(LIB, lib_sources, include_dirs=include_dirs, extra_compile_args={"cxx": cxx},
+                           extra_link_args=rpath)
     # The library serves C++ programs too: it must not need libtorch_python (which needs a Python interpreter).
     lib.libraries = [name for name in lib.libraries if name != "torch_python"]
     binding = CppExtension(
