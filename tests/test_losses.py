@@ -772,6 +772,9 @@ def test_stft_loss_op_opcheck(device):
         args = (x, y, win, 64, 16, 1 + 700 // 16, 32, "reflect", 1e-8, distance)
         opcheck(torch.ops.spectro.stft_loss_sums.default, args)
         opcheck(torch.ops.spectro.stft_loss_sums.default, (x.clone().requires_grad_(), y) + args[2:])
+        for grad_target in (False, True):  # (the backward's composite traces to the same values)
+            opcheck(torch.ops.spectro.stft_loss_sums_backward.default,
+                    (torch.ones(4, device=device),) + args + (grad_target,))
 
 
 def test_stft_loss_op_errors(device):
@@ -795,12 +798,15 @@ def test_stft_loss_op_errors(device):
         op(x, y, win, 64, 0, 44, 32, "reflect", 1e-8, "L1")
 
 
+@pytest.mark.kernel_paths
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 @pytest.mark.parametrize("weights", [(1.0, 1.0, 0.0), (0.5, 0.0, 2.0), (0.0, 0.0, 0.0)],
                          ids=["sc-log", "sc-lin", "none"])
 def test_stft_loss_multi_op_matches_sums(device, reduction, weights):
-    """spectro::stft_loss (all resolutions, one op; its own autograd node) against its definition over stft_loss_sums:
-    the terms, the weighted mean over resolutions, and the gradients of both signals through both outputs."""
+    """spectro::stft_loss (all resolutions, one op; its own autograd node; on CUDA's fused path every resolution's
+    loss kernel and one combine kernel, forward and backward) against its definition over stft_loss_sums: the terms,
+    the weighted mean over resolutions, and the gradients of both signals through both outputs. Without gradients
+    to record the op's backend kernel runs directly: the same bits."""
     x, y = _signals((3, 1500), device, seed=11)
     geometries = ((256, 64), (128, 30), (400, 100))
     windows = [torch.hann_window(n, device=device) for n, _ in geometries]
@@ -810,6 +816,11 @@ def test_stft_loss_multi_op_matches_sums(device, reduction, weights):
         loss, terms = torch.ops.spectro.stft_loss(xg, yg, windows, [g[0] for g in geometries],
                                                   [g[1] for g in geometries], 1e-7, "L1", reduction, list(weights))
         assert terms.shape == (3, 3) and loss.shape == () and loss.dtype == terms.dtype == torch.float32
+        with torch.no_grad():
+            loss_ng, terms_ng = torch.ops.spectro.stft_loss(x, y, windows, [g[0] for g in geometries],
+                                                            [g[1] for g in geometries], 1e-7, "L1", reduction,
+                                                            list(weights))
+        assert torch.equal(loss_ng, loss.detach()) and torch.equal(terms_ng, terms.detach())
         xr, yr = x.clone().requires_grad_(True), y.clone().requires_grad_(grad_y)
         ref_terms, ref_loss = [], 0.0
         for (n, h), w in zip(geometries, windows):
@@ -840,6 +851,28 @@ def test_stft_loss_multi_op_matches_sums(device, reduction, weights):
                 torch.testing.assert_close(g, gr, rtol=0, atol=1e-5 * float(gr.abs().max()))
 
 
+@pytest.mark.kernel_paths
+def test_stft_loss_multi_op_many_resolutions(device):
+    """More resolutions than CUDA's combine kernel takes at once (16) give the composite on every device: the loss and
+    the gradient equal the mean of the one-resolution losses (each the fused path on CUDA)."""
+    x, y = _signals((2, 900), device, seed=16)
+    geometries = [(32 + 8 * i, 8 + i) for i in range(17)]
+    windows = [torch.hann_window(n, device=device) for n, _ in geometries]
+    weights = [1.0, 1.0, 0.5]
+    xg = x.clone().requires_grad_(True)
+    loss, terms = torch.ops.spectro.stft_loss(xg, y, windows, [n for n, _ in geometries], [h for _, h in geometries],
+                                              1e-7, "L1", "mean", weights)
+    xr = x.clone().requires_grad_(True)
+    parts = [torch.ops.spectro.stft_loss(xr, y, [w], [n], [h], 1e-7, "L1", "mean", weights)
+             for (n, h), w in zip(geometries, windows)]
+    ref = torch.stack([p[0] for p in parts]).mean()
+    torch.testing.assert_close(terms, torch.cat([p[1] for p in parts]).detach(), rtol=1e-5, atol=0)
+    torch.testing.assert_close(loss, ref.detach(), rtol=1e-5, atol=0)
+    (g,) = torch.autograd.grad(loss, xg)
+    (gr,) = torch.autograd.grad(ref, xr)
+    torch.testing.assert_close(g, gr, rtol=0, atol=1e-5 * float(gr.abs().max()))
+
+
 def test_stft_loss_multi_op_opcheck_and_errors(device):
     try:  # torch >= 2.4
         from torch.library import opcheck
@@ -850,6 +883,13 @@ def test_stft_loss_multi_op_opcheck_and_errors(device):
     op = torch.ops.spectro.stft_loss
     args = (x.clone().requires_grad_(), y, wins, [64, 32], [16, 8], 1e-7, "L1", "mean", [1.0, 1.0, 0.5])
     opcheck(op.default, args)
+    # (the loss' forward and backward below its autograd node, called with nothing to differentiate)
+    plain = (x,) + args[1:]
+    opcheck(torch.ops.spectro.stft_loss_forward.default, plain)
+    loss, terms, sums = torch.ops.spectro.stft_loss_forward(*plain)
+    for grad_target in (False, True):
+        opcheck(torch.ops.spectro.stft_loss_backward.default,
+                (torch.ones((), device=device), None) + plain + (sums, terms, grad_target))
     with pytest.raises(ValueError, match="n_ffts, hop_lengths and windows must have the same length"):
         op(x, y, wins, [64, 32], [16], 1e-7, "L1", "mean", [1.0, 1.0, 0.0])
     with pytest.raises(ValueError, match="at least one resolution"):

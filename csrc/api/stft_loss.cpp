@@ -7,8 +7,9 @@
 //   loss = mean over r of (w_sc sc[r] + w_log log[r] + w_lin lin[r])
 // Returns (loss, terms [R, 3] = (sc, log, lin) per resolution; a term of weight 0 is not computed and reads 0).
 //
-// Registered at CompositeExplicitAutograd (every backend, Meta included) with its own autograd node
-// (csrc/autograd/stft_loss.cpp: one node for the whole loss, whose backward runs the sums' backward per resolution);
+// Registered at CompositeExplicitAutograd (every backend, Meta included; CUDA has its own kernel, csrc/ops/cuda.cu:
+// every resolution's fused loss kernel and one combine kernel) with its own autograd node (csrc/autograd/stft_loss.cpp:
+// one node for the whole loss over spectro::stft_loss_forward / stft_loss_backward, whose composites are here);
 // torch.compile and torch.export see one spectro::stft_loss call. Everything runs from C++: one Python call per
 // loss, no host sync.
 #include <ATen/ATen.h>
@@ -132,6 +133,59 @@ std::tuple<at::Tensor, at::Tensor> stft_loss_composite(const at::Tensor& x, cons
   return stft_loss_combine(stft_loss_rows(x, y, windows, plan, eps, distance), weights, /*safe_sc=*/true);
 }
 
+std::tuple<at::Tensor, at::Tensor, at::Tensor> stft_loss_forward_composite(
+    const at::Tensor& x, const at::Tensor& y, at::TensorList windows, at::IntArrayRef n_ffts,
+    at::IntArrayRef hop_lengths, double eps, c10::string_view distance, c10::string_view reduction,
+    at::ArrayRef<double> weights) {
+  const std::vector<LossResolution> plan = stft_loss_plan(x, windows, n_ffts, hop_lengths, weights, reduction);
+  at::Tensor S = stft_loss_rows(x, y, windows, plan, eps, distance);
+  auto [loss, terms] = stft_loss_combine(S, weights, /*safe_sc=*/false);
+  return {loss, terms, S};
+}
+
+// dL/dS in closed form (sc = sqrt(s0) / sqrt(s1): dsc/ds0 = sc / 2 s0, 0 at s0 = 0 as the Frobenius norm's
+// subgradient; dsc/ds1 = -sc / 2 s1), then per resolution the sums' backward (dL/dsums = dL/ds / count) and the
+// analysis' adjoint, summed.
+at::Tensor stft_loss_backward_composite(const std::optional<at::Tensor>& grad_loss,
+                                        const std::optional<at::Tensor>& grad_terms, const at::Tensor& x,
+                                        const at::Tensor& y, at::TensorList windows, at::IntArrayRef n_ffts,
+                                        at::IntArrayRef hop_lengths, double eps, c10::string_view distance,
+                                        c10::string_view reduction, at::ArrayRef<double> weights,
+                                        const at::Tensor& S, const at::Tensor& terms, bool grad_target) {
+  const auto plan = stft_loss_plan(x, windows, n_ffts, hop_lengths, weights, reduction);
+  const int64_t R = static_cast<int64_t>(plan.size());
+  const at::Tensor gl = grad_loss.value_or(at::Tensor()), gt = grad_terms.value_or(at::Tensor());
+  // dL/dterm k per resolution ([R]); undefined: no gradient (weight 0: not computed).
+  auto coef = [&](int k) {
+    at::Tensor c;
+    if (weights[k] == 0) return c;
+    if (gl.defined()) c = gl * (weights[k] / static_cast<double>(R));
+    if (gt.defined()) c = c.defined() ? c + gt.select(1, k) : gt.select(1, k);
+    return c.defined() ? c.expand({R}) : c;
+  };
+  const at::Tensor a = coef(0), b = coef(1), c = coef(2);
+  const at::Tensor zero = at::zeros({R}, S.options());
+  at::Tensor g0 = zero, g1 = zero;
+  if (a.defined()) {
+    const at::Tensor half = a * terms.select(1, 0) * 0.5, s0 = S.select(1, 0);
+    g0 = at::where(s0 > 0, half / s0, 0.0);
+    g1 = -half / S.select(1, 1);
+  }
+  const at::Tensor gS = at::stack({g0, g1, b.defined() ? b : zero, c.defined() ? c : zero}, 1);
+  at::Tensor g;  // summed over resolutions (with y: complex, dL/dx + i dL/dy)
+  const std::string dist(distance);
+  for (int64_t r = 0; r < R; ++r) {
+    const LossResolution& q = plan[r];
+    at::Tensor g4 = gS.select(0, r);
+    if (q.count != 1) g4 = g4.div(c10::Scalar(q.count));
+    const at::Tensor G = call_stft_loss_backward(g4, x, y, windows[r], q.n_fft, q.hop, q.n_frames, q.pad, "reflect",
+                                                 eps, dist, grad_target);
+    const at::Tensor gr = loss_input_grad(G, windows[r], q.n_fft, q.hop, x.sym_size(1), q.pad, "reflect", grad_target);
+    g = g.defined() ? g.add_(gr) : gr;
+  }
+  return g;
+}
+
 }  // namespace api
 
 // The public C++ entry point (spectro/include/spectro/spectro.h): the op through the dispatcher.
@@ -155,6 +209,8 @@ std::tuple<at::Tensor, at::Tensor> stft_loss(const at::Tensor& x, const at::Tens
 // apply); under vmap the composite runs on the batched tensors.
 TORCH_LIBRARY_IMPL(spectro, CompositeExplicitAutograd, m) {
   m.impl("stft_loss", TORCH_FN(spectro::api::stft_loss_composite));
+  m.impl("stft_loss_forward", TORCH_FN(spectro::api::stft_loss_forward_composite));
+  m.impl("stft_loss_backward", TORCH_FN(spectro::api::stft_loss_backward_composite));
 }
 TORCH_LIBRARY_IMPL(spectro, FuncTorchBatchedDecomposition, m) {
   m.impl("stft_loss", TORCH_FN(spectro::api::stft_loss_composite));

@@ -37,16 +37,7 @@ at::Tensor call_loss_below_autograd(const at::Tensor& x, const at::Tensor& y, co
   return op.call(x, y, window, n_fft, hop, std::move(n_frames), pad, pad_mode, eps, distance);
 }
 
-// The input gradients from a spectrum gradient G of the loss sums: with x only, the onesided dL/dX whose adjoint is
-// the rfft analysis' ("irfft_half"); with y too, the packed x + i y gradient whose adjoint is the complex analysis'
-// ("ifft"), dL/dx + i dL/dy (split by put_input_grads).
-at::Tensor input_grad_of(const at::Tensor& G, const at::Tensor& window, int64_t n_fft, int64_t hop,
-                         const c10::SymInt& T, int64_t pad, const std::string& pad_mode, bool packed) {
-  const auto mode = packed ? kernels::FftMode::Fft : kernels::FftMode::Rfft;
-  return call_synthesis(G, window, n_fft, hop, T, pad, pad_mode, false, kernels::name_of(kernels::adjoint(mode)), 1.0);
-}
-
-// out[0] = dL/dx, out[1] = dL/dy from input_grad_of's result (real with x only, complex with y).
+// out[0] = dL/dx, out[1] = dL/dy from loss_input_grad's result (real with x only, complex with y).
 void put_input_grads(const at::Tensor& g, bool want_x, bool want_y, variable_list& out) {
   if (!want_y) {
     out[0] = g;
@@ -105,7 +96,8 @@ struct LossFunction : public torch::autograd::Function<LossFunction> {
     }
     const at::Tensor G = call_stft_loss_backward(grads[0], x, y, window, n_fft, hop, n_frames, pad, pad_mode, eps,
                                                  distance, want_y);
-    put_input_grads(input_grad_of(G, window, n_fft, hop, x.sym_size(1), pad, pad_mode, want_y), want_x, want_y, out);
+    put_input_grads(loss_input_grad(G, window, n_fft, hop, x.sym_size(1), pad, pad_mode, want_y), want_x, want_y,
+                    out);
     return out;
   }
 };
@@ -129,10 +121,53 @@ at::Tensor loss_autograd(const at::Tensor& x, const at::Tensor& y, const at::Ten
 }
 
 // ---- spectro::stft_loss: every resolution and the terms in one node ---------------------------------------------
-// Forward: S [R, 4] (each resolution's sums over its count; csrc/api/stft_loss.cpp) and (loss, terms) from it, all
-// below autograd. Backward: dL/dS in closed form from dL/dloss and dL/dterms (sc = sqrt(s0 / s1): dsc/ds0 = sc / 2s0,
-// 0 at s0 = 0 as the Frobenius norm's subgradient; dsc/ds1 = -sc / 2s1), then per resolution the sums' backward
-// (dL/dsums = dL/ds / count) and the analysis' adjoint, as LossFunction. One node instead of one per ATen op.
+// Forward: spectro::stft_loss_forward below autograd, (loss, terms) and S [R, 4] (each resolution's sums over its
+// count) kept for the backward. Backward: spectro::stft_loss_backward, the input gradient from dL/dloss and dL/dterms
+// (csrc/api/stft_loss.cpp has its composite; on CUDA the combine kernel's backward, then per resolution the sums'
+// backward kernel and the analysis' adjoint). One node instead of one per ATen op; without gradients to record, the
+// op's backend kernel directly.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> call_loss_forward_below_autograd(
+    const at::Tensor& x, const at::Tensor& y, at::TensorList windows, at::IntArrayRef n_ffts,
+    at::IntArrayRef hop_lengths, double eps, c10::string_view distance, c10::string_view reduction,
+    at::ArrayRef<double> weights) {
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("spectro::stft_loss_forward", "")
+                             .typed<std::tuple<at::Tensor, at::Tensor, at::Tensor>(
+                                 const at::Tensor&, const at::Tensor&, at::TensorList, at::IntArrayRef,
+                                 at::IntArrayRef, double, c10::string_view, c10::string_view, at::ArrayRef<double>)>();
+  at::AutoDispatchBelowADInplaceOrView guard;
+  return op.call(x, y, windows, n_ffts, hop_lengths, eps, distance, reduction, weights);
+}
+
+std::tuple<at::Tensor, at::Tensor> call_multi_loss_below_autograd(
+    const at::Tensor& x, const at::Tensor& y, at::TensorList windows, at::IntArrayRef n_ffts,
+    at::IntArrayRef hop_lengths, double eps, c10::string_view distance, c10::string_view reduction,
+    at::ArrayRef<double> weights) {
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("spectro::stft_loss", "")
+                             .typed<std::tuple<at::Tensor, at::Tensor>(
+                                 const at::Tensor&, const at::Tensor&, at::TensorList, at::IntArrayRef,
+                                 at::IntArrayRef, double, c10::string_view, c10::string_view, at::ArrayRef<double>)>();
+  at::AutoDispatchBelowADInplaceOrView guard;
+  return op.call(x, y, windows, n_ffts, hop_lengths, eps, distance, reduction, weights);
+}
+
+at::Tensor call_loss_backward(const std::optional<at::Tensor>& grad_loss, const std::optional<at::Tensor>& grad_terms,
+                              const at::Tensor& x, const at::Tensor& y, at::TensorList windows,
+                              at::IntArrayRef n_ffts, at::IntArrayRef hop_lengths, double eps,
+                              c10::string_view distance, c10::string_view reduction, at::ArrayRef<double> weights,
+                              const at::Tensor& sums, const at::Tensor& terms, bool grad_target) {
+  static const auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("spectro::stft_loss_backward", "")
+          .typed<at::Tensor(const std::optional<at::Tensor>&, const std::optional<at::Tensor>&, const at::Tensor&,
+                            const at::Tensor&, at::TensorList, at::IntArrayRef, at::IntArrayRef, double,
+                            c10::string_view, c10::string_view, at::ArrayRef<double>, const at::Tensor&,
+                            const at::Tensor&, bool)>();
+  return op.call(grad_loss, grad_terms, x, y, windows, n_ffts, hop_lengths, eps, distance, reduction, weights, sums,
+                 terms, grad_target);
+}
+
 struct MultiLossFunction : public torch::autograd::Function<MultiLossFunction> {
   static constexpr bool is_traceable = true;
 
@@ -141,9 +176,8 @@ struct MultiLossFunction : public torch::autograd::Function<MultiLossFunction> {
                                const std::vector<int64_t>& hops, double eps, const std::string& distance,
                                const std::string& reduction, const std::vector<double>& weights) {
     ctx->set_materialize_grads(false);
-    const auto plan = api::stft_loss_plan(x, windows, n_ffts, hops, weights, reduction);
-    const at::Tensor S = api::stft_loss_rows(x, y, windows, plan, eps, distance);
-    auto [loss, terms] = api::stft_loss_combine(S, weights, /*safe_sc=*/false);
+    auto [loss, terms, S] = call_loss_forward_below_autograd(x, y, windows, n_ffts, hops, eps, distance, reduction,
+                                                             weights);
     auto& d = ctx->saved_data;
     d["n_ffts"] = n_ffts;
     d["hops"] = hops;
@@ -176,35 +210,10 @@ struct MultiLossFunction : public torch::autograd::Function<MultiLossFunction> {
                       x, y, want_x, want_y, out);
       return out;
     }
-    const auto plan = api::stft_loss_plan(x, windows, n_ffts, hops, weights, reduction);
-    const int64_t R = static_cast<int64_t>(plan.size());
-    // dL/dterm k per resolution ([R], or 0-d from dL/dloss alone); undefined: no gradient (weight 0: not computed).
-    auto coef = [&](int k) {
-      at::Tensor c;
-      if (weights[k] == 0) return c;
-      if (gl.defined()) c = gl * (weights[k] / static_cast<double>(R));
-      if (gt.defined()) c = c.defined() ? c + gt.select(1, k) : gt.select(1, k);
-      return c.expand({R});
-    };
-    const at::Tensor a = coef(0), b = coef(1), c = coef(2);
-    const at::Tensor zero = at::zeros({R}, S.options());
-    at::Tensor g0 = zero, g1 = zero;
-    if (a.defined()) {
-      const at::Tensor half = a * terms.select(1, 0) * 0.5, s0 = S.select(1, 0);
-      g0 = at::where(s0 > 0, half / s0, 0.0);
-      g1 = -half / S.select(1, 1);
-    }
-    const at::Tensor gS = at::stack({g0, g1, b.defined() ? b : zero, c.defined() ? c : zero}, 1);
-    at::Tensor g;  // summed over resolutions (with y: complex, dL/dx + i dL/dy)
-    for (int64_t r = 0; r < R; ++r) {
-      const LossResolution& q = plan[r];
-      at::Tensor g4 = gS.select(0, r);
-      if (q.count != 1) g4 = g4.div(c10::Scalar(q.count));
-      const at::Tensor G = call_stft_loss_backward(g4, x, y, windows[r], q.n_fft, q.hop, q.n_frames, q.pad,
-                                                   "reflect", eps, distance, want_y);
-      const at::Tensor gr = input_grad_of(G, windows[r], q.n_fft, q.hop, x.sym_size(1), q.pad, "reflect", want_y);
-      g = g.defined() ? g.add_(gr) : gr;
-    }
+    const at::Tensor g = call_loss_backward(gl.defined() ? std::optional<at::Tensor>(gl) : std::nullopt,
+                                            gt.defined() ? std::optional<at::Tensor>(gt) : std::nullopt, x, y,
+                                            windows, n_ffts, hops, eps, distance, reduction, weights, S, terms,
+                                            want_y);
     put_input_grads(g, want_x, want_y, out);
     return out;
   }
@@ -224,7 +233,12 @@ std::tuple<at::Tensor, at::Tensor> multi_loss_autograd(const at::Tensor& x, cons
                                               std::string(distance), std::string(reduction), weights.vec());
     return {out[0], out[1]};
   }
-  // (nothing to record, or forward mode, torch.func, window gradients: the composite, differentiable at every step)
+  const bool record = (at::GradMode::is_enabled() && (needs_autograd(x) || needs_autograd(y) || window_grad)) ||
+                      has_tangent(x) || has_tangent(y) || under_functorch();
+  if (!record) {  // (nothing to record: the backend's kernel, on CUDA the fused one)
+    return call_multi_loss_below_autograd(x, y, windows, n_ffts, hop_lengths, eps, distance, reduction, weights);
+  }
+  // (forward mode, torch.func, window gradients: the composite, differentiable at every step)
   return api::stft_loss_composite(x, y, windows, n_ffts, hop_lengths, eps, distance, reduction, weights);
 }
 

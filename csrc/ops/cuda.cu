@@ -379,6 +379,24 @@ at::Tensor stft_loss_cuda(const at::Tensor& x, const at::Tensor& y, const at::Te
   return partials.narrow(0, 0, blocks).sum(0).to(x.scalar_type());
 }
 
+// The loss kernel's backward on z (za) for dL/dsums at grad_sums (kLossSums values of x's dtype on the device): the
+// spectrum gradient, onesided dL/dX or with grad_target the packed G, over a frame-major buffer.
+at::Tensor loss_grad_spectrum(const LossArgs& l, const OpArgs& za, const void* grad_sums, bool grad_target) {
+  const at::Tensor& x = l.x.input;
+  const int64_t batch = x.size(0), n_fft = za.g.n_fft, n_frames = za.g.n_frames;
+  const int64_t bins = grad_target ? n_fft : n_fft / 2 + 1;
+  at::Tensor G = at::empty_strided({batch, bins, n_frames}, {n_frames * bins, 1, bins},
+                                   x.options().dtype(c10::toComplexType(l.y.scalar_type())));
+  if (G.numel() == 0) return G;
+  launch_loss(l, za, [&](auto& p) {
+    using R = std::remove_const_t<std::remove_pointer_t<decltype(p.grad_sums)>>;
+    p.grad_sums = static_cast<const R*>(grad_sums);
+    p.grad_spec = reinterpret_cast<kernels::Complex<R>*>(G.mutable_data_ptr());
+    p.grad_target = grad_target;
+  });
+  return G;
+}
+
 // spectro::stft_loss_sums_backward: the same kernel in its backward mode (both spectra recomputed; dL/dX or the packed
 // G written per bin) where stft_loss_cuda takes it, else the composite. The result over a frame-major buffer.
 at::Tensor stft_loss_backward_cuda(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& y,
@@ -396,18 +414,147 @@ at::Tensor stft_loss_backward_cuda(const at::Tensor& grad, const at::Tensor& x, 
                                         grad_target);
   }
   const OpArgs za = packed_signal(l, n_fft, hop_length, n_frames, pad, pm);
-  const int64_t batch = x.size(0), bins = grad_target ? n_fft : n_fft / 2 + 1;
-  at::Tensor G = at::empty_strided({batch, bins, n_frames}, {n_frames * bins, 1, bins},
-                                   x.options().dtype(c10::toComplexType(x.scalar_type())));
-  if (G.numel() == 0) return G;
   const at::Tensor g = grad.to(x.scalar_type()).contiguous();
-  launch_loss(l, za, [&](auto& p) {
-    using R = std::remove_const_t<std::remove_pointer_t<decltype(p.grad_sums)>>;
-    p.grad_sums = g.const_data_ptr<R>();
-    p.grad_spec = reinterpret_cast<kernels::Complex<R>*>(G.mutable_data_ptr());
-    p.grad_target = grad_target;
+  return loss_grad_spectrum(l, za, g.const_data_ptr(), grad_target);
+}
+
+// ---- spectro::stft_loss / stft_loss_forward / stft_loss_backward: every resolution together ---------------------
+// Forward: x + i y packed once; each resolution's fused loss kernel writes its rows of partial sums into one buffer;
+// one LossCombine kernel (loss_combine.cuh) reduces them in a fixed order and forms S, the terms and the loss: R + 2
+// launches. Backward: one LossCombineBackward kernel (dL/dsums of every resolution, read on the device), x + i y packed
+// once, then per resolution the loss kernel's backward and the analysis' adjoint, summed. Where any resolution is not
+// fused (or more than kMaxLossResolutions of them, a zero batch, half precision), the composite
+// (csrc/api/stft_loss.cpp), whose per-resolution calls still take the fused kernel where they can.
+struct MultiLoss {
+  std::vector<LossResolution> plan;
+  std::vector<LossArgs> args;  // per resolution
+  bool fused = false;
+};
+
+MultiLoss plan_multi_loss(const at::Tensor& x, const at::Tensor& y, at::TensorList windows, at::IntArrayRef n_ffts,
+                          at::IntArrayRef hop_lengths, double eps, c10::string_view distance,
+                          c10::string_view reduction, at::ArrayRef<double> weights) {
+  MultiLoss m;
+  m.plan = api::stft_loss_plan(x, windows, n_ffts, hop_lengths, weights, reduction);
+  const int64_t R = static_cast<int64_t>(m.plan.size());
+  if (R > kernels::cuda::kMaxLossResolutions || x.size(0) == 0) return m;
+  if (x.scalar_type() != at::kFloat && x.scalar_type() != at::kDouble) return m;
+  const std::string dist(distance);
+  for (int64_t r = 0; r < R; ++r) {
+    const LossResolution& q = m.plan[r];
+    m.args.push_back(check_stft_loss(x, y, windows[r], q.n_fft, q.hop, q.n_frames.expect_int(), q.pad, "reflect", eps,
+                                     dist));
+    if (!loss_fused(m.args.back())) return m;
+  }
+  m.fused = true;
+  return m;
+}
+
+// The packed signal's analysis arguments for resolution r.
+OpArgs packed_resolution(const MultiLoss& m, const at::Tensor& z, int64_t r) {
+  const LossResolution& q = m.plan[r];
+  return check_analysis(z, m.args[r].x.window, q.n_fft, q.hop, q.n_frames.expect_int(), q.pad, "reflect", false,
+                        "fft", 1.0, std::nullopt);
+}
+
+template <typename R>
+kernels::cuda::LossCombineParams<R> combine_params(const MultiLoss& m, at::ArrayRef<double> weights) {
+  kernels::cuda::LossCombineParams<R> p;
+  p.resolutions = static_cast<int>(m.plan.size());
+  for (int r = 0; r < p.resolutions; ++r) p.count[r] = static_cast<double>(m.plan[r].count.expect_int());
+  for (int k = 0; k < kernels::cuda::kLossTerms; ++k) p.weight[k] = weights[k];
+  return p;
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> stft_loss_forward_cuda(
+    const at::Tensor& x, const at::Tensor& y, at::TensorList windows, at::IntArrayRef n_ffts,
+    at::IntArrayRef hop_lengths, double eps, c10::string_view distance, c10::string_view reduction,
+    at::ArrayRef<double> weights) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  const MultiLoss m = plan_multi_loss(x, y, windows, n_ffts, hop_lengths, eps, distance, reduction, weights);
+  if (!m.fused) {
+    return api::stft_loss_forward_composite(x, y, windows, n_ffts, hop_lengths, eps, distance, reduction, weights);
+  }
+  const int64_t R = static_cast<int64_t>(m.plan.size()), batch = x.size(0);
+  int64_t rows = 0;  // one row per block, at most one block per frame
+  for (const LossResolution& q : m.plan) rows += batch * q.n_frames.expect_int();
+  const at::Tensor partials = at::empty({rows, kernels::cuda::kLossSums}, x.options().dtype(at::kDouble));
+  at::Tensor S = at::empty({R, kernels::cuda::kLossSums}, x.options());
+  at::Tensor terms = at::empty({R, kernels::cuda::kLossTerms}, x.options());
+  at::Tensor loss = at::empty({}, x.options());
+  const at::Tensor z = at::complex(m.args[0].x.input, m.args[0].y);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "spectro_stft_loss", [&] {
+    auto p = combine_params<scalar_t>(m, weights);
+    int64_t row = 0;
+    for (int64_t r = 0; r < R; ++r) {
+      double* at_rows = partials.mutable_data_ptr<double>() + row * kernels::cuda::kLossSums;
+      const int64_t blocks =
+          launch_loss(m.args[r], packed_resolution(m, z, r), [&](auto& q) { q.partials = at_rows; });
+      p.row0[r] = row;
+      p.rows[r] = blocks;
+      row += blocks;
+    }
+    p.partials = partials.const_data_ptr<double>();
+    p.sums = S.mutable_data_ptr<scalar_t>();
+    p.terms = terms.mutable_data_ptr<scalar_t>();
+    p.loss = loss.mutable_data_ptr<scalar_t>();
+    C10_CUDA_CHECK(kernels::cuda::launch_loss_combine(p, at::cuda::getCurrentCUDAStream()));
   });
-  return G;
+  return {loss, terms, S};
+}
+
+std::tuple<at::Tensor, at::Tensor> stft_loss_multi_cuda(const at::Tensor& x, const at::Tensor& y,
+                                                        at::TensorList windows, at::IntArrayRef n_ffts,
+                                                        at::IntArrayRef hop_lengths, double eps,
+                                                        c10::string_view distance, c10::string_view reduction,
+                                                        at::ArrayRef<double> weights) {
+  auto [loss, terms, S] =
+      stft_loss_forward_cuda(x, y, windows, n_ffts, hop_lengths, eps, distance, reduction, weights);
+  return {loss, terms};
+}
+
+at::Tensor stft_loss_backward_multi_cuda(const std::optional<at::Tensor>& grad_loss,
+                                         const std::optional<at::Tensor>& grad_terms, const at::Tensor& x,
+                                         const at::Tensor& y, at::TensorList windows, at::IntArrayRef n_ffts,
+                                         at::IntArrayRef hop_lengths, double eps, c10::string_view distance,
+                                         c10::string_view reduction, at::ArrayRef<double> weights,
+                                         const at::Tensor& sums, const at::Tensor& terms, bool grad_target) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  const MultiLoss m = plan_multi_loss(x, y, windows, n_ffts, hop_lengths, eps, distance, reduction, weights);
+  const int64_t R = static_cast<int64_t>(m.plan.size());
+  auto usable = [&](const at::Tensor& t, at::IntArrayRef shape) {
+    return t.device() == x.device() && t.scalar_type() == x.scalar_type() && t.sizes() == shape;
+  };
+  const bool shapes_ok = usable(sums, {R, kernels::cuda::kLossSums}) && usable(terms, {R, kernels::cuda::kLossTerms}) &&
+                         (!grad_loss || usable(*grad_loss, {})) &&
+                         (!grad_terms || usable(*grad_terms, {R, kernels::cuda::kLossTerms}));
+  if (!m.fused || !shapes_ok) {
+    return api::stft_loss_backward_composite(grad_loss, grad_terms, x, y, windows, n_ffts, hop_lengths, eps, distance,
+                                             reduction, weights, sums, terms, grad_target);
+  }
+  const at::Tensor gS = at::empty({R, kernels::cuda::kLossSums}, x.options());
+  const at::Tensor S = sums.contiguous(), t = terms.contiguous();
+  const at::Tensor gl = grad_loss ? grad_loss->contiguous() : at::Tensor();
+  const at::Tensor gt = grad_terms ? grad_terms->contiguous() : at::Tensor();
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "spectro_stft_loss_backward", [&] {
+    auto p = combine_params<scalar_t>(m, weights);
+    p.grad_loss = gl.defined() ? gl.const_data_ptr<scalar_t>() : nullptr;
+    p.grad_terms = gt.defined() ? gt.const_data_ptr<scalar_t>() : nullptr;
+    p.sums_in = S.const_data_ptr<scalar_t>();
+    p.terms_in = t.const_data_ptr<scalar_t>();
+    p.grad_sums = gS.mutable_data_ptr<scalar_t>();
+    C10_CUDA_CHECK(kernels::cuda::launch_loss_combine_backward(p, at::cuda::getCurrentCUDAStream()));
+  });
+  const at::Tensor z = at::complex(m.args[0].x.input, m.args[0].y);
+  at::Tensor g;  // summed over resolutions (with y: complex, dL/dx + i dL/dy)
+  for (int64_t r = 0; r < R; ++r) {
+    const LossResolution& q = m.plan[r];
+    const at::Tensor G =
+        loss_grad_spectrum(m.args[r], packed_resolution(m, z, r), gS.select(0, r).const_data_ptr(), grad_target);
+    const at::Tensor gr = loss_input_grad(G, windows[r], q.n_fft, q.hop, x.sym_size(1), q.pad, "reflect", grad_target);
+    g = g.defined() ? g.add_(gr) : gr;
+  }
+  return g;
 }
 
 // Whether the current stream of `device` is being captured into a CUDA graph (istft's NOLA check skips or refuses
@@ -429,4 +576,7 @@ TORCH_LIBRARY_IMPL(spectro, CUDA, m) {
   m.impl("mel_analysis_backward", &spectro::mel_backward_cuda);
   m.impl("stft_loss_sums", &spectro::stft_loss_cuda);
   m.impl("stft_loss_sums_backward", &spectro::stft_loss_backward_cuda);
+  m.impl("stft_loss", &spectro::stft_loss_multi_cuda);
+  m.impl("stft_loss_forward", &spectro::stft_loss_forward_cuda);
+  m.impl("stft_loss_backward", &spectro::stft_loss_backward_multi_cuda);
 }

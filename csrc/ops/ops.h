@@ -165,6 +165,12 @@ at::Tensor call_stft_loss_backward(const at::Tensor& grad, const at::Tensor& x, 
                                    const c10::SymInt& n_frames, int64_t pad, const std::string& pad_mode, double eps,
                                    const std::string& distance, bool grad_target);
 
+// The input gradient from a spectrum gradient G of the loss sums (call_stft_loss_backward's result): with x only
+// (packed false) the onesided dL/dX, whose adjoint is the rfft analysis' ("irfft_half"): dL/dx, real; with y too, the
+// packed x + i y gradient, whose adjoint is the complex analysis' ("ifft"): dL/dx + i dL/dy.
+at::Tensor loss_input_grad(const at::Tensor& G, const at::Tensor& window, int64_t n_fft, int64_t hop,
+                           const c10::SymInt& T, int64_t pad, const std::string& pad_mode, bool packed);
+
 // ---- spectro::stft_loss (csrc/api/stft_loss.cpp; autograd node: csrc/autograd/stft_loss.cpp) ------------------
 struct LossResolution {
   int64_t n_fft, hop, pad;
@@ -183,6 +189,19 @@ std::tuple<at::Tensor, at::Tensor> stft_loss_composite(const at::Tensor& x, cons
                                                        at::IntArrayRef hop_lengths, double eps,
                                                        c10::string_view distance, c10::string_view reduction,
                                                        at::ArrayRef<double> weights);
+// spectro::stft_loss_forward's composite: (loss, terms [R, 3], S [R, 4]: each resolution's sums over its count).
+std::tuple<at::Tensor, at::Tensor, at::Tensor> stft_loss_forward_composite(
+    const at::Tensor& x, const at::Tensor& y, at::TensorList windows, at::IntArrayRef n_ffts,
+    at::IntArrayRef hop_lengths, double eps, c10::string_view distance, c10::string_view reduction,
+    at::ArrayRef<double> weights);
+// spectro::stft_loss_backward's composite: the input gradient (loss_input_grad's, summed over the resolutions) from
+// dL/dloss and dL/dterms (either may be absent) and the forward's S and terms.
+at::Tensor stft_loss_backward_composite(const std::optional<at::Tensor>& grad_loss,
+                                        const std::optional<at::Tensor>& grad_terms, const at::Tensor& x,
+                                        const at::Tensor& y, at::TensorList windows, at::IntArrayRef n_ffts,
+                                        at::IntArrayRef hop_lengths, double eps, c10::string_view distance,
+                                        c10::string_view reduction, at::ArrayRef<double> weights,
+                                        const at::Tensor& sums, const at::Tensor& terms, bool grad_target);
 }  // namespace api
 
 // The dtype checks of an op's input (`name`: x or spec) and window, shared by the device and Meta kernels.

@@ -10,7 +10,8 @@
 //                          one kernel on CUDA; csrc/ops/stft_loss.cpp); stft_loss_sums_backward: dL/dsums -> dL/dX
 //                          (csrc/autograd/stft_loss.cpp)
 //   spectro::stft_loss     x, y [B, T] -> (loss, terms [R, 3])  (the multi-resolution STFT loss over one
-//                          stft_loss_sums per resolution; csrc/api/stft_loss.cpp)
+//                          stft_loss_sums per resolution; csrc/api/stft_loss.cpp); stft_loss_forward /
+//                          stft_loss_backward: the same with the sums kept, and its input gradient (its autograd)
 //   spectro::mel_loss      x, y [B, T] -> loss  (the multi-scale mel L1 loss over mel_analysis; csrc/api/mel_loss.cpp)
 // Input dtypes: x is float32 / float64 (real fft modes) or complex64 / complex128 (fft_mode 'fft'), spec complex64 /
 // complex128; half precision is accepted too (float16 / bfloat16 x, complex32 x or spec), read as it is stored and
@@ -75,6 +76,17 @@ TORCH_LIBRARY(spectro, m) {
   m.def(
       "stft_loss(Tensor x, Tensor y, Tensor[] windows, int[] n_ffts, int[] hop_lengths, float eps, str distance, "
       "str reduction, float[] weights) -> (Tensor, Tensor)");
+  // Its forward and backward below its autograd node (csrc/autograd/stft_loss.cpp): (loss, terms, sums [R, 4]: each
+  // resolution's sums over its count), and the input gradient from dL/dloss and dL/dterms (real dL/dx, or with
+  // grad_target the complex dL/dx + i dL/dy). Composites in csrc/api/stft_loss.cpp; on CUDA a few launches for every
+  // resolution together (csrc/ops/cuda.cu).
+  m.def(
+      "stft_loss_forward(Tensor x, Tensor y, Tensor[] windows, int[] n_ffts, int[] hop_lengths, float eps, "
+      "str distance, str reduction, float[] weights) -> (Tensor, Tensor, Tensor)");
+  m.def(
+      "stft_loss_backward(Tensor? grad_loss, Tensor? grad_terms, Tensor x, Tensor y, Tensor[] windows, int[] n_ffts, "
+      "int[] hop_lengths, float eps, str distance, str reduction, float[] weights, Tensor sums, Tensor terms, "
+      "bool grad_target) -> Tensor");
   // The multi-scale mel-spectrogram L1 loss over mel_analysis (csrc/api/mel_loss.cpp).
   m.def(
       "mel_loss(Tensor x, Tensor y, Tensor[] windows, Tensor[] bases, int[] hop_lengths, int[] pads, float clamp_eps, "

@@ -20,6 +20,7 @@
 
 #include <cmath>
 
+#include "../kernels/fft_mode.h"
 #include "ops.h"
 
 namespace spectro {
@@ -111,15 +112,21 @@ at::Tensor stft_loss_backward_composite(const at::Tensor& grad, const at::Tensor
   const at::Tensor gx = X * at::where(sx >= eps, dxm / xm, zero);  // [B, K, N] complex
   if (!grad_target) return gx.transpose(1, 2).contiguous().transpose(1, 2);  // frame-major, as G below
   const at::Tensor gy = Y * at::where(sy >= eps, dym / ym, zero);
-  // G[k] = (GX[k] + i GY[k]) / 2 for k <= n_fft / 2, plus (conj GX[q] + i conj GY[q]) / 2 at k = (n_fft - q) mod n_fft.
-  const c10::complex<double> i(0, 1);
-  const at::Tensor direct = 0.5 * (gx + gy * i), mirrored = 0.5 * (gx.conj() + gy.conj() * i);
+  // G[k] = (GX[k] + i GY[k]) / 2 for k <= n_fft / 2, plus (conj GX[q] + i conj GY[q]) / 2 at k = (n_fft - q) mod n_fft,
+  // in real arithmetic and without in-place writes (conjugate views and in-place adds into a zero buffer traced
+  // differently under torch.compile's functionalization).
+  const at::Tensor xr = at::real(gx), xi = at::imag(gx), yr = at::real(gy), yi = at::imag(gy);
   const int64_t K = n_fft / 2 + 1;
+  // bins [0, K) from the direct terms, zero up to n_fft; the mirrored terms at 0 and at n_fft - K + 1 .. n_fft - 1
+  const auto direct = [&](const at::Tensor& t) { return at::constant_pad_nd(t, {0, 0, 0, n_fft - K}); };
+  const auto mirrored = [&](const at::Tensor& t) {
+    return at::cat({t.narrow(1, 0, 1), at::constant_pad_nd(t.narrow(1, 1, K - 1).flip({1}), {0, 0, n_fft - K, 0})},
+                   1);
+  };
+  const at::Tensor re = direct(0.5 * (xr - yi)) + mirrored(0.5 * (xr + yi));
+  const at::Tensor im = direct(0.5 * (xi + yr)) + mirrored(0.5 * (yr - xi));
   // (frame-major, as the analysis' result and the CUDA and Meta backends')
-  at::Tensor G = at::zeros_symint({x.sym_size(0), n_frames, c10::SymInt(n_fft)}, X.options()).transpose(1, 2);
-  G.narrow(1, 0, K).add_(direct);
-  G.select(1, 0).add_(mirrored.select(1, 0));
-  if (K > 1) G.narrow(1, n_fft - K + 1, K - 1).add_(mirrored.narrow(1, 1, K - 1).flip({1}).resolve_conj());
+  const at::Tensor G = at::complex(re.transpose(1, 2).contiguous(), im.transpose(1, 2).contiguous()).transpose(1, 2);
   return G;
 }
 
@@ -179,6 +186,12 @@ at::Tensor call_stft_loss_backward(const at::Tensor& grad, const at::Tensor& x, 
                                                const at::Tensor&, int64_t, int64_t, c10::SymInt, int64_t,
                                                c10::string_view, double, c10::string_view, bool)>();
   return op.call(grad, x, y, window, n_fft, hop_length, n_frames, pad, pad_mode, eps, distance, grad_target);
+}
+
+at::Tensor loss_input_grad(const at::Tensor& G, const at::Tensor& window, int64_t n_fft, int64_t hop,
+                           const c10::SymInt& T, int64_t pad, const std::string& pad_mode, bool packed) {
+  const auto mode = packed ? kernels::FftMode::Fft : kernels::FftMode::Rfft;
+  return call_synthesis(G, window, n_fft, hop, T, pad, pad_mode, false, kernels::name_of(kernels::adjoint(mode)), 1.0);
 }
 
 }  // namespace spectro

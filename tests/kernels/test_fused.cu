@@ -1083,8 +1083,131 @@ void check_loss(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pa
   }
 }
 
+// The multi-resolution loss' combine kernels (loss_combine.cuh) against float64 sums of the same partial rows:
+// forward (sums / count, the terms, the weighted mean) and backward (dL/dsums from dL/dloss and dL/dterms).
+template <typename R>
+void check_loss_combine(int resolutions, const double (&weight)[3], bool grad_terms) {
+  char head[160];
+  std::snprintf(head, sizeof head, "loss combine %s R=%d w=(%g,%g,%g)%s", sizeof(R) == 4 ? "f32" : "f64", resolutions,
+                weight[0], weight[1], weight[2], grad_terms ? " +dterms" : "");
+  kc::LossCombineParams<R> p;
+  p.resolutions = resolutions;
+  std::vector<double> partials;
+  for (int r = 0; r < resolutions; ++r) {
+    const int64_t rows = r == 1 ? 0 : (r * 397 + 3) % 1300 + 1;  // (one resolution without rows: all sums 0)
+    p.row0[r] = static_cast<int64_t>(partials.size()) / kc::kLossSums;
+    p.rows[r] = rows;
+    p.count[r] = r % 2 ? 1.0 : 1000.0 + 17 * r;
+    for (int64_t i = 0; i < rows * kc::kLossSums; ++i) partials.push_back(std::fabs(uniform()) * (1 + (i % 4)));
+  }
+  for (int k = 0; k < 3; ++k) p.weight[k] = weight[k];
+  // The float64 reference.
+  std::vector<double> S(resolutions * 4), terms(resolutions * 3);
+  double loss = 0;
+  for (int r = 0; r < resolutions; ++r) {
+    for (int q = 0; q < 4; ++q) {
+      double t = 0;
+      for (int64_t i = 0; i < p.rows[r]; ++i) t += partials[(p.row0[r] + i) * 4 + q];
+      S[r * 4 + q] = t / p.count[r];
+    }
+    terms[r * 3 + 0] = weight[0] != 0 ? std::sqrt(S[r * 4]) / std::sqrt(S[r * 4 + 1]) : 0;
+    terms[r * 3 + 1] = weight[1] != 0 ? S[r * 4 + 2] : 0;
+    terms[r * 3 + 2] = weight[2] != 0 ? S[r * 4 + 3] : 0;
+    for (int k = 0; k < 3; ++k) loss += weight[k] * terms[r * 3 + k] / resolutions;
+  }
+  const R gl = static_cast<R>(0.75);
+  std::vector<R> gt(resolutions * 3);
+  for (auto& v : gt) v = static_cast<R>(uniform());
+  std::vector<double> gS(resolutions * 4);
+  for (int r = 0; r < resolutions; ++r) {
+    double g[3];
+    for (int k = 0; k < 3; ++k) g[k] = weight[k] != 0 ? gl * weight[k] / resolutions + (grad_terms ? gt[r * 3 + k] : 0) : 0;
+    const double s0 = S[r * 4], s1 = S[r * 4 + 1], half = g[0] * terms[r * 3] * 0.5;
+    gS[r * 4 + 0] = (weight[0] != 0 && s0 > 0 ? half / s0 : 0) / p.count[r];
+    gS[r * 4 + 1] = (weight[0] != 0 ? -half / s1 : 0) / p.count[r];
+    gS[r * 4 + 2] = g[1] / p.count[r];
+    gS[r * 4 + 3] = g[2] / p.count[r];
+  }
+  // Run both kernels (emulated or on the device).
+  std::vector<R> out(resolutions * 4 + resolutions * 3 + 1 + resolutions * 4, static_cast<R>(NAN));
+  std::vector<R> in(resolutions * 4 + resolutions * 3 + 1 + resolutions * 3);
+  bool ok = true;
+  double* dp = nullptr;
+  R *dout = nullptr, *din = nullptr;
+  if (g_emulate) {
+    dp = partials.data();
+    dout = out.data();
+  } else {
+    ok = cudaMalloc(&dp, std::max<size_t>(partials.size(), 1) * sizeof(double)) == cudaSuccess &&
+         cudaMemcpy(dp, partials.data(), partials.size() * sizeof(double), cudaMemcpyHostToDevice) == cudaSuccess &&
+         cudaMalloc(&dout, out.size() * sizeof(R)) == cudaSuccess &&
+         cudaMemcpy(dout, out.data(), out.size() * sizeof(R), cudaMemcpyHostToDevice) == cudaSuccess &&
+         cudaMalloc(&din, in.size() * sizeof(R)) == cudaSuccess;
+  }
+  p.partials = dp;
+  p.sums = dout;
+  p.terms = dout + resolutions * 4;
+  p.loss = dout + resolutions * 7;
+  if (ok) ok = (g_emulate ? kc::detail::run_loss_combine(p, HostExec{}) : kc::launch_loss_combine(p, nullptr)) == cudaSuccess;
+  if (ok && !g_emulate) ok = cudaMemcpy(out.data(), dout, out.size() * sizeof(R), cudaMemcpyDeviceToHost) == cudaSuccess;
+  // backward, from the forward's own S and terms
+  std::copy(out.begin(), out.begin() + resolutions * 7, in.begin());
+  in[resolutions * 7] = gl;
+  std::copy(gt.begin(), gt.end(), in.begin() + resolutions * 7 + 1);
+  if (ok && !g_emulate) ok = cudaMemcpy(din, in.data(), in.size() * sizeof(R), cudaMemcpyHostToDevice) == cudaSuccess;
+  R* base = g_emulate ? in.data() : din;
+  p.sums_in = base;
+  p.terms_in = base + resolutions * 4;
+  p.grad_loss = base + resolutions * 7;
+  p.grad_terms = grad_terms ? base + resolutions * 7 + 1 : nullptr;
+  p.grad_sums = dout + resolutions * 7 + 1;
+  if (ok) {
+    ok = (g_emulate ? kc::detail::run_loss_combine_backward(p, HostExec{})
+                    : kc::launch_loss_combine_backward(p, nullptr)) == cudaSuccess;
+  }
+  if (ok && !g_emulate) ok = cudaMemcpy(out.data(), dout, out.size() * sizeof(R), cudaMemcpyDeviceToHost) == cudaSuccess;
+  if (!g_emulate) {
+    cudaFree(dp);
+    cudaFree(dout);
+    cudaFree(din);
+  }
+  if (!ok) {
+    record(false, std::string(head) + ": launch failed");
+    return;
+  }
+  // Each value rounded once from float64, after float64 sums of up to 1300 positive rows in another order (relative
+  // error below rows * 2^-53). A resolution without rows has sums 0 and a spectral convergence 0 / 0 = NaN (as
+  // torch's): NaN must match NaN.
+  const double u = sizeof(R) == 4 ? 1.2e-7 : 1.2e-16, sum_err = 1300 * 1.2e-16;
+  auto close = [&](double got, double want) {
+    return (std::isnan(got) && std::isnan(want)) || std::fabs(got - want) <= (4 * u + sum_err) * std::fabs(want);
+  };
+  bool fwd = true, bwd = true;
+  for (int i = 0; i < resolutions * 4; ++i) fwd = fwd && close(out[i], S[i]);
+  for (int i = 0; i < resolutions * 3; ++i) fwd = fwd && close(out[resolutions * 4 + i], terms[i]);
+  fwd = fwd && close(out[resolutions * 7], loss);
+  // (the backward from the forward's rounded S and terms: relative error a few units)
+  for (int i = 0; i < resolutions * 4; ++i) {
+    const double got = out[resolutions * 7 + 1 + i];
+    bwd = bwd && ((std::isnan(got) && std::isnan(gS[i])) || std::fabs(got - gS[i]) <= (16 * u + 4 * sum_err) * std::fabs(gS[i]));
+  }
+  record(fwd, std::string(head) + ": forward");
+  record(bwd, std::string(head) + ": backward");
+}
+
+template <typename R>
+void loss_combine_grid() {
+  for (int resolutions : {1, 3, 16})
+    for (bool gt : {false, true}) {
+      check_loss_combine<R>(resolutions, {1.0, 1.0, 0.0}, gt);
+      check_loss_combine<R>(resolutions, {0.5, 0.0, 2.0}, gt);
+      check_loss_combine<R>(resolutions, {0.0, 0.0, 0.0}, gt);
+    }
+}
+
 template <typename R>
 void loss_grid() {
+  loss_combine_grid<R>();
   for (int64_t n_fft : {16, 30, 64, 400, 512, 1024, 2048}) {
     const int64_t hop = n_fft / 4;
     const int64_t T = n_fft <= 1024 ? 3 * n_fft + 7 : 2 * n_fft + 3;
