@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import functools
 import importlib
+import itertools
 import math
 
 import pytest
@@ -906,9 +907,11 @@ def test_stft_loss_multi_op_opcheck_and_errors(device):
         op(x, y[:, :-1], wins, [64, 32], [16, 8], 1e-7, "L1", "mean", [1.0, 1.0, 0.0])
 
 
+@pytest.mark.kernel_paths
 def test_mel_loss_op_opcheck_and_errors(device):
-    """spectro::mel_loss (every scale, one op): opcheck, gradients in both signals against its definition over
-    mel_analysis, and its argument errors."""
+    """spectro::mel_loss (every scale, one op): opcheck, gradients against its definition over mel_analysis (with only
+    the prediction requiring grad and log terms only: the op's own autograd node, whose backward is mel_l1_backward;
+    otherwise the composite), and its argument errors."""
     try:  # torch >= 2.4
         from torch.library import opcheck
     except ImportError:  # torch 2.3
@@ -917,12 +920,15 @@ def test_mel_loss_op_opcheck_and_errors(device):
     wins = [torch.hann_window(64, device=device), torch.hann_window(32, device=device)]
     bases = [SL._mel_filters(8000, 64, 6).to(device), SL._mel_filters(8000, 32, 4).to(device)]
     op = torch.ops.spectro.mel_loss
-    for log_weight, mag_weight, pw in ((1.0, 0.0, 1.0), (0.5, 2.0, 2.0)):
-        args = [x.clone().requires_grad_(), y.clone().requires_grad_(), wins, bases, [16, 8], [32, 16], 1e-5, pw, 0.0,
-                log_weight, mag_weight]
+    for (log_weight, mag_weight, pw), grad_y in itertools.product(((1.0, 0.0, 1.0), (0.5, 2.0, 2.0), (2.0, 0.0, 2.0)),
+                                                                  (True, False)):
+        args = [x.clone().requires_grad_(), y.clone().requires_grad_(grad_y), wins, bases, [16, 8], [32, 16], 1e-5, pw,
+                0.0, log_weight, mag_weight]
         opcheck(op.default, tuple(args))
         loss = op(*args)
-        gx, gy = torch.autograd.grad(loss, args[:2])
+        gx, gy = torch.autograd.grad(loss, args[:2]) if grad_y else torch.autograd.grad(loss, args[:1]) + (None,)
+        with torch.no_grad():  # (nothing to record: the op's backend kernel)
+            torch.testing.assert_close(op(*args), loss.detach(), rtol=0, atol=0)
         a, b = x.clone().requires_grad_(), y.clone().requires_grad_()
         ref = 0.0
         for w, fb, h, pad in zip(wins, bases, [16, 8], [32, 16]):
@@ -934,7 +940,23 @@ def test_mel_loss_op_opcheck_and_errors(device):
         ra, rb = torch.autograd.grad(ref, (a, b))
         torch.testing.assert_close(loss, ref.detach(), rtol=2e-6, atol=0)
         torch.testing.assert_close(gx, ra, rtol=0, atol=1e-4 * float(ra.abs().max()))
-        torch.testing.assert_close(gy, rb, rtol=0, atol=1e-4 * float(rb.abs().max()))
+        if grad_y:
+            torch.testing.assert_close(gy, rb, rtol=0, atol=1e-4 * float(rb.abs().max()))
+    # mel_l1_backward (the node's backward op): opcheck, and equal to mel_analysis_backward of the L1 gradient
+    w, fb = wins[0], bases[0]
+    geo = (w, fb, 64, 16, 1 + (900 + 64 - 64) // 16, 32, "reflect", 1.0, 1.0, 0.0, "clamp", 1e-5, 0.4343)
+    target = torch.ops.spectro.mel_analysis(y, *geo) + 0.01 * torch.randn(
+        (2, 6, geo[4]), generator=torch.Generator().manual_seed(3)).to(device)
+    gl = torch.tensor(0.7, device=device)
+    l1 = torch.ops.spectro.mel_l1_backward(gl, target, x, *geo, 0.25)
+    ref = torch.ops.spectro.mel_analysis_backward(
+        torch.sign(torch.ops.spectro.mel_analysis(x, *geo) - target) * (0.7 * 0.25), x, *geo)
+    torch.testing.assert_close(l1, ref, rtol=1e-6, atol=1e-6 * float(ref.abs().max()))
+    opcheck(torch.ops.spectro.mel_l1_backward.default, (gl, target, x) + geo + (0.25,))
+    with pytest.raises(RuntimeError, match="expected grad_loss of shape"):
+        torch.ops.spectro.mel_l1_backward(gl.reshape(1), target, x, *geo, 0.25)
+    with pytest.raises(RuntimeError, match="expected target of shape"):
+        torch.ops.spectro.mel_l1_backward(gl, target[:, :-1], x, *geo, 0.25)
     base = ([16, 8], [32, 16], 1e-5, 1.0, 0.0, 1.0, 0.0)
     with pytest.raises(ValueError, match="windows, bases, hop_lengths and pads must have the same length"):
         op(x, y, wins, bases[:1], *base)

@@ -9,8 +9,11 @@
 // ((pow / ln 10) ln max(M, clamp_eps): on CUDA inside the mel kernel and its backward); otherwise from the linear mels
 // by ATen's clamp / pow / log10.
 //
-// Registered at CompositeImplicitAutograd, as spectro::stft_loss: autograd (mel_analysis has its own, csrc/autograd),
-// torch.compile and torch.export see the mel_analysis calls and the ATen ops; one Python call per loss.
+// Registered at CompositeExplicitAutograd with its own autograd (csrc/autograd/mel_loss.cpp): in the training case
+// (only x requires grad, log terms only) one node whose backward is, per scale, spectro::mel_l1_backward (on CUDA the
+// mel kernel's backward with the L1 loss' gradient formed inside it) and the analysis' adjoint; elsewhere this
+// composite, differentiated through mel_analysis' autograd. torch.compile and torch.export see one spectro::mel_loss
+// call; one Python call per loss.
 #include <ATen/ATen.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <c10/util/Exception.h>
@@ -41,9 +44,9 @@ at::Tensor call_mel(const at::Tensor& x, const at::Tensor& window, const at::Ten
 
 }  // namespace
 
-at::Tensor mel_loss_composite(const at::Tensor& x, const at::Tensor& y, at::TensorList windows, at::TensorList bases,
-                              at::IntArrayRef hop_lengths, at::IntArrayRef pads, double clamp_eps, double pow,
-                              double mag_eps, double log_weight, double mag_weight) {
+std::vector<MelLossScale> mel_loss_plan(const at::Tensor& x, const at::Tensor& y, at::TensorList windows,
+                                        at::TensorList bases, at::IntArrayRef hop_lengths, at::IntArrayRef pads,
+                                        double clamp_eps) {
   const size_t S = windows.size();
   TORCH_CHECK_VALUE(S >= 1, kOp, ": windows must hold at least one scale");
   TORCH_CHECK_VALUE(bases.size() == S && hop_lengths.size() == S && pads.size() == S, kOp,
@@ -54,28 +57,47 @@ at::Tensor mel_loss_composite(const at::Tensor& x, const at::Tensor& y, at::Tens
               y.sym_sizes());
   TORCH_CHECK_VALUE(std::isfinite(clamp_eps) && clamp_eps > 0, kOp, ": clamp_eps must be a positive number, but got ",
                     clamp_eps);
-  const bool logs_only = mag_weight == 0;
   const c10::SymInt T = x.sym_size(1);
-  at::Tensor loss;
-  auto add = [&loss](const at::Tensor& t) { loss = loss.defined() ? loss + t : t; };
+  std::vector<MelLossScale> plan;
+  plan.reserve(S);
   for (size_t i = 0; i < S; ++i) {
     TORCH_CHECK(windows[i].dim() == 1, kOp, ": expected 1D windows, but got windows[", i, "] of shape ",
                 windows[i].sizes());
     const int64_t n_fft = windows[i].size(0), hop = hop_lengths[i], pad = pads[i];
     TORCH_CHECK_VALUE(hop > 0 && pad >= 0, kOp, ": expected hop_lengths[", i, "] > 0 and pads[", i, "] >= 0, but got ",
                       hop, " and ", pad);
-    const c10::SymInt n_frames = (T + 2 * pad - n_fft) / hop + 1;
-    const at::Tensor w = windows[i].to(x.scalar_type()), basis = bases[i].to(x.scalar_type()).contiguous();
+    // (converted only where needed: below autograd, an op may not hand back its input)
+    const auto as_x = [&](const at::Tensor& t) {
+      const at::Tensor c = t.scalar_type() == x.scalar_type() ? t : t.to(x.scalar_type());
+      return c.is_contiguous() ? c : c.contiguous();
+    };
+    plan.push_back(MelLossScale{n_fft, hop, pad, (T + 2 * pad - n_fft) / hop + 1, as_x(windows[i]), as_x(bases[i])});
+  }
+  return plan;
+}
+
+at::Tensor mel_loss_log_mel(const at::Tensor& x, const MelLossScale& q, double clamp_eps, double pow, double mag_eps) {
+  return call_mel(x, q.window, q.basis, q.n_fft, q.hop, q.n_frames, q.pad, mag_eps, "clamp", clamp_eps,
+                  pow / std::log(10.0));
+}
+
+at::Tensor mel_loss_composite(const at::Tensor& x, const at::Tensor& y, at::TensorList windows, at::TensorList bases,
+                              at::IntArrayRef hop_lengths, at::IntArrayRef pads, double clamp_eps, double pow,
+                              double mag_eps, double log_weight, double mag_weight) {
+  const std::vector<MelLossScale> plan = mel_loss_plan(x, y, windows, bases, hop_lengths, pads, clamp_eps);
+  const bool logs_only = mag_weight == 0;
+  at::Tensor loss;
+  auto add = [&loss](const at::Tensor& t) { loss = loss.defined() ? loss + t : t; };
+  for (const MelLossScale& q : plan) {
     if (logs_only) {
       if (log_weight == 0) continue;
-      const double log_scale = pow / std::log(10.0);
-      const at::Tensor xl = call_mel(x, w, basis, n_fft, hop, n_frames, pad, mag_eps, "clamp", clamp_eps, log_scale);
-      const at::Tensor yl = call_mel(y, w, basis, n_fft, hop, n_frames, pad, mag_eps, "clamp", clamp_eps, log_scale);
+      const at::Tensor xl = mel_loss_log_mel(x, q, clamp_eps, pow, mag_eps);
+      const at::Tensor yl = mel_loss_log_mel(y, q, clamp_eps, pow, mag_eps);
       add(at::l1_loss(xl, yl) * log_weight);
       continue;
     }
-    const at::Tensor xm = call_mel(x, w, basis, n_fft, hop, n_frames, pad, mag_eps, "none", 0.0, 1.0);
-    const at::Tensor ym = call_mel(y, w, basis, n_fft, hop, n_frames, pad, mag_eps, "none", 0.0, 1.0);
+    const at::Tensor xm = call_mel(x, q.window, q.basis, q.n_fft, q.hop, q.n_frames, q.pad, mag_eps, "none", 0.0, 1.0);
+    const at::Tensor ym = call_mel(y, q.window, q.basis, q.n_fft, q.hop, q.n_frames, q.pad, mag_eps, "none", 0.0, 1.0);
     if (log_weight != 0) {
       const auto log_mel = [&](const at::Tensor& m) {
         const at::Tensor c = m.clamp_min(clamp_eps);
@@ -104,6 +126,12 @@ at::Tensor mel_loss(const at::Tensor& x, const at::Tensor& y, at::TensorList win
 
 }  // namespace spectro
 
-TORCH_LIBRARY_IMPL(spectro, CompositeImplicitAutograd, m) {
+// The composite is every backend's kernel (below autograd it records nothing); autograd is csrc/autograd/mel_loss.cpp
+// (its own node for the training case, else this composite, differentiable at every step); under vmap the composite
+// runs on the batched tensors.
+TORCH_LIBRARY_IMPL(spectro, CompositeExplicitAutograd, m) {
+  m.impl("mel_loss", TORCH_FN(spectro::api::mel_loss_composite));
+}
+TORCH_LIBRARY_IMPL(spectro, FuncTorchBatchedDecomposition, m) {
   m.impl("mel_loss", TORCH_FN(spectro::api::mel_loss_composite));
 }

@@ -316,6 +316,45 @@ at::Tensor mel_backward_cuda(const at::Tensor& grad, const at::Tensor& x, const 
   return gspec;
 }
 
+// spectro::mel_l1_backward: the mel kernel's backward with dL/d mel = grad_loss * weight * sign(mel - target) formed
+// inside it (the mel output recomputed there), where mel_backward_cuda takes the kernel; else the composite.
+at::Tensor mel_l1_backward_cuda(const at::Tensor& grad_loss, const at::Tensor& target, const at::Tensor& x,
+                                const at::Tensor& window, const at::Tensor& basis, int64_t n_fft, int64_t hop_length,
+                                int64_t n_frames, int64_t pad, c10::string_view pad_mode, double scale, double power,
+                                double mag_eps, c10::string_view log, double log_eps, double log_scale, double weight) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  const std::string pm(pad_mode), lg(log);
+  const MelArgs m = check_mel(x, window, basis, n_fft, hop_length, n_frames, pad, pm, scale, power, mag_eps, lg,
+                              log_eps, log_scale);
+  const OpArgs& a = m.analysis;
+  const int64_t batch = a.input.size(0), n_mels = m.basis.size(0);
+  const char* op = "spectro::mel_l1_backward";
+  TORCH_CHECK(grad_loss.dim() == 0 && grad_loss.device() == x.device(), op,
+              ": expected grad_loss of shape [] on ", x.device(), ", but got ", grad_loss.sizes(), " on ",
+              grad_loss.device());
+  TORCH_CHECK(target.dim() == 3 && target.size(0) == batch && target.size(1) == n_mels && target.size(2) == n_frames &&
+                  target.device() == x.device(),
+              op, ": expected target of shape [", batch, ", ", n_mels, ", ", n_frames, "] on ", x.device(),
+              ", but got ", target.sizes(), " on ", target.device());
+  if (!use_fused(a, false) || 2 * n_mels > n_fft) {
+    return mel_l1_backward_composite(grad_loss, target, x, window, basis, n_fft, hop_length, n_frames, pad, pm, scale,
+                                     power, mag_eps, lg, log_eps, log_scale, weight);
+  }
+  const int64_t bins = n_fft / 2 + 1;
+  at::Tensor gspec = at::empty_strided({batch, bins, n_frames}, {n_frames * bins, 1, bins},
+                                       a.input.options().dtype(c10::toComplexType(a.signal_type)));
+  if (batch == 0) return gspec;
+  const at::Tensor t = target.to(a.signal_type).contiguous(), g = grad_loss.to(a.signal_type);
+  launch_mel(m, [&](auto& p) {
+    using V = std::remove_const_t<std::remove_pointer_t<decltype(p.target)>>;
+    p.target = t.const_data_ptr<V>();
+    p.target_grad = g.const_data_ptr<V>();
+    p.target_weight = static_cast<V>(weight);
+    p.grad_spec = reinterpret_cast<kernels::Complex<V>*>(gspec.mutable_data_ptr());
+  });
+  return gspec;
+}
+
 // Launches the fused loss kernel on z = x + i y (za: its checked analysis arguments, za.input contiguous) for a call
 // whose arguments passed check_stft_loss: `finish(p)` sets its result pointers (`partials` for the forward;
 // `grad_sums` and `grad_spec` for the backward); returns the number of blocks (rows of partial sums).
@@ -545,12 +584,13 @@ at::Tensor stft_loss_backward_multi_cuda(const std::optional<at::Tensor>& grad_l
     p.grad_sums = gS.mutable_data_ptr<scalar_t>();
     C10_CUDA_CHECK(kernels::cuda::launch_loss_combine_backward(p, at::cuda::getCurrentCUDAStream()));
   });
-  const at::Tensor z = at::complex(m.args[0].x.input, m.args[0].y);
+  at::Tensor z = at::complex(m.args[0].x.input, m.args[0].y);
   at::Tensor g;  // summed over resolutions (with y: complex, dL/dx + i dL/dy)
   for (int64_t r = 0; r < R; ++r) {
     const LossResolution& q = m.plan[r];
     const at::Tensor G =
         loss_grad_spectrum(m.args[r], packed_resolution(m, z, r), gS.select(0, r).const_data_ptr(), grad_target);
+    if (r == R - 1) z.reset();  // (not needed by the last adjoint: less peak memory)
     const at::Tensor gr = loss_input_grad(G, windows[r], q.n_fft, q.hop, x.sym_size(1), q.pad, "reflect", grad_target);
     g = g.defined() ? g.add_(gr) : gr;
   }
@@ -574,6 +614,7 @@ TORCH_LIBRARY_IMPL(spectro, CUDA, m) {
   m.impl("synthesis", &spectro::synthesis_cuda);
   m.impl("mel_analysis", &spectro::mel_cuda);
   m.impl("mel_analysis_backward", &spectro::mel_backward_cuda);
+  m.impl("mel_l1_backward", &spectro::mel_l1_backward_cuda);
   m.impl("stft_loss_sums", &spectro::stft_loss_cuda);
   m.impl("stft_loss_sums_backward", &spectro::stft_loss_backward_cuda);
   m.impl("stft_loss", &spectro::stft_loss_multi_cuda);

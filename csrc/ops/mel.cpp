@@ -189,6 +189,42 @@ at::Tensor mel_backward_meta(const at::Tensor& grad, const at::Tensor& x, const 
 
 }  // namespace
 
+at::Tensor mel_l1_backward_composite(const at::Tensor& grad_loss, const at::Tensor& target, const at::Tensor& x,
+                                     const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
+                                     int64_t hop_length, c10::SymInt n_frames, int64_t pad, c10::string_view pad_mode,
+                                     double scale, double power, double mag_eps, c10::string_view log, double log_eps,
+                                     double log_scale, double weight) {
+  const char* op = "spectro::mel_l1_backward";
+  TORCH_CHECK(grad_loss.dim() == 0, op, ": expected grad_loss of shape [], but got ", grad_loss.sym_sizes());
+  static const auto mel = c10::Dispatcher::singleton()
+                              .findSchemaOrThrow("spectro::mel_analysis", "")
+                              .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, int64_t,
+                                                int64_t, c10::SymInt, int64_t, c10::string_view, double, double,
+                                                double, c10::string_view, double, double)>();
+  const at::Tensor out = mel.call(x, window, basis, n_fft, hop_length, n_frames, pad, pad_mode, scale, power, mag_eps,
+                                  log, log_eps, log_scale);
+  TORCH_CHECK(target.sym_sizes() == out.sym_sizes(), op, ": expected target of shape ", out.sym_sizes(),
+              ", but got ", target.sym_sizes());
+  const at::Tensor grad = at::sign(out - target) * (grad_loss * weight);
+  return call_mel_backward(grad, x, window, basis, n_fft, hop_length, n_frames, pad, std::string(pad_mode), scale,
+                           power, mag_eps, std::string(log), log_eps, log_scale);
+}
+
+at::Tensor call_mel_l1_backward(const at::Tensor& grad_loss, const at::Tensor& target, const at::Tensor& x,
+                                const at::Tensor& window, const at::Tensor& basis, int64_t n_fft, int64_t hop_length,
+                                const c10::SymInt& n_frames, int64_t pad, const std::string& pad_mode, double scale,
+                                double power, double mag_eps, const std::string& log, double log_eps,
+                                double log_scale, double weight) {
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("spectro::mel_l1_backward", "")
+                             .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                               const at::Tensor&, const at::Tensor&, int64_t, int64_t, c10::SymInt,
+                                               int64_t, c10::string_view, double, double, double, c10::string_view,
+                                               double, double, double)>();
+  return op.call(grad_loss, target, x, window, basis, n_fft, hop_length, n_frames, pad, pad_mode, scale, power,
+                 mag_eps, log, log_eps, log_scale, weight);
+}
+
 at::Tensor call_mel_backward(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& window,
                              const at::Tensor& basis, int64_t n_fft, int64_t hop_length, const c10::SymInt& n_frames,
                              int64_t pad, const std::string& pad_mode, double scale, double power, double mag_eps,
@@ -225,6 +261,9 @@ TORCH_LIBRARY_IMPL(spectro, CPU, m) {
 TORCH_LIBRARY_IMPL(spectro, Meta, m) {
   m.impl("mel_analysis", TORCH_FN(spectro::mel_meta));
   m.impl("mel_analysis_backward", TORCH_FN(spectro::mel_backward_meta));
+}
+TORCH_LIBRARY_IMPL(spectro, CompositeExplicitAutograd, m) {
+  m.impl("mel_l1_backward", TORCH_FN(spectro::mel_l1_backward_composite));
 }
 // vmap: the composite (whose analysis folds the vmapped dimension into its batch).
 TORCH_LIBRARY_IMPL(spectro, FuncTorchBatchedDecomposition, m) {

@@ -204,6 +204,35 @@ at::Tensor stft_loss_backward_composite(const std::optional<at::Tensor>& grad_lo
                                         const at::Tensor& sums, const at::Tensor& terms, bool grad_target);
 }  // namespace api
 
+// ---- spectro::mel_loss (csrc/api/mel_loss.cpp; autograd node: csrc/autograd/mel_loss.cpp) ----------------------
+struct MelLossScale {
+  int64_t n_fft, hop, pad;
+  c10::SymInt n_frames;
+  at::Tensor window, basis;  // in x's dtype, the basis contiguous
+};
+namespace api {
+std::vector<MelLossScale> mel_loss_plan(const at::Tensor& x, const at::Tensor& y, at::TensorList windows,
+                                        at::TensorList bases, at::IntArrayRef hop_lengths, at::IntArrayRef pads,
+                                        double clamp_eps);
+// One scale's log-mels (pow / ln 10) ln max(M, clamp_eps), by spectro::mel_analysis.
+at::Tensor mel_loss_log_mel(const at::Tensor& x, const MelLossScale& q, double clamp_eps, double pow, double mag_eps);
+at::Tensor mel_loss_composite(const at::Tensor& x, const at::Tensor& y, at::TensorList windows, at::TensorList bases,
+                              at::IntArrayRef hop_lengths, at::IntArrayRef pads, double clamp_eps, double pow,
+                              double mag_eps, double log_weight, double mag_weight);
+}  // namespace api
+// spectro::mel_l1_backward: dL/dX of weight * grad_loss * sum |mel_analysis(x) - target| (mel.cpp: its composite; on
+// CUDA the mel kernel's backward with the gradient formed inside it).
+at::Tensor mel_l1_backward_composite(const at::Tensor& grad_loss, const at::Tensor& target, const at::Tensor& x,
+                                     const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
+                                     int64_t hop_length, c10::SymInt n_frames, int64_t pad, c10::string_view pad_mode,
+                                     double scale, double power, double mag_eps, c10::string_view log, double log_eps,
+                                     double log_scale, double weight);
+at::Tensor call_mel_l1_backward(const at::Tensor& grad_loss, const at::Tensor& target, const at::Tensor& x,
+                                const at::Tensor& window, const at::Tensor& basis, int64_t n_fft, int64_t hop_length,
+                                const c10::SymInt& n_frames, int64_t pad, const std::string& pad_mode, double scale,
+                                double power, double mag_eps, const std::string& log, double log_eps,
+                                double log_scale, double weight);
+
 // The dtype checks of an op's input (`name`: x or spec) and window, shared by the device and Meta kernels.
 void check_input_dtypes(const char* op, const char* name, const at::Tensor& input, const at::Tensor& window,
                         bool want_complex, c10::string_view fft_mode);

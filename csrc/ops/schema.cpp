@@ -5,7 +5,8 @@
 //   spectro::synthesis  spectrum[B, F, N] -> y[B, L]  (inverse FFT -> window -> overlap-add (+1/envelope) -> fold/trim)
 // The two are transposes of each other for matching (geometry, fft_mode) pairs, so each one's backward is the other.
 //   spectro::mel_analysis  x[B, T] -> mel[B, M, N]  (analysis -> power -> mel bands -> log; one kernel on CUDA;
-//                          csrc/ops/mel.cpp); mel_analysis_backward: dL/dmel -> dL/dX (csrc/autograd/mel.cpp)
+//                          csrc/ops/mel.cpp); mel_analysis_backward: dL/dmel -> dL/dX (csrc/autograd/mel.cpp);
+//                          mel_l1_backward: the same for an L1 loss against target mels (the mel loss' autograd)
 //   spectro::stft_loss_sums  x, y [B, T] -> [4]  (both analyses -> clamped magnitudes -> the STFT loss terms' sums;
 //                          one kernel on CUDA; csrc/ops/stft_loss.cpp); stft_loss_sums_backward: dL/dsums -> dL/dX
 //                          (csrc/autograd/stft_loss.cpp)
@@ -62,6 +63,12 @@ TORCH_LIBRARY(spectro, m) {
       "mel_analysis_backward(Tensor grad, Tensor x, Tensor window, Tensor basis, int n_fft, int hop_length, "
       "SymInt n_frames, int pad, str pad_mode, float scale, float power, float mag_eps, str log, float log_eps, "
       "float log_scale) -> Tensor");
+  // The backward of an L1 loss on the mel output against target mels: dL/dX of weight * grad_loss *
+  // sum |mel_analysis(x) - target| (grad_loss: one value; the mel loss' autograd; one kernel on CUDA).
+  m.def(
+      "mel_l1_backward(Tensor grad_loss, Tensor target, Tensor x, Tensor window, Tensor basis, int n_fft, "
+      "int hop_length, SymInt n_frames, int pad, str pad_mode, float scale, float power, float mag_eps, str log, "
+      "float log_eps, float log_scale, float weight) -> Tensor");
   // One resolution of a multi-resolution STFT loss: the sums [sum (Y - X)^2, sum Y^2, sum d(ln X, ln Y), sum d(X, Y)]
   // of the clamped magnitudes (csrc/ops/stft_loss.cpp has the definition).
   m.def(

@@ -770,27 +770,38 @@ void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad
   // Runs p (with the log stage `lg`, reading half input when `half_in`) into host; false if the launch failed.
   const size_t n_out = ref.size();
   // gout (backward): dL/d out; the kernel then writes dL/dX into gspec (host) instead of the mel output.
+  // With `target` (and gspec) instead of gout: the backward of target_weight * |out - target|_1 for dL/dloss tgrad.
+  const R tgrad = R(0.8), tweight = R(0.3);
   auto run = [&](MelLog lg, R log_eps, R log_scale, bool half_in, std::vector<R>& host,
-                 const std::vector<R>* gout = nullptr, std::vector<Complex<R>>* gspec = nullptr) -> bool {
+                 const std::vector<R>* gout = nullptr, std::vector<Complex<R>>* gspec = nullptr,
+                 const std::vector<R>* target = nullptr) -> bool {
     kc::FusedMelParams<V> q = p;
     q.log = lg; q.log_eps = log_eps; q.log_scale = log_scale;
     host.assign(n_out, R(NAN));
     const size_t n_spec = static_cast<size_t>(batch * frames * bins);
     if (gspec) gspec->assign(n_spec, Complex<R>{R(NAN), R(NAN)});
+    const std::vector<R>* gin = gout ? gout : target;  // (the backward's input: dL/d out or the target)
     if (g_emulate) {
       std::vector<int> band(2 * n_mels + 2 * basis_bins, -1);  // (the band ranges, then the bins' covering bands)
       q.basis = basis.data(); q.band = band.data(); q.out = host.data();
       if (gout) { q.grad_out = gout->data(); q.grad_spec = gspec->data(); }
+      if (target) { q.target = target->data(); q.target_grad = &tgrad; q.target_weight = tweight; q.grad_spec = gspec->data(); }
       if (half_in) { q.a.x = nullptr; q.x_half = x_half.data(); q.x_half_bf16 = in_kind == 2; }
       return kc::detail::run_fused_mel(q, HostExec{}) == cudaSuccess;
     }
     R* dgout = nullptr; Complex<R>* dgspec = nullptr;
-    if (gout) {
-      if (cudaMalloc(&dgout, n_out * sizeof(R)) != cudaSuccess || cudaMalloc(&dgspec, n_spec * sizeof(Complex<R>)) != cudaSuccess ||
-          cudaMemcpy(dgout, gout->data(), n_out * sizeof(R), cudaMemcpyHostToDevice) != cudaSuccess ||
+    if (gin) {
+      if (cudaMalloc(&dgout, (n_out + 1) * sizeof(R)) != cudaSuccess || cudaMalloc(&dgspec, n_spec * sizeof(Complex<R>)) != cudaSuccess ||
+          cudaMemcpy(dgout, gin->data(), n_out * sizeof(R), cudaMemcpyHostToDevice) != cudaSuccess ||
+          cudaMemcpy(dgout + n_out, &tgrad, sizeof(R), cudaMemcpyHostToDevice) != cudaSuccess ||
           cudaMemset(dgspec, 0xff, n_spec * sizeof(Complex<R>)) != cudaSuccess)
         return false;
-      q.grad_out = dgout; q.grad_spec = dgspec;
+      if (gout) {
+        q.grad_out = dgout;
+      } else {
+        q.target = dgout; q.target_grad = dgout + n_out; q.target_weight = tweight;
+      }
+      q.grad_spec = dgspec;
     }
     V *dx = nullptr; R *dw = nullptr, *db = nullptr, *dout = nullptr; int* dband = nullptr; void* dh = nullptr;
     bool ok = cudaMalloc(&dx, x.size() * sizeof(V)) == cudaSuccess && cudaMalloc(&dw, w.size() * sizeof(R)) == cudaSuccess &&
@@ -810,7 +821,7 @@ void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad
     q.a.window = dw; q.basis = db; q.band = dband; q.out = dout;
     ok = ok && kc::launch_fused_mel(q, nullptr) == cudaSuccess && cudaDeviceSynchronize() == cudaSuccess &&
          cudaMemcpy(host.data(), dout, n_out * sizeof(R), cudaMemcpyDeviceToHost) == cudaSuccess;
-    if (gout) ok = ok && cudaMemcpy(gspec->data(), dgspec, n_spec * sizeof(Complex<R>), cudaMemcpyDeviceToHost) == cudaSuccess;
+    if (gin) ok = ok && cudaMemcpy(gspec->data(), dgspec, n_spec * sizeof(Complex<R>), cudaMemcpyDeviceToHost) == cudaSuccess;
     cudaFree(dx); cudaFree(dw); cudaFree(db); cudaFree(dout); cudaFree(dband); cudaFree(dh); cudaFree(dgout); cudaFree(dgspec);
     return ok;
   };
@@ -896,6 +907,27 @@ void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad
       const double tol = 8 * tolerance(Traits<V>::eps, n_fft);
       std::snprintf(what, sizeof what, ": backward (log stage %d) rel err %.3g > %.3g", static_cast<int>(lg), err, tol);
       record(err <= tol, head + what);
+      // The L1-against-a-target mode: targets a little above or below the kernel's own output (no ties), so its
+      // gradient must be bit for bit the grad_out backward's with dL/d out = sign(out - target) * (tgrad * tweight).
+      std::vector<R> out;
+      if (!run(lg, static_cast<R>(leps), static_cast<R>(lscale), false, out)) {
+        record(false, head + ": forward for the target launch failed");
+        continue;
+      }
+      std::vector<R> target(n_out), gsign(n_out);
+      for (size_t i = 0; i < n_out; ++i) {
+        const bool above = uniform() > 0;
+        const R step = static_cast<R>(1e-3 + 1e-2 * std::fabs(static_cast<double>(out[i])));
+        target[i] = above ? out[i] + step : out[i] - step;
+        gsign[i] = (above ? R(-1) : R(1)) * (tgrad * tweight);
+      }
+      std::vector<Complex<R>> gt, gs;
+      const bool ran = run(lg, static_cast<R>(leps), static_cast<R>(lscale), false, unused, nullptr, &gt, &target) &&
+                       run(lg, static_cast<R>(leps), static_cast<R>(lscale), false, unused, &gsign, &gs);
+      size_t bad = ran ? 0 : gt.size();
+      for (size_t i = 0; ran && i < gt.size(); ++i) bad += !(same_bits(gt[i].re, gs[i].re) && same_bits(gt[i].im, gs[i].im));
+      std::snprintf(what, sizeof what, ": backward against a target (log stage %d): %zu of %zu bins differ", static_cast<int>(lg), bad, gt.size());
+      record(bad == 0, head + what);
     }
   }
   if (in_kind != 0) {

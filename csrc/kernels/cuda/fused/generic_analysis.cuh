@@ -101,7 +101,7 @@ struct GenericAnalysis {
       const auto bin = [&](int f, int k) {
         return split_bin(z + f * m, m, k, table_n > 0 ? table[k] : fft::expi_pi<R>(-2 * k, n_fft));
       };
-      if (p.grad_out == nullptr) {  // forward: the powers, then the bands
+      if (p.grad_spec == nullptr) {  // forward: the powers, then the bands
         for (int e = tid; e < count * (m + 1); e += kThreads) {
           const int f = div_m1.div(e), k = e - f * (m + 1);
           other[e] = mel_power(p, bin(f, k));

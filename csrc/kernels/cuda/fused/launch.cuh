@@ -219,13 +219,16 @@ cudaError_t run_fused_mel_as(const FusedMelParams<V>& p, const Exec& exec) {
   if (IsComplex<V>::value || p.mode != FftMode::Rfft || !fused_supported<V>(g.n_fft, false)) return cudaErrorInvalidValue;
   if (p.n_mels < 1 || p.basis_bins < 1 || p.basis_bins > g.n_fft / 2 + 1 || p.band == nullptr || p.basis == nullptr)
     return cudaErrorInvalidValue;
-  if ((p.grad_out == nullptr) != (p.grad_spec == nullptr) || (p.grad_out != nullptr && p.n_mels > g.n_fft / 2))
+  // backward: grad_spec with exactly one of grad_out and target (with its target_grad)
+  const bool backward = p.grad_spec != nullptr;
+  if (backward != ((p.grad_out != nullptr) != (p.target != nullptr)) || (p.target != nullptr) != (p.target_grad != nullptr) ||
+      (backward && p.n_mels > g.n_fft / 2))
     return cudaErrorInvalidValue;
   if (p.a.batch == 0 || g.n_frames == 0) return cudaSuccess;
   using Ranges = MelBandRanges<R>;
   cudaError_t err = exec.template launch<Ranges>(p.n_mels, Ranges::smem_bytes(), p.basis, p.basis_bins, p.band);
   if (err != cudaSuccess) return err;
-  if (p.grad_out != nullptr) {
+  if (backward) {
     const int blocks = (p.basis_bins + MelBinCover::kThreads - 1) / MelBinCover::kThreads;
     err = exec.template launch<MelBinCover>(blocks, MelBinCover::smem_bytes(), static_cast<const int*>(p.band),
                                              p.n_mels, p.basis_bins, p.band + 2 * p.n_mels);

@@ -38,6 +38,13 @@ struct FusedMelParams : FusedAnalysisParams<V> {
   // dL/dRe + i dL/dIm) instead of `out`. Needs n_mels <= n_fft / 2 (the per-frame coefficients share an FFT buffer).
   const R* grad_out = nullptr;
   Complex<R>* grad_spec = nullptr;
+  // Backward of an L1 loss against target mels instead of grad_out (a mel loss, e.g. DAC's): dL/d out[b, m, n] =
+  // *target_grad * target_weight * sign(out[b, m, n] - target[b, m, n]), the output recomputed in the kernel (sign
+  // of NaN: 0, as torch's). target [batch, n_mels, a.g.n_frames] contiguous; target_grad: dL/dloss, one value
+  // read on the device.
+  const R* target = nullptr;
+  const R* target_grad = nullptr;
+  R target_weight = R(0);
 };
 
 // Tag for the analysis engines' Out parameter: the mel epilogue instead of storing the spectrum.
@@ -82,7 +89,8 @@ SPECTRO_HD R mel_log_grad(const FusedMelParams<V>& p, R m) {
 }
 
 // Backward, first stage, for `count` frames n0 .. n0 + count - 1 of row b: coef[f * n_mels + m] = dL/d out[b, m,
-// n0 + f] * log_stage'(mel[b, m, n0 + f]), the mel value recomputed from power_of(f, k) = P[k] of frame f. Every
+// n0 + f] * log_stage'(mel[b, m, n0 + f]), the mel value recomputed from power_of(f, k) = P[k] of frame f (dL/d out
+// from grad_out, or from the target's L1 loss). Every
 // thread of the block, no barrier inside.
 #pragma nv_exec_check_disable
 template <typename V, typename R, class Ctx, class PowerOf>
@@ -96,7 +104,16 @@ SPECTRO_HD void mel_grad_coefs(Ctx& ctx, const FusedMelParams<V>& p, const Power
     const R* w = p.basis + static_cast<int64_t>(m) * p.basis_bins;
     R acc = R(0);
     for (int k = lo; k < hi; ++k) acc += w[k] * power_of(f, k);
-    coef[f * p.n_mels + m] = p.grad_out[(b * p.n_mels + m) * n_frames + n0 + f] * mel_log_grad(p, acc);
+    const int64_t o = (b * p.n_mels + m) * n_frames + n0 + f;
+    R g;
+    if (p.target != nullptr) {  // the L1 loss' gradient against the target
+      const R v = mel_log(p, acc) - p.target[o];
+      const R s = v > R(0) ? R(1) : (v < R(0) ? R(-1) : R(0));  // (NaN: 0, as torch's sign)
+      g = s * (*p.target_grad * p.target_weight);
+    } else {
+      g = p.grad_out[o];
+    }
+    coef[f * p.n_mels + m] = g * mel_log_grad(p, acc);
   }
 }
 

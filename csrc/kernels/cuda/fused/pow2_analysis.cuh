@@ -209,7 +209,7 @@ SPECTRO_UNROLL
         const Cx* z = zb + off;
         R* other = reinterpret_cast<R*>(((par + S::kPasses - 1) & 1) ? buf0 : buf1);
         const int in_round = mini(kRound, count - mr);
-        if (p.grad_out == nullptr) {
+        if (p.grad_spec == nullptr) {
           // Forward: P[k] into the free buffer, then the bands.
           if (valid) {
             R* prow = other + fl * kPowerStride;

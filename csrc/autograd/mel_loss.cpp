@@ -1,0 +1,150 @@
+// spectro — autograd for spectro::mel_loss, at the Autograd dispatch key.
+//
+// The training case (only x, the prediction, requires grad, in reverse mode; log terms only, as DAC and BigVGAN train)
+// is one node, MelLossFunction. Forward, below autograd: per scale the log-mels of x and y (spectro::mel_analysis;
+// CUDA: the fused kernel) and log_weight * mean |log-mel x - log-mel y|, summed; the target's log-mels are kept.
+// Backward, per scale:
+//   dL/dX = spectro::mel_l1_backward(dL/dloss, target log-mels, x, ...)   (CUDA: the mel kernel's backward, with
+//           dL/d log-mel = dL/dloss * log_weight / count * sign(log-mel x - target) formed inside it)
+//   dL/dx += spectro::synthesis(dL/dX, ...)                                 (the analysis' adjoint)
+// so no pass keeps a spectrum or the prediction's mels. Everything else (y requiring grad, linear-magnitude terms,
+// double backward, forward mode, torch.func, window or basis gradients) takes the composite, differentiated through
+// mel_analysis' own autograd; without gradients to record, the op's backend kernel.
+#include <ATen/ATen.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/autograd.h>
+#include <torch/library.h>
+
+#include <cmath>
+
+#include "../kernels/fft_mode.h"
+#include "../ops/ops.h"
+#include "dispatch_state.h"
+
+namespace spectro {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+using MelLossSig = at::Tensor(const at::Tensor&, const at::Tensor&, at::TensorList, at::TensorList, at::IntArrayRef,
+                              at::IntArrayRef, double, double, double, double, double);
+
+struct MelLossFunction : public torch::autograd::Function<MelLossFunction> {
+  static constexpr bool is_traceable = true;
+
+  // (mag_weight is 0 here)
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& y,
+                            const std::vector<at::Tensor>& windows, const std::vector<at::Tensor>& bases,
+                            const std::vector<int64_t>& hops, const std::vector<int64_t>& pads, double clamp_eps,
+                            double pow, double mag_eps, double log_weight) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    const auto plan = api::mel_loss_plan(x, y, windows, bases, hops, pads, clamp_eps);
+    at::Tensor loss;
+    std::vector<at::Tensor> targets;
+    for (const MelLossScale& q : plan) {
+      const at::Tensor xl = api::mel_loss_log_mel(x, q, clamp_eps, pow, mag_eps);
+      const at::Tensor yl = api::mel_loss_log_mel(y, q, clamp_eps, pow, mag_eps);
+      const at::Tensor term = at::l1_loss(xl, yl) * log_weight;
+      loss = loss.defined() ? loss + term : term;
+      targets.push_back(yl);
+    }
+    auto& d = ctx->saved_data;
+    d["hops"] = hops;
+    d["pads"] = pads;
+    d["clamp_eps"] = clamp_eps;
+    d["pow"] = pow;
+    d["mag_eps"] = mag_eps;
+    d["log_weight"] = log_weight;
+    d["scales"] = static_cast<int64_t>(plan.size());
+    variable_list saved{x, y};
+    saved.insert(saved.end(), windows.begin(), windows.end());
+    saved.insert(saved.end(), bases.begin(), bases.end());
+    saved.insert(saved.end(), targets.begin(), targets.end());
+    ctx->save_for_backward(saved);
+    return loss;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    auto& d = ctx->saved_data;
+    const int64_t S = d["scales"].toInt();
+    const at::Tensor &x = saved[0], &y = saved[1];
+    const std::vector<at::Tensor> windows(saved.begin() + 2, saved.begin() + 2 + S);
+    const std::vector<at::Tensor> bases(saved.begin() + 2 + S, saved.begin() + 2 + 2 * S);
+    const std::vector<at::Tensor> targets(saved.begin() + 2 + 2 * S, saved.begin() + 2 + 3 * S);
+    const std::vector<int64_t> hops = d["hops"].toIntVector(), pads = d["pads"].toIntVector();
+    const double clamp_eps = d["clamp_eps"].toDouble(), pow = d["pow"].toDouble(), mag_eps = d["mag_eps"].toDouble(),
+                 log_weight = d["log_weight"].toDouble();
+    variable_list out(10);  // (one per forward argument)
+    const at::Tensor& gl = grads[0];
+    if (!gl.defined()) return out;
+    if (at::GradMode::is_enabled()) {  // create_graph: the composite's gradient, itself differentiable
+      const at::Tensor loss =
+          api::mel_loss_composite(x, y, windows, bases, hops, pads, clamp_eps, pow, mag_eps, log_weight, 0.0);
+      out[0] = torch::autograd::grad({loss}, {x}, {gl}, /*retain_graph=*/true, /*create_graph=*/true)[0];
+      return out;
+    }
+    const auto plan = api::mel_loss_plan(x, y, windows, bases, hops, pads, clamp_eps);
+    const double log_scale = pow / std::log(10.0);
+    at::Tensor gx;
+    for (int64_t i = 0; i < S; ++i) {
+      const MelLossScale& q = plan[i];
+      const at::Tensor& target = targets[i];
+      // d mean / d element = 1 / count: into the weight where the count is known, else into the incoming gradient
+      at::Tensor g = gl;
+      double weight = log_weight;
+      const c10::SymInt count = target.sym_numel();
+      if (const auto n = count.maybe_as_int()) {
+        weight = log_weight / static_cast<double>(*n);
+      } else {
+        g = gl.div(c10::Scalar(count));
+      }
+      const at::Tensor G = call_mel_l1_backward(g, target, x, q.window, q.basis, q.n_fft, q.hop, q.n_frames, q.pad,
+                                                "reflect", 1.0, 1.0, mag_eps, "clamp", clamp_eps, log_scale, weight);
+      const at::Tensor gi = call_synthesis(G, q.window, q.n_fft, q.hop, x.sym_size(1), q.pad, "reflect", false,
+                                           kernels::name_of(kernels::adjoint(kernels::FftMode::Rfft)), 1.0);
+      gx = gx.defined() ? gx.add_(gi) : gi;
+    }
+    out[0] = gx.scalar_type() == x.scalar_type() ? gx : gx.to(x.scalar_type());
+    return out;
+  }
+};
+
+at::Tensor call_mel_loss_below_autograd(const at::Tensor& x, const at::Tensor& y, at::TensorList windows,
+                                        at::TensorList bases, at::IntArrayRef hops, at::IntArrayRef pads,
+                                        double clamp_eps, double pow, double mag_eps, double log_weight,
+                                        double mag_weight) {
+  static const auto op =
+      c10::Dispatcher::singleton().findSchemaOrThrow("spectro::mel_loss", "").typed<MelLossSig>();
+  at::AutoDispatchBelowADInplaceOrView guard;
+  return op.call(x, y, windows, bases, hops, pads, clamp_eps, pow, mag_eps, log_weight, mag_weight);
+}
+
+at::Tensor mel_loss_autograd(const at::Tensor& x, const at::Tensor& y, at::TensorList windows, at::TensorList bases,
+                             at::IntArrayRef hops, at::IntArrayRef pads, double clamp_eps, double pow, double mag_eps,
+                             double log_weight, double mag_weight) {
+  bool constants_grad = false;
+  for (const at::Tensor& w : windows) constants_grad = constants_grad || needs_autograd(w);
+  for (const at::Tensor& b : bases) constants_grad = constants_grad || needs_autograd(b);
+  const bool tangents = has_tangent(x) || has_tangent(y);
+  const bool record = (at::GradMode::is_enabled() && (needs_autograd(x) || needs_autograd(y) || constants_grad)) ||
+                      tangents || under_functorch();
+  if (!record) {
+    return call_mel_loss_below_autograd(x, y, windows, bases, hops, pads, clamp_eps, pow, mag_eps, log_weight,
+                                        mag_weight);
+  }
+  const bool node = at::GradMode::is_enabled() && x.requires_grad() && !needs_autograd(y) && !constants_grad &&
+                    !tangents && !under_functorch() && mag_weight == 0 && log_weight != 0 &&
+                    (x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble);
+  if (node) {
+    return MelLossFunction::apply(x, y, windows.vec(), bases.vec(), hops.vec(), pads.vec(), clamp_eps, pow, mag_eps,
+                                  log_weight);
+  }
+  return api::mel_loss_composite(x, y, windows, bases, hops, pads, clamp_eps, pow, mag_eps, log_weight, mag_weight);
+}
+
+}  // namespace
+}  // namespace spectro
+
+TORCH_LIBRARY_IMPL(spectro, Autograd, m) { m.impl("mel_loss", TORCH_FN(spectro::mel_loss_autograd)); }
