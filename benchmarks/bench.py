@@ -87,6 +87,7 @@ def torchaudio_lib(n_fft: int, hop: int, device):
 # CUDA paths also timed forced (spectro.kernel_path), besides auto: the single kernel and framing + cuFFT.
 FORCED = ("fused", "two_kernel")
 OPS = ["stft", "istft", "stft_fb", "istft_fb", "roundtrip_fb"]
+STEP_OPS = ["stft_fb", "istft_fb", "roundtrip_fb"]  # also timed as a training step (backward into accumulating leaves)
 OP_TITLES = {
     "stft": "stft forward",
     "istft": "istft forward",
@@ -138,6 +139,30 @@ class Timer:
                 fn(warmup + i)
                 times.append((time.perf_counter() - t0) * 1e3)
         return statistics.median(times)
+
+
+def time_alternating(timer: Timer, fns: dict, reps: int, warmup: int) -> dict:
+    """Median ms per call of each of fns (name -> fn(i)), called in turn in one loop (a, b, a, b, ...) so that all see
+    the same machine state; each call timed alone as Timer does."""
+    for i in range(warmup):
+        for fn in fns.values():
+            fn(i)
+    timer.sync()
+    times = {name: [] for name in fns}
+    for i in range(reps):
+        for name, fn in fns.items():
+            if timer.device.type == "cuda":
+                a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                a.record()
+                fn(warmup + i)
+                b.record()
+                b.synchronize()
+                times[name].append(a.elapsed_time(b))
+            else:
+                t0 = time.perf_counter()
+                fn(warmup + i)
+                times[name].append((time.perf_counter() - t0) * 1e3)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def copy_bandwidth(device: torch.device, timer: Timer) -> float:
@@ -306,6 +331,29 @@ def bench_config(cfg, device, timer, reps, reps_fb, warmup, l2_bytes, forced=Fal
                 row["stft_torch_graph_ms"] = graph_time(f_stft, min(20, max(k, 10)), timer)
         if device.type == "cuda" and name == "spectro":
             row["roundtrip_fb_spectro_graph_ms"] = graph_time(f_roundtrip_fb, min(20, max(k, 10)), timer)
+
+    # Forward + backward as a training step does it: out.backward(grad) into leaves whose .grad accumulates across
+    # steps (no torch.autograd.grad), torch's and spectro's steps alternating in one loop.
+    for op in STEP_OPS:
+        step = {}
+        for name, lib in (("torch", torch), ("spectro", spectro)):
+            stft, istft = libs(lib)
+            leaves = [(x if op != "istft_fb" else s).clone().requires_grad_(True) for x, s in zip(xs, ss)]
+
+            def fn(i, stft=stft, istft=istft, leaves=leaves):
+                leaf = leaves[i % k]
+                if op == "stft_fb":
+                    stft(leaf).backward(g_spec[i % k])
+                elif op == "istft_fb":
+                    istft(leaf).backward(g_sig[i % k])
+                else:
+                    istft(stft(leaf)).backward(g_sig[i % k])
+
+            step[name] = fn
+        t = time_alternating(timer, step, reps_fb, warmup)
+        for name in step:
+            row[f"{op}_step_{name}_ms"] = t[name]
+        row[f"{op}_step_speedup"] = t["torch"] / t["spectro"]
 
     for op in OPS:
         row[f"{op}_speedup"] = row[f"{op}_torch_ms"] / row[f"{op}_spectro_ms"]
@@ -533,6 +581,28 @@ def write_markdown(path, env, meta, rows):
                 cells += [fmt(r.get("roundtrip_fb_spectro_graph_ms"))]
             if op in ("stft", "istft"):
                 cells += [f"{r[f'{op}_max_rel_diff']:.1e}"]
+            L.append("| " + " | ".join(cells) + " |")
+        L.append("")
+
+    if any(f"{STEP_OPS[0]}_step_spectro_ms" in r for r in rows):
+        L += ["## forward + backward as a training step", "",
+              "The forward + backward rows above take the input gradient with torch.autograd.grad, each library timed "
+              "in its own loop. Here each step is `out.backward(grad)` into a leaf whose `.grad` accumulates across "
+              "steps, as a training loop does, torch's and spectro's steps alternating in one loop (median of "
+              f"{meta['reps_fb']} {clock} timings each). x: speed-up; vs grad: this step's time over the "
+              "autograd.grad row's, for spectro.", ""]
+        head = ["config"]
+        for op in STEP_OPS:
+            short = {"stft_fb": "stft", "istft_fb": "istft", "roundtrip_fb": "round trip"}[op]
+            head += [f"{short} torch ms", f"{short} spectro ms", "x", "vs grad"]
+        L.append("| " + " | ".join(head) + " |")
+        L.append("|" + "|".join(["---"] + ["--:"] * (len(head) - 1)) + "|")
+        for r in rows:
+            cells = [r["config"]]
+            for op in STEP_OPS:
+                st, sp = r.get(f"{op}_step_torch_ms"), r.get(f"{op}_step_spectro_ms")
+                cells += [fmt(st), fmt(sp), f"{st / sp:.2f}x" if st and sp else "-",
+                          f"{sp / r[f'{op}_spectro_ms']:.2f}" if sp and r.get(f"{op}_spectro_ms") else "-"]
             L.append("| " + " | ".join(cells) + " |")
         L.append("")
 
