@@ -120,25 +120,24 @@ class Timer:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
+    def once(self, fn, i: int) -> float:
+        """ms of the one call fn(i), the GPU idle before it."""
+        if self.device.type == "cuda":
+            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            a.record()
+            fn(i)
+            b.record()
+            b.synchronize()
+            return a.elapsed_time(b)
+        t0 = time.perf_counter()
+        fn(i)
+        return (time.perf_counter() - t0) * 1e3
+
     def __call__(self, fn, reps: int, warmup: int) -> float:
         for i in range(warmup):
             fn(i)
         self.sync()
-        times = []
-        if self.device.type == "cuda":
-            for i in range(reps):
-                a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                a.record()
-                fn(warmup + i)
-                b.record()
-                b.synchronize()
-                times.append(a.elapsed_time(b))
-        else:
-            for i in range(reps):
-                t0 = time.perf_counter()
-                fn(warmup + i)
-                times.append((time.perf_counter() - t0) * 1e3)
-        return statistics.median(times)
+        return statistics.median(self.once(fn, warmup + i) for i in range(reps))
 
 
 def time_alternating(timer: Timer, fns: dict, reps: int, warmup: int) -> dict:
@@ -151,17 +150,7 @@ def time_alternating(timer: Timer, fns: dict, reps: int, warmup: int) -> dict:
     times = {name: [] for name in fns}
     for i in range(reps):
         for name, fn in fns.items():
-            if timer.device.type == "cuda":
-                a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                a.record()
-                fn(warmup + i)
-                b.record()
-                b.synchronize()
-                times[name].append(a.elapsed_time(b))
-            else:
-                t0 = time.perf_counter()
-                fn(warmup + i)
-                times[name].append((time.perf_counter() - t0) * 1e3)
+            times[name].append(timer.once(fn, warmup + i))
     return {name: statistics.median(t) for name, t in times.items()}
 
 

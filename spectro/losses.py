@@ -22,12 +22,14 @@ Implementation. The common multi-resolution case (spectral convergence + log and
 several resolutions, ``reduction`` "mean" or "sum", optionally after perceptual weighting) is one C++ op,
 ``spectro::stft_loss`` (:func:`_mrstft_op`), over one ``spectro::stft_loss_sums`` per resolution: on CUDA one kernel
 transforms both signals together (x + i y, one complex FFT per frame), forms the clamped magnitudes and the four
-sums the terms need, and never writes a spectrum; its backward (one autograd node) is one kernel per resolution
-(both spectra recomputed, the magnitude gradients formed per bin) plus the analysis' adjoint. On the CPU the op is
+sums the terms need, and never writes a spectrum; one more kernel reduces every resolution's sums into the terms
+and the loss. Its backward (one autograd node) is one kernel per resolution (both spectra recomputed, the magnitude
+gradients formed per bin) plus the analysis' adjoint. On the CPU the op is
 its composite definition (spectro.stft's analysis + ATen ops). The other terms (``w_phs``, ``scale="mel"``,
 ``scale_invariance``, ``reduction="none"``) take the general composite path :func:`_general_terms`. The mel loss
 against a target signal is one C++ op, ``spectro::mel_loss`` (:func:`_mel_loss_op`): ``spectro::mel_analysis`` per
-scale and signal (one kernel each on CUDA, its backward one kernel plus the adjoint) and ATen's means. Half-precision
+scale and signal (one kernel each on CUDA) and ATen's means; with only the prediction requiring grad its backward
+is, per scale, one mel kernel that forms the L1 loss's gradient itself, plus the adjoint. Half-precision
 inputs (e.g. under ``torch.autocast``) are computed in float32 with autocast disabled inside the loss; gradients
 come back in the input's dtype.
 
