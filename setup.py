@@ -14,6 +14,7 @@ MAX_JOBS caps ninja's parallelism.
 import glob
 import os
 import shutil
+import sys
 
 import torch
 from setuptools import setup
@@ -74,6 +75,9 @@ def extensions():
     pick_host_compiler()
     include_dirs = [os.path.join(ROOT, "spectro", "include")]
     cxx = ["-O3", "-Wall", "-Wno-unused-function"]
+    # at::parallel_for is an inline template: without -fopenmp it compiles to a serial loop in this library (torch
+    # builds with OpenMP). The library then uses the libgomp torch loaded (same soname), so one thread pool serves both.
+    openmp = ["-fopenmp"] if torch.backends.openmp.is_available() and sys.platform.startswith("linux") else []
     lib_sources = sources("ops/*.cpp", "api/*.cpp", "autograd/*.cpp")
     cuda = want_cuda()
     rpath = ["-Wl,-rpath," + d for d in runtime_library_dirs(cuda)]
@@ -82,10 +86,10 @@ def extensions():
         lib_sources += sources("ops/*.cu", "kernels/cuda/instances/*.cu")
         nvcc = ["-O3", "-lineinfo", "--expt-relaxed-constexpr"]
         lib = CUDAExtension(LIB, lib_sources, include_dirs=include_dirs,
-                            extra_compile_args={"cxx": cxx, "nvcc": nvcc}, extra_link_args=rpath)
+                            extra_compile_args={"cxx": cxx + openmp, "nvcc": nvcc}, extra_link_args=rpath + openmp)
     else:
-        lib = CppExtension(LIB, lib_sources, include_dirs=include_dirs, extra_compile_args={"cxx": cxx},
-                           extra_link_args=rpath)
+        lib = CppExtension(LIB, lib_sources, include_dirs=include_dirs, extra_compile_args={"cxx": cxx + openmp},
+                           extra_link_args=rpath + openmp)
     # The library serves C++ programs too: it must not need libtorch_python (which needs a Python interpreter).
     lib.libraries = [name for name in lib.libraries if name != "torch_python"]
     binding = CppExtension(
