@@ -1,53 +1,84 @@
-// spectro — the CPU backend of the core ops: the framing / overlap-add kernels of kernels/cpu/frame_ola.h (with
-// at::parallel_for) around ATen's FFT.
+// spectro — the CPU backend of the core ops: ATen's FFT (frames_fft.cpp) a chunk of frames at a time, with the
+// framing / overlap-add kernels of kernels/cpu/frame_ola.h around each chunk in the thread that transforms it
+// (at::parallel_for), so that the frames stay in that core's cache and never reach memory as a whole.
 #include <ATen/Parallel.h>
+#include <ATen/ThreadLocalState.h>
 #include <torch/library.h>
+
+#include <type_traits>
 
 #include "../kernels/cpu/frame_ola.h"
 #include "ops.h"
 
 namespace spectro {
 
-using kernels::Geometry;
-
 namespace {
 
+// at::parallel_for, with the calling thread's ATen state (inference mode, grad mode, dispatch key sets) in every
+// worker: the chunks call ATen ops (the FFT, copies into the result), which must see what the caller's thread sees.
 struct AtenParallelFor {
   template <typename F>
   void operator()(int64_t begin, int64_t end, int64_t grain, F&& fn) const {
-    at::parallel_for(begin, end, grain, fn);
+    const at::ThreadLocalState state;
+    at::parallel_for(begin, end, grain, [&](int64_t b, int64_t e) {
+      const at::ThreadLocalStateGuard guard(state);
+      fn(b, e);
+    });
   }
 };
 
-void cpu_frames(const at::Tensor& x, const at::Tensor& window, at::Tensor& frames, const Geometry& g, double scale) {
-  with_analysis_params(x, window, frames, g, scale, [](auto& a) { kernels::cpu::analysis(a, AtenParallelFor{}); });
-}
-
-void cpu_overlap_add(const at::Tensor& frames, const at::Tensor& window, at::Tensor& out, const Geometry& g,
-                     double scale) {
-  with_synthesis_params(frames, window, out, g, scale,
-                        [](auto& s) { kernels::cpu::synthesis(s, AtenParallelFor{}); });
-}
-
-at::Tensor analysis_cpu(const at::Tensor& x, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
+at::Tensor analysis_cpu(const at::Tensor& x_in, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
                         int64_t n_frames, int64_t pad, c10::string_view pad_mode, bool env_normalize,
                         c10::string_view fft_mode, double scale, std::optional<at::ScalarType> out_dtype) {
-  const OpArgs a = check_analysis(x, window, n_fft, hop_length, n_frames, pad, std::string(pad_mode), env_normalize,
-                                  std::string(fft_mode), scale, out_dtype);
-  if (x.size(0) == 0) return empty_analysis(a);
+  const OpArgs a = check_analysis(x_in, window, n_fft, hop_length, n_frames, pad, std::string(pad_mode),
+                                  env_normalize, std::string(fft_mode), scale, out_dtype);
+  if (x_in.size(0) == 0) return empty_analysis(a);
+  const at::Tensor x = signal_for_fft(a);
+  const int64_t rows = x.size(0) * n_frames;
+  const int64_t out_bins = a.mode == FftMode::RfftFull || a.mode == FftMode::Fft ? n_fft : n_fft / 2 + 1;
+  at::Tensor spec = at::empty({x.size(0), n_frames, out_bins}, x.options().dtype(a.complex_type));
+  const at::Tensor spec_rows = spec.view({rows, out_bins});
+  at::Tensor no_frames;
+  with_analysis_params(x, a.window, no_frames, a.g, a.scale, [&](auto& p) {
+    using V = std::remove_const_t<std::remove_pointer_t<decltype(p.x)>>;
+    const int64_t per_chunk = kernels::cpu::chunk_rows<V>(a.g, p.batch, at::get_num_threads());
+    kernels::cpu::analysis_chunked(p, per_chunk, AtenParallelFor{}, [&](int64_t begin, int64_t end, const V* f) {
+      const at::Tensor frames = at::from_blob(const_cast<V*>(f), {end - begin, n_fft}, x.options());
+      spec_rows.narrow(0, begin, end - begin).copy_(frames_to_spectrum(a, frames));
+    });
+  });
   // out_dtype: computed in single precision, then rounded once per element (a conversion pass).
-  return to_out_dtype(a, analysis_via_frames(a, &cpu_frames));
+  return to_out_dtype(a, spec.transpose(1, 2));
 }
 
-at::Tensor synthesis_cpu(const at::Tensor& spec, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
+at::Tensor synthesis_cpu(const at::Tensor& spec_in, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
                          int64_t length, int64_t pad, c10::string_view pad_mode, bool env_normalize,
                          c10::string_view fft_mode, double scale, std::optional<at::ScalarType> out_dtype) {
-  const OpArgs a = check_synthesis(spec, window, n_fft, hop_length, length, pad, std::string(pad_mode),
+  const OpArgs a = check_synthesis(spec_in, window, n_fft, hop_length, length, pad, std::string(pad_mode),
                                    env_normalize, std::string(fft_mode), scale, out_dtype);
-  if (spec.size(0) == 0) return empty_synthesis(a);
+  if (spec_in.size(0) == 0) return empty_synthesis(a);
+  const at::Tensor spec = spectrum_for_fft(a);
+  const at::Tensor spec_frames = spec.transpose(1, 2);  // [batch, frames, bins]
+  const int64_t n_frames = a.g.n_frames;
+  const at::ScalarType frame_type = a.mode == FftMode::Ifft ? a.complex_type : a.signal_type;
+  at::Tensor out = at::empty({spec.size(0), length}, spec.options().dtype(frame_type));
+  at::Tensor no_frames;
+  with_synthesis_params(no_frames, a.window, out, a.g, a.scale, [&](auto& p) {
+    using V = std::remove_pointer_t<decltype(p.out)>;
+    const int64_t per_chunk = kernels::cpu::chunk_rows<V>(a.g, p.batch, 2 * at::get_num_threads());
+    kernels::cpu::synthesis_chunked(p, per_chunk, AtenParallelFor{}, [&](int64_t begin, int64_t end, auto&& add) {
+      for (int64_t r = begin; r < end;) {  // one FFT per batch row the chunk touches
+        const int64_t b = r / n_frames, n = r % n_frames, count = std::min(end - r, n_frames - n);
+        const at::Tensor frames = spectrum_to_frames(a, spec_frames.select(0, b).narrow(0, n, count)).contiguous();
+        add(r, r + count, reinterpret_cast<const V*>(frames.const_data_ptr()));
+        r += count;
+      }
+    });
+  });
   // out_dtype: computed in single precision, then rounded once per element (a conversion pass).
-  return to_out_dtype(a, synthesis_via_frames(a, &cpu_overlap_add));
+  return to_out_dtype(a, out);
 }
+
 }  // namespace
 }  // namespace spectro
 

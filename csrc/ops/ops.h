@@ -245,8 +245,16 @@ inline bool is_real_mode(FftMode mode) { return kernels::real_signal(mode); }
 at::Tensor empty_analysis(const OpArgs& a);
 at::Tensor empty_synthesis(const OpArgs& a);
 
-// The two-kernel path of each op, device-independent: the framing / overlap-add kernel comes in as a callable and
-// the FFT is ATen's (cuFFT on CUDA, pocketfft/MKL on CPU).
+// ATen's FFT by FFT mode (frames_fft.cpp), device-independent (cuFFT on CUDA, MKL / pocketfft on the CPU): the op's
+// input in the dtype the FFT and the framing kernels read; frames [..., n_fft] -> spectrum [..., bins] along the
+// last dimension (the analysis modes) and back (the synthesis modes).
+at::Tensor signal_for_fft(const OpArgs& a);
+at::Tensor spectrum_for_fft(const OpArgs& a);
+at::Tensor frames_to_spectrum(const OpArgs& a, const at::Tensor& frames);
+at::Tensor spectrum_to_frames(const OpArgs& a, const at::Tensor& spec);
+
+// The two-kernel path of each op: the framing / overlap-add kernel comes in as a callable, around one FFT of all
+// frames (the CUDA backend's fallback from the fused kernels).
 using FramesFn = void (*)(const at::Tensor& x, const at::Tensor& window, at::Tensor& frames,
                           const kernels::Geometry& g, double scale);
 using OverlapAddFn = void (*)(const at::Tensor& frames, const at::Tensor& window, at::Tensor& out,
