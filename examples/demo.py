@@ -202,7 +202,8 @@ def main() -> int:
         a, b = time_pair_ms(f_torch, f_spectro, device, args.reps)
         print(f"   {op:<6} {a:>7.3f} ms {b:>7.3f} ms {a / b:>7.2f}x")
     if device.type == "cpu":
-        print("   (CPU timings: spectro's speed work targets CUDA GPUs; benchmarks/ has the GPU numbers)")
+        print("   (one process on a shared machine: benchmarks/CPU.md has the CPU table over several processes,\n"
+              "    benchmarks/RESULTS.md the GPU numbers)")
 
     # 4. Log-mel frontend, against the torch composition it replaces (torch.stft -> |X|^2 -> mel -> 10 log10).
     mel_db = log_mel_db(x, args.sr)

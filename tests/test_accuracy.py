@@ -2,7 +2,7 @@
 
 The in-kernel FFT must be no less accurate than cuFFT: for each size, spectro's relative error (norm-wise, against
 the same transform computed in float64) must stay within twice torch's own float32 error on the same input. Run on
-CUDA with the fused path forced (and on CPU for the CPU path, which uses pocketfft like torch).
+CUDA with the fused path forced (and on CPU for the CPU path, which uses ATen's FFT (MKL or pocketfft) like torch).
 """
 from __future__ import annotations
 
