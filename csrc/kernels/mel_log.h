@@ -1,5 +1,6 @@
-// spectro — the log stages of the mel frontend (torch-free, the one definition used by the op layer, the kernels and,
-// through the schema's `log` string, Python): what is applied to each mel value m.
+// spectro — the stages of the mel frontend around its projection (torch-free, host and device; the one definition
+// used by the op layer, the CPU and CUDA kernels and, through the schema's `log` string, Python): the power of each
+// bin, P = (|X|^2 + mag_eps)^(power / 2), and the log stage applied to each mel value m:
 //   None   m
 //   Clamp  log_scale * log(max(m, log_eps))
 //   Add    log_scale * log(m + log_eps)
@@ -9,6 +10,9 @@
 
 #include <cstdint>
 #include <cstring>
+
+#include "common.h"
+#include "real_math.h"
 
 namespace spectro {
 namespace kernels {
@@ -28,6 +32,37 @@ inline bool parse_mel_log(const char* s, MelLog* out) {
     }
   }
   return false;
+}
+
+// P of one bin X = re + i im.
+template <typename R>
+SPECTRO_HD R mel_power(R re, R im, R power, R mag_eps) {
+  const R s = re * re + im * im + mag_eps;
+  if (power == R(2)) return s;
+  if (power == R(1)) return real_sqrt(s);
+  return real_pow(s, power / R(2));
+}
+
+// The log stage of one mel value (NaN propagates: max(NaN, eps) is NaN, as torch's clamp_min).
+template <typename R>
+SPECTRO_HD R mel_log(R m, MelLog log, R log_eps, R log_scale) {
+  switch (log) {
+    case MelLog::Clamp: return log_scale * real_log(m < log_eps ? log_eps : m);
+    case MelLog::Add: return log_scale * real_log(m + log_eps);
+    case MelLog::Log1p: return log_scale * real_log1p(m);
+    default: return m;
+  }
+}
+
+// The derivative of the log stage at m (NaN m: 0, as torch's clamp_min / log backward).
+template <typename R>
+SPECTRO_HD R mel_log_grad(R m, MelLog log, R log_eps, R log_scale) {
+  switch (log) {
+    case MelLog::Clamp: return m >= log_eps ? log_scale / m : R(0);
+    case MelLog::Add: return log_scale / (m + log_eps);
+    case MelLog::Log1p: return log_scale / (R(1) + m);
+    default: return R(1);
+  }
 }
 
 }  // namespace kernels

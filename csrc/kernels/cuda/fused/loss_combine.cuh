@@ -21,7 +21,7 @@
 
 #include "../../common.h"
 #include "exec.cuh"
-#include "real_math.cuh"
+#include "../../real_math.h"
 #include "spectral_loss.cuh"
 
 namespace spectro {

@@ -12,7 +12,7 @@
 
 #include "../../mel_log.h"
 #include "params.cuh"
-#include "real_math.cuh"
+#include "../../real_math.h"
 
 namespace spectro {
 namespace kernels {
@@ -57,35 +57,18 @@ struct IsMelOut<MelOut<R>> : std::true_type {};
 
 namespace detail {
 
-// P[k] of one bin.
+// P[k] of one bin, the log stage of one mel value and its derivative (mel_log.h).
 template <typename V, typename R>
 SPECTRO_HD R mel_power(const FusedMelParams<V>& p, Complex<R> x) {
-  const R s = x.re * x.re + x.im * x.im + p.mag_eps;
-  if (p.power == R(2)) return s;
-  if (p.power == R(1)) return real_sqrt(s);
-  return real_pow(s, p.power / R(2));
+  return kernels::mel_power(x.re, x.im, p.power, p.mag_eps);
 }
-
-// The log stage of one mel value (NaN propagates: max(NaN, eps) is NaN, as torch's clamp_min).
 template <typename V, typename R>
 SPECTRO_HD R mel_log(const FusedMelParams<V>& p, R m) {
-  switch (p.log) {
-    case MelLog::Clamp: return p.log_scale * real_log(m < p.log_eps ? p.log_eps : m);
-    case MelLog::Add: return p.log_scale * real_log(m + p.log_eps);
-    case MelLog::Log1p: return p.log_scale * real_log1p(m);
-    default: return m;
-  }
+  return kernels::mel_log(m, p.log, p.log_eps, p.log_scale);
 }
-
-// The derivative of the log stage at m (NaN m: 0, as torch's clamp_min / log backward).
 template <typename V, typename R>
 SPECTRO_HD R mel_log_grad(const FusedMelParams<V>& p, R m) {
-  switch (p.log) {
-    case MelLog::Clamp: return m >= p.log_eps ? p.log_scale / m : R(0);
-    case MelLog::Add: return p.log_scale / (m + p.log_eps);
-    case MelLog::Log1p: return p.log_scale / (R(1) + m);
-    default: return R(1);
-  }
+  return kernels::mel_log_grad(m, p.log, p.log_eps, p.log_scale);
 }
 
 // Backward, first stage, for `count` frames n0 .. n0 + count - 1 of row b: coef[f * n_mels + m] = dL/d out[b, m,

@@ -22,7 +22,7 @@
 #include <type_traits>
 
 #include "params.cuh"
-#include "real_math.cuh"
+#include "../../real_math.h"
 
 namespace spectro {
 namespace kernels {

@@ -1,15 +1,13 @@
-// spectro — fused kernels: the elementary functions the epilogues (mel.cuh, spectral_loss.cuh) apply to real values,
-// one overload per precision (float: the single-precision function, not the double one).
+// spectro — the elementary functions the epilogues (the mel stages, the spectral losses) apply to real values, on the
+// host and the device, one overload per precision (float: the single-precision function, not the double one).
 #pragma once
 
 #include <cmath>
 
-#include "../../common.h"
+#include "common.h"
 
 namespace spectro {
 namespace kernels {
-namespace cuda {
-namespace detail {
 
 SPECTRO_HD float real_sqrt(float v) { return sqrtf(v); }
 SPECTRO_HD double real_sqrt(double v) { return sqrt(v); }
@@ -20,7 +18,5 @@ SPECTRO_HD double real_log(double v) { return log(v); }
 SPECTRO_HD float real_log1p(float v) { return log1pf(v); }
 SPECTRO_HD double real_log1p(double v) { return log1p(v); }
 
-}  // namespace detail
-}  // namespace cuda
 }  // namespace kernels
 }  // namespace spectro
