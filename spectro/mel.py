@@ -432,8 +432,9 @@ _MEL_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 
 def _window(fn: str, window, win_length: int, like: torch.Tensor) -> torch.Tensor:
-    if window is None:
-        return torch.hann_window(win_length, device=like.device)
+    if window is None:  # periodic Hann, in double precision for a double-precision signal
+        dtype = torch.float64 if like.dtype == torch.float64 else torch.float32
+        return torch.hann_window(win_length, dtype=dtype, device=like.device)
     if not isinstance(window, torch.Tensor) or window.dim() != 1 or window.shape[0] != win_length:
         shape = tuple(window.shape) if isinstance(window, torch.Tensor) else type(window).__name__
         raise ValueError(f"spectro.{fn}: window must be a 1-D tensor of size win_length={win_length}, but got {shape}")

@@ -70,3 +70,52 @@ def test_modes_at_thread_counts(case, threads):
     Gy = torch.randn(y_t.shape, dtype=y_t.dtype, generator=g)
     (hs,), (ht,) = torch.autograd.grad(y_s, Ss, Gy), torch.autograd.grad(y_t, St, Gy)
     assert_close_fft(hs, ht, n_fft, what=f"istft backward, {threads} threads", check_strides=False)
+
+
+# The mel frontend on the CPU runs the same chunks through powers, projection and log stage (kernels/cpu/mel.h):
+# n_fft, hop, power, mag_eps, log, log_mode, batch, samples, dtype
+MEL_CASES = [
+    (400, 160, 2.0, 0.0, "log10", "clamp", 3, 5000, torch.float32),
+    (1024, 256, 1.0, 1e-9, "ln", "clamp", 2, 9000, torch.float32),
+    (256, 64, 1.0, 0.0, "ln", "add", 3, 3000, torch.float64),
+    (512, 128, 1.5, 0.0, "db", "clamp", 2, 4000, torch.float32),
+    (128, 32, 2.0, 0.0, None, "clamp", 5, 1000, torch.float32),
+    (256, 64, 2.0, 0.0, "ln", "log1p", 1, 2048, torch.float32),
+]
+
+
+def _mel_id(case):
+    n_fft, hop, power, mag_eps, log, log_mode, B, T, dtype = case
+    return f"n{n_fft}-h{hop}-p{power:g}-{log}-{log_mode}-B{B}-T{T}-{str(dtype).split('.')[-1]}"
+
+
+@pytest.mark.parametrize("case", MEL_CASES, ids=_mel_id)
+def test_mel_at_thread_counts(case, threads):
+    """spectro.log_mel_spectrogram against the same stages in torch, in float64 on the widened inputs."""
+    n_fft, hop, power, mag_eps, log, log_mode, B, T, dtype = case
+    g = generator(1000 + len(MEL_CASES) * threads + MEL_CASES.index(case))
+    x = torch.randn(B, T, dtype=dtype, generator=g)
+    basis = spectro.mel_filters(16000, n_fft, 40, dtype=dtype)
+    log_eps = 1e-5
+    got = spectro.log_mel_spectrogram(x, 16000, n_fft, hop, n_mels=40, power=power, mag_eps=mag_eps,
+                                      mel_basis=basis, log=log, log_eps=log_eps, log_mode=log_mode)
+
+    X = torch.stft(x.double(), n_fft, hop, window=torch.hann_window(n_fft, dtype=torch.float64), center=True,
+                   pad_mode="reflect", return_complex=True)
+    mel = basis.double() @ (X.abs() ** 2 + mag_eps) ** (power / 2)
+    scale = {"ln": 1.0, "log10": 1 / 2.302585092994046, "db": 20 / (power * 2.302585092994046), None: 1.0}[log]
+    if log is None:
+        ref = mel
+    elif log_mode == "clamp":
+        ref = scale * mel.clamp_min(log_eps).log()
+    elif log_mode == "add":
+        ref = scale * (mel + log_eps).log()
+    else:
+        ref = scale * mel.log1p()
+    assert got.shape == ref.shape and got.dtype == dtype and got.is_contiguous()
+    # mel values: relative to the largest (float rounding of the FFT, squares and band sums); log values: absolute
+    # (d log m = dm / m, and m >= log_eps where it matters)
+    eps = torch.finfo(dtype).eps
+    err = (got.double() - ref).abs().max().item()
+    bound = (64 * eps * ref.abs().max().item()) if log is None else 64 * eps * max(1.0, ref.abs().max().item())
+    assert err <= bound, f"{threads} threads: max error {err:.3g} > {bound:.3g}"

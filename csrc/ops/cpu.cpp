@@ -1,31 +1,21 @@
-// spectro — the CPU backend of the core ops: ATen's FFT (frames_fft.cpp) a chunk of frames at a time, with the
-// framing / overlap-add kernels of kernels/cpu/frame_ola.h around each chunk in the thread that transforms it
-// (at::parallel_for), so that the frames stay in that core's cache and never reach memory as a whole.
+// spectro — the CPU backend of the core ops and of the mel frontend: ATen's FFT (frames_fft.cpp) a chunk of frames at
+// a time, with the framing / overlap-add kernels of kernels/cpu/frame_ola.h around each chunk in the thread that
+// transforms it (at::parallel_for), so that the frames stay in that core's cache and never reach memory as a whole;
+// for the mel frontend the chunk's spectrum goes on, in the same thread, to powers, the mel projection (ATen's matrix
+// product) and the log stage (kernels/cpu/mel.h), so that no spectrum reaches memory either.
 #include <ATen/Parallel.h>
-#include <ATen/ThreadLocalState.h>
 #include <torch/library.h>
 
 #include <type_traits>
 
 #include "../kernels/cpu/frame_ola.h"
+#include "../kernels/cpu/mel.h"
+#include "cpu_parallel.h"
 #include "ops.h"
 
 namespace spectro {
 
 namespace {
-
-// at::parallel_for, with the calling thread's ATen state (inference mode, grad mode, dispatch key sets) in every
-// worker: the chunks call ATen ops (the FFT, copies into the result), which must see what the caller's thread sees.
-struct AtenParallelFor {
-  template <typename F>
-  void operator()(int64_t begin, int64_t end, int64_t grain, F&& fn) const {
-    const at::ThreadLocalState state;
-    at::parallel_for(begin, end, grain, [&](int64_t b, int64_t e) {
-      const at::ThreadLocalStateGuard guard(state);
-      fn(b, e);
-    });
-  }
-};
 
 at::Tensor analysis_cpu(const at::Tensor& x_in, const at::Tensor& window, int64_t n_fft, int64_t hop_length,
                         int64_t n_frames, int64_t pad, c10::string_view pad_mode, bool env_normalize,
@@ -80,6 +70,50 @@ at::Tensor synthesis_cpu(const at::Tensor& spec_in, const at::Tensor& window, in
 }
 
 }  // namespace
+
+at::Tensor mel_analysis_cpu(const at::Tensor& x_in, const at::Tensor& window, const at::Tensor& basis_in,
+                            int64_t n_fft, int64_t hop_length, int64_t n_frames, int64_t pad,
+                            c10::string_view pad_mode, double scale, double power, double mag_eps,
+                            c10::string_view log, double log_eps, double log_scale) {
+  const MelArgs m = check_mel(x_in, window, basis_in, n_fft, hop_length, n_frames, pad, std::string(pad_mode), scale,
+                              power, mag_eps, std::string(log), log_eps, log_scale);
+  const OpArgs& a = m.analysis;
+  const int64_t n_mels = m.basis.size(0), basis_bins = m.basis.size(1);
+  const at::Tensor x = signal_for_fft(a);
+  at::Tensor out = at::empty({x.size(0), n_mels, n_frames}, x.options());
+  if (x.size(0) == 0) return out;
+  const at::Tensor basis_t = m.basis.t().contiguous();  // [bins', n_mels]: each chunk's powers [rows, bins'] @ it
+  at::Tensor no_frames;
+  with_analysis_params(x, a.window, no_frames, a.g, a.scale, [&](auto& p) {
+    using R = std::remove_const_t<std::remove_pointer_t<decltype(p.x)>>;
+    if constexpr (std::is_floating_point_v<R>) {
+      kernels::cpu::MelStages<R> st;
+      st.n_mels = n_mels;
+      st.basis_bins = basis_bins;
+      st.power = static_cast<R>(m.power);
+      st.mag_eps = static_cast<R>(m.mag_eps);
+      st.log = m.log;
+      st.log_eps = static_cast<R>(m.log_eps);
+      st.log_scale = static_cast<R>(m.log_scale);
+      R* out_data = out.mutable_data_ptr<R>();
+      const int64_t per_chunk = kernels::cpu::chunk_rows<R>(a.g, p.batch, at::get_num_threads());
+      kernels::cpu::analysis_chunked(p, per_chunk, AtenParallelFor{}, [&](int64_t begin, int64_t end, const R* f) {
+        const int64_t rows = end - begin;
+        const at::Tensor frames = at::from_blob(const_cast<R*>(f), {rows, n_fft}, x.options());
+        const at::Tensor spec = frames_to_spectrum(a, frames).contiguous();  // [rows, n_fft / 2 + 1]
+        at::Tensor powers = at::empty({rows, basis_bins}, x.options());
+        kernels::cpu::mel_powers(reinterpret_cast<const kernels::Complex<R>*>(spec.const_data_ptr()), rows,
+                                 spec.size(1), st, powers.mutable_data_ptr<R>());
+        const at::Tensor mel = at::mm(powers, basis_t);  // [rows, n_mels]
+        kernels::cpu::mel_log_store(mel.const_data_ptr<R>(), begin, end, n_frames, st, out_data);
+      });
+    } else {
+      TORCH_INTERNAL_ASSERT(false, "spectro::mel_analysis: real signals only");
+    }
+  });
+  return out;
+}
+
 }  // namespace spectro
 
 TORCH_LIBRARY_IMPL(spectro, CPU, m) {

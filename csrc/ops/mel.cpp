@@ -1,7 +1,8 @@
 // spectro — spectro::mel_analysis: the mel frontend's op (power spectrum -> mel bands -> log), its argument checks,
-// its composite definition (spectro::analysis + ATen ops: the CPU backend, the CUDA fallback and the differentiable
-// path of the autograd kernel) and its Meta backend. The CUDA backend's fused kernel (kernels/cuda/fused/mel.cuh) is
-// in cuda.cu; the autograd kernel in csrc/autograd/mel.cpp.
+// its composite definition (spectro::analysis + ATen ops: the CUDA fallback, the CPU backward and the differentiable
+// path of the autograd kernel) and its Meta backend. The CPU forward (chunks of frames through the mel stages,
+// kernels/cpu/mel.h) is in cpu.cpp; the CUDA backend's fused kernel (kernels/cuda/fused/mel.cuh) in cuda.cu; the
+// autograd kernel in csrc/autograd/mel.cpp.
 //
 //   out[b, m, n] = log_stage(sum_k basis[m, k] * (|X[b, k, n]|^2 + mag_eps)^(power / 2))
 //   X = spectro::analysis(x, window, n_fft, hop_length, n_frames, pad, pad_mode, env_normalize=False, "rfft", scale)
@@ -143,14 +144,6 @@ at::Tensor mel_backward_composite(const at::Tensor& grad, const at::Tensor& x, c
 
 namespace {
 
-at::Tensor mel_cpu(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
-                   int64_t hop_length, int64_t n_frames, int64_t pad, c10::string_view pad_mode, double scale,
-                   double power, double mag_eps, c10::string_view log, double log_eps, double log_scale) {
-  // (The composite checks the arguments: its own, then spectro::analysis' geometry.)
-  return mel_composite(x, window, basis, n_fft, hop_length, n_frames, pad, std::string(pad_mode), scale, power,
-                       mag_eps, std::string(log), log_eps, log_scale);
-}
-
 at::Tensor mel_meta(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
                     int64_t hop_length, c10::SymInt n_frames, int64_t pad, c10::string_view pad_mode, double scale,
                     double power, double mag_eps, c10::string_view log, double log_eps, double log_scale) {
@@ -255,7 +248,7 @@ at::Tensor mel_analysis(const at::Tensor& x, const at::Tensor& window, const at:
 }  // namespace spectro
 
 TORCH_LIBRARY_IMPL(spectro, CPU, m) {
-  m.impl("mel_analysis", &spectro::mel_cpu);
+  m.impl("mel_analysis", &spectro::mel_analysis_cpu);
   m.impl("mel_analysis_backward", &spectro::mel_backward_cpu);
 }
 TORCH_LIBRARY_IMPL(spectro, Meta, m) {

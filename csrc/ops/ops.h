@@ -120,8 +120,13 @@ struct MelArgs {
 MelArgs check_mel(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
                   int64_t hop_length, int64_t n_frames, int64_t pad, const std::string& pad_mode, double scale,
                   double power, double mag_eps, const std::string& log, double log_eps, double log_scale);
-// The op's composite definition (spectro::analysis + ATen ops, differentiable): the CPU backend, the CUDA fallback,
-// the autograd kernel's path when gradients are needed.
+// The CPU backend (cpu.cpp): the frames a chunk at a time through the FFT, powers, projection and log stage.
+at::Tensor mel_analysis_cpu(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
+                            int64_t hop_length, int64_t n_frames, int64_t pad, c10::string_view pad_mode,
+                            double scale, double power, double mag_eps, c10::string_view log, double log_eps,
+                            double log_scale);
+// The op's composite definition (spectro::analysis + ATen ops, differentiable): the CUDA fallback, the autograd
+// kernel's path when gradients are needed (and the reference the backends are tested against).
 at::Tensor mel_composite(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
                          int64_t hop_length, const c10::SymInt& n_frames, int64_t pad, const std::string& pad_mode,
                          double scale, double power, double mag_eps, const std::string& log, double log_eps,
