@@ -1,4 +1,4 @@
-"""spectro against torch on the CPU: stft and istft, eager, at a fixed intra-op thread count.
+"""spectro against torch on the CPU: stft, istft and the log-mel frontend, eager, at a fixed intra-op thread count.
 
     python benchmarks/cpu.py [--threads 2] [--processes 3] [--seconds 1.0] [--out DIR]
     python benchmarks/cpu.py --render CPU_JSON [--out DIR]     (CPU.md from a cpu.json)
@@ -32,6 +32,13 @@ CPU_CONFIGS = [
     (1, 1_300_000, 1024, 256),
 ]
 OPS = ("stft", "istft")
+# The log-mel frontend against torch's composition (torch.stft -> abs -> pow -> filterbank @ -> clamp -> log):
+# (name, batch, samples, sample rate, n_fft, hop, power, log)
+MEL_CONFIGS = [
+    ("Whisper: B=16 x 30 s, 400/160, power 2, log10", 16, 480_000, 16000, 400, 160, 2.0, "log10"),
+    ("B=4 x 10 s at 22.05 kHz, 1024/256, power 1, ln", 4, 220_500, 22050, 1024, 256, 1.0, "ln"),
+    ("B=1 x 30 s, 400/160, power 2, log10", 1, 480_000, 16000, 400, 160, 2.0, "log10"),
+]
 # Goals (torch / spectro, every configuration, 2 threads).
 GOALS = {"stft": 1.3, "istft": 2.0}
 
@@ -42,23 +49,52 @@ def label(cfg) -> str:
     return f"B={B} T={t} n_fft={n} hop={hop}"
 
 
-def worker(cfg, threads: int, seconds: float) -> dict:
-    """One process's medians (ms) for each op and library."""
+def core_calls(cfg) -> dict:
     import torch
 
     import spectro
 
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
     B, T, n_fft, hop = cfg
     x = torch.randn(B, T)
     w = torch.hann_window(n_fft)
     kw = dict(n_fft=n_fft, hop_length=hop, window=w, center=True)
     spec = torch.stft(x, **kw, return_complex=True)
-    calls = {
+    return {
         "stft": (lambda: torch.stft(x, **kw, return_complex=True), lambda: spectro.stft(x, **kw, return_complex=True)),
         "istft": (lambda: torch.istft(spec, **kw, length=T), lambda: spectro.istft(spec, **kw, length=T)),
     }
+
+
+def mel_calls(cfg) -> dict:
+    import torch
+
+    import spectro
+
+    _, B, T, sr, n_fft, hop, power, log = cfg
+    x = torch.randn(B, T)
+    w = torch.hann_window(n_fft)
+    basis = spectro.mel_filters(sr, n_fft, 80)
+    eps = 1e-10 if log == "log10" else 1e-5
+
+    def composition():
+        m = basis @ torch.stft(x, n_fft, hop, window=w, return_complex=True).abs().pow(power)
+        return m.clamp_min(eps).log10() if log == "log10" else m.clamp_min(eps).log()
+
+    def fused():
+        return spectro.log_mel_spectrogram(x, sr, n_fft, hop, n_mels=80, power=power, mel_basis=basis, log=log,
+                                           log_eps=eps)
+
+    return {"log-mel": (composition, fused)}
+
+
+def worker(index: int, threads: int, seconds: float) -> dict:
+    """One process's medians (ms) for each op and library."""
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    calls = core_calls(CPU_CONFIGS[index]) if index < len(CPU_CONFIGS) else mel_calls(
+        MEL_CONFIGS[index - len(CPU_CONFIGS)])
     out = {}
     for op, (f_torch, f_spectro) in calls.items():
         for _ in range(3):
@@ -80,14 +116,17 @@ def worker(cfg, threads: int, seconds: float) -> dict:
 
 def measure(threads: int, processes: int, seconds: float) -> list:
     rows = []
-    for i, cfg in enumerate(CPU_CONFIGS):
+    for i in range(len(CPU_CONFIGS) + len(MEL_CONFIGS)):
+        mel = i >= len(CPU_CONFIGS)
+        ops = ("log-mel",) if mel else OPS
         samples = []
         for _ in range(processes):
             r = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", str(i), "--threads",
                                 str(threads), "--seconds", str(seconds)], capture_output=True, text=True, check=True)
             samples.append(json.loads(r.stdout.strip().splitlines()[-1]))
-        row = {"config": label(cfg), "samples": samples}
-        for op in OPS:
+        row = {"config": MEL_CONFIGS[i - len(CPU_CONFIGS)][0] if mel else label(CPU_CONFIGS[i]), "samples": samples,
+               "ops": list(ops)}
+        for op in ops:
             ratios = [s[op]["torch"] / s[op]["spectro"] for s in samples]
             row[f"{op}_torch_ms"] = statistics.median(s[op]["torch"] for s in samples)
             row[f"{op}_spectro_ms"] = statistics.median(s[op]["spectro"] for s in samples)
@@ -96,7 +135,7 @@ def measure(threads: int, processes: int, seconds: float) -> list:
         rows.append(row)
         print(f"{row['config']:<32} " + "  ".join(
             f"{op} {row[f'{op}_torch_ms']:.3f}/{row[f'{op}_spectro_ms']:.3f} ms ({row[f'{op}_speedup']:.2f}x, "
-            f"min {row[f'{op}_min_speedup']:.2f}x)" for op in OPS), flush=True)
+            f"min {row[f'{op}_min_speedup']:.2f}x)" for op in ops), flush=True)
     return rows
 
 
@@ -109,13 +148,22 @@ def write_markdown(path: str, env: dict, rows: list) -> None:
          "process saw. float32, Hann window, center=True, reflect padding; the istft takes torch.stft's spectrum.", "",
          "| configuration | stft torch / spectro | stft ratio (min) | istft torch / spectro | istft ratio (min) |",
          "|---|--:|--:|--:|--:|"]
-    for r in rows:
+    core = [r for r in rows if r.get("ops", list(OPS)) == list(OPS)]
+    mel = [r for r in rows if r.get("ops") == ["log-mel"]]
+    for r in core:
         L.append(f"| {r['config']} | " + " | ".join(
             f"{r[f'{op}_torch_ms']:.3f} / {r[f'{op}_spectro_ms']:.3f} ms | {r[f'{op}_speedup']:.2f}× "
             f"({r[f'{op}_min_speedup']:.2f}×)" for op in OPS) + " |")
+    if mel:
+        L += ["", "The log-mel frontend (80 mels, float32), `spectro.log_mel_spectrogram` against torch's composition "
+              "`torch.stft -> abs -> pow -> filterbank @ -> clamp -> log`:", "",
+              "| configuration | torch / spectro | ratio (min) |", "|---|--:|--:|"]
+        for r in mel:
+            L.append(f"| {r['config']} | {r['log-mel_torch_ms']:.2f} / {r['log-mel_spectro_ms']:.2f} ms | "
+                     f"{r['log-mel_speedup']:.2f}× ({r['log-mel_min_speedup']:.2f}×) |")
     L += ["", "Goals on 2 threads, at every configuration: " + ", ".join(
         f"{op} ≥ {g:g}×" for op, g in GOALS.items()) + "."]
-    met = {op: all(r[f"{op}_min_speedup"] >= g for r in rows) for op, g in GOALS.items()}
+    met = {op: all(r[f"{op}_min_speedup"] >= g for r in core) for op, g in GOALS.items()}
     if env["threads"] == 2:
         L.append("In this run, by the smallest ratio of any process: " + ", ".join(
             f"{op} {'met' if ok else 'not met'}" for op, ok in met.items()) + ".")
@@ -127,6 +175,8 @@ def write_markdown(path: str, env: dict, rows: list) -> None:
 def readme_table(rows: list) -> str:
     L = ["| config (fp32, Hann, center, reflect) | stft | istft |", "|---|--:|--:|"]
     for r in rows:
+        if r.get("ops", list(OPS)) != list(OPS):
+            continue
         L.append(f"| {r['config']} | " + " | ".join(
             f"{r[f'{op}_speedup']:.2f}× ({r[f'{op}_min_speedup']:.2f}×), {r[f'{op}_spectro_ms']:.3f} ms" for op in OPS)
             + " |")
@@ -145,7 +195,7 @@ def main() -> int:
     args = p.parse_args()
 
     if args.worker is not None:
-        print(json.dumps(worker(CPU_CONFIGS[args.worker], args.threads, args.seconds)))
+        print(json.dumps(worker(args.worker, args.threads, args.seconds)))
         return 0
     if args.readme:
         with open(args.readme) as f:
@@ -154,6 +204,7 @@ def main() -> int:
     if args.render:
         with open(args.render) as f:
             data = json.load(f)
+        os.makedirs(args.out, exist_ok=True)
         write_markdown(os.path.join(args.out, "CPU.md"), data["environment"], data["rows"])
         return 0
 
