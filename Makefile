@@ -1,8 +1,9 @@
 # spectro — set-up, build and tests.
 #
 #   make demo    install what is missing, build, run examples/demo.py (writes demo_spectrogram.png)
-#   make test    install what is missing, build, compile (and on a GPU run) the standalone CUDA kernel test when
-#                nvcc is on PATH, build and run the C++ example (examples/cpp) with CMake, then pytest tests
+#   make test    install what is missing, build, run the CPU kernels' standalone test, compile (and on a GPU run)
+#                the standalone CUDA kernel test when nvcc is on PATH, build and run the C++ example (examples/cpp)
+#                with CMake, then pytest tests
 #   make test-compat  the CPU suite against the oldest supported torch (COMPAT_TORCH), in a virtual environment of its
 #                own (build/compat/venv, torch from PyPI) with the extension built in a copy of the sources
 #                (build/compat/src): the main build (spectro/_C*.so) is untouched. CI (.ci/run) runs it after make test.
@@ -115,11 +116,14 @@ build: deps-build
 	  mkdir -p $(STAMP_DIR) && echo "$$sig" > $(BUILD_STAMP); \
 	fi
 
+# The CPU kernels (csrc/kernels/cpu/) with the host compiler alone: test_cpu_kernels, against the common.h definitions.
 # CUDA kernels, compiled with nvcc alone whenever nvcc is on PATH (no GPU or CUDA torch needed):
 # tests/kernels/Makefile builds every torch-free launcher instance (csrc/kernels/cuda/instances) into the
 # standalone tests test_frame_ola and test_fused. With a GPU both run; without one, test_fused still runs the fused
 # kernels' code on the host (--emulate: threads as fibers in random order per barrier interval).
 kernels-test:
+	@echo ">> compiling and running the CPU kernels' standalone test"
+	$(MAKE) --no-print-directory -f tests/kernels/Makefile cpu-run
 ifeq ($(strip $(NVCC)),)
 	@echo ">> nvcc not on PATH: skipping the standalone CUDA kernel compile and test"
 else
