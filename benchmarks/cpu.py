@@ -24,6 +24,14 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
+
+def label(cfg) -> str:
+    """The GPU benchmark's name of a (batch, samples, n_fft, hop) configuration."""
+    sys.path.insert(0, HERE)
+    from bench import label as bench_label  # benchmarks/bench.py (imports torch and spectro)
+
+    return bench_label(cfg)
+
 # (batch, samples, n_fft, hop)
 CPU_CONFIGS = [
     (8, 64_000, 1024, 256),
@@ -41,12 +49,6 @@ MEL_CONFIGS = [
 ]
 # Goals (torch / spectro, every configuration, 2 threads).
 GOALS = {"stft": 1.3, "istft": 2.0}
-
-
-def label(cfg) -> str:
-    B, T, n, hop = cfg
-    t = f"{T / 1e6:g}M" if T >= 1_000_000 else f"{T / 1e3:g}k"
-    return f"B={B} T={t} n_fft={n} hop={hop}"
 
 
 def core_calls(cfg) -> dict:

@@ -25,9 +25,8 @@ at::Tensor analysis_cpu(const at::Tensor& x_in, const at::Tensor& window, int64_
   if (x_in.size(0) == 0) return empty_analysis(a);
   const at::Tensor x = signal_for_fft(a);
   const int64_t rows = x.size(0) * n_frames;
-  const int64_t out_bins = a.mode == FftMode::RfftFull || a.mode == FftMode::Fft ? n_fft : n_fft / 2 + 1;
-  at::Tensor spec = at::empty({x.size(0), n_frames, out_bins}, x.options().dtype(a.complex_type));
-  const at::Tensor spec_rows = spec.view({rows, out_bins});
+  at::Tensor spec = at::empty({x.size(0), n_frames, a.bins}, x.options().dtype(a.complex_type));
+  const at::Tensor spec_rows = spec.view({rows, a.bins});
   at::Tensor no_frames;
   with_analysis_params(x, a.window, no_frames, a.g, a.scale, [&](auto& p) {
     using V = std::remove_const_t<std::remove_pointer_t<decltype(p.x)>>;
