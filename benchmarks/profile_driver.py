@@ -29,14 +29,21 @@ def main() -> None:
                    help=f"B,T,n_fft,hop; repeat for several (default {SEED})")
     p.add_argument("--path", default="auto", choices=spectro.kernel_path.PATHS)
     p.add_argument("--calls", type=int, default=1, help="profiled calls of each op per configuration")
-    p.add_argument("--ops", default="stft,istft", help="comma-separated subset of stft,istft")
+    p.add_argument("--ops", default="stft,istft",
+                   help="comma-separated subset of stft,istft,logmel (logmel: spectro.LogMelSpectrogram as Whisper "
+                        "runs it: 80 slaney mels at 16 kHz, power 2, log10 of clamp 1e-10)")
     args = p.parse_args()
     ops = set(args.ops.split(","))
+    if ops - {"stft", "istft", "logmel"}:
+        p.error(f"--ops: unknown {sorted(ops - {'stft', 'istft', 'logmel'})}")
     dev = torch.device("cuda")
     for B, T, n_fft, hop in args.config or [parse_config(SEED)]:
         x = torch.randn(B, T, device=dev)
         w = torch.hann_window(n_fft, device=dev)
+        logmel = spectro.LogMelSpectrogram(16000, n_fft, hop, n_mels=80, power=2.0, log="log10",
+                                           log_eps=1e-10).to(dev)
         with spectro.kernel_path(args.path):
+            logmel(x)
             s = spectro.stft(x, n_fft, hop, window=w, return_complex=True)
             for _ in range(3):  # warm-up (cuFFT plans, the NOLA check of safety="auto")
                 spectro.istft(spectro.stft(x, n_fft, hop, window=w, return_complex=True), n_fft, hop, window=w,
@@ -48,6 +55,8 @@ def main() -> None:
                     spectro.stft(x, n_fft, hop, window=w, return_complex=True)
                 if "istft" in ops:
                     spectro.istft(s, n_fft, hop, window=w, length=T)
+                if "logmel" in ops:
+                    logmel(x)
             torch.cuda.synchronize()
             torch.cuda.cudart().cudaProfilerStop()
         print(f"profiled {args.calls} call(s) of {sorted(ops)}: B={B} T={T} n_fft={n_fft} hop={hop} path={args.path}")

@@ -43,6 +43,16 @@ SPECTRO_HD R mel_power(R re, R im, R power, R mag_eps) {
   return real_pow(s, power / R(2));
 }
 
+// dP/dX as a real factor of X: dL/dX = dL/dP * mel_power_grad(X) * X (torch's convention for a complex gradient,
+// dL/dRe + i dL/dIm); power 1 at s = |X|^2 + mag_eps = 0: 0, as the magnitude's gradient at 0.
+template <typename R>
+SPECTRO_HD R mel_power_grad(R re, R im, R power, R mag_eps) {
+  const R s = re * re + im * im + mag_eps;
+  if (power == R(2)) return R(2);
+  if (power == R(1)) return s == R(0) ? R(0) : R(1) / real_sqrt(s);
+  return power * real_pow(s, power / R(2) - R(1));
+}
+
 // The log stage of one mel value (NaN propagates: max(NaN, eps) is NaN, as torch's clamp_min).
 template <typename R>
 SPECTRO_HD R mel_log(R m, MelLog log, R log_eps, R log_scale) {
@@ -64,6 +74,27 @@ SPECTRO_HD R mel_log_grad(R m, MelLog log, R log_eps, R log_scale) {
     default: return R(1);
   }
 }
+
+// The stages' parameters, one bundle for every backend (the op layer holds them in double, a kernel in its real
+// type): what the frontend applies per value around its projection onto the bands.
+template <typename R>
+struct MelStages {
+  R power = R(2);  // P = (|X|^2 + mag_eps)^(power / 2)
+  R mag_eps = R(0);
+  MelLog log = MelLog::None;
+  R log_eps = R(0);
+  R log_scale = R(1);
+
+  template <typename T>
+  MelStages<T> as() const {
+    return MelStages<T>{static_cast<T>(power), static_cast<T>(mag_eps), log, static_cast<T>(log_eps),
+                        static_cast<T>(log_scale)};
+  }
+  SPECTRO_HD R power_of(R re, R im) const { return mel_power(re, im, power, mag_eps); }
+  SPECTRO_HD R power_grad(R re, R im) const { return mel_power_grad(re, im, power, mag_eps); }
+  SPECTRO_HD R log_of(R m) const { return mel_log(m, log, log_eps, log_scale); }
+  SPECTRO_HD R log_grad(R m) const { return mel_log_grad(m, log, log_eps, log_scale); }
+};
 
 }  // namespace kernels
 }  // namespace spectro

@@ -86,14 +86,7 @@ at::Tensor mel_analysis_cpu(const at::Tensor& x_in, const at::Tensor& window, co
   with_analysis_params(x, a.window, no_frames, a.g, a.scale, [&](auto& p) {
     using R = std::remove_const_t<std::remove_pointer_t<decltype(p.x)>>;
     if constexpr (std::is_floating_point_v<R>) {
-      kernels::cpu::MelStages<R> st;
-      st.n_mels = n_mels;
-      st.basis_bins = basis_bins;
-      st.power = static_cast<R>(m.power);
-      st.mag_eps = static_cast<R>(m.mag_eps);
-      st.log = m.log;
-      st.log_eps = static_cast<R>(m.log_eps);
-      st.log_scale = static_cast<R>(m.log_scale);
+      const kernels::MelStages<R> st = m.stages.as<R>();
       R* out_data = out.mutable_data_ptr<R>();
       const int64_t per_chunk = kernels::cpu::chunk_rows<R>(a.g, p.batch, at::get_num_threads());
       kernels::cpu::analysis_chunked(p, per_chunk, AtenParallelFor{}, [&](int64_t begin, int64_t end, const R* f) {
@@ -102,9 +95,9 @@ at::Tensor mel_analysis_cpu(const at::Tensor& x_in, const at::Tensor& window, co
         const at::Tensor spec = frames_to_spectrum(a, frames).contiguous();  // [rows, n_fft / 2 + 1]
         at::Tensor powers = at::empty({rows, basis_bins}, x.options());
         kernels::cpu::mel_powers(reinterpret_cast<const kernels::Complex<R>*>(spec.const_data_ptr()), rows,
-                                 spec.size(1), st, powers.mutable_data_ptr<R>());
+                                 spec.size(1), basis_bins, st, powers.mutable_data_ptr<R>());
         const at::Tensor mel = at::mm(powers, basis_t);  // [rows, n_mels]
-        kernels::cpu::mel_log_store(mel.const_data_ptr<R>(), begin, end, n_frames, st, out_data);
+        kernels::cpu::mel_log_store(mel.const_data_ptr<R>(), begin, end, n_frames, n_mels, st, out_data);
       });
     } else {
       TORCH_INTERNAL_ASSERT(false, "spectro::mel_analysis: real signals only");

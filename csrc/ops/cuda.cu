@@ -248,11 +248,7 @@ void launch_mel(const MelArgs& m, Finish&& finish) {
       p.band = band.mutable_data_ptr<int>();
       p.n_mels = static_cast<int>(n_mels);
       p.basis_bins = static_cast<int>(m.basis.size(1));
-      p.power = static_cast<V>(m.power);
-      p.mag_eps = static_cast<V>(m.mag_eps);
-      p.log = m.log;
-      p.log_eps = static_cast<V>(m.log_eps);
-      p.log_scale = static_cast<V>(m.log_scale);
+      p.stages = m.stages.as<V>();
       finish(p);
       C10_CUDA_CHECK(kernels::cuda::launch_fused_mel(p, at::cuda::getCurrentCUDAStream()));
     }

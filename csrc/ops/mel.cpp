@@ -61,11 +61,7 @@ MelArgs check_mel(const at::Tensor& x, const at::Tensor& window, const at::Tenso
   m.analysis = check_analysis(x, window, n_fft, hop_length, n_frames, pad, pad_mode, false, "rfft", scale,
                               std::nullopt);
   m.basis = basis.contiguous();
-  m.power = power;
-  m.mag_eps = mag_eps;
-  m.log = parse_mel_log(log);
-  m.log_eps = log_eps;
-  m.log_scale = log_scale;
+  m.stages = kernels::MelStages<double>{power, mag_eps, parse_mel_log(log), log_eps, log_scale};
   return m;
 }
 

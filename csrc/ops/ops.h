@@ -113,9 +113,7 @@ MelLog parse_mel_log(const std::string& s);
 struct MelArgs {
   OpArgs analysis;
   at::Tensor basis;  // [n_mels, bins'], contiguous
-  double power, mag_eps;
-  MelLog log;
-  double log_eps, log_scale;
+  kernels::MelStages<double> stages;  // power, mag_eps, the log stage
 };
 MelArgs check_mel(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
                   int64_t hop_length, int64_t n_frames, int64_t pad, const std::string& pad_mode, double scale,

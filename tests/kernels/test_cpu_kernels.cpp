@@ -226,9 +226,8 @@ void check_synthesis(const Case& c, int workers, int64_t per_chunk, std::mt19937
 template <typename R>
 void check_mel(std::mt19937& gen) {
   for (MelLog log : {MelLog::None, MelLog::Clamp, MelLog::Add, MelLog::Log1p}) {
-    cpu::MelStages<R> st;
-    st.n_mels = 7;
-    st.basis_bins = 9;
+    const int64_t n_mels = 7, basis_bins = 9;
+    MelStages<R> st;
     st.power = static_cast<R>(log == MelLog::Add ? 1.5 : 1.0);
     st.mag_eps = static_cast<R>(1e-6);
     st.log = log;
@@ -237,33 +236,33 @@ void check_mel(std::mt19937& gen) {
     const int64_t rows = 11, bins = 12, n_frames = 4, batch = 5;  // rows 3 .. 13 of 5 x 4 frames
     std::vector<Complex<R>> spec(static_cast<size_t>(rows * bins));
     for (auto& v : spec) v = Rand<Complex<R>>::get(gen);
-    std::vector<R> P(static_cast<size_t>(rows * st.basis_bins));
-    cpu::mel_powers(spec.data(), rows, bins, st, P.data());
+    std::vector<R> P(static_cast<size_t>(rows * basis_bins));
+    cpu::mel_powers(spec.data(), rows, bins, basis_bins, st, P.data());
     for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t k = 0; k < st.basis_bins; ++k) {
+      for (int64_t k = 0; k < basis_bins; ++k) {
         ++checks;
         const R ref = mel_power(spec[r * bins + k].re, spec[r * bins + k].im, st.power, st.mag_eps);
-        if (!same(P[r * st.basis_bins + k], ref)) {
+        if (!same(P[r * basis_bins + k], ref)) {
           ++failures;
           std::printf("FAIL mel_powers r=%lld k=%lld\n", (long long)r, (long long)k);
         }
       }
     }
-    std::vector<R> mel(static_cast<size_t>(rows * st.n_mels));
+    std::vector<R> mel(static_cast<size_t>(rows * n_mels));
     for (auto& v : mel) v = std::fabs(rnd<R>(gen));
     mel[5] = R(0);  // below log_eps
-    std::vector<R> out(static_cast<size_t>(batch * st.n_mels * n_frames), R(-7));
+    std::vector<R> out(static_cast<size_t>(batch * n_mels * n_frames), R(-7));
     const int64_t begin = 3, end = begin + rows;
-    cpu::mel_log_store(mel.data(), begin, end, n_frames, st, out.data());
+    cpu::mel_log_store(mel.data(), begin, end, n_frames, n_mels, st, out.data());
     for (int64_t b = 0; b < batch; ++b) {
-      for (int64_t m = 0; m < st.n_mels; ++m) {
+      for (int64_t m = 0; m < n_mels; ++m) {
         for (int64_t n = 0; n < n_frames; ++n) {
           ++checks;
           const int64_t r = b * n_frames + n;
           const R want = r >= begin && r < end
-                             ? mel_log(mel[(r - begin) * st.n_mels + m], st.log, st.log_eps, st.log_scale)
+                             ? mel_log(mel[(r - begin) * n_mels + m], st.log, st.log_eps, st.log_scale)
                              : R(-7);
-          if (!same(out[(b * st.n_mels + m) * n_frames + n], want)) {
+          if (!same(out[(b * n_mels + m) * n_frames + n], want)) {
             ++failures;
             std::printf("FAIL mel_log_store b=%lld m=%lld n=%lld\n", (long long)b, (long long)m, (long long)n);
           }

@@ -766,7 +766,8 @@ void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad
     }
   kc::FusedMelParams<V> p;
   p.a = a; p.mode = FftMode::Rfft;
-  p.n_mels = n_mels; p.basis_bins = basis_bins; p.power = static_cast<R>(power); p.mag_eps = static_cast<R>(mag_eps);
+  p.n_mels = n_mels; p.basis_bins = basis_bins; p.stages.power = static_cast<R>(power);
+  p.stages.mag_eps = static_cast<R>(mag_eps);
   // Runs p (with the log stage `lg`, reading half input when `half_in`) into host; false if the launch failed.
   const size_t n_out = ref.size();
   // gout (backward): dL/d out; the kernel then writes dL/dX into gspec (host) instead of the mel output.
@@ -776,7 +777,7 @@ void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad
                  const std::vector<R>* gout = nullptr, std::vector<Complex<R>>* gspec = nullptr,
                  const std::vector<R>* target = nullptr) -> bool {
     kc::FusedMelParams<V> q = p;
-    q.log = lg; q.log_eps = log_eps; q.log_scale = log_scale;
+    q.stages.log = lg; q.stages.log_eps = log_eps; q.stages.log_scale = log_scale;
     host.assign(n_out, R(NAN));
     const size_t n_spec = static_cast<size_t>(batch * frames * bins);
     if (gspec) gspec->assign(n_spec, Complex<R>{R(NAN), R(NAN)});

@@ -12,7 +12,6 @@
 
 #include "../../mel_log.h"
 #include "params.cuh"
-#include "../../real_math.h"
 
 namespace spectro {
 namespace kernels {
@@ -28,11 +27,7 @@ struct FusedMelParams : FusedAnalysisParams<V> {
   R* out = nullptr;            // [batch, n_mels, a.g.n_frames] contiguous
   int n_mels = 0;
   int basis_bins = 0;          // <= n_fft / 2 + 1: bins past it are not used
-  R power = R(2);              // P = (|X|^2 + mag_eps)^(power / 2)
-  R mag_eps = R(0);
-  MelLog log = MelLog::None;
-  R log_eps = R(0);
-  R log_scale = R(1);
+  MelStages<R> stages;         // power, mag_eps and the log stage (mel_log.h)
   // Backward (set both): with grad_out = dL/d out [batch, n_mels, a.g.n_frames] contiguous, the kernel writes
   // grad_spec = dL/dX [batch, a.g.n_frames, n_fft / 2 + 1] (frame-major; torch's convention for a complex gradient,
   // dL/dRe + i dL/dIm) instead of `out`. Needs n_mels <= n_fft / 2 (the per-frame coefficients share an FFT buffer).
@@ -60,15 +55,15 @@ namespace detail {
 // P[k] of one bin, the log stage of one mel value and its derivative (mel_log.h).
 template <typename V, typename R>
 SPECTRO_HD R mel_power(const FusedMelParams<V>& p, Complex<R> x) {
-  return kernels::mel_power(x.re, x.im, p.power, p.mag_eps);
+  return p.stages.power_of(x.re, x.im);
 }
 template <typename V, typename R>
 SPECTRO_HD R mel_log(const FusedMelParams<V>& p, R m) {
-  return kernels::mel_log(m, p.log, p.log_eps, p.log_scale);
+  return p.stages.log_of(m);
 }
 template <typename V, typename R>
 SPECTRO_HD R mel_log_grad(const FusedMelParams<V>& p, R m) {
-  return kernels::mel_log_grad(m, p.log, p.log_eps, p.log_scale);
+  return p.stages.log_grad(m);
 }
 
 // Backward, first stage, for `count` frames n0 .. n0 + count - 1 of row b: coef[f * n_mels + m] = dL/d out[b, m,
@@ -101,8 +96,7 @@ SPECTRO_HD void mel_grad_coefs(Ctx& ctx, const FusedMelParams<V>& p, const Power
 }
 
 // Backward, second stage: dL/dX of bin k of a frame with spectrum value x and coefficients coef[0 .. n_mels):
-// dL/dP = sum over the bands m covering k of basis[m, k] coef[m]; dL/dX = dL/dP * power * s^(power / 2 - 1) * x with
-// s = |x|^2 + mag_eps (power 1 with s = 0: 0, as the magnitude's gradient at 0).
+// dL/dP = sum over the bands m covering k of basis[m, k] coef[m]; dL/dX = dL/dP * mel_power_grad(x) * x.
 template <typename V, typename R>
 SPECTRO_HD Complex<R> mel_grad_bin(const FusedMelParams<V>& p, const R* coef, int k, Complex<R> x) {
   R gp = R(0);
@@ -114,15 +108,7 @@ SPECTRO_HD Complex<R> mel_grad_bin(const FusedMelParams<V>& p, const R* coef, in
       if (p.band[2 * m] <= k && k < p.band[2 * m + 1]) gp += p.basis[static_cast<int64_t>(m) * p.basis_bins + k] * coef[m];
     }
   }
-  const R s = x.re * x.re + x.im * x.im + p.mag_eps;
-  R d;
-  if (p.power == R(2)) {
-    d = R(2);
-  } else if (p.power == R(1)) {
-    d = s == R(0) ? R(0) : R(1) / real_sqrt(s);
-  } else {
-    d = p.power * real_pow(s, p.power / R(2) - R(1));
-  }
+  const R d = p.stages.power_grad(x.re, x.im);
   return Complex<R>{gp * d * x.re, gp * d * x.im};
 }
 
