@@ -2,7 +2,8 @@
 // a time, with the framing / overlap-add kernels of kernels/cpu/frame_ola.h around each chunk in the thread that
 // transforms it (at::parallel_for), so that the frames stay in that core's cache and never reach memory as a whole;
 // for the mel frontend the chunk's spectrum goes on, in the same thread, to powers, the mel projection (ATen's matrix
-// product) and the log stage (kernels/cpu/mel.h), so that no spectrum reaches memory either.
+// product) and the log stage (kernels/cpu/mel.h), so that no spectrum reaches memory either; its backward recomputes
+// each chunk's spectrum and writes that chunk's dL/dX.
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
@@ -104,6 +105,53 @@ at::Tensor mel_analysis_cpu(const at::Tensor& x_in, const at::Tensor& window, co
     }
   });
   return out;
+}
+
+at::Tensor mel_analysis_backward_cpu(const at::Tensor& grad, const at::Tensor& x_in, const at::Tensor& window,
+                                     const at::Tensor& basis_in, int64_t n_fft, int64_t hop_length, int64_t n_frames,
+                                     int64_t pad, c10::string_view pad_mode, double scale, double power,
+                                     double mag_eps, c10::string_view log, double log_eps, double log_scale) {
+  const MelArgs m = check_mel(x_in, window, basis_in, n_fft, hop_length, n_frames, pad, std::string(pad_mode), scale,
+                              power, mag_eps, std::string(log), log_eps, log_scale);
+  check_mel_grad(grad, m, n_frames);
+  const OpArgs& a = m.analysis;
+  const int64_t n_mels = m.basis.size(0), basis_bins = m.basis.size(1), bins = n_fft / 2 + 1;
+  const at::Tensor x = signal_for_fft(a);
+  // dL/dX [batch, bins, frames] over a frame-major buffer, as the analysis' output.
+  at::Tensor gspec = at::empty_strided({x.size(0), bins, n_frames}, {n_frames * bins, 1, bins},
+                                       x.options().dtype(c10::toComplexType(x.scalar_type())));
+  if (x.size(0) == 0 || n_frames == 0) return gspec;
+  const at::Tensor g = grad.to(x.scalar_type()).contiguous();
+  const at::Tensor basis_t = m.basis.t().contiguous();  // [bins', n_mels]
+  at::Tensor no_frames;
+  with_analysis_params(x, a.window, no_frames, a.g, a.scale, [&](auto& p) {
+    using R = std::remove_const_t<std::remove_pointer_t<decltype(p.x)>>;
+    if constexpr (std::is_floating_point_v<R>) {
+      using Cx = kernels::Complex<R>;
+      const kernels::MelStages<R> st = m.stages.as<R>();
+      Cx* gspec_data = reinterpret_cast<Cx*>(gspec.mutable_data_ptr());
+      const int64_t per_chunk = kernels::cpu::chunk_rows<R>(a.g, p.batch, at::get_num_threads());
+      kernels::cpu::analysis_chunked(p, per_chunk, AtenParallelFor{}, [&](int64_t begin, int64_t end, const R* f) {
+        const int64_t rows = end - begin;
+        const at::Tensor frames = at::from_blob(const_cast<R*>(f), {rows, n_fft}, x.options());
+        const at::Tensor spec = frames_to_spectrum(a, frames).contiguous();  // [rows, bins]
+        const Cx* spec_data = reinterpret_cast<const Cx*>(spec.const_data_ptr());
+        at::Tensor powers = at::empty({rows, basis_bins}, x.options());
+        kernels::cpu::mel_powers(spec_data, rows, bins, basis_bins, st, powers.mutable_data_ptr<R>());
+        at::Tensor mel;  // (the log stage's derivative needs the band sums)
+        if (st.log != kernels::MelLog::None) mel = at::mm(powers, basis_t);
+        at::Tensor coef = at::empty({rows, n_mels}, x.options());
+        kernels::cpu::mel_grad_coefs(g.const_data_ptr<R>(), mel.defined() ? mel.const_data_ptr<R>() : nullptr, begin,
+                                     end, n_frames, n_mels, st, coef.mutable_data_ptr<R>());
+        const at::Tensor gp = at::mm(coef, m.basis);  // dL/dP [rows, bins']
+        kernels::cpu::mel_grad_spectrum(spec_data, gp.const_data_ptr<R>(), rows, bins, basis_bins, st,
+                                        gspec_data + begin * bins);
+      });
+    } else {
+      TORCH_INTERNAL_ASSERT(false, "spectro::mel_analysis_backward: real signals only");
+    }
+  });
+  return gspec;
 }
 
 }  // namespace spectro

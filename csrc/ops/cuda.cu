@@ -291,10 +291,8 @@ at::Tensor mel_backward_cuda(const at::Tensor& grad, const at::Tensor& x, const 
   const MelArgs m = check_mel(x, window, basis, n_fft, hop_length, n_frames, pad, pm, scale, power, mag_eps, lg,
                               log_eps, log_scale);
   const OpArgs& a = m.analysis;
+  check_mel_grad(grad, m, n_frames);
   const int64_t batch = a.input.size(0), n_mels = m.basis.size(0);
-  TORCH_CHECK(grad.dim() == 3 && grad.size(0) == batch && grad.size(1) == n_mels && grad.size(2) == n_frames,
-              "spectro::mel_analysis_backward: expected grad of shape [", batch, ", ", n_mels, ", ", n_frames,
-              "], but got ", grad.sizes());
   if (!use_fused(a, false) || 2 * n_mels > n_fft) {
     return mel_backward_composite(grad, x, window, basis, n_fft, hop_length, n_frames, pad, pm, scale, power, mag_eps,
                                   lg, log_eps, log_scale);

@@ -65,6 +65,15 @@ MelArgs check_mel(const at::Tensor& x, const at::Tensor& window, const at::Tenso
   return m;
 }
 
+void check_mel_grad(const at::Tensor& grad, const MelArgs& m, int64_t n_frames) {
+  const int64_t batch = m.analysis.input.size(0), n_mels = m.basis.size(0);
+  TORCH_CHECK(grad.dim() == 3 && grad.size(0) == batch && grad.size(1) == n_mels && grad.size(2) == n_frames,
+              "spectro::mel_analysis_backward: expected grad of shape [", batch, ", ", n_mels, ", ", n_frames,
+              "], but got ", grad.sizes());
+  TORCH_CHECK(grad.device() == m.analysis.input.device(), "spectro::mel_analysis_backward: expected grad on device ",
+              m.analysis.input.device(), ", but got ", grad.device());
+}
+
 // The composite definition: differentiable ATen ops over spectro::analysis (called through the dispatcher, so it
 // is recorded by autograd and runs on any backend).
 at::Tensor mel_composite(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
@@ -157,14 +166,6 @@ at::Tensor mel_batched(const at::Tensor& x, const at::Tensor& window, const at::
                        mag_eps, std::string(log), log_eps, log_scale);
 }
 
-at::Tensor mel_backward_cpu(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& window,
-                            const at::Tensor& basis, int64_t n_fft, int64_t hop_length, int64_t n_frames, int64_t pad,
-                            c10::string_view pad_mode, double scale, double power, double mag_eps,
-                            c10::string_view log, double log_eps, double log_scale) {
-  return mel_backward_composite(grad, x, window, basis, n_fft, hop_length, n_frames, pad, std::string(pad_mode), scale,
-                                power, mag_eps, std::string(log), log_eps, log_scale);
-}
-
 at::Tensor mel_backward_meta(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& window,
                              const at::Tensor& basis, int64_t n_fft, int64_t hop_length, c10::SymInt n_frames,
                              int64_t pad, c10::string_view pad_mode, double scale, double power, double mag_eps,
@@ -245,7 +246,7 @@ at::Tensor mel_analysis(const at::Tensor& x, const at::Tensor& window, const at:
 
 TORCH_LIBRARY_IMPL(spectro, CPU, m) {
   m.impl("mel_analysis", &spectro::mel_analysis_cpu);
-  m.impl("mel_analysis_backward", &spectro::mel_backward_cpu);
+  m.impl("mel_analysis_backward", &spectro::mel_analysis_backward_cpu);
 }
 TORCH_LIBRARY_IMPL(spectro, Meta, m) {
   m.impl("mel_analysis", TORCH_FN(spectro::mel_meta));

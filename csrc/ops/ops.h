@@ -118,6 +118,13 @@ struct MelArgs {
 MelArgs check_mel(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
                   int64_t hop_length, int64_t n_frames, int64_t pad, const std::string& pad_mode, double scale,
                   double power, double mag_eps, const std::string& log, double log_eps, double log_scale);
+// The gradient of spectro::mel_analysis_backward: [batch, n_mels, n_frames] on x's device (error naming `grad`).
+void check_mel_grad(const at::Tensor& grad, const MelArgs& m, int64_t n_frames);
+// The CPU backend's backward (cpu.cpp): the chunk's spectrum recomputed, dL/dX of its rows written in the same thread.
+at::Tensor mel_analysis_backward_cpu(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& window,
+                                     const at::Tensor& basis, int64_t n_fft, int64_t hop_length, int64_t n_frames,
+                                     int64_t pad, c10::string_view pad_mode, double scale, double power,
+                                     double mag_eps, c10::string_view log, double log_eps, double log_scale);
 // The CPU backend (cpu.cpp): the frames a chunk at a time through the FFT, powers, projection and log stage.
 at::Tensor mel_analysis_cpu(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
                             int64_t hop_length, int64_t n_frames, int64_t pad, c10::string_view pad_mode,

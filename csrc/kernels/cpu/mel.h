@@ -1,7 +1,9 @@
 // spectro — the CPU mel frontend's stages around its projection, on one chunk of frames (torch-free): the analysis
 // runs a chunk at a time (frame_ola.h's analysis_chunked), and in the thread that transformed a chunk its spectrum
 // becomes powers, the backend projects them onto the mel bands (a matrix product), and the log stage writes them to
-// the result. Per value, the stages are mel_log.h's.
+// the result. The backward recomputes the chunk's spectrum the same way, forms the coefficients dL/d(band sums),
+// the backend projects them back onto the bins (the basis' transpose), and the last stage writes dL/dX of the
+// chunk's rows. Per value, the stages are mel_log.h's.
 #pragma once
 
 #include <algorithm>
@@ -40,6 +42,44 @@ void mel_log_store(const R* mel, int64_t begin, int64_t end, int64_t n_frames, i
       for (int64_t f = 0; f < count; ++f) o[f] = st.log_of(m[f * n_mels + j]);
     }
     r += count;
+  }
+}
+
+// Backward, first stage, for the rows r in [begin, end) (r = b * n_frames + n): coef[r - begin, j] = grad[b, j, n] *
+// st.log_grad(mel[r - begin, j]); grad [batch, n_mels, n_frames] contiguous, mel and coef [end - begin, n_mels]. mel
+// may be null where the log stage is None (its derivative is 1).
+template <typename R>
+void mel_grad_coefs(const R* grad, const R* mel, int64_t begin, int64_t end, int64_t n_frames, int64_t n_mels,
+                    const MelStages<R>& st, R* coef) {
+  for (int64_t r = begin; r < end;) {
+    const int64_t b = r / n_frames, n0 = r % n_frames, count = std::min(end - r, n_frames - n0);
+    const int64_t row0 = r - begin;
+    for (int64_t j = 0; j < n_mels; ++j) {
+      const R* __restrict__ g = grad + (b * n_mels + j) * n_frames + n0;
+      for (int64_t f = 0; f < count; ++f) {
+        const int64_t e = (row0 + f) * n_mels + j;
+        coef[e] = mel == nullptr ? g[f] : g[f] * st.log_grad(mel[e]);
+      }
+    }
+    r += count;
+  }
+}
+
+// Backward, second stage: out[r, k] = gP[r, k] * st.power_grad(X) * X with X = spec[r, k] for bins k < basis_bins,
+// and 0 past them (dL/dX, torch's convention for a complex gradient); spec and out rows have `bins` entries, gP
+// [rows, basis_bins].
+template <typename R>
+void mel_grad_spectrum(const Complex<R>* spec, const R* gP, int64_t rows, int64_t bins, int64_t basis_bins,
+                       const MelStages<R>& st, Complex<R>* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const Complex<R>* x = spec + r * bins;
+    const R* gp = gP + r * basis_bins;
+    Complex<R>* o = out + r * bins;
+    for (int64_t k = 0; k < basis_bins; ++k) {
+      const R d = gp[k] * st.power_grad(x[k].re, x[k].im);
+      o[k] = Complex<R>{d * x[k].re, d * x[k].im};
+    }
+    for (int64_t k = basis_bins; k < bins; ++k) o[k] = Complex<R>{R(0), R(0)};
   }
 }
 
