@@ -47,6 +47,7 @@ MEL_CONFIGS = [
     ("B=4 x 10 s at 22.05 kHz, 1024/256, power 1, ln", 4, 220_500, 22050, 1024, 256, 1.0, "ln"),
     ("B=1 x 30 s, 400/160, power 2, log10", 1, 480_000, 16000, 400, 160, 2.0, "log10"),
 ]
+MEL_OPS = ("log-mel", "log-mel f+b")  # forward; forward + backward (the input gradient, torch.autograd.grad)
 # Goals (torch / spectro, every configuration, 2 threads).
 GOALS = {"stft": 1.3, "istft": 2.0}
 
@@ -78,15 +79,21 @@ def mel_calls(cfg) -> dict:
     basis = spectro.mel_filters(sr, n_fft, 80)
     eps = 1e-10 if log == "log10" else 1e-5
 
-    def composition():
+    def composition(x=x):
         m = basis @ torch.stft(x, n_fft, hop, window=w, return_complex=True).abs().pow(power)
         return m.clamp_min(eps).log10() if log == "log10" else m.clamp_min(eps).log()
 
-    def fused():
+    def fused(x=x):
         return spectro.log_mel_spectrogram(x, sr, n_fft, hop, n_mels=80, power=power, mel_basis=basis, log=log,
                                            log_eps=eps)
 
-    return {"log-mel": (composition, fused)}
+    xg = x.clone().requires_grad_()
+    grad = torch.randn_like(fused())
+
+    def fb(f):
+        return lambda: torch.autograd.grad(f(xg), xg, grad)
+
+    return {"log-mel": (composition, fused), "log-mel f+b": (fb(composition), fb(fused))}
 
 
 def worker(index: int, threads: int, seconds: float) -> dict:
@@ -120,7 +127,7 @@ def measure(threads: int, processes: int, seconds: float) -> list:
     rows = []
     for i in range(len(CPU_CONFIGS) + len(MEL_CONFIGS)):
         mel = i >= len(CPU_CONFIGS)
-        ops = ("log-mel",) if mel else OPS
+        ops = MEL_OPS if mel else OPS
         samples = []
         for _ in range(processes):
             r = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", str(i), "--threads",
@@ -151,18 +158,21 @@ def write_markdown(path: str, env: dict, rows: list) -> None:
          "| configuration | stft torch / spectro | stft ratio (min) | istft torch / spectro | istft ratio (min) |",
          "|---|--:|--:|--:|--:|"]
     core = [r for r in rows if r.get("ops", list(OPS)) == list(OPS)]
-    mel = [r for r in rows if r.get("ops") == ["log-mel"]]
+    mel = [r for r in rows if r.get("ops", [None])[0] == "log-mel"]
     for r in core:
         L.append(f"| {r['config']} | " + " | ".join(
             f"{r[f'{op}_torch_ms']:.3f} / {r[f'{op}_spectro_ms']:.3f} ms | {r[f'{op}_speedup']:.2f}× "
             f"({r[f'{op}_min_speedup']:.2f}×)" for op in OPS) + " |")
     if mel:
         L += ["", "The log-mel frontend (80 mels, float32), `spectro.log_mel_spectrogram` against torch's composition "
-              "`torch.stft -> abs -> pow -> filterbank @ -> clamp -> log`:", "",
-              "| configuration | torch / spectro | ratio (min) |", "|---|--:|--:|"]
+              "`torch.stft -> abs -> pow -> filterbank @ -> clamp -> log`; forward, and forward + backward (the input "
+              "gradient by `torch.autograd.grad`):", "",
+              "| configuration | forward torch / spectro | ratio (min) | f+b torch / spectro | ratio (min) |",
+              "|---|--:|--:|--:|--:|"]
         for r in mel:
-            L.append(f"| {r['config']} | {r['log-mel_torch_ms']:.2f} / {r['log-mel_spectro_ms']:.2f} ms | "
-                     f"{r['log-mel_speedup']:.2f}× ({r['log-mel_min_speedup']:.2f}×) |")
+            L.append(f"| {r['config']} | " + " | ".join(
+                f"{r[f'{op}_torch_ms']:.2f} / {r[f'{op}_spectro_ms']:.2f} ms | {r[f'{op}_speedup']:.2f}× "
+                f"({r[f'{op}_min_speedup']:.2f}×)" if f"{op}_speedup" in r else "- | -" for op in MEL_OPS) + " |")
     L += ["", "Goals on 2 threads, at every configuration: " + ", ".join(
         f"{op} ≥ {g:g}×" for op, g in GOALS.items()) + "."]
     met = {op: all(r[f"{op}_min_speedup"] >= g for r in core) for op, g in GOALS.items()}

@@ -89,6 +89,21 @@ def _mel_id(case):
     return f"n{n_fft}-h{hop}-p{power:g}-{log}-{log_mode}-B{B}-T{T}-{str(dtype).split('.')[-1]}"
 
 
+def _mel_reference(x, basis, n_fft, hop, power, mag_eps, log, log_mode, log_eps):
+    """The frontend's stages as torch ops, in x's dtype (differentiable)."""
+    X = torch.stft(x, n_fft, hop, window=torch.hann_window(n_fft, dtype=x.dtype), center=True, pad_mode="reflect",
+                   return_complex=True)
+    mel = basis @ (X.real ** 2 + X.imag ** 2 + mag_eps) ** (power / 2)
+    scale = {"ln": 1.0, "log10": 1 / 2.302585092994046, "db": 20 / (power * 2.302585092994046), None: 1.0}[log]
+    if log is None:
+        return mel
+    if log_mode == "clamp":
+        return scale * mel.clamp_min(log_eps).log()
+    if log_mode == "add":
+        return scale * (mel + log_eps).log()
+    return scale * mel.log1p()
+
+
 @pytest.mark.parametrize("case", MEL_CASES, ids=_mel_id)
 def test_mel_at_thread_counts(case, threads):
     """spectro.log_mel_spectrogram against the same stages in torch, in float64 on the widened inputs."""
@@ -100,18 +115,7 @@ def test_mel_at_thread_counts(case, threads):
     got = spectro.log_mel_spectrogram(x, 16000, n_fft, hop, n_mels=40, power=power, mag_eps=mag_eps,
                                       mel_basis=basis, log=log, log_eps=log_eps, log_mode=log_mode)
 
-    X = torch.stft(x.double(), n_fft, hop, window=torch.hann_window(n_fft, dtype=torch.float64), center=True,
-                   pad_mode="reflect", return_complex=True)
-    mel = basis.double() @ (X.abs() ** 2 + mag_eps) ** (power / 2)
-    scale = {"ln": 1.0, "log10": 1 / 2.302585092994046, "db": 20 / (power * 2.302585092994046), None: 1.0}[log]
-    if log is None:
-        ref = mel
-    elif log_mode == "clamp":
-        ref = scale * mel.clamp_min(log_eps).log()
-    elif log_mode == "add":
-        ref = scale * (mel + log_eps).log()
-    else:
-        ref = scale * mel.log1p()
+    ref = _mel_reference(x.double(), basis.double(), n_fft, hop, power, mag_eps, log, log_mode, log_eps)
     assert got.shape == ref.shape and got.dtype == dtype and got.is_contiguous()
     # mel values: relative to the largest (float rounding of the FFT, squares and band sums); log values: absolute
     # (d log m = dm / m, and m >= log_eps where it matters)
@@ -119,3 +123,27 @@ def test_mel_at_thread_counts(case, threads):
     err = (got.double() - ref).abs().max().item()
     bound = (64 * eps * ref.abs().max().item()) if log is None else 64 * eps * max(1.0, ref.abs().max().item())
     assert err <= bound, f"{threads} threads: max error {err:.3g} > {bound:.3g}"
+
+
+@pytest.mark.parametrize("case", MEL_CASES, ids=_mel_id)
+def test_mel_backward_at_thread_counts(case, threads):
+    """The input gradient of spectro.log_mel_spectrogram (the CPU backward recomputes each chunk's spectrum) against
+    float64 autograd through the same stages; its error within 2x that of the same stages in torch at x's dtype."""
+    n_fft, hop, power, mag_eps, log, log_mode, B, T, dtype = case
+    g = generator(2000 + len(MEL_CASES) * threads + MEL_CASES.index(case))
+    x = torch.randn(B, T, dtype=dtype, generator=g, requires_grad=True)
+    basis = spectro.mel_filters(16000, n_fft, 40, dtype=dtype)
+    args = (n_fft, hop, power, mag_eps, log, log_mode, 1e-5)
+    got = spectro.log_mel_spectrogram(x, 16000, n_fft, hop, n_mels=40, power=power, mag_eps=mag_eps,
+                                      mel_basis=basis, log=log, log_eps=1e-5, log_mode=log_mode)
+    G = torch.randn(got.shape, dtype=dtype, generator=g)
+    (gx,) = torch.autograd.grad(got, x, G)
+    xd = x.detach().double().requires_grad_()
+    (truth,) = torch.autograd.grad(_mel_reference(xd, basis.double(), *args), xd, G.double())
+    xt = x.detach().clone().requires_grad_()
+    (lib,) = torch.autograd.grad(_mel_reference(xt, basis, *args), xt, G)
+    assert gx.shape == x.shape and gx.dtype == dtype
+    err = ((gx.double() - truth).norm() / truth.norm()).item()
+    lib_err = ((lib.double() - truth).norm() / truth.norm()).item()
+    eps = torch.finfo(dtype).eps
+    assert err <= 2 * lib_err + 4 * eps, f"{threads} threads: error {err:.3g} vs torch's {lib_err:.3g}"

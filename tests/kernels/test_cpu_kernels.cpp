@@ -1,6 +1,6 @@
 // spectro — standalone test of the torch-free CPU kernels (csrc/kernels/cpu/), without torch: the chunked analysis
 // and synthesis of frame_ola.h against the element-wise definitions of common.h (analysis_element,
-// synthesis_element), and the mel stages of mel.h against mel_log.h's per-value functions.
+// synthesis_element), and the mel stages of mel.h (forward and backward) against mel_log.h's per-value functions.
 //
 // The FFT the backend puts between the kernels and the frames is replaced by the identity, so the kernels' own work
 // (padding, window, envelope, chunking, the parity-ordered overlap-add, the fold) is compared directly:
@@ -266,6 +266,43 @@ void check_mel(std::mt19937& gen) {
             ++failures;
             std::printf("FAIL mel_log_store b=%lld m=%lld n=%lld\n", (long long)b, (long long)m, (long long)n);
           }
+        }
+      }
+    }
+    // Backward: the coefficients of rows begin .. end - 1 (with the log stage's derivative, and without it), then
+    // dL/dX of each bin (bins past basis_bins: 0).
+    std::vector<R> grad(static_cast<size_t>(batch * n_mels * n_frames));
+    for (auto& v : grad) v = rnd<R>(gen);
+    for (const bool with_mel : {true, false}) {
+      std::vector<R> coef(static_cast<size_t>(rows * n_mels), R(NAN));
+      cpu::mel_grad_coefs(grad.data(), with_mel ? mel.data() : nullptr, begin, end, n_frames, n_mels, st,
+                          coef.data());
+      for (int64_t r = begin; r < end; ++r) {
+        for (int64_t m = 0; m < n_mels; ++m) {
+          ++checks;
+          const int64_t b = r / n_frames, n = r % n_frames, e = (r - begin) * n_mels + m;
+          const R g = grad[(b * n_mels + m) * n_frames + n];
+          if (!same(coef[e], with_mel ? g * st.log_grad(mel[e]) : g)) {
+            ++failures;
+            std::printf("FAIL mel_grad_coefs r=%lld m=%lld\n", (long long)r, (long long)m);
+          }
+        }
+      }
+    }
+    std::vector<R> gP(static_cast<size_t>(rows * basis_bins));
+    for (auto& v : gP) v = rnd<R>(gen);
+    std::vector<Complex<R>> gspec(static_cast<size_t>(rows * bins), Complex<R>{R(NAN), R(NAN)});
+    cpu::mel_grad_spectrum(spec.data(), gP.data(), rows, bins, basis_bins, st, gspec.data());
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t k = 0; k < bins; ++k) {
+        ++checks;
+        const Complex<R> x = spec[r * bins + k], got = gspec[r * bins + k];
+        R d = R(0);
+        if (k < basis_bins) d = gP[r * basis_bins + k] * mel_power_grad(x.re, x.im, st.power, st.mag_eps);
+        const Complex<R> want = k < basis_bins ? Complex<R>{d * x.re, d * x.im} : Complex<R>{R(0), R(0)};
+        if (!same(got.re, want.re) || !same(got.im, want.im)) {
+          ++failures;
+          std::printf("FAIL mel_grad_spectrum r=%lld k=%lld\n", (long long)r, (long long)k);
         }
       }
     }
