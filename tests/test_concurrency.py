@@ -5,6 +5,9 @@
   several rounds; every result (spectrum, signal, input and window gradients) must be bitwise equal to the same
   work run serially in one thread. On CUDA each thread runs on its own ``torch.cuda.Stream`` (and the test runs
   under every kernel path: ``kernel_paths`` marker); on the CPU the threads share ATen's intra-op thread pool.
+* The mel frontends and the spectral losses the same way: 8 threads, each its own frontend or loss (log-mel of
+  several kinds, torchaudio's MelSpectrogram, Whisper's log-mel, DAC's mel loss, auraloss' and Parallel WaveGAN's
+  multi-resolution STFT losses), forward and input gradient, bitwise equal to the serial run.
 * The NOLA pass cache of ``istft(safety="auto")`` under threads: windows and geometries that pass and that fail
   the NOLA condition are used at once, also one window object shared by a passing and a failing geometry, and a
   window modified in place between rounds. With ``torch_like=True`` exactly the failing calls raise, every time
@@ -140,6 +143,78 @@ def test_threads_bitwise_equal_serial(device, kpath, quiet):
                     f"thread {i} round {r}: {name} differs from the serial run (geometry {GEOMETRIES[i]}), max |diff| "
                     f"{(a - b).abs().max().item():.3e}"
                 )
+
+
+# Frontends and losses under threads ---------------------------------------------------------------------------------
+def _frontend_jobs(device):
+    """(name, module or function, input shape, dtype, target signal?) per thread."""
+    L = spectro.losses
+    return [
+        ("whisper log-mel", spectro.LogMelSpectrogram(16000, 400, 160, n_mels=80, power=2.0, log="log10",
+                                                      log_eps=1e-10), (2, 8000), torch.float32, False),
+        ("hifigan log-mel", spectro.LogMelSpectrogram(22050, 1024, 256, n_mels=80, f_max=8000.0, power=1.0,
+                                                      mag_eps=1e-9, center=False, pad=384, log="ln"),
+         (2, 9000), torch.float32, False),
+        ("torchaudio mel", spectro.MelSpectrogram(16000, 512, n_mels=64), (3, 6000), torch.float32, False),
+        ("whisper", lambda x: spectro.whisper_log_mel(x, 80), (2, 6000), torch.float32, False),
+        ("log-mel float64", spectro.LogMelSpectrogram(16000, 256, 64, n_mels=40, power=1.5, log="db"),
+         (2, 5000), torch.float64, False),
+        ("dac mel loss", L.MelSpectrogramLoss(16000, n_mels=[5, 10, 20, 40], window_lengths=[32, 64, 128, 256]),
+         (2, 1, 4000), torch.float32, True),
+        ("auraloss mrstft", L.MultiResolutionSTFTLoss(), (2, 1, 12000), torch.float32, True),
+        ("pwg mrstft", spectro.MultiResolutionSTFTLoss(), (2, 12000), torch.float32, True),
+    ]
+
+
+def _frontend_work(fn, x, y, G):
+    x = x.detach().requires_grad_(True)
+    out = fn(x) if y is None else fn(x, y)
+    if isinstance(out, (tuple, list)):
+        out = torch.stack([o.reshape(()) for o in out])
+    (gx,) = torch.autograd.grad(out, x, G if G is not None else torch.ones_like(out))
+    return [out.detach(), gx]
+
+
+def test_frontends_and_losses_threads_bitwise_equal_serial(device, quiet):
+    jobs = _frontend_jobs(device)
+    assert len(jobs) == N_THREADS
+    inputs = []
+    for i, (name, fn, shape, dtype, target) in enumerate(jobs):
+        if isinstance(fn, torch.nn.Module):
+            fn.to(device)
+        g = torch.Generator().manual_seed(300 + i)
+        x = torch.randn(shape, generator=g, dtype=dtype).to(device)
+        y = (0.7 * x.cpu() + 0.5 * torch.randn(shape, generator=g, dtype=dtype)).to(device) if target else None
+        out = fn(x) if y is None else fn(x, y)
+        G = None if target else torch.randn(out.shape, generator=g, dtype=out.dtype).to(device)
+        inputs.append((fn, x, y, G))
+    serial = [_frontend_work(*inputs[i]) for i in range(N_THREADS)]
+    if device == "cuda":
+        torch.cuda.synchronize()
+        streams = [torch.cuda.Stream() for _ in range(N_THREADS)]
+
+        def on_stream(i):
+            def fn():
+                with torch.cuda.stream(streams[i]):
+                    out = [_frontend_work(*inputs[i]) for _ in range(ROUNDS)]
+                streams[i].synchronize()
+                return out
+            return fn
+
+        fns = [on_stream(i) for i in range(N_THREADS)]
+    else:
+        fns = [(lambda i=i: [_frontend_work(*inputs[i]) for _ in range(ROUNDS)]) for i in range(N_THREADS)]
+    results, errors = _run_threads(fns)
+    for i, e in enumerate(errors):
+        if e is not None:
+            raise AssertionError(f"thread {i} ({jobs[i][0]}) raised {type(e).__name__}: {e}") from e
+    for i in range(N_THREADS):
+        for r, out in enumerate(results[i]):
+            for what, a, b in zip(["output", "input gradient"], out, serial[i]):
+                assert a.dtype == b.dtype and a.shape == b.shape
+                assert torch.equal(a, b), (
+                    f"thread {i} ({jobs[i][0]}) round {r}: {what} differs from the serial run, max |diff| "
+                    f"{(a - b).abs().max().item():.3e}")
 
 
 # NOLA under threads ------------------------------------------------------------------------------------------------
