@@ -1108,6 +1108,23 @@ def test_mel_op_backward(case, device):
     assert ga.dtype == x.dtype
 
 
+def test_mel_op_backward_bad_grad(device):
+    """spectro::mel_analysis_backward names a grad of the wrong shape or device (every backend checks it once)."""
+    x = signal((2, 1500), 29, device)
+    window = torch.hann_window(128, device=device)
+    basis = spectro.melscale_fbanks(65, 0.0, 8000.0, 12, 16000).t().contiguous().to(device)
+    n_frames = 1 + (1500 + 2 * 64 - 128) // 32
+    args = (x, window, basis, 128, 32, n_frames, 64, "reflect", 1.0, 2.0, 0.0, "none", 1e-5, 1.0)
+    ok = torch.ops.spectro.mel_analysis_backward(torch.ones(2, 12, n_frames, device=device), *args)
+    assert ok.shape == (2, 65, n_frames) and ok.is_complex()
+    for shape in [(2, 12, n_frames + 1), (2, 11, n_frames), (12, n_frames)]:
+        with pytest.raises(RuntimeError, match=r"mel_analysis_backward: expected grad of shape \[2, 12, "):
+            torch.ops.spectro.mel_analysis_backward(torch.ones(shape, device=device), *args)
+    if device == "cuda":
+        with pytest.raises(RuntimeError, match="mel_analysis_backward: expected grad on device"):
+            torch.ops.spectro.mel_analysis_backward(torch.ones(2, 12, n_frames), *args)
+
+
 def test_mel_op_backward_half_and_double_backward():
     x = signal((2, 1500), 27).to(torch.bfloat16).requires_grad_()
     window = torch.hann_window(128)
