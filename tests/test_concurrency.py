@@ -100,6 +100,24 @@ def _run_threads(fns):
     return results, errors
 
 
+def _round_fns(device, indices, work):
+    """One function per index i: ROUNDS calls of work(i), on a CUDA stream of its own on CUDA; returns their results."""
+    if device != "cuda":
+        return [(lambda i=i: [work(i) for _ in range(ROUNDS)]) for i in indices]
+    torch.cuda.synchronize()
+    streams = {i: torch.cuda.Stream() for i in indices}
+
+    def on_stream(i):
+        def fn():
+            with torch.cuda.stream(streams[i]):
+                out = [work(i) for _ in range(ROUNDS)]
+            streams[i].synchronize()
+            return out
+        return fn
+
+    return [on_stream(i) for i in indices]
+
+
 @pytest.mark.kernel_paths
 def test_threads_bitwise_equal_serial(device, kpath, quiet):
     inputs = [_make_inputs(i, device) for i in range(N_THREADS)]
@@ -114,22 +132,7 @@ def test_threads_bitwise_equal_serial(device, kpath, quiet):
     run = [i for i in range(N_THREADS) if serial[i] is not None]
     if len(run) < 2:
         pytest.skip(f"kernel_path({kpath!r}) covers fewer than 2 of the geometries")
-    if device == "cuda":
-        torch.cuda.synchronize()
-        streams = [torch.cuda.Stream() for _ in range(N_THREADS)]
-
-        def on_stream(i):
-            def fn():
-                with torch.cuda.stream(streams[i]):
-                    out = [_work(i, *inputs[i]) for _ in range(ROUNDS)]
-                streams[i].synchronize()
-                return out
-            return fn
-
-        fns = [on_stream(i) for i in run]
-    else:
-        fns = [(lambda i=i: [_work(i, *inputs[i]) for _ in range(ROUNDS)]) for i in run]
-    results, errors = _run_threads(fns)
+    results, errors = _run_threads(_round_fns(device, run, lambda i: _work(i, *inputs[i])))
     for j, e in enumerate(errors):
         if e is not None:
             i = run[j]
@@ -189,22 +192,7 @@ def test_frontends_and_losses_threads_bitwise_equal_serial(device, quiet):
         G = None if target else torch.randn(out.shape, generator=g, dtype=out.dtype).to(device)
         inputs.append((fn, x, y, G))
     serial = [_frontend_work(*inputs[i]) for i in range(N_THREADS)]
-    if device == "cuda":
-        torch.cuda.synchronize()
-        streams = [torch.cuda.Stream() for _ in range(N_THREADS)]
-
-        def on_stream(i):
-            def fn():
-                with torch.cuda.stream(streams[i]):
-                    out = [_frontend_work(*inputs[i]) for _ in range(ROUNDS)]
-                streams[i].synchronize()
-                return out
-            return fn
-
-        fns = [on_stream(i) for i in range(N_THREADS)]
-    else:
-        fns = [(lambda i=i: [_frontend_work(*inputs[i]) for _ in range(ROUNDS)]) for i in range(N_THREADS)]
-    results, errors = _run_threads(fns)
+    results, errors = _run_threads(_round_fns(device, range(N_THREADS), lambda i: _frontend_work(*inputs[i])))
     for i, e in enumerate(errors):
         if e is not None:
             raise AssertionError(f"thread {i} ({jobs[i][0]}) raised {type(e).__name__}: {e}") from e
