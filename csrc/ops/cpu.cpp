@@ -107,21 +107,20 @@ at::Tensor mel_analysis_cpu(const at::Tensor& x_in, const at::Tensor& window, co
   return out;
 }
 
-at::Tensor mel_analysis_backward_cpu(const at::Tensor& grad, const at::Tensor& x_in, const at::Tensor& window,
-                                     const at::Tensor& basis_in, int64_t n_fft, int64_t hop_length, int64_t n_frames,
-                                     int64_t pad, c10::string_view pad_mode, double scale, double power,
-                                     double mag_eps, c10::string_view log, double log_eps, double log_scale) {
-  const MelArgs m = check_mel(x_in, window, basis_in, n_fft, hop_length, n_frames, pad, std::string(pad_mode), scale,
-                              power, mag_eps, std::string(log), log_eps, log_scale);
-  check_mel_grad(grad, m, n_frames);
+namespace {
+
+// dL/dX of the mel frontend a chunk of frames at a time, the backwards' common body: per chunk the spectrum again,
+// its powers, the band sums (where need_mel), then coefs(begin, end, mel, coef, stages) forms the chunk's dL/d(band
+// sums) [rows, n_mels] (mel: null unless need_mel), one matrix product takes them back onto the bins, and the last
+// stage writes dL/dX of the chunk's rows. Returns [batch, bins, frames] over a frame-major buffer.
+template <class Coefs>
+at::Tensor mel_backward_chunked(const MelArgs& m, int64_t n_frames, bool need_mel, Coefs&& coefs) {
   const OpArgs& a = m.analysis;
-  const int64_t n_mels = m.basis.size(0), basis_bins = m.basis.size(1), bins = n_fft / 2 + 1;
+  const int64_t n_fft = a.g.n_fft, n_mels = m.basis.size(0), basis_bins = m.basis.size(1), bins = n_fft / 2 + 1;
   const at::Tensor x = signal_for_fft(a);
-  // dL/dX [batch, bins, frames] over a frame-major buffer, as the analysis' output.
   at::Tensor gspec = at::empty_strided({x.size(0), bins, n_frames}, {n_frames * bins, 1, bins},
                                        x.options().dtype(c10::toComplexType(x.scalar_type())));
   if (x.size(0) == 0 || n_frames == 0) return gspec;
-  const at::Tensor g = grad.to(x.scalar_type()).contiguous();
   const at::Tensor basis_t = m.basis.t().contiguous();  // [bins', n_mels]
   at::Tensor no_frames;
   with_analysis_params(x, a.window, no_frames, a.g, a.scale, [&](auto& p) {
@@ -138,11 +137,9 @@ at::Tensor mel_analysis_backward_cpu(const at::Tensor& grad, const at::Tensor& x
         const Cx* spec_data = reinterpret_cast<const Cx*>(spec.const_data_ptr());
         at::Tensor powers = at::empty({rows, basis_bins}, x.options());
         kernels::cpu::mel_powers(spec_data, rows, bins, basis_bins, st, powers.mutable_data_ptr<R>());
-        at::Tensor mel;  // (the log stage's derivative needs the band sums)
-        if (st.log != kernels::MelLog::None) mel = at::mm(powers, basis_t);
+        const at::Tensor mel = need_mel ? at::mm(powers, basis_t) : at::Tensor();  // [rows, n_mels]
         at::Tensor coef = at::empty({rows, n_mels}, x.options());
-        kernels::cpu::mel_grad_coefs(g.const_data_ptr<R>(), mel.defined() ? mel.const_data_ptr<R>() : nullptr, begin,
-                                     end, n_frames, n_mels, st, coef.mutable_data_ptr<R>());
+        coefs(begin, end, mel.defined() ? mel.const_data_ptr<R>() : nullptr, coef.mutable_data_ptr<R>(), st);
         const at::Tensor gp = at::mm(coef, m.basis);  // dL/dP [rows, bins']
         kernels::cpu::mel_grad_spectrum(spec_data, gp.const_data_ptr<R>(), rows, bins, basis_bins, st,
                                         gspec_data + begin * bins);
@@ -152,6 +149,43 @@ at::Tensor mel_analysis_backward_cpu(const at::Tensor& grad, const at::Tensor& x
     }
   });
   return gspec;
+}
+
+}  // namespace
+
+at::Tensor mel_analysis_backward_cpu(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& window,
+                                     const at::Tensor& basis, int64_t n_fft, int64_t hop_length, int64_t n_frames,
+                                     int64_t pad, c10::string_view pad_mode, double scale, double power,
+                                     double mag_eps, c10::string_view log, double log_eps, double log_scale) {
+  const MelArgs m = check_mel(x, window, basis, n_fft, hop_length, n_frames, pad, std::string(pad_mode), scale,
+                              power, mag_eps, std::string(log), log_eps, log_scale);
+  check_mel_grad(grad, m, n_frames);
+  const at::Tensor g = grad.to(m.analysis.signal_type).contiguous();
+  const int64_t n_mels = m.basis.size(0);
+  return mel_backward_chunked(m, n_frames, m.stages.log != kernels::MelLog::None,
+                              [&](int64_t begin, int64_t end, const auto* mel, auto* coef, const auto& st) {
+                                using R = std::remove_pointer_t<decltype(coef)>;
+                                kernels::cpu::mel_grad_coefs(g.const_data_ptr<R>(), mel, begin, end, n_frames,
+                                                             n_mels, st, coef);
+                              });
+}
+
+at::Tensor mel_l1_backward_cpu(const at::Tensor& grad_loss, const at::Tensor& target, const at::Tensor& x,
+                               const at::Tensor& window, const at::Tensor& basis, int64_t n_fft, int64_t hop_length,
+                               int64_t n_frames, int64_t pad, c10::string_view pad_mode, double scale, double power,
+                               double mag_eps, c10::string_view log, double log_eps, double log_scale, double weight) {
+  const MelArgs m = check_mel(x, window, basis, n_fft, hop_length, n_frames, pad, std::string(pad_mode), scale,
+                              power, mag_eps, std::string(log), log_eps, log_scale);
+  check_mel_l1(grad_loss, target, m, n_frames);
+  const at::Tensor t = target.to(m.analysis.signal_type).contiguous();
+  const double g_loss = grad_loss.item<double>();
+  const int64_t n_mels = m.basis.size(0);
+  return mel_backward_chunked(m, n_frames, true,
+                              [&](int64_t begin, int64_t end, const auto* mel, auto* coef, const auto& st) {
+                                using R = std::remove_pointer_t<decltype(coef)>;
+                                kernels::cpu::mel_l1_coefs(t.const_data_ptr<R>(), mel, begin, end, n_frames, n_mels,
+                                                           static_cast<R>(g_loss) * static_cast<R>(weight), st, coef);
+                              });
 }
 
 }  // namespace spectro

@@ -321,15 +321,8 @@ at::Tensor mel_l1_backward_cuda(const at::Tensor& grad_loss, const at::Tensor& t
   const MelArgs m = check_mel(x, window, basis, n_fft, hop_length, n_frames, pad, pm, scale, power, mag_eps, lg,
                               log_eps, log_scale);
   const OpArgs& a = m.analysis;
+  check_mel_l1(grad_loss, target, m, n_frames);
   const int64_t batch = a.input.size(0), n_mels = m.basis.size(0);
-  const char* op = "spectro::mel_l1_backward";
-  TORCH_CHECK(grad_loss.dim() == 0 && grad_loss.device() == x.device(), op,
-              ": expected grad_loss of shape [] on ", x.device(), ", but got ", grad_loss.sizes(), " on ",
-              grad_loss.device());
-  TORCH_CHECK(target.dim() == 3 && target.size(0) == batch && target.size(1) == n_mels && target.size(2) == n_frames &&
-                  target.device() == x.device(),
-              op, ": expected target of shape [", batch, ", ", n_mels, ", ", n_frames, "] on ", x.device(),
-              ", but got ", target.sizes(), " on ", target.device());
   if (!use_fused(a, false) || 2 * n_mels > n_fft) {
     return mel_l1_backward_composite(grad_loss, target, x, window, basis, n_fft, hop_length, n_frames, pad, pm, scale,
                                      power, mag_eps, lg, log_eps, log_scale, weight);

@@ -74,6 +74,18 @@ void check_mel_grad(const at::Tensor& grad, const MelArgs& m, int64_t n_frames) 
               m.analysis.input.device(), ", but got ", grad.device());
 }
 
+void check_mel_l1(const at::Tensor& grad_loss, const at::Tensor& target, const MelArgs& m, int64_t n_frames) {
+  const char* op = "spectro::mel_l1_backward";
+  const at::Device device = m.analysis.input.device();
+  const int64_t batch = m.analysis.input.size(0), n_mels = m.basis.size(0);
+  TORCH_CHECK(grad_loss.dim() == 0 && grad_loss.device() == device, op, ": expected grad_loss of shape [] on ", device,
+              ", but got ", grad_loss.sizes(), " on ", grad_loss.device());
+  TORCH_CHECK(target.dim() == 3 && target.size(0) == batch && target.size(1) == n_mels && target.size(2) == n_frames &&
+                  target.device() == device,
+              op, ": expected target of shape [", batch, ", ", n_mels, ", ", n_frames, "] on ", device, ", but got ",
+              target.sizes(), " on ", target.device());
+}
+
 // The composite definition: differentiable ATen ops over spectro::analysis (called through the dispatcher, so it
 // is recorded by autograd and runs on any backend).
 at::Tensor mel_composite(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
@@ -247,6 +259,7 @@ at::Tensor mel_analysis(const at::Tensor& x, const at::Tensor& window, const at:
 TORCH_LIBRARY_IMPL(spectro, CPU, m) {
   m.impl("mel_analysis", &spectro::mel_analysis_cpu);
   m.impl("mel_analysis_backward", &spectro::mel_analysis_backward_cpu);
+  m.impl("mel_l1_backward", &spectro::mel_l1_backward_cpu);
 }
 TORCH_LIBRARY_IMPL(spectro, Meta, m) {
   m.impl("mel_analysis", TORCH_FN(spectro::mel_meta));

@@ -120,11 +120,19 @@ MelArgs check_mel(const at::Tensor& x, const at::Tensor& window, const at::Tenso
                   double power, double mag_eps, const std::string& log, double log_eps, double log_scale);
 // The gradient of spectro::mel_analysis_backward: [batch, n_mels, n_frames] on x's device (error naming `grad`).
 void check_mel_grad(const at::Tensor& grad, const MelArgs& m, int64_t n_frames);
-// The CPU backend's backward (cpu.cpp): the chunk's spectrum recomputed, dL/dX of its rows written in the same thread.
+// The arguments of spectro::mel_l1_backward besides the mel op's: grad_loss [] and target [batch, n_mels, n_frames],
+// both on x's device (errors naming them).
+void check_mel_l1(const at::Tensor& grad_loss, const at::Tensor& target, const MelArgs& m, int64_t n_frames);
+// The CPU backend's backwards (cpu.cpp): each chunk's spectrum recomputed, dL/dX of its rows written in the same
+// thread; for dL/d mel given (mel_analysis_backward) and for an L1 loss against target mels (mel_l1_backward).
 at::Tensor mel_analysis_backward_cpu(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& window,
                                      const at::Tensor& basis, int64_t n_fft, int64_t hop_length, int64_t n_frames,
                                      int64_t pad, c10::string_view pad_mode, double scale, double power,
                                      double mag_eps, c10::string_view log, double log_eps, double log_scale);
+at::Tensor mel_l1_backward_cpu(const at::Tensor& grad_loss, const at::Tensor& target, const at::Tensor& x,
+                               const at::Tensor& window, const at::Tensor& basis, int64_t n_fft, int64_t hop_length,
+                               int64_t n_frames, int64_t pad, c10::string_view pad_mode, double scale, double power,
+                               double mag_eps, c10::string_view log, double log_eps, double log_scale, double weight);
 // The CPU backend (cpu.cpp): the frames a chunk at a time through the FFT, powers, projection and log stage.
 at::Tensor mel_analysis_cpu(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
                             int64_t hop_length, int64_t n_frames, int64_t pad, c10::string_view pad_mode,

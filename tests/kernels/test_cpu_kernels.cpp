@@ -289,6 +289,28 @@ void check_mel(std::mt19937& gen) {
         }
       }
     }
+    // The L1 loss' coefficients: sign(log_of(mel) - target) * g * log_grad(mel), sign 0 where they are equal.
+    std::vector<R> target(grad.size());
+    for (size_t i = 0; i < target.size(); ++i) target[i] = rnd<R>(gen);
+    {
+      const int64_t r = begin + 1, m = 2, e = (r - begin) * n_mels + m;
+      target[((r / n_frames) * n_mels + m) * n_frames + r % n_frames] = st.log_of(mel[e]);  // (sign 0)
+    }
+    std::vector<R> coef(static_cast<size_t>(rows * n_mels), R(NAN));
+    const R g_loss = static_cast<R>(0.3);
+    cpu::mel_l1_coefs(target.data(), mel.data(), begin, end, n_frames, n_mels, g_loss, st, coef.data());
+    for (int64_t r = begin; r < end; ++r) {
+      for (int64_t m = 0; m < n_mels; ++m) {
+        ++checks;
+        const int64_t b = r / n_frames, n = r % n_frames, e = (r - begin) * n_mels + m;
+        const R v = st.log_of(mel[e]) - target[(b * n_mels + m) * n_frames + n];
+        const R want = (v > 0 ? R(1) : v < 0 ? R(-1) : R(0)) * g_loss * st.log_grad(mel[e]);
+        if (!same(coef[e], want)) {
+          ++failures;
+          std::printf("FAIL mel_l1_coefs r=%lld m=%lld\n", (long long)r, (long long)m);
+        }
+      }
+    }
     std::vector<R> gP(static_cast<size_t>(rows * basis_bins));
     for (auto& v : gP) v = rnd<R>(gen);
     std::vector<Complex<R>> gspec(static_cast<size_t>(rows * bins), Complex<R>{R(NAN), R(NAN)});

@@ -28,41 +28,51 @@ void mel_powers(const Complex<R>* spec, int64_t rows, int64_t bins, int64_t basi
   }
 }
 
-// out[b, m, n] = st.log_of(mel[r - begin, m]) for the rows r = b * n_frames + n in [begin, end); out is
-// [batch, n_mels, n_frames] contiguous, mel [end - begin, n_mels]. Written band by band, each a contiguous run of
-// frames per batch row.
-template <typename R>
-void mel_log_store(const R* mel, int64_t begin, int64_t end, int64_t n_frames, int64_t n_mels, const MelStages<R>& st,
-                   R* out) {
+// For the rows r in [begin, end) of a chunk (r = b * n_frames + n): fn(e, o) for each band j of each row, with
+// e = (r - begin) * n_mels + j its index in the chunk's [end - begin, n_mels] band sums and o = (b * n_mels + j) *
+// n_frames + n its index in a [batch, n_mels, n_frames] tensor; band by band within each batch row, so that o runs
+// along contiguous frames.
+template <class Fn>
+void for_chunk_bands(int64_t begin, int64_t end, int64_t n_frames, int64_t n_mels, Fn&& fn) {
   for (int64_t r = begin; r < end;) {
     const int64_t b = r / n_frames, n0 = r % n_frames, count = std::min(end - r, n_frames - n0);
-    const R* m = mel + (r - begin) * n_mels;
+    const int64_t row0 = r - begin;
     for (int64_t j = 0; j < n_mels; ++j) {
-      R* __restrict__ o = out + (b * n_mels + j) * n_frames + n0;
-      for (int64_t f = 0; f < count; ++f) o[f] = st.log_of(m[f * n_mels + j]);
+      const int64_t o0 = (b * n_mels + j) * n_frames + n0;
+      for (int64_t f = 0; f < count; ++f) fn((row0 + f) * n_mels + j, o0 + f);
     }
     r += count;
   }
 }
 
-// Backward, first stage, for the rows r in [begin, end) (r = b * n_frames + n): coef[r - begin, j] = grad[b, j, n] *
-// st.log_grad(mel[r - begin, j]); grad [batch, n_mels, n_frames] contiguous, mel and coef [end - begin, n_mels]. mel
-// may be null where the log stage is None (its derivative is 1).
+// out[b, j, n] = st.log_of(mel[r - begin, j]) for the chunk's rows; out is [batch, n_mels, n_frames] contiguous.
+template <typename R>
+void mel_log_store(const R* mel, int64_t begin, int64_t end, int64_t n_frames, int64_t n_mels, const MelStages<R>& st,
+                   R* out) {
+  for_chunk_bands(begin, end, n_frames, n_mels, [&](int64_t e, int64_t o) { out[o] = st.log_of(mel[e]); });
+}
+
+// Backward, first stage, for the chunk's rows: coef[r - begin, j] = grad[b, j, n] * st.log_grad(mel[r - begin, j]);
+// grad [batch, n_mels, n_frames] contiguous. mel may be null where the log stage is None (its derivative is 1).
 template <typename R>
 void mel_grad_coefs(const R* grad, const R* mel, int64_t begin, int64_t end, int64_t n_frames, int64_t n_mels,
                     const MelStages<R>& st, R* coef) {
-  for (int64_t r = begin; r < end;) {
-    const int64_t b = r / n_frames, n0 = r % n_frames, count = std::min(end - r, n_frames - n0);
-    const int64_t row0 = r - begin;
-    for (int64_t j = 0; j < n_mels; ++j) {
-      const R* __restrict__ g = grad + (b * n_mels + j) * n_frames + n0;
-      for (int64_t f = 0; f < count; ++f) {
-        const int64_t e = (row0 + f) * n_mels + j;
-        coef[e] = mel == nullptr ? g[f] : g[f] * st.log_grad(mel[e]);
-      }
-    }
-    r += count;
-  }
+  for_chunk_bands(begin, end, n_frames, n_mels, [&](int64_t e, int64_t o) {
+    coef[e] = mel == nullptr ? grad[o] : grad[o] * st.log_grad(mel[e]);
+  });
+}
+
+// The same for an L1 loss against target values (a mel loss' backward): dL/d out[b, j, n] = sign(out - target) *
+// g_loss with out = st.log_of(mel) (sign of NaN: 0, as torch's), so coef[r - begin, j] = sign(st.log_of(mel[e]) -
+// target[b, j, n]) * g_loss * st.log_grad(mel[e]).
+template <typename R>
+void mel_l1_coefs(const R* target, const R* mel, int64_t begin, int64_t end, int64_t n_frames, int64_t n_mels,
+                  R g_loss, const MelStages<R>& st, R* coef) {
+  for_chunk_bands(begin, end, n_frames, n_mels, [&](int64_t e, int64_t o) {
+    const R v = st.log_of(mel[e]) - target[o];
+    const R sign = v > R(0) ? R(1) : (v < R(0) ? R(-1) : R(0));
+    coef[e] = sign * g_loss * st.log_grad(mel[e]);
+  });
 }
 
 // Backward, second stage: out[r, k] = gP[r, k] * st.power_grad(X) * X with X = spec[r, k] for bins k < basis_bins,
