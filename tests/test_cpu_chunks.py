@@ -104,13 +104,21 @@ def _mel_reference(x, basis, n_fft, hop, power, mag_eps, log, log_mode, log_eps)
     return scale * mel.log1p()
 
 
+def _basis(n_fft, dtype, dense, g):
+    """A triangular filterbank (projected over each band's nonzero bins), or one with every weight nonzero (the
+    dense matrix product)."""
+    basis = spectro.mel_filters(16000, n_fft, 40, dtype=dtype)
+    return basis + 1e-3 * torch.rand(basis.shape, generator=g, dtype=dtype) if dense else basis
+
+
+@pytest.mark.parametrize("dense", [False, True], ids=["bands", "dense"])
 @pytest.mark.parametrize("case", MEL_CASES, ids=_mel_id)
-def test_mel_at_thread_counts(case, threads):
+def test_mel_at_thread_counts(case, threads, dense):
     """spectro.log_mel_spectrogram against the same stages in torch, in float64 on the widened inputs."""
     n_fft, hop, power, mag_eps, log, log_mode, B, T, dtype = case
     g = generator(1000 + len(MEL_CASES) * threads + MEL_CASES.index(case))
     x = torch.randn(B, T, dtype=dtype, generator=g)
-    basis = spectro.mel_filters(16000, n_fft, 40, dtype=dtype)
+    basis = _basis(n_fft, dtype, dense, g)
     log_eps = 1e-5
     got = spectro.log_mel_spectrogram(x, 16000, n_fft, hop, n_mels=40, power=power, mag_eps=mag_eps,
                                       mel_basis=basis, log=log, log_eps=log_eps, log_mode=log_mode)
@@ -125,14 +133,15 @@ def test_mel_at_thread_counts(case, threads):
     assert err <= bound, f"{threads} threads: max error {err:.3g} > {bound:.3g}"
 
 
+@pytest.mark.parametrize("dense", [False, True], ids=["bands", "dense"])
 @pytest.mark.parametrize("case", MEL_CASES, ids=_mel_id)
-def test_mel_backward_at_thread_counts(case, threads):
+def test_mel_backward_at_thread_counts(case, threads, dense):
     """The input gradient of spectro.log_mel_spectrogram (the CPU backward recomputes each chunk's spectrum) against
     float64 autograd through the same stages; its error within 2x that of the same stages in torch at x's dtype."""
     n_fft, hop, power, mag_eps, log, log_mode, B, T, dtype = case
     g = generator(2000 + len(MEL_CASES) * threads + MEL_CASES.index(case))
     x = torch.randn(B, T, dtype=dtype, generator=g, requires_grad=True)
-    basis = spectro.mel_filters(16000, n_fft, 40, dtype=dtype)
+    basis = _basis(n_fft, dtype, dense, g)
     args = (n_fft, hop, power, mag_eps, log, log_mode, 1e-5)
     got = spectro.log_mel_spectrogram(x, 16000, n_fft, hop, n_mels=40, power=power, mag_eps=mag_eps,
                                       mel_basis=basis, log=log, log_eps=1e-5, log_mode=log_mode)

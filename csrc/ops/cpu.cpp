@@ -8,6 +8,7 @@
 #include <torch/library.h>
 
 #include <type_traits>
+#include <vector>
 
 #include "../kernels/cpu/frame_ola.h"
 #include "../kernels/cpu/mel.h"
@@ -71,6 +72,46 @@ at::Tensor synthesis_cpu(const at::Tensor& spec_in, const at::Tensor& window, in
 
 }  // namespace
 
+namespace {
+
+// A chunk's projection onto the mel bands and back: over each band's nonzero bins where the basis is sparse (a
+// triangular filterbank: kernels/cpu/mel.h), else ATen's matrix product with the dense basis. Decided once per call
+// from the basis alone (both give the same sums to float rounding).
+template <typename R>
+class MelProjection {
+ public:
+  explicit MelProjection(const at::Tensor& basis) : basis_(basis), n_mels_(basis.size(0)), bins_(basis.size(1)) {
+    band_.resize(2 * n_mels_);
+    kernels::cpu::mel_band_ranges(basis.const_data_ptr<R>(), n_mels_, bins_, band_.data());
+    sparse_ = 8 * kernels::cpu::mel_band_work(band_.data(), n_mels_) <= n_mels_ * bins_;
+    if (!sparse_) basis_t_ = basis.t().contiguous();
+  }
+  // powers [rows, bins'] -> band sums [rows, n_mels]
+  at::Tensor forward(const at::Tensor& powers) const {
+    if (!sparse_) return at::mm(powers, basis_t_);
+    at::Tensor mel = at::empty({powers.size(0), n_mels_}, powers.options());
+    kernels::cpu::mel_project(powers.const_data_ptr<R>(), powers.size(0), bins_, basis_.const_data_ptr<R>(),
+                              band_.data(), n_mels_, mel.mutable_data_ptr<R>());
+    return mel;
+  }
+  // coefficients [rows, n_mels] -> dL/dP [rows, bins']
+  at::Tensor backward(const at::Tensor& coef) const {
+    if (!sparse_) return at::mm(coef, basis_);
+    at::Tensor gp = at::empty({coef.size(0), bins_}, coef.options());
+    kernels::cpu::mel_project_back(coef.const_data_ptr<R>(), coef.size(0), n_mels_, basis_.const_data_ptr<R>(),
+                                   band_.data(), bins_, gp.mutable_data_ptr<R>());
+    return gp;
+  }
+
+ private:
+  at::Tensor basis_, basis_t_;
+  int64_t n_mels_, bins_;
+  std::vector<int64_t> band_;
+  bool sparse_ = false;
+};
+
+}  // namespace
+
 at::Tensor mel_analysis_cpu(const at::Tensor& x_in, const at::Tensor& window, const at::Tensor& basis_in,
                             int64_t n_fft, int64_t hop_length, int64_t n_frames, int64_t pad,
                             c10::string_view pad_mode, double scale, double power, double mag_eps,
@@ -82,12 +123,12 @@ at::Tensor mel_analysis_cpu(const at::Tensor& x_in, const at::Tensor& window, co
   const at::Tensor x = signal_for_fft(a);
   at::Tensor out = at::empty({x.size(0), n_mels, n_frames}, x.options());
   if (x.size(0) == 0) return out;
-  const at::Tensor basis_t = m.basis.t().contiguous();  // [bins', n_mels]: each chunk's powers [rows, bins'] @ it
   at::Tensor no_frames;
   with_analysis_params(x, a.window, no_frames, a.g, a.scale, [&](auto& p) {
     using R = std::remove_const_t<std::remove_pointer_t<decltype(p.x)>>;
     if constexpr (std::is_floating_point_v<R>) {
       const kernels::MelStages<R> st = m.stages.as<R>();
+      const MelProjection<R> project(m.basis);
       R* out_data = out.mutable_data_ptr<R>();
       const int64_t per_chunk = kernels::cpu::chunk_rows<R>(a.g, p.batch, at::get_num_threads());
       kernels::cpu::analysis_chunked(p, per_chunk, AtenParallelFor{}, [&](int64_t begin, int64_t end, const R* f) {
@@ -97,7 +138,7 @@ at::Tensor mel_analysis_cpu(const at::Tensor& x_in, const at::Tensor& window, co
         at::Tensor powers = at::empty({rows, basis_bins}, x.options());
         kernels::cpu::mel_powers(reinterpret_cast<const kernels::Complex<R>*>(spec.const_data_ptr()), rows,
                                  spec.size(1), basis_bins, st, powers.mutable_data_ptr<R>());
-        const at::Tensor mel = at::mm(powers, basis_t);  // [rows, n_mels]
+        const at::Tensor mel = project.forward(powers);  // [rows, n_mels]
         kernels::cpu::mel_log_store(mel.const_data_ptr<R>(), begin, end, n_frames, n_mels, st, out_data);
       });
     } else {
@@ -121,13 +162,13 @@ at::Tensor mel_backward_chunked(const MelArgs& m, int64_t n_frames, bool need_me
   at::Tensor gspec = at::empty_strided({x.size(0), bins, n_frames}, {n_frames * bins, 1, bins},
                                        x.options().dtype(c10::toComplexType(x.scalar_type())));
   if (x.size(0) == 0 || n_frames == 0) return gspec;
-  const at::Tensor basis_t = m.basis.t().contiguous();  // [bins', n_mels]
   at::Tensor no_frames;
   with_analysis_params(x, a.window, no_frames, a.g, a.scale, [&](auto& p) {
     using R = std::remove_const_t<std::remove_pointer_t<decltype(p.x)>>;
     if constexpr (std::is_floating_point_v<R>) {
       using Cx = kernels::Complex<R>;
       const kernels::MelStages<R> st = m.stages.as<R>();
+      const MelProjection<R> project(m.basis);
       Cx* gspec_data = reinterpret_cast<Cx*>(gspec.mutable_data_ptr());
       const int64_t per_chunk = kernels::cpu::chunk_rows<R>(a.g, p.batch, at::get_num_threads());
       kernels::cpu::analysis_chunked(p, per_chunk, AtenParallelFor{}, [&](int64_t begin, int64_t end, const R* f) {
@@ -137,10 +178,10 @@ at::Tensor mel_backward_chunked(const MelArgs& m, int64_t n_frames, bool need_me
         const Cx* spec_data = reinterpret_cast<const Cx*>(spec.const_data_ptr());
         at::Tensor powers = at::empty({rows, basis_bins}, x.options());
         kernels::cpu::mel_powers(spec_data, rows, bins, basis_bins, st, powers.mutable_data_ptr<R>());
-        const at::Tensor mel = need_mel ? at::mm(powers, basis_t) : at::Tensor();  // [rows, n_mels]
+        const at::Tensor mel = need_mel ? project.forward(powers) : at::Tensor();  // [rows, n_mels]
         at::Tensor coef = at::empty({rows, n_mels}, x.options());
         coefs(begin, end, mel.defined() ? mel.const_data_ptr<R>() : nullptr, coef.mutable_data_ptr<R>(), st);
-        const at::Tensor gp = at::mm(coef, m.basis);  // dL/dP [rows, bins']
+        const at::Tensor gp = project.backward(coef);  // dL/dP [rows, bins']
         kernels::cpu::mel_grad_spectrum(spec_data, gp.const_data_ptr<R>(), rows, bins, basis_bins, st,
                                         gspec_data + begin * bins);
       });

@@ -311,6 +311,53 @@ void check_mel(std::mt19937& gen) {
         }
       }
     }
+    // The projection over the band ranges against the dense sums, on a basis with zero runs at both ends of each band,
+    // an all-zero band and a NaN weight (counted as nonzero).
+    {
+      std::vector<R> basis(static_cast<size_t>(n_mels * basis_bins), R(0));
+      for (int64_t m = 0; m < n_mels; ++m) {
+        if (m == 3) continue;  // (all zero)
+        for (int64_t k = m % 3; k < basis_bins - (m % 2); ++k) basis[m * basis_bins + k] = std::fabs(rnd<R>(gen));
+      }
+      basis[5 * basis_bins + basis_bins - 1] = R(NAN);
+      std::vector<int64_t> band(static_cast<size_t>(2 * n_mels));
+      cpu::mel_band_ranges(basis.data(), n_mels, basis_bins, band.data());
+      ++checks;
+      if (band[6] != 0 || band[7] != 0 || band[10] != 2 || band[11] != basis_bins) {
+        ++failures;
+        std::printf("FAIL mel_band_ranges\n");
+      }
+      std::vector<R> pw(static_cast<size_t>(rows * basis_bins)), melp(static_cast<size_t>(rows * n_mels));
+      for (auto& v : pw) v = std::fabs(rnd<R>(gen));
+      cpu::mel_project(pw.data(), rows, basis_bins, basis.data(), band.data(), n_mels, melp.data());
+      std::vector<R> cf(static_cast<size_t>(rows * n_mels)), gp(static_cast<size_t>(rows * basis_bins));
+      for (auto& v : cf) v = rnd<R>(gen);
+      cpu::mel_project_back(cf.data(), rows, n_mels, basis.data(), band.data(), basis_bins, gp.data());
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t m = 0; m < n_mels; ++m) {
+          R want = R(0);
+          for (int64_t k = band[2 * m]; k < band[2 * m + 1]; ++k) want += basis[m * basis_bins + k] * pw[r * basis_bins + k];
+          double dense = 0;  // every bin, in double: the ranges leave out only zero weights
+          for (int64_t k = 0; k < basis_bins; ++k) dense += double(basis[m * basis_bins + k]) * pw[r * basis_bins + k];
+          ++checks;
+          if (!same(melp[r * n_mels + m], want) ||
+              !(std::isnan(dense) ? std::isnan(want) : std::fabs(want - dense) <= 1e-5 * (1 + std::fabs(dense)))) {
+            ++failures;
+            std::printf("FAIL mel_project r=%lld m=%lld\n", (long long)r, (long long)m);
+          }
+        }
+        for (int64_t k = 0; k < basis_bins; ++k) {
+          double dense = 0;
+          for (int64_t m = 0; m < n_mels; ++m) dense += double(basis[m * basis_bins + k]) * cf[r * n_mels + m];
+          const R got = gp[r * basis_bins + k];
+          ++checks;
+          if (!(std::isnan(dense) ? std::isnan(got) : std::fabs(got - dense) <= 1e-5 * (1 + std::fabs(dense)))) {
+            ++failures;
+            std::printf("FAIL mel_project_back r=%lld k=%lld\n", (long long)r, (long long)k);
+          }
+        }
+      }
+    }
     std::vector<R> gP(static_cast<size_t>(rows * basis_bins));
     for (auto& v : gP) v = rnd<R>(gen);
     std::vector<Complex<R>> gspec(static_cast<size_t>(rows * bins), Complex<R>{R(NAN), R(NAN)});

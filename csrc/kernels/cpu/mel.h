@@ -28,6 +28,64 @@ void mel_powers(const Complex<R>* spec, int64_t rows, int64_t bins, int64_t basi
   }
 }
 
+// The projection onto the bands and back, over each band's nonzero bins: a triangular filterbank touches a short
+// run of bins per band (each bin lies in at most two bands), so this does a small share of a dense product's work.
+// band[2m], band[2m + 1]: the first and one past the last bin of band m whose weight is not zero (NaN counts as not
+// zero); an all-zero band gets [0, 0). basis [n_mels, basis_bins] contiguous.
+template <typename R>
+void mel_band_ranges(const R* basis, int64_t n_mels, int64_t basis_bins, int64_t* band) {
+  for (int64_t m = 0; m < n_mels; ++m) {
+    const R* w = basis + m * basis_bins;
+    int64_t lo = 0, hi = 0;
+    for (int64_t k = 0; k < basis_bins; ++k) {
+      if (!(w[k] == R(0))) {
+        if (hi == 0) lo = k;
+        hi = k + 1;
+      }
+    }
+    band[2 * m] = lo;
+    band[2 * m + 1] = hi;
+  }
+}
+
+// The number of bin weights the band ranges cover (the work of mel_project per row).
+inline int64_t mel_band_work(const int64_t* band, int64_t n_mels) {
+  int64_t n = 0;
+  for (int64_t m = 0; m < n_mels; ++m) n += band[2 * m + 1] - band[2 * m];
+  return n;
+}
+
+// mel[r, m] = sum over k in band m's range of basis[m, k] P[r, k]  (P [rows, basis_bins], mel [rows, n_mels]).
+template <typename R>
+void mel_project(const R* P, int64_t rows, int64_t basis_bins, const R* basis, const int64_t* band, int64_t n_mels,
+                 R* mel) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const R* p = P + r * basis_bins;
+    for (int64_t m = 0; m < n_mels; ++m) {
+      const R* w = basis + m * basis_bins;
+      R acc = R(0);
+      for (int64_t k = band[2 * m]; k < band[2 * m + 1]; ++k) acc += w[k] * p[k];
+      mel[r * n_mels + m] = acc;
+    }
+  }
+}
+
+// The transpose: gP[r, k] = sum over the bands m whose range holds k of basis[m, k] coef[r, m]  (coef
+// [rows, n_mels], gP [rows, basis_bins]; bins no band covers get 0).
+template <typename R>
+void mel_project_back(const R* coef, int64_t rows, int64_t n_mels, const R* basis, const int64_t* band,
+                      int64_t basis_bins, R* gP) {
+  for (int64_t r = 0; r < rows; ++r) {
+    R* __restrict__ g = gP + r * basis_bins;
+    for (int64_t k = 0; k < basis_bins; ++k) g[k] = R(0);
+    for (int64_t m = 0; m < n_mels; ++m) {
+      const R* w = basis + m * basis_bins;
+      const R c = coef[r * n_mels + m];
+      for (int64_t k = band[2 * m]; k < band[2 * m + 1]; ++k) g[k] += w[k] * c;
+    }
+  }
+}
+
 // For the rows r in [begin, end) of a chunk (r = b * n_frames + n): fn(e, o) for each band j of each row, with
 // e = (r - begin) * n_mels + j its index in the chunk's [end - begin, n_mels] band sums and o = (b * n_mels + j) *
 // n_frames + n its index in a [batch, n_mels, n_frames] tensor; band by band within each batch row, so that o runs
