@@ -1,9 +1,9 @@
 // spectro — the CPU backend of the core ops and of the mel frontend: ATen's FFT (frames_fft.cpp) a chunk of frames at
 // a time, with the framing / overlap-add kernels of kernels/cpu/frame_ola.h around each chunk in the thread that
 // transforms it (at::parallel_for), so that the frames stay in that core's cache and never reach memory as a whole;
-// for the mel frontend the chunk's spectrum goes on, in the same thread, to powers, the mel projection (ATen's matrix
-// product) and the log stage (kernels/cpu/mel.h), so that no spectrum reaches memory either; its backward recomputes
-// each chunk's spectrum and writes that chunk's dL/dX.
+// for the mel frontend the chunk's spectrum goes on, in the same thread, to powers, the projection onto the bands and
+// the log stage (kernels/cpu/mel.h), so that no spectrum reaches memory either; its backwards recompute each chunk's
+// spectrum and write that chunk's dL/dX.
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
@@ -69,10 +69,6 @@ at::Tensor synthesis_cpu(const at::Tensor& spec_in, const at::Tensor& window, in
   // out_dtype: computed in single precision, then rounded once per element (a conversion pass).
   return to_out_dtype(a, out);
 }
-
-}  // namespace
-
-namespace {
 
 // A chunk's projection onto the mel bands and back: over each band's nonzero bins where the basis is sparse (a
 // triangular filterbank: kernels/cpu/mel.h), else ATen's matrix product with the dense basis. Decided once per call
@@ -152,8 +148,8 @@ namespace {
 
 // dL/dX of the mel frontend a chunk of frames at a time, the backwards' common body: per chunk the spectrum again,
 // its powers, the band sums (where need_mel), then coefs(begin, end, mel, coef, stages) forms the chunk's dL/d(band
-// sums) [rows, n_mels] (mel: null unless need_mel), one matrix product takes them back onto the bins, and the last
-// stage writes dL/dX of the chunk's rows. Returns [batch, bins, frames] over a frame-major buffer.
+// sums) [rows, n_mels] (mel: null unless need_mel), the projection takes them back onto the bins, and the last stage
+// writes dL/dX of the chunk's rows. Returns [batch, bins, frames] over a frame-major buffer.
 template <class Coefs>
 at::Tensor mel_backward_chunked(const MelArgs& m, int64_t n_frames, bool need_mel, Coefs&& coefs) {
   const OpArgs& a = m.analysis;
