@@ -106,6 +106,66 @@ class MelProjection {
   bool sparse_ = false;
 };
 
+
+// The mel frontend's analysis a chunk of frames at a time (x: the signal as signal_for_fft gives it): in the thread
+// that frames a chunk, its spectrum and powers, then body(begin, end, spec, powers, project, st) with spec the
+// chunk's [rows, n_fft / 2 + 1] complex values, powers [rows, bins'], the projection and the stages in x's real type.
+template <class Body>
+void for_mel_chunks(const MelArgs& m, const at::Tensor& x, const char* op, Body&& body) {
+  const OpArgs& a = m.analysis;
+  const int64_t n_fft = a.g.n_fft, basis_bins = m.basis.size(1);
+  at::Tensor no_frames;
+  with_analysis_params(x, a.window, no_frames, a.g, a.scale, [&](auto& p) {
+    using R = std::remove_const_t<std::remove_pointer_t<decltype(p.x)>>;
+    if constexpr (std::is_floating_point_v<R>) {
+      using Cx = kernels::Complex<R>;
+      const kernels::MelStages<R> st = m.stages.as<R>();
+      const MelProjection<R> project(m.basis);
+      const int64_t per_chunk = kernels::cpu::chunk_rows<R>(a.g, p.batch, at::get_num_threads());
+      kernels::cpu::analysis_chunked(p, per_chunk, AtenParallelFor{}, [&](int64_t begin, int64_t end, const R* f) {
+        const int64_t rows = end - begin;
+        const at::Tensor frames = at::from_blob(const_cast<R*>(f), {rows, n_fft}, x.options());
+        const at::Tensor spec = frames_to_spectrum(a, frames).contiguous();  // [rows, n_fft / 2 + 1]
+        const Cx* spec_data = reinterpret_cast<const Cx*>(spec.const_data_ptr());
+        at::Tensor powers = at::empty({rows, basis_bins}, x.options());
+        kernels::cpu::mel_powers(spec_data, rows, spec.size(1), basis_bins, st, powers.mutable_data_ptr<R>());
+        body(begin, end, spec_data, powers, project, st);
+      });
+    } else {
+      TORCH_INTERNAL_ASSERT(false, op, ": real signals only");
+    }
+  });
+}
+
+// dL/dX of the mel frontend, the backwards' common body: per chunk (for_mel_chunks) the band sums where need_mel,
+// then coefs(begin, end, mel, coef, stages) forms the chunk's dL/d(band sums) [rows, n_mels] (mel: null unless
+// need_mel), the projection takes them back onto the bins, and the last stage writes dL/dX of the chunk's rows.
+// Returns [batch, bins, frames] over a frame-major buffer.
+template <class Coefs>
+at::Tensor mel_backward_chunked(const MelArgs& m, int64_t n_frames, bool need_mel, Coefs&& coefs) {
+  const OpArgs& a = m.analysis;
+  const int64_t n_mels = m.basis.size(0), basis_bins = m.basis.size(1), bins = a.g.n_fft / 2 + 1;
+  const at::Tensor x = signal_for_fft(a);
+  at::Tensor gspec = at::empty_strided({x.size(0), bins, n_frames}, {n_frames * bins, 1, bins},
+                                       x.options().dtype(c10::toComplexType(x.scalar_type())));
+  if (x.size(0) == 0 || n_frames == 0) return gspec;
+  for_mel_chunks(m, x, "spectro::mel_analysis_backward",
+                 [&](int64_t begin, int64_t end, const auto* spec, const at::Tensor& powers, const auto& project,
+                     const auto& st) {
+                   using Cx = std::remove_const_t<std::remove_pointer_t<decltype(spec)>>;
+                   using R = decltype(Cx::re);
+                   const int64_t rows = end - begin;
+                   const at::Tensor mel = need_mel ? project.forward(powers) : at::Tensor();  // [rows, n_mels]
+                   at::Tensor coef = at::empty({rows, n_mels}, x.options());
+                   coefs(begin, end, mel.defined() ? mel.template const_data_ptr<R>() : nullptr,
+                         coef.template mutable_data_ptr<R>(), st);
+                   const at::Tensor gp = project.backward(coef);  // dL/dP [rows, bins']
+                   kernels::cpu::mel_grad_spectrum(spec, gp.template const_data_ptr<R>(), rows, bins, basis_bins, st,
+                                                   reinterpret_cast<Cx*>(gspec.mutable_data_ptr()) + begin * bins);
+                 });
+  return gspec;
+}
+
 }  // namespace
 
 at::Tensor mel_analysis_cpu(const at::Tensor& x_in, const at::Tensor& window, const at::Tensor& basis_in,
@@ -114,81 +174,20 @@ at::Tensor mel_analysis_cpu(const at::Tensor& x_in, const at::Tensor& window, co
                             c10::string_view log, double log_eps, double log_scale) {
   const MelArgs m = check_mel(x_in, window, basis_in, n_fft, hop_length, n_frames, pad, std::string(pad_mode), scale,
                               power, mag_eps, std::string(log), log_eps, log_scale);
-  const OpArgs& a = m.analysis;
-  const int64_t n_mels = m.basis.size(0), basis_bins = m.basis.size(1);
-  const at::Tensor x = signal_for_fft(a);
+  const int64_t n_mels = m.basis.size(0);
+  const at::Tensor x = signal_for_fft(m.analysis);
   at::Tensor out = at::empty({x.size(0), n_mels, n_frames}, x.options());
   if (x.size(0) == 0) return out;
-  at::Tensor no_frames;
-  with_analysis_params(x, a.window, no_frames, a.g, a.scale, [&](auto& p) {
-    using R = std::remove_const_t<std::remove_pointer_t<decltype(p.x)>>;
-    if constexpr (std::is_floating_point_v<R>) {
-      const kernels::MelStages<R> st = m.stages.as<R>();
-      const MelProjection<R> project(m.basis);
-      R* out_data = out.mutable_data_ptr<R>();
-      const int64_t per_chunk = kernels::cpu::chunk_rows<R>(a.g, p.batch, at::get_num_threads());
-      kernels::cpu::analysis_chunked(p, per_chunk, AtenParallelFor{}, [&](int64_t begin, int64_t end, const R* f) {
-        const int64_t rows = end - begin;
-        const at::Tensor frames = at::from_blob(const_cast<R*>(f), {rows, n_fft}, x.options());
-        const at::Tensor spec = frames_to_spectrum(a, frames).contiguous();  // [rows, n_fft / 2 + 1]
-        at::Tensor powers = at::empty({rows, basis_bins}, x.options());
-        kernels::cpu::mel_powers(reinterpret_cast<const kernels::Complex<R>*>(spec.const_data_ptr()), rows,
-                                 spec.size(1), basis_bins, st, powers.mutable_data_ptr<R>());
-        const at::Tensor mel = project.forward(powers);  // [rows, n_mels]
-        kernels::cpu::mel_log_store(mel.const_data_ptr<R>(), begin, end, n_frames, n_mels, st, out_data);
-      });
-    } else {
-      TORCH_INTERNAL_ASSERT(false, "spectro::mel_analysis: real signals only");
-    }
-  });
+  for_mel_chunks(m, x, "spectro::mel_analysis",
+                 [&](int64_t begin, int64_t end, const auto* spec, const at::Tensor& powers, const auto& project,
+                     const auto& st) {
+                   using R = decltype(std::remove_pointer_t<decltype(spec)>::re);
+                   const at::Tensor mel = project.forward(powers);  // [rows, n_mels]
+                   kernels::cpu::mel_log_store(mel.template const_data_ptr<R>(), begin, end, n_frames, n_mels, st,
+                                               out.template mutable_data_ptr<R>());
+                 });
   return out;
 }
-
-namespace {
-
-// dL/dX of the mel frontend a chunk of frames at a time, the backwards' common body: per chunk the spectrum again,
-// its powers, the band sums (where need_mel), then coefs(begin, end, mel, coef, stages) forms the chunk's dL/d(band
-// sums) [rows, n_mels] (mel: null unless need_mel), the projection takes them back onto the bins, and the last stage
-// writes dL/dX of the chunk's rows. Returns [batch, bins, frames] over a frame-major buffer.
-template <class Coefs>
-at::Tensor mel_backward_chunked(const MelArgs& m, int64_t n_frames, bool need_mel, Coefs&& coefs) {
-  const OpArgs& a = m.analysis;
-  const int64_t n_fft = a.g.n_fft, n_mels = m.basis.size(0), basis_bins = m.basis.size(1), bins = n_fft / 2 + 1;
-  const at::Tensor x = signal_for_fft(a);
-  at::Tensor gspec = at::empty_strided({x.size(0), bins, n_frames}, {n_frames * bins, 1, bins},
-                                       x.options().dtype(c10::toComplexType(x.scalar_type())));
-  if (x.size(0) == 0 || n_frames == 0) return gspec;
-  at::Tensor no_frames;
-  with_analysis_params(x, a.window, no_frames, a.g, a.scale, [&](auto& p) {
-    using R = std::remove_const_t<std::remove_pointer_t<decltype(p.x)>>;
-    if constexpr (std::is_floating_point_v<R>) {
-      using Cx = kernels::Complex<R>;
-      const kernels::MelStages<R> st = m.stages.as<R>();
-      const MelProjection<R> project(m.basis);
-      Cx* gspec_data = reinterpret_cast<Cx*>(gspec.mutable_data_ptr());
-      const int64_t per_chunk = kernels::cpu::chunk_rows<R>(a.g, p.batch, at::get_num_threads());
-      kernels::cpu::analysis_chunked(p, per_chunk, AtenParallelFor{}, [&](int64_t begin, int64_t end, const R* f) {
-        const int64_t rows = end - begin;
-        const at::Tensor frames = at::from_blob(const_cast<R*>(f), {rows, n_fft}, x.options());
-        const at::Tensor spec = frames_to_spectrum(a, frames).contiguous();  // [rows, bins]
-        const Cx* spec_data = reinterpret_cast<const Cx*>(spec.const_data_ptr());
-        at::Tensor powers = at::empty({rows, basis_bins}, x.options());
-        kernels::cpu::mel_powers(spec_data, rows, bins, basis_bins, st, powers.mutable_data_ptr<R>());
-        const at::Tensor mel = need_mel ? project.forward(powers) : at::Tensor();  // [rows, n_mels]
-        at::Tensor coef = at::empty({rows, n_mels}, x.options());
-        coefs(begin, end, mel.defined() ? mel.const_data_ptr<R>() : nullptr, coef.mutable_data_ptr<R>(), st);
-        const at::Tensor gp = project.backward(coef);  // dL/dP [rows, bins']
-        kernels::cpu::mel_grad_spectrum(spec_data, gp.const_data_ptr<R>(), rows, bins, basis_bins, st,
-                                        gspec_data + begin * bins);
-      });
-    } else {
-      TORCH_INTERNAL_ASSERT(false, "spectro::mel_analysis_backward: real signals only");
-    }
-  });
-  return gspec;
-}
-
-}  // namespace
 
 at::Tensor mel_analysis_backward_cpu(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& window,
                                      const at::Tensor& basis, int64_t n_fft, int64_t hop_length, int64_t n_frames,

@@ -1,9 +1,9 @@
 // spectro — the CPU mel frontend's stages around its projection, on one chunk of frames (torch-free): the analysis
 // runs a chunk at a time (frame_ola.h's analysis_chunked), and in the thread that transformed a chunk its spectrum
-// becomes powers, the backend projects them onto the mel bands (a matrix product), and the log stage writes them to
-// the result. The backward recomputes the chunk's spectrum the same way, forms the coefficients dL/d(band sums),
-// the backend projects them back onto the bins (the basis' transpose), and the last stage writes dL/dX of the
-// chunk's rows. Per value, the stages are mel_log.h's.
+// becomes powers, the backend projects them onto the mel bands (mel_project, or a matrix product where the basis is
+// dense), and the log stage writes them to the result. The backward recomputes the chunk's spectrum the same way,
+// forms the coefficients dL/d(band sums), the backend projects them back onto the bins (mel_project_back, or the
+// basis' transpose), and the last stage writes dL/dX of the chunk's rows. Per value, the stages are mel_log.h's.
 #pragma once
 
 #include <algorithm>
