@@ -324,10 +324,11 @@ def bench_config(cfg, device, timer, reps, reps_fb, warmup, l2_bytes, forced=Fal
     # Forward + backward as a training step does it: out.backward(grad) into leaves whose .grad accumulates across
     # steps (no torch.autograd.grad), torch's and spectro's steps alternating in one loop.
     for op in STEP_OPS:
-        step = {}
+        step, step_leaves = {}, {}
         for name, lib in (("torch", torch), ("spectro", spectro)):
             stft, istft = libs(lib)
             leaves = [(x if op != "istft_fb" else s).clone().requires_grad_(True) for x, s in zip(xs, ss)]
+            step_leaves[name] = leaves
 
             def fn(i, stft=stft, istft=istft, leaves=leaves):
                 leaf = leaves[i % k]
@@ -343,6 +344,16 @@ def bench_config(cfg, device, timer, reps, reps_fb, warmup, l2_bytes, forced=Fal
         for name in step:
             row[f"{op}_step_{name}_ms"] = t[name]
         row[f"{op}_step_speedup"] = t["torch"] / t["spectro"]
+        # The same spectro step in its own loop (no torch steps in between: the L2 and the allocator's cache as
+        # spectro alone leaves them), then also without the accumulation (each leaf's .grad reset to None, so the
+        # backward's result becomes .grad without an add): what separates a step from the autograd.grad row.
+        row[f"{op}_step_own_ms"] = timer(step["spectro"], reps_fb, warmup)
+
+        def fresh(i, fn=step["spectro"], leaves=step_leaves["spectro"]):
+            leaves[i % k].grad = None
+            fn(i)
+
+        row[f"{op}_step_fresh_ms"] = timer(fresh, reps_fb, warmup)
 
     for op in OPS:
         row[f"{op}_speedup"] = row[f"{op}_torch_ms"] / row[f"{op}_spectro_ms"]
@@ -579,11 +590,13 @@ def write_markdown(path, env, meta, rows):
               "in its own loop. Here each step is `out.backward(grad)` into a leaf whose `.grad` accumulates across "
               "steps, as a training loop does, torch's and spectro's steps alternating in one loop (median of "
               f"{meta['reps_fb']} {clock} timings each). x: speed-up; vs grad: this step's time over the "
-              "autograd.grad row's, for spectro.", ""]
+              "autograd.grad row's, for spectro; own: spectro's step in its own loop (no torch steps between); "
+              "fresh: also with each leaf's .grad reset to None first (no accumulation: the backward's result "
+              "becomes .grad).", ""]
         head = ["config"]
         for op in STEP_OPS:
             short = {"stft_fb": "stft", "istft_fb": "istft", "roundtrip_fb": "round trip"}[op]
-            head += [f"{short} torch ms", f"{short} spectro ms", "x", "vs grad"]
+            head += [f"{short} torch ms", f"{short} spectro ms", "x", "vs grad", "own ms", "fresh ms"]
         L.append("| " + " | ".join(head) + " |")
         L.append("|" + "|".join(["---"] + ["--:"] * (len(head) - 1)) + "|")
         for r in rows:
@@ -591,7 +604,8 @@ def write_markdown(path, env, meta, rows):
             for op in STEP_OPS:
                 st, sp = r.get(f"{op}_step_torch_ms"), r.get(f"{op}_step_spectro_ms")
                 cells += [fmt(st), fmt(sp), f"{st / sp:.2f}x" if st and sp else "-",
-                          f"{sp / r[f'{op}_spectro_ms']:.2f}" if sp and r.get(f"{op}_spectro_ms") else "-"]
+                          f"{sp / r[f'{op}_spectro_ms']:.2f}" if sp and r.get(f"{op}_spectro_ms") else "-",
+                          fmt(r.get(f"{op}_step_own_ms")), fmt(r.get(f"{op}_step_fresh_ms"))]
             L.append("| " + " | ".join(cells) + " |")
         L.append("")
 

@@ -104,7 +104,9 @@ run_one() {
   local secs=$((SECONDS - start))
   # compute-sanitizer ends with "ERROR SUMMARY: N errors"; the tests print "... N passed, M failed"
   local errors checks status
-  errors=$(grep -Eo 'ERROR SUMMARY: [0-9]+ error' "$log" | tail -n 1 | grep -Eo '[0-9]+')
+  # (racecheck instead: "RACECHECK SUMMARY: N hazards displayed (E errors, W warnings)"; its errors count)
+  errors=$(grep -Eo 'ERROR SUMMARY: [0-9]+ error|RACECHECK SUMMARY: [0-9]+ hazards? displayed \([0-9]+ error' "$log" \
+    | tail -n 1 | grep -Eo '[0-9]+ error' | grep -Eo '[0-9]+')
   checks=$(grep -E '[0-9]+ passed, [0-9]+ failed|checks passed' "$log" | tail -n 1 | sed 's/^ *//')
   if grep -q "no CUDA device" "$log"; then
     status="FAILED (no CUDA device: nothing ran)"
