@@ -18,10 +18,11 @@
 #     every spectrum mode, both FFT engines (the radix-8 power-of-two kernels for every size the grid has, and the
 #     mixed-radix general engine, also forced on the power-of-two sizes), the forced launch shapes (several rounds
 #     per block, long and short synthesis segments, one wave), the half-precision storage types on every third case
-#     (float16 / bfloat16 / complex32 inputs, complex32 / float16 results); then --fuzz FUZZ random geometries
-#     (fixed seed: every size of 2^a 3^b 5^c up to 16384, hop > n_fft, every pad and mode), which add the sizes the
-#     grid lacks (n_fft 128, 2048, 16384 and others). racecheck gets the --quick grid plus the fuzz (it is the
-#     slowest tool; the forced launch shapes change block sizes, not the shared-memory protocol).
+#     (float16 / bfloat16 / complex32 inputs, complex32 / float16 results), and the instances grid (every template
+#     instance: each power-of-two length of each engine with every storage combination, also in --quick); then
+#     --fuzz FUZZ random geometries (fixed seed: every size of 2^a 3^b 5^c up to 16384, hop > n_fft, every pad and
+#     mode). racecheck gets the --quick grid plus the fuzz (it is the slowest tool; the forced launch shapes change
+#     block sizes, not the shared-memory protocol).
 #   QUICK=1: test_frame_ola --stride 7 (memcheck, initcheck) / 13 (racecheck, synccheck); test_fused --fuzz 80
 #     (memcheck, initcheck) / 40 (racecheck, synccheck).
 #

@@ -1353,6 +1353,46 @@ void full_grid() {
   long_grid<V>();
 }
 
+// Every template instance once: each power-of-two FFT length of each engine (real n_fft 32..8192, complex 16..4096:
+// the kernels are instantiated per log2 M, and the grids above skip some lengths) and a general one, for every
+// storage combination a value type is instantiated with (float: float / float16 / bfloat16 input, complex64 /
+// complex32 result, float16 / bfloat16 synthesis output; the mel and loss epilogues too). The half-precision
+// counters are set per call, so which storage runs does not depend on how many cases ran before.
+template <typename V>
+void instances_grid() {
+  using R = typename RealOf<V>::type;
+  constexpr bool cplx = Traits<V>::complex;
+  constexpr bool single = std::is_same<R, float>::value;
+  // Per storage combination, the half-input counter (in_case: 0 none, 1 float16 / complex32, 4 bfloat16 /
+  // complex32) and the synthesis' half-store counter (half_case: 0 float16, 3 bfloat16). Each analysis call also
+  // stores complex32 (half counter 0), with and without the half input; each synthesis call stores the float
+  // result and the half one, from the full and the half spectrum.
+  const int in_counter[3] = {0, 1, 4}, synthesis_half_counter[3] = {0, 3, 0};
+  const int n_combos = single ? 3 : 1;
+  for (int64_t n_fft : {16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 48}) {
+    if (cplx && n_fft > 4096) continue;
+    if (!cplx && n_fft < 32) continue;
+    const int64_t hop = n_fft / 4, pad = n_fft / 2;
+    const int64_t T = 2 * n_fft + 5, n_frames = n_fft > 1024 ? 3 : 6;
+    for (int c = 0; c < n_combos; ++c) {
+      g_in_case = in_counter[c];
+      g_half_case = 0;
+      check_analysis<V>(1, T, n_fft, hop, pad, PadMode::Reflect, false, cplx ? FftMode::Fft : FftMode::Rfft);
+      g_in_case = in_counter[c];
+      g_half_case = synthesis_half_counter[c];
+      check_synthesis<V>(1, n_frames, n_fft, hop, hop * (n_frames - 1), pad, true,
+                         cplx ? FftMode::Ifft : FftMode::Irfft, true);
+      if constexpr (!cplx) {
+        g_in_case = in_counter[c];
+        check_mel<V>(1, T, n_fft, hop, pad, PadMode::Reflect, 5, 1.0, 0.0, false);
+      }
+    }
+    if constexpr (cplx) check_loss<R>(1, T, n_fft, hop, pad, 1e-8, false);
+  }
+  g_in_case = 0;
+  g_half_case = 0;
+}
+
 // Every value type through the default launch shapes, then forced shapes (several rounds per block, long and short
 // segments, one wave) and the general engine on the power-of-two sizes too.
 void all_variants(bool quick) {
@@ -1369,6 +1409,16 @@ void all_variants(bool quick) {
     std::printf("  %-28s %d checks\n", name, g_passed + g_failed - before);
   };
   pass("default", kc::FusedTuning{}, true);
+  {
+    g_variant = "instances";
+    const int before = g_passed + g_failed;
+    instances_grid<float>();
+    instances_grid<Complex<float>>();
+    instances_grid<double>();
+    instances_grid<Complex<double>>();
+    std::printf("  %-28s %d checks\n", "every instance", g_passed + g_failed - before);
+    g_variant = "default";
+  }
   if (quick) return;
   kc::FusedTuning t;
   t.rounds = 3; t.segment_hops = 23;
