@@ -1199,3 +1199,82 @@ def test_mel_cuda_graph_training_step(cuda_device):
     target = m(signal((4, 8192), 29, cuda_device))
     noise = signal((4, 1, 8192), 30, cuda_device)
     assert_graph_step_matches_eager(cuda_device, lambda pred: (m(pred[:, 0]) - target).abs().mean(), noise, lr=0.1)
+
+
+@pytest.mark.cuda
+def test_mel_band_cache(cuda_device):
+    """The band ranges kept per basis from its second call on (csrc/ops/mel_band_cache.h): found again through views
+    made afresh on each call, recomputed after an in-place change that widens a band (stale ranges would skip its
+    new bins), never kept for an inference tensor, a per-call conversion or under capture, usable on another stream;
+    every result bitwise equal to the call that computes the ranges itself (a basis' first call), forward and
+    backward, and close to the composite definition."""
+    x = signal((3, 8000), 31, cuda_device)
+    basis = spectro.mel_filters(16000, 512, n_mels=40).to(cuda_device)
+    call = lambda b, inp=x: spectro.log_mel_spectrogram(inp, 16000, 512, 128, n_mels=40, mel_basis=b)  # noqa: E731
+    kept = spectro._C.mel_band_cache_entries
+
+    spectro._C.mel_band_cache_clear()
+    first = call(basis)  # (first sight: computed in the call)
+    assert kept() == 0
+    second = call(basis)
+    assert kept() == 1, "a basis' second call should keep its ranges (views made afresh on each call included)"
+    third = call(basis)
+    assert kept() == 1
+    torch.testing.assert_close(second, first, rtol=0, atol=0)
+    torch.testing.assert_close(third, first, rtol=0, atol=0)
+    # Widen band 5 in place: ranges kept from before would skip its new bins.
+    with torch.no_grad():
+        basis[5, 100:200] = 0.01
+    widened = [call(basis) for _ in range(3)]
+    for w in widened[1:]:
+        torch.testing.assert_close(w, widened[0], rtol=0, atol=0)
+    torch.testing.assert_close(widened[0], _composite_log_mel(x, basis, 512, 128), rtol=1e-4, atol=1e-5)
+    assert (widened[0] - first).abs().amax() > 1e-3
+    widened = widened[0]
+    # The backward (the bins' covering bands are kept too): computed in the call, then kept.
+    xg = x.clone().requires_grad_(True)
+    out = call(basis, xg)
+    spectro._C.mel_band_cache_clear()
+    g_first = torch.autograd.grad(out.square().sum(), xg)[0]
+    for _ in range(2):
+        g_kept = torch.autograd.grad(call(basis, xg).square().sum(), xg)[0]
+        torch.testing.assert_close(g_kept, g_first, rtol=0, atol=0)
+    assert kept() == 1
+    # Never kept: an inference tensor, a per-call conversion (float64 basis, float32 signal).
+    spectro._C.mel_band_cache_clear()
+    with torch.inference_mode():
+        frozen = basis.clone()
+    for _ in range(2):
+        torch.testing.assert_close(call(frozen), widened, rtol=0, atol=0)
+        torch.testing.assert_close(call(basis.double()), widened, rtol=0, atol=0)
+    assert kept() == 0
+    # Kept on a side stream, then used on the current one; nothing kept during a capture.
+    other = basis.clone()
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(2):
+            call(other)
+    assert kept() == 1
+    torch.cuda.current_stream().wait_stream(side)
+    torch.testing.assert_close(call(other), widened, rtol=0, atol=0)
+    static_x = x.clone()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        call(basis, static_x)  # (warm-up; the basis' first call)
+    torch.cuda.current_stream().wait_stream(side)
+    before = kept()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        captured = call(basis, static_x)
+    assert kept() == before, "nothing is kept during a capture"
+    graph.replay()
+    torch.cuda.synchronize()
+    torch.testing.assert_close(captured, widened, rtol=0, atol=0)
+
+
+def _composite_log_mel(x, basis, n_fft, hop):
+    """ln(max(basis @ |stft|, 1e-5)) in ATen (float64), the definition of log_mel_spectrogram's defaults."""
+    w = torch.hann_window(n_fft, dtype=torch.float64, device=x.device)
+    spec = torch.stft(x.double(), n_fft, hop, window=w, center=True, pad_mode="reflect", return_complex=True).abs()
+    return (basis.double() @ spec).clamp_min(1e-5).log().float()

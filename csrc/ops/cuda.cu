@@ -12,6 +12,7 @@
 #include "../kernels/cuda/frame_ola.cuh"
 #include "../kernels/cuda/fused.cuh"
 #include "../api/nola.h"
+#include "mel_band_cache.h"
 #include "ops.h"
 
 namespace spectro {
@@ -36,6 +37,8 @@ extern template cudaError_t launch_fused_loss<Complex<double>>(const FusedLossPa
 }  // namespace kernels
 
 namespace {
+
+bool capturing(const at::Device& device);
 
 // The framing / overlap-add variant of the two-kernel path.
 kernels::cuda::Path frames_path() {
@@ -222,15 +225,13 @@ at::Tensor synthesis_cuda(const at::Tensor& spec, const at::Tensor& window, int6
   return to_out_dtype(a, synthesis_via_frames(a, &cuda_overlap_add));
 }
 
-// Launches the fused mel kernel for a call whose arguments passed check_mel: `finish(p)` sets its result pointers
-// (`out` for the forward; `grad_out` and `grad_spec` for the backward).
+// One launch_fused_mel of the mel arguments with the band ranges in `band` (`bands`: who fills them, mel.cuh), after
+// `finish` set the call's own fields (output or gradients).
 template <class Finish>
-void launch_mel(const MelArgs& m, Finish&& finish) {
+void launch_mel_params(const MelArgs& m, const at::Tensor& band, kernels::cuda::MelBands bands, Finish&& finish,
+                       cudaStream_t stream) {
   const OpArgs& a = m.analysis;
   const int64_t n_mels = m.basis.size(0);
-  TORCH_CHECK(n_mels <= INT32_MAX / 2 && m.basis.size(1) <= INT32_MAX, "spectro::mel_analysis: too many mel bands");
-  // (the band ranges, then the bins' covering bands: MelBinCover in the backward)
-  const at::Tensor band = at::empty({2 * n_mels + 2 * m.basis.size(1)}, a.input.options().dtype(at::kInt));
   at::Tensor unused;
   with_analysis_params(a.input, a.window, unused, a.g, a.scale, [&](auto& base) {
     using V = std::remove_cv_t<std::remove_reference_t<decltype(*base.x)>>;
@@ -249,11 +250,33 @@ void launch_mel(const MelArgs& m, Finish&& finish) {
       p.n_mels = static_cast<int>(n_mels);
       p.basis_bins = static_cast<int>(m.basis.size(1));
       p.stages = m.stages.as<V>();
+      p.bands = bands;
       finish(p);
-      C10_CUDA_CHECK(kernels::cuda::launch_fused_mel(p, at::cuda::getCurrentCUDAStream()));
+      C10_CUDA_CHECK(kernels::cuda::launch_fused_mel(p, stream));
     }
   });
 }
+
+// Launches the fused mel kernel for a call whose arguments passed check_mel: `finish(p)` sets its result pointers
+// (`out` for the forward; `grad_out` and `grad_spec` for the backward). `caller_basis`: the basis the op was given
+// (m.basis is it, or its per-call conversion, whose ranges are not kept).
+template <class Finish>
+void launch_mel(const MelArgs& m, const at::Tensor& caller_basis, Finish&& finish) {
+  const OpArgs& a = m.analysis;
+  const int64_t n_mels = m.basis.size(0);
+  TORCH_CHECK(n_mels <= INT32_MAX / 2 && m.basis.size(1) <= INT32_MAX, "spectro::mel_analysis: too many mel bands");
+  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  // The band ranges, then the bins' covering bands: kept per basis (mel_band_cache.h), else computed by the
+  // launcher in this call.
+  const int64_t band_size = 2 * n_mels + 2 * m.basis.size(1);
+  at::Tensor band = kept_mel_bands(
+      m.basis, caller_basis, band_size, at::cuda::getCurrentCUDAStream(), capturing(a.input.device()),
+      [&](const at::Tensor& fresh) { launch_mel_params(m, fresh, kernels::cuda::MelBands::Only, [](auto&) {}, stream); });
+  const bool kept = band.defined();
+  if (!kept) band = at::empty({band_size}, a.input.options().dtype(at::kInt));
+  launch_mel_params(m, band, kept ? kernels::cuda::MelBands::Ready : kernels::cuda::MelBands::Compute, finish, stream);
+}
+
 
 // spectro::mel_analysis: the fused kernel (analysis with the mel epilogue: the spectrum never leaves shared memory)
 // wherever the analysis itself would take the single-kernel path (use_fused: auto's policy, or kernel_path('fused')),
@@ -272,7 +295,7 @@ at::Tensor mel_cuda(const at::Tensor& x, const at::Tensor& window, const at::Ten
   }
   at::Tensor out = at::empty({a.input.size(0), m.basis.size(0), n_frames}, a.input.options().dtype(a.signal_type));
   if (out.numel() == 0) return out;
-  launch_mel(m, [&](auto& p) {
+  launch_mel(m, basis, [&](auto& p) {
     using V = std::remove_pointer_t<decltype(p.out)>;
     p.out = out.mutable_data_ptr<V>();
   });
@@ -302,7 +325,7 @@ at::Tensor mel_backward_cuda(const at::Tensor& grad, const at::Tensor& x, const 
                                        a.input.options().dtype(c10::toComplexType(a.signal_type)));
   if (batch == 0) return gspec;
   const at::Tensor g = grad.to(a.signal_type).contiguous();
-  launch_mel(m, [&](auto& p) {
+  launch_mel(m, basis, [&](auto& p) {
     using V = std::remove_const_t<std::remove_pointer_t<decltype(p.grad_out)>>;
     p.grad_out = g.const_data_ptr<V>();
     p.grad_spec = reinterpret_cast<kernels::Complex<V>*>(gspec.mutable_data_ptr());
@@ -332,7 +355,7 @@ at::Tensor mel_l1_backward_cuda(const at::Tensor& grad_loss, const at::Tensor& t
                                        a.input.options().dtype(c10::toComplexType(a.signal_type)));
   if (batch == 0) return gspec;
   const at::Tensor t = target.to(a.signal_type).contiguous(), g = grad_loss.to(a.signal_type);
-  launch_mel(m, [&](auto& p) {
+  launch_mel(m, basis, [&](auto& p) {
     using V = std::remove_const_t<std::remove_pointer_t<decltype(p.target)>>;
     p.target = t.const_data_ptr<V>();
     p.target_grad = g.const_data_ptr<V>();

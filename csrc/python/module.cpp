@@ -20,6 +20,7 @@
 #include "../api/nola.h"
 #include "../api/semantics.h"
 #include "../kernels/fft_mode.h"
+#include "../ops/mel_band_cache.h"
 #include "../ops/ops.h"
 
 namespace spectro {
@@ -117,6 +118,8 @@ PYBIND11_MODULE(_C, m) {
   m.def("nola_host_checks", &spectro::api::nola_host_checks, "istft NOLA checks read on the host so far");
   m.def("nola_cache_entries", &spectro::api::nola_cache_entries, "(window, geometry) NOLA passes remembered");
   m.def("nola_cache_clear", &spectro::api::nola_cache_clear, "forget every NOLA pass (safety='auto')");
+  m.def("mel_band_cache_entries", &spectro::mel_band_cache_entries, "mel bases whose band ranges are kept (CUDA)");
+  m.def("mel_band_cache_clear", &spectro::mel_band_cache_clear, "forget every kept mel band range");
   m.def("reset_warnings", &spectro::api::reset_warn_once, "let spectro's once-per-process warnings fire again");
   // The vocabularies, defined once in C++.
   std::vector<std::string> paths(spectro::kKernelPathNames, spectro::kKernelPathNames + spectro::kKernelPaths);

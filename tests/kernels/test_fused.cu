@@ -308,6 +308,7 @@ bool run_half(size_t n, std::vector<Out>& host, Run&& run) {
 // (the conversion on load is exact), also together with a half-precision store where the case has one.
 // in_case(): 0 none, 1 float16 (complex32 for complex values), 2 bfloat16 (complex32 for complex values).
 int g_in_case = 0;
+int g_mel_split = 0;  // check_mel: checks so far (every other one fills the band ranges in a launch of their own)
 int in_case() {
   const int c = g_in_case++;
   return c % 3 == 1 ? 1 + (c / 3) % 2 : 0;
@@ -715,6 +716,7 @@ void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop
 template <typename V>
 void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad, PadMode mode, int n_mels,
                double power, double mag_eps, bool crop) {
+  const bool split_bands = g_mel_split++ % 2 == 1;
   using R = V;
   static_assert(!Traits<V>::complex, "mel: real signals");
   if (!kc::fused_supported<V>(n_fft, false)) return;
@@ -782,13 +784,30 @@ void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad
     const size_t n_spec = static_cast<size_t>(batch * frames * bins);
     if (gspec) gspec->assign(n_spec, Complex<R>{R(NAN), R(NAN)});
     const std::vector<R>* gin = gout ? gout : target;  // (the backward's input: dL/d out or the target)
+    // Every other check fills the band ranges in a launch of their own (MelBands::Only, as a caller keeping them
+    // per basis does), then runs the mel kernel on them (MelBands::Ready); the others let the launcher compute them.
+    const bool split = split_bands;
+    auto launch = [&](kc::FusedMelParams<V> r) {
+      auto go = [&](const kc::FusedMelParams<V>& t) {
+        return g_emulate ? kc::detail::run_fused_mel(t, HostExec{}) : kc::launch_fused_mel(t, nullptr);
+      };
+      if (!split) return go(r);
+      kc::FusedMelParams<V> only = r;  // (as the op layer fills them: no output or gradient fields)
+      only.out = nullptr; only.grad_out = nullptr; only.grad_spec = nullptr; only.target = nullptr;
+      only.target_grad = nullptr;
+      only.bands = kc::MelBands::Only;
+      const cudaError_t e = go(only);
+      if (e != cudaSuccess) return e;
+      r.bands = kc::MelBands::Ready;
+      return go(r);
+    };
     if (g_emulate) {
       std::vector<int> band(2 * n_mels + 2 * basis_bins, -1);  // (the band ranges, then the bins' covering bands)
       q.basis = basis.data(); q.band = band.data(); q.out = host.data();
       if (gout) { q.grad_out = gout->data(); q.grad_spec = gspec->data(); }
       if (target) { q.target = target->data(); q.target_grad = &tgrad; q.target_weight = tweight; q.grad_spec = gspec->data(); }
       if (half_in) { q.a.x = nullptr; q.x_half = x_half.data(); q.x_half_bf16 = in_kind == 2; }
-      return kc::detail::run_fused_mel(q, HostExec{}) == cudaSuccess;
+      return launch(q) == cudaSuccess;
     }
     R* dgout = nullptr; Complex<R>* dgspec = nullptr;
     if (gin) {
@@ -820,7 +839,7 @@ void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad
       q.a.x = dx;
     }
     q.a.window = dw; q.basis = db; q.band = dband; q.out = dout;
-    ok = ok && kc::launch_fused_mel(q, nullptr) == cudaSuccess && cudaDeviceSynchronize() == cudaSuccess &&
+    ok = ok && launch(q) == cudaSuccess && cudaDeviceSynchronize() == cudaSuccess &&
          cudaMemcpy(host.data(), dout, n_out * sizeof(R), cudaMemcpyDeviceToHost) == cudaSuccess;
     if (gin) ok = ok && cudaMemcpy(gspec->data(), dgspec, n_spec * sizeof(Complex<R>), cudaMemcpyDeviceToHost) == cudaSuccess;
     cudaFree(dx); cudaFree(dw); cudaFree(db); cudaFree(dout); cudaFree(dband); cudaFree(dh); cudaFree(dgout); cudaFree(dgspec);

@@ -209,7 +209,8 @@ cudaError_t run_fused_analysis_as(const FusedAnalysisParams<V>& p, const Exec& e
   return run_analysis_engine<V, Out, In>(p, exec);
 }
 
-// The mel frontend (mel.cuh): the band ranges of the basis (into p.band; backward: then each bin's covering bands),
+// The mel frontend (mel.cuh): the band ranges of the basis (into p.band; backward: then each bin's covering bands;
+// as p.bands says: skipped where the caller filled them, alone for the caller to keep),
 // then the analysis with the mel epilogue (forward: the mel output; with grad_out / grad_spec: dL/dX). Real signals, onesided spectrum (mode Rfft),
 // 1 <= basis_bins <= n_fft / 2 + 1; backward: n_mels <= n_fft / 2.
 template <typename V, typename In, class Exec>
@@ -224,15 +225,18 @@ cudaError_t run_fused_mel_as(const FusedMelParams<V>& p, const Exec& exec) {
   if (backward != ((p.grad_out != nullptr) != (p.target != nullptr)) || (p.target != nullptr) != (p.target_grad != nullptr) ||
       (backward && p.n_mels > g.n_fft / 2))
     return cudaErrorInvalidValue;
-  if (p.a.batch == 0 || g.n_frames == 0) return cudaSuccess;
-  using Ranges = MelBandRanges<R>;
-  cudaError_t err = exec.template launch<Ranges>(p.n_mels, Ranges::smem_bytes(), p.basis, p.basis_bins, p.band);
-  if (err != cudaSuccess) return err;
-  if (backward) {
-    const int blocks = (p.basis_bins + MelBinCover::kThreads - 1) / MelBinCover::kThreads;
-    err = exec.template launch<MelBinCover>(blocks, MelBinCover::smem_bytes(), static_cast<const int*>(p.band),
-                                             p.n_mels, p.basis_bins, p.band + 2 * p.n_mels);
+  if (p.bands != MelBands::Only && (p.a.batch == 0 || g.n_frames == 0)) return cudaSuccess;
+  if (p.bands != MelBands::Ready) {
+    using Ranges = MelBandRanges<R>;
+    cudaError_t err = exec.template launch<Ranges>(p.n_mels, Ranges::smem_bytes(), p.basis, p.basis_bins, p.band);
     if (err != cudaSuccess) return err;
+    if (backward || p.bands == MelBands::Only) {
+      const int blocks = (p.basis_bins + MelBinCover::kThreads - 1) / MelBinCover::kThreads;
+      err = exec.template launch<MelBinCover>(blocks, MelBinCover::smem_bytes(), static_cast<const int*>(p.band),
+                                               p.n_mels, p.basis_bins, p.band + 2 * p.n_mels);
+      if (err != cudaSuccess) return err;
+    }
+    if (p.bands == MelBands::Only) return cudaSuccess;
   }
   if constexpr (IsComplex<V>::value) {
     return cudaErrorInvalidValue;

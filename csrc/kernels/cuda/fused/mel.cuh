@@ -17,6 +17,11 @@ namespace spectro {
 namespace kernels {
 namespace cuda {
 
+// Who fills a mel call's band ranges (FusedMelParams::band): Compute (the launcher, first: the ranges, and the cover
+// for a backward), Ready (they already hold the ranges and the cover, e.g. kept per basis by the caller: the launcher
+// only runs the mel kernel), Only (the launcher computes the ranges and the cover, and launches nothing else).
+enum class MelBands { Compute, Ready, Only };
+
 template <typename V>
 struct FusedMelParams : FusedAnalysisParams<V> {
   using R = typename RealOf<V>::type;
@@ -24,6 +29,7 @@ struct FusedMelParams : FusedAnalysisParams<V> {
   int* band = nullptr;         // [2 n_mels + 2 basis_bins] scratch: band m's nonzero bins [band[2m], band[2m + 1])
                                // (MelBandRanges), then (backward) the bands covering bin k lie in [cover[2k],
                                // cover[2k + 1]) with cover = band + 2 n_mels (MelBinCover)
+  MelBands bands = MelBands::Compute;  // who fills `band` (below)
   R* out = nullptr;            // [batch, n_mels, a.g.n_frames] contiguous
   int n_mels = 0;
   int basis_bins = 0;          // <= n_fft / 2 + 1: bins past it are not used
