@@ -605,11 +605,13 @@ class _Spectrogram(torch.nn.Module):
 
 class _MelScale(torch.nn.Module):
     """Holds MelSpectrogram's filterbank where torchaudio's does (state dict key ``mel_scale.fb``: (n_freqs,
-    n_mels))."""
+    n_mels)), stored as the transpose of an (n_mels, n_freqs) contiguous tensor: the layout the mel kernel reads, so
+    a call passes it without a copy (and, on CUDA, its band ranges are kept across calls). A loaded state dict is
+    copied into it in place and ``.to()`` keeps the strides, so the layout stays."""
 
     def __init__(self, fb: torch.Tensor):
         super().__init__()
-        self.register_buffer("fb", fb)
+        self.register_buffer("fb", fb.t().contiguous().t())
 
 
 class MelSpectrogram(torch.nn.Module):
