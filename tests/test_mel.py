@@ -1278,3 +1278,25 @@ def _composite_log_mel(x, basis, n_fft, hop):
     w = torch.hann_window(n_fft, dtype=torch.float64, device=x.device)
     spec = torch.stft(x.double(), n_fft, hop, window=w, center=True, pad_mode="reflect", return_complex=True).abs()
     return (basis.double() @ spec).clamp_min(1e-5).log().float()
+
+
+def test_melspectrogram_fb_layout():
+    """MelSpectrogram's fb (torchaudio's (n_freqs, n_mels) buffer) is stored as the transpose of the kernel's
+    (n_mels, n_freqs) layout, so a call passes it without a copy; a loaded state dict (a contiguous fb, as
+    torchaudio saves it), .to() and deepcopy keep that, and the values and the output are those of the plain fb."""
+    import copy  # noqa: PLC0415
+    m = spectro.MelSpectrogram(16000, n_fft=512, n_mels=40)
+    fb = m.mel_scale.fb
+    assert fb.shape == (257, 40) and fb.t().is_contiguous()
+    x = signal((2, 4000), 41)
+    out = m(x)
+    plain = spectro.mel_spectrogram(x, 16000, n_fft=512, n_mels=40, fb=fb.contiguous())
+    torch.testing.assert_close(out, plain, rtol=0, atol=0)
+    loaded = spectro.MelSpectrogram(16000, n_fft=512, n_mels=40)
+    state = {k: v.contiguous() for k, v in m.state_dict().items()}
+    state["mel_scale.fb"] = state["mel_scale.fb"] * 2
+    loaded.load_state_dict(state)
+    assert loaded.mel_scale.fb.t().is_contiguous()
+    torch.testing.assert_close(loaded.mel_scale.fb, 2 * fb, rtol=0, atol=0)
+    assert m.to(torch.float64).mel_scale.fb.t().is_contiguous()
+    assert copy.deepcopy(m).mel_scale.fb.t().is_contiguous()
