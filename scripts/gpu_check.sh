@@ -26,7 +26,7 @@
 # first, into a scratch folder on PYTHONPATH.
 # and prints a summary last. Exit status: 0 iff every step that ran passed.
 # Environment: OUT, PYTHON (python3), MAX_JOBS (16), FUZZ, QUICK, SANITIZE, PROFILE (PROFILE_ARGS, PROFILE_SET), VARIANTS,
-# JUNIT, PYTEST_ARGS (extra pytest args), WORKERS (pytest-xdist workers, default 8; 0 runs in one process), SKIP (step names
+# JUNIT, BUNDLE (a .tar.gz to write of everything in OUT), PYTEST_ARGS (extra pytest args), WORKERS (pytest-xdist workers, default 8; 0 runs in one process), SKIP (step names
 # to skip, e.g. "kernels fused").
 # Nothing is downloaded: it uses the machine's torch, numpy, pytest, matplotlib, ninja and nvcc.
 
@@ -312,6 +312,11 @@ done
 if [ -f "$OUT/results.json" ] && [ "${STATUS[bench]%% *}" = ok ]; then
   echo "bench ($OUT/RESULTS.md):"
   $PYTHON benchmarks/bench.py --summarize "$OUT/results.json" 2>&1 | sed 's/^/  /'
+fi
+
+# BUNDLE=FILE: every file the run left in OUT, in one .tar.gz (for a machine that hands back only a few files).
+if [ -n "${BUNDLE:-}" ]; then
+  tar -czf "$BUNDLE" -C "$OUT" --exclude "$(basename "$BUNDLE")" . && echo "bundle: $BUNDLE ($(du -h "$BUNDLE" | cut -f1))"
 fi
 
 FAILED=()
