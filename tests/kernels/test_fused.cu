@@ -1440,8 +1440,8 @@ void all_variants(bool quick) {
   }
   if (quick) return;
   kc::FusedTuning t;
-  t.rounds = 3; t.segment_hops = 23;
-  pass("rounds=3 segment_hops=23", t, false);
+  t.rounds = 3; t.segment_hops = 23; t.general_frames = 3;
+  pass("rounds=3 segment_hops=23 general_frames=3", t, false);
   t = kc::FusedTuning{};
   t.waves = 1; t.segment_hops = 1;
   pass("waves=1 segment_hops=1", t, false);
@@ -1600,7 +1600,7 @@ void bench_config(int64_t B, int64_t T, int64_t n_fft, int64_t hop, bool sweep) 
     BENCH_OK(kc::launch_fused_synthesis(ps, nullptr));
   };
 
-  struct Variant { const char* name; kc::FusedTuning t; };
+  struct Variant { std::string name; kc::FusedTuning t; };
   std::vector<Variant> variants = {{"", kc::FusedTuning{}}};
   if (sweep) {
     kc::FusedTuning t;
@@ -1609,6 +1609,12 @@ void bench_config(int64_t B, int64_t T, int64_t n_fft, int64_t hop, bool sweep) 
     t.waves = 4; variants.push_back({" waves=4", t});
     t.waves = 8; variants.push_back({" waves=8", t});
     t = kc::FusedTuning{}; t.force_general = 1; variants.push_back({" general engine", t});
+    if ((n_fft / 2) & (n_fft / 2 - 1)) {  // the general engine's tile (frames transformed together)
+      for (int f : {4, 6, 16, 20, 32}) {
+        t = kc::FusedTuning{}; t.general_frames = f;
+        variants.push_back({" general_frames=" + std::to_string(f), t});
+      }
+    }
   }
   for (const auto& v : variants) {
     kc::fused_tuning() = v.t;
@@ -1750,6 +1756,7 @@ void bench(bool sweep) {
   bench_config(2, 11700000, 2048, 512, sweep);
   bench_config(16, 480000, 512, 128, sweep);
   bench_config(1, 16000, 400, 160, sweep);
+  bench_config(16, 480000, 400, 160, sweep);  // Whisper's batch (the general engine)
   std::printf("\nsummary (median ms, GB/s = (signal + spectrum bytes) / time)\n");
   for (const auto& r : g_rows) std::printf("%-58s %9.4f %8.0f\n", r.what.c_str(), r.ms, r.gbs);
 }

@@ -125,7 +125,7 @@ cudaError_t generic_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec
   auto bytes_for = [&](int64_t f) {
     return 2 * f * m * cbytes + table_n * cbytes + ((f - 1) * g.hop + g.n_fft) * static_cast<int64_t>(sizeof(V));
   };
-  int64_t frames = max64(1, 2048 / m);
+  int64_t frames = fused_tuning().general_frames > 0 ? fused_tuning().general_frames : max64(1, 2048 / m);
   frames = min64(frames, g.n_frames);
   while (frames > 1 && bytes_for(frames) > kFusedSmemBudget) --frames;
   // Short signals: fewer frames per tile rather than idle SMs (a tile's frames are transformed one pass at a time,

@@ -14,6 +14,8 @@ struct FusedTuning {
   int segment_hops = 0;   // power-of-two synthesis: segment length in hops, overrides waves
   int force_general = 0;  // 1: the general engine even where the power-of-two one applies
   int scalar_ola = 0;     // 1: the power-of-two synthesis adds and stores one position at a time (no packs)
+  int general_frames = 0; // general analysis: frames per tile (0: ~2048 complex values per FFT buffer), within the
+                          // shared-memory budget and the short-signal rule
 };
 inline FusedTuning& fused_tuning() {
   static FusedTuning t;
