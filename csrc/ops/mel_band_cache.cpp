@@ -65,11 +65,12 @@ at::Tensor kept_mel_bands(const at::Tensor& basis, const at::Tensor& caller_basi
   std::lock_guard<std::mutex> guard(g_lock);
   for (Entry& e : g_entries) {
     if (!(e.key == key) || e.storage.expired()) continue;
-    if (!e.band.defined()) {  // seen once before: compute and keep them now
-      e.band = at::empty({size}, basis.options().dtype(at::kInt));
-      fill(e.band);
+    if (!e.band.defined()) {  // seen once before: compute and keep them now (kept only once filled)
+      at::Tensor band = at::empty({size}, basis.options().dtype(at::kInt));
+      fill(band);
       e.ready.record(stream);
       e.stream = stream;
+      e.band = band;
     } else if (e.stream != stream) {
       e.ready.block(stream);
       e.band.record_stream(stream);
