@@ -18,6 +18,8 @@
 #   TORCH_SPEC=torch==2.13.0  what to install when torch is missing
 #   PIP_INSTALL_FLAGS=        extra flags for those installs (e.g. --user, --index-url ...)
 #   PYTEST_ARGS=-q -rfE       DEMO_ARGS=  BENCH_ARGS=  JOBS=<cores> (parallel nvcc jobs)
+#   EMULATE_ARGS=--quick      what kernels-test passes to test_fused --emulate without a GPU (the default launch
+#                             shapes and every kernel instance; empty: also every launch-shape variant, ~4x longer)
 #   SPECTRO_FORCE_CPU=1 MAX_JOBS=N TORCH_CUDA_ARCH_LIST=...  are passed through to setup.py
 #   COMPAT_TORCH=2.3.1  COMPAT_DIR=build/compat  COMPAT_PYTEST_ARGS=-q -rfE   (make test-compat)
 
@@ -28,6 +30,7 @@ PIP_INSTALL_FLAGS ?=
 PYTEST_ARGS       ?= -q -rfE
 DEMO_ARGS         ?=
 BENCH_ARGS        ?=
+EMULATE_ARGS      ?= --quick
 NVCC              ?= $(shell command -v nvcc 2>/dev/null)
 JOBS              ?= $(shell nproc 2>/dev/null || echo 2)
 
@@ -134,7 +137,7 @@ else
 	  $(MAKE) --no-print-directory -f tests/kernels/Makefile NVCC=$(NVCC) run; \
 	else \
 	  echo ">> no GPU: CUDA kernels compiled; running the fused kernels' code under host emulation"; \
-	  build/kernels/test_fused --emulate; \
+	  build/kernels/test_fused --emulate $(EMULATE_ARGS); \
 	fi
 endif
 
