@@ -37,7 +37,9 @@ struct Entry {
 constexpr size_t kMaxEntries = 64;
 
 std::mutex g_lock;
-std::list<Entry> g_entries;  // oldest first
+// Oldest first. Never destroyed: its CUDA tensors and events must not be released during process exit, after the
+// CUDA runtime may have shut down.
+std::list<Entry>& g_entries = *new std::list<Entry>();
 
 Key key_of(const at::Tensor& basis) {
   Key k;
