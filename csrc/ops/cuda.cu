@@ -269,14 +269,14 @@ void launch_mel(const MelArgs& m, const at::Tensor& caller_basis, Finish&& finis
   // The band ranges, then the bins' covering bands: kept per basis (mel_band_cache.h), else computed by the
   // launcher in this call.
   const int64_t band_size = 2 * n_mels + 2 * m.basis.size(1);
+  using kernels::cuda::MelBands;
   at::Tensor band = kept_mel_bands(
       m.basis, caller_basis, band_size, at::cuda::getCurrentCUDAStream(), capturing(a.input.device()),
-      [&](const at::Tensor& fresh) { launch_mel_params(m, fresh, kernels::cuda::MelBands::Only, [](auto&) {}, stream); });
+      [&](const at::Tensor& fresh) { launch_mel_params(m, fresh, MelBands::Only, [](auto&) {}, stream); });
   const bool kept = band.defined();
   if (!kept) band = at::empty({band_size}, a.input.options().dtype(at::kInt));
-  launch_mel_params(m, band, kept ? kernels::cuda::MelBands::Ready : kernels::cuda::MelBands::Compute, finish, stream);
+  launch_mel_params(m, band, kept ? MelBands::Ready : MelBands::Compute, finish, stream);
 }
-
 
 // spectro::mel_analysis: the fused kernel (analysis with the mel epilogue: the spectrum never leaves shared memory)
 // wherever the analysis itself would take the single-kernel path (use_fused: auto's policy, or kernel_path('fused')),

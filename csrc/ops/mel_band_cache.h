@@ -6,9 +6,9 @@
 // keeps its address from being taken by a new storage while the entry exists), data pointer, storage offset, sizes,
 // strides, dtype, device and version counter (shared by a tensor and its views, so `basis.t()` made afresh on each
 // call finds the same entry, and an in-place change of the basis or of any view of it misses; a change written
-// through `.data`, which has a version counter of its own, is not seen, as autograd does not see it). Nothing is kept for
-// an inference tensor (no version counter), for a basis that is a per-call copy of the caller's, or while the
-// current stream is being captured into a CUDA graph: the launcher computes the ranges per call there.
+// through `.data`, which has a version counter of its own, is not seen, as autograd does not see it). Nothing is
+// kept for an inference tensor (no version counter), for a basis that is a per-call copy of the caller's, or while
+// the current stream is being captured into a CUDA graph: the launcher computes the ranges per call there.
 //
 // Kept from a basis' second call on: the first is remembered without ranges (and computes them in the call, as
 // without the cache), so a basis made afresh for each call (a conversion, a per-call filterbank) costs nothing extra.
