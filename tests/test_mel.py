@@ -1226,6 +1226,7 @@ def test_mel_band_cache(cuda_device):
     with torch.no_grad():
         basis[5, 100:200] = 0.01
     widened = [call(basis) for _ in range(3)]
+    assert kept() == 1, "the basis' earlier version should be dropped when its new version is first seen"
     for w in widened[1:]:
         torch.testing.assert_close(w, widened[0], rtol=0, atol=0)
     torch.testing.assert_close(widened[0], _composite_log_mel(x, basis, 512, 128), rtol=1e-4, atol=1e-5)

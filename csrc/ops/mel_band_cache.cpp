@@ -79,10 +79,12 @@ at::Tensor kept_mel_bands(const at::Tensor& basis, const at::Tensor& caller_basi
     }
     return e.band;
   }
-  // First sight: remembered without ranges (a per-call basis is never seen twice), computed in the call.
-  if (g_entries.size() >= kMaxEntries) {
-    g_entries.remove_if([](const Entry& e) { return e.storage.expired(); });
-  }
+  // First sight: remembered without ranges (a per-call basis is never seen twice), computed in the call. Entries of
+  // dead storages and of this basis' earlier versions (a basis trained in place) go.
+  g_entries.remove_if([&key](const Entry& e) {
+    return e.storage.expired() || (e.key.storage == key.storage && e.key.offset == key.offset &&
+                                   e.key.sizes == key.sizes && e.key.strides == key.strides);
+  });
   while (g_entries.size() >= kMaxEntries) g_entries.pop_front();
   g_entries.emplace_back(key, basis.storage().getWeakStorageImpl(), at::Tensor(), c10::Event(stream.device_type()),
                          stream);

@@ -15,8 +15,8 @@
 //
 // Streams: each entry records an event after its computation; a call on another stream waits for it on the device
 // (no host synchronisation) and marks the ranges tensor as used on that stream (record_stream), so the caching
-// allocator does not reuse it while that stream may still read it. Thread-safe. Entries of dead storages are
-// dropped once 64 are kept; past that the oldest go.
+// allocator does not reuse it while that stream may still read it. Thread-safe. A basis' first sight drops the
+// entries of dead storages and of that basis' earlier versions; past 64 entries the oldest go.
 #pragma once
 
 #include <ATen/ATen.h>
