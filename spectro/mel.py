@@ -17,7 +17,8 @@ from typing import Callable, Optional, Tuple, Union
 
 import torch
 
-from .functional import _check_kernel_dtype, stft
+from . import _C
+from .functional import _check_kernel_dtype, _has_torch_function, _is_compiling, stft
 
 __all__ = [
     "melscale_fbanks",
@@ -319,6 +320,13 @@ def _mel_core(x: torch.Tensor, window: torch.Tensor, fb: torch.Tensor, n_fft: in
     stays on chip; its gradients through the op's composite definition). kernel_dtype "mixed" / "float16" store the
     spectrum in half precision first (spectro.stft), then take the same steps with torch ops.
     """
+    if kernel_dtype == "float32" and not _is_compiling() and not _has_torch_function(x, window, fb):
+        # Eagerly, the op call below is made in C++ (csrc/api/mel_frontend.cpp: the same calls, without the Python
+        # steps); None where it is not one op call. torch.compile traces the Python steps.
+        out = _C.mel_frontend(x, window, fb, n_fft, hop_length, win_length, center, pad_mode, pad[0], pad[1],
+                              pad_value_mode, normalized, power, mag_eps, drop_last, log, log_mode, log_eps)
+        if out is not None:
+            return out
     shape = x.shape
     # A symmetric pad without centre padding is the op's own padding (HiFi-GAN / BigVGAN / Vocos "same"): no padded
     # copy of the signal.
