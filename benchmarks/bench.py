@@ -892,7 +892,8 @@ def main() -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ComplexHalf is experimental
         meta["half"] = half_precision(device, timer, reps, warmup)
-    meta["frontends"] = frontends.run(device, timer, bw, min(reps, 30), warmup, quick=args.quick or not gpu)
+    meta["frontends"] = frontends.run(device, timer, bw, min(reps, 30), warmup, quick=args.quick or not gpu,
+                                       graph_time=graph_time)
     meta["frontends_baseline"] = frontends.baseline_name()
     meta["losses"] = losses.run(device, timer, min(reps, 20), warmup, quick=args.quick or not gpu)
     if gpu:

@@ -107,8 +107,9 @@ def _peak_extra(fn, device):
     return peak / (out.numel() * out.element_size())
 
 
-def run(device, timer, bw, reps, warmup, quick=False):
-    """The rows (list of dicts). `timer(fn, reps, warmup)` -> ms; bw: copy bandwidth in bytes/s."""
+def run(device, timer, bw, reps, warmup, quick=False, graph_time=None):
+    """The rows (list of dicts). `timer(fn, reps, warmup)` -> ms; bw: copy bandwidth in bytes/s; graph_time: bench.py's
+    CUDA-graph timer (fn, count, timer) -> ms per call or an error string."""
     rows = []
     for name, B, T, sr, n_fft, hop, preset, backward in CONFIGS[: 2 if quick else None]:
         if device.type != "cuda":  # (a CPU run is a smoke test: small inputs)
@@ -133,6 +134,10 @@ def run(device, timer, bw, reps, warmup, quick=False):
                 row["fwd_compiled_ms"] = timer(lambda i: compiled(x), reps, warmup)
             row["fwd_spectro_ms"] = timer(lambda i: ours(x), reps, warmup)
             row["peak_extra_x_out"] = _peak_extra(lambda: ours(x), device)
+            if device.type == "cuda" and graph_time is not None:  # GPU time alone: 10 calls in one CUDA graph
+                for lib, fn in (("torch", theirs), ("spectro", ours)):
+                    t = graph_time(lambda i: fn(x), 10, timer)
+                    row[f"fwd_{lib}_graph_ms"] = t if isinstance(t, float) else None
         if backward:
             xg = x.clone().requires_grad_()
             g = torch.randn_like(out)
@@ -162,10 +167,12 @@ def markdown(rows, baseline):
          f"spectro.LogMelSpectrogram against {baseline} + log: eager, and the same function under torch.compile "
          "(inductor). Forward: no gradient; forward + backward: the input gradient (torch.autograd.grad). x: "
          "speed-up of spectro over each. floor: signal read once + mel written once at the copy bandwidth. "
-         "peak: spectro's peak extra memory over its output.", "",
-         "| configuration | fwd torch ms | fwd compiled ms | fwd spectro ms | x torch | x compiled | floor ms | "
-         "peak | f+b torch ms | f+b compiled ms | f+b spectro ms | x torch | x compiled |",
-         "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+         "peak: spectro's peak extra memory over its output. graph: the forward's GPU time alone (10 calls replayed "
+         "from one CUDA graph; under capture spectro recomputes the filterbank's band ranges per call, which it "
+         "otherwise keeps per basis).", "",
+         "| configuration | fwd torch ms | fwd compiled ms | fwd spectro ms | x torch | x compiled | graph torch ms | "
+         "graph spectro ms | floor ms | peak | f+b torch ms | f+b compiled ms | f+b spectro ms | x torch | x compiled |",
+         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def r(a, b):
         return f"{a / b:.2f}" if isinstance(a, float) and isinstance(b, float) else "-"
@@ -178,6 +185,7 @@ def markdown(rows, baseline):
         L.append(
             f"| {row['config']} | {v(row['fwd_torch_ms'])} | {v(row['fwd_compiled_ms'])} | {v(row['fwd_spectro_ms'])} "
             f"| {r(row['fwd_torch_ms'], row['fwd_spectro_ms'])} | {r(row['fwd_compiled_ms'], row['fwd_spectro_ms'])} "
+            f"| {v(row.get('fwd_torch_graph_ms'))} | {v(row.get('fwd_spectro_graph_ms'))} "
             f"| {v(row['floor_ms'])} | {f'{peak:.2f}' if peak is not None else '-'} "
             f"| {v(row.get('fb_torch_ms'))} | {v(row.get('fb_compiled_ms'))} | {v(row.get('fb_spectro_ms'))} "
             f"| {r(row.get('fb_torch_ms'), row.get('fb_spectro_ms'))} "
@@ -201,7 +209,7 @@ def write_markdown(path, data):
 
 def main() -> int:
     sys.path.insert(0, HERE)
-    from bench import Timer, copy_bandwidth  # noqa: PLC0415
+    from bench import Timer, copy_bandwidth, graph_time  # noqa: PLC0415
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true")
@@ -216,7 +224,7 @@ def main() -> int:
     timer = Timer(device)
     bw = copy_bandwidth(device, timer)
     reps, warmup = (30, 5) if device.type == "cuda" else (3, 1)
-    rows = run(device, timer, bw, reps, warmup, quick=args.quick or device.type != "cuda")
+    rows = run(device, timer, bw, reps, warmup, quick=args.quick or device.type != "cuda", graph_time=graph_time)
     data = {"device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu", "torch": torch.__version__,
             "baseline": baseline_name(), "rows": rows}
     with open(os.path.join(args.out, "frontends.json"), "w") as f:
