@@ -2,8 +2,9 @@
 //
 // Importing it loads this library, whose static initialisers register the ops (TORCH_LIBRARY in ops/schema.cpp, the
 // Autograd, CompositeImplicitAutograd, CPU, Meta and CUDA implementations). It also binds spectro::stft / istft (and
-// the core ops analysis / synthesis) directly, for the eager Python wrappers (spectro/functional.py): one typed
-// dispatcher call, where the ops' torch.ops entry points first match the arguments against the schema and box them.
+// the core ops analysis / synthesis, and the mel frontends' op call, csrc/api/mel_frontend.h) directly, for the eager
+// Python wrappers (spectro/functional.py, spectro/mel.py): one typed dispatcher call, where the ops' torch.ops entry
+// points first match the arguments against the schema and box them.
 // The call goes through the same dispatcher (autograd, functorch, dispatch modes, fake tensors), raises the same
 // exceptions through torch's translation (RuntimeError, ValueError, ...), and releases the GIL as torch.ops does.
 // C++ warnings (TORCH_WARN) become Python warnings, as from torch's own functions. What it does not do is
