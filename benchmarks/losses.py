@@ -74,7 +74,7 @@ def _losses(kind, device):
 
 def _kernels(fn, device, show_host=False):
     """(CUDA kernels launched by one call of fn, their summed device time in ms); with show_host, the call's ops by
-    host time on stderr (where eager time goes when the kernels are short)."""
+    host time on stderr (where eager time goes when the kernels are short), then each kernel's device time."""
     if device.type != "cuda":
         return None, None
     from torch.profiler import ProfilerActivity, profile  # noqa: PLC0415
@@ -88,6 +88,10 @@ def _kernels(fn, device, show_host=False):
                and not e.name.startswith(("Memcpy", "Memset"))]
     if show_host:
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25), file=sys.stderr, flush=True)
+        # Each kernel in launch order with its device time (which scale and stage the time goes to).
+        for e in sorted(kernels, key=lambda e: e.time_range.start):
+            name = e.name.replace("void spectro::kernels::cuda::detail::", "").replace("spectro::kernels::cuda::", "")
+            print(f"  kernel {e.device_time_total:9.1f} us  {name[:150]}", file=sys.stderr)
     return len(kernels), sum(e.device_time_total for e in kernels) / 1000.0
 
 
