@@ -219,6 +219,9 @@ struct HostCtx {
 struct HostExec {
   template <class Body, class... Args>
   int64_t slots(int64_t) const { return 2 * 132; }
+  // An H100's 228 KB per SM, 1 KB reserved per block, two resident blocks (as slots)
+  template <class Body, class... Args>
+  int64_t smem_share(int64_t) const { return 228 * 1024 / 2 - 1024; }
   template <class Body, class... Args>
   cudaError_t launch(int64_t blocks, int64_t smem, Args... args) const {
     static Emu emu(Body::kThreads);

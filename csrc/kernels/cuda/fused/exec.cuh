@@ -107,6 +107,21 @@ struct DeviceExec {
     return static_cast<int64_t>(per_sm) * sms;
   }
 
+  // The dynamic shared memory each block can take while as many blocks of this kernel stay resident per SM as with
+  // `smem` bytes: the SM's shared memory split among them, less the per-block reserve (0 on error). Where registers,
+  // not shared memory, bound the residency, this is more than `smem`.
+  template <class Body, class... Args>
+  int64_t smem_share(int64_t smem) const {
+    int device = 0, sms = 0, per_sm_smem = 0, reserved = 0;
+    if (cudaGetDevice(&device) != cudaSuccess) return 0;
+    if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess || sms <= 0) return 0;
+    if (cudaDeviceGetAttribute(&per_sm_smem, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&reserved, cudaDevAttrReservedSharedMemoryPerBlock, device) != cudaSuccess)
+      return 0;
+    const int64_t per_sm = slots<Body, Args...>(smem) / sms;
+    return per_sm > 0 ? per_sm_smem / per_sm - reserved : 0;
+  }
+
   template <class Body, class... Args>
   cudaError_t launch(int64_t blocks, int64_t smem, Args... args) const {
     if (blocks <= 0) return cudaSuccess;
