@@ -132,7 +132,8 @@ cudaError_t generic_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec
     // Larger tiles where they cost no residency: at 256 threads the kernel's registers usually bound its blocks per SM
     // (3 on an H100 at n_fft 400), which leaves shared memory for more frames per tile; a larger tile amortises the
     // per-tile work (the twiddle table, the barriers, the span's overlap). H100, n_fft 400, B=16 x 480000 stft: 10
-    // frames 0.157 ms, 16 frames 0.133 ms (both 3 blocks per SM), 20 frames 0.161 ms (2 blocks per SM).
+    // frames 0.157 ms, 16 frames 0.133 ms (both 3 blocks per SM), 20 frames 0.161 ms (2 blocks per SM); this rule
+    // (18 frames there) 0.129 ms.
     const int64_t share = min64(kFusedSmemBudget,
                                 exec.template smem_share<Body, AnalysisParamsOf<V, Out>, int, int64_t, fft::Plan, int>(
                                     max64(bytes_for(frames), IsLossOut<Out>::value ? Body::kLossSmem : 0)));
