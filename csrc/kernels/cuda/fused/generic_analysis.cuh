@@ -108,13 +108,25 @@ struct GenericAnalysis {
         }
         ctx.sync();
         mel_bands(ctx, p, static_cast<const R*>(other), m + 1, count, b, n0);
-      } else {  // backward: the coefficients (powers recomputed), then dL/dX per bin
-        mel_grad_coefs(ctx, p, [&](int f, int k) { return mel_power(p, bin(f, k)); }, other, count, b, n0);
+      } else {  // backward: the coefficients, then dL/dX per bin; the powers stored first where the buffer holds
+                // both (count (m + 1 + n_mels) <= 2 frames_per_tile m reals), else recomputed per band
+        const bool stored = !p.recompute_powers && p.n_mels + 1 <= m;
+        R* coef = stored ? other + count * (m + 1) : other;
+        if (stored) {
+          for (int e = tid; e < count * (m + 1); e += kThreads) {
+            const int f = div_m1.div(e), k = e - f * (m + 1);
+            other[e] = mel_power(p, bin(f, k));
+          }
+          ctx.sync();
+          mel_grad_coefs(ctx, p, [other, m](int f, int k) { return other[f * (m + 1) + k]; }, coef, count, b, n0);
+        } else {
+          mel_grad_coefs(ctx, p, [&](int f, int k) { return mel_power(p, bin(f, k)); }, coef, count, b, n0);
+        }
         ctx.sync();
         Cx* out = p.grad_spec + (b * g.n_frames + n0) * (m + 1);
         for (int e = tid; e < count * (m + 1); e += kThreads) {
           const int f = div_m1.div(e), k = e - f * (m + 1);
-          out[e] = mel_grad_bin(p, static_cast<const R*>(other) + f * p.n_mels, k, bin(f, k));
+          out[e] = mel_grad_bin(p, static_cast<const R*>(coef) + f * p.n_mels, k, bin(f, k));
         }
       }
     } else if constexpr (kLoss) {

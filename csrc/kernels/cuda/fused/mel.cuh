@@ -46,6 +46,10 @@ struct FusedMelParams : FusedAnalysisParams<V> {
   const R* target = nullptr;
   const R* target_grad = nullptr;
   R target_weight = R(0);
+  // Backward: the engines store each frame's powers once in the free FFT buffer, then form the coefficients from
+  // them, where it holds both (n_mels <= M - 1); true recomputes the powers per band instead, as they must above
+  // that (for tests and benchmarks: both give the same bits).
+  bool recompute_powers = false;
 };
 
 // Tag for the analysis engines' Out parameter: the mel epilogue instead of storing the spectrum.
@@ -72,6 +76,24 @@ SPECTRO_HD R mel_log_grad(const FusedMelParams<V>& p, R m) {
   return p.stages.log_grad(m);
 }
 
+// sum_k w[k] * power_of(k) over k in [lo, hi): four partial sums (independent loads and multiply-adds in flight; a
+// band's sum is a serial chain otherwise), combined in a fixed order. The forward and the backward both sum with it,
+// so a mel value the backward recomputes is bit for bit the forward's.
+#pragma nv_exec_check_disable
+template <typename R, class PowerOf>
+SPECTRO_HD R band_sum(const R* w, int lo, int hi, const PowerOf& power_of) {
+  R a0 = R(0), a1 = R(0), a2 = R(0), a3 = R(0);
+  int k = lo;
+  for (; k + 4 <= hi; k += 4) {
+    a0 += w[k] * power_of(k);
+    a1 += w[k + 1] * power_of(k + 1);
+    a2 += w[k + 2] * power_of(k + 2);
+    a3 += w[k + 3] * power_of(k + 3);
+  }
+  for (; k < hi; ++k) a0 += w[k] * power_of(k);
+  return (a0 + a1) + (a2 + a3);
+}
+
 // Backward, first stage, for `count` frames n0 .. n0 + count - 1 of row b: coef[f * n_mels + m] = dL/d out[b, m,
 // n0 + f] * log_stage'(mel[b, m, n0 + f]), the mel value recomputed from power_of(f, k) = P[k] of frame f (dL/d out
 // from grad_out, or from the target's L1 loss). Every
@@ -86,8 +108,7 @@ SPECTRO_HD void mel_grad_coefs(Ctx& ctx, const FusedMelParams<V>& p, const Power
     const int m = idx / count, f = idx - m * count;
     const int lo = p.band[2 * m], hi = p.band[2 * m + 1];
     const R* w = p.basis + static_cast<int64_t>(m) * p.basis_bins;
-    R acc = R(0);
-    for (int k = lo; k < hi; ++k) acc += w[k] * power_of(f, k);
+    const R acc = band_sum(w, lo, hi, [&](int k) { return power_of(f, k); });
     const int64_t o = (b * p.n_mels + m) * n_frames + n0 + f;
     R g;
     if (p.target != nullptr) {  // the L1 loss' gradient against the target
@@ -132,8 +153,7 @@ SPECTRO_HD void mel_bands(Ctx& ctx, const FusedMelParams<V>& p, const R* pw, int
     const int lo = p.band[2 * m], hi = p.band[2 * m + 1];
     const R* w = p.basis + static_cast<int64_t>(m) * p.basis_bins;
     const R* x = pw + static_cast<int64_t>(f) * stride;
-    R acc = R(0);
-    for (int k = lo; k < hi; ++k) acc += w[k] * x[k];
+    const R acc = band_sum(w, lo, hi, [x](int k) { return x[k]; });
     p.out[(b * p.n_mels + m) * n_frames + n0 + f] = mel_log(p, acc);
   }
 }

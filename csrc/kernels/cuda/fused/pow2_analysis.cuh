@@ -223,16 +223,35 @@ SPECTRO_UNROLL
           ctx.sync();
           mel_bands(ctx, p, static_cast<const R*>(other), kPowerStride, in_round, b, n_begin + mr);
         } else {
-          // Backward: the coefficients (the powers recomputed from Z) into the free buffer, then dL/dX per bin.
-          const auto power_of = [&](int f, int k) {
-            const Cx* zf = zb + f * S::kFrameStride;
-            return mel_power(p, k == kM ? Cx{zf[0].re - zf[0].im, R(0)}
-                                        : real_split_bin(zf[k], zf[(kM - k) & (kM - 1)], st[k]));
-          };
-          mel_grad_coefs(ctx, p, power_of, other, in_round, b, n_begin + mr);
+          // Backward: the coefficients into the free buffer, then dL/dX per bin. Where the buffer holds both, the
+          // powers go there first (as in the forward) and the coefficients after them; else each band recomputes
+          // its bins' powers from Z.
+          const bool stored = !p.recompute_powers && kPowerStride + p.n_mels <= 2 * S::kFrameStride;
+          R* coef = stored ? other + kRound * kPowerStride : other;
+          if (stored) {
+            if (valid) {
+              R* prow = other + fl * kPowerStride;
+SPECTRO_UNROLL
+              for (int r = 0; r < 8; ++r) {
+                const int k = j + r * kTpf;
+                prow[k] = mel_power(p, real_split_bin(v[r], z[(kM - k) & (kM - 1)], st[k]));
+              }
+              if (j == 0) prow[kM] = mel_power(p, Cx{v[0].re - v[0].im, R(0)});
+            }
+            ctx.sync();
+            mel_grad_coefs(ctx, p, [other](int f, int k) { return other[f * kPowerStride + k]; }, coef, in_round, b,
+                           n_begin + mr);
+          } else {
+            const auto power_of = [&](int f, int k) {
+              const Cx* zf = zb + f * S::kFrameStride;
+              return mel_power(p, k == kM ? Cx{zf[0].re - zf[0].im, R(0)}
+                                          : real_split_bin(zf[k], zf[(kM - k) & (kM - 1)], st[k]));
+            };
+            mel_grad_coefs(ctx, p, power_of, coef, in_round, b, n_begin + mr);
+          }
           ctx.sync();
           if (valid) {
-            const R* cf = other + fl * p.n_mels;
+            const R* cf = coef + fl * p.n_mels;
             Cx* row = p.grad_spec + (b * g.n_frames + n) * (kM + 1);
 SPECTRO_UNROLL
             for (int r = 0; r < 8; ++r) {
