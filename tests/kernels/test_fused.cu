@@ -20,7 +20,9 @@
 //                           padding) with achieved GB/s = (signal bytes + spectrum bytes) / time. Built with
 //                           -DSPECTRO_BENCH_BASELINE (and csrc/kernels/cuda/instances/frame_ola_f32.cu) it also times the two-kernel
 //                           path on the same card: frame_ola.cuh's framing / overlap-add + cuFFT (libcufft is
-//                           dlopen'ed at run time). --sweep adds launch-shape variants and the general engine.
+//                           dlopen'ed at run time). --sweep adds launch-shape variants and the general engine; the
+//                           mel kernels (forward, loss backward) follow at a DAC loss', a TTS and Whisper's
+//                           geometry (--mel: those alone).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -930,6 +932,18 @@ void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad
       const double tol = 8 * tolerance(Traits<V>::eps, n_fft);
       std::snprintf(what, sizeof what, ": backward (log stage %d) rel err %.3g > %.3g", static_cast<int>(lg), err, tol);
       record(err <= tol, head + what);
+      {  // the powers recomputed per band (the engines' path for n_mels = M): the same bits
+        std::vector<Complex<R>> gre;
+        p.recompute_powers = true;
+        const bool ran = run(lg, static_cast<R>(leps), static_cast<R>(lscale), false, unused, &gout, &gre);
+        p.recompute_powers = false;
+        size_t bad = ran ? 0 : gspec.size();
+        for (size_t i = 0; ran && i < gre.size(); ++i)
+          bad += !(same_bits(gre[i].re, gspec[i].re) && same_bits(gre[i].im, gspec[i].im));
+        std::snprintf(what, sizeof what, ": backward with the powers recomputed (log stage %d): %zu of %zu bins differ",
+                      static_cast<int>(lg), bad, gspec.size());
+        record(bad == 0, head + what);
+      }
       // The L1-against-a-target mode: targets a little above or below the kernel's own output (no ties), so its
       // gradient must be bit for bit the grad_out backward's with dL/d out = sign(out - target) * (tgrad * tweight).
       std::vector<R> out;
@@ -1739,7 +1753,74 @@ void bench_config(int64_t B, int64_t T, int64_t n_fft, int64_t hop, bool sweep) 
   cudaFree(out);
 }
 
-void bench(bool sweep) {
+// The mel kernels at a loss's or a frontend's geometry (centred reflect padding, triangular mel filterbank of
+// n_mels bands at sample rate sr, log10 clamp 1e-5 of the magnitude or power mels): forward; backward against a
+// target (the mel loss' gradient kernel), powers stored once (the default) and recomputed per band.
+void bench_mel(int64_t B, int64_t T, int64_t n_fft, int64_t hop, int n_mels, double sr, float power) {
+  Geometry g;
+  g.n_fft = n_fft; g.hop = hop; g.length = T; g.pad = n_fft / 2; g.mode = PadMode::Reflect;
+  g.n_frames = 1 + (T + 2 * g.pad - n_fft) / hop;
+  const int bins = static_cast<int>(n_fft / 2 + 1);
+  std::vector<float> basis(static_cast<size_t>(n_mels) * bins, 0.0f);
+  const auto mel = [](double f) { return 2595.0 * std::log10(1.0 + f / 700.0); };
+  const auto hz = [](double m) { return 700.0 * (std::pow(10.0, m / 2595.0) - 1.0); };
+  for (int m = 0; m < n_mels; ++m) {
+    const double lo = hz(mel(sr / 2) * m / (n_mels + 1)), mid = hz(mel(sr / 2) * (m + 1) / (n_mels + 1)),
+                 hi = hz(mel(sr / 2) * (m + 2) / (n_mels + 1));
+    for (int k = 0; k < bins; ++k) {
+      const double f = k * sr / n_fft;
+      const double w = f <= mid ? (f - lo) / (mid - lo) : (hi - f) / (hi - mid);
+      if (w > 0) basis[static_cast<size_t>(m) * bins + k] = static_cast<float>(2.0 * w / (hi - lo));
+    }
+  }
+  const int64_t sig = B * T, n_out = B * n_mels * g.n_frames, n_spec = B * g.n_frames * bins;
+  float *x, *w, *db, *out, *target, *tgrad;
+  int* band;
+  Complex<float>* gspec;
+  BENCH_OK(cudaMalloc(&x, sig * sizeof(float)));
+  BENCH_OK(cudaMalloc(&w, n_fft * sizeof(float)));
+  BENCH_OK(cudaMalloc(&db, basis.size() * sizeof(float)));
+  BENCH_OK(cudaMalloc(&out, n_out * sizeof(float)));
+  BENCH_OK(cudaMalloc(&target, n_out * sizeof(float)));
+  BENCH_OK(cudaMalloc(&tgrad, sizeof(float)));
+  BENCH_OK(cudaMalloc(&band, (2 * n_mels + 2 * bins) * sizeof(int)));
+  BENCH_OK(cudaMalloc(&gspec, n_spec * sizeof(Complex<float>)));
+  fill(x, sig, 5);
+  fill(target, n_out, 6);
+  fill(tgrad, 1, 7);
+  std::vector<float> hw(n_fft);
+  for (int64_t k = 0; k < n_fft; ++k) hw[k] = static_cast<float>(0.5 - 0.5 * std::cos(2 * M_PI * k / n_fft));
+  BENCH_OK(cudaMemcpy(w, hw.data(), n_fft * sizeof(float), cudaMemcpyHostToDevice));
+  BENCH_OK(cudaMemcpy(db, basis.data(), basis.size() * sizeof(float), cudaMemcpyHostToDevice));
+  kc::FusedMelParams<float> p;
+  p.a.x = x; p.a.window = w; p.a.batch = B; p.a.g = g; p.a.scale = 1.0f; p.mode = FftMode::Rfft;
+  p.basis = db; p.band = band; p.n_mels = n_mels; p.basis_bins = bins;
+  p.stages.power = power; p.stages.log = MelLog::Clamp; p.stages.log_eps = 1e-5f;
+  p.stages.log_scale = static_cast<float>(power / std::log(10.0));
+  kc::FusedMelParams<float> only = p;
+  only.bands = kc::MelBands::Only;
+  BENCH_OK(kc::launch_fused_mel(only, nullptr));  // (the band ranges, once: as kept per basis)
+  p.bands = kc::MelBands::Ready;
+  char tag[96];
+  std::snprintf(tag, sizeof tag, "mel B=%lld T=%lld %lld/%lld %d mels", (long long)B, (long long)T, (long long)n_fft,
+                (long long)hop, n_mels);
+  kc::FusedMelParams<float> fwd = p;
+  fwd.out = out;
+  report(std::string(tag) + " forward", time_ms([&](int) { BENCH_OK(kc::launch_fused_mel(fwd, nullptr)); }),
+         4.0 * static_cast<double>(sig + n_out));
+  kc::FusedMelParams<float> bwd = p;
+  bwd.target = target; bwd.target_grad = tgrad; bwd.target_weight = 1.0f; bwd.grad_spec = gspec;
+  const double bwd_bytes = 4.0 * static_cast<double>(sig + n_out) + 8.0 * static_cast<double>(n_spec);
+  report(std::string(tag) + " backward (L1 target)", time_ms([&](int) { BENCH_OK(kc::launch_fused_mel(bwd, nullptr)); }),
+         bwd_bytes);
+  bwd.recompute_powers = true;
+  report(std::string(tag) + " backward, powers recomputed",
+         time_ms([&](int) { BENCH_OK(kc::launch_fused_mel(bwd, nullptr)); }), bwd_bytes);
+  cudaFree(x); cudaFree(w); cudaFree(db); cudaFree(out); cudaFree(target); cudaFree(tgrad); cudaFree(band);
+  cudaFree(gspec);
+}
+
+void bench(bool sweep, bool mel_only) {
   cudaDeviceProp prop;
   BENCH_OK(cudaGetDeviceProperties(&prop, 0));
   std::printf("bench on %s (%d SMs, L2 %d MB)\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);
@@ -1754,12 +1835,19 @@ void bench(bool sweep) {
     cudaFree(a);
     cudaFree(b);
   }
-  bench_config(4, 1300000, 1024, 256, sweep);
-  bench_config(2, 11700000, 4096, 1024, sweep);
-  bench_config(2, 11700000, 2048, 512, sweep);
-  bench_config(16, 480000, 512, 128, sweep);
-  bench_config(1, 16000, 400, 160, sweep);
-  bench_config(16, 480000, 400, 160, sweep);  // Whisper's batch (the general engine)
+  if (!mel_only) {
+    bench_config(4, 1300000, 1024, 256, sweep);
+    bench_config(2, 11700000, 4096, 1024, sweep);
+    bench_config(2, 11700000, 2048, 512, sweep);
+    bench_config(16, 480000, 512, 128, sweep);
+    bench_config(1, 16000, 400, 160, sweep);
+    bench_config(16, 480000, 400, 160, sweep);  // Whisper's batch (the general engine)
+  }
+  // DAC's mel loss (B=72 x 16758 at 44.1 kHz: windows 32 .. 2048, hop / 4, 5 .. 320 mels, magnitude); a TTS
+  // frontend (B=4 x 10 s at 22.05 kHz, 1024 / 256, 80 mels, power); Whisper's (B=16 x 30 s, 400 / 160, 80 mels)
+  for (int i = 0; i < 7; ++i) bench_mel(72, 16758, 32 << i, 8 << i, 5 << i, 44100.0, 1.0f);
+  bench_mel(4, 220500, 1024, 256, 80, 22050.0, 2.0f);
+  bench_mel(16, 480000, 400, 160, 80, 16000.0, 2.0f);
   std::printf("\nsummary (median ms, GB/s = (signal + spectrum bytes) / time)\n");
   for (const auto& r : g_rows) std::printf("%-58s %9.4f %8.0f\n", r.what.c_str(), r.ms, r.gbs);
 }
@@ -1767,17 +1855,18 @@ void bench(bool sweep) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool emulate = false, bench_mode = false, sweep = false, quick = false;
+  bool emulate = false, bench_mode = false, sweep = false, quick = false, mel_only = false;
   int fuzz_count = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--emulate") emulate = true;
     else if (a == "--bench") bench_mode = true;
     else if (a == "--sweep") sweep = true;
+    else if (a == "--mel") mel_only = true;
     else if (a == "--quick") quick = true;
     else if (a == "--fuzz" && i + 1 < argc) fuzz_count = std::atoi(argv[++i]);
     else {
-      std::printf("usage: test_fused [--emulate] [--quick] [--fuzz N] | --bench [--sweep]\n");
+      std::printf("usage: test_fused [--emulate] [--quick] [--fuzz N] | --bench [--sweep | --mel]\n");
       return 2;
     }
   }
@@ -1794,7 +1883,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (bench_mode) {
-    bench(sweep);
+    bench(sweep, mel_only);
     return 0;
   }
   if (fuzz_count > 0) fuzz(fuzz_count);
