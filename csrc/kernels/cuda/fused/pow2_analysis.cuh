@@ -209,17 +209,20 @@ SPECTRO_UNROLL
         const Cx* z = zb + off;
         R* other = reinterpret_cast<R*>(((par + S::kPasses - 1) & 1) ? buf0 : buf1);
         const int in_round = mini(kRound, count - mr);
-        if (p.grad_spec == nullptr) {
-          // Forward: P[k] into the free buffer, then the bands.
-          if (valid) {
-            R* prow = other + fl * kPowerStride;
+        // P[k] of the thread's bins of its frame into the free buffer, row fl.
+        const auto store_powers = [&]() {
+          if (!valid) return;
+          R* prow = other + fl * kPowerStride;
 SPECTRO_UNROLL
-            for (int r = 0; r < 8; ++r) {
-              const int k = j + r * kTpf;
-              prow[k] = mel_power(p, real_split_bin(v[r], z[(kM - k) & (kM - 1)], st[k]));
-            }
-            if (j == 0) prow[kM] = mel_power(p, Cx{v[0].re - v[0].im, R(0)});
+          for (int r = 0; r < 8; ++r) {
+            const int k = j + r * kTpf;
+            prow[k] = mel_power(p, real_split_bin(v[r], z[(kM - k) & (kM - 1)], st[k]));
           }
+          if (j == 0) prow[kM] = mel_power(p, Cx{v[0].re - v[0].im, R(0)});
+        };
+        if (p.grad_spec == nullptr) {
+          // Forward: the powers, then the bands.
+          store_powers();
           ctx.sync();
           mel_bands(ctx, p, static_cast<const R*>(other), kPowerStride, in_round, b, n_begin + mr);
         } else {
@@ -229,15 +232,7 @@ SPECTRO_UNROLL
           const bool stored = !p.recompute_powers && kPowerStride + p.n_mels <= 2 * S::kFrameStride;
           R* coef = stored ? other + kRound * kPowerStride : other;
           if (stored) {
-            if (valid) {
-              R* prow = other + fl * kPowerStride;
-SPECTRO_UNROLL
-              for (int r = 0; r < 8; ++r) {
-                const int k = j + r * kTpf;
-                prow[k] = mel_power(p, real_split_bin(v[r], z[(kM - k) & (kM - 1)], st[k]));
-              }
-              if (j == 0) prow[kM] = mel_power(p, Cx{v[0].re - v[0].im, R(0)});
-            }
+            store_powers();
             ctx.sync();
             mel_grad_coefs(ctx, p, [other](int f, int k) { return other[f * kPowerStride + k]; }, coef, in_round, b,
                            n_begin + mr);
