@@ -61,21 +61,29 @@ at::Tensor mel_frontend_op_call(const at::Tensor& x, const at::Tensor& window, c
   // torch's dtype promotion: float32 (float64 for a float64 signal) with the window's dtype; the window centred.
   const at::ScalarType compute =
       at::promote_types(x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat, window.scalar_type());
-  at::Tensor w = window.to(compute);
+  // (Each step only where it changes something: an eager call's host time is what this path is for.)
+  at::Tensor w = window.scalar_type() == compute ? window : window.to(compute);
   if (win_length < n_fft) {
     const int64_t left = (n_fft - win_length) / 2;
     w = at::constant_pad_nd(w, {left, n_fft - win_length - left});
   }
-  w = w.contiguous();
-  at::Tensor xc = (compute == at::kDouble || x.scalar_type() == at::kFloat) ? x.to(compute) : x;
-  xc = xc.reshape({-1, T});
+  if (!w.is_contiguous()) w = w.contiguous();
+  at::Tensor xc = (compute == at::kDouble || x.scalar_type() == at::kFloat) && x.scalar_type() != compute
+                      ? x.to(compute)
+                      : x;
+  if (xc.dim() != 2) xc = xc.reshape({-1, T});
   const int64_t bins = n_fft / 2 + 1;
   const at::Tensor rows = fb.size(0) > bins ? fb.slice(0, 0, bins) : fb;  // zero-padded bins contribute nothing
-  const at::Tensor basis = rows.t().to(w.device(), w.scalar_type()).contiguous();
+  at::Tensor basis = rows.t();
+  if (basis.device() != w.device() || basis.scalar_type() != w.scalar_type()) {
+    basis = basis.to(w.device(), w.scalar_type());
+  }
+  if (!basis.is_contiguous()) basis = basis.contiguous();
   const at::Tensor out =
       mel_analysis(xc, w, basis, n_fft, hop_length, n_frames, centre_pad, op_pad_mode,
                    normalized ? std::pow(static_cast<double>(n_fft), -0.5) : 1.0, power, mag_eps,
                    log.has_value() ? log_mode : std::string("none"), log_eps, log_scale_of(log, power));
+  if (x.dim() == 2) return out;
   std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end() - 1);
   shape.push_back(out.size(-2));
   shape.push_back(out.size(-1));
