@@ -12,6 +12,7 @@
 
 #include "../../mel_log.h"
 #include "params.cuh"
+#include "tuning.cuh"
 
 namespace spectro {
 namespace kernels {
@@ -82,16 +83,23 @@ SPECTRO_HD R mel_log_grad(const FusedMelParams<V>& p, R m) {
 #pragma nv_exec_check_disable
 template <typename R, class PowerOf>
 SPECTRO_HD R band_sum(const R* w, int lo, int hi, const PowerOf& power_of) {
-  R a0 = R(0), a1 = R(0), a2 = R(0), a3 = R(0);
-  int k = lo;
-  for (; k + 4 <= hi; k += 4) {
-    a0 += w[k] * power_of(k);
-    a1 += w[k + 1] * power_of(k + 1);
-    a2 += w[k + 2] * power_of(k + 2);
-    a3 += w[k + 3] * power_of(k + 3);
+  static_assert(SPECTRO_MEL_BAND_PARTIALS == 1 || SPECTRO_MEL_BAND_PARTIALS == 4, "SPECTRO_MEL_BAND_PARTIALS: 1 or 4");
+  if constexpr (SPECTRO_MEL_BAND_PARTIALS == 1) {  // (build-time variant: benchmarks/fused_variants.sh)
+    R acc = R(0);
+    for (int k = lo; k < hi; ++k) acc += w[k] * power_of(k);
+    return acc;
+  } else {
+    R a0 = R(0), a1 = R(0), a2 = R(0), a3 = R(0);
+    int k = lo;
+    for (; k + 4 <= hi; k += 4) {
+      a0 += w[k] * power_of(k);
+      a1 += w[k + 1] * power_of(k + 1);
+      a2 += w[k + 2] * power_of(k + 2);
+      a3 += w[k + 3] * power_of(k + 3);
+    }
+    for (; k < hi; ++k) a0 += w[k] * power_of(k);
+    return (a0 + a1) + (a2 + a3);
   }
-  for (; k < hi; ++k) a0 += w[k] * power_of(k);
-  return (a0 + a1) + (a2 + a3);
 }
 
 // Backward, first stage, for `count` frames n0 .. n0 + count - 1 of row b: coef[f * n_mels + m] = dL/d out[b, m,

@@ -40,6 +40,10 @@ inline FusedTuning& fused_tuning() {
 #ifndef SPECTRO_FUSED_PREFETCH
 #define SPECTRO_FUSED_PREFETCH 1
 #endif
+// Partial sums per mel band in the mel epilogue's band sums (mel.cuh band_sum): 4, or 1 (one serial chain).
+#ifndef SPECTRO_MEL_BAND_PARTIALS
+#define SPECTRO_MEL_BAND_PARTIALS 4
+#endif
 
 }  // namespace cuda
 }  // namespace kernels
