@@ -711,6 +711,109 @@ void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop
 }
 
 // --------------------------------------------------------------------------------------------------------------
+// A host vector on the executing side: the vector itself when emulating, else a device copy (back() copies it back).
+template <typename T>
+struct OnExec {
+  std::vector<T>& h;
+  T* d = nullptr;
+  bool ok = true;
+  explicit OnExec(std::vector<T>& host) : h(host) {
+    if (g_emulate) {
+      d = h.data();
+      return;
+    }
+    ok = cudaMalloc(&d, std::max<size_t>(1, h.size()) * sizeof(T)) == cudaSuccess &&
+         cudaMemcpy(d, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice) == cudaSuccess;
+  }
+  bool back() {
+    return g_emulate || (ok && cudaMemcpy(h.data(), d, h.size() * sizeof(T), cudaMemcpyDeviceToHost) == cudaSuccess);
+  }
+  ~OnExec() {
+    if (!g_emulate) cudaFree(d);
+  }
+  OnExec(const OnExec&) = delete;
+  OnExec& operator=(const OnExec&) = delete;
+};
+
+// The mel backward straight to the signal (FusedMelGradParams: the synthesis engine with the mel prologue) against
+// the two kernels it replaces: the mel backward's dL/dX (gspec, [batch, frames, bins], from the same call) through
+// the fused synthesis in mode irfft_half with the analysis' window and scale. The same arithmetic on the same values
+// in the same order: the same bits, with the powers stored once and recomputed per band. q: the backward call with
+// host pointers (a.x, a.window, basis, and grad_out or target / target_grad), grad_spec unused. With `signs` (target
+// mode: sign(out - target) of the kernel's own output), the fused call reading them instead of the target
+// (target_sign) must give the same bits too.
+template <typename V>
+void check_mel_grad_fused(kc::FusedMelParams<V> q, const std::vector<Complex<V>>& gspec, const std::string& head,
+                          const std::vector<int8_t>* signs = nullptr) {
+  const Geometry& g = q.a.g;
+  if (!kc::fused_mel_grad_supported<V>(g)) return;
+  const int64_t batch = q.a.batch, T = g.length, bins = g.n_fft / 2 + 1, frames = g.n_frames;
+  const int64_t side_n = batch * kc::fused_side_length(g);
+  const bool target = q.target != nullptr;
+  const size_t n_out = static_cast<size_t>(batch * q.n_mels * frames);
+  std::vector<V> x(q.a.x, q.a.x + batch * T), w(q.a.window, q.a.window + g.n_fft),
+      basis(q.basis, q.basis + static_cast<size_t>(q.n_mels) * q.basis_bins);
+  std::vector<V> gin(target ? q.target : q.grad_out, (target ? q.target : q.grad_out) + n_out);
+  if (target) gin.push_back(*q.target_grad);
+  std::vector<Complex<V>> spec = gspec;
+  std::vector<int> band(2 * q.n_mels + 2 * q.basis_bins, -1);
+  std::vector<int8_t> sg = signs ? *signs : std::vector<int8_t>(1, 0);
+  OnExec<int8_t> dsg(sg);
+  std::vector<V> side(std::max<int64_t>(side_n, 1), V(NAN));
+  OnExec<V> dx(x), dw(w), db(basis), dg(gin), dside(side);
+  OnExec<Complex<V>> dspec(spec);
+  OnExec<int> dband(band);
+  kc::FusedSynthesisParams<V> s;
+  s.s.window = dw.d; s.s.batch = batch; s.s.g = g; s.s.scale = q.a.scale;
+  s.mode = FftMode::IrfftHalf;
+  s.side = side_n > 0 ? dside.d : nullptr;
+  // The two kernels' result.
+  std::vector<V> two(batch * T), fused(batch * T), fused_re(batch * T), fused_sign(batch * T);
+  const auto run = [&](std::vector<V>& host, auto&& go) {
+    std::fill(host.begin(), host.end(), V(NAN));
+    OnExec<V> dout(host);
+    return dx.ok && dw.ok && db.ok && dg.ok && dside.ok && dspec.ok && dband.ok && dsg.ok && dout.ok && go(dout.d) == cudaSuccess &&
+           (g_emulate || cudaDeviceSynchronize() == cudaSuccess) && dout.back();
+  };
+  const bool ran_two = run(two, [&](V* out) {
+    kc::FusedSynthesisParams<V> t = s;
+    t.spec = dspec.d; t.stride_b = frames * bins; t.stride_bin = 1; t.stride_n = bins; t.s.out = out;
+    return g_emulate ? kc::detail::run_fused_synthesis(t, HostExec{}) : kc::launch_fused_synthesis(t, nullptr);
+  });
+  bool ran = ran_two;
+  for (int variant = 0; variant < (signs ? 3 : 2) && ran; ++variant) {
+    const bool recompute = variant == 1, from_signs = variant == 2;
+    ran = run(variant == 0 ? fused : recompute ? fused_re : fused_sign, [&](V* out) {
+      kc::FusedMelGradParams<V> f;
+      f.mel = q;
+      f.mel.a.x = dx.d; f.mel.a.window = dw.d; f.mel.basis = db.d; f.mel.band = dband.d;
+      f.mel.grad_spec = nullptr; f.mel.out = nullptr; f.mel.bands = kc::MelBands::Compute;
+      f.mel.recompute_powers = recompute;
+      if (from_signs) {
+        f.mel.target = nullptr; f.mel.target_sign = dsg.d; f.mel.target_grad = dg.d + n_out; f.mel.grad_out = nullptr;
+      } else if (target) {
+        f.mel.target = dg.d; f.mel.target_grad = dg.d + n_out; f.mel.grad_out = nullptr;
+      } else {
+        f.mel.grad_out = dg.d;
+      }
+      f.syn = s;
+      f.syn.s.out = out;
+      return g_emulate ? kc::detail::run_fused_mel_grad(f, HostExec{}) : kc::launch_fused_mel_grad(f, nullptr);
+    });
+  }
+  size_t bad = ran ? 0 : two.size(), bad_re = 0, bad_sign = 0;
+  for (size_t i = 0; ran && i < two.size(); ++i) {
+    bad += !same_bits(two[i], fused[i]);
+    bad_re += !same_bits(fused_re[i], fused[i]);
+    if (signs) bad_sign += !same_bits(fused_sign[i], fused[i]);
+  }
+  char what[240];
+  std::snprintf(what, sizeof what, ": fused backward to the signal (%s): %zu of %zu samples differ from mel backward + "
+                "synthesis, %zu with the powers recomputed, %zu from the signs", target ? "L1 target" : "grad_out", bad,
+                two.size(), bad_re, bad_sign);
+  record(ran && bad == 0 && bad_re == 0 && bad_sign == 0, head + what);
+}
+
 // The mel epilogue (real signals): out[b, m, n] = log stage of sum_k basis[m, k] (|X[b, n, k]|^2 + mag_eps)^(p/2).
 // Reference: the same double-precision DFT of the frames as the analysis check, power and bands in double.
 // Linear output (MelLog::None): ||out - ref|| / ||ref|| within the analysis tolerance (x 4: squares and band
@@ -932,6 +1035,11 @@ void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad
       const double tol = 8 * tolerance(Traits<V>::eps, n_fft);
       std::snprintf(what, sizeof what, ": backward (log stage %d) rel err %.3g > %.3g", static_cast<int>(lg), err, tol);
       record(err <= tol, head + what);
+      kc::FusedMelParams<V> hq = p;  // (the call above, with host pointers)
+      hq.stages.log = lg; hq.stages.log_eps = static_cast<R>(leps); hq.stages.log_scale = static_cast<R>(lscale);
+      hq.a.x = x.data(); hq.a.window = w.data(); hq.basis = basis.data();
+      hq.grad_out = gout.data();
+      check_mel_grad_fused<V>(hq, gspec, head);
       {  // the powers recomputed per band (the engines' path for n_mels = M): the same bits
         std::vector<Complex<R>> gre;
         p.recompute_powers = true;
@@ -952,11 +1060,13 @@ void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad
         continue;
       }
       std::vector<R> target(n_out), gsign(n_out);
+      std::vector<int8_t> signs(n_out);
       for (size_t i = 0; i < n_out; ++i) {
         const bool above = uniform() > 0;
         const R step = static_cast<R>(1e-3 + 1e-2 * std::fabs(static_cast<double>(out[i])));
         target[i] = above ? out[i] + step : out[i] - step;
         gsign[i] = (above ? R(-1) : R(1)) * (tgrad * tweight);
+        signs[i] = above ? -1 : 1;
       }
       std::vector<Complex<R>> gt, gs;
       const bool ran = run(lg, static_cast<R>(leps), static_cast<R>(lscale), false, unused, nullptr, &gt, &target) &&
@@ -965,6 +1075,13 @@ void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad
       for (size_t i = 0; ran && i < gt.size(); ++i) bad += !(same_bits(gt[i].re, gs[i].re) && same_bits(gt[i].im, gs[i].im));
       std::snprintf(what, sizeof what, ": backward against a target (log stage %d): %zu of %zu bins differ", static_cast<int>(lg), bad, gt.size());
       record(bad == 0, head + what);
+      if (ran) {
+        kc::FusedMelParams<V> hq = p;
+        hq.stages.log = lg; hq.stages.log_eps = static_cast<R>(leps); hq.stages.log_scale = static_cast<R>(lscale);
+        hq.a.x = x.data(); hq.a.window = w.data(); hq.basis = basis.data();
+        hq.target = target.data(); hq.target_grad = &tgrad; hq.target_weight = tweight;
+        check_mel_grad_fused<V>(hq, gt, head, &signs);
+      }
     }
   }
   if (in_kind != 0) {
@@ -975,6 +1092,55 @@ void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad
     std::snprintf(what, sizeof what, ": reading %s: %zu of %zu differ from the float-input result", in_name(in_kind, false), bad, n_out);
     record(bad == 0, head + what);
   }
+}
+
+// The loss backward straight to the prediction (FusedLossGradParams: the synthesis engine with the loss prologue)
+// against the two kernels it replaces: the loss kernel's packed G (grad_target, from the same call) through the fused
+// synthesis in mode ifft_real with the analysis' window and scale: the same arithmetic on the same values in the same
+// order, the same bits. q: the backward call (host window; grad_sums, grad_spec and a.x unused), x and y the rows.
+template <typename R>
+void check_loss_grad_fused(kc::FusedLossParams<Complex<R>> q, std::vector<R> x, std::vector<R> y,
+                           const std::vector<Complex<R>>& packed, std::vector<R> gsums, const std::string& head) {
+  const Geometry& g = q.a.g;
+  if (!kc::fused_loss_grad_supported<R>(g)) return;
+  const int64_t batch = q.a.batch, T = g.length, frames = g.n_frames, n_fft = g.n_fft;
+  const int64_t side_n = batch * kc::fused_side_length(g);
+  std::vector<R> w(q.a.window, q.a.window + n_fft), side(std::max<int64_t>(side_n, 1), R(NAN));
+  std::vector<Complex<R>> spec = packed;
+  OnExec<R> dx(x), dy(y), dw(w), dg(gsums), dside(side);
+  OnExec<Complex<R>> dspec(spec);
+  kc::FusedSynthesisParams<R> s;
+  s.s.window = dw.d; s.s.batch = batch; s.s.g = g; s.s.scale = q.a.scale;
+  s.mode = FftMode::IfftReal;
+  s.side = side_n > 0 ? dside.d : nullptr;
+  std::vector<R> two(batch * T), fused(batch * T);
+  const auto run = [&](std::vector<R>& host, auto&& go) {
+    std::fill(host.begin(), host.end(), R(NAN));
+    OnExec<R> dout(host);
+    return dx.ok && dy.ok && dw.ok && dg.ok && dside.ok && dspec.ok && dout.ok && go(dout.d) == cudaSuccess &&
+           (g_emulate || cudaDeviceSynchronize() == cudaSuccess) && dout.back();
+  };
+  bool ran = run(two, [&](R* out) {
+    kc::FusedSynthesisParams<R> t = s;
+    t.spec = dspec.d; t.stride_b = frames * n_fft; t.stride_bin = 1; t.stride_n = n_fft; t.s.out = out;
+    return g_emulate ? kc::detail::run_fused_synthesis(t, HostExec{}) : kc::launch_fused_synthesis(t, nullptr);
+  });
+  ran = ran && run(fused, [&](R* out) {
+    kc::FusedLossGradParams<R> f;
+    f.loss = q;
+    f.loss.a.x = nullptr; f.loss.a.window = dw.d; f.loss.grad_sums = dg.d; f.loss.grad_spec = nullptr;
+    f.loss.partials = nullptr; f.loss.grad_target = true;
+    f.x = dx.d; f.y = dy.d;
+    f.syn = s;
+    f.syn.s.out = out;
+    return g_emulate ? kc::detail::run_fused_loss_grad(f, HostExec{}) : kc::launch_fused_loss_grad(f, nullptr);
+  });
+  size_t bad = ran ? 0 : two.size();
+  for (size_t i = 0; ran && i < two.size(); ++i) bad += !same_bits(two[i], fused[i]);
+  char what[200];
+  std::snprintf(what, sizeof what, ": fused backward to the prediction: %zu of %zu samples differ from the loss "
+                "backward (packed) + synthesis", bad, two.size());
+  record(ran && bad == 0, head + what);
 }
 
 // --------------------------------------------------------------------------------------------------------------
@@ -1149,6 +1315,7 @@ void check_loss(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pa
     const double tol = 16 * tolerance(Traits<V>::eps, n_fft);
     std::snprintf(what, sizeof what, ": backward (%s) rel err %.3g > %.3g", target ? "x and y, packed" : "x, onesided", err, tol);
     record(err <= tol, head + what);
+    if (target) check_loss_grad_fused<R>(p, x, y, grad, gs, head);
   }
 }
 
@@ -1816,8 +1983,33 @@ void bench_mel(int64_t B, int64_t T, int64_t n_fft, int64_t hop, int n_mels, dou
   bwd.recompute_powers = true;
   report(std::string(tag) + " backward, powers recomputed",
          time_ms([&](int) { BENCH_OK(kc::launch_fused_mel(bwd, nullptr)); }), bwd_bytes);
+  bwd.recompute_powers = false;
+  // The backward to the signal: that kernel, then the synthesis (irfft_half) and its fold; against the synthesis
+  // engine with the mel prologue (no dL/dX in memory). Bytes: signal in, mel target in, signal out.
+  float *gx, *side;
+  const int64_t side_n = B * kc::fused_side_length(g);
+  BENCH_OK(cudaMalloc(&gx, sig * sizeof(float)));
+  BENCH_OK(cudaMalloc(&side, std::max<int64_t>(side_n, 1) * sizeof(float)));
+  kc::FusedSynthesisParams<float> syn;
+  syn.s.window = w; syn.s.batch = B; syn.s.g = g; syn.s.scale = 1.0f; syn.s.out = gx; syn.mode = FftMode::IrfftHalf;
+  syn.side = side;
+  kc::FusedSynthesisParams<float> adj = syn;
+  adj.spec = gspec; adj.stride_b = g.n_frames * bins; adj.stride_bin = 1; adj.stride_n = bins;
+  const double to_signal_bytes = 4.0 * static_cast<double>(2 * sig + n_out);
+  report(std::string(tag) + " backward to the signal, two kernels", time_ms([&](int) {
+           BENCH_OK(kc::launch_fused_mel(bwd, nullptr));
+           BENCH_OK(kc::launch_fused_synthesis(adj, nullptr));
+         }), to_signal_bytes);
+  kc::FusedMelGradParams<float> fused;
+  fused.mel = bwd;
+  fused.mel.grad_spec = nullptr;
+  fused.syn = syn;
+  if (kc::fused_mel_grad_supported<float>(g)) {
+    report(std::string(tag) + " backward to the signal, one kernel",
+           time_ms([&](int) { BENCH_OK(kc::launch_fused_mel_grad(fused, nullptr)); }), to_signal_bytes);
+  }
   cudaFree(x); cudaFree(w); cudaFree(db); cudaFree(out); cudaFree(target); cudaFree(tgrad); cudaFree(band);
-  cudaFree(gspec);
+  cudaFree(gspec); cudaFree(gx); cudaFree(side);
 }
 
 void bench(bool sweep, bool mel_only) {

@@ -117,6 +117,21 @@ cudaError_t launch_fused_mel_as(const FusedMelParams<V>& p, cudaStream_t stream)
   return detail::run_fused_mel_as<V, In>(p, detail::DeviceExec{stream});
 }
 
+// The mel backward to the signal (FusedMelGradParams, mel.cuh; fused_mel_grad_supported says where it runs).
+template <typename V>
+cudaError_t launch_fused_mel_grad(const FusedMelGradParams<V>& p, cudaStream_t stream) {
+  return detail::run_fused_mel_grad<V>(p, detail::DeviceExec{stream});
+}
+using detail::fused_mel_grad_supported;
+
+// The spectral loss' backward to the prediction (FusedLossGradParams, spectral_loss.cuh; fused_loss_grad_supported
+// says where it runs).
+template <typename R>
+cudaError_t launch_fused_loss_grad(const FusedLossGradParams<R>& p, cudaStream_t stream) {
+  return detail::run_fused_loss_grad<R>(p, detail::DeviceExec{stream});
+}
+using detail::fused_loss_grad_supported;
+
 // The spectral loss (spectral_loss.cuh) on z = x + i y (V complex): *blocks = the rows of partial sums written.
 template <typename V>
 cudaError_t launch_fused_loss(const FusedLossParams<V>& p, cudaStream_t stream, int64_t* blocks) {
@@ -128,6 +143,16 @@ cudaError_t launch_fused_loss(const FusedLossParams<V>& p, cudaStream_t stream, 
 #define SPECTRO_EXTERN_LOSS(V) extern SPECTRO_FUSED_LOSS(V)
 SPECTRO_FUSED_LOSS_LAUNCHERS(SPECTRO_EXTERN_LOSS)
 #undef SPECTRO_EXTERN_LOSS
+#define SPECTRO_FUSED_MEL_GRAD(V) \
+  template cudaError_t launch_fused_mel_grad<V>(const FusedMelGradParams<V>&, cudaStream_t);
+#define SPECTRO_EXTERN_MEL_GRAD(V) extern SPECTRO_FUSED_MEL_GRAD(V)
+SPECTRO_FUSED_MEL_GRAD_LAUNCHERS(SPECTRO_EXTERN_MEL_GRAD)
+#undef SPECTRO_EXTERN_MEL_GRAD
+#define SPECTRO_FUSED_LOSS_GRAD(R) \
+  template cudaError_t launch_fused_loss_grad<R>(const FusedLossGradParams<R>&, cudaStream_t);
+#define SPECTRO_EXTERN_LOSS_GRAD(R) extern SPECTRO_FUSED_LOSS_GRAD(R)
+SPECTRO_FUSED_LOSS_GRAD_LAUNCHERS(SPECTRO_EXTERN_LOSS_GRAD)
+#undef SPECTRO_EXTERN_LOSS_GRAD
 #define SPECTRO_FUSED_ANALYSIS_AS(V, Out, In) \
   template cudaError_t launch_fused_analysis_as<V, Out, In>(const FusedAnalysisParams<V>&, cudaStream_t);
 #define SPECTRO_FUSED_SYNTHESIS_AS(V, Out, In) \

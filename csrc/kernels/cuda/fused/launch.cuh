@@ -78,18 +78,35 @@ cudaError_t pow2_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec, i
 template <typename V, typename Out, typename In, class Exec>
 cudaError_t generic_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, bool complex_fft);
 
+// Whether the power-of-two synthesis engine's footprint fits shared memory (with the spectrum staged in the compute
+// type).
+template <typename V, int kLogM>
+bool pow2_synthesis_fits(const Geometry& g) {
+  using Staged = Pow2Synthesis<V, kLogM, V, Complex<typename RealOf<V>::type>>;
+  return Staged::smem_bytes(Staged::ring_size(g.n_fft, g.hop), g.n_fft, g.hop) <= kFusedSmemMax;
+}
+
+// pp: FusedSynthesisParams<V>, or FusedMelGradParams<V> for the mel prologue (In MelGradIn).
 template <typename V, typename Out, typename In, int kLogM, class Exec>
-cudaError_t pow2_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, bool complex_fft) {
+cudaError_t pow2_synthesis(const typename Pow2Synthesis<V, kLogM, Out, In>::Params& pp, const Exec& exec,
+                           bool complex_fft) {
   using Body = Pow2Synthesis<V, kLogM, Out, In>;
+  const FusedSynthesisParams<V>& p = Body::syn_params(pp);
   const Geometry& g = p.s.g;
   const int ring = Body::ring_size(g.n_fft, g.hop);
   const int64_t smem = Body::smem_bytes(ring, g.n_fft, g.hop);
   // Long hops in double precision (and complex n_fft = 4096) take the general engine. Decided on the footprint with
   // the spectrum staged in the compute type, whatever its storage: one geometry, one engine, so a complex32 spectrum
   // gives exactly the result of its complex64 copy (a smaller complex32 stage would fit where complex64 does not).
-  using Staged = Pow2Synthesis<V, kLogM, Out, Complex<typename RealOf<V>::type>>;
-  if (Staged::smem_bytes(ring, g.n_fft, g.hop) > kFusedSmemMax) return generic_synthesis<V, Out, In>(p, exec, complex_fft);
-  const int64_t slots = resident_blocks<Body, Exec, FusedSynthesisParams<V>, int, int64_t, int, int>(exec, smem);
+  // (The analysis prologues have no general engine: their launchers check the fit first.)
+  if (!pow2_synthesis_fits<V, kLogM>(g)) {
+    if constexpr (Body::kPrologue) {
+      return cudaErrorInvalidValue;
+    } else {
+      return generic_synthesis<V, Out, In>(p, exec, complex_fft);
+    }
+  }
+  const int64_t slots = resident_blocks<Body, Exec, typename Body::Params, int, int64_t, int, int>(exec, smem);
   const int waves = fused_tuning().waves > 0 ? fused_tuning().waves : 1;
   // Segment: a multiple of hop, long enough that the frames transformed twice (those straddling two segments,
   // about n_fft / hop per segment) stay a small share, short enough to give `waves` waves of blocks.
@@ -105,7 +122,7 @@ cudaError_t pow2_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, b
   // Packed overlap-add and stores where hop and the first segment's start are multiples of the pack (the kernel
   // checks each segment's length).
   const int packed = !fused_tuning().scalar_ola && g.hop % Body::kVec == 0 && synthesis_lo(g) % Body::kVec == 0;
-  return exec.template launch<Body>(p.s.batch * segments_per_row, smem, p, static_cast<int>(segment),
+  return exec.template launch<Body>(p.s.batch * segments_per_row, smem, pp, static_cast<int>(segment),
                                     segments_per_row, ring, packed);
 }
 
@@ -220,6 +237,32 @@ cudaError_t run_fused_analysis_as(const FusedAnalysisParams<V>& p, const Exec& e
   return run_analysis_engine<V, Out, In>(p, exec);
 }
 
+// A mel backward's dL/d out: given (one of grad_out, target, target_sign), and at most one of them, target_grad
+// with exactly the last two.
+template <typename V>
+bool mel_grad_given(const FusedMelParams<V>& p) {
+  return p.grad_out != nullptr || p.target != nullptr || p.target_sign != nullptr;
+}
+template <typename V>
+bool mel_grad_one(const FusedMelParams<V>& p) {
+  const int given = (p.grad_out != nullptr) + (p.target != nullptr) + (p.target_sign != nullptr);
+  const bool from_loss = p.target != nullptr || p.target_sign != nullptr;
+  return given <= 1 && from_loss == (p.target_grad != nullptr);
+}
+
+// The band ranges of a mel call's basis into p.band, and with `cover` (a backward, or MelBands::Only) each bin's
+// covering bands after them.
+template <typename V, class Exec>
+cudaError_t mel_band_pass(const FusedMelParams<V>& p, const Exec& exec, bool cover) {
+  using R = typename RealOf<V>::type;
+  using Ranges = MelBandRanges<R>;
+  cudaError_t err = exec.template launch<Ranges>(p.n_mels, Ranges::smem_bytes(), p.basis, p.basis_bins, p.band);
+  if (err != cudaSuccess || !(cover || p.bands == MelBands::Only)) return err;
+  const int blocks = (p.basis_bins + MelBinCover::kThreads - 1) / MelBinCover::kThreads;
+  return exec.template launch<MelBinCover>(blocks, MelBinCover::smem_bytes(), static_cast<const int*>(p.band),
+                                           p.n_mels, p.basis_bins, p.band + 2 * p.n_mels);
+}
+
 // The mel frontend (mel.cuh): the band ranges of the basis (into p.band; backward: then each bin's covering bands;
 // as p.bands says: skipped where the caller filled them, alone for the caller to keep),
 // then the analysis with the mel epilogue (forward: the mel output; with grad_out / grad_spec: dL/dX). Real signals, onesided spectrum (mode Rfft),
@@ -231,23 +274,15 @@ cudaError_t run_fused_mel_as(const FusedMelParams<V>& p, const Exec& exec) {
   if (IsComplex<V>::value || p.mode != FftMode::Rfft || !fused_supported<V>(g.n_fft, false)) return cudaErrorInvalidValue;
   if (p.n_mels < 1 || p.basis_bins < 1 || p.basis_bins > g.n_fft / 2 + 1 || p.band == nullptr || p.basis == nullptr)
     return cudaErrorInvalidValue;
-  // backward: grad_spec with exactly one of grad_out and target (with its target_grad)
+  // backward: grad_spec with exactly one of grad_out, target and target_sign (the last two with target_grad)
   const bool backward = p.grad_spec != nullptr;
-  if (backward != ((p.grad_out != nullptr) != (p.target != nullptr)) || (p.target != nullptr) != (p.target_grad != nullptr) ||
+  if (backward != mel_grad_given(p) || !mel_grad_one(p) ||
       (backward && p.n_mels > g.n_fft / 2))
     return cudaErrorInvalidValue;
   if (p.bands != MelBands::Only && (p.a.batch == 0 || g.n_frames == 0)) return cudaSuccess;
   if (p.bands != MelBands::Ready) {
-    using Ranges = MelBandRanges<R>;
-    cudaError_t err = exec.template launch<Ranges>(p.n_mels, Ranges::smem_bytes(), p.basis, p.basis_bins, p.band);
-    if (err != cudaSuccess) return err;
-    if (backward || p.bands == MelBands::Only) {
-      const int blocks = (p.basis_bins + MelBinCover::kThreads - 1) / MelBinCover::kThreads;
-      err = exec.template launch<MelBinCover>(blocks, MelBinCover::smem_bytes(), static_cast<const int*>(p.band),
-                                               p.n_mels, p.basis_bins, p.band + 2 * p.n_mels);
-      if (err != cudaSuccess) return err;
-    }
-    if (p.bands == MelBands::Only) return cudaSuccess;
+    const cudaError_t err = mel_band_pass(p, exec, backward);
+    if (err != cudaSuccess || p.bands == MelBands::Only) return err;
   }
   if constexpr (IsComplex<V>::value) {
     return cudaErrorInvalidValue;
@@ -304,6 +339,133 @@ cudaError_t run_fused_synthesis_as(const FusedSynthesisParams<V>& p, const Exec&
   } else {
     return err;
   }
+}
+
+// Whether the fused mel backward (FusedMelGradParams: the synthesis engine with the mel prologue) covers a geometry:
+// real signals with n_fft / 2 a power of two from 16 to 4096, whose power-of-two synthesis fits shared memory.
+template <typename V>
+bool fused_mel_grad_supported(const Geometry& g) {
+  if (IsComplex<V>::value || g.n_fft % 2 != 0 || g.env_normalize) return false;
+  switch (log2_exact(g.n_fft / 2)) {
+    case 4: return pow2_synthesis_fits<V, 4>(g);
+    case 5: return pow2_synthesis_fits<V, 5>(g);
+    case 6: return pow2_synthesis_fits<V, 6>(g);
+    case 7: return pow2_synthesis_fits<V, 7>(g);
+    case 8: return pow2_synthesis_fits<V, 8>(g);
+    case 9: return pow2_synthesis_fits<V, 9>(g);
+    case 10: return pow2_synthesis_fits<V, 10>(g);
+    case 11: return pow2_synthesis_fits<V, 11>(g);
+    case 12: return pow2_synthesis_fits<V, 12>(g);
+    default: return false;
+  }
+}
+
+// The mel backward to the signal (FusedMelGradParams, mel.cuh): the band ranges and cover (unless p.mel.bands is
+// Ready), the synthesis engine with the mel prologue, the fold of the padded positions. Where
+// fused_mel_grad_supported says no: cudaErrorInvalidValue (the caller takes the mel backward and the synthesis).
+template <typename V, class Exec>
+cudaError_t run_fused_mel_grad(const FusedMelGradParams<V>& p, const Exec& exec) {
+  const FusedMelParams<V>& m = p.mel;
+  const FusedSynthesisParams<V>& s = p.syn;
+  const Geometry &ga = m.a.g, &gs = s.s.g;
+  if constexpr (IsComplex<V>::value) {
+    return cudaErrorInvalidValue;
+  } else {
+    if (m.mode != FftMode::Rfft || s.mode != FftMode::IrfftHalf || !fused_mel_grad_supported<V>(ga)) return cudaErrorInvalidValue;
+    if (m.n_mels < 1 || m.n_mels > ga.n_fft / 2 || m.basis_bins < 1 || m.basis_bins > ga.n_fft / 2 + 1 ||
+        m.band == nullptr || m.basis == nullptr || m.bands == MelBands::Only)
+      return cudaErrorInvalidValue;
+    if (!mel_grad_given(m) || !mel_grad_one(m) || m.grad_spec != nullptr || m.out != nullptr || m.spec != nullptr || m.spec_half != nullptr ||
+        m.x_half != nullptr || m.a.x == nullptr)
+      return cudaErrorInvalidValue;
+    if (s.spec != nullptr || s.spec_c32 != nullptr || s.out_half != nullptr || s.out_bf16 != nullptr ||
+        s.s.out == nullptr || s.s.batch != m.a.batch)
+      return cudaErrorInvalidValue;
+    if (gs.n_fft != ga.n_fft || gs.hop != ga.hop || gs.n_frames != ga.n_frames || gs.pad != ga.pad ||
+        gs.length != ga.length || gs.mode != ga.mode || gs.env_normalize)
+      return cudaErrorInvalidValue;
+    const bool fold = fused_side_length(gs) > 0;
+    if (fold && s.side == nullptr) return cudaErrorInvalidValue;
+    if (s.s.batch == 0 || gs.length == 0) return cudaSuccess;
+    if (m.bands != MelBands::Ready) {
+      const cudaError_t err = mel_band_pass(m, exec, true);
+      if (err != cudaSuccess) return err;
+    }
+    using In = MelGradIn<V>;
+    cudaError_t err = cudaErrorInvalidValue;
+    switch (log2_exact(ga.n_fft / 2)) {
+      case 4: err = pow2_synthesis<V, V, In, 4>(p, exec, false); break;
+      case 5: err = pow2_synthesis<V, V, In, 5>(p, exec, false); break;
+      case 6: err = pow2_synthesis<V, V, In, 6>(p, exec, false); break;
+      case 7: err = pow2_synthesis<V, V, In, 7>(p, exec, false); break;
+      case 8: err = pow2_synthesis<V, V, In, 8>(p, exec, false); break;
+      case 9: err = pow2_synthesis<V, V, In, 9>(p, exec, false); break;
+      case 10: err = pow2_synthesis<V, V, In, 10>(p, exec, false); break;
+      case 11: err = pow2_synthesis<V, V, In, 11>(p, exec, false); break;
+      case 12: err = pow2_synthesis<V, V, In, 12>(p, exec, false); break;
+      default: break;
+    }
+    if (err != cudaSuccess || !fold) return err;
+    return fold_side(s, exec);
+  }
+}
+
+// Whether the fused loss backward (FusedLossGradParams: the synthesis engine with the loss prologue) covers a
+// geometry: n_fft a power of two from 16 to 4096 whose power-of-two synthesis fits shared memory.
+template <typename R>
+bool fused_loss_grad_supported(const Geometry& g) {
+  if (g.env_normalize) return false;
+  switch (log2_exact(g.n_fft)) {
+    case 4: return pow2_synthesis_fits<R, 4>(g);
+    case 5: return pow2_synthesis_fits<R, 5>(g);
+    case 6: return pow2_synthesis_fits<R, 6>(g);
+    case 7: return pow2_synthesis_fits<R, 7>(g);
+    case 8: return pow2_synthesis_fits<R, 8>(g);
+    case 9: return pow2_synthesis_fits<R, 9>(g);
+    case 10: return pow2_synthesis_fits<R, 10>(g);
+    case 11: return pow2_synthesis_fits<R, 11>(g);
+    case 12: return pow2_synthesis_fits<R, 12>(g);
+    default: return false;
+  }
+}
+
+// The spectral loss' backward to the prediction (FusedLossGradParams, spectral_loss.cuh): the synthesis engine with
+// the loss prologue, then the fold of the padded positions. Where fused_loss_grad_supported says no:
+// cudaErrorInvalidValue (the caller takes the loss backward and the synthesis).
+template <typename R, class Exec>
+cudaError_t run_fused_loss_grad(const FusedLossGradParams<R>& p, const Exec& exec) {
+  const FusedLossParams<Complex<R>>& l = p.loss;
+  const FusedSynthesisParams<R>& s = p.syn;
+  const Geometry &ga = l.a.g, &gs = s.s.g;
+  if (l.mode != FftMode::Fft || s.mode != FftMode::IfftReal || !fused_loss_grad_supported<R>(ga)) return cudaErrorInvalidValue;
+  if (l.grad_sums == nullptr || !l.grad_target || l.grad_spec != nullptr || l.partials != nullptr || l.spec != nullptr ||
+      l.spec_half != nullptr || l.x_half != nullptr || p.x == nullptr || p.y == nullptr)
+    return cudaErrorInvalidValue;
+  if (s.spec != nullptr || s.spec_c32 != nullptr || s.out_half != nullptr || s.out_bf16 != nullptr ||
+      s.s.out == nullptr || s.s.batch != l.a.batch)
+    return cudaErrorInvalidValue;
+  if (gs.n_fft != ga.n_fft || gs.hop != ga.hop || gs.n_frames != ga.n_frames || gs.pad != ga.pad ||
+      gs.length != ga.length || gs.mode != ga.mode || gs.env_normalize)
+    return cudaErrorInvalidValue;
+  const bool fold = fused_side_length(gs) > 0;
+  if (fold && s.side == nullptr) return cudaErrorInvalidValue;
+  if (s.s.batch == 0 || gs.length == 0) return cudaSuccess;
+  using In = LossGradIn<R>;
+  cudaError_t err = cudaErrorInvalidValue;
+  switch (log2_exact(ga.n_fft)) {
+    case 4: err = pow2_synthesis<R, R, In, 4>(p, exec, true); break;
+    case 5: err = pow2_synthesis<R, R, In, 5>(p, exec, true); break;
+    case 6: err = pow2_synthesis<R, R, In, 6>(p, exec, true); break;
+    case 7: err = pow2_synthesis<R, R, In, 7>(p, exec, true); break;
+    case 8: err = pow2_synthesis<R, R, In, 8>(p, exec, true); break;
+    case 9: err = pow2_synthesis<R, R, In, 9>(p, exec, true); break;
+    case 10: err = pow2_synthesis<R, R, In, 10>(p, exec, true); break;
+    case 11: err = pow2_synthesis<R, R, In, 11>(p, exec, true); break;
+    case 12: err = pow2_synthesis<R, R, In, 12>(p, exec, true); break;
+    default: break;
+  }
+  if (err != cudaSuccess || !fold) return err;
+  return fold_side(s, exec);
 }
 
 // The synthesis proper (output and side buffer), by FFT length.

@@ -47,11 +47,36 @@ struct FusedMelParams : FusedAnalysisParams<V> {
   const R* target = nullptr;
   const R* target_grad = nullptr;
   R target_weight = R(0);
+  // Or the signs sign(out - target) themselves ([batch, n_mels, a.g.n_frames] contiguous, -1 / 0 / 1; what a forward
+  // that has both mels keeps instead of the target: a quarter of its bytes), with target_grad and target_weight as
+  // above; the same gradient bit for bit where they are the signs of the kernel's own output.
+  const int8_t* target_sign = nullptr;
   // Backward: the engines store each frame's powers once in the free FFT buffer, then form the coefficients from
   // them, where it holds both (n_mels <= M - 1); true recomputes the powers per band instead, as they must above
   // that (for tests and benchmarks: both give the same bits).
   bool recompute_powers = false;
 };
+
+// The mel backward straight to the signal's gradient: dL/dx = the analysis' adjoint (synthesis in mode irfft_half,
+// window and scale of the analysis) of the dL/dX the backward above would write, in one kernel: the power-of-two
+// synthesis engine with an analysis prologue (per frame: the forward FFT of x, the powers, the band coefficients,
+// dL/dX into the spectrum stage, then the engine's inverse path). dL/dX never reaches memory. `mel` is a backward
+// call (grad_out or target set; grad_spec and out unused, x in the compute type); `syn` the synthesis with the same
+// geometry (s.out the result, s.window and s.scale those of mel.a, side as the synthesis needs it; no spectrum).
+template <typename V>
+struct FusedMelGradParams {
+  FusedMelParams<V> mel;
+  FusedSynthesisParams<V> syn;
+};
+
+// Tag for the synthesis engine's In parameter: the spectrum is FusedMelGradParams' dL/dX of a signal stored as X,
+// computed in the kernel instead of read.
+template <typename X>
+struct MelGradIn {};
+template <typename T>
+struct IsMelGradIn : std::false_type {};
+template <typename X>
+struct IsMelGradIn<MelGradIn<X>> : std::true_type {};
 
 // Tag for the analysis engines' Out parameter: the mel epilogue instead of storing the spectrum.
 template <typename R>
@@ -104,7 +129,7 @@ SPECTRO_HD R band_sum(const R* w, int lo, int hi, const PowerOf& power_of) {
 
 // Backward, first stage, for `count` frames n0 .. n0 + count - 1 of row b: coef[f * n_mels + m] = dL/d out[b, m,
 // n0 + f] * log_stage'(mel[b, m, n0 + f]), the mel value recomputed from power_of(f, k) = P[k] of frame f (dL/d out
-// from grad_out, or from the target's L1 loss). Every
+// from grad_out, or from the target's L1 loss, or from its signs). Every
 // thread of the block, no barrier inside.
 #pragma nv_exec_check_disable
 template <typename V, typename R, class Ctx, class PowerOf>
@@ -119,7 +144,9 @@ SPECTRO_HD void mel_grad_coefs(Ctx& ctx, const FusedMelParams<V>& p, const Power
     const R acc = band_sum(w, lo, hi, [&](int k) { return power_of(f, k); });
     const int64_t o = (b * p.n_mels + m) * n_frames + n0 + f;
     R g;
-    if (p.target != nullptr) {  // the L1 loss' gradient against the target
+    if (p.target_sign != nullptr) {  // the L1 loss' gradient from the forward's signs
+      g = static_cast<R>(p.target_sign[o]) * (*p.target_grad * p.target_weight);
+    } else if (p.target != nullptr) {  // the L1 loss' gradient against the target
       const R v = mel_log(p, acc) - p.target[o];
       const R s = v > R(0) ? R(1) : (v < R(0) ? R(-1) : R(0));  // (NaN: 0, as torch's sign)
       g = s * (*p.target_grad * p.target_weight);

@@ -5,6 +5,8 @@
 #include <cuda_pipeline.h>
 
 #include "helpers.cuh"
+#include "pow2_analysis.cuh"
+#include "spectral_loss.cuh"
 #include "tuning.cuh"
 
 namespace spectro {
@@ -13,18 +15,34 @@ namespace cuda {
 namespace detail {
 
 // Out: how the output is stored (V, or __half / __nv_bfloat16 for float). In: how the spectrum is stored (Complex<R>,
-// or __half2 for complex32).
+// or __half2 for complex32), or MelGradIn<X>: the spectrum is the mel backward's dL/dX of a real signal stored as X,
+// computed per frame by an analysis prologue (mel.cuh's FusedMelGradParams; real output, mode irfft_half), or
+// LossGradIn<R>: the spectral loss' packed G of x + i y, likewise (spectral_loss.cuh's FusedLossGradParams; real
+// output, mode ifft_real).
 template <typename V, int kLogM, typename Out = V, typename In = Complex<typename RealOf<V>::type>>
 struct Pow2Synthesis {
   using R = typename RealOf<V>::type;
   using Cx = Complex<R>;
   using S = fft::Pow2Shape<kLogM>;
   static constexpr bool kComplex = IsComplex<V>::value;  // complex output (mode ifft)
+  static constexpr bool kMelGrad = IsMelGradIn<In>::value;
+  static constexpr bool kLossGrad = IsLossGradIn<In>::value;
+  static constexpr bool kPrologue = kMelGrad || kLossGrad;  // the spectrum computed in the kernel, not read
+  static_assert(!kPrologue || (!kComplex && std::is_same<Out, V>::value), "analysis prologues: real output in V");
+  // How the stage holds a frame's spectrum: as stored (In), or in the compute type (a prologue's gradient).
+  using Stage = typename std::conditional<kPrologue, Cx, In>::type;
+  using Params = typename std::conditional<
+      kMelGrad, FusedMelGradParams<V>,
+      typename std::conditional<kLossGrad, FusedLossGradParams<R>, FusedSynthesisParams<V>>::type>::type;
+  SPECTRO_HD static const FusedSynthesisParams<V>& syn_params(const FusedSynthesisParams<V>& p) { return p; }
+  SPECTRO_HD static const FusedSynthesisParams<V>& syn_params(const FusedMelGradParams<V>& p) { return p.syn; }
+  template <typename T>
+  SPECTRO_HD static const FusedSynthesisParams<V>& syn_params(const FusedLossGradParams<T>& p) { return p.syn; }
   static constexpr int kM = S::kM, kTpf = S::kTpf;
   static constexpr int kThreads = kTpf > SPECTRO_FUSED_THREADS ? kTpf : SPECTRO_FUSED_THREADS;
-  static constexpr int kMinBlocks = SPECTRO_FUSED_SYNTHESIS_MIN_BLOCKS * SPECTRO_FUSED_THREADS / kThreads > 0
-                                        ? SPECTRO_FUSED_SYNTHESIS_MIN_BLOCKS * SPECTRO_FUSED_THREADS / kThreads
-                                        : 1;
+  static constexpr int kCapBlocks = kPrologue ? SPECTRO_FUSED_MEL_GRAD_MIN_BLOCKS : SPECTRO_FUSED_SYNTHESIS_MIN_BLOCKS;
+  static constexpr int kMinBlocks =
+      kCapBlocks * SPECTRO_FUSED_THREADS / kThreads > 0 ? kCapBlocks * SPECTRO_FUSED_THREADS / kThreads : 1;
   static constexpr int kRound = kThreads / kTpf;
   // Positions per pack of the overlap-add and the stores (real output): 16 bytes of V. Where a block's segment allows
   // (`packed` below), a thread owns packs of kVec consecutive positions, not single positions.
@@ -39,7 +57,7 @@ struct Pow2Synthesis {
   }
   // The round's spectra, staged in shared memory as stored (In): bins 0..M of each frame (0..M-1 for complex FFTs),
   // padded to an even count and to a multiple of 16 bytes per frame (the ring after the stage takes 16-byte loads).
-  static constexpr int kStagePad = 16 / sizeof(In) > 2 ? static_cast<int>(16 / sizeof(In)) : 2;
+  static constexpr int kStagePad = 16 / sizeof(Stage) > 2 ? static_cast<int>(16 / sizeof(Stage)) : 2;
   static constexpr int kStageStride = kM + kStagePad;
   // The window is applied in registers as the inverse FFT's epilogue. It is read from shared memory where that
   // costs no occupancy (M <= 512: several frames per round), else from global memory (M >= 1024: in shared memory
@@ -50,7 +68,7 @@ struct Pow2Synthesis {
   // step's and the passes' twiddles), the spectrum stage, the ring, the scale table and (kWindowInSmem) the window.
   static int64_t smem_bytes(int ring, int64_t n_fft, int64_t hop) {
     return (2 * int64_t{kRound} * S::kFrameStride + kM) * int64_t{sizeof(Cx)} +
-           int64_t{kRound} * kStageStride * int64_t{sizeof(In)} + ring * int64_t{sizeof(V)} +
+           int64_t{kRound} * kStageStride * int64_t{sizeof(Stage)} + ring * int64_t{sizeof(V)} +
            (hop + (kWindowInSmem ? n_fft : 0)) * int64_t{sizeof(R)};
   }
 
@@ -59,10 +77,10 @@ struct Pow2Synthesis {
   // reads each bin once (the split step needs bins k and M - k).
 #pragma nv_exec_check_disable
   template <class Ctx>
-  SPECTRO_HD static void stage_frame(Ctx& ctx, const FusedSynthesisParams<V>& p, const In* spec, int64_t n,
-                                     int64_t last, bool real_fft, int j, In* my_stage) {
+  SPECTRO_HD static void stage_frame(Ctx& ctx, const FusedSynthesisParams<V>& p, const Stage* spec, int64_t n,
+                                     int64_t last, bool real_fft, int j, Stage* my_stage) {
     if (n <= last) {
-      const In* col = spec + n * p.stride_n;
+      const Stage* col = spec + n * p.stride_n;
       if (p.stride_bin == 1) {  // torch.stft's layout: bins contiguous
 SPECTRO_UNROLL
         for (int r = 0; r < 8; ++r) ctx.copy_async(my_stage + j + r * kTpf, col + j + r * kTpf);
@@ -76,10 +94,157 @@ SPECTRO_UNROLL
     ctx.copy_commit();
   }
 
+  // The mel prologue (kMelGrad): dL/dX of the round's frames c0 + fl <= last into their stage slots. Frame c0 + fl
+  // of x, windowed as Pow2Analysis reads it (interior frames lo..hi with vector loads), is transformed by the inverse
+  // passes as conj(IFFT(conj z)) = FFT(z) (the twiddles of the inverse, st the conjugate roots: the forward's values
+  // exactly); its powers and the round's band coefficients go to the FFT buffer the last pass did not write, as in
+  // Pow2Analysis' mel backward (the same functions, so the same bits), then mel_grad_bin per bin into the stage.
+  // Every thread of the block; ends with a barrier (the stage complete, the FFT buffers free).
 #pragma nv_exec_check_disable
   template <class Ctx>
-  SPECTRO_HD static void run(Ctx& ctx, FusedSynthesisParams<V> p, int segment, int64_t segments_per_row, int ring,
-                             int packed) {
+  SPECTRO_HD static void mel_grad_round(Ctx& ctx, const FusedMelParams<V>& pm, const V* xrow, int64_t lo, int64_t hi,
+                                        int64_t b, int64_t c0, int64_t last, int fl, int j, const Cx* st,
+                                        const fft::Pow2Twiddles<kLogM, 1, R>& tw, Cx* buf0, Cx* buf1, int par,
+                                        int off, Cx* my_stage) {
+    using A = Pow2Analysis<V, kLogM, MelOut<R>, V>;
+    constexpr int kPowerStride = A::kPowerStride;
+    const Geometry& g = pm.a.g;
+    const int64_t n = c0 + fl;
+    const bool valid = n <= last;
+    Cx v[8];
+    if (valid && n >= lo && n <= hi) {
+      Cx xv[8];
+      A::load_interior(xrow, n, g, j, xv);
+SPECTRO_UNROLL
+      for (int r = 0; r < 8; ++r) {
+        const int i = j + r * kTpf;
+        v[r] = Cx{xv[r].re * (pm.a.scale * pm.a.window[2 * i]), xv[r].im * (pm.a.scale * pm.a.window[2 * i + 1])};
+      }
+    } else if (valid) {
+      const int64_t pos0 = n * g.hop;
+SPECTRO_UNROLL
+      for (int r = 0; r < 8; ++r) {
+        const int i = j + r * kTpf;
+        v[r] = Cx{padded_sample<V>(xrow, pm.a.window, pos0 + 2 * i, pm.a.scale * pm.a.window[2 * i], g),
+                  padded_sample<V>(xrow, pm.a.window, pos0 + 2 * i + 1, pm.a.scale * pm.a.window[2 * i + 1], g)};
+      }
+    } else {
+SPECTRO_UNROLL
+      for (int r = 0; r < 8; ++r) v[r] = Cx{R(0), R(0)};
+    }
+SPECTRO_UNROLL
+    for (int r = 0; r < 8; ++r) v[r] = fft::cconj(v[r]);
+    fft::pow2_pass<kLogM, 1, 0, true>(v, tw, j, (par ? buf1 : buf0) + off);
+    ctx.sync();
+    fft::pow2_passes_from<kLogM, 1, 1, true>(ctx, v, tw, j, buf0, buf1, par, off);
+    // v[r] = conj Z[j + r M/8]; conj Z of the round's frames in natural order in buffer zb (frame f at f *
+    // kFrameStride); the other buffer is free since the last pass's closing barrier.
+    const bool in1 = (par + S::kPasses - 1) & 1;
+    const Cx* zb = in1 ? buf1 : buf0;
+    const Cx* z = zb + off;
+    R* other = reinterpret_cast<R*>(in1 ? buf0 : buf1);
+    const auto bin = [&](int r) {  // X[j + r M/8]
+      const int k = j + r * kTpf;
+      return real_split_bin(fft::cconj(v[r]), fft::cconj(z[(kM - k) & (kM - 1)]), fft::cconj(st[k]));
+    };
+    const Cx z0 = fft::cconj(v[0]);
+    const Cx nyquist{z0.re - z0.im, R(0)};  // X[M] (thread j == 0)
+    const int in_round = static_cast<int>(min64(kRound, last - c0 + 1));
+    const bool stored = !pm.recompute_powers && kPowerStride + pm.n_mels <= 2 * S::kFrameStride;
+    R* coef = stored ? other + kRound * kPowerStride : other;
+    if (stored) {
+      if (valid) {
+        R* prow = other + fl * kPowerStride;
+SPECTRO_UNROLL
+        for (int r = 0; r < 8; ++r) prow[j + r * kTpf] = mel_power(pm, bin(r));
+        if (j == 0) prow[kM] = mel_power(pm, nyquist);
+      }
+      ctx.sync();
+      mel_grad_coefs(ctx, pm, [other](int f, int k) { return other[f * kPowerStride + k]; }, coef, in_round, b, c0);
+    } else {
+      const auto power_of = [&](int f, int k) {
+        const Cx* zf = zb + f * S::kFrameStride;
+        const Cx zf0 = fft::cconj(zf[0]);
+        return mel_power(pm, k == kM ? Cx{zf0.re - zf0.im, R(0)}
+                                     : real_split_bin(fft::cconj(zf[k]), fft::cconj(zf[(kM - k) & (kM - 1)]),
+                                                      fft::cconj(st[k])));
+      };
+      mel_grad_coefs(ctx, pm, power_of, coef, in_round, b, c0);
+    }
+    ctx.sync();
+    if (valid) {
+      const R* cf = coef + fl * pm.n_mels;
+SPECTRO_UNROLL
+      for (int r = 0; r < 8; ++r) my_stage[j + r * kTpf] = mel_grad_bin(pm, cf, j + r * kTpf, bin(r));
+      if (j == 0) my_stage[kM] = mel_grad_bin(pm, cf, kM, nyquist);
+    }
+    ctx.sync();
+  }
+
+  // The loss prologue (kLossGrad): the packed G of the round's frames c0 + fl <= last into their stage slots. Frame
+  // c0 + fl of x + i y, windowed as Pow2Analysis reads the packed signal (x and y read from their own rows), is
+  // transformed as in mel_grad_round (the inverse passes on the conjugate: the forward FFT); then loss_grad_out per
+  // bin from Z in shared memory. Every thread of the block; ends with a barrier.
+#pragma nv_exec_check_disable
+  template <class Ctx>
+  SPECTRO_HD static void loss_grad_round(Ctx& ctx, const FusedLossGradParams<R>& pl, const R (&gsum)[kLossSums],
+                                         int64_t lo, int64_t hi, int64_t b, int64_t c0, int64_t last, int fl, int j,
+                                         const fft::Pow2Twiddles<kLogM, 1, R>& tw, Cx* buf0, Cx* buf1, int par,
+                                         int off, Cx* my_stage) {
+    const AnalysisParams<Cx>& a = pl.loss.a;
+    const Geometry& g = a.g;
+    const int64_t n = c0 + fl;
+    const bool valid = n <= last;
+    const R* xr = pl.x + b * g.length;
+    const R* yr = pl.y + b * g.length;
+    Cx v[8];
+    if (valid && n >= lo && n <= hi) {
+      const int64_t s0 = n * g.hop - g.pad;
+SPECTRO_UNROLL
+      for (int r = 0; r < 8; ++r) {
+        const int e = j + r * kTpf;
+        const R ws = a.scale * a.window[e];
+        v[r] = Cx{xr[s0 + e] * ws, yr[s0 + e] * ws};
+      }
+    } else if (valid) {
+      const int64_t pos0 = n * g.hop;
+SPECTRO_UNROLL
+      for (int r = 0; r < 8; ++r) {
+        const int e = j + r * kTpf;
+        const int64_t src = pad_source(pos0 + e, g);
+        const R ws = (a.scale * a.window[e]) * envelope_scale(a.window, pos0 + e, g);
+        v[r] = src < 0 ? Cx{R(0), R(0)} : Cx{xr[src] * ws, yr[src] * ws};
+      }
+    } else {
+SPECTRO_UNROLL
+      for (int r = 0; r < 8; ++r) v[r] = Cx{R(0), R(0)};
+    }
+SPECTRO_UNROLL
+    for (int r = 0; r < 8; ++r) v[r] = fft::cconj(v[r]);
+    fft::pow2_pass<kLogM, 1, 0, true>(v, tw, j, (par ? buf1 : buf0) + off);
+    ctx.sync();
+    // The last pass conjugates its output before it stores it: Z itself in shared memory, so that the epilogue below
+    // is Pow2Analysis' code on the same values (reading conj Z through a negation let the compiler contract the
+    // epilogue's arithmetic differently on the device: other roundings).
+    const auto conj_all = [](Cx(&u)[8]) {
+SPECTRO_UNROLL
+      for (int r = 0; r < 8; ++r) u[r] = fft::cconj(u[r]);
+    };
+    fft::pow2_passes_from<kLogM, 1, 1, true>(ctx, v, tw, j, buf0, buf1, par, off, conj_all);
+    // Z of the round's frames in natural order in buffer (par + kPasses - 1) & 1.
+    const Cx* z = (((par + S::kPasses - 1) & 1) ? buf1 : buf0) + off;
+    if (valid) {
+      const auto at = [z](int q) { return z[q]; };
+SPECTRO_UNROLL
+      for (int r = 0; r < 8; ++r) my_stage[j + r * kTpf] = loss_grad_out(pl.loss, gsum, kM, j + r * kTpf, at);
+    }
+    ctx.sync();
+  }
+
+#pragma nv_exec_check_disable
+  template <class Ctx>
+  SPECTRO_HD static void run(Ctx& ctx, Params pp, int segment, int64_t segments_per_row, int ring, int packed) {
+    const FusedSynthesisParams<V>& p = syn_params(pp);
     const SynthesisParams<V>& s = p.s;
     const Geometry& g = s.g;
     const int n_fft = static_cast<int>(g.n_fft);
@@ -96,14 +261,15 @@ SPECTRO_UNROLL
     Cx* buf0 = reinterpret_cast<Cx*>(ctx.smem());
     Cx* buf1 = buf0 + kRound * S::kFrameStride;
     Cx* st = buf1 + kRound * S::kFrameStride;  // st[k] = exp(2 pi i k / n_fft), k < M
-    In* stage = reinterpret_cast<In*>(st + kM);  // the round's spectra, frame fl at fl * kStageStride
+    Stage* stage = reinterpret_cast<Stage*>(st + kM);  // the round's spectra, frame fl at fl * kStageStride
     V* acc = reinterpret_cast<V*>(stage + kRound * kStageStride);
     // The window (kWindowInSmem), from an 8-byte aligned start (the ring is a power of two): pairs are single loads.
     R* win_smem = reinterpret_cast<R*>(acc + ring);
     R* hs = win_smem + (kWindowInSmem ? n_fft : 0);  // h * scale by position mod hop (interior positions)
     const R* win = kWindowInSmem ? win_smem : s.window;
     const int off = fl * S::kFrameStride;
-    const In* spec = input_of<In>(p) + b * p.stride_b;
+    const Stage* spec = nullptr;
+    if constexpr (!kPrologue) spec = input_of<In>(p) + b * p.stride_b;
 
     // Frames that overlap padded positions [p0, p0 + len) within [0, span): first..last (none if p0 >= span).
     int64_t first = 0, last = -1;
@@ -111,8 +277,24 @@ SPECTRO_UNROLL
       first = first_frame(p0, g);
       last = last_frame(min64(p0 + len, span) - 1, g);
     }
-    In* const my_stage = stage + fl * kStageStride;
-    stage_frame(ctx, p, spec, first + fl, last, real_fft, j, my_stage);  // the first round's, before the set-up below
+    Stage* const my_stage = stage + fl * kStageStride;
+    // The first round's spectra, before the set-up below.
+    if constexpr (!kPrologue) stage_frame(ctx, p, spec, first + fl, last, real_fft, j, my_stage);
+    // The mel prologue's signal row and interior frames (Pow2Analysis' fast loads).
+    const V* xrow = nullptr;
+    int64_t x_lo = 1, x_hi = 0;
+    if constexpr (kMelGrad) {
+      xrow = pp.mel.a.x + b * pp.mel.a.g.length;
+      Pow2Analysis<V, kLogM, MelOut<R>, V>::interior_frames(pp.mel.a.g, &x_lo, &x_hi);
+    }
+    // The loss prologue's dL/dsums and interior frames.
+    R gsum[kLossSums] = {R(0), R(0), R(0), R(0)};
+    if constexpr (kLossGrad) {
+      loss_grad_sums(pp.loss, gsum);
+      Pow2Analysis<Cx, kLogM, LossOut<R>, Cx>::interior_frames(pp.loss.a.g, &x_lo, &x_hi);
+    }
+    (void)gsum;
+    (void)xrow;
 
     for (int i = tid; i < ring; i += kThreads) acc[i] = zero_value<V>();
     if constexpr (kWindowInSmem) {
@@ -153,6 +335,10 @@ SPECTRO_UNROLL
       const int64_t n = c0 + fl;
       ctx.copy_wait();
       ctx.sync();  // every thread's copies of this round's spectra are complete and visible
+      if constexpr (kMelGrad)
+        mel_grad_round(ctx, pp.mel, xrow, x_lo, x_hi, b, c0, last, fl, j, st, tw, buf0, buf1, par, off, my_stage);
+      if constexpr (kLossGrad)
+        loss_grad_round(ctx, pp, gsum, x_lo, x_hi, b, c0, last, fl, j, tw, buf0, buf1, par, off, my_stage);
       Cx v[8];
       if (n <= last) {
         if (real_fft) {
@@ -184,7 +370,7 @@ SPECTRO_UNROLL
       }
       fft::pow2_pass<kLogM, 1, 0, true>(v, tw, j, (par ? buf1 : buf0) + off);
       ctx.sync();  // (also: every thread is done reading the stage)
-      stage_frame(ctx, p, spec, n + kRound, last, real_fft, j, my_stage);
+      if constexpr (!kPrologue) stage_frame(ctx, p, spec, n + kRound, last, real_fft, j, my_stage);
       // The window, applied to the inverse FFT's output in registers (element e = j + r M/8 holds samples 2e, 2e + 1
       // of a real FFT, sample e otherwise), before its last store.
       const auto windowed = [&](Cx(&u)[8]) {

@@ -42,6 +42,29 @@ struct FusedLossParams : FusedAnalysisParams<V> {
   bool grad_target = false;
 };
 
+// The backward straight to the prediction's gradient: dL/dx = the real part of the complex analysis' adjoint
+// (synthesis in mode ifft_real, the analysis' window and scale) of the packed G the backward above writes with
+// grad_target, in one kernel: the power-of-two synthesis engine with an analysis prologue (per frame: x + i y read
+// and windowed, the forward FFT, G per bin into the spectrum stage, then the engine's inverse path). G never reaches
+// memory, nor does the packed signal (x and y are read where they are). `loss` is a backward call with grad_target
+// (grad_sums set; a.x, grad_spec and partials unused); `syn` the synthesis with the same geometry (real output s.out,
+// s.window and s.scale those of loss.a, side as the synthesis needs it; no spectrum).
+template <typename R>
+struct FusedLossGradParams {
+  FusedLossParams<Complex<R>> loss;
+  const R* x = nullptr;  // [loss.a.batch, loss.a.g.length] contiguous: the prediction
+  const R* y = nullptr;  // the same: the target
+  FusedSynthesisParams<R> syn;
+};
+
+// Tag for the synthesis engine's In parameter: the spectrum is FusedLossGradParams' packed G, computed in the kernel.
+template <typename R>
+struct LossGradIn {};
+template <typename T>
+struct IsLossGradIn : std::false_type {};
+template <typename R>
+struct IsLossGradIn<LossGradIn<R>> : std::true_type {};
+
 // Tag for the analysis engines' Out parameter: the loss epilogue instead of storing the spectrum.
 template <typename R>
 struct LossOut {};
