@@ -1125,6 +1125,54 @@ def test_mel_op_backward_bad_grad(device):
             torch.ops.spectro.mel_analysis_backward(torch.ones(2, 12, n_frames), *args)
 
 
+@pytest.mark.kernel_paths
+@pytest.mark.parametrize("case", OP_CASES, ids=lambda c: f"nfft{c[0]}-{c[3]}-{c[8]}")
+def test_mel_backward_input_ops(case, device):
+    """spectro::mel_analysis_backward_input and mel_l1_backward_input (the autograd nodes' backwards: dL/dx in one
+    call) against their definition, spectro::synthesis (mode irfft_half, the analysis' window and scale) of
+    mel_analysis_backward's dL/dX (for the L1 loss: of dL/d mel = sign * grad_loss * weight, the signs as int8). On CUDA, where the one kernel (the synthesis engine with the
+    mel prologue: power-of-two n_fft) runs, the same arithmetic on the same values: the same bits; elsewhere the
+    op is that composition. opcheck on both ops."""
+    try:  # torch >= 2.4
+        from torch.library import opcheck
+    except ImportError:  # torch 2.3
+        from torch.testing._internal.optests import opcheck
+    n_fft, hop, pad, pm, n_mels, used, power, mag_eps, log, log_scale, batch, T = case
+    x = signal((batch, T), seed_of("bi", str(case)), device)
+    window = torch.hann_window(n_fft, device=device) * 0.9 + 0.05
+    bins = used or n_fft // 2 + 1
+    basis = spectro.melscale_fbanks(n_fft // 2 + 1, 0.0, 8000.0, n_mels, 16000, norm="slaney").t()
+    basis = basis[:, :bins].contiguous().to(device)
+    n_frames = 1 + (T + 2 * pad - n_fft) // hop
+    geo = (window, basis, n_fft, hop, n_frames, pad, pm, 0.5, power, mag_eps, log, 1e-3, log_scale)
+    g = torch.randn(batch, n_mels, n_frames, generator=generator(seed_of("big", str(case)))).to(device)
+    adjoint = (window, n_fft, hop, T, pad, pm, False, "irfft_half", 0.5)
+    ops = torch.ops.spectro
+    got = ops.mel_analysis_backward_input(g, x, *geo)
+    want = ops.synthesis(ops.mel_analysis_backward(g, x, *geo), *adjoint)
+    assert got.shape == (batch, T) and got.dtype == x.dtype
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+    target = ops.mel_analysis(x, *geo) + 0.01 * torch.randn(
+        (batch, n_mels, n_frames), generator=generator(seed_of("bit", str(case)))).to(device)
+    gl = torch.tensor(0.7, device=device)
+    sign = torch.sign(ops.mel_analysis(x, *geo) - target).to(torch.int8)
+    got = ops.mel_l1_backward_input(gl, sign, x, *geo, 0.25)
+    want = ops.synthesis(ops.mel_analysis_backward(sign.float() * (gl * 0.25), x, *geo), *adjoint)
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+    # the L1 backward against the target itself (the signs of the same mels): the same gradient
+    want = ops.synthesis(ops.mel_l1_backward(gl, target, x, *geo, 0.25), *adjoint)
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-6 * float(want.abs().max()))
+    if n_fft <= 1024:
+        opcheck(ops.mel_analysis_backward_input.default, (g, x) + geo)
+        opcheck(ops.mel_l1_backward_input.default, (gl, sign, x) + geo + (0.25,))
+    with pytest.raises(RuntimeError, match="expected sign of shape"):
+        ops.mel_l1_backward_input(gl, sign[:, :-1], x, *geo, 0.25)
+    with pytest.raises(RuntimeError, match="expected sign of .*dtype torch.int8"):
+        ops.mel_l1_backward_input(gl, sign.float(), x, *geo, 0.25)
+    with pytest.raises(RuntimeError, match=r"mel_analysis_backward: expected grad of shape"):
+        ops.mel_analysis_backward_input(g[:, :-1], x, *geo)
+
+
 def test_mel_op_backward_half_and_double_backward():
     x = signal((2, 1500), 27).to(torch.bfloat16).requires_grad_()
     window = torch.hann_window(128)

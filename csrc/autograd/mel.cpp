@@ -3,9 +3,10 @@
 // Without gradients to record (no input requires grad, or grad mode is off, and no forward-mode tangent), the call
 // goes below autograd to the backends: on CUDA, the fused kernel. With only x requiring grad (the training case: a
 // mel loss on generated audio), MelFunction: its forward is that same op call, and its backward is
-//   dL/dX = spectro::mel_analysis_backward(dL/d mel, x, ...)   (CUDA: the kernel again, recomputing the spectrum)
-//   dL/dx = spectro::synthesis(dL/dX, ...)                     (the analysis' adjoint: its own backward)
-// so neither pass stores the spectrum for later. A double backward (create_graph) differentiates the composite
+//   dL/dx = spectro::mel_analysis_backward_input(dL/d mel, x, ...)
+// the analysis' adjoint (spectro::synthesis) of mel_analysis_backward's dL/dX; on CUDA one kernel that recomputes
+// each frame's spectrum and goes on to the adjoint in shared memory where it covers the geometry (power-of-two
+// n_fft), else the two ops. Neither pass stores the spectrum for later. A double backward (create_graph) differentiates the composite
 // definition instead, and so does everything else (a window or basis that requires grad, forward mode, torch.func
 // transforms): the op's composite (csrc/ops/mel.cpp) has autograd at every step.
 #include <ATen/ATen.h>
@@ -13,7 +14,6 @@
 #include <torch/autograd.h>
 #include <torch/library.h>
 
-#include "../kernels/fft_mode.h"
 #include "../ops/ops.h"
 #include "dispatch_state.h"
 
@@ -80,10 +80,8 @@ struct MelFunction : public torch::autograd::Function<MelFunction> {
                                              mag_eps, log, log_eps, log_scale);
         gx = torch::autograd::grad({out}, {x}, {grads[0]}, /*retain_graph=*/true, /*create_graph=*/true)[0];
       } else {
-        const at::Tensor gspec = call_mel_backward(grads[0], x, window, basis, n_fft, hop, n_frames, pad, pad_mode,
-                                                   scale, power, mag_eps, log, log_eps, log_scale);
-        gx = call_synthesis(gspec, window, n_fft, hop, x.sym_size(1), pad, pad_mode, false,
-                            kernels::name_of(kernels::adjoint(kernels::FftMode::Rfft)), scale);
+        gx = call_mel_backward_input(grads[0], x, window, basis, n_fft, hop, n_frames, pad, pad_mode, scale, power,
+                                     mag_eps, log, log_eps, log_scale);
         if (gx.scalar_type() != x.scalar_type()) gx = gx.to(x.scalar_type());  // a half x: its own dtype
       }
     }

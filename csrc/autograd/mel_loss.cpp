@@ -2,12 +2,14 @@
 //
 // The training case (only x, the prediction, requires grad, in reverse mode; log terms only, as DAC and BigVGAN train)
 // is one node, MelLossFunction. Forward, below autograd: per scale the log-mels of x and y (spectro::mel_analysis;
-// CUDA: the fused kernel) and log_weight * mean |log-mel x - log-mel y|, summed; the target's log-mels are kept.
+// CUDA: the fused kernel) and log_weight * mean |log-mel x - log-mel y|, summed; what the backward needs of the
+// target, the signs of log-mel x - log-mel y, is kept as int8.
 // Backward, per scale:
-//   dL/dX = spectro::mel_l1_backward(dL/dloss, target log-mels, x, ...)   (CUDA: the mel kernel's backward, with
-//           dL/d log-mel = dL/dloss * log_weight / count * sign(log-mel x - target) formed inside it)
-//   dL/dx += spectro::synthesis(dL/dX, ...)                                 (the analysis' adjoint)
-// so no pass keeps a spectrum or the prediction's mels. Everything else (y requiring grad, linear-magnitude terms,
+//   dL/dx += spectro::mel_l1_backward_input(dL/dloss, signs, x, ...)
+// the analysis' adjoint (spectro::synthesis) of the dL/dX of dL/d log-mel = dL/dloss * log_weight / count * sign;
+// on CUDA one kernel per scale (the synthesis engine with the mel prologue: each frame's
+// spectrum recomputed and taken back to the signal in shared memory) where it covers the geometry. No pass keeps a
+// spectrum, its gradient or the prediction's mels. Everything else (y requiring grad, linear-magnitude terms,
 // double backward, forward mode, torch.func, window or basis gradients) takes the composite, differentiated through
 // mel_analysis' own autograd; without gradients to record, the op's backend kernel.
 #include <ATen/ATen.h>
@@ -17,7 +19,6 @@
 
 #include <cmath>
 
-#include "../kernels/fft_mode.h"
 #include "../ops/ops.h"
 #include "dispatch_state.h"
 
@@ -41,13 +42,14 @@ struct MelLossFunction : public torch::autograd::Function<MelLossFunction> {
     at::AutoDispatchBelowADInplaceOrView guard;
     const auto plan = api::mel_loss_plan(x, y, windows, bases, hops, pads, clamp_eps);
     at::Tensor loss;
-    std::vector<at::Tensor> targets;
+    std::vector<at::Tensor> signs;
     for (const MelLossScale& q : plan) {
       const at::Tensor xl = api::mel_loss_log_mel(x, q, clamp_eps, pow, mag_eps);
       const at::Tensor yl = api::mel_loss_log_mel(y, q, clamp_eps, pow, mag_eps);
-      const at::Tensor term = at::l1_loss(xl, yl) * log_weight;
+      const at::Tensor d = xl - yl;
+      const at::Tensor term = d.abs().mean() * log_weight;  // (at::l1_loss's arithmetic: the same bits)
       loss = loss.defined() ? loss + term : term;
-      targets.push_back(yl);
+      signs.push_back(d.sign().to(at::kChar));  // (a quarter of the target's bytes: all the backward needs of it)
     }
     auto& d = ctx->saved_data;
     d["hops"] = hops;
@@ -60,7 +62,7 @@ struct MelLossFunction : public torch::autograd::Function<MelLossFunction> {
     variable_list saved{x, y};
     saved.insert(saved.end(), windows.begin(), windows.end());
     saved.insert(saved.end(), bases.begin(), bases.end());
-    saved.insert(saved.end(), targets.begin(), targets.end());
+    saved.insert(saved.end(), signs.begin(), signs.end());
     ctx->save_for_backward(saved);
     return loss;
   }
@@ -72,7 +74,7 @@ struct MelLossFunction : public torch::autograd::Function<MelLossFunction> {
     const at::Tensor &x = saved[0], &y = saved[1];
     const std::vector<at::Tensor> windows(saved.begin() + 2, saved.begin() + 2 + S);
     const std::vector<at::Tensor> bases(saved.begin() + 2 + S, saved.begin() + 2 + 2 * S);
-    const std::vector<at::Tensor> targets(saved.begin() + 2 + 2 * S, saved.begin() + 2 + 3 * S);
+    const std::vector<at::Tensor> signs(saved.begin() + 2 + 2 * S, saved.begin() + 2 + 3 * S);
     const std::vector<int64_t> hops = d["hops"].toIntVector(), pads = d["pads"].toIntVector();
     const double clamp_eps = d["clamp_eps"].toDouble(), pow = d["pow"].toDouble(), mag_eps = d["mag_eps"].toDouble(),
                  log_weight = d["log_weight"].toDouble();
@@ -90,20 +92,19 @@ struct MelLossFunction : public torch::autograd::Function<MelLossFunction> {
     at::Tensor gx;
     for (int64_t i = 0; i < S; ++i) {
       const MelLossScale& q = plan[i];
-      const at::Tensor& target = targets[i];
+      const at::Tensor& sign = signs[i];
       // d mean / d element = 1 / count: into the weight where the count is known, else into the incoming gradient
       at::Tensor g = gl;
       double weight = log_weight;
-      const c10::SymInt count = target.sym_numel();
+      const c10::SymInt count = sign.sym_numel();
       if (const auto n = count.maybe_as_int()) {
         weight = log_weight / static_cast<double>(*n);
       } else {
         g = gl.div(c10::Scalar(count));
       }
-      const at::Tensor G = call_mel_l1_backward(g, target, x, q.window, q.basis, q.n_fft, q.hop, q.n_frames, q.pad,
-                                                "reflect", 1.0, 1.0, mag_eps, "clamp", clamp_eps, log_scale, weight);
-      const at::Tensor gi = call_synthesis(G, q.window, q.n_fft, q.hop, x.sym_size(1), q.pad, "reflect", false,
-                                           kernels::name_of(kernels::adjoint(kernels::FftMode::Rfft)), 1.0);
+      const at::Tensor gi = call_mel_l1_backward_input(g, sign, x, q.window, q.basis, q.n_fft, q.hop, q.n_frames,
+                                                       q.pad, "reflect", 1.0, 1.0, mag_eps, "clamp", clamp_eps,
+                                                       log_scale, weight);
       gx = gx.defined() ? gx.add_(gi) : gi;
     }
     out[0] = gx.scalar_type() == x.scalar_type() ? gx : gx.to(x.scalar_type());

@@ -29,6 +29,10 @@ SPECTRO_EXTERN_FUSED(Complex<double>)
 #undef SPECTRO_EXTERN_FUSED
 extern template cudaError_t launch_fused_mel<float>(const FusedMelParams<float>&, cudaStream_t);
 extern template cudaError_t launch_fused_mel<double>(const FusedMelParams<double>&, cudaStream_t);
+extern template cudaError_t launch_fused_mel_grad<float>(const FusedMelGradParams<float>&, cudaStream_t);
+extern template cudaError_t launch_fused_mel_grad<double>(const FusedMelGradParams<double>&, cudaStream_t);
+extern template cudaError_t launch_fused_loss_grad<float>(const FusedLossGradParams<float>&, cudaStream_t);
+extern template cudaError_t launch_fused_loss_grad<double>(const FusedLossGradParams<double>&, cudaStream_t);
 extern template cudaError_t launch_fused_loss<Complex<float>>(const FusedLossParams<Complex<float>>&, cudaStream_t,
                                                               int64_t*);
 extern template cudaError_t launch_fused_loss<Complex<double>>(const FusedLossParams<Complex<double>>&, cudaStream_t,
@@ -225,11 +229,19 @@ at::Tensor synthesis_cuda(const at::Tensor& spec, const at::Tensor& window, int6
   return to_out_dtype(a, synthesis_via_frames(a, &cuda_overlap_add));
 }
 
-// One launch_fused_mel of the mel arguments with the band ranges in `band` (`bands`: who fills them, mel.cuh), after
-// `finish` set the call's own fields (output or gradients).
-template <class Finish>
+// The mel kernel's launcher (kernels/cuda/fused/mel.cuh).
+struct LaunchMel {
+  template <typename V>
+  cudaError_t operator()(const kernels::cuda::FusedMelParams<V>& p, cudaStream_t stream) const {
+    return kernels::cuda::launch_fused_mel(p, stream);
+  }
+};
+
+// One launch (LaunchMel, or `launch(p, stream)`) of the mel arguments with the band ranges in `band` (`bands`: who
+// fills them, mel.cuh), after `finish` set the call's own fields (output or gradients).
+template <class Finish, class Launch = LaunchMel>
 void launch_mel_params(const MelArgs& m, const at::Tensor& band, kernels::cuda::MelBands bands, Finish&& finish,
-                       cudaStream_t stream) {
+                       cudaStream_t stream, const Launch& launch = Launch()) {
   const OpArgs& a = m.analysis;
   const int64_t n_mels = m.basis.size(0);
   at::Tensor unused;
@@ -252,16 +264,16 @@ void launch_mel_params(const MelArgs& m, const at::Tensor& band, kernels::cuda::
       p.stages = m.stages.as<V>();
       p.bands = bands;
       finish(p);
-      C10_CUDA_CHECK(kernels::cuda::launch_fused_mel(p, stream));
+      C10_CUDA_CHECK(launch(p, stream));
     }
   });
 }
 
 // Launches the fused mel kernel for a call whose arguments passed check_mel: `finish(p)` sets its result pointers
 // (`out` for the forward; `grad_out` and `grad_spec` for the backward). `caller_basis`: the basis the op was given
-// (m.basis is it, or its per-call conversion, whose ranges are not kept).
-template <class Finish>
-void launch_mel(const MelArgs& m, const at::Tensor& caller_basis, Finish&& finish) {
+// (m.basis is it, or its per-call conversion, whose ranges are not kept). `launch`: as launch_mel_params'.
+template <class Finish, class Launch = LaunchMel>
+void launch_mel(const MelArgs& m, const at::Tensor& caller_basis, Finish&& finish, const Launch& launch = Launch()) {
   const OpArgs& a = m.analysis;
   const int64_t n_mels = m.basis.size(0);
   TORCH_CHECK(n_mels <= INT32_MAX / 2 && m.basis.size(1) <= INT32_MAX, "spectro::mel_analysis: too many mel bands");
@@ -275,7 +287,7 @@ void launch_mel(const MelArgs& m, const at::Tensor& caller_basis, Finish&& finis
       [&](const at::Tensor& fresh) { launch_mel_params(m, fresh, MelBands::Only, [](auto&) {}, stream); });
   const bool kept = band.defined();
   if (!kept) band = at::empty({band_size}, a.input.options().dtype(at::kInt));
-  launch_mel_params(m, band, kept ? MelBands::Ready : MelBands::Compute, finish, stream);
+  launch_mel_params(m, band, kept ? MelBands::Ready : MelBands::Compute, finish, stream, launch);
 }
 
 // spectro::mel_analysis: the fused kernel (analysis with the mel epilogue: the spectrum never leaves shared memory)
@@ -363,6 +375,87 @@ at::Tensor mel_l1_backward_cuda(const at::Tensor& grad_loss, const at::Tensor& t
     p.grad_spec = reinterpret_cast<kernels::Complex<V>*>(gspec.mutable_data_ptr());
   });
   return gspec;
+}
+
+// Whether the mel backwards to the input gradient take the one kernel (the synthesis engine with the mel prologue):
+// where the mel backward itself takes the fused kernel, with x in its compute dtype, and where that engine covers the
+// geometry (n_fft / 2 a power of two 16 .. 4096 within shared memory).
+bool mel_grad_fused(const MelArgs& m) {
+  const OpArgs& a = m.analysis;
+  if (!use_fused(a, false) || 2 * m.basis.size(0) > a.g.n_fft || a.input.scalar_type() != a.signal_type) return false;
+  if (a.signal_type == at::kFloat) return kernels::cuda::fused_mel_grad_supported<float>(a.g);
+  return a.signal_type == at::kDouble && kernels::cuda::fused_mel_grad_supported<double>(a.g);
+}
+
+// dL/dx [batch, T] by that kernel: `finish(p)` sets the backward's gradient fields (grad_out, or target and its
+// weights) of the mel parameters.
+template <class Finish>
+at::Tensor mel_grad_input_fused(const MelArgs& m, const at::Tensor& caller_basis, Finish&& finish) {
+  const OpArgs& a = m.analysis;
+  at::Tensor out = at::empty({a.input.size(0), a.g.length}, a.input.options().dtype(a.signal_type));
+  if (out.numel() == 0) return out;
+  // Reflect / replicate / circular padding: the padded positions outside the signal, folded back after the synthesis.
+  const int64_t side_length = kernels::cuda::fused_side_length(a.g);
+  at::Tensor side = side_length > 0 ? at::empty({a.input.size(0), side_length}, out.options()) : at::Tensor();
+  launch_mel(m, caller_basis, finish, [&](const auto& p, cudaStream_t stream) {
+    using V = std::remove_cv_t<std::remove_reference_t<decltype(*p.a.x)>>;
+    kernels::cuda::FusedMelGradParams<V> q;
+    q.mel = p;
+    q.syn.s.window = p.a.window;
+    q.syn.s.batch = p.a.batch;
+    q.syn.s.g = p.a.g;
+    q.syn.s.scale = p.a.scale;
+    q.syn.s.out = out.mutable_data_ptr<V>();
+    q.syn.mode = FftMode::IrfftHalf;
+    if (side.defined()) q.syn.side = side.mutable_data_ptr<V>();
+    return kernels::cuda::launch_fused_mel_grad(q, stream);
+  });
+  return out;
+}
+
+// spectro::mel_analysis_backward_input / mel_l1_backward_input: one kernel where mel_grad_fused says so, else the
+// composite (the mel backward, then the synthesis).
+at::Tensor mel_backward_input_cuda(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& window,
+                                   const at::Tensor& basis, int64_t n_fft, int64_t hop_length, int64_t n_frames,
+                                   int64_t pad, c10::string_view pad_mode, double scale, double power, double mag_eps,
+                                   c10::string_view log, double log_eps, double log_scale) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  const std::string pm(pad_mode), lg(log);
+  const MelArgs m = check_mel(x, window, basis, n_fft, hop_length, n_frames, pad, pm, scale, power, mag_eps, lg,
+                              log_eps, log_scale);
+  check_mel_grad(grad, m, n_frames);
+  if (!mel_grad_fused(m)) {
+    return mel_backward_input_composite(grad, x, window, basis, n_fft, hop_length, n_frames, pad, pm, scale, power,
+                                        mag_eps, lg, log_eps, log_scale);
+  }
+  const at::Tensor g = grad.to(m.analysis.signal_type).contiguous();
+  return mel_grad_input_fused(m, basis, [&](auto& p) {
+    using V = std::remove_const_t<std::remove_pointer_t<decltype(p.grad_out)>>;
+    p.grad_out = g.const_data_ptr<V>();
+  });
+}
+
+at::Tensor mel_l1_backward_input_cuda(const at::Tensor& grad_loss, const at::Tensor& sign, const at::Tensor& x,
+                                      const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
+                                      int64_t hop_length, int64_t n_frames, int64_t pad, c10::string_view pad_mode,
+                                      double scale, double power, double mag_eps, c10::string_view log, double log_eps,
+                                      double log_scale, double weight) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  const std::string pm(pad_mode), lg(log);
+  const MelArgs m = check_mel(x, window, basis, n_fft, hop_length, n_frames, pad, pm, scale, power, mag_eps, lg,
+                              log_eps, log_scale);
+  check_mel_l1_sign(grad_loss, sign, m, n_frames);
+  if (!mel_grad_fused(m)) {
+    return mel_l1_backward_input_composite(grad_loss, sign, x, window, basis, n_fft, hop_length, n_frames, pad, pm,
+                                           scale, power, mag_eps, lg, log_eps, log_scale, weight);
+  }
+  const at::Tensor s = sign.contiguous(), g = grad_loss.to(m.analysis.signal_type);
+  return mel_grad_input_fused(m, basis, [&](auto& p) {
+    using V = std::remove_const_t<std::remove_pointer_t<decltype(p.target)>>;
+    p.target_sign = s.const_data_ptr<int8_t>();
+    p.target_grad = g.const_data_ptr<V>();
+    p.target_weight = static_cast<V>(weight);
+  });
 }
 
 // Launches the fused loss kernel on z = x + i y (za: its checked analysis arguments, za.input contiguous) for a call
@@ -470,9 +563,10 @@ at::Tensor stft_loss_backward_cuda(const at::Tensor& grad, const at::Tensor& x, 
 // ---- spectro::stft_loss / stft_loss_forward / stft_loss_backward: every resolution together ---------------------
 // Forward: x + i y packed once; each resolution's fused loss kernel writes its rows of partial sums into one buffer;
 // one LossCombine kernel (loss_combine.cuh) reduces them in a fixed order and forms S, the terms and the loss: R + 2
-// launches. Backward: one LossCombineBackward kernel (dL/dsums of every resolution, read on the device), x + i y packed
-// once, then per resolution the loss kernel's backward and the analysis' adjoint, summed. Where any resolution is not
-// fused (or more than kMaxLossResolutions of them, a zero batch, half precision), the composite
+// launches. Backward: one LossCombineBackward kernel (dL/dsums of every resolution, read on the device), then per
+// resolution, summed: for x alone at power-of-two n_fft one kernel (loss_grad_input_fused: the spectrum gradient
+// never reaches memory), else (x + i y packed once) the loss kernel's backward and the analysis' adjoint. Where any
+// resolution is not fused (or more than kMaxLossResolutions of them, a zero batch, half precision), the composite
 // (csrc/api/stft_loss.cpp), whose per-resolution calls still take the fused kernel where they can.
 struct MultiLoss {
   std::vector<LossResolution> plan;
@@ -562,6 +656,49 @@ std::tuple<at::Tensor, at::Tensor> stft_loss_multi_cuda(const at::Tensor& x, con
   return {loss, terms};
 }
 
+// dL/dx of one resolution by the one kernel (the synthesis engine with the loss prologue: x + i y read and
+// transformed per frame, the packed G formed and taken back to the signal in shared memory; real part only), dL/dsums
+// from `grad_sums` on the device. Where kernels::cuda::fused_loss_grad_supported holds.
+at::Tensor loss_grad_input_fused(const LossArgs& l, const void* grad_sums) {
+  const OpArgs& a = l.x;
+  const at::Tensor x = a.input.contiguous(), y = l.y.contiguous();
+  at::Tensor out = at::empty({x.size(0), a.g.length}, x.options());
+  if (out.numel() == 0) return out;
+  const int64_t side_length = kernels::cuda::fused_side_length(a.g);
+  at::Tensor side = side_length > 0 ? at::empty({x.size(0), side_length}, out.options()) : at::Tensor();
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "spectro_stft_loss_grad", [&] {
+    using R = scalar_t;
+    kernels::cuda::FusedLossGradParams<R> p;
+    p.loss.a.window = a.window.const_data_ptr<R>();
+    p.loss.a.batch = x.size(0);
+    p.loss.a.g = a.g;
+    p.loss.a.scale = R(1);
+    p.loss.mode = FftMode::Fft;
+    p.loss.eps = static_cast<R>(l.eps);
+    p.loss.l2 = l.l2;
+    p.loss.grad_sums = static_cast<const R*>(grad_sums);
+    p.loss.grad_target = true;
+    p.x = x.const_data_ptr<R>();
+    p.y = y.const_data_ptr<R>();
+    p.syn.s.window = p.loss.a.window;
+    p.syn.s.batch = p.loss.a.batch;
+    p.syn.s.g = a.g;
+    p.syn.s.scale = R(1);
+    p.syn.s.out = out.mutable_data_ptr<R>();
+    p.syn.mode = FftMode::IfftReal;
+    if (side.defined()) p.syn.side = side.mutable_data_ptr<R>();
+    C10_CUDA_CHECK(kernels::cuda::launch_fused_loss_grad(p, at::cuda::getCurrentCUDAStream()));
+  });
+  return out;
+}
+
+// Whether resolution r's input gradient takes that kernel: x only (no target gradient), and a geometry it covers.
+bool loss_grad_input_covered(const LossArgs& l, bool grad_target) {
+  if (grad_target) return false;
+  if (l.x.signal_type == at::kFloat) return kernels::cuda::fused_loss_grad_supported<float>(l.x.g);
+  return l.x.signal_type == at::kDouble && kernels::cuda::fused_loss_grad_supported<double>(l.x.g);
+}
+
 at::Tensor stft_loss_backward_multi_cuda(const std::optional<at::Tensor>& grad_loss,
                                          const std::optional<at::Tensor>& grad_terms, const at::Tensor& x,
                                          const at::Tensor& y, at::TensorList windows, at::IntArrayRef n_ffts,
@@ -594,14 +731,25 @@ at::Tensor stft_loss_backward_multi_cuda(const std::optional<at::Tensor>& grad_l
     p.grad_sums = gS.mutable_data_ptr<scalar_t>();
     C10_CUDA_CHECK(kernels::cuda::launch_loss_combine_backward(p, at::cuda::getCurrentCUDAStream()));
   });
-  at::Tensor z = at::complex(m.args[0].x.input, m.args[0].y);
+  // Per resolution: the one kernel where it covers the call (x only), else the loss kernel's spectrum gradient of the
+  // packed x + i y, then the analysis' adjoint.
+  int64_t last_packed = -1;
+  for (int64_t r = 0; r < R; ++r) {
+    if (!loss_grad_input_covered(m.args[r], grad_target)) last_packed = r;
+  }
+  at::Tensor z = last_packed >= 0 ? at::complex(m.args[0].x.input, m.args[0].y) : at::Tensor();
   at::Tensor g;  // summed over resolutions (with y: complex, dL/dx + i dL/dy)
   for (int64_t r = 0; r < R; ++r) {
     const LossResolution& q = m.plan[r];
-    const at::Tensor G =
-        loss_grad_spectrum(m.args[r], packed_resolution(m, z, r), gS.select(0, r).const_data_ptr(), grad_target);
-    if (r == R - 1) z.reset();  // (not needed by the last adjoint: less peak memory)
-    const at::Tensor gr = loss_input_grad(G, windows[r], q.n_fft, q.hop, x.sym_size(1), q.pad, "reflect", grad_target);
+    at::Tensor gr;
+    if (loss_grad_input_covered(m.args[r], grad_target)) {
+      gr = loss_grad_input_fused(m.args[r], gS.select(0, r).const_data_ptr());
+    } else {
+      const at::Tensor G =
+          loss_grad_spectrum(m.args[r], packed_resolution(m, z, r), gS.select(0, r).const_data_ptr(), grad_target);
+      if (r == last_packed) z.reset();  // (not needed by the last adjoint: less peak memory)
+      gr = loss_input_grad(G, windows[r], q.n_fft, q.hop, x.sym_size(1), q.pad, "reflect", grad_target);
+    }
     g = g.defined() ? g.add_(gr) : gr;
   }
   return g;
@@ -625,6 +773,8 @@ TORCH_LIBRARY_IMPL(spectro, CUDA, m) {
   m.impl("mel_analysis", &spectro::mel_cuda);
   m.impl("mel_analysis_backward", &spectro::mel_backward_cuda);
   m.impl("mel_l1_backward", &spectro::mel_l1_backward_cuda);
+  m.impl("mel_analysis_backward_input", &spectro::mel_backward_input_cuda);
+  m.impl("mel_l1_backward_input", &spectro::mel_l1_backward_input_cuda);
   m.impl("stft_loss_sums", &spectro::stft_loss_cuda);
   m.impl("stft_loss_sums_backward", &spectro::stft_loss_backward_cuda);
   m.impl("stft_loss", &spectro::stft_loss_multi_cuda);

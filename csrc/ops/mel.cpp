@@ -86,6 +86,18 @@ void check_mel_l1(const at::Tensor& grad_loss, const at::Tensor& target, const M
               target.sizes(), " on ", target.device());
 }
 
+void check_mel_l1_sign(const at::Tensor& grad_loss, const at::Tensor& sign, const MelArgs& m, int64_t n_frames) {
+  const char* op = "spectro::mel_l1_backward_input";
+  const at::Device device = m.analysis.input.device();
+  const int64_t batch = m.analysis.input.size(0), n_mels = m.basis.size(0);
+  TORCH_CHECK(grad_loss.dim() == 0 && grad_loss.device() == device, op, ": expected grad_loss of shape [] on ", device,
+              ", but got ", grad_loss.sizes(), " on ", grad_loss.device());
+  TORCH_CHECK(sign.dim() == 3 && sign.size(0) == batch && sign.size(1) == n_mels && sign.size(2) == n_frames &&
+                  sign.device() == device && sign.scalar_type() == at::kChar,
+              op, ": expected sign of shape [", batch, ", ", n_mels, ", ", n_frames, "] and dtype torch.int8 on ", device,
+              ", but got ", sign.sizes(), ", ", dtype_name(sign.scalar_type()), " on ", sign.device());
+}
+
 // The composite definition: differentiable ATen ops over spectro::analysis (called through the dispatcher, so it
 // is recorded by autograd and runs on any backend).
 at::Tensor mel_composite(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
@@ -227,6 +239,76 @@ at::Tensor call_mel_l1_backward(const at::Tensor& grad_loss, const at::Tensor& t
                  mag_eps, log, log_eps, log_scale, weight);
 }
 
+namespace {
+// dL/dx from a mel backward's dL/dX: the analysis' adjoint (mode irfft_half, the analysis' window and scale).
+at::Tensor mel_input_grad(const at::Tensor& G, const at::Tensor& x, const at::Tensor& window, int64_t n_fft,
+                          int64_t hop_length, int64_t pad, c10::string_view pad_mode, double scale) {
+  return call_synthesis(G, window, n_fft, hop_length, x.sym_size(-1), pad, std::string(pad_mode), false,
+                        kernels::name_of(kernels::adjoint(kernels::FftMode::Rfft)), scale);
+}
+}  // namespace
+
+at::Tensor mel_backward_input_composite(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& window,
+                                        const at::Tensor& basis, int64_t n_fft, int64_t hop_length,
+                                        c10::SymInt n_frames, int64_t pad, c10::string_view pad_mode, double scale,
+                                        double power, double mag_eps, c10::string_view log, double log_eps,
+                                        double log_scale) {
+  const at::Tensor G = call_mel_backward(grad, x, window, basis, n_fft, hop_length, n_frames, pad,
+                                         std::string(pad_mode), scale, power, mag_eps, std::string(log), log_eps,
+                                         log_scale);
+  return mel_input_grad(G, x, window, n_fft, hop_length, pad, pad_mode, scale);
+}
+
+at::Tensor mel_l1_backward_input_composite(const at::Tensor& grad_loss, const at::Tensor& sign,
+                                           const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis,
+                                           int64_t n_fft, int64_t hop_length, c10::SymInt n_frames, int64_t pad,
+                                           c10::string_view pad_mode, double scale, double power, double mag_eps,
+                                           c10::string_view log, double log_eps, double log_scale, double weight) {
+  const char* op = "spectro::mel_l1_backward_input";
+  TORCH_CHECK(grad_loss.dim() == 0, op, ": expected grad_loss of shape [], but got ", grad_loss.sym_sizes());
+  TORCH_CHECK(sign.scalar_type() == at::kChar, op, ": expected sign of dtype torch.int8, but got ",
+              dtype_name(sign.scalar_type()));
+  TORCH_CHECK(sign.dim() == 3 && x.dim() == 2 && basis.dim() == 2 && sign.sym_size(0) == x.sym_size(0) &&
+                  sign.sym_size(1) == basis.sym_size(0) && sign.sym_size(2) == n_frames,
+              op, ": expected sign of shape [batch, n_mels, n_frames] = [", x.sym_sizes().at(0), ", ",
+              basis.sym_sizes().at(0), ", ", n_frames, "], but got ", sign.sym_sizes());
+  const at::Tensor grad = sign.to(compute_type_of(x.scalar_type())) * (grad_loss * weight);
+  const at::Tensor G = call_mel_backward(grad, x, window, basis, n_fft, hop_length, n_frames, pad,
+                                         std::string(pad_mode), scale, power, mag_eps, std::string(log), log_eps,
+                                         log_scale);
+  return mel_input_grad(G, x, window, n_fft, hop_length, pad, pad_mode, scale);
+}
+
+at::Tensor call_mel_backward_input(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& window,
+                                   const at::Tensor& basis, int64_t n_fft, int64_t hop_length,
+                                   const c10::SymInt& n_frames, int64_t pad, const std::string& pad_mode,
+                                   double scale, double power, double mag_eps, const std::string& log, double log_eps,
+                                   double log_scale) {
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("spectro::mel_analysis_backward_input", "")
+                             .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                               const at::Tensor&, int64_t, int64_t, c10::SymInt, int64_t,
+                                               c10::string_view, double, double, double, c10::string_view, double,
+                                               double)>();
+  return op.call(grad, x, window, basis, n_fft, hop_length, n_frames, pad, pad_mode, scale, power, mag_eps, log,
+                 log_eps, log_scale);
+}
+
+at::Tensor call_mel_l1_backward_input(const at::Tensor& grad_loss, const at::Tensor& sign, const at::Tensor& x,
+                                      const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
+                                      int64_t hop_length, const c10::SymInt& n_frames, int64_t pad,
+                                      const std::string& pad_mode, double scale, double power, double mag_eps,
+                                      const std::string& log, double log_eps, double log_scale, double weight) {
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("spectro::mel_l1_backward_input", "")
+                             .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                               const at::Tensor&, const at::Tensor&, int64_t, int64_t, c10::SymInt,
+                                               int64_t, c10::string_view, double, double, double, c10::string_view,
+                                               double, double, double)>();
+  return op.call(grad_loss, sign, x, window, basis, n_fft, hop_length, n_frames, pad, pad_mode, scale, power,
+                 mag_eps, log, log_eps, log_scale, weight);
+}
+
 at::Tensor call_mel_backward(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& window,
                              const at::Tensor& basis, int64_t n_fft, int64_t hop_length, const c10::SymInt& n_frames,
                              int64_t pad, const std::string& pad_mode, double scale, double power, double mag_eps,
@@ -267,6 +349,9 @@ TORCH_LIBRARY_IMPL(spectro, Meta, m) {
 }
 TORCH_LIBRARY_IMPL(spectro, CompositeExplicitAutograd, m) {
   m.impl("mel_l1_backward", TORCH_FN(spectro::mel_l1_backward_composite));
+  // (every backend but CUDA, Meta included: the composition of ops that have theirs)
+  m.impl("mel_analysis_backward_input", TORCH_FN(spectro::mel_backward_input_composite));
+  m.impl("mel_l1_backward_input", TORCH_FN(spectro::mel_l1_backward_input_composite));
 }
 // vmap: the composite (whose analysis folds the vmapped dimension into its batch).
 TORCH_LIBRARY_IMPL(spectro, FuncTorchBatchedDecomposition, m) {

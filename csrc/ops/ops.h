@@ -123,6 +123,8 @@ void check_mel_grad(const at::Tensor& grad, const MelArgs& m, int64_t n_frames);
 // The arguments of spectro::mel_l1_backward besides the mel op's: grad_loss [] and target [batch, n_mels, n_frames],
 // both on x's device (errors naming them).
 void check_mel_l1(const at::Tensor& grad_loss, const at::Tensor& target, const MelArgs& m, int64_t n_frames);
+// The same for spectro::mel_l1_backward_input's grad_loss and sign (int8 [batch, n_mels, n_frames]).
+void check_mel_l1_sign(const at::Tensor& grad_loss, const at::Tensor& sign, const MelArgs& m, int64_t n_frames);
 // The CPU backend's backwards (cpu.cpp): each chunk's spectrum recomputed, dL/dX of its rows written in the same
 // thread; for dL/d mel given (mel_analysis_backward) and for an L1 loss against target mels (mel_l1_backward).
 at::Tensor mel_analysis_backward_cpu(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& window,
@@ -250,6 +252,30 @@ at::Tensor call_mel_l1_backward(const at::Tensor& grad_loss, const at::Tensor& t
                                 const c10::SymInt& n_frames, int64_t pad, const std::string& pad_mode, double scale,
                                 double power, double mag_eps, const std::string& log, double log_eps,
                                 double log_scale, double weight);
+
+// spectro::mel_analysis_backward_input / mel_l1_backward_input: the input gradient dL/dx [batch, T] of the two
+// backwards above (the L1 loss' from the signs of mel - target, int8), their dL/dX through the analysis' adjoint (mel.cpp: the composites; CUDA: one kernel where it
+// covers the geometry, csrc/ops/cuda.cu).
+at::Tensor mel_backward_input_composite(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& window,
+                                        const at::Tensor& basis, int64_t n_fft, int64_t hop_length,
+                                        c10::SymInt n_frames, int64_t pad, c10::string_view pad_mode, double scale,
+                                        double power, double mag_eps, c10::string_view log, double log_eps,
+                                        double log_scale);
+at::Tensor mel_l1_backward_input_composite(const at::Tensor& grad_loss, const at::Tensor& sign,
+                                           const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis,
+                                           int64_t n_fft, int64_t hop_length, c10::SymInt n_frames, int64_t pad,
+                                           c10::string_view pad_mode, double scale, double power, double mag_eps,
+                                           c10::string_view log, double log_eps, double log_scale, double weight);
+at::Tensor call_mel_backward_input(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& window,
+                                   const at::Tensor& basis, int64_t n_fft, int64_t hop_length,
+                                   const c10::SymInt& n_frames, int64_t pad, const std::string& pad_mode,
+                                   double scale, double power, double mag_eps, const std::string& log, double log_eps,
+                                   double log_scale);
+at::Tensor call_mel_l1_backward_input(const at::Tensor& grad_loss, const at::Tensor& sign, const at::Tensor& x,
+                                      const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
+                                      int64_t hop_length, const c10::SymInt& n_frames, int64_t pad,
+                                      const std::string& pad_mode, double scale, double power, double mag_eps,
+                                      const std::string& log, double log_eps, double log_scale, double weight);
 
 // The dtype checks of an op's input (`name`: x or spec) and window, shared by the device and Meta kernels.
 void check_input_dtypes(const char* op, const char* name, const at::Tensor& input, const at::Tensor& window,

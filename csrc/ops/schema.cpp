@@ -69,6 +69,19 @@ TORCH_LIBRARY(spectro, m) {
       "mel_l1_backward(Tensor grad_loss, Tensor target, Tensor x, Tensor window, Tensor basis, int n_fft, "
       "int hop_length, SymInt n_frames, int pad, str pad_mode, float scale, float power, float mag_eps, str log, "
       "float log_eps, float log_scale, float weight) -> Tensor");
+  // The two backwards above straight to the input gradient dL/dx [B, T] (x's compute dtype): the analysis' adjoint
+  // (spectro::synthesis, mode irfft_half, the same window and scale) of their dL/dX, the L1 loss' given by the signs
+  // of mel_analysis(x) - target (int8 [B, M, N], what its forward keeps instead of the target: dL/d mel = sign *
+  // grad_loss * weight). One kernel on CUDA where the synthesis engine with the mel prologue covers the geometry
+  // (dL/dX never reaches memory); elsewhere that composition (csrc/ops/mel.cpp).
+  m.def(
+      "mel_analysis_backward_input(Tensor grad, Tensor x, Tensor window, Tensor basis, int n_fft, int hop_length, "
+      "SymInt n_frames, int pad, str pad_mode, float scale, float power, float mag_eps, str log, float log_eps, "
+      "float log_scale) -> Tensor");
+  m.def(
+      "mel_l1_backward_input(Tensor grad_loss, Tensor sign, Tensor x, Tensor window, Tensor basis, int n_fft, "
+      "int hop_length, SymInt n_frames, int pad, str pad_mode, float scale, float power, float mag_eps, str log, "
+      "float log_eps, float log_scale, float weight) -> Tensor");
   // One resolution of a multi-resolution STFT loss: the sums [sum (Y - X)^2, sum Y^2, sum d(ln X, ln Y), sum d(X, Y)]
   // of the clamped magnitudes (csrc/ops/stft_loss.cpp has the definition).
   m.def(
