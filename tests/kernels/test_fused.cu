@@ -13,6 +13,7 @@
 //
 //   test_fused              the grid on the GPU (both FFT engines, default and forced launch shapes)
 //   test_fused --fuzz N     N random geometries instead of the grid (with --emulate: on the host)
+//   test_fused --instances  only the pass that reaches every launcher instance (e.g. under compute-sanitizer)
 //   test_fused --emulate    the same kernel bodies run on the host: one block at a time, its threads as fibers that
 //                           switch at every barrier, in a fresh random order per barrier interval (so a missing
 //                           barrier shows up as a wrong or NaN result); shared memory poisoned per block. No GPU.
@@ -21,8 +22,8 @@
 //                           -DSPECTRO_BENCH_BASELINE (and csrc/kernels/cuda/instances/frame_ola_f32.cu) it also times the two-kernel
 //                           path on the same card: frame_ola.cuh's framing / overlap-add + cuFFT (libcufft is
 //                           dlopen'ed at run time). --sweep adds launch-shape variants and the general engine; the
-//                           mel kernels (forward, loss backward) follow at a DAC loss', a TTS and Whisper's
-//                           geometry (--mel: those alone).
+//                           mel kernels (forward, loss backward, the backward to the signal as two kernels and as
+//                           one) follow at a DAC loss', a TTS and Whisper's geometry (--mel: those alone).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -1598,7 +1599,8 @@ void instances_grid() {
 
 // Every value type through the default launch shapes, then forced shapes (several rounds per block, long and short
 // segments, one wave) and the general engine on the power-of-two sizes too.
-void all_variants(bool quick) {
+// instances_only (--instances): the every-instance pass alone (e.g. under a sanitizer: each launcher once, quickly).
+void all_variants(bool quick, bool instances_only = false) {
   auto pass = [&](const char* name, kc::FusedTuning t, bool all_types) {
     g_variant = name;
     kc::fused_tuning() = t;
@@ -1611,7 +1613,7 @@ void all_variants(bool quick) {
     }
     std::printf("  %-28s %d checks\n", name, g_passed + g_failed - before);
   };
-  pass("default", kc::FusedTuning{}, true);
+  if (!instances_only) pass("default", kc::FusedTuning{}, true);
   {
     g_variant = "instances";
     const int before = g_passed + g_failed;
@@ -1622,7 +1624,7 @@ void all_variants(bool quick) {
     std::printf("  %-28s %d checks\n", "every instance", g_passed + g_failed - before);
     g_variant = "default";
   }
-  if (quick) return;
+  if (quick || instances_only) return;
   kc::FusedTuning t;
   t.rounds = 3; t.segment_hops = 23; t.general_frames = 3;
   pass("rounds=3 segment_hops=23 general_frames=3", t, false);
@@ -2047,7 +2049,7 @@ void bench(bool sweep, bool mel_only) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool emulate = false, bench_mode = false, sweep = false, quick = false, mel_only = false;
+  bool emulate = false, bench_mode = false, sweep = false, quick = false, mel_only = false, instances = false;
   int fuzz_count = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -2056,16 +2058,17 @@ int main(int argc, char** argv) {
     else if (a == "--sweep") sweep = true;
     else if (a == "--mel") mel_only = true;
     else if (a == "--quick") quick = true;
+    else if (a == "--instances") instances = true;
     else if (a == "--fuzz" && i + 1 < argc) fuzz_count = std::atoi(argv[++i]);
     else {
-      std::printf("usage: test_fused [--emulate] [--quick] [--fuzz N] | --bench [--sweep | --mel]\n");
+      std::printf("usage: test_fused [--emulate] [--quick | --instances] [--fuzz N] | --bench [--sweep | --mel]\n");
       return 2;
     }
   }
   if (emulate) {
     g_emulate = true;
     if (fuzz_count > 0) fuzz(fuzz_count);
-    else all_variants(quick);
+    else all_variants(quick, instances);
     std::printf("test_fused (host emulation): %d passed, %d failed\n", g_passed, g_failed);
     return g_failed == 0 ? 0 : 1;
   }
@@ -2079,7 +2082,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (fuzz_count > 0) fuzz(fuzz_count);
-  else all_variants(quick);
+  else all_variants(quick, instances);
   std::printf("test_fused: %d passed, %d failed\n", g_passed, g_failed);
   return g_failed == 0 ? 0 : 1;
 }
