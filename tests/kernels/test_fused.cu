@@ -23,7 +23,9 @@
 //                           path on the same card: frame_ola.cuh's framing / overlap-add + cuFFT (libcufft is
 //                           dlopen'ed at run time). --sweep adds launch-shape variants and the general engine; the
 //                           mel kernels (forward, loss backward, the backward to the signal as two kernels and as
-//                           one) follow at a DAC loss', a TTS and Whisper's geometry (--mel: those alone).
+//                           one) follow at a DAC loss', a TTS and Whisper's geometry, then the spectral loss'
+//                           backward to the prediction (two kernels and one) at auraloss's MR-STFT resolutions
+//                           (--mel: the mel and loss rows alone).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -2014,6 +2016,74 @@ void bench_mel(int64_t B, int64_t T, int64_t n_fft, int64_t hop, int n_mels, dou
   cudaFree(gspec); cudaFree(gx); cudaFree(side);
 }
 
+// The spectral loss' backward to the prediction at one resolution of auraloss's MR-STFT loss (centred reflect
+// padding, a Hann window of win samples centred in n_fft): the loss kernel's onesided dL/dX then the synthesis
+// (irfft_half) and its fold, against the synthesis engine with the loss prologue (default launch shape, then
+// segments of 1 and 4 times the frames covering a position, and two waves). Bytes: x, y in, dL/dx out.
+void bench_loss_grad(int64_t B, int64_t T, int64_t n_fft, int64_t hop, int64_t win) {
+  Geometry g;
+  g.n_fft = n_fft; g.hop = hop; g.length = T; g.pad = n_fft / 2; g.mode = PadMode::Reflect;
+  g.n_frames = 1 + (T + 2 * g.pad - n_fft) / hop;
+  const int64_t sig = B * T, bins = n_fft / 2 + 1, n_spec = B * g.n_frames * bins;
+  const int64_t side_n = std::max<int64_t>(1, B * kc::fused_side_length(g));
+  float *x, *y, *w, *gs, *gx, *side;
+  Complex<float>*z, *G;
+  BENCH_OK(cudaMalloc(&x, sig * sizeof(float)));
+  BENCH_OK(cudaMalloc(&y, sig * sizeof(float)));
+  BENCH_OK(cudaMalloc(&z, sig * sizeof(Complex<float>)));
+  BENCH_OK(cudaMalloc(&w, n_fft * sizeof(float)));
+  BENCH_OK(cudaMalloc(&gs, 4 * sizeof(float)));
+  BENCH_OK(cudaMalloc(&gx, sig * sizeof(float)));
+  BENCH_OK(cudaMalloc(&side, side_n * sizeof(float)));
+  BENCH_OK(cudaMalloc(&G, n_spec * sizeof(Complex<float>)));
+  fill(x, sig, 11);
+  fill(y, sig, 12);
+  fill(gs, 4, 13);
+  // z = x + i y, interleaved
+  BENCH_OK(cudaMemcpy2D(z, sizeof(Complex<float>), x, sizeof(float), sizeof(float), sig, cudaMemcpyDeviceToDevice));
+  BENCH_OK(cudaMemcpy2D(reinterpret_cast<float*>(z) + 1, sizeof(Complex<float>), y, sizeof(float), sizeof(float), sig,
+                        cudaMemcpyDeviceToDevice));
+  std::vector<float> hw(n_fft, 0.0f);
+  for (int64_t k = 0; k < win; ++k) hw[(n_fft - win) / 2 + k] = static_cast<float>(0.5 - 0.5 * std::cos(2 * M_PI * k / win));
+  BENCH_OK(cudaMemcpy(w, hw.data(), n_fft * sizeof(float), cudaMemcpyHostToDevice));
+  kc::FusedLossParams<Complex<float>> l;
+  l.a.x = z; l.a.window = w; l.a.batch = B; l.a.g = g; l.a.scale = 1.0f;
+  l.mode = FftMode::Fft; l.eps = 1e-8f; l.grad_sums = gs; l.grad_spec = G;
+  kc::FusedSynthesisParams<float> syn;
+  syn.s.window = w; syn.s.batch = B; syn.s.g = g; syn.s.scale = 1.0f; syn.s.out = gx; syn.side = side;
+  kc::FusedSynthesisParams<float> adj = syn;
+  adj.spec = G; adj.stride_b = g.n_frames * bins; adj.stride_bin = 1; adj.stride_n = bins; adj.mode = FftMode::IrfftHalf;
+  char tag[96];
+  std::snprintf(tag, sizeof tag, "loss B=%lld T=%lld %lld/%lld win %lld", (long long)B, (long long)T, (long long)n_fft,
+                (long long)hop, (long long)win);
+  const double bytes = 4.0 * static_cast<double>(3 * sig);
+  int64_t blocks = 0;
+  report(std::string(tag) + " backward to x, two kernels", time_ms([&](int) {
+           BENCH_OK(kc::launch_fused_loss(l, nullptr, &blocks));
+           BENCH_OK(kc::launch_fused_synthesis(adj, nullptr));
+         }), bytes);
+  kc::FusedLossGradParams<float> f;
+  f.loss = l;
+  f.loss.a.x = nullptr; f.loss.grad_spec = nullptr; f.loss.grad_target = true;
+  f.x = x; f.y = y;
+  f.syn = syn;
+  f.syn.mode = FftMode::IfftReal;
+  const int64_t cover = (n_fft + hop - 1) / hop;
+  const struct { const char* name; int waves, segment_hops; } shapes[] = {
+      {"", 0, 0}, {" (segments of cover hops)", 0, static_cast<int>(cover)},
+      {" (segments of 4 cover hops)", 0, static_cast<int>(4 * cover)}, {" (2 waves)", 2, 0}};
+  for (const auto& sh : shapes) {
+    if (!kc::fused_loss_grad_supported<float>(g)) break;
+    kc::FusedTuning t;
+    t.waves = sh.waves; t.segment_hops = sh.segment_hops;
+    kc::fused_tuning() = t;
+    report(std::string(tag) + " backward to x, one kernel" + sh.name,
+           time_ms([&](int) { BENCH_OK(kc::launch_fused_loss_grad(f, nullptr)); }), bytes);
+  }
+  kc::fused_tuning() = kc::FusedTuning{};
+  cudaFree(x); cudaFree(y); cudaFree(z); cudaFree(w); cudaFree(gs); cudaFree(gx); cudaFree(side); cudaFree(G);
+}
+
 void bench(bool sweep, bool mel_only) {
   cudaDeviceProp prop;
   BENCH_OK(cudaGetDeviceProperties(&prop, 0));
@@ -2042,6 +2112,13 @@ void bench(bool sweep, bool mel_only) {
   for (int i = 0; i < 7; ++i) bench_mel(72, 16758, 32 << i, 8 << i, 5 << i, 44100.0, 1.0f);
   bench_mel(4, 220500, 1024, 256, 80, 22050.0, 2.0f);
   bench_mel(16, 480000, 400, 160, 80, 16000.0, 2.0f);
+  // auraloss's MR-STFT loss (1024/120 win 600, 2048/240 win 1200, 512/50 win 240) at B=16 x 65536 and B=4 x 160k
+  for (int64_t B : {16, 4}) {
+    const int64_t T = B == 16 ? 65536 : 160000;
+    bench_loss_grad(B, T, 1024, 120, 600);
+    bench_loss_grad(B, T, 2048, 240, 1200);
+    bench_loss_grad(B, T, 512, 50, 240);
+  }
   std::printf("\nsummary (median ms, GB/s = (signal + spectrum bytes) / time)\n");
   for (const auto& r : g_rows) std::printf("%-58s %9.4f %8.0f\n", r.what.c_str(), r.ms, r.gbs);
 }
