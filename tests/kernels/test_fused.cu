@@ -25,7 +25,7 @@
 //                           mel kernels (forward, loss backward, the backward to the signal as two kernels and as
 //                           one) follow at a DAC loss', a TTS and Whisper's geometry, then the spectral loss'
 //                           backward to the prediction (two kernels and one) at auraloss's MR-STFT resolutions
-//                           (--mel: the mel and loss rows alone).
+//                           (--mel: the mel and loss rows alone; --losses: the loss rows alone).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -2084,7 +2084,7 @@ void bench_loss_grad(int64_t B, int64_t T, int64_t n_fft, int64_t hop, int64_t w
   cudaFree(x); cudaFree(y); cudaFree(z); cudaFree(w); cudaFree(gs); cudaFree(gx); cudaFree(side); cudaFree(G);
 }
 
-void bench(bool sweep, bool mel_only) {
+void bench(bool sweep, bool mel_only, bool losses_only = false) {
   cudaDeviceProp prop;
   BENCH_OK(cudaGetDeviceProperties(&prop, 0));
   std::printf("bench on %s (%d SMs, L2 %d MB)\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);
@@ -2099,7 +2099,7 @@ void bench(bool sweep, bool mel_only) {
     cudaFree(a);
     cudaFree(b);
   }
-  if (!mel_only) {
+  if (!mel_only && !losses_only) {
     bench_config(4, 1300000, 1024, 256, sweep);
     bench_config(2, 11700000, 4096, 1024, sweep);
     bench_config(2, 11700000, 2048, 512, sweep);
@@ -2109,9 +2109,11 @@ void bench(bool sweep, bool mel_only) {
   }
   // DAC's mel loss (B=72 x 16758 at 44.1 kHz: windows 32 .. 2048, hop / 4, 5 .. 320 mels, magnitude); a TTS
   // frontend (B=4 x 10 s at 22.05 kHz, 1024 / 256, 80 mels, power); Whisper's (B=16 x 30 s, 400 / 160, 80 mels)
-  for (int i = 0; i < 7; ++i) bench_mel(72, 16758, 32 << i, 8 << i, 5 << i, 44100.0, 1.0f);
-  bench_mel(4, 220500, 1024, 256, 80, 22050.0, 2.0f);
-  bench_mel(16, 480000, 400, 160, 80, 16000.0, 2.0f);
+  if (!losses_only) {
+    for (int i = 0; i < 7; ++i) bench_mel(72, 16758, 32 << i, 8 << i, 5 << i, 44100.0, 1.0f);
+    bench_mel(4, 220500, 1024, 256, 80, 22050.0, 2.0f);
+    bench_mel(16, 480000, 400, 160, 80, 16000.0, 2.0f);
+  }
   // auraloss's MR-STFT loss (1024/120 win 600, 2048/240 win 1200, 512/50 win 240) at B=16 x 65536 and B=4 x 160k
   for (int64_t B : {16, 4}) {
     const int64_t T = B == 16 ? 65536 : 160000;
@@ -2127,6 +2129,7 @@ void bench(bool sweep, bool mel_only) {
 
 int main(int argc, char** argv) {
   bool emulate = false, bench_mode = false, sweep = false, quick = false, mel_only = false, instances = false;
+  bool losses_only = false;
   int fuzz_count = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -2134,11 +2137,12 @@ int main(int argc, char** argv) {
     else if (a == "--bench") bench_mode = true;
     else if (a == "--sweep") sweep = true;
     else if (a == "--mel") mel_only = true;
+    else if (a == "--losses") losses_only = true;
     else if (a == "--quick") quick = true;
     else if (a == "--instances") instances = true;
     else if (a == "--fuzz" && i + 1 < argc) fuzz_count = std::atoi(argv[++i]);
     else {
-      std::printf("usage: test_fused [--emulate] [--quick | --instances] [--fuzz N] | --bench [--sweep | --mel]\n");
+      std::printf("usage: test_fused [--emulate] [--quick | --instances] [--fuzz N] | --bench [--sweep | --mel | --losses]\n");
       return 2;
     }
   }
@@ -2155,7 +2159,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (bench_mode) {
-    bench(sweep, mel_only);
+    bench(sweep, mel_only, losses_only);
     return 0;
   }
   if (fuzz_count > 0) fuzz(fuzz_count);
