@@ -341,12 +341,13 @@ cudaError_t run_fused_synthesis_as(const FusedSynthesisParams<V>& p, const Exec&
   }
 }
 
-// Whether the fused mel backward (FusedMelGradParams: the synthesis engine with the mel prologue) covers a geometry:
-// real signals with n_fft / 2 a power of two from 16 to 4096, whose power-of-two synthesis fits shared memory.
+// ---- the synthesis engine with an analysis prologue (In = MelGradIn / LossGradIn) ------------------------------
+
+// Whether the power-of-two synthesis of FFT length 2^logm fits shared memory at this geometry (false for lengths
+// outside 16 .. 4096: the prologues have no general engine).
 template <typename V>
-bool fused_mel_grad_supported(const Geometry& g) {
-  if (IsComplex<V>::value || g.n_fft % 2 != 0 || g.env_normalize) return false;
-  switch (log2_exact(g.n_fft / 2)) {
+bool pow2_synthesis_fits_at(int logm, const Geometry& g) {
+  switch (logm) {
     case 4: return pow2_synthesis_fits<V, 4>(g);
     case 5: return pow2_synthesis_fits<V, 5>(g);
     case 6: return pow2_synthesis_fits<V, 6>(g);
@@ -360,53 +361,77 @@ bool fused_mel_grad_supported(const Geometry& g) {
   }
 }
 
+// The synthesis side of a prologue call, checked against the analysis geometry ga it recomputes: a plain real
+// output in V (no spectrum, no half-precision store), the same rows and geometry, a side buffer where the padding
+// folds back.
+template <typename V>
+bool prologue_synthesis_ok(const FusedSynthesisParams<V>& s, const Geometry& ga, int64_t batch) {
+  const Geometry& gs = s.s.g;
+  if (s.spec != nullptr || s.spec_c32 != nullptr || s.out_half != nullptr || s.out_bf16 != nullptr ||
+      s.s.out == nullptr || s.s.batch != batch)
+    return false;
+  if (gs.n_fft != ga.n_fft || gs.hop != ga.hop || gs.n_frames != ga.n_frames || gs.pad != ga.pad ||
+      gs.length != ga.length || gs.mode != ga.mode || gs.env_normalize)
+    return false;
+  return fused_side_length(gs) == 0 || s.side != nullptr;
+}
+
+// Launches the synthesis engine with prologue In at FFT length 2^logm (pp: its Params), then the fold of the padded
+// positions.
+template <typename V, typename In, class Exec, class P>
+cudaError_t run_prologue_synthesis(const P& pp, const FusedSynthesisParams<V>& s, int logm, bool complex_fft,
+                                   const Exec& exec) {
+  if (s.s.batch == 0 || s.s.g.length == 0) return cudaSuccess;
+  cudaError_t err = cudaErrorInvalidValue;
+  switch (logm) {
+    case 4: err = pow2_synthesis<V, V, In, 4>(pp, exec, complex_fft); break;
+    case 5: err = pow2_synthesis<V, V, In, 5>(pp, exec, complex_fft); break;
+    case 6: err = pow2_synthesis<V, V, In, 6>(pp, exec, complex_fft); break;
+    case 7: err = pow2_synthesis<V, V, In, 7>(pp, exec, complex_fft); break;
+    case 8: err = pow2_synthesis<V, V, In, 8>(pp, exec, complex_fft); break;
+    case 9: err = pow2_synthesis<V, V, In, 9>(pp, exec, complex_fft); break;
+    case 10: err = pow2_synthesis<V, V, In, 10>(pp, exec, complex_fft); break;
+    case 11: err = pow2_synthesis<V, V, In, 11>(pp, exec, complex_fft); break;
+    case 12: err = pow2_synthesis<V, V, In, 12>(pp, exec, complex_fft); break;
+    default: break;
+  }
+  if (err != cudaSuccess || fused_side_length(s.s.g) == 0) return err;
+  return fold_side(s, exec);
+}
+
+// Whether the fused mel backward (FusedMelGradParams: the synthesis engine with the mel prologue) covers a geometry:
+// real signals with n_fft / 2 a power of two from 16 to 4096, whose power-of-two synthesis fits shared memory.
+template <typename V>
+bool fused_mel_grad_supported(const Geometry& g) {
+  if (IsComplex<V>::value || g.n_fft % 2 != 0 || g.env_normalize) return false;
+  return pow2_synthesis_fits_at<V>(log2_exact(g.n_fft / 2), g);
+}
+
 // The mel backward to the signal (FusedMelGradParams, mel.cuh): the band ranges and cover (unless p.mel.bands is
 // Ready), the synthesis engine with the mel prologue, the fold of the padded positions. Where
 // fused_mel_grad_supported says no: cudaErrorInvalidValue (the caller takes the mel backward and the synthesis).
 template <typename V, class Exec>
 cudaError_t run_fused_mel_grad(const FusedMelGradParams<V>& p, const Exec& exec) {
   const FusedMelParams<V>& m = p.mel;
-  const FusedSynthesisParams<V>& s = p.syn;
-  const Geometry &ga = m.a.g, &gs = s.s.g;
+  const Geometry& ga = m.a.g;
   if constexpr (IsComplex<V>::value) {
     return cudaErrorInvalidValue;
   } else {
-    if (m.mode != FftMode::Rfft || s.mode != FftMode::IrfftHalf || !fused_mel_grad_supported<V>(ga)) return cudaErrorInvalidValue;
+    if (m.mode != FftMode::Rfft || p.syn.mode != FftMode::IrfftHalf || !fused_mel_grad_supported<V>(ga))
+      return cudaErrorInvalidValue;
     if (m.n_mels < 1 || m.n_mels > ga.n_fft / 2 || m.basis_bins < 1 || m.basis_bins > ga.n_fft / 2 + 1 ||
         m.band == nullptr || m.basis == nullptr || m.bands == MelBands::Only)
       return cudaErrorInvalidValue;
-    if (!mel_grad_given(m) || !mel_grad_one(m) || m.grad_spec != nullptr || m.out != nullptr || m.spec != nullptr || m.spec_half != nullptr ||
-        m.x_half != nullptr || m.a.x == nullptr)
+    if (!mel_grad_given(m) || !mel_grad_one(m) || m.grad_spec != nullptr || m.out != nullptr || m.spec != nullptr ||
+        m.spec_half != nullptr || m.x_half != nullptr || m.a.x == nullptr)
       return cudaErrorInvalidValue;
-    if (s.spec != nullptr || s.spec_c32 != nullptr || s.out_half != nullptr || s.out_bf16 != nullptr ||
-        s.s.out == nullptr || s.s.batch != m.a.batch)
-      return cudaErrorInvalidValue;
-    if (gs.n_fft != ga.n_fft || gs.hop != ga.hop || gs.n_frames != ga.n_frames || gs.pad != ga.pad ||
-        gs.length != ga.length || gs.mode != ga.mode || gs.env_normalize)
-      return cudaErrorInvalidValue;
-    const bool fold = fused_side_length(gs) > 0;
-    if (fold && s.side == nullptr) return cudaErrorInvalidValue;
-    if (s.s.batch == 0 || gs.length == 0) return cudaSuccess;
+    if (!prologue_synthesis_ok(p.syn, ga, m.a.batch)) return cudaErrorInvalidValue;
+    if (p.syn.s.batch == 0 || ga.length == 0) return cudaSuccess;
     if (m.bands != MelBands::Ready) {
       const cudaError_t err = mel_band_pass(m, exec, true);
       if (err != cudaSuccess) return err;
     }
-    using In = MelGradIn<V>;
-    cudaError_t err = cudaErrorInvalidValue;
-    switch (log2_exact(ga.n_fft / 2)) {
-      case 4: err = pow2_synthesis<V, V, In, 4>(p, exec, false); break;
-      case 5: err = pow2_synthesis<V, V, In, 5>(p, exec, false); break;
-      case 6: err = pow2_synthesis<V, V, In, 6>(p, exec, false); break;
-      case 7: err = pow2_synthesis<V, V, In, 7>(p, exec, false); break;
-      case 8: err = pow2_synthesis<V, V, In, 8>(p, exec, false); break;
-      case 9: err = pow2_synthesis<V, V, In, 9>(p, exec, false); break;
-      case 10: err = pow2_synthesis<V, V, In, 10>(p, exec, false); break;
-      case 11: err = pow2_synthesis<V, V, In, 11>(p, exec, false); break;
-      case 12: err = pow2_synthesis<V, V, In, 12>(p, exec, false); break;
-      default: break;
-    }
-    if (err != cudaSuccess || !fold) return err;
-    return fold_side(s, exec);
+    return run_prologue_synthesis<V, MelGradIn<V>>(p, p.syn, log2_exact(ga.n_fft / 2), false, exec);
   }
 }
 
@@ -414,19 +439,7 @@ cudaError_t run_fused_mel_grad(const FusedMelGradParams<V>& p, const Exec& exec)
 // geometry: n_fft a power of two from 16 to 4096 whose power-of-two synthesis fits shared memory.
 template <typename R>
 bool fused_loss_grad_supported(const Geometry& g) {
-  if (g.env_normalize) return false;
-  switch (log2_exact(g.n_fft)) {
-    case 4: return pow2_synthesis_fits<R, 4>(g);
-    case 5: return pow2_synthesis_fits<R, 5>(g);
-    case 6: return pow2_synthesis_fits<R, 6>(g);
-    case 7: return pow2_synthesis_fits<R, 7>(g);
-    case 8: return pow2_synthesis_fits<R, 8>(g);
-    case 9: return pow2_synthesis_fits<R, 9>(g);
-    case 10: return pow2_synthesis_fits<R, 10>(g);
-    case 11: return pow2_synthesis_fits<R, 11>(g);
-    case 12: return pow2_synthesis_fits<R, 12>(g);
-    default: return false;
-  }
+  return !g.env_normalize && pow2_synthesis_fits_at<R>(log2_exact(g.n_fft), g);
 }
 
 // The spectral loss' backward to the prediction (FusedLossGradParams, spectral_loss.cuh): the synthesis engine with
@@ -435,37 +448,14 @@ bool fused_loss_grad_supported(const Geometry& g) {
 template <typename R, class Exec>
 cudaError_t run_fused_loss_grad(const FusedLossGradParams<R>& p, const Exec& exec) {
   const FusedLossParams<Complex<R>>& l = p.loss;
-  const FusedSynthesisParams<R>& s = p.syn;
-  const Geometry &ga = l.a.g, &gs = s.s.g;
-  if (l.mode != FftMode::Fft || s.mode != FftMode::IfftReal || !fused_loss_grad_supported<R>(ga)) return cudaErrorInvalidValue;
-  if (l.grad_sums == nullptr || !l.grad_target || l.grad_spec != nullptr || l.partials != nullptr || l.spec != nullptr ||
-      l.spec_half != nullptr || l.x_half != nullptr || p.x == nullptr || p.y == nullptr)
+  const Geometry& ga = l.a.g;
+  if (l.mode != FftMode::Fft || p.syn.mode != FftMode::IfftReal || !fused_loss_grad_supported<R>(ga))
     return cudaErrorInvalidValue;
-  if (s.spec != nullptr || s.spec_c32 != nullptr || s.out_half != nullptr || s.out_bf16 != nullptr ||
-      s.s.out == nullptr || s.s.batch != l.a.batch)
+  if (l.grad_sums == nullptr || !l.grad_target || l.grad_spec != nullptr || l.partials != nullptr ||
+      l.spec != nullptr || l.spec_half != nullptr || l.x_half != nullptr || p.x == nullptr || p.y == nullptr)
     return cudaErrorInvalidValue;
-  if (gs.n_fft != ga.n_fft || gs.hop != ga.hop || gs.n_frames != ga.n_frames || gs.pad != ga.pad ||
-      gs.length != ga.length || gs.mode != ga.mode || gs.env_normalize)
-    return cudaErrorInvalidValue;
-  const bool fold = fused_side_length(gs) > 0;
-  if (fold && s.side == nullptr) return cudaErrorInvalidValue;
-  if (s.s.batch == 0 || gs.length == 0) return cudaSuccess;
-  using In = LossGradIn<R>;
-  cudaError_t err = cudaErrorInvalidValue;
-  switch (log2_exact(ga.n_fft)) {
-    case 4: err = pow2_synthesis<R, R, In, 4>(p, exec, true); break;
-    case 5: err = pow2_synthesis<R, R, In, 5>(p, exec, true); break;
-    case 6: err = pow2_synthesis<R, R, In, 6>(p, exec, true); break;
-    case 7: err = pow2_synthesis<R, R, In, 7>(p, exec, true); break;
-    case 8: err = pow2_synthesis<R, R, In, 8>(p, exec, true); break;
-    case 9: err = pow2_synthesis<R, R, In, 9>(p, exec, true); break;
-    case 10: err = pow2_synthesis<R, R, In, 10>(p, exec, true); break;
-    case 11: err = pow2_synthesis<R, R, In, 11>(p, exec, true); break;
-    case 12: err = pow2_synthesis<R, R, In, 12>(p, exec, true); break;
-    default: break;
-  }
-  if (err != cudaSuccess || !fold) return err;
-  return fold_side(s, exec);
+  if (!prologue_synthesis_ok(p.syn, ga, l.a.batch)) return cudaErrorInvalidValue;
+  return run_prologue_synthesis<R, LossGradIn<R>>(p, p.syn, log2_exact(ga.n_fft), true, exec);
 }
 
 // The synthesis proper (output and side buffer), by FFT length.
