@@ -224,17 +224,27 @@ at::Tensor mel_l1_backward_composite(const at::Tensor& grad_loss, const at::Tens
                            power, mag_eps, std::string(log), log_eps, log_scale);
 }
 
+namespace {
+// The typed dispatcher handles of the mel backwards (two schemas each: to dL/dX, and _input to dL/dx).
+using MelBackwardSig = at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, int64_t,
+                                  int64_t, c10::SymInt, int64_t, c10::string_view, double, double, double,
+                                  c10::string_view, double, double);
+using MelL1BackwardSig = at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                    const at::Tensor&, int64_t, int64_t, c10::SymInt, int64_t, c10::string_view,
+                                    double, double, double, c10::string_view, double, double, double);
+template <typename Sig>
+c10::TypedOperatorHandle<Sig> typed_op(const char* name) {
+  return c10::Dispatcher::singleton().findSchemaOrThrow(name, "").typed<Sig>();
+}
+
+}  // namespace
+
 at::Tensor call_mel_l1_backward(const at::Tensor& grad_loss, const at::Tensor& target, const at::Tensor& x,
                                 const at::Tensor& window, const at::Tensor& basis, int64_t n_fft, int64_t hop_length,
                                 const c10::SymInt& n_frames, int64_t pad, const std::string& pad_mode, double scale,
                                 double power, double mag_eps, const std::string& log, double log_eps,
                                 double log_scale, double weight) {
-  static const auto op = c10::Dispatcher::singleton()
-                             .findSchemaOrThrow("spectro::mel_l1_backward", "")
-                             .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
-                                               const at::Tensor&, const at::Tensor&, int64_t, int64_t, c10::SymInt,
-                                               int64_t, c10::string_view, double, double, double, c10::string_view,
-                                               double, double, double)>();
+  static const auto op = typed_op<MelL1BackwardSig>("spectro::mel_l1_backward");
   return op.call(grad_loss, target, x, window, basis, n_fft, hop_length, n_frames, pad, pad_mode, scale, power,
                  mag_eps, log, log_eps, log_scale, weight);
 }
@@ -284,12 +294,7 @@ at::Tensor call_mel_backward_input(const at::Tensor& grad, const at::Tensor& x, 
                                    const c10::SymInt& n_frames, int64_t pad, const std::string& pad_mode,
                                    double scale, double power, double mag_eps, const std::string& log, double log_eps,
                                    double log_scale) {
-  static const auto op = c10::Dispatcher::singleton()
-                             .findSchemaOrThrow("spectro::mel_analysis_backward_input", "")
-                             .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
-                                               const at::Tensor&, int64_t, int64_t, c10::SymInt, int64_t,
-                                               c10::string_view, double, double, double, c10::string_view, double,
-                                               double)>();
+  static const auto op = typed_op<MelBackwardSig>("spectro::mel_analysis_backward_input");
   return op.call(grad, x, window, basis, n_fft, hop_length, n_frames, pad, pad_mode, scale, power, mag_eps, log,
                  log_eps, log_scale);
 }
@@ -299,12 +304,7 @@ at::Tensor call_mel_l1_backward_input(const at::Tensor& grad_loss, const at::Ten
                                       int64_t hop_length, const c10::SymInt& n_frames, int64_t pad,
                                       const std::string& pad_mode, double scale, double power, double mag_eps,
                                       const std::string& log, double log_eps, double log_scale, double weight) {
-  static const auto op = c10::Dispatcher::singleton()
-                             .findSchemaOrThrow("spectro::mel_l1_backward_input", "")
-                             .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
-                                               const at::Tensor&, const at::Tensor&, int64_t, int64_t, c10::SymInt,
-                                               int64_t, c10::string_view, double, double, double, c10::string_view,
-                                               double, double, double)>();
+  static const auto op = typed_op<MelL1BackwardSig>("spectro::mel_l1_backward_input");
   return op.call(grad_loss, sign, x, window, basis, n_fft, hop_length, n_frames, pad, pad_mode, scale, power,
                  mag_eps, log, log_eps, log_scale, weight);
 }
@@ -313,12 +313,7 @@ at::Tensor call_mel_backward(const at::Tensor& grad, const at::Tensor& x, const 
                              const at::Tensor& basis, int64_t n_fft, int64_t hop_length, const c10::SymInt& n_frames,
                              int64_t pad, const std::string& pad_mode, double scale, double power, double mag_eps,
                              const std::string& log, double log_eps, double log_scale) {
-  static const auto op = c10::Dispatcher::singleton()
-                             .findSchemaOrThrow("spectro::mel_analysis_backward", "")
-                             .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
-                                               const at::Tensor&, int64_t, int64_t, c10::SymInt, int64_t,
-                                               c10::string_view, double, double, double, c10::string_view, double,
-                                               double)>();
+  static const auto op = typed_op<MelBackwardSig>("spectro::mel_analysis_backward");
   return op.call(grad, x, window, basis, n_fft, hop_length, n_frames, pad, pad_mode, scale, power, mag_eps, log,
                  log_eps, log_scale);
 }
