@@ -74,28 +74,29 @@ void check_mel_grad(const at::Tensor& grad, const MelArgs& m, int64_t n_frames) 
               m.analysis.input.device(), ", but got ", grad.device());
 }
 
-void check_mel_l1(const at::Tensor& grad_loss, const at::Tensor& target, const MelArgs& m, int64_t n_frames) {
-  const char* op = "spectro::mel_l1_backward";
+namespace {
+// An L1 backward's grad_loss [] and its per-mel tensor `t` (`name`) [batch, n_mels, n_frames], on x's device; with
+// `int8`, also of dtype int8.
+void check_mel_l1_args(const char* op, const at::Tensor& grad_loss, const at::Tensor& t, const char* name,
+                       bool int8, const MelArgs& m, int64_t n_frames) {
   const at::Device device = m.analysis.input.device();
   const int64_t batch = m.analysis.input.size(0), n_mels = m.basis.size(0);
   TORCH_CHECK(grad_loss.dim() == 0 && grad_loss.device() == device, op, ": expected grad_loss of shape [] on ", device,
               ", but got ", grad_loss.sizes(), " on ", grad_loss.device());
-  TORCH_CHECK(target.dim() == 3 && target.size(0) == batch && target.size(1) == n_mels && target.size(2) == n_frames &&
-                  target.device() == device,
-              op, ": expected target of shape [", batch, ", ", n_mels, ", ", n_frames, "] on ", device, ", but got ",
-              target.sizes(), " on ", target.device());
+  TORCH_CHECK(t.dim() == 3 && t.size(0) == batch && t.size(1) == n_mels && t.size(2) == n_frames &&
+                  t.device() == device && (!int8 || t.scalar_type() == at::kChar),
+              op, ": expected ", name, " of shape [", batch, ", ", n_mels, ", ", n_frames, "]",
+              int8 ? " and dtype torch.int8" : "", " on ", device, ", but got ", t.sizes(),
+              int8 ? ", " : "", int8 ? dtype_name(t.scalar_type()) : "", " on ", t.device());
+}
+}  // namespace
+
+void check_mel_l1(const at::Tensor& grad_loss, const at::Tensor& target, const MelArgs& m, int64_t n_frames) {
+  check_mel_l1_args("spectro::mel_l1_backward", grad_loss, target, "target", false, m, n_frames);
 }
 
 void check_mel_l1_sign(const at::Tensor& grad_loss, const at::Tensor& sign, const MelArgs& m, int64_t n_frames) {
-  const char* op = "spectro::mel_l1_backward_input";
-  const at::Device device = m.analysis.input.device();
-  const int64_t batch = m.analysis.input.size(0), n_mels = m.basis.size(0);
-  TORCH_CHECK(grad_loss.dim() == 0 && grad_loss.device() == device, op, ": expected grad_loss of shape [] on ", device,
-              ", but got ", grad_loss.sizes(), " on ", grad_loss.device());
-  TORCH_CHECK(sign.dim() == 3 && sign.size(0) == batch && sign.size(1) == n_mels && sign.size(2) == n_frames &&
-                  sign.device() == device && sign.scalar_type() == at::kChar,
-              op, ": expected sign of shape [", batch, ", ", n_mels, ", ", n_frames, "] and dtype torch.int8 on ", device,
-              ", but got ", sign.sizes(), ", ", dtype_name(sign.scalar_type()), " on ", sign.device());
+  check_mel_l1_args("spectro::mel_l1_backward_input", grad_loss, sign, "sign", true, m, n_frames);
 }
 
 // The composite definition: differentiable ATen ops over spectro::analysis (called through the dispatcher, so it
