@@ -40,7 +40,7 @@ struct Pow2Synthesis {
   SPECTRO_HD static const FusedSynthesisParams<V>& syn_params(const FusedLossGradParams<T>& p) { return p.syn; }
   static constexpr int kM = S::kM, kTpf = S::kTpf;
   static constexpr int kThreads = kTpf > SPECTRO_FUSED_THREADS ? kTpf : SPECTRO_FUSED_THREADS;
-  static constexpr int kCapBlocks = kPrologue ? SPECTRO_FUSED_MEL_GRAD_MIN_BLOCKS : SPECTRO_FUSED_SYNTHESIS_MIN_BLOCKS;
+  static constexpr int kCapBlocks = kPrologue ? SPECTRO_FUSED_PROLOGUE_MIN_BLOCKS : SPECTRO_FUSED_SYNTHESIS_MIN_BLOCKS;
   static constexpr int kMinBlocks =
       kCapBlocks * SPECTRO_FUSED_THREADS / kThreads > 0 ? kCapBlocks * SPECTRO_FUSED_THREADS / kThreads : 1;
   static constexpr int kRound = kThreads / kTpf;

@@ -36,11 +36,11 @@ inline FusedTuning& fused_tuning() {
 #ifndef SPECTRO_FUSED_SYNTHESIS_MIN_BLOCKS
 #define SPECTRO_FUSED_SYNTHESIS_MIN_BLOCKS SPECTRO_FUSED_MIN_BLOCKS
 #endif
-// The same for the synthesis with the mel prologue (FusedMelGradParams): the forward FFT, the powers and the
-// coefficients in front of the inverse path need more registers than the synthesis alone (at the 4-block cap, 128
-// registers, it spilled 150-270 bytes per thread at M >= 128).
-#ifndef SPECTRO_FUSED_MEL_GRAD_MIN_BLOCKS
-#define SPECTRO_FUSED_MEL_GRAD_MIN_BLOCKS 3
+// The same for the synthesis with an analysis prologue (FusedMelGradParams, FusedLossGradParams): the forward FFT and
+// the epilogue in front of the inverse path need more registers than the synthesis alone (at the 4-block cap, 128
+// registers, the mel one spilled 150-270 bytes per thread at M >= 128; at 3 blocks, 168 registers, none).
+#ifndef SPECTRO_FUSED_PROLOGUE_MIN_BLOCKS
+#define SPECTRO_FUSED_PROLOGUE_MIN_BLOCKS 3
 #endif
 // 1: the power-of-two analysis loads the next round's frame before the current round's FFT (software pipelining).
 #ifndef SPECTRO_FUSED_PREFETCH
