@@ -817,6 +817,78 @@ void check_mel_grad_fused(kc::FusedMelParams<V> q, const std::vector<Complex<V>>
   record(ran && bad == 0 && bad_re == 0 && bad_sign == 0, head + what);
 }
 
+// Two signals in one launch (FusedMelParams::x2, the mel loss' x and y): rows [0, B) of the output are bit for bit the
+// launch on x alone (`lin`), rows [B, 2B) the launch on y alone. `p`: the call of `lin`, with host pointers (signal,
+// window, basis). The launcher refuses x2 with a half-precision signal and in a backward.
+template <typename V>
+void check_mel_pair(kc::FusedMelParams<V> p, const std::vector<V>& lin, const std::string& head) {
+  using R = V;
+  const int64_t batch = p.a.batch, T = p.a.g.length, n_fft = p.a.g.n_fft;
+  const size_t n_out = lin.size(), n_basis = static_cast<size_t>(p.n_mels) * p.basis_bins;
+  std::vector<V> y(batch * T);
+  for (auto& v : y) v = random_value<V>();
+  // Runs q (host pointers; x2 rows = q.a.batch / 2) into `host` (n values); false if the launch failed.
+  auto go = [&](kc::FusedMelParams<V> q, size_t n, std::vector<R>& host) -> bool {
+    host.assign(n, R(NAN));
+    std::vector<int> band(2 * p.n_mels + 2 * p.basis_bins, -1);
+    if (g_emulate) {
+      q.band = band.data();
+      q.out = host.data();
+      return kc::detail::run_fused_mel(q, HostExec{}) == cudaSuccess;
+    }
+    const int64_t rows = q.x2 != nullptr ? q.a.batch / 2 : q.a.batch;
+    V *dx = nullptr, *dx2 = nullptr;
+    R *dw = nullptr, *db = nullptr, *dout = nullptr;
+    int* dband = nullptr;
+    bool ok = cudaMalloc(&dx, rows * T * sizeof(V)) == cudaSuccess && cudaMalloc(&dx2, rows * T * sizeof(V)) == cudaSuccess &&
+              cudaMalloc(&dw, n_fft * sizeof(R)) == cudaSuccess && cudaMalloc(&db, n_basis * sizeof(R)) == cudaSuccess &&
+              cudaMalloc(&dout, n * sizeof(R)) == cudaSuccess && cudaMalloc(&dband, band.size() * sizeof(int)) == cudaSuccess &&
+              cudaMemcpy(dx, q.a.x, rows * T * sizeof(V), cudaMemcpyHostToDevice) == cudaSuccess &&
+              (q.x2 == nullptr || cudaMemcpy(dx2, q.x2, rows * T * sizeof(V), cudaMemcpyHostToDevice) == cudaSuccess) &&
+              cudaMemcpy(dw, q.a.window, n_fft * sizeof(R), cudaMemcpyHostToDevice) == cudaSuccess &&
+              cudaMemcpy(db, q.basis, n_basis * sizeof(R), cudaMemcpyHostToDevice) == cudaSuccess &&
+              cudaMemset(dout, 0xff, n * sizeof(R)) == cudaSuccess;
+    q.a.x = dx;
+    if (q.x2 != nullptr) q.x2 = dx2;
+    q.a.window = dw; q.basis = db; q.band = dband; q.out = dout;
+    ok = ok && kc::launch_fused_mel(q, nullptr) == cudaSuccess && cudaDeviceSynchronize() == cudaSuccess &&
+         cudaMemcpy(host.data(), dout, n * sizeof(R), cudaMemcpyDeviceToHost) == cudaSuccess;
+    cudaFree(dx); cudaFree(dx2); cudaFree(dw); cudaFree(db); cudaFree(dout); cudaFree(dband);
+    return ok;
+  };
+  std::vector<R> y_out, both;
+  kc::FusedMelParams<V> qy = p;
+  qy.a.x = y.data();
+  kc::FusedMelParams<V> q2 = p;
+  q2.x2 = y.data();
+  q2.a.batch = 2 * batch;
+  if (!go(qy, n_out, y_out) || !go(q2, 2 * n_out, both)) {
+    record(false, head + ": two signals in one launch: launch failed");
+    return;
+  }
+  size_t bad = 0;
+  for (size_t i = 0; i < n_out; ++i) bad += !same_bits(both[i], lin[i]) + !same_bits(both[n_out + i], y_out[i]);
+  char what[160];
+  std::snprintf(what, sizeof what, ": two signals in one launch: %zu of %zu values differ from one launch each", bad,
+                2 * n_out);
+  record(bad == 0, head + what);
+  // refused: x2 with a half-precision signal, or in a backward (the launcher's checks come before any launch)
+  std::vector<int> band(2 * p.n_mels + 2 * p.basis_bins, -1);
+  std::vector<R> gout(n_out, R(0)), out(2 * n_out);
+  std::vector<Complex<R>> gspec(2 * n_out);
+  kc::FusedMelParams<V> bad_half = q2, bad_grad = q2;
+  bad_half.a.x = nullptr;  // (the signal's rows as float16: x2 is refused, not the pair of pointers)
+  bad_half.x_half = y.data();
+  bad_half.band = band.data();
+  bad_half.out = out.data();
+  bad_grad.grad_out = gout.data();
+  bad_grad.grad_spec = gspec.data();
+  bad_grad.band = band.data();
+  const bool refused = kc::detail::run_fused_mel(bad_half, HostExec{}) == cudaErrorInvalidValue &&
+                       kc::detail::run_fused_mel(bad_grad, HostExec{}) == cudaErrorInvalidValue;
+  record(refused, head + ": two signals in one launch: refused with a half-precision signal and in a backward");
+}
+
 // The mel epilogue (real signals): out[b, m, n] = log stage of sum_k basis[m, k] (|X[b, n, k]|^2 + mag_eps)^(p/2).
 // Reference: the same double-precision DFT of the frames as the analysis check, power and bands in double.
 // Linear output (MelLog::None): ||out - ref|| / ||ref|| within the analysis tolerance (x 4: squares and band
@@ -977,6 +1049,11 @@ void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad
     const double tol = 4 * tolerance(Traits<V>::eps, n_fft);
     std::snprintf(what, sizeof what, ": rel err %.3g > %.3g", err, tol);
     record(err <= tol, head + what);
+  }
+  {
+    kc::FusedMelParams<V> hp = p;  // (the call of `lin`, with host pointers)
+    hp.basis = basis.data();
+    check_mel_pair<V>(hp, lin, head);
   }
   const struct { MelLog lg; double eps, scale; } stages[] = {
       {MelLog::Clamp, 1e-5, 1.0}, {MelLog::Add, 1e-3, 1.0 / std::log(10.0)}, {MelLog::Log1p, 0.0, 2.5}};
@@ -1434,6 +1511,121 @@ void check_loss_combine(int resolutions, const double (&weight)[3], bool grad_te
   record(bwd, std::string(head) + ": backward");
 }
 
+// The mel loss' L1 terms (mel_loss_terms.cuh) against float64: per scale random log-mel pairs (some values equal,
+// some NaN where asked), each scale's terms kernel writing its signs and partials into one buffer, then the combine
+// kernel. Signs exactly (the sign of a float difference rounded to R is the sign of the exact one), the loss to the
+// rounding of float64 sums in another order.
+template <typename R>
+void check_mel_loss_terms(const std::vector<int64_t>& numels, bool with_nan) {
+  char head[160];
+  std::snprintf(head, sizeof head, "mel loss terms %s scales=%zu numel0=%lld%s", sizeof(R) == 4 ? "f32" : "f64",
+                numels.size(), static_cast<long long>(numels[0]), with_nan ? " NaN" : "");
+  const int S = static_cast<int>(numels.size());
+  const double weight = 1.25;
+  std::vector<std::vector<R>> xs(S), ys(S);
+  std::vector<std::vector<int8_t>> want_sign(S);
+  double want_loss = 0;
+  int64_t rows = 0;
+  kc::MelLossCombineParams<R> c;
+  c.scales = S;
+  c.weight = weight;
+  for (int q = 0; q < S; ++q) {
+    const int64_t n = numels[q];
+    xs[q].resize(n);
+    ys[q].resize(n);
+    want_sign[q].resize(n);
+    double sum = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      xs[q][i] = static_cast<R>(3 * uniform());
+      ys[q][i] = i % 7 == 3 ? xs[q][i] : static_cast<R>(3 * uniform());  // (some differences exactly 0)
+      if (with_nan && i == n / 2) xs[q][i] = static_cast<R>(NAN);
+      const double d = static_cast<double>(xs[q][i]) - static_cast<double>(ys[q][i]);
+      want_sign[q][i] = static_cast<int8_t>(d > 0 ? 1 : (d < 0 ? -1 : 0));
+      sum += std::fabs(d);
+    }
+    want_loss += sum / static_cast<double>(n);  // (n = 0: NaN, as torch's mean of nothing)
+    c.row0[q] = rows;
+    c.rows[q] = kc::mel_loss_terms_blocks<R>(n);
+    c.count[q] = static_cast<double>(n);
+    rows += c.rows[q];
+  }
+  want_loss *= weight;
+  std::vector<double> partials(std::max<int64_t>(rows, 1), NAN);
+  std::vector<std::vector<int8_t>> got_sign(S);
+  R got_loss = static_cast<R>(NAN);
+  bool ok = true;
+  if (g_emulate) {
+    for (int q = 0; q < S && ok; ++q) {
+      got_sign[q].assign(numels[q], 5);  // (poison: every value must be written)
+      kc::MelLossTermsParams<R> t;
+      t.x = xs[q].data();
+      t.y = ys[q].data();
+      t.sign = got_sign[q].data();
+      t.numel = numels[q];
+      t.partials = partials.data() + c.row0[q];
+      ok = kc::detail::run_mel_loss_terms(t, HostExec{}) == cudaSuccess;
+    }
+    c.partials = partials.data();
+    c.loss = &got_loss;
+    ok = ok && kc::detail::run_mel_loss_combine(c, HostExec{}) == cudaSuccess;
+  } else {
+    double* dp = nullptr;
+    R* dl = nullptr;
+    ok = cudaMalloc(&dp, partials.size() * sizeof(double)) == cudaSuccess &&
+         cudaMemcpy(dp, partials.data(), partials.size() * sizeof(double), cudaMemcpyHostToDevice) == cudaSuccess &&
+         cudaMalloc(&dl, sizeof(R)) == cudaSuccess;
+    std::vector<R*> dxy;
+    std::vector<int8_t*> ds;
+    for (int q = 0; q < S && ok; ++q) {
+      const int64_t n = numels[q];
+      R* d = nullptr;
+      int8_t* sg = nullptr;
+      ok = cudaMalloc(&d, std::max<int64_t>(2 * n, 1) * sizeof(R)) == cudaSuccess &&
+           cudaMalloc(&sg, std::max<int64_t>(n, 1)) == cudaSuccess &&
+           cudaMemcpy(d, xs[q].data(), n * sizeof(R), cudaMemcpyHostToDevice) == cudaSuccess &&
+           cudaMemcpy(d + n, ys[q].data(), n * sizeof(R), cudaMemcpyHostToDevice) == cudaSuccess &&
+           cudaMemset(sg, 5, std::max<int64_t>(n, 1)) == cudaSuccess;
+      dxy.push_back(d);
+      ds.push_back(sg);
+      if (!ok) break;
+      kc::MelLossTermsParams<R> t;
+      t.x = d;
+      t.y = d + n;
+      t.sign = sg;
+      t.numel = n;
+      t.partials = dp + c.row0[q];
+      ok = kc::launch_mel_loss_terms(t, nullptr) == cudaSuccess;
+    }
+    c.partials = dp;
+    c.loss = dl;
+    ok = ok && kc::launch_mel_loss_combine(c, nullptr) == cudaSuccess && cudaDeviceSynchronize() == cudaSuccess &&
+         cudaMemcpy(&got_loss, dl, sizeof(R), cudaMemcpyDeviceToHost) == cudaSuccess;
+    for (int q = 0; q < S && ok; ++q) {
+      got_sign[q].resize(numels[q]);
+      ok = cudaMemcpy(got_sign[q].data(), ds[q], numels[q], cudaMemcpyDeviceToHost) == cudaSuccess;
+    }
+    for (R* d : dxy) cudaFree(d);
+    for (int8_t* sg : ds) cudaFree(sg);
+    cudaFree(dp);
+    cudaFree(dl);
+  }
+  if (!ok) {
+    record(false, std::string(head) + ": launch failed");
+    return;
+  }
+  bool signs = true;
+  for (int q = 0; q < S; ++q) signs = signs && got_sign[q] == want_sign[q];
+  // float64 sums of up to numel values in another order, divided, weighted and rounded once to R
+  int64_t most = 1;
+  for (int64_t n : numels) most = std::max(most, n);
+  const double u = sizeof(R) == 4 ? 1.2e-7 : 1.2e-16;
+  const double tol = (2 * u + 2 * most * 1.2e-16) * std::fabs(want_loss);
+  const bool loss_ok = std::isnan(want_loss) ? std::isnan(static_cast<double>(got_loss))
+                                             : std::fabs(static_cast<double>(got_loss) - want_loss) <= tol;
+  record(signs, std::string(head) + ": signs");
+  record(loss_ok, std::string(head) + ": loss");
+}
+
 template <typename R>
 void loss_combine_grid() {
   for (int resolutions : {1, 3, 16})
@@ -1442,6 +1634,14 @@ void loss_combine_grid() {
       check_loss_combine<R>(resolutions, {0.5, 0.0, 2.0}, gt);
       check_loss_combine<R>(resolutions, {0.0, 0.0, 0.0}, gt);
     }
+  // mel loss terms: one scale, DAC's seven (sizes of B = 2 rows), a chunk's edges, the kernels' limit of 16 scales,
+  // an empty scale (NaN), a NaN value
+  check_mel_loss_terms<R>({1}, false);
+  check_mel_loss_terms<R>({20950, 20960, 20960, 20960, 20960, 21120, 21120}, false);
+  check_mel_loss_terms<R>({2047, 2048, 2049, 4096, 1}, false);
+  check_mel_loss_terms<R>(std::vector<int64_t>(16, 777), false);
+  check_mel_loss_terms<R>({300, 0, 20}, false);
+  check_mel_loss_terms<R>({5000, 3000}, true);
 }
 
 template <typename R>

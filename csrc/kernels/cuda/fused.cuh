@@ -33,9 +33,11 @@
 // The pieces, one file each under fused/: params (parameter structs), storage (how results are stored and inputs
 // read), tuning (launch-shape knobs), helpers, pow2_analysis / pow2_synthesis (the power-of-two engine),
 // generic_analysis / generic_synthesis (the general engine), fold_side, exec (execution on the device), launch
-// (launch policy), dispatch (storage types and the launchers); the epilogues mel and spectral_loss, and
-// loss_combine (the multi-resolution loss' reduction and its backward's first step).
+// (launch policy), dispatch (storage types and the launchers); the epilogues mel and spectral_loss, loss_combine
+// (the multi-resolution loss' reduction and its backward's first step) and mel_loss_terms (the multi-scale mel
+// loss' L1 terms and their reduction).
 #pragma once
 
 #include "fused/dispatch.cuh"
 #include "fused/loss_combine.cuh"
+#include "fused/mel_loss_terms.cuh"

@@ -64,7 +64,7 @@ struct GenericAnalysis {
 
     // 1. The tile's padded span, read once: sig[i] = x[src(p)] * h(p) * scale.
     const int64_t base = n0 * g.hop;
-    const In* x = input_of<In>(p) + b * g.length;
+    const In* x = input_row<In>(p, b);
     const bool interior = !g.env_normalize && base - g.pad >= 0 && base - g.pad + span <= g.length;
     for (int i = tid; i < span; i += kThreads) {
       const int64_t pos = base + i;

@@ -279,6 +279,9 @@ cudaError_t run_fused_mel_as(const FusedMelParams<V>& p, const Exec& exec) {
   if (backward != mel_grad_given(p) || !mel_grad_one(p) ||
       (backward && p.n_mels > g.n_fft / 2))
     return cudaErrorInvalidValue;
+  // a second signal (x2): forward, in V, an even number of rows
+  if (p.x2 != nullptr && (backward || !std::is_same<In, V>::value || p.x_half != nullptr || p.a.batch % 2 != 0))
+    return cudaErrorInvalidValue;
   if (p.bands != MelBands::Only && (p.a.batch == 0 || g.n_frames == 0)) return cudaSuccess;
   if (p.bands != MelBands::Ready) {
     const cudaError_t err = mel_band_pass(p, exec, backward);
@@ -423,7 +426,7 @@ cudaError_t run_fused_mel_grad(const FusedMelGradParams<V>& p, const Exec& exec)
         m.band == nullptr || m.basis == nullptr || m.bands == MelBands::Only)
       return cudaErrorInvalidValue;
     if (!mel_grad_given(m) || !mel_grad_one(m) || m.grad_spec != nullptr || m.out != nullptr || m.spec != nullptr ||
-        m.spec_half != nullptr || m.x_half != nullptr || m.a.x == nullptr)
+        m.spec_half != nullptr || m.x_half != nullptr || m.x2 != nullptr || m.a.x == nullptr)
       return cudaErrorInvalidValue;
     if (!prologue_synthesis_ok(p.syn, ga, m.a.batch)) return cudaErrorInvalidValue;
     if (p.syn.s.batch == 0 || ga.length == 0) return cudaSuccess;

@@ -12,6 +12,7 @@
 
 #include "../../mel_log.h"
 #include "params.cuh"
+#include "storage.cuh"
 #include "tuning.cuh"
 
 namespace spectro {
@@ -32,6 +33,10 @@ struct FusedMelParams : FusedAnalysisParams<V> {
                                // cover[2k + 1]) with cover = band + 2 n_mels (MelBinCover)
   MelBands bands = MelBands::Compute;  // who fills `band` (below)
   R* out = nullptr;            // [batch, n_mels, a.g.n_frames] contiguous
+  // Forward only, signal in V (no x_half): a second signal, so that two signals' mels are one launch (the mel loss'
+  // prediction and target): rows b >= a.batch / 2 are read from x2's rows b - a.batch / 2 (a.batch even; a.x holds
+  // the first a.batch / 2 rows), the output's rows as usual.
+  const R* x2 = nullptr;
   int n_mels = 0;
   int basis_bins = 0;          // <= n_fft / 2 + 1: bins past it are not used
   MelStages<R> stages;         // power, mag_eps and the log stage (mel_log.h)
@@ -56,6 +61,16 @@ struct FusedMelParams : FusedAnalysisParams<V> {
   // that (for tests and benchmarks: both give the same bits).
   bool recompute_powers = false;
 };
+
+// Row b of a mel call's signal: from a.x, or from x2 (FusedMelParams) for the second half of the rows.
+template <typename In, typename V>
+SPECTRO_HD const In* input_row(const FusedMelParams<V>& p, int64_t b) {
+  if constexpr (std::is_same<In, V>::value) {
+    const int64_t half = p.a.batch / 2;
+    if (p.x2 != nullptr && b >= half) return p.x2 + (b - half) * p.a.g.length;
+  }
+  return input_of<In>(p) + b * p.a.g.length;
+}
 
 // The mel backward straight to the signal's gradient: dL/dx = the analysis' adjoint (synthesis in mode irfft_half,
 // window and scale of the analysis) of the dL/dX the backward above would write, in one kernel: the power-of-two

@@ -139,7 +139,7 @@ SPECTRO_UNROLL
     };
     const bool full = p.mode == FftMode::RfftFull, dbl = p.mode == FftMode::RfftDouble;
     const int64_t bins = kComplex ? kM : (full ? 2 * kM : kM + 1);
-    const In* xrow = input_of<In>(p) + b * g.length;
+    const In* xrow = input_row<In>(p, b);
 
     // Software pipeline (SPECTRO_FUSED_PREFETCH): the next round's interior frame is loaded (into xn) before this
     // round's FFT passes, so the global loads overlap the shared-memory passes and barriers.

@@ -40,6 +40,11 @@ SPECTRO_HD const In* input_of(const FusedAnalysisParams<V>& p) {
     return static_cast<const In*>(p.x_half);
   }
 }
+// Row b of an analysis' signal (mel.cuh overloads it for the mel epilogue's second signal).
+template <typename In, typename V>
+SPECTRO_HD const In* input_row(const FusedAnalysisParams<V>& p, int64_t b) {
+  return input_of<In>(p) + b * p.a.g.length;
+}
 template <typename In, typename V>
 SPECTRO_HD const In* input_of(const FusedSynthesisParams<V>& p) {
   if constexpr (std::is_same<In, __half2>::value) {
