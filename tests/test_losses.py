@@ -402,6 +402,44 @@ def test_mel_loss_matches_dac(device, shape, kw):
     torch.testing.assert_close(mod(x, y_mels=mod.mel_spectrograms(y)), lb.detach(), rtol=1e-6, atol=0)
 
 
+@pytest.mark.parametrize("scales", [3, 17], ids=["3-scales", "17-scales"])
+def test_mel_loss_forward_op(device, scales):
+    """spectro::mel_loss_forward (the training node's forward; on CUDA per scale one small kernel for the signs and
+    the sums of |log-mel x - log-mel y|, one for the loss; past 16 scales the composite): the signs are exactly those
+    of the difference of mel_analysis' own log-mels, the loss their mean absolute difference (float64 of the same
+    log-mels) times log_weight, summed over scales."""
+    windows_l = [32, 128, 512, 64, 256, 32, 16, 128, 64, 32, 16, 128, 64, 32, 16, 64, 32][:scales]
+    n_mels = [5, 20, 80, 10, 40, 4, 3, 12, 9, 6, 5, 8, 7, 6, 4, 10, 3][:scales]
+    mod = SL.MelSpectrogramLoss(44100, n_mels, windows_l).to(device)
+    x, y = _signals((3, 1, 1500), device)
+    x[1, 0, 200:1100] = y[1, 0, 200:1100]  # (an equal stretch: differences exactly 0 in the frames inside it)
+    windows, fbs = mod._constants()
+    T = x.shape[-1]
+    hops = [w // 4 for w in windows_l]
+    pads = [w // 2 for w in windows_l]
+    args = (x.reshape(-1, T), y.reshape(-1, T), list(windows), [f.contiguous() for f in fbs], hops, pads, 1e-5, 1.0,
+            0.0, 1.5)
+    loss, signs = torch.ops.spectro.mel_loss_forward(*args)
+    assert loss.shape == () and loss.dtype == torch.float32 and len(signs) == scales
+    want = 0.0
+    for i, (w, h, p) in enumerate(zip(windows_l, hops, pads)):
+        n_frames = 1 + (T + 2 * p - w) // h
+        xl, yl = (torch.ops.spectro.mel_analysis(s.reshape(-1, T), windows[i], fbs[i].contiguous(), w, h, n_frames,
+                                                 p, "reflect", 1.0, 1.0, 0.0, "clamp", 1e-5, 1.0 / math.log(10))
+                  for s in (x, y))
+        assert signs[i].dtype == torch.int8 and signs[i].shape == xl.shape
+        assert torch.equal(signs[i], (xl - yl).sign().to(torch.int8))
+        assert (signs[i] == 0).any() and (signs[i] == 1).any() and (signs[i] == -1).any()
+        want += 1.5 * (xl.double() - yl.double()).abs().mean().item()
+    torch.testing.assert_close(loss.double().cpu(), torch.tensor(want, dtype=torch.float64), rtol=2e-6, atol=0)
+    # the op without gradients (mel_loss) gives the training node's loss bit for bit
+    assert torch.equal(torch.ops.spectro.mel_loss(*args, 0.0), loss)
+    # a zero batch: the mean of nothing, NaN (as torch's)
+    empty = (x.reshape(-1, T)[:0], y.reshape(-1, T)[:0]) + args[2:]
+    loss0, signs0 = torch.ops.spectro.mel_loss_forward(*empty)
+    assert torch.isnan(loss0) and all(s.numel() == 0 for s in signs0)
+
+
 @needs_librosa
 def test_mel_loss_matches_bigvgan(device):
     x, y = _signals((2, 1, 4096), device)

@@ -10,9 +10,12 @@
 // by ATen's clamp / pow / log10.
 //
 // Registered at CompositeExplicitAutograd with its own autograd (csrc/autograd/mel_loss.cpp): in the training case
-// (only x requires grad, log terms only) one node whose backward is, per scale, spectro::mel_l1_backward (on CUDA the
-// mel kernel's backward with the L1 loss' gradient formed inside it) and the analysis' adjoint; elsewhere this
-// composite, differentiated through mel_analysis' autograd. torch.compile and torch.export see one spectro::mel_loss
+// (only x requires grad, log terms only) one node over spectro::mel_loss_forward (the loss and the signs of log-mel x -
+// log-mel y per scale) whose backward is, per scale, spectro::mel_l1_backward_input (on CUDA one kernel: each frame's
+// spectrum recomputed, the L1 loss' gradient formed and taken back to the signal); elsewhere this composite,
+// differentiated through mel_analysis' autograd. On CUDA the log terms (with or without gradients) are
+// mel_loss_forward's kernels (csrc/ops/cuda.cu): per scale the two mel kernels and one for the signs and the partial
+// sums of |log-mel x - log-mel y|, then one for the loss. torch.compile and torch.export see one spectro::mel_loss
 // call; one Python call per loss.
 #include <ATen/ATen.h>
 #include <ATen/core/dispatch/Dispatcher.h>
@@ -110,6 +113,23 @@ at::Tensor mel_loss_composite(const at::Tensor& x, const at::Tensor& y, at::Tens
   return loss.defined() ? loss : at::zeros({}, x.options());
 }
 
+MelLossForward mel_loss_forward_composite(const at::Tensor& x, const at::Tensor& y, at::TensorList windows,
+                                          at::TensorList bases, at::IntArrayRef hop_lengths, at::IntArrayRef pads,
+                                          double clamp_eps, double pow, double mag_eps, double log_weight) {
+  const std::vector<MelLossScale> plan = mel_loss_plan(x, y, windows, bases, hop_lengths, pads, clamp_eps);
+  at::Tensor loss;
+  std::vector<at::Tensor> signs;
+  signs.reserve(plan.size());
+  for (const MelLossScale& q : plan) {
+    const at::Tensor xl = mel_loss_log_mel(x, q, clamp_eps, pow, mag_eps);
+    const at::Tensor d = xl - mel_loss_log_mel(y, q, clamp_eps, pow, mag_eps);
+    const at::Tensor term = d.abs().mean() * log_weight;  // (at::l1_loss's arithmetic: the same bits)
+    loss = loss.defined() ? loss + term : term;
+    signs.push_back(d.sign().to(at::kChar));  // (a quarter of the target's bytes: all the backward needs of it)
+  }
+  return {loss, std::move(signs)};
+}
+
 }  // namespace api
 
 // The public C++ entry point (spectro/include/spectro/spectro.h): the op through the dispatcher.
@@ -126,11 +146,12 @@ at::Tensor mel_loss(const at::Tensor& x, const at::Tensor& y, at::TensorList win
 
 }  // namespace spectro
 
-// The composite is every backend's kernel (below autograd it records nothing); autograd is csrc/autograd/mel_loss.cpp
-// (its own node for the training case, else this composite, differentiable at every step); under vmap the composite
-// runs on the batched tensors.
+// The composites are every backend's kernels but CUDA's log terms (below autograd they record nothing); autograd is
+// csrc/autograd/mel_loss.cpp (its own node for the training case, else this composite, differentiable at every step);
+// under vmap the composite runs on the batched tensors.
 TORCH_LIBRARY_IMPL(spectro, CompositeExplicitAutograd, m) {
   m.impl("mel_loss", TORCH_FN(spectro::api::mel_loss_composite));
+  m.impl("mel_loss_forward", TORCH_FN(spectro::api::mel_loss_forward_composite));
 }
 TORCH_LIBRARY_IMPL(spectro, FuncTorchBatchedDecomposition, m) {
   m.impl("mel_loss", TORCH_FN(spectro::api::mel_loss_composite));

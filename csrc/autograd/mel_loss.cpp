@@ -1,9 +1,9 @@
 // spectro — autograd for spectro::mel_loss, at the Autograd dispatch key.
 //
 // The training case (only x, the prediction, requires grad, in reverse mode; log terms only, as DAC and BigVGAN train)
-// is one node, MelLossFunction. Forward, below autograd: per scale the log-mels of x and y (spectro::mel_analysis;
-// CUDA: the fused kernel) and log_weight * mean |log-mel x - log-mel y|, summed; what the backward needs of the
-// target, the signs of log-mel x - log-mel y, is kept as int8.
+// is one node, MelLossFunction. Forward, below autograd: spectro::mel_loss_forward (per scale the log-mels of x and y
+// by spectro::mel_analysis and log_weight * mean |log-mel x - log-mel y|, summed; on CUDA the signs and the sums by
+// two small kernels); what the backward needs of the target, the signs of log-mel x - log-mel y, is kept as int8.
 // Backward, per scale:
 //   dL/dx += spectro::mel_l1_backward_input(dL/dloss, signs, x, ...)
 // the analysis' adjoint (spectro::synthesis) of the dL/dX of dL/d log-mel = dL/dloss * log_weight / count * sign;
@@ -39,18 +39,13 @@ struct MelLossFunction : public torch::autograd::Function<MelLossFunction> {
                             const std::vector<at::Tensor>& windows, const std::vector<at::Tensor>& bases,
                             const std::vector<int64_t>& hops, const std::vector<int64_t>& pads, double clamp_eps,
                             double pow, double mag_eps, double log_weight) {
+    static const auto op = c10::Dispatcher::singleton()
+                               .findSchemaOrThrow("spectro::mel_loss_forward", "")
+                               .typed<api::MelLossForward(const at::Tensor&, const at::Tensor&, at::TensorList,
+                                                          at::TensorList, at::IntArrayRef, at::IntArrayRef, double,
+                                                          double, double, double)>();
     at::AutoDispatchBelowADInplaceOrView guard;
-    const auto plan = api::mel_loss_plan(x, y, windows, bases, hops, pads, clamp_eps);
-    at::Tensor loss;
-    std::vector<at::Tensor> signs;
-    for (const MelLossScale& q : plan) {
-      const at::Tensor xl = api::mel_loss_log_mel(x, q, clamp_eps, pow, mag_eps);
-      const at::Tensor yl = api::mel_loss_log_mel(y, q, clamp_eps, pow, mag_eps);
-      const at::Tensor d = xl - yl;
-      const at::Tensor term = d.abs().mean() * log_weight;  // (at::l1_loss's arithmetic: the same bits)
-      loss = loss.defined() ? loss + term : term;
-      signs.push_back(d.sign().to(at::kChar));  // (a quarter of the target's bytes: all the backward needs of it)
-    }
+    auto [loss, signs] = op.call(x, y, windows, bases, hops, pads, clamp_eps, pow, mag_eps, log_weight);
     auto& d = ctx->saved_data;
     d["hops"] = hops;
     d["pads"] = pads;
@@ -58,7 +53,7 @@ struct MelLossFunction : public torch::autograd::Function<MelLossFunction> {
     d["pow"] = pow;
     d["mag_eps"] = mag_eps;
     d["log_weight"] = log_weight;
-    d["scales"] = static_cast<int64_t>(plan.size());
+    d["scales"] = static_cast<int64_t>(signs.size());
     variable_list saved{x, y};
     saved.insert(saved.end(), windows.begin(), windows.end());
     saved.insert(saved.end(), bases.begin(), bases.end());

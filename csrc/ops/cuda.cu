@@ -7,6 +7,7 @@
 #include <c10/cuda/CUDAException.h>
 #include <torch/library.h>
 
+#include <cmath>
 #include <type_traits>
 
 #include "../kernels/cuda/frame_ola.cuh"
@@ -755,6 +756,102 @@ at::Tensor stft_loss_backward_multi_cuda(const std::optional<at::Tensor>& grad_l
   return g;
 }
 
+// ---- spectro::mel_loss_forward / mel_loss: the multi-scale mel loss' log terms ------------------------------------
+// Per scale the log-mels of x and y (the fused mel kernel, both signals in one launch; else two mel_analysis calls),
+// then one MelLossTerms kernel (mel_loss_terms.cuh) for the signs of their difference and its block sums of
+// |difference| into one buffer; after the last scale one MelLossCombine kernel reduces every scale's sums in a fixed
+// order and forms the loss: 2 S + 1 launches, and only one scale's log-mels alive at a time. More than kMaxMelLossScales scales or half precision:
+// the composite (csrc/api/mel_loss.cpp).
+// Both signals' log-mels of one scale in one launch of the fused mel kernel (FusedMelParams::x2): [2B, M, N], x's rows
+// first, each row bit for bit mel_analysis' own; undefined where mel_analysis would not take the fused kernel (or y
+// is not x's dtype and layout), for the caller to make the two calls.
+at::Tensor mel_pair_fused(const at::Tensor& x, const at::Tensor& y, const MelLossScale& q, double clamp_eps,
+                          double pow, double mag_eps) {
+  const int64_t n_frames = q.n_frames.expect_int();
+  const MelArgs m = check_mel(x, q.window, q.basis, q.n_fft, q.hop, n_frames, q.pad, "reflect", 1.0, 1.0, mag_eps,
+                              "clamp", clamp_eps, pow / std::log(10.0));
+  const OpArgs& a = m.analysis;
+  if (!use_fused(a, false) || a.input.scalar_type() != a.signal_type || !y.is_contiguous() ||
+      y.scalar_type() != a.input.scalar_type() || y.device() != a.input.device() || y.sizes() != a.input.sizes()) {
+    return at::Tensor();
+  }
+  const int64_t B = a.input.size(0);
+  at::Tensor out = at::empty({2 * B, m.basis.size(0), n_frames}, a.input.options());
+  if (out.numel() == 0) return out;
+  launch_mel(m, q.basis, [&](auto& p) {
+    using V = std::remove_pointer_t<decltype(p.out)>;
+    p.out = out.mutable_data_ptr<V>();
+    p.x2 = y.const_data_ptr<V>();
+    p.a.batch = 2 * B;
+  });
+  return out;
+}
+
+api::MelLossForward mel_loss_forward_cuda(const at::Tensor& x, const at::Tensor& y, at::TensorList windows,
+                                          at::TensorList bases, at::IntArrayRef hop_lengths, at::IntArrayRef pads,
+                                          double clamp_eps, double pow, double mag_eps, double log_weight) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  const std::vector<MelLossScale> plan = api::mel_loss_plan(x, y, windows, bases, hop_lengths, pads, clamp_eps);
+  const int64_t S = static_cast<int64_t>(plan.size());
+  if (S > kernels::cuda::kMaxMelLossScales || (x.scalar_type() != at::kFloat && x.scalar_type() != at::kDouble)) {
+    return api::mel_loss_forward_composite(x, y, windows, bases, hop_lengths, pads, clamp_eps, pow, mag_eps,
+                                           log_weight);
+  }
+  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  std::vector<at::Tensor> signs;
+  signs.reserve(S);
+  at::Tensor loss = at::empty({}, x.options());
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "spectro_mel_loss_forward", [&] {
+    kernels::cuda::MelLossCombineParams<scalar_t> c;
+    c.scales = static_cast<int>(S);
+    c.weight = log_weight;
+    // every scale's rows of partial sums in one buffer (the mel outputs' sizes: [B, n_mels, n_frames])
+    int64_t rows = 0;
+    for (int64_t i = 0; i < S; ++i) {
+      const int64_t numel = x.size(0) * plan[i].basis.size(0) * plan[i].n_frames.expect_int();
+      c.row0[i] = rows;
+      c.rows[i] = kernels::cuda::mel_loss_terms_blocks<scalar_t>(numel);
+      c.count[i] = static_cast<double>(numel);
+      rows += c.rows[i];
+    }
+    const at::Tensor partials = at::empty({std::max<int64_t>(rows, 1)}, x.options().dtype(at::kDouble));
+    for (int64_t i = 0; i < S; ++i) {
+      const at::Tensor both = mel_pair_fused(x, y, plan[i], clamp_eps, pow, mag_eps);
+      const at::Tensor xl = both.defined() ? both.narrow(0, 0, x.size(0))
+                                           : api::mel_loss_log_mel(x, plan[i], clamp_eps, pow, mag_eps);
+      const at::Tensor yl = both.defined() ? both.narrow(0, x.size(0), x.size(0))
+                                           : api::mel_loss_log_mel(y, plan[i], clamp_eps, pow, mag_eps);
+      TORCH_INTERNAL_ASSERT(xl.is_contiguous() && yl.is_contiguous() && xl.scalar_type() == x.scalar_type() &&
+                            xl.numel() == static_cast<int64_t>(c.count[i]) && yl.sizes() == xl.sizes());
+      at::Tensor sign = at::empty(xl.sizes(), xl.options().dtype(at::kChar));
+      kernels::cuda::MelLossTermsParams<scalar_t> t;
+      t.x = xl.const_data_ptr<scalar_t>();
+      t.y = yl.const_data_ptr<scalar_t>();
+      t.sign = sign.mutable_data_ptr<int8_t>();
+      t.numel = xl.numel();
+      t.partials = partials.mutable_data_ptr<double>() + c.row0[i];
+      C10_CUDA_CHECK(kernels::cuda::launch_mel_loss_terms(t, stream));
+      signs.push_back(std::move(sign));
+    }
+    c.partials = partials.const_data_ptr<double>();
+    c.loss = loss.mutable_data_ptr<scalar_t>();
+    C10_CUDA_CHECK(kernels::cuda::launch_mel_loss_combine(c, stream));
+  });
+  return {loss, std::move(signs)};
+}
+
+// Without gradients to record: the log terms as above (the same bits as the training node's loss), else the composite.
+at::Tensor mel_loss_cuda(const at::Tensor& x, const at::Tensor& y, at::TensorList windows, at::TensorList bases,
+                         at::IntArrayRef hop_lengths, at::IntArrayRef pads, double clamp_eps, double pow,
+                         double mag_eps, double log_weight, double mag_weight) {
+  if (mag_weight != 0 || log_weight == 0) {
+    return api::mel_loss_composite(x, y, windows, bases, hop_lengths, pads, clamp_eps, pow, mag_eps, log_weight,
+                                   mag_weight);
+  }
+  return std::get<0>(
+      mel_loss_forward_cuda(x, y, windows, bases, hop_lengths, pads, clamp_eps, pow, mag_eps, log_weight));
+}
+
 // Whether the current stream of `device` is being captured into a CUDA graph (istft's NOLA check skips or refuses
 // its host read then).
 bool capturing(const at::Device& device) {
@@ -780,4 +877,6 @@ TORCH_LIBRARY_IMPL(spectro, CUDA, m) {
   m.impl("stft_loss", &spectro::stft_loss_multi_cuda);
   m.impl("stft_loss_forward", &spectro::stft_loss_forward_cuda);
   m.impl("stft_loss_backward", &spectro::stft_loss_backward_multi_cuda);
+  m.impl("mel_loss", &spectro::mel_loss_cuda);
+  m.impl("mel_loss_forward", &spectro::mel_loss_forward_cuda);
 }

@@ -239,6 +239,12 @@ at::Tensor mel_loss_log_mel(const at::Tensor& x, const MelLossScale& q, double c
 at::Tensor mel_loss_composite(const at::Tensor& x, const at::Tensor& y, at::TensorList windows, at::TensorList bases,
                               at::IntArrayRef hop_lengths, at::IntArrayRef pads, double clamp_eps, double pow,
                               double mag_eps, double log_weight, double mag_weight);
+// spectro::mel_loss_forward: the log terms' loss and each scale's signs of log-mel x - log-mel y (int8), what the
+// autograd node keeps for its backward; the composite of every backend but CUDA's (csrc/ops/cuda.cu).
+using MelLossForward = std::tuple<at::Tensor, std::vector<at::Tensor>>;
+MelLossForward mel_loss_forward_composite(const at::Tensor& x, const at::Tensor& y, at::TensorList windows,
+                                          at::TensorList bases, at::IntArrayRef hop_lengths, at::IntArrayRef pads,
+                                          double clamp_eps, double pow, double mag_eps, double log_weight);
 }  // namespace api
 // spectro::mel_l1_backward: dL/dX of weight * grad_loss * sum |mel_analysis(x) - target| (mel.cpp: its composite; on
 // CUDA the mel kernel's backward with the gradient formed inside it).

@@ -13,7 +13,8 @@
 //   spectro::stft_loss     x, y [B, T] -> (loss, terms [R, 3])  (the multi-resolution STFT loss over one
 //                          stft_loss_sums per resolution; csrc/api/stft_loss.cpp); stft_loss_forward /
 //                          stft_loss_backward: the same with the sums kept, and its input gradient (its autograd)
-//   spectro::mel_loss      x, y [B, T] -> loss  (the multi-scale mel L1 loss over mel_analysis; csrc/api/mel_loss.cpp)
+//   spectro::mel_loss      x, y [B, T] -> loss  (the multi-scale mel L1 loss over mel_analysis; csrc/api/mel_loss.cpp);
+//                          mel_loss_forward: its log terms with the signs its backward keeps (its autograd)
 // Input dtypes: x is float32 / float64 (real fft modes) or complex64 / complex128 (fft_mode 'fft'), spec complex64 /
 // complex128; half precision is accepted too (float16 / bfloat16 x, complex32 x or spec), read as it is stored and
 // computed in single precision, so its window must be float32 (compute_type_of in spectro.h). The fused CUDA kernels
@@ -111,6 +112,12 @@ TORCH_LIBRARY(spectro, m) {
   m.def(
       "mel_loss(Tensor x, Tensor y, Tensor[] windows, Tensor[] bases, int[] hop_lengths, int[] pads, float clamp_eps, "
       "float pow, float mag_eps, float log_weight, float mag_weight) -> Tensor");
+  // Its log terms below its autograd node (csrc/autograd/mel_loss.cpp): (loss, the signs of log-mel x - log-mel y per
+  // scale, int8 [B, M_s, N_s]). Composite in csrc/api/mel_loss.cpp; on CUDA per scale the two mel kernels and one
+  // small kernel for the signs and the partial sums of |log-mel x - log-mel y|, then one launch for the loss.
+  m.def(
+      "mel_loss_forward(Tensor x, Tensor y, Tensor[] windows, Tensor[] bases, int[] hop_lengths, int[] pads, "
+      "float clamp_eps, float pow, float mag_eps, float log_weight) -> (Tensor, Tensor[])");
   // torch.stft / torch.istft's schemas plus spectro's keyword-only extras; composites over analysis / synthesis
   // (csrc/api).
   m.def(
