@@ -226,7 +226,8 @@ fi
 
 # ------------------------------------------------------------------------------------------------------------- profile
 # PROFILE=1: Nsight Compute on the stft + istft calls of benchmarks/profile_driver.py (the seed configuration, or
-# PROFILE_ARGS="--config B,T,n_fft,hop ..."): every kernel of each call, section set PROFILE_SET (default full), as text.
+# PROFILE_ARGS="--config B,T,n_fft,hop ...", "--ops melloss" for a loss' forward + backward): every kernel of each
+# call, section set PROFILE_SET (default full), as text.
 if [ "${PROFILE:-0}" = 1 ]; then
   NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null | head -n 1)
   if [ $BUILD_OK != 1 ] || [ -z "$NCU" ]; then
