@@ -402,23 +402,31 @@ SPECTRO_UNROLL
       if (pack_mode == 0) {
         // Overlap-add: sample k of the round's frame f lands on segment position i = base_i + f * hop + k. Thread tid
         // owns the positions i = tid (mod kThreads), and with them the ring slots i & (ring - 1) (ring is a multiple
-        // of kThreads): it adds the round's frames to its positions in frame order, the summation order of
-        // synthesis_element, with no race and no barrier. Positions below `done` are written already, and positions
-        // from len on belong to the next segment.
-        for (int f = 0; f < cnt; ++f) {
-          const int s0 = base_i + f * hm.hop.d;  // segment position of the frame's first sample
-          const int k_lo = done - s0 > 0 ? done - s0 : 0;
-          const int k_hi = mini(n_fft, len - s0);
-          const Cx* zf = z + f * S::kFrameStride;
-          for (int k = k_lo + ((tid - s0 - k_lo) & (kThreads - 1)); k < k_hi; k += kThreads) {
-            const int slot = (s0 + k) & (ring - 1);
+        // of kThreads): for each of its positions the round's frames reach (from frame c0's first sample to the last
+        // frame's end, within [done, len): positions below `done` are written already, positions from len on belong
+        // to the next segment) it adds the frames covering it in frame order, the summation order of
+        // synthesis_element, in a register, with no race and no barrier (a gather: a thread's work is its share of
+        // the round's positions, not a pass over every frame of the round).
+        {
+          const int r_lo = done > base_i ? done : base_i;  // (>= 0)
+          const int r_hi = mini(len, base_i + (cnt - 1) * hm.hop.d + n_fft);
+          for (int i = r_lo + ((tid - r_lo) & (kThreads - 1)); i < r_hi; i += kThreads) {
+            const int rel = i - base_i;  // (>= 0) from frame c0's first sample
+            int f_lo, f_hi, unused;
+            hm.covering(rel, cnt - 1, &f_lo, &f_hi, &unused);
+            if (f_lo > f_hi) continue;  // (between frames: hop > n_fft)
+            const int slot = i & (ring - 1);
             V total = acc[slot];
-            if constexpr (kComplex) {
-              total += zf[k];
-            } else if (real_fft) {
-              total += reinterpret_cast<const R*>(zf)[k];
-            } else {
-              total += zf[k].re;  // ifft_real
+            for (int f = f_lo; f <= f_hi; ++f) {
+              const Cx* zf = z + f * S::kFrameStride;
+              const int k = rel - f * hm.hop.d;
+              if constexpr (kComplex) {
+                total += zf[k];
+              } else if (real_fft) {
+                total += reinterpret_cast<const R*>(zf)[k];
+              } else {
+                total += zf[k].re;  // ifft_real
+              }
             }
             acc[slot] = total;
           }
@@ -452,22 +460,29 @@ SPECTRO_UNROLL
         // The same in packs of kVec positions (real output only): thread tid owns the packs i / kVec = tid (mod
         // kThreads) and their ring slots. Every frame start s0, `done`, `complete`, len and the bounds int_lo,
         // int_hi and lim are multiples of kVec here (see pack_mode), so a pack lies wholly inside or outside each
-        // range. Each position's sum runs in the same order as above: the same bits.
+        // frame and range. A gather: each owned pack the round's frames reach (positions [done, len) from frame
+        // c0's start to the last frame's end) adds the frames covering it, in frame order, in registers, then
+        // stores once: each position's sum runs in the same order as above, so the same bits, and a thread's work
+        // is its share of the round's positions, not a pass over every frame of the round (64 frames per round at
+        // n_fft = 32).
         if constexpr (kVec > 1) {
-          for (int f = 0; f < cnt; ++f) {
-            const int s0 = base_i + f * hm.hop.d;
-            const int k_lo = done - s0 > 0 ? done - s0 : 0;
-            const int k_hi = mini(n_fft, len - s0);
-            const R* zf = reinterpret_cast<const R*>(z + f * S::kFrameStride);  // samples 0..n_fft-1 of the frame
-            const int q_lo = (s0 + k_lo) / kVec;  // first pack (>= 0: s0 + k_lo >= done)
-            for (int k = (q_lo + ((tid - q_lo) & (kThreads - 1))) * kVec - s0; k < k_hi; k += kThreads * kVec) {
-              R* slot = acc + ((s0 + k) & (ring - 1));
-              Pack16<R> total = load16(slot);
-              const Pack16<R> add = load16(zf + k);
+          const int r_lo = done > base_i ? done : base_i;  // (>= 0)
+          const int r_hi = mini(len, base_i + (cnt - 1) * hm.hop.d + n_fft);
+          const int q_lo = r_lo / kVec;
+          for (int i = (q_lo + ((tid - q_lo) & (kThreads - 1))) * kVec; i < r_hi; i += kThreads * kVec) {
+            const int rel = i - base_i;  // (>= 0) from frame c0's first sample
+            int f_lo, f_hi, unused;
+            hm.covering(rel, cnt - 1, &f_lo, &f_hi, &unused);
+            if (f_lo > f_hi) continue;  // (between frames: hop > n_fft)
+            R* slot = acc + (i & (ring - 1));
+            Pack16<R> total = load16(slot);
+            for (int f = f_lo; f <= f_hi; ++f) {
+              // samples 0..n_fft-1 of frame f; the pack's first is rel - f hop
+              const Pack16<R> add = load16(reinterpret_cast<const R*>(z + f * S::kFrameStride) + (rel - f * hm.hop.d));
 SPECTRO_UNROLL
               for (int q = 0; q < kVec; ++q) total.v[q] += add.v[q];
-              store16(slot, total);
             }
+            store16(slot, total);
           }
           const int q_done = done / kVec;
           int i = (q_done + ((tid - q_done) & (kThreads - 1))) * kVec;
