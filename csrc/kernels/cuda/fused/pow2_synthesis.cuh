@@ -40,7 +40,9 @@ struct Pow2Synthesis {
   SPECTRO_HD static const FusedSynthesisParams<V>& syn_params(const FusedLossGradParams<T>& p) { return p.syn; }
   static constexpr int kM = S::kM, kTpf = S::kTpf;
   static constexpr int kThreads = kTpf > SPECTRO_FUSED_THREADS ? kTpf : SPECTRO_FUSED_THREADS;
-  static constexpr int kCapBlocks = kPrologue ? SPECTRO_FUSED_PROLOGUE_MIN_BLOCKS : SPECTRO_FUSED_SYNTHESIS_MIN_BLOCKS;
+  static constexpr int kCapBlocks =
+      !kPrologue ? SPECTRO_FUSED_SYNTHESIS_MIN_BLOCKS
+                 : (kLogM <= 6 ? SPECTRO_FUSED_PROLOGUE_SMALL_MIN_BLOCKS : SPECTRO_FUSED_PROLOGUE_MIN_BLOCKS);
   static constexpr int kMinBlocks =
       kCapBlocks * SPECTRO_FUSED_THREADS / kThreads > 0 ? kCapBlocks * SPECTRO_FUSED_THREADS / kThreads : 1;
   static constexpr int kRound = kThreads / kTpf;
@@ -402,31 +404,25 @@ SPECTRO_UNROLL
       if (pack_mode == 0) {
         // Overlap-add: sample k of the round's frame f lands on segment position i = base_i + f * hop + k. Thread tid
         // owns the positions i = tid (mod kThreads), and with them the ring slots i & (ring - 1) (ring is a multiple
-        // of kThreads): for each of its positions the round's frames reach (from frame c0's first sample to the last
-        // frame's end, within [done, len): positions below `done` are written already, positions from len on belong
-        // to the next segment) it adds the frames covering it in frame order, the summation order of
-        // synthesis_element, in a register, with no race and no barrier (a gather: a thread's work is its share of
-        // the round's positions, not a pass over every frame of the round).
-        {
-          const int r_lo = done > base_i ? done : base_i;  // (>= 0)
-          const int r_hi = mini(len, base_i + (cnt - 1) * hm.hop.d + n_fft);
-          for (int i = r_lo + ((tid - r_lo) & (kThreads - 1)); i < r_hi; i += kThreads) {
-            const int rel = i - base_i;  // (>= 0) from frame c0's first sample
-            int f_lo, f_hi, unused;
-            hm.covering(rel, cnt - 1, &f_lo, &f_hi, &unused);
-            if (f_lo > f_hi) continue;  // (between frames: hop > n_fft)
-            const int slot = i & (ring - 1);
+        // of kThreads): it adds the round's frames to its positions in frame order, the summation order of
+        // synthesis_element, with no race and no barrier. Positions below `done` are written already, and positions
+        // from len on belong to the next segment. (A scatter, frame by frame: the packs below gather instead; here
+        // the per-position frame range cost more than it saved, H100: the loss backward's rounds of one or two
+        // frames 8-13% slower.)
+        for (int f = 0; f < cnt; ++f) {
+          const int s0 = base_i + f * hm.hop.d;  // segment position of the frame's first sample
+          const int k_lo = done - s0 > 0 ? done - s0 : 0;
+          const int k_hi = mini(n_fft, len - s0);
+          const Cx* zf = z + f * S::kFrameStride;
+          for (int k = k_lo + ((tid - s0 - k_lo) & (kThreads - 1)); k < k_hi; k += kThreads) {
+            const int slot = (s0 + k) & (ring - 1);
             V total = acc[slot];
-            for (int f = f_lo; f <= f_hi; ++f) {
-              const Cx* zf = z + f * S::kFrameStride;
-              const int k = rel - f * hm.hop.d;
-              if constexpr (kComplex) {
-                total += zf[k];
-              } else if (real_fft) {
-                total += reinterpret_cast<const R*>(zf)[k];
-              } else {
-                total += zf[k].re;  // ifft_real
-              }
+            if constexpr (kComplex) {
+              total += zf[k];
+            } else if (real_fft) {
+              total += reinterpret_cast<const R*>(zf)[k];
+            } else {
+              total += zf[k].re;  // ifft_real
             }
             acc[slot] = total;
           }

@@ -42,6 +42,13 @@ inline FusedTuning& fused_tuning() {
 #ifndef SPECTRO_FUSED_PROLOGUE_MIN_BLOCKS
 #define SPECTRO_FUSED_PROLOGUE_MIN_BLOCKS 3
 #endif
+// ... except at M <= 64 (real n_fft <= 128), where 4 blocks (128 registers) spill little (mel, f32: none at M = 16
+// and 32, 36 bytes at 64) and the extra warps pay: H100, the mel backward to the signal at B=72 x 16758 and n_fft 32,
+// 64, 128: 81, 84, 85 us against 99, 102, 106 at 3 blocks (n_fft 256 and 512 the same, 1024 and 2048 slower: 154 /
+// 258 against 157 / 217 us).
+#ifndef SPECTRO_FUSED_PROLOGUE_SMALL_MIN_BLOCKS
+#define SPECTRO_FUSED_PROLOGUE_SMALL_MIN_BLOCKS 4
+#endif
 // 1: the power-of-two analysis loads the next round's frame before the current round's FFT (software pipelining).
 #ifndef SPECTRO_FUSED_PREFETCH
 #define SPECTRO_FUSED_PREFETCH 1
