@@ -14,6 +14,10 @@
 # sums as four partial sums or one serial chain; `test_fused --bench` ends with the mel kernels' rows).
 # On the GPU machine: VARIANTS=1 SKIP="pytest demo bench" bash scripts/gpu_check.sh. Three variants take about 380 s
 # to build on 16 cores (every instance under csrc/kernels/cuda/instances/ per variant; the f64 ones are the slowest).
+# INSTANCES="fused_mel_grad_f32 fused_loss_grad_f32": each variant rebuilds only these instances and links them with
+# the default build's other objects (build/kernels, made first): a knob that changes only those kernels (e.g. the
+# prologues' register cap) costs a minute, not minutes. BENCH_ARGS: what test_fused --bench gets besides (e.g.
+# "--losses" or "--mel": those rows only).
 set -o pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
 NVCC=${NVCC:-nvcc}
@@ -27,11 +31,35 @@ pids=()
 # Interrupted (e.g. by `timeout`): take the parallel builds down too, so that nothing keeps compiling behind later
 # timings.
 trap 'kill "${pids[@]}" 2>/dev/null; pkill -f "build/variants/" 2>/dev/null; rm -rf "$TMP"; exit 130' INT TERM
-for i in "${!VARIANTS[@]}"; do
-  (make --no-print-directory -f tests/kernels/Makefile NVCC="$NVCC" BUILD="build/variants/$i" \
-     NVCCFLAGS="-std=c++17 -O3 -arch=sm_90 ${VARIANTS[$i]}" "build/variants/$i/test_fused" >"$TMP/build_$i.log" 2>&1) &
-  pids+=($!)
-done
+if [ -n "${INSTANCES:-}" ]; then
+  # the default build first (its objects are the variants' others), then per variant the named instances alone
+  make --no-print-directory -f tests/kernels/Makefile NVCC="$NVCC" NVCCFLAGS="-std=c++17 -O3 -arch=sm_90" \
+    build/kernels/test_fused >"$TMP/build_default.log" 2>&1 || { echo "default build FAILED"; tail -n 20 "$TMP/build_default.log"; exit 1; }
+  for i in "${!VARIANTS[@]}"; do
+    (set -e
+     mkdir -p "build/variants/$i"
+     for f in $INSTANCES; do
+       [ -f "csrc/kernels/cuda/instances/$f.cu" ] || { echo "no instance $f"; exit 1; }
+       "$NVCC" -std=c++17 -O3 -arch=sm_90 ${VARIANTS[$i]} -I csrc --resource-usage \
+         -c "csrc/kernels/cuda/instances/$f.cu" -o "build/variants/$i/$f.o"
+     done
+     others=()
+     for o in build/kernels/fused_*.o; do
+       case " $INSTANCES " in *" $(basename "$o" .o) "*) ;; *) others+=("$o") ;; esac
+     done
+     # shellcheck disable=SC2046
+     "$NVCC" -arch=sm_90 build/kernels/test_fused.o "${others[@]}" \
+       $(for f in $INSTANCES; do echo "build/variants/$i/$f.o"; done) -o "build/variants/$i/test_fused"
+    ) >"$TMP/build_$i.log" 2>&1 &
+    pids+=($!)
+  done
+else
+  for i in "${!VARIANTS[@]}"; do
+    (make --no-print-directory -f tests/kernels/Makefile NVCC="$NVCC" BUILD="build/variants/$i" \
+       NVCCFLAGS="-std=c++17 -O3 -arch=sm_90 ${VARIANTS[$i]}" "build/variants/$i/test_fused" >"$TMP/build_$i.log" 2>&1) &
+    pids+=($!)
+  done
+fi
 rc=0
 for i in "${!pids[@]}"; do
   if ! wait "${pids[$i]}"; then
@@ -41,7 +69,8 @@ done
 for i in "${!VARIANTS[@]}"; do
   [ -x "build/variants/$i/test_fused" ] || continue
   echo "=== variant $i: ${VARIANTS[$i]:-defaults}"
-  "build/variants/$i/test_fused" --bench | tee "$TMP/bench_$i.log" || rc=1
+  # shellcheck disable=SC2086
+  "build/variants/$i/test_fused" --bench ${BENCH_ARGS:-} | tee "$TMP/bench_$i.log" || rc=1
 done
 echo
 echo "=== ms per launch (columns: variants 0..$((${#VARIANTS[@]} - 1)))"
