@@ -8,8 +8,8 @@
 # A variant is a string of extra nvcc flags ("" = the defaults). Output: each variant's bench rows, then one table
 # (ms per launch of every configuration, one column per variant). Knobs (csrc/kernels/cuda/fused/tuning.cuh):
 # SPECTRO_FUSED_THREADS (block size of the power-of-two engine), SPECTRO_FUSED_MIN_BLOCKS and
-# SPECTRO_FUSED_SYNTHESIS_MIN_BLOCKS and SPECTRO_FUSED_PROLOGUE_MIN_BLOCKS (resident blocks per SM the kernels, and
-# the synthesis with an analysis prologue, are compiled for, i.e. the register cap),
+# SPECTRO_FUSED_SYNTHESIS_MIN_BLOCKS and SPECTRO_FUSED_PROLOGUE_MIN_BLOCKS / _SMALL_MIN_BLOCKS (resident blocks per SM
+# the kernels, and the synthesis with an analysis prologue at M > 64 / M <= 64, are compiled for: the register cap),
 # SPECTRO_FUSED_PREFETCH (analysis software pipelining), SPECTRO_MEL_BAND_PARTIALS (4 or 1: the mel epilogue's band
 # sums as four partial sums or one serial chain; `test_fused --bench` ends with the mel kernels' rows).
 # On the GPU machine: VARIANTS=1 SKIP="pytest demo bench" bash scripts/gpu_check.sh. Three variants take about 380 s
