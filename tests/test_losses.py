@@ -434,6 +434,15 @@ def test_mel_loss_forward_op(device, scales):
     torch.testing.assert_close(loss.double().cpu(), torch.tensor(want, dtype=torch.float64), rtol=2e-6, atol=0)
     # the op without gradients (mel_loss) gives the training node's loss bit for bit
     assert torch.equal(torch.ops.spectro.mel_loss(*args, 0.0), loss)
+    # the Meta kernel (fake tensors, compile): the same shapes and dtypes from symbolic sizes
+    def to_meta(a):
+        if isinstance(a, torch.Tensor):
+            return a.to("meta")
+        return [to_meta(v) for v in a] if isinstance(a, list) and a and isinstance(a[0], torch.Tensor) else a
+
+    meta_loss, meta_signs = torch.ops.spectro.mel_loss_forward(*[to_meta(a) for a in args])
+    assert meta_loss.shape == () and meta_loss.dtype == loss.dtype
+    assert [(m.shape, m.dtype) for m in meta_signs] == [(s.shape, s.dtype) for s in signs]
     # a zero batch: the mean of nothing, NaN (as torch's)
     empty = (x.reshape(-1, T)[:0], y.reshape(-1, T)[:0]) + args[2:]
     loss0, signs0 = torch.ops.spectro.mel_loss_forward(*empty)

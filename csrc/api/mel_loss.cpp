@@ -130,6 +130,33 @@ MelLossForward mel_loss_forward_composite(const at::Tensor& x, const at::Tensor&
   return {loss, std::move(signs)};
 }
 
+// Meta (fake tensors, torch.compile, export): the shapes from symbolic sizes alone. (The composite reads integer
+// sizes, e.g. each window's length, which fake tensors with dynamic shapes cannot give inside an op's kernel on
+// torch 2.3.)
+MelLossForward mel_loss_forward_meta(const at::Tensor& x, const at::Tensor& y, at::TensorList windows,
+                                     at::TensorList bases, at::IntArrayRef hop_lengths, at::IntArrayRef pads,
+                                     double clamp_eps, double pow, double mag_eps, double log_weight) {
+  const size_t S = windows.size();
+  TORCH_CHECK_VALUE(S >= 1, kOp, ": windows must hold at least one scale");
+  TORCH_CHECK_VALUE(bases.size() == S && hop_lengths.size() == S && pads.size() == S, kOp,
+                    ": windows, bases, hop_lengths and pads must have the same length, but got ", S, ", ",
+                    bases.size(), ", ", hop_lengths.size(), " and ", pads.size());
+  TORCH_CHECK(x.dim() == 2, kOp, ": expected x of shape [batch, time], but got ", x.sym_sizes());
+  TORCH_CHECK(y.sym_sizes() == x.sym_sizes(), kOp, ": expected y of the shape of x ", x.sym_sizes(), ", but got ",
+              y.sym_sizes());
+  std::vector<at::Tensor> signs;
+  signs.reserve(S);
+  for (size_t i = 0; i < S; ++i) {
+    TORCH_CHECK(windows[i].dim() == 1 && bases[i].dim() == 2, kOp, ": expected 1D windows and 2D bases");
+    TORCH_CHECK_VALUE(hop_lengths[i] > 0 && pads[i] >= 0, kOp, ": expected hop_lengths[", i, "] > 0 and pads[", i,
+                      "] >= 0, but got ", hop_lengths[i], " and ", pads[i]);
+    const c10::SymInt n_frames = (x.sym_size(1) + 2 * pads[i] - windows[i].sym_size(0)) / hop_lengths[i] + 1;
+    signs.push_back(at::empty_symint({x.sym_size(0), bases[i].sym_size(0), n_frames}, x.options().dtype(at::kChar)));
+  }
+  // (the log-mels' dtype: x's compute dtype, float32 for half precision)
+  return {at::empty({}, x.options().dtype(compute_type_of(x.scalar_type()))), std::move(signs)};
+}
+
 }  // namespace api
 
 // The public C++ entry point (spectro/include/spectro/spectro.h): the op through the dispatcher.
@@ -146,12 +173,15 @@ at::Tensor mel_loss(const at::Tensor& x, const at::Tensor& y, at::TensorList win
 
 }  // namespace spectro
 
-// The composites are every backend's kernels but CUDA's log terms (below autograd they record nothing); autograd is
-// csrc/autograd/mel_loss.cpp (its own node for the training case, else this composite, differentiable at every step);
-// under vmap the composite runs on the batched tensors.
+// The composites are every backend's kernels but CUDA's log terms and mel_loss_forward's Meta (below autograd they
+// record nothing); autograd is csrc/autograd/mel_loss.cpp (its own node for the training case, else this composite,
+// differentiable at every step); under vmap the composite runs on the batched tensors.
 TORCH_LIBRARY_IMPL(spectro, CompositeExplicitAutograd, m) {
   m.impl("mel_loss", TORCH_FN(spectro::api::mel_loss_composite));
   m.impl("mel_loss_forward", TORCH_FN(spectro::api::mel_loss_forward_composite));
+}
+TORCH_LIBRARY_IMPL(spectro, Meta, m) {
+  m.impl("mel_loss_forward", TORCH_FN(spectro::api::mel_loss_forward_meta));
 }
 TORCH_LIBRARY_IMPL(spectro, FuncTorchBatchedDecomposition, m) {
   m.impl("mel_loss", TORCH_FN(spectro::api::mel_loss_composite));
