@@ -122,22 +122,29 @@ build: deps-build
 # The CPU kernels (csrc/kernels/cpu/) with the host compiler alone: test_cpu_kernels, against the common.h definitions.
 # CUDA kernels, compiled with nvcc alone whenever nvcc is on PATH (no GPU or CUDA torch needed):
 # tests/kernels/Makefile builds every torch-free launcher instance (csrc/kernels/cuda/instances) into the
-# standalone tests test_frame_ola and test_fused. With a GPU both run; without one, test_fused still runs the fused
-# kernels' code on the host (--emulate: threads as fibers in random order per barrier interval).
+# standalone tests test_frame_ola and test_fused. With a GPU both run (build/kernels, sm_90 code); without one the
+# device code is compiled to PTX only (EMU_BUILD: the device compiler checks every kernel; ptxas, most of the compile
+# time, runs where a GPU is) and test_fused runs the fused kernels' code on the host (--emulate: threads as fibers in
+# random order per barrier interval).
+EMU_BUILD ?= build/kernels-emu
+EMU_ARCH  ?= -gencode arch=compute_90,code=compute_90
 kernels-test:
 	@echo ">> compiling and running the CPU kernels' standalone test"
 	$(MAKE) --no-print-directory -f tests/kernels/Makefile cpu-run
 ifeq ($(strip $(NVCC)),)
 	@echo ">> nvcc not on PATH: skipping the standalone CUDA kernel compile and test"
 else
-	@echo ">> compiling the CUDA kernels and their standalone test with $(NVCC)"
-	$(MAKE) --no-print-directory -f tests/kernels/Makefile NVCC=$(NVCC) -j$(JOBS)
 	@if nvidia-smi -L >/dev/null 2>&1; then \
+	  echo ">> compiling the CUDA kernels and their standalone test with $(NVCC)"; \
+	  $(MAKE) --no-print-directory -f tests/kernels/Makefile NVCC=$(NVCC) -j$(JOBS) || exit 1; \
 	  echo ">> running the standalone CUDA kernel tests"; \
 	  $(MAKE) --no-print-directory -f tests/kernels/Makefile NVCC=$(NVCC) run; \
 	else \
-	  echo ">> no GPU: CUDA kernels compiled; running the fused kernels' code under host emulation"; \
-	  build/kernels/test_fused --emulate $(EMULATE_ARGS); \
+	  echo ">> no GPU: compiling the CUDA kernels and their standalone test with $(NVCC), device code to PTX only"; \
+	  $(MAKE) --no-print-directory -f tests/kernels/Makefile NVCC=$(NVCC) -j$(JOBS) BUILD=$(EMU_BUILD) \
+	    ARCH="$(EMU_ARCH)" || exit 1; \
+	  echo ">> running the fused kernels' code under host emulation"; \
+	  $(EMU_BUILD)/test_fused --emulate $(EMULATE_ARGS); \
 	fi
 endif
 
