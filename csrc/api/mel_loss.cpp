@@ -45,11 +45,10 @@ at::Tensor call_mel(const at::Tensor& x, const at::Tensor& window, const at::Ten
                  log_scale);
 }
 
-}  // namespace
-
-std::vector<MelLossScale> mel_loss_plan(const at::Tensor& x, const at::Tensor& y, at::TensorList windows,
-                                        at::TensorList bases, at::IntArrayRef hop_lengths, at::IntArrayRef pads,
-                                        double clamp_eps) {
+// The argument checks that need no integer size (the list lengths, the signals' shapes, clamp_eps); the number of
+// scales.
+size_t check_mel_loss_args(const at::Tensor& x, const at::Tensor& y, at::TensorList windows, at::TensorList bases,
+                           at::IntArrayRef hop_lengths, at::IntArrayRef pads, double clamp_eps) {
   const size_t S = windows.size();
   TORCH_CHECK_VALUE(S >= 1, kOp, ": windows must hold at least one scale");
   TORCH_CHECK_VALUE(bases.size() == S && hop_lengths.size() == S && pads.size() == S, kOp,
@@ -60,6 +59,15 @@ std::vector<MelLossScale> mel_loss_plan(const at::Tensor& x, const at::Tensor& y
               y.sym_sizes());
   TORCH_CHECK_VALUE(std::isfinite(clamp_eps) && clamp_eps > 0, kOp, ": clamp_eps must be a positive number, but got ",
                     clamp_eps);
+  return S;
+}
+
+}  // namespace
+
+std::vector<MelLossScale> mel_loss_plan(const at::Tensor& x, const at::Tensor& y, at::TensorList windows,
+                                        at::TensorList bases, at::IntArrayRef hop_lengths, at::IntArrayRef pads,
+                                        double clamp_eps) {
+  const size_t S = check_mel_loss_args(x, y, windows, bases, hop_lengths, pads, clamp_eps);
   const c10::SymInt T = x.sym_size(1);
   std::vector<MelLossScale> plan;
   plan.reserve(S);
@@ -136,14 +144,7 @@ MelLossForward mel_loss_forward_composite(const at::Tensor& x, const at::Tensor&
 MelLossForward mel_loss_forward_meta(const at::Tensor& x, const at::Tensor& y, at::TensorList windows,
                                      at::TensorList bases, at::IntArrayRef hop_lengths, at::IntArrayRef pads,
                                      double clamp_eps, double pow, double mag_eps, double log_weight) {
-  const size_t S = windows.size();
-  TORCH_CHECK_VALUE(S >= 1, kOp, ": windows must hold at least one scale");
-  TORCH_CHECK_VALUE(bases.size() == S && hop_lengths.size() == S && pads.size() == S, kOp,
-                    ": windows, bases, hop_lengths and pads must have the same length, but got ", S, ", ",
-                    bases.size(), ", ", hop_lengths.size(), " and ", pads.size());
-  TORCH_CHECK(x.dim() == 2, kOp, ": expected x of shape [batch, time], but got ", x.sym_sizes());
-  TORCH_CHECK(y.sym_sizes() == x.sym_sizes(), kOp, ": expected y of the shape of x ", x.sym_sizes(), ", but got ",
-              y.sym_sizes());
+  const size_t S = check_mel_loss_args(x, y, windows, bases, hop_lengths, pads, clamp_eps);
   std::vector<at::Tensor> signs;
   signs.reserve(S);
   for (size_t i = 0; i < S; ++i) {
