@@ -757,11 +757,7 @@ at::Tensor stft_loss_backward_multi_cuda(const std::optional<at::Tensor>& grad_l
 }
 
 // ---- spectro::mel_loss_forward / mel_loss: the multi-scale mel loss' log terms ------------------------------------
-// Per scale the log-mels of x and y (the fused mel kernel, both signals in one launch; else two mel_analysis calls),
-// then one MelLossTerms kernel (mel_loss_terms.cuh) for the signs of their difference and its block sums of
-// |difference| into one buffer; after the last scale one MelLossCombine kernel reduces every scale's sums in a fixed
-// order and forms the loss: 2 S + 1 launches, and only one scale's log-mels alive at a time. More than kMaxMelLossScales scales or half precision:
-// the composite (csrc/api/mel_loss.cpp).
+
 // Both signals' log-mels of one scale in one launch of the fused mel kernel (FusedMelParams::x2): [2B, M, N], x's rows
 // first, each row bit for bit mel_analysis' own; undefined where mel_analysis would not take the fused kernel (or y
 // is not x's dtype and layout), for the caller to make the two calls.
@@ -787,6 +783,11 @@ at::Tensor mel_pair_fused(const at::Tensor& x, const at::Tensor& y, const MelLos
   return out;
 }
 
+// Per scale the log-mels of x and y (the fused mel kernel, both signals in one launch; else two mel_analysis calls),
+// then one MelLossTerms kernel (mel_loss_terms.cuh) for the signs of their difference and its block sums of
+// |difference| into one buffer; after the last scale one MelLossCombine kernel reduces every scale's sums in a fixed
+// order and forms the loss: 2 S + 1 launches, and only one scale's log-mels alive at a time. More than
+// kMaxMelLossScales scales or half precision: the composite (csrc/api/mel_loss.cpp).
 api::MelLossForward mel_loss_forward_cuda(const at::Tensor& x, const at::Tensor& y, at::TensorList windows,
                                           at::TensorList bases, at::IntArrayRef hop_lengths, at::IntArrayRef pads,
                                           double clamp_eps, double pow, double mag_eps, double log_weight) {
