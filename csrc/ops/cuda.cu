@@ -658,7 +658,7 @@ std::tuple<at::Tensor, at::Tensor> stft_loss_multi_cuda(const at::Tensor& x, con
 }
 
 // dL/dx of one resolution by the one kernel (the synthesis engine with the loss prologue: x + i y read and
-// transformed per frame, the packed G formed and taken back to the signal in shared memory; real part only), dL/dsums
+// transformed per frame, its gradient spectrum formed and taken back to the signal in shared memory), dL/dsums
 // from `grad_sums` on the device. Where kernels::cuda::fused_loss_grad_supported holds.
 at::Tensor loss_grad_input_fused(const LossArgs& l, const void* grad_sums) {
   const OpArgs& a = l.x;
@@ -678,7 +678,6 @@ at::Tensor loss_grad_input_fused(const LossArgs& l, const void* grad_sums) {
     p.loss.eps = static_cast<R>(l.eps);
     p.loss.l2 = l.l2;
     p.loss.grad_sums = static_cast<const R*>(grad_sums);
-    p.loss.grad_target = true;
     p.x = x.const_data_ptr<R>();
     p.y = y.const_data_ptr<R>();
     p.syn.s.window = p.loss.a.window;

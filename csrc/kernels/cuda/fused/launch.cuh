@@ -454,7 +454,7 @@ cudaError_t run_fused_loss_grad(const FusedLossGradParams<R>& p, const Exec& exe
   const Geometry& ga = l.a.g;
   if (l.mode != FftMode::Fft || p.syn.mode != FftMode::IfftReal || !fused_loss_grad_supported<R>(ga))
     return cudaErrorInvalidValue;
-  if (l.grad_sums == nullptr || !l.grad_target || l.grad_spec != nullptr || l.partials != nullptr ||
+  if (l.grad_sums == nullptr || l.grad_target || l.grad_spec != nullptr || l.partials != nullptr ||
       l.spec != nullptr || l.spec_half != nullptr || l.x_half != nullptr || p.x == nullptr || p.y == nullptr)
     return cudaErrorInvalidValue;
   if (!prologue_synthesis_ok(p.syn, ga, l.a.batch)) return cudaErrorInvalidValue;

@@ -17,8 +17,8 @@ namespace detail {
 // Out: how the output is stored (V, or __half / __nv_bfloat16 for float). In: how the spectrum is stored (Complex<R>,
 // or __half2 for complex32), or MelGradIn<X>: the spectrum is the mel backward's dL/dX of a real signal stored as X,
 // computed per frame by an analysis prologue (mel.cuh's FusedMelGradParams; real output, mode irfft_half), or
-// LossGradIn<R>: the spectral loss' packed G of x + i y, likewise (spectral_loss.cuh's FusedLossGradParams; real
-// output, mode ifft_real).
+// LossGradIn<R>: the spectral loss' gradient spectrum of x, likewise (spectral_loss.cuh's FusedLossGradParams; real
+// output, mode ifft_real; two frames per inverse FFT, below).
 template <typename V, int kLogM, typename Out = V, typename In = Complex<typename RealOf<V>::type>>
 struct Pow2Synthesis {
   using R = typename RealOf<V>::type;
@@ -46,6 +46,10 @@ struct Pow2Synthesis {
   static constexpr int kMinBlocks =
       kCapBlocks * SPECTRO_FUSED_THREADS / kThreads > 0 ? kCapBlocks * SPECTRO_FUSED_THREADS / kThreads : 1;
   static constexpr int kRound = kThreads / kTpf;
+  // Frames per round: kRound, or 2 kRound with the loss prologue, whose gradient spectra are Hermitian (real
+  // inverses): the round's frames c0 + f and c0 + kRound + f share slot f of the stage as the real and imaginary
+  // parts of one spectrum, so that one inverse FFT gives both frames (its output's real and imaginary parts).
+  static constexpr int kRoundFrames = kLossGrad ? 2 * kRound : kRound;
   // Positions per pack of the overlap-add and the stores (real output): 16 bytes of V. Where a block's segment allows
   // (`packed` below), a thread owns packs of kVec consecutive positions, not single positions.
   static constexpr int kVec = kComplex ? 1 : Pack16<R>::kN;
@@ -54,7 +58,7 @@ struct Pow2Synthesis {
   static_assert((kThreads & (kThreads - 1)) == 0, "the synthesis ring needs a power-of-two block size");
   static int ring_size(int64_t n_fft, int64_t hop) {
     int q = kThreads * kVec;
-    while (q < (kRound + 1) * hop + n_fft) q *= 2;
+    while (q < (kRoundFrames + 1) * hop + n_fft) q *= 2;
     return q;
   }
   // The round's spectra, staged in shared memory as stored (In): bins 0..M of each frame (0..M-1 for complex FFTs),
@@ -183,16 +187,19 @@ SPECTRO_UNROLL
     ctx.sync();
   }
 
-  // The loss prologue (kLossGrad): the packed G of the round's frames c0 + fl <= last into their stage slots. Frame
-  // c0 + fl of x + i y, windowed as Pow2Analysis reads the packed signal (x and y read from their own rows), is
-  // transformed as in mel_grad_round (the inverse passes on the conjugate: the forward FFT); then loss_grad_out per
-  // bin from Z in shared memory. Every thread of the block; ends with a barrier.
+  // The loss prologue (kLossGrad), one half of a round: the gradient spectra of frames c0 + fl <= last into their
+  // stage slots, as the slot's real part (imag = false) or added as its imaginary part (imag = true; the same thread
+  // wrote the slot's bins in the first half). Frame c0 + fl of x + i y, windowed as Pow2Analysis reads the packed
+  // signal (x and y read from their own rows), is transformed as in mel_grad_round (the inverse passes on the
+  // conjugate: the forward FFT); then per bin from Z in shared memory the frame's G = (GX[k] + conj GX[n-k]) / 2 (GX
+  // = dL/dX, zero past n / 2: loss_grad_bin, once per onesided bin), Hermitian, whose inverse FFT (ifft_real) is
+  // dL/dx's frame. Every thread of the block; ends with a barrier.
 #pragma nv_exec_check_disable
   template <class Ctx>
   SPECTRO_HD static void loss_grad_round(Ctx& ctx, const FusedLossGradParams<R>& pl, const R (&gsum)[kLossSums],
                                          int64_t lo, int64_t hi, int64_t b, int64_t c0, int64_t last, int fl, int j,
                                          const fft::Pow2Twiddles<kLogM, 1, R>& tw, Cx* buf0, Cx* buf1, int par,
-                                         int off, Cx* my_stage) {
+                                         int off, Cx* my_stage, bool imag) {
     const AnalysisParams<Cx>& a = pl.loss.a;
     const Geometry& g = a.g;
     const int64_t n = c0 + fl;
@@ -236,9 +243,33 @@ SPECTRO_UNROLL
     // Z of the round's frames in natural order in buffer (par + kPasses - 1) & 1.
     const Cx* z = (((par + S::kPasses - 1) & 1) ? buf1 : buf0) + off;
     if (valid) {
-      const auto at = [z](int q) { return z[q]; };
+      const auto put = [my_stage, imag](int k, Cx v) {
+        if (imag) {
+          const Cx a = my_stage[k];
+          my_stage[k] = Cx{a.re - v.im, a.im + v.re};  // a + i v
+        } else {
+          my_stage[k] = v;
+        }
+      };
+      // Bins k = j + r M/8 < M/2 (r < 4) and their mirrors M - k (the same thread in both halves of a round); thread
+      // 0 also M/2. DC and Nyquist: (GX + conj GX) / 2 = Re GX.
 SPECTRO_UNROLL
-      for (int r = 0; r < 8; ++r) my_stage[j + r * kTpf] = loss_grad_out(pl.loss, gsum, kM, j + r * kTpf, at);
+      for (int r = 0; r < 4; ++r) {
+        const int k = j + r * kTpf;
+        Cx gx, gy;
+        loss_grad_bin(pl.loss, gsum, z[k], z[(kM - k) & (kM - 1)], &gx, &gy);
+        if (k == 0) {
+          put(0, Cx{gx.re, R(0)});
+        } else {
+          put(k, Cx{R(0.5) * gx.re, R(0.5) * gx.im});
+          put(kM - k, Cx{R(0.5) * gx.re, R(-0.5) * gx.im});
+        }
+      }
+      if (j == 0) {
+        Cx gx, gy;
+        loss_grad_bin(pl.loss, gsum, z[kM / 2], z[kM / 2], &gx, &gy);
+        put(kM / 2, Cx{gx.re, R(0)});
+      }
     }
     ctx.sync();
   }
@@ -333,14 +364,18 @@ SPECTRO_UNROLL
 
     int par = 0;
     int done = 0;  // positions [0, done) of the segment are written
-    for (int64_t c0 = first; c0 <= last; c0 += kRound) {
+    for (int64_t c0 = first; c0 <= last; c0 += kRoundFrames) {
       const int64_t n = c0 + fl;
       ctx.copy_wait();
       ctx.sync();  // every thread's copies of this round's spectra are complete and visible
       if constexpr (kMelGrad)
         mel_grad_round(ctx, pp.mel, xrow, x_lo, x_hi, b, c0, last, fl, j, st, tw, buf0, buf1, par, off, my_stage);
-      if constexpr (kLossGrad)
-        loss_grad_round(ctx, pp, gsum, x_lo, x_hi, b, c0, last, fl, j, tw, buf0, buf1, par, off, my_stage);
+      if constexpr (kLossGrad) {
+        loss_grad_round(ctx, pp, gsum, x_lo, x_hi, b, c0, last, fl, j, tw, buf0, buf1, par, off, my_stage, false);
+        if (c0 + kRound <= last)
+          loss_grad_round(ctx, pp, gsum, x_lo, x_hi, b, c0 + kRound, last, fl, j, tw, buf0, buf1, par, off, my_stage,
+                          true);
+      }
       Cx v[8];
       if (n <= last) {
         if (real_fft) {
@@ -394,12 +429,12 @@ SPECTRO_UNROLL
       fft::pow2_passes_from<kLogM, 1, 1, true>(ctx, v, tw, j, buf0, buf1, par, off, windowed);
       // Overlap-add of this round's frames c0 .. c0 + cnt - 1 (natural order in buffer (par + kPasses - 1) & 1).
       const Cx* z = (((par + S::kPasses - 1) & 1) ? buf1 : buf0);
-      const int cnt = static_cast<int>(min64(kRound, last - c0 + 1));
+      const int cnt = static_cast<int>(min64(kRoundFrames, last - c0 + 1));
       const int64_t base = c0 * g.hop;
-      const bool final_round = c0 + kRound > last;
+      const bool final_round = c0 + kRoundFrames > last;
       // Positions that become complete: below the next round's first frame (all of the rest after the last round).
       const int complete =
-          final_round ? len : static_cast<int>(max64(done, min64(len, base + kRound * g.hop - p0)));
+          final_round ? len : static_cast<int>(max64(done, min64(len, base + kRoundFrames * g.hop - p0)));
       const int base_i = static_cast<int>(base - p0);  // segment index of frame c0's first sample (may be < 0)
       if (pack_mode == 0) {
         // Overlap-add: sample k of the round's frame f lands on segment position i = base_i + f * hop + k. Thread tid
@@ -413,7 +448,9 @@ SPECTRO_UNROLL
           const int s0 = base_i + f * hm.hop.d;  // segment position of the frame's first sample
           const int k_lo = done - s0 > 0 ? done - s0 : 0;
           const int k_hi = mini(n_fft, len - s0);
-          const Cx* zf = z + f * S::kFrameStride;
+          // (the loss prologue: frame f in slot f mod kRound, real part for f < kRound, else imaginary)
+          const Cx* zf = z + (kLossGrad ? f % kRound : f) * S::kFrameStride;
+          const bool im_part = kLossGrad && f >= kRound;
           for (int k = k_lo + ((tid - s0 - k_lo) & (kThreads - 1)); k < k_hi; k += kThreads) {
             const int slot = (s0 + k) & (ring - 1);
             V total = acc[slot];
@@ -422,7 +459,7 @@ SPECTRO_UNROLL
             } else if (real_fft) {
               total += reinterpret_cast<const R*>(zf)[k];
             } else {
-              total += zf[k].re;  // ifft_real
+              total += im_part ? zf[k].im : zf[k].re;  // ifft_real
             }
             acc[slot] = total;
           }

@@ -42,13 +42,14 @@ struct FusedLossParams : FusedAnalysisParams<V> {
   bool grad_target = false;
 };
 
-// The backward straight to the prediction's gradient: dL/dx = the real part of the complex analysis' adjoint
-// (synthesis in mode ifft_real, the analysis' window and scale) of the packed G the backward above writes with
-// grad_target, in one kernel: the power-of-two synthesis engine with an analysis prologue (per frame: x + i y read
-// and windowed, the forward FFT, G per bin into the spectrum stage, then the engine's inverse path). G never reaches
-// memory, nor does the packed signal (x and y are read where they are). `loss` is a backward call with grad_target
-// (grad_sums set; a.x, grad_spec and partials unused); `syn` the synthesis with the same geometry (real output s.out,
-// s.window and s.scale those of loss.a, side as the synthesis needs it; no spectrum).
+// The backward straight to the prediction's gradient, for x alone: dL/dx = the rfft analysis' adjoint of the onesided
+// dL/dX the backward above writes without grad_target, in one kernel: the power-of-two synthesis engine with an
+// analysis prologue (per frame: x + i y read and windowed, the forward FFT, per bin the Hermitian G = (GX[k] + conj
+// GX[n-k]) / 2 into the spectrum stage, whose complex inverse (mode ifft_real, the analysis' window and scale) is the
+// same adjoint in exact arithmetic; two frames per inverse FFT). No spectrum gradient reaches memory, nor does the
+// packed signal (x and y are read where they are). `loss` is a backward call for x alone (grad_sums set,
+// grad_target false; a.x, grad_spec and partials unused); `syn` the synthesis with the same geometry (real output
+// s.out, s.window and s.scale those of loss.a, mode ifft_real, side as the synthesis needs it; no spectrum).
 template <typename R>
 struct FusedLossGradParams {
   FusedLossParams<Complex<R>> loss;
