@@ -738,6 +738,18 @@ struct OnExec {
   OnExec& operator=(const OnExec&) = delete;
 };
 
+// ||got - want|| / ||want|| in double (NaN in got: infinite).
+template <typename V>
+double rel_diff(const std::vector<V>& got, const std::vector<V>& want) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    const double d = static_cast<double>(got[i]) - static_cast<double>(want[i]);
+    num += std::isnan(d) ? INFINITY : d * d;
+    den += static_cast<double>(want[i]) * static_cast<double>(want[i]);
+  }
+  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+
 // The mel backward straight to the signal (FusedMelGradParams: the synthesis engine with the mel prologue) against
 // the two kernels it replaces: the mel backward's dL/dX (gspec, [batch, frames, bins], from the same call) through
 // the fused synthesis in mode irfft_half with the analysis' window and scale. The same arithmetic on the same values
@@ -771,9 +783,10 @@ void check_mel_grad_fused(kc::FusedMelParams<V> q, const std::vector<Complex<V>>
   s.mode = FftMode::IrfftHalf;
   s.side = side_n > 0 ? dside.d : nullptr;
   // The two kernels' result.
-  std::vector<V> two(batch * T), fused(batch * T), fused_re(batch * T), fused_sign(batch * T);
-  const auto run = [&](std::vector<V>& host, auto&& go) {
-    std::fill(host.begin(), host.end(), V(NAN));
+  std::vector<V> two(batch * T), fused(batch * T), fused_re(batch * T), fused_sign(batch * T), init(batch * T);
+  for (auto& v : init) v = random_value<V>();
+  const auto run = [&](std::vector<V>& host, auto&& go, const std::vector<V>* before = nullptr) {
+    if (before) host = *before; else std::fill(host.begin(), host.end(), V(NAN));
     OnExec<V> dout(host);
     return dx.ok && dw.ok && db.ok && dg.ok && dside.ok && dspec.ok && dband.ok && dsg.ok && dout.ok && go(dout.d) == cudaSuccess &&
            (g_emulate || cudaDeviceSynchronize() == cudaSuccess) && dout.back();
@@ -803,6 +816,46 @@ void check_mel_grad_fused(kc::FusedMelParams<V> q, const std::vector<Complex<V>>
       f.syn.s.out = out;
       return g_emulate ? kc::detail::run_fused_mel_grad(f, HostExec{}) : kc::launch_fused_mel_grad(f, nullptr);
     });
+  }
+  // Frame-owning blocks (an edge scratch; the launcher's frames per block, then the fewest: more edges): the same
+  // sums but at the positions where two blocks meet, (earlier frames) + (later frames) instead of frame by frame.
+  // Then the fewest again, adding to the output (accumulate): init + the segments' result.
+  double fo_err[3] = {INFINITY, INFINITY, INFINITY};
+  std::vector<V> want_acc(init);
+  for (size_t i = 0; i < want_acc.size(); ++i) want_acc[i] += fused[i];
+  for (int fo = 0; fo < 3 && ran; ++fo) {
+    std::vector<V> edge(std::max<int64_t>(1, batch * frames * g.n_fft), V(NAN)), got(batch * T);
+    OnExec<V> dedge(edge);
+    kc::FusedTuning tune;
+    tune.frames_per_block = fo > 0 ? 1 : 0;
+    kc::fused_tuning() = tune;
+    ran = dedge.ok && run(got, [&](V* out) {
+      kc::FusedMelGradParams<V> f;
+      f.mel = q;
+      f.mel.a.x = dx.d; f.mel.a.window = dw.d; f.mel.basis = db.d; f.mel.band = dband.d;
+      f.mel.grad_spec = nullptr; f.mel.out = nullptr; f.mel.bands = kc::MelBands::Compute;
+      if (target) {
+        f.mel.target = dg.d; f.mel.target_grad = dg.d + n_out; f.mel.grad_out = nullptr;
+      } else {
+        f.mel.grad_out = dg.d;
+      }
+      f.syn = s;
+      f.syn.s.out = out;
+      f.syn.edge = dedge.d;
+      f.syn.edge_capacity = static_cast<int64_t>(edge.size());
+      f.syn.accumulate = fo == 2;
+      return g_emulate ? kc::detail::run_fused_mel_grad(f, HostExec{}) : kc::launch_fused_mel_grad(f, nullptr);
+    }, fo == 2 ? &init : nullptr);
+    kc::fused_tuning() = kc::FusedTuning{};
+    fo_err[fo] = ran ? rel_diff(got, fo == 2 ? want_acc : two) : INFINITY;
+  }
+  const double fo_tol = tolerance(Traits<V>::eps, g.n_fft);
+  {
+    char what[240];
+    std::snprintf(what, sizeof what, ": fused backward to the signal, frame-owning blocks: rel diff %.3g / %.3g (fewest "
+                  "frames) > %.3g from mel backward + synthesis, or adding to the output %.3g", fo_err[0], fo_err[1],
+                  fo_tol, fo_err[2]);
+    record(fo_err[0] <= fo_tol && fo_err[1] <= fo_tol && fo_err[2] <= fo_tol, head + what);
   }
   size_t bad = ran ? 0 : two.size(), bad_re = 0, bad_sign = 0;
   for (size_t i = 0; ran && i < two.size(); ++i) {
@@ -1195,9 +1248,11 @@ void check_loss_grad_fused(kc::FusedLossParams<Complex<R>> q, std::vector<R> x, 
   kc::FusedSynthesisParams<R> s;
   s.s.window = dw.d; s.s.batch = batch; s.s.g = g; s.s.scale = q.a.scale;
   s.side = side_n > 0 ? dside.d : nullptr;
-  std::vector<R> two(batch * T), fused(batch * T);
-  const auto run = [&](std::vector<R>& host, auto&& go) {
-    std::fill(host.begin(), host.end(), R(NAN));
+  std::vector<R> two(batch * T), fused(batch * T), init(batch * T);
+  for (auto& v : init) v = static_cast<R>(uniform());
+  // (init: the output's values before the call, else NaN)
+  const auto run = [&](std::vector<R>& host, auto&& go, const std::vector<R>* before = nullptr) {
+    if (before) host = *before; else std::fill(host.begin(), host.end(), R(NAN));
     OnExec<R> dout(host);
     return dx.ok && dy.ok && dw.ok && dg.ok && dside.ok && dspec.ok && dout.ok && go(dout.d) == cudaSuccess &&
            (g_emulate || cudaDeviceSynchronize() == cudaSuccess) && dout.back();
@@ -1208,29 +1263,48 @@ void check_loss_grad_fused(kc::FusedLossParams<Complex<R>> q, std::vector<R> x, 
     t.spec = dspec.d; t.stride_b = frames * half; t.stride_bin = 1; t.stride_n = half; t.s.out = out;
     return g_emulate ? kc::detail::run_fused_synthesis(t, HostExec{}) : kc::launch_fused_synthesis(t, nullptr);
   });
-  ran = ran && run(fused, [&](R* out) {
-    kc::FusedLossGradParams<R> f;
-    f.loss = q;
-    f.loss.a.x = nullptr; f.loss.a.window = dw.d; f.loss.grad_sums = dg.d; f.loss.grad_spec = nullptr;
-    f.loss.partials = nullptr; f.loss.grad_target = false;
-    f.x = dx.d; f.y = dy.d;
-    f.syn = s;
-    f.syn.mode = FftMode::IfftReal;
-    f.syn.s.out = out;
-    return g_emulate ? kc::detail::run_fused_loss_grad(f, HostExec{}) : kc::launch_fused_loss_grad(f, nullptr);
-  });
-  double num = 0, den = 0;
-  for (size_t i = 0; ran && i < two.size(); ++i) {
-    const double d = static_cast<double>(fused[i]) - static_cast<double>(two[i]);
-    num += std::isnan(d) ? INFINITY : d * d;
-    den += static_cast<double>(two[i]) * two[i];
+  // Segments (no edge scratch), then frame-owning blocks (the launcher's frames per block, then the fewest), then
+  // the fewest again adding to the output (accumulate: init + the previous mode's result).
+  double err[4] = {INFINITY, INFINITY, INFINITY, INFINITY};
+  std::vector<R> prev;
+  for (int mode = 0; mode < 4 && ran; ++mode) {
+    std::vector<R> edge(std::max<int64_t>(1, batch * frames * n_fft), R(NAN));
+    OnExec<R> dedge(edge);
+    kc::FusedTuning tune;
+    tune.frames_per_block = mode >= 2 ? 1 : 0;
+    kc::fused_tuning() = tune;
+    ran = dedge.ok && run(fused, [&](R* out) {
+      kc::FusedLossGradParams<R> f;
+      f.loss = q;
+      f.loss.a.x = nullptr; f.loss.a.window = dw.d; f.loss.grad_sums = dg.d; f.loss.grad_spec = nullptr;
+      f.loss.partials = nullptr; f.loss.grad_target = false;
+      f.x = dx.d; f.y = dy.d;
+      f.syn = s;
+      f.syn.mode = FftMode::IfftReal;
+      f.syn.s.out = out;
+      if (mode > 0) {
+        f.syn.edge = dedge.d;
+        f.syn.edge_capacity = static_cast<int64_t>(edge.size());
+      }
+      f.syn.accumulate = mode == 3;
+      return g_emulate ? kc::detail::run_fused_loss_grad(f, HostExec{}) : kc::launch_fused_loss_grad(f, nullptr);
+    }, mode == 3 ? &init : nullptr);
+    kc::fused_tuning() = kc::FusedTuning{};
+    if (!ran) break;
+    if (mode < 3) {
+      err[mode] = rel_diff(fused, two);
+      prev = fused;
+    } else {
+      for (size_t i = 0; i < prev.size(); ++i) prev[i] += init[i];
+      err[mode] = rel_diff(fused, prev);
+    }
   }
-  const double err = ran ? (den > 0 ? std::sqrt(num / den) : std::sqrt(num)) : INFINITY;
   const double tol = 2 * tolerance(Traits<R>::eps, n_fft);
-  char what[200];
-  std::snprintf(what, sizeof what, ": fused backward to the prediction: rel diff %.3g > %.3g from the loss backward "
-                "(onesided) + synthesis", err, tol);
-  record(err <= tol, head + what);
+  char what[280];
+  std::snprintf(what, sizeof what, ": fused backward to the prediction: rel diff %.3g (segments) / %.3g / %.3g "
+                "(frame-owning blocks; the fewest frames) > %.3g from the loss backward (onesided) + synthesis, or "
+                "adding to the output %.3g", err[0], err[1], err[2], tol, err[3]);
+  record(err[0] <= tol && err[1] <= tol && err[2] <= tol && err[3] <= tol, head + what);
 }
 
 // --------------------------------------------------------------------------------------------------------------
@@ -2218,12 +2292,19 @@ void bench_mel(int64_t B, int64_t T, int64_t n_fft, int64_t hop, int n_mels, dou
   fused.mel = bwd;
   fused.mel.grad_spec = nullptr;
   fused.syn = syn;
-  if (kc::fused_mel_grad_supported<float>(g)) {
-    report(std::string(tag) + " backward to the signal, one kernel",
+  // frame-owning blocks (an edge scratch with room for one block per covering frames), then output segments
+  const int64_t cover = (n_fft + hop - 1) / hop;
+  const int64_t edge_n = B * ((g.n_frames + cover - 1) / cover) * (n_fft - hop);
+  float* edge;
+  BENCH_OK(cudaMalloc(&edge, std::max<int64_t>(1, edge_n) * sizeof(float)));
+  for (int frames = 1; frames >= 0 && kc::fused_mel_grad_supported<float>(g); --frames) {
+    fused.syn.edge = frames ? edge : nullptr;
+    fused.syn.edge_capacity = frames ? edge_n : 0;
+    report(std::string(tag) + " backward to the signal, one kernel" + (frames ? " (frame-owning blocks)" : " (segments)"),
            time_ms([&](int) { BENCH_OK(kc::launch_fused_mel_grad(fused, nullptr)); }), to_signal_bytes);
   }
   cudaFree(x); cudaFree(w); cudaFree(db); cudaFree(out); cudaFree(target); cudaFree(tgrad); cudaFree(band);
-  cudaFree(gspec); cudaFree(gx); cudaFree(side);
+  cudaFree(gspec); cudaFree(gx); cudaFree(side); cudaFree(edge);
 }
 
 // The spectral loss' backward to the prediction at one resolution of auraloss's MR-STFT loss (centred reflect
@@ -2279,19 +2360,27 @@ void bench_loss_grad(int64_t B, int64_t T, int64_t n_fft, int64_t hop, int64_t w
   f.syn = syn;
   f.syn.mode = FftMode::IfftReal;
   const int64_t cover = (n_fft + hop - 1) / hop;
-  const struct { const char* name; int waves, segment_hops; } shapes[] = {
-      {"", 0, 0}, {" (segments of cover hops)", 0, static_cast<int>(cover)},
-      {" (segments of 4 cover hops)", 0, static_cast<int>(4 * cover)}, {" (2 waves)", 2, 0}};
+  // the edge scratch of frame-owning blocks (room for one block per covering frames)
+  const int64_t edge_n = B * ((g.n_frames + cover - 1) / cover) * (n_fft - hop);
+  float* edge;
+  BENCH_OK(cudaMalloc(&edge, std::max<int64_t>(1, edge_n) * sizeof(float)));
+  const struct { const char* name; int waves, segment_hops; bool frames; } shapes[] = {
+      {" (frame-owning blocks)", 0, 0, true}, {" (segments)", 0, 0, false},
+      {" (segments of cover hops)", 0, static_cast<int>(cover), false},
+      {" (segments of 4 cover hops)", 0, static_cast<int>(4 * cover), false}, {" (segments, 2 waves)", 2, 0, false}};
   for (const auto& sh : shapes) {
     if (!kc::fused_loss_grad_supported<float>(g)) break;
     kc::FusedTuning t;
     t.waves = sh.waves; t.segment_hops = sh.segment_hops;
     kc::fused_tuning() = t;
+    f.syn.edge = sh.frames ? edge : nullptr;
+    f.syn.edge_capacity = sh.frames ? edge_n : 0;
     report(std::string(tag) + " backward to x, one kernel" + sh.name,
            time_ms([&](int) { BENCH_OK(kc::launch_fused_loss_grad(f, nullptr)); }), bytes);
   }
   kc::fused_tuning() = kc::FusedTuning{};
   cudaFree(x); cudaFree(y); cudaFree(z); cudaFree(w); cudaFree(gs); cudaFree(gx); cudaFree(side); cudaFree(G);
+  cudaFree(edge);
 }
 
 void bench(bool sweep, bool mel_only, bool losses_only = false) {

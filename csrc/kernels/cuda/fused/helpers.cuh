@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <type_traits>
 
 #include "../fft/block_fft.cuh"
 #include "storage.cuh"
@@ -138,8 +139,8 @@ SPECTRO_HD V padded_sample(const In* xrow, const R* window, int64_t pos, R ws, c
 }
 
 // Where a synthesis block stores the value of padded position p0 + i of its segment: the output sample t = p - pad
-// when 0 <= t < T (as Out), else the row's side buffer (left part at p, right part at p - T). One pointer in
-// registers; the rest is re-read from the kernel parameters on the (edge-only) slow path.
+// when 0 <= t < T (as Out; with p.accumulate, added to it), else the row's side buffer (left part at p, right part at
+// p - T). One pointer in registers; the rest is re-read from the kernel parameters on the (edge-only) slow path.
 template <typename V, typename Out>
 struct SynthesisOut {
   Out* direct;  // output row + (p0 - pad) when the whole segment lies inside the signal, else null
@@ -149,17 +150,24 @@ struct SynthesisOut {
   }
   SPECTRO_HD void put(const FusedSynthesisParams<V>& p, int64_t b, int64_t p0, int i, V v) const {
     if (direct != nullptr) {
+      if constexpr (std::is_same<Out, V>::value) {
+        if (p.accumulate) v = direct[i] + v;
+      }
       direct[i] = stored<Out>(v);
     } else {
-      put_edge(output_of<Out>(p), p.side, p.s.g.length, p.s.g.pad, fused_side_length(p.s.g), b, p0 + i - p.s.g.pad, v);
+      put_edge(output_of<Out>(p), p.side, p.s.g.length, p.s.g.pad, fused_side_length(p.s.g), b, p0 + i - p.s.g.pad, v,
+               p.accumulate);
     }
   }
   // Sample t (-pad <= t < span - pad) of row b. Out of line (its arguments by value: no copy of the parameters in
   // local memory), so that the edge arithmetic stays out of the kernels' store loops (inlined, it was predicated
   // into every store).
   __host__ __device__ __noinline__ static void put_edge(Out* out, V* side, int64_t length, int64_t pad,
-                                                        int64_t side_len, int64_t b, int64_t t, V v) {
+                                                        int64_t side_len, int64_t b, int64_t t, V v, bool accumulate) {
     if (t >= 0 && t < length) {
+      if constexpr (std::is_same<Out, V>::value) {
+        if (accumulate) v = out[b * length + t] + v;
+      }
       out[b * length + t] = stored<Out>(v);
     } else {
       side[b * side_len + (t < 0 ? t + pad : t - length + pad)] = v;  // left part at p, right part at p - T

@@ -4,6 +4,7 @@
 
 #include <type_traits>
 
+#include "add_edges.cuh"
 #include "fold_side.cuh"
 #include "generic_analysis.cuh"
 #include "generic_synthesis.cuh"
@@ -106,24 +107,52 @@ cudaError_t pow2_synthesis(const typename Pow2Synthesis<V, kLogM, Out, In>::Para
       return generic_synthesis<V, Out, In>(p, exec, complex_fft);
     }
   }
-  const int64_t slots = resident_blocks<Body, Exec, typename Body::Params, int, int64_t, int, int>(exec, smem);
+  const int64_t slots =
+      resident_blocks<Body, Exec, typename Body::Params, int, int64_t, int, int, int>(exec, smem);
   const int waves = fused_tuning().waves > 0 ? fused_tuning().waves : 1;
+  const int64_t cover = (g.n_fft + g.hop - 1) / g.hop;
+  const int64_t blocks_per_row_target = max64(1, slots * waves / p.s.batch);  // rounded down, as in analysis
+  // Packed overlap-add and stores where hop and the first segment's start are multiples of the pack (the kernel
+  // checks each segment's length).
+  const int packed = !fused_tuning().scalar_ola && g.hop % Body::kVec == 0 && synthesis_lo(g) % Body::kVec == 0;
+  if constexpr (Body::kPrologue) {
+    // Frame-owning blocks (Pow2Synthesis::share_of) where the edge scratch holds them: about blocks_per_row_target
+    // blocks per row of whole rounds, at least `cover` frames each (only neighbours meet).
+    const int64_t e = max64(0, g.n_fft - g.hop);
+    if (p.edge != nullptr || e == 0) {
+      int64_t frames = max64(cover, (g.n_frames + blocks_per_row_target - 1) / blocks_per_row_target);
+      frames = (frames + Body::kRoundFrames - 1) / Body::kRoundFrames * Body::kRoundFrames;
+      if (fused_tuning().frames_per_block > 0) frames = max64(cover, fused_tuning().frames_per_block);
+      const auto edge_values = [&](int64_t f) { return p.s.batch * ((g.n_frames + f - 1) / f - 1) * e; };
+      if (edge_values(frames) > p.edge_capacity) {  // fewer, longer blocks: as many per row as the scratch holds
+        const int64_t most = e > 0 ? p.edge_capacity / (p.s.batch * e) + 1 : 1;
+        frames = max64(frames, (g.n_frames + most - 1) / max64(1, most));
+      }
+      const int64_t blocks_per_row = (g.n_frames + frames - 1) / frames;
+      // (a block's positions in an int: at most frames hop + n_fft, or the last block's through synthesis_hi)
+      const int64_t longest = max64(frames * g.hop + g.n_fft, synthesis_hi(g) - (blocks_per_row - 1) * frames * g.hop);
+      if (edge_values(frames) <= p.edge_capacity && longest <= (int64_t{1} << 30)) {
+        cudaError_t err = exec.template launch<Body>(p.s.batch * blocks_per_row, smem, pp, 0, blocks_per_row, ring,
+                                                     packed, static_cast<int>(frames));
+        if (err != cudaSuccess || blocks_per_row == 1 || e == 0) return err;
+        using Edges = AddEdges<V>;
+        const int64_t values = p.s.batch * (blocks_per_row - 1) * e;
+        return exec.template launch<Edges>((values + Edges::kThreads - 1) / Edges::kThreads, 0, p, blocks_per_row,
+                                           frames);
+      }
+    }
+  }
   // Segment: a multiple of hop, long enough that the frames transformed twice (those straddling two segments,
   // about n_fft / hop per segment) stay a small share, short enough to give `waves` waves of blocks.
-  const int64_t cover = (g.n_fft + g.hop - 1) / g.hop;
   const int64_t positions = synthesis_hi(g) - synthesis_lo(g);  // per row
   const int64_t hops_per_row = (positions + g.hop - 1) / g.hop;
-  const int64_t blocks_per_row_target = max64(1, slots * waves / p.s.batch);  // rounded down, as in analysis
   int64_t seg_hops = max64(2 * cover, (hops_per_row + blocks_per_row_target - 1) / blocks_per_row_target);
   if (fused_tuning().segment_hops > 0) seg_hops = fused_tuning().segment_hops;
   seg_hops = min64(seg_hops, max64(1, (int64_t{1} << 30) / g.hop));
   const int64_t segment = seg_hops * g.hop;
   const int64_t segments_per_row = (positions + segment - 1) / segment;
-  // Packed overlap-add and stores where hop and the first segment's start are multiples of the pack (the kernel
-  // checks each segment's length).
-  const int packed = !fused_tuning().scalar_ola && g.hop % Body::kVec == 0 && synthesis_lo(g) % Body::kVec == 0;
   return exec.template launch<Body>(p.s.batch * segments_per_row, smem, pp, static_cast<int>(segment),
-                                    segments_per_row, ring, packed);
+                                    segments_per_row, ring, packed, 0);
 }
 
 template <typename V, typename Out, typename In, class Exec>
@@ -332,6 +361,7 @@ cudaError_t run_fused_synthesis_engine(const FusedSynthesisParams<V>& p, const E
 template <typename V, typename Out, typename In, class Exec>
 cudaError_t run_fused_synthesis_as(const FusedSynthesisParams<V>& p, const Exec& exec) {
   const Geometry& g = p.s.g;
+  if (p.accumulate || p.edge != nullptr) return cudaErrorInvalidValue;  // (the prologue syntheses' options)
   if (p.s.batch == 0 || g.length == 0) return cudaSuccess;
   const bool fold = fused_side_length(g) > 0;  // positions outside the signal to fold back
   if (fold && (p.side == nullptr || !std::is_same<Out, V>::value)) return cudaErrorInvalidValue;

@@ -47,6 +47,16 @@ struct FusedSynthesisParams {
   // Single precision only: a complex32 spectrum, read instead of `spec` (same strides, in elements) and converted to
   // complex64 on load (exactly).
   const __half2* spec_c32 = nullptr;
+  // Syntheses with an analysis prologue only (the mel and loss backwards to the signal): scratch of edge_capacity
+  // values where the blocks own frames (pow2_synthesis.cuh): each block but a row's last stores there the sums of its
+  // frames at the positions its successor's frames also cover (n_fft - hop of them), and add_edges adds them onto
+  // the output. Null (or too small for the launch): the blocks own output segments instead, and the frames that
+  // straddle two segments are transformed by both.
+  V* edge = nullptr;
+  int64_t edge_capacity = 0;
+  // Syntheses with an analysis prologue only: add the result to s.out (an earlier scale's gradient) instead of
+  // storing it; the side buffer is written as usual and folded onto the sum.
+  bool accumulate = false;
 };
 
 

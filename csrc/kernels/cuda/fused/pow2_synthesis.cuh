@@ -274,9 +274,53 @@ SPECTRO_UNROLL
     ctx.sync();
   }
 
+  // A block's share of a row, in one of two ways. Segments (frames_per_block 0): padded positions [p0, p0 + len),
+  // the segment'th of the row from synthesis_lo, written once each; every frame overlapping them is transformed (those
+  // straddling two segments by both blocks). Frames (frames_per_block F > 0, the analysis prologues): frames
+  // [fa, fb) = [k F, min((k + 1) F, n_frames)) of block k, F >= the frames covering a position, so only neighbours
+  // meet; the block writes the positions from its first frame's start (synthesis_lo for k = 0) to the next block's
+  // first frame's start (synthesis_hi for the row's last block) with its own frames' sums (those the previous block's
+  // frames also cover are partial), and the positions [fb hop, (fb - 1) hop + n_fft) after them, which the next
+  // block's frames also cover, to its edge row p.edge[(b (blocks_per_row - 1) + k) (n_fft - hop) + P - fb hop];
+  // add_edges then adds those onto the output. Every frame is transformed once.
+  struct Share {
+    int64_t p0 = 0, first = 0, last = -1;  // first padded position, frames first..last (none if last < first)
+    int len = 0;                            // positions [p0, p0 + len)
+    int right = 0;                          // positions from p0 + right on go to the edge row (len: none)
+    int edge_off = 0;                       // position p0 + i's edge index: i - edge_off
+  };
+  SPECTRO_HD static Share share_of(const Geometry& g, int64_t k, int64_t blocks_per_row, int segment,
+                                   int frames_per_block) {
+    Share sh;
+    const int64_t lo = synthesis_lo(g), hi = synthesis_hi(g), span = g.span();
+    if (frames_per_block == 0) {
+      sh.p0 = lo + k * segment;
+      sh.len = static_cast<int>(min64(segment, hi - sh.p0));
+      sh.right = sh.len;
+      // Frames that overlap padded positions [p0, p0 + len) within [0, span) (none if p0 >= span).
+      if (sh.p0 < span) {
+        sh.first = first_frame(sh.p0, g);
+        sh.last = last_frame(min64(sh.p0 + sh.len, span) - 1, g);
+      }
+      return sh;
+    }
+    const int64_t fa = k * frames_per_block, fb = min64(g.n_frames, fa + frames_per_block);
+    const bool last_block = k == blocks_per_row - 1;
+    sh.p0 = k == 0 ? lo : max64(lo, fa * g.hop);
+    const int64_t own_end = last_block ? hi : min64(hi, fb * g.hop);
+    const int64_t end = last_block ? hi : min64(hi, (fb - 1) * g.hop + g.n_fft);
+    sh.len = static_cast<int>(max64(0, end - sh.p0));
+    sh.right = static_cast<int>(max64(0, min64(sh.len, own_end - sh.p0)));
+    sh.edge_off = static_cast<int>(fb * g.hop - sh.p0);
+    sh.first = fa;
+    sh.last = fb - 1;
+    return sh;
+  }
+
 #pragma nv_exec_check_disable
   template <class Ctx>
-  SPECTRO_HD static void run(Ctx& ctx, Params pp, int segment, int64_t segments_per_row, int ring, int packed) {
+  SPECTRO_HD static void run(Ctx& ctx, Params pp, int segment, int64_t segments_per_row, int ring, int packed,
+                             int frames_per_block) {
     const FusedSynthesisParams<V>& p = syn_params(pp);
     const SynthesisParams<V>& s = p.s;
     const Geometry& g = s.g;
@@ -286,10 +330,13 @@ SPECTRO_UNROLL
     const int tid = ctx.tid();
     const int fl = tid >> S::kLogTpf, j = tid & (kTpf - 1);
     const int64_t b = ctx.block() / segments_per_row;
-    // Padded position of the segment's first sample, and its length.
-    const int64_t p0 = synthesis_lo(g) + (ctx.block() - b * segments_per_row) * segment;
-    const int len = static_cast<int>(min64(segment, synthesis_hi(g) - p0));
+    const int64_t kb = ctx.block() - b * segments_per_row;
+    const Share sh = share_of(g, kb, segments_per_row, segment, frames_per_block);
+    const int64_t p0 = sh.p0;
+    const int len = sh.len;
     const int64_t span = g.span();
+    // The edge row (frame-owning blocks but a row's last), indexed from segment position edge_off.
+    V* const edge = sh.right < sh.len ? p.edge + (b * (segments_per_row - 1) + kb) * (g.n_fft - g.hop) : nullptr;
 
     Cx* buf0 = reinterpret_cast<Cx*>(ctx.smem());
     Cx* buf1 = buf0 + kRound * S::kFrameStride;
@@ -304,12 +351,7 @@ SPECTRO_UNROLL
     const Stage* spec = nullptr;
     if constexpr (!kPrologue) spec = input_of<In>(p) + b * p.stride_b;
 
-    // Frames that overlap padded positions [p0, p0 + len) within [0, span): first..last (none if p0 >= span).
-    int64_t first = 0, last = -1;
-    if (p0 < span) {
-      first = first_frame(p0, g);
-      last = last_frame(min64(p0 + len, span) - 1, g);
-    }
+    const int64_t first = sh.first, last = sh.last;
     Stage* const my_stage = stage + fl * kStageStride;
     // The first round's spectra, before the set-up below.
     if constexpr (!kPrologue) stage_frame(ctx, p, spec, first + fl, last, real_fft, j, my_stage);
@@ -484,7 +526,11 @@ SPECTRO_UNROLL
               y = acc[slot] * sc;
               acc[slot] = zero_value<V>();
             }
-            out.put(p, b, p0, i, y);
+            if (i >= sh.right) {
+              edge[i - sh.edge_off] = y;
+            } else {
+              out.put(p, b, p0, i, y);
+            }
             rf_mod += step_mod;
             if (rf_mod >= hm.hop.d) rf_mod -= hm.hop.d;
           }
@@ -540,8 +586,16 @@ SPECTRO_UNROLL
                 }
                 store16(slot, Pack16<R>{});
               }
-              if constexpr (std::is_same<Out, V>::value) {
+              if (i >= sh.right) {  // (sh.right is a multiple of kVec here: fb hop - p0, or len)
+SPECTRO_UNROLL
+                for (int q = 0; q < kVec; ++q) edge[i + q - sh.edge_off] = y.v[q];
+              } else if constexpr (std::is_same<Out, V>::value) {
                 if (pack_mode == 2) {
+                  if (p.accumulate) {
+                    const Pack16<R> o = load16(out.direct + i);
+SPECTRO_UNROLL
+                    for (int q = 0; q < kVec; ++q) y.v[q] = o.v[q] + y.v[q];
+                  }
                   store16(out.direct + i, y);
                 } else {
 SPECTRO_UNROLL

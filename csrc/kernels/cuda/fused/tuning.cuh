@@ -16,6 +16,8 @@ struct FusedTuning {
   int scalar_ola = 0;     // 1: the power-of-two synthesis adds and stores one position at a time (no packs)
   int general_frames = 0; // general analysis: frames per tile (0: ~2048 complex values per FFT buffer), within the
                           // shared-memory budget and the short-signal rule
+  int frames_per_block = 0;  // synthesis with an analysis prologue: frames per frame-owning block (at least those
+                             // covering a position), where the edge scratch holds them
 };
 inline FusedTuning& fused_tuning() {
   static FusedTuning t;
