@@ -403,6 +403,56 @@ def test_mel_loss_matches_dac(device, shape, kw):
 
 
 @pytest.mark.parametrize("scales", [3, 17], ids=["3-scales", "17-scales"])
+def test_mel_loss_backward_op(device, scales):
+    """spectro::mel_loss_backward (the training node's backward): the sum over the scales of mel_l1_backward_input
+    with weight log_weight / count (count: the scale's signs). On CUDA each scale's one kernel adds its gradient to the
+    sum in place, which reassociates the sum where the padding folds back and where two of its blocks meet (one
+    rounding per frame covering a sample: within 2 cover eps max|want| per scale); elsewhere the same calls and adds,
+    the same bits. Meta: the shape and dtype; opcheck."""
+    try:  # torch >= 2.4
+        from torch.library import opcheck
+    except ImportError:  # torch 2.3
+        from torch.testing._internal.optests import opcheck
+    windows_l = [32, 128, 512, 64, 256, 32, 16, 128, 64, 32, 16, 128, 64, 32, 16, 64, 32][:scales]
+    n_mels = [5, 20, 80, 10, 40, 4, 3, 12, 9, 6, 5, 8, 7, 6, 4, 10, 3][:scales]
+    mod = SL.MelSpectrogramLoss(44100, n_mels, windows_l, log_weight=1.5).to(device)
+    x, y = _signals((3, 1, 1500), device)
+    windows, fbs = mod._constants()
+    T = x.shape[-1]
+    hops = [w // 4 for w in windows_l]
+    pads = [w // 2 for w in windows_l]
+    geo = (list(windows), [f.contiguous() for f in fbs], hops, pads, 1e-5, 1.0, 0.0, 1.5)
+    x2, y2 = x.reshape(-1, T), y.reshape(-1, T)
+    _, signs = torch.ops.spectro.mel_loss_forward(x2, y2, *geo)
+    gl = torch.tensor(0.7, device=device)
+    got = torch.ops.spectro.mel_loss_backward(gl, signs, x2, *geo)
+    assert got.shape == x2.shape and got.dtype == x2.dtype
+    want, bound = torch.zeros_like(x2), 0.0
+    for i, (w, h, p) in enumerate(zip(windows_l, hops, pads)):
+        n_frames = 1 + (T + 2 * p - w) // h
+        gi = torch.ops.spectro.mel_l1_backward_input(gl, signs[i], x2, windows[i], fbs[i].contiguous(), w, h,
+                                                     n_frames, p, "reflect", 1.0, 1.0, 0.0, "clamp", 1e-5,
+                                                     1.0 / math.log(10), 1.5 / signs[i].numel())
+        want = want + gi if i else gi
+        bound += 2 * -(-w // h) * torch.finfo(gi.dtype).eps * float(gi.abs().max())
+    if x2.is_cuda:
+        torch.testing.assert_close(got, want, rtol=0, atol=bound)
+    else:
+        assert torch.equal(got, want)
+    # the training node's gradient is this op's
+    xg = x.detach().clone().requires_grad_(True)
+    mod(xg, y).backward(gl)
+    torch.testing.assert_close(xg.grad, got.reshape(x.shape), rtol=0, atol=bound)
+    meta = torch.ops.spectro.mel_loss_backward(gl.to("meta"), [s.to("meta") for s in signs], x2.to("meta"),
+                                               *[[t.to("meta") for t in geo[0]], [t.to("meta") for t in geo[1]]],
+                                               *geo[2:])
+    assert meta.shape == got.shape and meta.dtype == got.dtype
+    opcheck(torch.ops.spectro.mel_loss_backward.default, (gl, signs, x2) + geo)
+    with pytest.raises(ValueError, match="one signs tensor per scale"):
+        torch.ops.spectro.mel_loss_backward(gl, signs[:-1], x2, *geo)
+
+
+@pytest.mark.parametrize("scales", [3, 17], ids=["3-scales", "17-scales"])
 def test_mel_loss_forward_op(device, scales):
     """spectro::mel_loss_forward (the training node's forward; on CUDA per scale one small kernel for the signs and
     the sums of |log-mel x - log-mel y|, one for the loss; past 16 scales the composite): the signs are exactly those

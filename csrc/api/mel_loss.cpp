@@ -11,8 +11,9 @@
 //
 // Registered at CompositeExplicitAutograd with its own autograd (csrc/autograd/mel_loss.cpp): in the training case
 // (only x requires grad, log terms only) one node over spectro::mel_loss_forward (the loss and the signs of log-mel x -
-// log-mel y per scale) whose backward is, per scale, spectro::mel_l1_backward_input (on CUDA one kernel: each frame's
-// spectrum recomputed, the L1 loss' gradient formed and taken back to the signal); elsewhere this composite,
+// log-mel y per scale) whose backward is spectro::mel_loss_backward: per scale spectro::mel_l1_backward_input (on CUDA
+// one kernel: each frame's spectrum recomputed, the L1 loss' gradient formed and taken back to the signal, added to
+// the earlier scales' sum in place); elsewhere this composite,
 // differentiated through mel_analysis' autograd. On CUDA the log terms (with or without gradients) are
 // mel_loss_forward's kernels (csrc/ops/cuda.cu): per scale the two mel kernels and one for the signs and the partial
 // sums of |log-mel x - log-mel y|, then one for the loss. torch.compile and torch.export see one spectro::mel_loss
@@ -158,6 +159,45 @@ MelLossForward mel_loss_forward_meta(const at::Tensor& x, const at::Tensor& y, a
   return {at::empty({}, x.options().dtype(compute_type_of(x.scalar_type()))), std::move(signs)};
 }
 
+std::pair<double, at::Tensor> mel_loss_scale_grad(const at::Tensor& grad_loss, const at::Tensor& sign,
+                                                  double log_weight) {
+  // d mean / d element = 1 / count: into the weight where the count is known, else into the incoming gradient
+  const c10::SymInt count = sign.sym_numel();
+  if (const auto n = count.maybe_as_int()) return {log_weight / static_cast<double>(*n), grad_loss};
+  return {log_weight, grad_loss.div(c10::Scalar(count))};
+}
+
+at::Tensor mel_loss_backward_composite(const at::Tensor& grad_loss, at::TensorList signs, const at::Tensor& x,
+                                       at::TensorList windows, at::TensorList bases, at::IntArrayRef hop_lengths,
+                                       at::IntArrayRef pads, double clamp_eps, double pow, double mag_eps,
+                                       double log_weight) {
+  // (x for y: the checks of x alone)
+  const std::vector<MelLossScale> plan = mel_loss_plan(x, x, windows, bases, hop_lengths, pads, clamp_eps);
+  TORCH_CHECK_VALUE(signs.size() == plan.size(), "spectro::mel_loss_backward: expected one signs tensor per scale (",
+                    plan.size(), "), but got ", signs.size());
+  const double log_scale = pow / std::log(10.0);
+  at::Tensor gx;
+  for (size_t i = 0; i < plan.size(); ++i) {
+    const MelLossScale& q = plan[i];
+    const auto [weight, g] = mel_loss_scale_grad(grad_loss, signs[i], log_weight);
+    const at::Tensor gi = call_mel_l1_backward_input(g, signs[i], x, q.window, q.basis, q.n_fft, q.hop, q.n_frames,
+                                                     q.pad, "reflect", 1.0, 1.0, mag_eps, "clamp", clamp_eps,
+                                                     log_scale, weight);
+    gx = gx.defined() ? gx.add_(gi) : gi;
+  }
+  return gx;
+}
+
+at::Tensor mel_loss_backward_meta(const at::Tensor& grad_loss, at::TensorList signs, const at::Tensor& x,
+                                  at::TensorList windows, at::TensorList bases, at::IntArrayRef hop_lengths,
+                                  at::IntArrayRef pads, double clamp_eps, double pow, double mag_eps,
+                                  double log_weight) {
+  const size_t S = check_mel_loss_args(x, x, windows, bases, hop_lengths, pads, clamp_eps);
+  TORCH_CHECK_VALUE(signs.size() == S, "spectro::mel_loss_backward: expected one signs tensor per scale (", S,
+                    "), but got ", signs.size());
+  return at::empty_symint(x.sym_sizes(), x.options().dtype(compute_type_of(x.scalar_type())));
+}
+
 }  // namespace api
 
 // The public C++ entry point (spectro/include/spectro/spectro.h): the op through the dispatcher.
@@ -180,9 +220,11 @@ at::Tensor mel_loss(const at::Tensor& x, const at::Tensor& y, at::TensorList win
 TORCH_LIBRARY_IMPL(spectro, CompositeExplicitAutograd, m) {
   m.impl("mel_loss", TORCH_FN(spectro::api::mel_loss_composite));
   m.impl("mel_loss_forward", TORCH_FN(spectro::api::mel_loss_forward_composite));
+  m.impl("mel_loss_backward", TORCH_FN(spectro::api::mel_loss_backward_composite));
 }
 TORCH_LIBRARY_IMPL(spectro, Meta, m) {
   m.impl("mel_loss_forward", TORCH_FN(spectro::api::mel_loss_forward_meta));
+  m.impl("mel_loss_backward", TORCH_FN(spectro::api::mel_loss_backward_meta));
 }
 TORCH_LIBRARY_IMPL(spectro, FuncTorchBatchedDecomposition, m) {
   m.impl("mel_loss", TORCH_FN(spectro::api::mel_loss_composite));

@@ -4,11 +4,12 @@
 // is one node, MelLossFunction. Forward, below autograd: spectro::mel_loss_forward (per scale the log-mels of x and y
 // by spectro::mel_analysis and log_weight * mean |log-mel x - log-mel y|, summed; on CUDA the signs and the sums by
 // two small kernels); what the backward needs of the target, the signs of log-mel x - log-mel y, is kept as int8.
-// Backward, per scale:
+// Backward: spectro::mel_loss_backward, per scale
 //   dL/dx += spectro::mel_l1_backward_input(dL/dloss, signs, x, ...)
 // the analysis' adjoint (spectro::synthesis) of the dL/dX of dL/d log-mel = dL/dloss * log_weight / count * sign;
 // on CUDA one kernel per scale (the synthesis engine with the mel prologue: each frame's
-// spectrum recomputed and taken back to the signal in shared memory) where it covers the geometry. No pass keeps a
+// spectrum recomputed and taken back to the signal in shared memory, added to the sum in place) where it covers the
+// geometry. No pass keeps a
 // spectrum, its gradient or the prediction's mels. Everything else (y requiring grad, linear-magnitude terms,
 // double backward, forward mode, torch.func, window or basis gradients) takes the composite, differentiated through
 // mel_analysis' own autograd; without gradients to record, the op's backend kernel.
@@ -82,26 +83,12 @@ struct MelLossFunction : public torch::autograd::Function<MelLossFunction> {
       out[0] = torch::autograd::grad({loss}, {x}, {gl}, /*retain_graph=*/true, /*create_graph=*/true)[0];
       return out;
     }
-    const auto plan = api::mel_loss_plan(x, y, windows, bases, hops, pads, clamp_eps);
-    const double log_scale = pow / std::log(10.0);
-    at::Tensor gx;
-    for (int64_t i = 0; i < S; ++i) {
-      const MelLossScale& q = plan[i];
-      const at::Tensor& sign = signs[i];
-      // d mean / d element = 1 / count: into the weight where the count is known, else into the incoming gradient
-      at::Tensor g = gl;
-      double weight = log_weight;
-      const c10::SymInt count = sign.sym_numel();
-      if (const auto n = count.maybe_as_int()) {
-        weight = log_weight / static_cast<double>(*n);
-      } else {
-        g = gl.div(c10::Scalar(count));
-      }
-      const at::Tensor gi = call_mel_l1_backward_input(g, sign, x, q.window, q.basis, q.n_fft, q.hop, q.n_frames,
-                                                       q.pad, "reflect", 1.0, 1.0, mag_eps, "clamp", clamp_eps,
-                                                       log_scale, weight);
-      gx = gx.defined() ? gx.add_(gi) : gi;
-    }
+    static const auto op = c10::Dispatcher::singleton()
+                               .findSchemaOrThrow("spectro::mel_loss_backward", "")
+                               .typed<at::Tensor(const at::Tensor&, at::TensorList, const at::Tensor&, at::TensorList,
+                                                 at::TensorList, at::IntArrayRef, at::IntArrayRef, double, double,
+                                                 double, double)>();
+    const at::Tensor gx = op.call(gl, signs, x, windows, bases, hops, pads, clamp_eps, pow, mag_eps, log_weight);
     out[0] = gx.scalar_type() == x.scalar_type() ? gx : gx.to(x.scalar_type());
     return out;
   }

@@ -378,6 +378,28 @@ at::Tensor mel_l1_backward_cuda(const at::Tensor& grad_loss, const at::Tensor& t
   return gspec;
 }
 
+// The edge scratch of the syntheses with an analysis prologue (FusedSynthesisParams::edge): where each frame-owning
+// block meets the next, n_fft - hop values per block but a row's last. The launch is one wave of blocks of at least
+// the frames covering a position, and these kernels hold 3 or 4 blocks per SM: room for 4 per SM, or for a block per
+// covering frames in each row where that is fewer (the launcher gives blocks more frames if it holds more). Empty:
+// none needed.
+at::Tensor prologue_edge_scratch(const kernels::Geometry& g, int64_t batch, const at::TensorOptions& options) {
+  const int64_t e = g.n_fft - g.hop;
+  if (e <= 0 || batch == 0 || g.n_frames <= 1) return at::Tensor();
+  const int64_t sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
+  const int64_t cover = (g.n_fft + g.hop - 1) / g.hop;
+  const int64_t blocks = std::min(4 * sms, batch * ((g.n_frames + cover - 1) / cover - 1));
+  if (blocks <= 0) return at::Tensor();
+  return at::empty({blocks * e}, options);
+}
+
+// Whether mel_grad_input_fused can add its gradient to `g` in place.
+bool mel_grad_accepts(const MelArgs& m, const at::Tensor& g) {
+  const OpArgs& a = m.analysis;
+  return g.is_contiguous() && g.scalar_type() == a.signal_type && g.device() == a.input.device() &&
+         g.sizes() == at::IntArrayRef({a.input.size(0), a.g.length});
+}
+
 // Whether the mel backwards to the input gradient take the one kernel (the synthesis engine with the mel prologue):
 // where the mel backward itself takes the fused kernel, with x in its compute dtype, and where that engine covers the
 // geometry (n_fft / 2 a power of two 16 .. 4096 within shared memory).
@@ -389,15 +411,21 @@ bool mel_grad_fused(const MelArgs& m) {
 }
 
 // dL/dx [batch, T] by that kernel: `finish(p)` sets the backward's gradient fields (grad_out, or target and its
-// weights) of the mel parameters.
+// weights) of the mel parameters. `into`: where defined, a gradient to add this one to in place and return
+// (contiguous, [batch, T], x's compute dtype).
 template <class Finish>
-at::Tensor mel_grad_input_fused(const MelArgs& m, const at::Tensor& caller_basis, Finish&& finish) {
+at::Tensor mel_grad_input_fused(const MelArgs& m, const at::Tensor& caller_basis, Finish&& finish,
+                                const at::Tensor& into = at::Tensor()) {
   const OpArgs& a = m.analysis;
-  at::Tensor out = at::empty({a.input.size(0), a.g.length}, a.input.options().dtype(a.signal_type));
+  const bool accumulate = into.defined();
+  TORCH_INTERNAL_ASSERT(!accumulate || mel_grad_accepts(m, into));
+  at::Tensor out =
+      accumulate ? into : at::empty({a.input.size(0), a.g.length}, a.input.options().dtype(a.signal_type));
   if (out.numel() == 0) return out;
   // Reflect / replicate / circular padding: the padded positions outside the signal, folded back after the synthesis.
   const int64_t side_length = kernels::cuda::fused_side_length(a.g);
   at::Tensor side = side_length > 0 ? at::empty({a.input.size(0), side_length}, out.options()) : at::Tensor();
+  at::Tensor edge = prologue_edge_scratch(a.g, a.input.size(0), out.options());
   launch_mel(m, caller_basis, finish, [&](const auto& p, cudaStream_t stream) {
     using V = std::remove_cv_t<std::remove_reference_t<decltype(*p.a.x)>>;
     kernels::cuda::FusedMelGradParams<V> q;
@@ -409,6 +437,11 @@ at::Tensor mel_grad_input_fused(const MelArgs& m, const at::Tensor& caller_basis
     q.syn.s.out = out.mutable_data_ptr<V>();
     q.syn.mode = FftMode::IrfftHalf;
     if (side.defined()) q.syn.side = side.mutable_data_ptr<V>();
+    if (edge.defined()) {
+      q.syn.edge = edge.mutable_data_ptr<V>();
+      q.syn.edge_capacity = edge.numel();
+    }
+    q.syn.accumulate = accumulate;
     return kernels::cuda::launch_fused_mel_grad(q, stream);
   });
   return out;
@@ -436,13 +469,14 @@ at::Tensor mel_backward_input_cuda(const at::Tensor& grad, const at::Tensor& x, 
   });
 }
 
-at::Tensor mel_l1_backward_input_cuda(const at::Tensor& grad_loss, const at::Tensor& sign, const at::Tensor& x,
-                                      const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
-                                      int64_t hop_length, int64_t n_frames, int64_t pad, c10::string_view pad_mode,
-                                      double scale, double power, double mag_eps, c10::string_view log, double log_eps,
-                                      double log_scale, double weight) {
-  const c10::cuda::CUDAGuard guard(x.device());
-  const std::string pm(pad_mode), lg(log);
+// spectro::mel_l1_backward_input; `sum`: where defined, the gradient so far, which the one kernel adds this one to in
+// place where it can (then returned; else the caller adds the result).
+at::Tensor mel_l1_grad_input(const at::Tensor& grad_loss, const at::Tensor& sign, const at::Tensor& x,
+                             const at::Tensor& window, const at::Tensor& basis, int64_t n_fft, int64_t hop_length,
+                             int64_t n_frames, int64_t pad, const std::string& pm, double scale, double power,
+                             double mag_eps, const std::string& lg, double log_eps, double log_scale, double weight,
+                             const at::Tensor& sum, bool* added) {
+  *added = false;
   const MelArgs m = check_mel(x, window, basis, n_fft, hop_length, n_frames, pad, pm, scale, power, mag_eps, lg,
                               log_eps, log_scale);
   check_mel_l1_sign(grad_loss, sign, m, n_frames);
@@ -451,12 +485,27 @@ at::Tensor mel_l1_backward_input_cuda(const at::Tensor& grad_loss, const at::Ten
                                            scale, power, mag_eps, lg, log_eps, log_scale, weight);
   }
   const at::Tensor s = sign.contiguous(), g = grad_loss.to(m.analysis.signal_type);
-  return mel_grad_input_fused(m, basis, [&](auto& p) {
-    using V = std::remove_const_t<std::remove_pointer_t<decltype(p.target)>>;
-    p.target_sign = s.const_data_ptr<int8_t>();
-    p.target_grad = g.const_data_ptr<V>();
-    p.target_weight = static_cast<V>(weight);
-  });
+  *added = sum.defined() && mel_grad_accepts(m, sum);
+  return mel_grad_input_fused(
+      m, basis,
+      [&](auto& p) {
+        using V = std::remove_const_t<std::remove_pointer_t<decltype(p.target)>>;
+        p.target_sign = s.const_data_ptr<int8_t>();
+        p.target_grad = g.const_data_ptr<V>();
+        p.target_weight = static_cast<V>(weight);
+      },
+      *added ? sum : at::Tensor());
+}
+
+at::Tensor mel_l1_backward_input_cuda(const at::Tensor& grad_loss, const at::Tensor& sign, const at::Tensor& x,
+                                      const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
+                                      int64_t hop_length, int64_t n_frames, int64_t pad, c10::string_view pad_mode,
+                                      double scale, double power, double mag_eps, c10::string_view log, double log_eps,
+                                      double log_scale, double weight) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  bool added = false;
+  return mel_l1_grad_input(grad_loss, sign, x, window, basis, n_fft, hop_length, n_frames, pad, std::string(pad_mode),
+                           scale, power, mag_eps, std::string(log), log_eps, log_scale, weight, at::Tensor(), &added);
 }
 
 // Launches the fused loss kernel on z = x + i y (za: its checked analysis arguments, za.input contiguous) for a call
@@ -659,14 +708,19 @@ std::tuple<at::Tensor, at::Tensor> stft_loss_multi_cuda(const at::Tensor& x, con
 
 // dL/dx of one resolution by the one kernel (the synthesis engine with the loss prologue: x + i y read and
 // transformed per frame, its gradient spectrum formed and taken back to the signal in shared memory), dL/dsums
-// from `grad_sums` on the device. Where kernels::cuda::fused_loss_grad_supported holds.
-at::Tensor loss_grad_input_fused(const LossArgs& l, const void* grad_sums) {
+// from `grad_sums` on the device. Where kernels::cuda::fused_loss_grad_supported holds. `into`: where defined, the
+// earlier resolutions' dL/dx (contiguous, x's dtype and [batch, T]), which the kernel adds this one's to and returns.
+at::Tensor loss_grad_input_fused(const LossArgs& l, const void* grad_sums, const at::Tensor& into) {
   const OpArgs& a = l.x;
   const at::Tensor x = a.input.contiguous(), y = l.y.contiguous();
-  at::Tensor out = at::empty({x.size(0), a.g.length}, x.options());
+  const bool accumulate = into.defined();
+  TORCH_INTERNAL_ASSERT(!accumulate || (into.is_contiguous() && into.scalar_type() == x.scalar_type() &&
+                                        into.sizes() == at::IntArrayRef({x.size(0), a.g.length})));
+  at::Tensor out = accumulate ? into : at::empty({x.size(0), a.g.length}, x.options());
   if (out.numel() == 0) return out;
   const int64_t side_length = kernels::cuda::fused_side_length(a.g);
   at::Tensor side = side_length > 0 ? at::empty({x.size(0), side_length}, out.options()) : at::Tensor();
+  at::Tensor edge = prologue_edge_scratch(a.g, x.size(0), out.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "spectro_stft_loss_grad", [&] {
     using R = scalar_t;
     kernels::cuda::FusedLossGradParams<R> p;
@@ -687,6 +741,11 @@ at::Tensor loss_grad_input_fused(const LossArgs& l, const void* grad_sums) {
     p.syn.s.out = out.mutable_data_ptr<R>();
     p.syn.mode = FftMode::IfftReal;
     if (side.defined()) p.syn.side = side.mutable_data_ptr<R>();
+    if (edge.defined()) {
+      p.syn.edge = edge.mutable_data_ptr<R>();
+      p.syn.edge_capacity = edge.numel();
+    }
+    p.syn.accumulate = accumulate;
     C10_CUDA_CHECK(kernels::cuda::launch_fused_loss_grad(p, at::cuda::getCurrentCUDAStream()));
   });
   return out;
@@ -743,7 +802,12 @@ at::Tensor stft_loss_backward_multi_cuda(const std::optional<at::Tensor>& grad_l
     const LossResolution& q = m.plan[r];
     at::Tensor gr;
     if (loss_grad_input_covered(m.args[r], grad_target)) {
-      gr = loss_grad_input_fused(m.args[r], gS.select(0, r).const_data_ptr());
+      // added by the kernel to the sum so far where that is a plain [batch, T] tensor of x's dtype
+      const OpArgs& a = m.args[r].x;
+      const bool into = g.defined() && g.is_contiguous() && g.scalar_type() == a.input.scalar_type() &&
+                        g.sizes() == at::IntArrayRef({a.input.size(0), a.g.length});
+      gr = loss_grad_input_fused(m.args[r], gS.select(0, r).const_data_ptr(), into ? g : at::Tensor());
+      if (into) continue;
     } else {
       const at::Tensor G =
           loss_grad_spectrum(m.args[r], packed_resolution(m, z, r), gS.select(0, r).const_data_ptr(), grad_target);
@@ -861,6 +925,30 @@ bool capturing(const at::Device& device) {
 }
 const bool capture_query_installed = (api::set_capture_query(&capturing), true);
 
+// spectro::mel_loss_backward: per scale the L1 backward to the signal, each one kernel adding to the sum in place
+// (where the kernel covers the scale; else the composite's result added).
+at::Tensor mel_loss_backward_cuda(const at::Tensor& grad_loss, at::TensorList signs, const at::Tensor& x,
+                                  at::TensorList windows, at::TensorList bases, at::IntArrayRef hop_lengths,
+                                  at::IntArrayRef pads, double clamp_eps, double pow, double mag_eps,
+                                  double log_weight) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  const std::vector<MelLossScale> plan = api::mel_loss_plan(x, x, windows, bases, hop_lengths, pads, clamp_eps);
+  TORCH_CHECK_VALUE(signs.size() == plan.size(), "spectro::mel_loss_backward: expected one signs tensor per scale (",
+                    plan.size(), "), but got ", signs.size());
+  const double log_scale = pow / std::log(10.0);
+  at::Tensor gx;
+  for (size_t i = 0; i < plan.size(); ++i) {
+    const MelLossScale& q = plan[i];
+    const auto [weight, g] = api::mel_loss_scale_grad(grad_loss, signs[i], log_weight);
+    bool added = false;
+    const at::Tensor gi = mel_l1_grad_input(g, signs[i], x, q.window, q.basis, q.n_fft, q.hop,
+                                            q.n_frames.expect_int(), q.pad, "reflect", 1.0, 1.0, mag_eps, "clamp",
+                                            clamp_eps, log_scale, weight, gx, &added);
+    if (!added) gx = gx.defined() ? gx.add_(gi) : gi;
+  }
+  return gx;
+}
+
 }  // namespace
 }  // namespace spectro
 
@@ -879,4 +967,5 @@ TORCH_LIBRARY_IMPL(spectro, CUDA, m) {
   m.impl("stft_loss_backward", &spectro::stft_loss_backward_multi_cuda);
   m.impl("mel_loss", &spectro::mel_loss_cuda);
   m.impl("mel_loss_forward", &spectro::mel_loss_forward_cuda);
+  m.impl("mel_loss_backward", &spectro::mel_loss_backward_cuda);
 }

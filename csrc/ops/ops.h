@@ -245,6 +245,16 @@ using MelLossForward = std::tuple<at::Tensor, std::vector<at::Tensor>>;
 MelLossForward mel_loss_forward_composite(const at::Tensor& x, const at::Tensor& y, at::TensorList windows,
                                           at::TensorList bases, at::IntArrayRef hop_lengths, at::IntArrayRef pads,
                                           double clamp_eps, double pow, double mag_eps, double log_weight);
+// spectro::mel_loss_backward: the sum over the scales of mel_l1_backward_input (each scale's weight log_weight / its
+// signs' count), dL/dx in x's compute dtype; the composite of every backend but CUDA's.
+at::Tensor mel_loss_backward_composite(const at::Tensor& grad_loss, at::TensorList signs, const at::Tensor& x,
+                                       at::TensorList windows, at::TensorList bases, at::IntArrayRef hop_lengths,
+                                       at::IntArrayRef pads, double clamp_eps, double pow, double mag_eps,
+                                       double log_weight);
+// Scale i's weight of grad_loss in that sum, as (factor, grad_loss to use): log_weight / count with the count of
+// its signs, or, where that count is symbolic, log_weight and grad_loss / count.
+std::pair<double, at::Tensor> mel_loss_scale_grad(const at::Tensor& grad_loss, const at::Tensor& sign,
+                                                  double log_weight);
 }  // namespace api
 // spectro::mel_l1_backward: dL/dX of weight * grad_loss * sum |mel_analysis(x) - target| (mel.cpp: its composite; on
 // CUDA the mel kernel's backward with the gradient formed inside it).

@@ -118,6 +118,11 @@ TORCH_LIBRARY(spectro, m) {
   m.def(
       "mel_loss_forward(Tensor x, Tensor y, Tensor[] windows, Tensor[] bases, int[] hop_lengths, int[] pads, "
       "float clamp_eps, float pow, float mag_eps, float log_weight) -> (Tensor, Tensor[])");
+  // Its backward: dL/dx of the log terms from dL/dloss and mel_loss_forward's signs, summed over the scales (per scale
+  // mel_l1_backward_input; on CUDA each scale's one kernel adds its gradient to the sum in place).
+  m.def(
+      "mel_loss_backward(Tensor grad_loss, Tensor[] signs, Tensor x, Tensor[] windows, Tensor[] bases, "
+      "int[] hop_lengths, int[] pads, float clamp_eps, float pow, float mag_eps, float log_weight) -> Tensor");
   // torch.stft / torch.istft's schemas plus spectro's keyword-only extras; composites over analysis / synthesis
   // (csrc/api).
   m.def(
