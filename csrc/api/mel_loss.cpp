@@ -167,22 +167,14 @@ std::pair<double, at::Tensor> mel_loss_scale_grad(const at::Tensor& grad_loss, c
   return {log_weight, grad_loss.div(c10::Scalar(count))};
 }
 
-std::vector<MelLossScale> mel_loss_backward_plan(at::TensorList signs, const at::Tensor& x, at::TensorList windows,
-                                                 at::TensorList bases, at::IntArrayRef hop_lengths,
-                                                 at::IntArrayRef pads, double clamp_eps) {
-  // (x for y: the checks of x alone)
-  std::vector<MelLossScale> plan = mel_loss_plan(x, x, windows, bases, hop_lengths, pads, clamp_eps);
-  TORCH_CHECK_VALUE(signs.size() == plan.size(), "spectro::mel_loss_backward: expected one signs tensor per scale (",
-                    plan.size(), "), but got ", signs.size());
-  return plan;
-}
-
 at::Tensor mel_loss_backward_composite(const at::Tensor& grad_loss, at::TensorList signs, const at::Tensor& x,
                                        at::TensorList windows, at::TensorList bases, at::IntArrayRef hop_lengths,
                                        at::IntArrayRef pads, double clamp_eps, double pow, double mag_eps,
                                        double log_weight) {
-  const std::vector<MelLossScale> plan =
-      mel_loss_backward_plan(signs, x, windows, bases, hop_lengths, pads, clamp_eps);
+  // (x for y: the checks of x alone)
+  const std::vector<MelLossScale> plan = mel_loss_plan(x, x, windows, bases, hop_lengths, pads, clamp_eps);
+  TORCH_CHECK_VALUE(signs.size() == plan.size(), "spectro::mel_loss_backward: expected one signs tensor per scale (",
+                    plan.size(), "), but got ", signs.size());
   const double log_scale = pow / std::log(10.0);
   at::Tensor gx;
   for (size_t i = 0; i < plan.size(); ++i) {

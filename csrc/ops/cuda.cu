@@ -932,8 +932,9 @@ at::Tensor mel_loss_backward_cuda(const at::Tensor& grad_loss, at::TensorList si
                                   at::IntArrayRef pads, double clamp_eps, double pow, double mag_eps,
                                   double log_weight) {
   const c10::cuda::CUDAGuard guard(x.device());
-  const std::vector<MelLossScale> plan =
-      api::mel_loss_backward_plan(signs, x, windows, bases, hop_lengths, pads, clamp_eps);
+  const std::vector<MelLossScale> plan = api::mel_loss_plan(x, x, windows, bases, hop_lengths, pads, clamp_eps);
+  TORCH_CHECK_VALUE(signs.size() == plan.size(), "spectro::mel_loss_backward: expected one signs tensor per scale (",
+                    plan.size(), "), but got ", signs.size());
   const double log_scale = pow / std::log(10.0);
   at::Tensor gx;
   for (size_t i = 0; i < plan.size(); ++i) {

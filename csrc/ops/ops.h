@@ -251,10 +251,6 @@ at::Tensor mel_loss_backward_composite(const at::Tensor& grad_loss, at::TensorLi
                                        at::TensorList windows, at::TensorList bases, at::IntArrayRef hop_lengths,
                                        at::IntArrayRef pads, double clamp_eps, double pow, double mag_eps,
                                        double log_weight);
-// Its plan (mel_loss_plan of x alone) after checking there is one signs tensor per scale.
-std::vector<MelLossScale> mel_loss_backward_plan(at::TensorList signs, const at::Tensor& x, at::TensorList windows,
-                                                 at::TensorList bases, at::IntArrayRef hop_lengths,
-                                                 at::IntArrayRef pads, double clamp_eps);
 // Scale i's weight of grad_loss in that sum, as (factor, grad_loss to use): log_weight / count with the count of
 // its signs, or, where that count is symbolic, log_weight and grad_loss / count.
 std::pair<double, at::Tensor> mel_loss_scale_grad(const at::Tensor& grad_loss, const at::Tensor& sign,
