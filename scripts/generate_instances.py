@@ -65,7 +65,7 @@ def files() -> dict[str, str]:
             "../fused.cuh",
             f"template cudaError_t launch_fused_analysis<{v}>(const FusedAnalysisParams<{v}>&, cudaStream_t);\n"
             f"template cudaError_t launch_fused_synthesis<{v}>(const FusedSynthesisParams<{v}>&, cudaStream_t);\n"
-            + (f"template cudaError_t launch_fused_mel<{v}>(const FusedMelParams<{v}>&, cudaStream_t);\n"
+            + (f"template cudaError_t launch_fused_mel<{v}>(const FusedMelParams<{v}>&, cudaStream_t, int64_t*);\n"
                if v in dict(MEL) else ""))
     for kind, combos, what in (("analysis", ANALYSIS, "spectrum"), ("synthesis", SYNTHESIS, "signal")):
         for v, o, i in combos:

@@ -452,12 +452,14 @@ def test_mel_loss_backward_op(device, scales):
         torch.ops.spectro.mel_loss_backward(gl, signs[:-1], x2, *geo)
 
 
+@pytest.mark.kernel_paths
 @pytest.mark.parametrize("scales", [3, 17], ids=["3-scales", "17-scales"])
 def test_mel_loss_forward_op(device, scales):
-    """spectro::mel_loss_forward (the training node's forward; on CUDA per scale one small kernel for the signs and
-    the sums of |log-mel x - log-mel y|, one for the loss; past 16 scales the composite): the signs are exactly those
-    of the difference of mel_analysis' own log-mels, the loss their mean absolute difference (float64 of the same
-    log-mels) times log_weight, summed over scales."""
+    """spectro::mel_loss_forward (the training node's forward; on CUDA per scale one mel kernel that also forms the
+    signs and the sums of |log-mel x - log-mel y|, where the fused kernel covers the scale (window 16 and the other
+    kernel paths: two mel_analysis calls and one small kernel for them), one kernel for the loss; past 16 scales the
+    composite): the signs are exactly those of the difference of mel_analysis' own log-mels, the loss their mean
+    absolute difference (float64 of the same log-mels) times log_weight, summed over scales."""
     windows_l = [32, 128, 512, 64, 256, 32, 16, 128, 64, 32, 16, 128, 64, 32, 16, 64, 32][:scales]
     n_mels = [5, 20, 80, 10, 40, 4, 3, 12, 9, 6, 5, 8, 7, 6, 4, 10, 3][:scales]
     mod = SL.MelSpectrogramLoss(44100, n_mels, windows_l).to(device)

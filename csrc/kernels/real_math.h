@@ -17,6 +17,23 @@ SPECTRO_HD float real_log(float v) { return logf(v); }
 SPECTRO_HD double real_log(double v) { return log(v); }
 SPECTRO_HD float real_log1p(float v) { return log1pf(v); }
 SPECTRO_HD double real_log1p(double v) { return log1p(v); }
+// a - b rounded once, never fused with a product that formed b: the device compiler would contract a - s * t into one
+// FMA, which differs from the difference of the rounded values (by s * t's rounding error where a == s * t). For a
+// kernel that compares a value it formed with one stored before (the mel loss' terms).
+SPECTRO_HD float real_sub(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fsub_rn(a, b);
+#else
+  return a - b;
+#endif
+}
+SPECTRO_HD double real_sub(double a, double b) {
+#if defined(__CUDA_ARCH__)
+  return __dsub_rn(a, b);
+#else
+  return a - b;
+#endif
+}
 
 }  // namespace kernels
 }  // namespace spectro

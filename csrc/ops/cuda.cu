@@ -28,8 +28,8 @@ SPECTRO_EXTERN_FUSED(double)
 SPECTRO_EXTERN_FUSED(Complex<float>)
 SPECTRO_EXTERN_FUSED(Complex<double>)
 #undef SPECTRO_EXTERN_FUSED
-extern template cudaError_t launch_fused_mel<float>(const FusedMelParams<float>&, cudaStream_t);
-extern template cudaError_t launch_fused_mel<double>(const FusedMelParams<double>&, cudaStream_t);
+extern template cudaError_t launch_fused_mel<float>(const FusedMelParams<float>&, cudaStream_t, int64_t*);
+extern template cudaError_t launch_fused_mel<double>(const FusedMelParams<double>&, cudaStream_t, int64_t*);
 extern template cudaError_t launch_fused_mel_grad<float>(const FusedMelGradParams<float>&, cudaStream_t);
 extern template cudaError_t launch_fused_mel_grad<double>(const FusedMelGradParams<double>&, cudaStream_t);
 extern template cudaError_t launch_fused_loss_grad<float>(const FusedLossGradParams<float>&, cudaStream_t);
@@ -821,36 +821,44 @@ at::Tensor stft_loss_backward_multi_cuda(const std::optional<at::Tensor>& grad_l
 
 // ---- spectro::mel_loss_forward / mel_loss: the multi-scale mel loss' log terms ------------------------------------
 
-// Both signals' log-mels of one scale in one launch of the fused mel kernel (FusedMelParams::x2): [2B, M, N], x's rows
-// first, each row bit for bit mel_analysis' own; undefined where mel_analysis would not take the fused kernel (or y
-// is not x's dtype and layout), for the caller to make the two calls.
-at::Tensor mel_pair_fused(const at::Tensor& x, const at::Tensor& y, const MelLossScale& q, double clamp_eps,
-                          double pow, double mag_eps) {
+// One scale's terms in one launch of the fused mel kernel (FusedMelParams::y): the log-mels of x into `xl` ([B, M, N],
+// bit for bit mel_analysis' own), sign(log-mel x - log-mel y) into `sign`, and the blocks' sums of |difference| into
+// `partials` (room for B N); returns their number, or -1 where mel_analysis would not take the fused kernel, the
+// kernel does not form the terms (fused_mel_loss_pair_supported: the power-of-two engine) or y is not x's dtype and
+// layout, for the caller to make two mel_analysis calls and a MelLossTerms launch.
+int64_t mel_terms_fused(const at::Tensor& x, const at::Tensor& y, const MelLossScale& q, double clamp_eps,
+                        double pow, double mag_eps, const at::Tensor& xl, const at::Tensor& sign, double* partials) {
   const int64_t n_frames = q.n_frames.expect_int();
   const MelArgs m = check_mel(x, q.window, q.basis, q.n_fft, q.hop, n_frames, q.pad, "reflect", 1.0, 1.0, mag_eps,
                               "clamp", clamp_eps, pow / std::log(10.0));
   const OpArgs& a = m.analysis;
-  if (!use_fused(a, false) || a.input.scalar_type() != a.signal_type || !y.is_contiguous() ||
+  const bool covered = a.signal_type == at::kFloat
+                           ? kernels::cuda::fused_mel_loss_pair_supported<float>(a.g)
+                           : a.signal_type == at::kDouble && kernels::cuda::fused_mel_loss_pair_supported<double>(a.g);
+  if (!covered || !use_fused(a, false) || a.input.scalar_type() != a.signal_type || !y.is_contiguous() ||
       y.scalar_type() != a.input.scalar_type() || y.device() != a.input.device() || y.sizes() != a.input.sizes()) {
-    return at::Tensor();
+    return -1;
   }
-  const int64_t B = a.input.size(0);
-  at::Tensor out = at::empty({2 * B, m.basis.size(0), n_frames}, a.input.options());
-  if (out.numel() == 0) return out;
-  launch_mel(m, q.basis, [&](auto& p) {
-    using V = std::remove_pointer_t<decltype(p.out)>;
-    p.out = out.mutable_data_ptr<V>();
-    p.x2 = y.const_data_ptr<V>();
-    p.a.batch = 2 * B;
-  });
-  return out;
+  if (xl.numel() == 0) return 0;
+  int64_t blocks = 0;
+  launch_mel(
+      m, q.basis,
+      [&](auto& p) {
+        using V = std::remove_pointer_t<decltype(p.out)>;
+        p.out = xl.mutable_data_ptr<V>();
+        p.y = y.const_data_ptr<V>();
+        p.sign = sign.mutable_data_ptr<int8_t>();
+        p.partials = partials;
+      },
+      [&](const auto& p, cudaStream_t stream) { return kernels::cuda::launch_fused_mel(p, stream, &blocks); });
+  return blocks;
 }
 
-// Per scale the log-mels of x and y (the fused mel kernel, both signals in one launch; else two mel_analysis calls),
-// then one MelLossTerms kernel (mel_loss_terms.cuh) for the signs of their difference and its block sums of
-// |difference| into one buffer; after the last scale one MelLossCombine kernel reduces every scale's sums in a fixed
-// order and forms the loss: 2 S + 1 launches, and only one scale's log-mels alive at a time. More than
-// kMaxMelLossScales scales or half precision: the composite (csrc/api/mel_loss.cpp).
+// Per scale one launch of the fused mel kernel with the loss' terms (mel_terms_fused: the log-mels of x, the signs of
+// their difference from y's, which never reach memory, and the blocks' sums of |difference|; else two mel_analysis
+// calls and one MelLossTerms kernel, mel_loss_terms.cuh), every scale's sums in one buffer; after the last scale one
+// MelLossCombine kernel reduces them in a fixed order and forms the loss: S + 1 launches, one scale's log-mels of x
+// alive at a time. More than kMaxMelLossScales scales or half precision: the composite (csrc/api/mel_loss.cpp).
 api::MelLossForward mel_loss_forward_cuda(const at::Tensor& x, const at::Tensor& y, at::TensorList windows,
                                           at::TensorList bases, at::IntArrayRef hop_lengths, at::IntArrayRef pads,
                                           double clamp_eps, double pow, double mag_eps, double log_weight) {
@@ -869,32 +877,37 @@ api::MelLossForward mel_loss_forward_cuda(const at::Tensor& x, const at::Tensor&
     kernels::cuda::MelLossCombineParams<scalar_t> c;
     c.scales = static_cast<int>(S);
     c.weight = log_weight;
-    // every scale's rows of partial sums in one buffer (the mel outputs' sizes: [B, n_mels, n_frames])
-    int64_t rows = 0;
+    // every scale's rows of partial sums in one buffer: room for one per frame (the most blocks the fused kernel
+    // runs; MelLossTerms' blocks, where it runs, are fewer)
+    int64_t room = 0;
     for (int64_t i = 0; i < S; ++i) {
-      const int64_t numel = x.size(0) * plan[i].basis.size(0) * plan[i].n_frames.expect_int();
-      c.row0[i] = rows;
-      c.rows[i] = kernels::cuda::mel_loss_terms_blocks<scalar_t>(numel);
-      c.count[i] = static_cast<double>(numel);
-      rows += c.rows[i];
+      const int64_t n_frames = plan[i].n_frames.expect_int();
+      c.row0[i] = room;
+      c.count[i] = static_cast<double>(x.size(0) * plan[i].basis.size(0) * n_frames);
+      room += std::max(x.size(0) * n_frames, kernels::cuda::mel_loss_terms_blocks<scalar_t>(
+                                                  static_cast<int64_t>(c.count[i])));
     }
-    const at::Tensor partials = at::empty({std::max<int64_t>(rows, 1)}, x.options().dtype(at::kDouble));
+    const at::Tensor partials = at::empty({std::max<int64_t>(room, 1)}, x.options().dtype(at::kDouble));
     for (int64_t i = 0; i < S; ++i) {
-      const at::Tensor both = mel_pair_fused(x, y, plan[i], clamp_eps, pow, mag_eps);
-      const at::Tensor xl = both.defined() ? both.narrow(0, 0, x.size(0))
-                                           : api::mel_loss_log_mel(x, plan[i], clamp_eps, pow, mag_eps);
-      const at::Tensor yl = both.defined() ? both.narrow(0, x.size(0), x.size(0))
-                                           : api::mel_loss_log_mel(y, plan[i], clamp_eps, pow, mag_eps);
-      TORCH_INTERNAL_ASSERT(xl.is_contiguous() && yl.is_contiguous() && xl.scalar_type() == x.scalar_type() &&
-                            xl.numel() == static_cast<int64_t>(c.count[i]) && yl.sizes() == xl.sizes());
-      at::Tensor sign = at::empty(xl.sizes(), xl.options().dtype(at::kChar));
-      kernels::cuda::MelLossTermsParams<scalar_t> t;
-      t.x = xl.const_data_ptr<scalar_t>();
-      t.y = yl.const_data_ptr<scalar_t>();
-      t.sign = sign.mutable_data_ptr<int8_t>();
-      t.numel = xl.numel();
-      t.partials = partials.mutable_data_ptr<double>() + c.row0[i];
-      C10_CUDA_CHECK(kernels::cuda::launch_mel_loss_terms(t, stream));
+      const int64_t n_mels = plan[i].basis.size(0), n_frames = plan[i].n_frames.expect_int();
+      double* rows = partials.mutable_data_ptr<double>() + c.row0[i];
+      at::Tensor sign = at::empty({x.size(0), n_mels, n_frames}, x.options().dtype(at::kChar));
+      at::Tensor xl = at::empty({x.size(0), n_mels, n_frames}, x.options());
+      c.rows[i] = mel_terms_fused(x, y, plan[i], clamp_eps, pow, mag_eps, xl, sign, rows);
+      if (c.rows[i] < 0) {
+        xl = api::mel_loss_log_mel(x, plan[i], clamp_eps, pow, mag_eps);
+        const at::Tensor yl = api::mel_loss_log_mel(y, plan[i], clamp_eps, pow, mag_eps);
+        TORCH_INTERNAL_ASSERT(xl.is_contiguous() && yl.is_contiguous() && xl.scalar_type() == x.scalar_type() &&
+                              xl.sizes() == sign.sizes() && yl.sizes() == xl.sizes());
+        kernels::cuda::MelLossTermsParams<scalar_t> t;
+        t.x = xl.const_data_ptr<scalar_t>();
+        t.y = yl.const_data_ptr<scalar_t>();
+        t.sign = sign.mutable_data_ptr<int8_t>();
+        t.numel = xl.numel();
+        t.partials = rows;
+        C10_CUDA_CHECK(kernels::cuda::launch_mel_loss_terms(t, stream));
+        c.rows[i] = kernels::cuda::mel_loss_terms_blocks<scalar_t>(t.numel);
+      }
       signs.push_back(std::move(sign));
     }
     c.partials = partials.const_data_ptr<double>();

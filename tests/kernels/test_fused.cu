@@ -96,8 +96,8 @@ extern template cudaError_t launch_fused_analysis<float>(const FusedAnalysisPara
 extern template cudaError_t launch_fused_analysis<double>(const FusedAnalysisParams<double>&, cudaStream_t);
 extern template cudaError_t launch_fused_analysis<Complex<float>>(const FusedAnalysisParams<Complex<float>>&, cudaStream_t);
 extern template cudaError_t launch_fused_analysis<Complex<double>>(const FusedAnalysisParams<Complex<double>>&, cudaStream_t);
-extern template cudaError_t launch_fused_mel<float>(const FusedMelParams<float>&, cudaStream_t);
-extern template cudaError_t launch_fused_mel<double>(const FusedMelParams<double>&, cudaStream_t);
+extern template cudaError_t launch_fused_mel<float>(const FusedMelParams<float>&, cudaStream_t, int64_t*);
+extern template cudaError_t launch_fused_mel<double>(const FusedMelParams<double>&, cudaStream_t, int64_t*);
 extern template cudaError_t launch_fused_synthesis<float>(const FusedSynthesisParams<float>&, cudaStream_t);
 extern template cudaError_t launch_fused_synthesis<double>(const FusedSynthesisParams<double>&, cudaStream_t);
 extern template cudaError_t launch_fused_synthesis<Complex<float>>(const FusedSynthesisParams<Complex<float>>&, cudaStream_t);
@@ -870,76 +870,122 @@ void check_mel_grad_fused(kc::FusedMelParams<V> q, const std::vector<Complex<V>>
   record(ran && bad == 0 && bad_re == 0 && bad_sign == 0, head + what);
 }
 
-// Two signals in one launch (FusedMelParams::x2, the mel loss' x and y): rows [0, B) of the output are bit for bit the
-// launch on x alone (`lin`), rows [B, 2B) the launch on y alone. `p`: the call of `lin`, with host pointers (signal,
-// window, basis). The launcher refuses x2 with a half-precision signal and in a backward.
+// The mel loss' terms in the mel launch (FusedMelParams::y, the loss' log stage: clamp, log10): the output is bit for
+// bit the launch on x alone, each sign that of (launch on x) - (launch on y) in R, and the blocks' partials sum to
+// sum |difference| (in double; the order differs: within 1e-12 relative); the blocks at most one per frame. y's first
+// row equals x's (every difference 0, sign 0: a difference fused with the log stage's multiply would not be). `p`:
+// the call of the caller's check, host pointers (signal, window, basis). The launcher refuses y with a half-precision
+// signal, in a backward, and without its sign or partials.
 template <typename V>
-void check_mel_pair(kc::FusedMelParams<V> p, const std::vector<V>& lin, const std::string& head) {
+void check_mel_loss_pair(kc::FusedMelParams<V> p, const std::string& head) {
   using R = V;
-  const int64_t batch = p.a.batch, T = p.a.g.length, n_fft = p.a.g.n_fft;
-  const size_t n_out = lin.size(), n_basis = static_cast<size_t>(p.n_mels) * p.basis_bins;
+  const int64_t batch = p.a.batch, T = p.a.g.length, n_fft = p.a.g.n_fft, frames = p.a.g.n_frames;
+  const size_t n_out = static_cast<size_t>(batch * p.n_mels * frames), n_basis = static_cast<size_t>(p.n_mels) * p.basis_bins;
+  p.stages.log = MelLog::Clamp;
+  p.stages.log_eps = static_cast<R>(1e-5);
+  p.stages.log_scale = static_cast<R>(1.0 / std::log(10.0));
   std::vector<V> y(batch * T);
   for (auto& v : y) v = random_value<V>();
-  // Runs q (host pointers; x2 rows = q.a.batch / 2) into `host` (n values); false if the launch failed.
-  auto go = [&](kc::FusedMelParams<V> q, size_t n, std::vector<R>& host) -> bool {
-    host.assign(n, R(NAN));
+  std::copy(p.a.x, p.a.x + T, y.begin());
+  if (!kc::fused_mel_loss_pair_supported<V>(p.a.g)) {  // (the general engine: refused, the caller makes two launches)
+    std::vector<int> band(2 * p.n_mels + 2 * p.basis_bins, -1);
+    std::vector<R> o(n_out);
+    std::vector<int8_t> sg(n_out);
+    std::vector<double> pt(static_cast<size_t>(batch * frames));
+    kc::FusedMelParams<V> q = p;
+    q.y = y.data(); q.band = band.data(); q.out = o.data(); q.sign = sg.data(); q.partials = pt.data();
+    record(kc::detail::run_fused_mel(q, HostExec{}) == cudaErrorInvalidValue,
+           head + ": mel loss terms in the mel launch: refused off the power-of-two engine");
+    return;
+  }
+  // Runs q (host pointers) into out (and with q.y, sign and partials); false if the launch failed.
+  auto go = [&](kc::FusedMelParams<V> q, std::vector<R>& out, std::vector<int8_t>* sign, std::vector<double>* part,
+                int64_t* blocks) -> bool {
+    out.assign(n_out, R(NAN));
+    if (sign) sign->assign(n_out, int8_t{7});
+    if (part) part->assign(static_cast<size_t>(batch * frames), NAN);
     std::vector<int> band(2 * p.n_mels + 2 * p.basis_bins, -1);
     if (g_emulate) {
       q.band = band.data();
-      q.out = host.data();
-      return kc::detail::run_fused_mel(q, HostExec{}) == cudaSuccess;
+      q.out = out.data();
+      if (sign) { q.sign = sign->data(); q.partials = part->data(); }
+      return kc::detail::run_fused_mel(q, HostExec{}, blocks) == cudaSuccess;
     }
-    const int64_t rows = q.x2 != nullptr ? q.a.batch / 2 : q.a.batch;
-    V *dx = nullptr, *dx2 = nullptr;
+    V *dx = nullptr, *dy = nullptr;
     R *dw = nullptr, *db = nullptr, *dout = nullptr;
     int* dband = nullptr;
-    bool ok = cudaMalloc(&dx, rows * T * sizeof(V)) == cudaSuccess && cudaMalloc(&dx2, rows * T * sizeof(V)) == cudaSuccess &&
+    int8_t* dsign = nullptr;
+    double* dpart = nullptr;
+    bool ok = cudaMalloc(&dx, batch * T * sizeof(V)) == cudaSuccess && cudaMalloc(&dy, batch * T * sizeof(V)) == cudaSuccess &&
               cudaMalloc(&dw, n_fft * sizeof(R)) == cudaSuccess && cudaMalloc(&db, n_basis * sizeof(R)) == cudaSuccess &&
-              cudaMalloc(&dout, n * sizeof(R)) == cudaSuccess && cudaMalloc(&dband, band.size() * sizeof(int)) == cudaSuccess &&
-              cudaMemcpy(dx, q.a.x, rows * T * sizeof(V), cudaMemcpyHostToDevice) == cudaSuccess &&
-              (q.x2 == nullptr || cudaMemcpy(dx2, q.x2, rows * T * sizeof(V), cudaMemcpyHostToDevice) == cudaSuccess) &&
+              cudaMalloc(&dout, n_out * sizeof(R)) == cudaSuccess && cudaMalloc(&dband, band.size() * sizeof(int)) == cudaSuccess &&
+              cudaMalloc(&dsign, n_out) == cudaSuccess && cudaMalloc(&dpart, batch * frames * sizeof(double)) == cudaSuccess &&
+              cudaMemcpy(dx, q.a.x, batch * T * sizeof(V), cudaMemcpyHostToDevice) == cudaSuccess &&
+              cudaMemcpy(dy, y.data(), batch * T * sizeof(V), cudaMemcpyHostToDevice) == cudaSuccess &&
               cudaMemcpy(dw, q.a.window, n_fft * sizeof(R), cudaMemcpyHostToDevice) == cudaSuccess &&
               cudaMemcpy(db, q.basis, n_basis * sizeof(R), cudaMemcpyHostToDevice) == cudaSuccess &&
-              cudaMemset(dout, 0xff, n * sizeof(R)) == cudaSuccess;
-    q.a.x = dx;
-    if (q.x2 != nullptr) q.x2 = dx2;
+              cudaMemset(dout, 0xff, n_out * sizeof(R)) == cudaSuccess && cudaMemset(dsign, 7, n_out) == cudaSuccess &&
+              cudaMemset(dpart, 0xff, batch * frames * sizeof(double)) == cudaSuccess;
+    const bool pair = q.y != nullptr;
+    q.a.x = q.a.x == y.data() ? dy : dx;
+    q.y = pair ? dy : nullptr;
     q.a.window = dw; q.basis = db; q.band = dband; q.out = dout;
-    ok = ok && kc::launch_fused_mel(q, nullptr) == cudaSuccess && cudaDeviceSynchronize() == cudaSuccess &&
-         cudaMemcpy(host.data(), dout, n * sizeof(R), cudaMemcpyDeviceToHost) == cudaSuccess;
-    cudaFree(dx); cudaFree(dx2); cudaFree(dw); cudaFree(db); cudaFree(dout); cudaFree(dband);
+    if (sign) { q.sign = dsign; q.partials = dpart; }
+    ok = ok && kc::launch_fused_mel(q, nullptr, blocks) == cudaSuccess && cudaDeviceSynchronize() == cudaSuccess &&
+         cudaMemcpy(out.data(), dout, n_out * sizeof(R), cudaMemcpyDeviceToHost) == cudaSuccess &&
+         (!sign || (cudaMemcpy(sign->data(), dsign, n_out, cudaMemcpyDeviceToHost) == cudaSuccess &&
+                    cudaMemcpy(part->data(), dpart, batch * frames * sizeof(double), cudaMemcpyDeviceToHost) == cudaSuccess));
+    cudaFree(dx); cudaFree(dy); cudaFree(dw); cudaFree(db); cudaFree(dout); cudaFree(dband); cudaFree(dsign); cudaFree(dpart);
     return ok;
   };
-  std::vector<R> y_out, both;
-  kc::FusedMelParams<V> qy = p;
+  std::vector<R> lx, ly, out;
+  std::vector<int8_t> sign;
+  std::vector<double> part;
+  kc::FusedMelParams<V> qy = p, q2 = p;
   qy.a.x = y.data();
-  kc::FusedMelParams<V> q2 = p;
-  q2.x2 = y.data();
-  q2.a.batch = 2 * batch;
-  if (!go(qy, n_out, y_out) || !go(q2, 2 * n_out, both)) {
-    record(false, head + ": two signals in one launch: launch failed");
+  q2.y = y.data();
+  int64_t blocks = -1;
+  if (!go(p, lx, nullptr, nullptr, nullptr) || !go(qy, ly, nullptr, nullptr, nullptr) || !go(q2, out, &sign, &part, &blocks)) {
+    record(false, head + ": mel loss terms in the mel launch: launch failed");
     return;
   }
-  size_t bad = 0;
-  for (size_t i = 0; i < n_out; ++i) bad += !same_bits(both[i], lin[i]) + !same_bits(both[n_out + i], y_out[i]);
-  char what[160];
-  std::snprintf(what, sizeof what, ": two signals in one launch: %zu of %zu values differ from one launch each", bad,
-                2 * n_out);
-  record(bad == 0, head + what);
-  // refused: x2 with a half-precision signal, or in a backward (the launcher's checks come before any launch)
+  size_t bad_out = 0, bad_sign = 0, zeros = 0;
+  double want = 0;
+  for (size_t i = 0; i < n_out; ++i) {
+    bad_out += !same_bits(out[i], lx[i]);
+    const R d = lx[i] - ly[i];
+    bad_sign += sign[i] != (d > R(0) ? 1 : (d < R(0) ? -1 : 0));
+    zeros += sign[i] == 0;
+    want += static_cast<double>(d < R(0) ? -d : d);
+  }
+  double got = 0;
+  const bool blocks_ok = blocks >= 1 && blocks <= batch * frames;
+  for (int64_t k = 0; blocks_ok && k < blocks; ++k) got += part[k];
+  const bool sum_ok = blocks_ok && std::fabs(got - want) <= 1e-12 * want;
+  char what[300];
+  std::snprintf(what, sizeof what, ": mel loss terms in the mel launch: %zu of %zu outputs differ from the launch on x, "
+                "%zu signs wrong (%zu zero), %lld blocks, sum %.17g vs %.17g", bad_out, n_out, bad_sign, zeros,
+                (long long)blocks, got, want);
+  record(bad_out == 0 && bad_sign == 0 && zeros >= n_out / batch && sum_ok, head + what);
+  // refused (the launcher's checks come before any launch): a half-precision signal, a backward, no sign / partials
   std::vector<int> band(2 * p.n_mels + 2 * p.basis_bins, -1);
-  std::vector<R> gout(n_out, R(0)), out(2 * n_out);
-  std::vector<Complex<R>> gspec(2 * n_out);
-  kc::FusedMelParams<V> bad_half = q2, bad_grad = q2;
-  bad_half.a.x = nullptr;  // (the signal's rows as float16: x2 is refused, not the pair of pointers)
+  std::vector<R> gout(n_out, R(0)), o(n_out);
+  std::vector<Complex<R>> gspec(n_out);
+  kc::FusedMelParams<V> bad_half = q2, bad_grad = q2, bad_sign_ptr = q2;
+  for (auto* q : {&bad_half, &bad_grad, &bad_sign_ptr}) {
+    q->band = band.data(); q->out = o.data(); q->sign = sign.data(); q->partials = part.data();
+  }
+  bad_half.a.x = nullptr;  // (the signal's rows as float16: y is refused, not the pair of pointers)
   bad_half.x_half = y.data();
-  bad_half.band = band.data();
-  bad_half.out = out.data();
+  bad_grad.out = nullptr;
   bad_grad.grad_out = gout.data();
   bad_grad.grad_spec = gspec.data();
-  bad_grad.band = band.data();
+  bad_sign_ptr.sign = nullptr;
   const bool refused = kc::detail::run_fused_mel(bad_half, HostExec{}) == cudaErrorInvalidValue &&
-                       kc::detail::run_fused_mel(bad_grad, HostExec{}) == cudaErrorInvalidValue;
-  record(refused, head + ": two signals in one launch: refused with a half-precision signal and in a backward");
+                       kc::detail::run_fused_mel(bad_grad, HostExec{}) == cudaErrorInvalidValue &&
+                       kc::detail::run_fused_mel(bad_sign_ptr, HostExec{}) == cudaErrorInvalidValue;
+  record(refused, head + ": mel loss terms in the mel launch: refused with a half-precision signal, in a backward and "
+                         "without signs");
 }
 
 // The mel epilogue (real signals): out[b, m, n] = log stage of sum_k basis[m, k] (|X[b, n, k]|^2 + mag_eps)^(p/2).
@@ -1106,7 +1152,7 @@ void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad
   {
     kc::FusedMelParams<V> hp = p;  // (the call of `lin`, with host pointers)
     hp.basis = basis.data();
-    check_mel_pair<V>(hp, lin, head);
+    check_mel_loss_pair<V>(hp, head);
   }
   const struct { MelLog lg; double eps, scale; } stages[] = {
       {MelLog::Clamp, 1e-5, 1.0}, {MelLog::Add, 1e-3, 1.0 / std::log(10.0)}, {MelLog::Log1p, 0.0, 2.5}};

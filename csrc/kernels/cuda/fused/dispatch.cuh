@@ -85,8 +85,8 @@ cudaError_t run_fused_analysis(const FusedAnalysisParams<V>& p, const Exec& exec
   });
 }
 template <typename V, class Exec>
-cudaError_t run_fused_mel(const FusedMelParams<V>& p, const Exec& exec) {
-  return with_mel_types(p, [&](auto in) { return run_fused_mel_as<V, typename decltype(in)::type>(p, exec); });
+cudaError_t run_fused_mel(const FusedMelParams<V>& p, const Exec& exec, int64_t* blocks = nullptr) {
+  return with_mel_types(p, [&](auto in) { return run_fused_mel_as<V, typename decltype(in)::type>(p, exec, blocks); });
 }
 template <typename V, class Exec>
 cudaError_t run_fused_loss(const FusedLossParams<V>& p, const Exec& exec, int64_t* blocks) {
@@ -113,8 +113,8 @@ cudaError_t launch_fused_synthesis_as(const FusedSynthesisParams<V>& p, cudaStre
 }
 
 template <typename V, typename In>
-cudaError_t launch_fused_mel_as(const FusedMelParams<V>& p, cudaStream_t stream) {
-  return detail::run_fused_mel_as<V, In>(p, detail::DeviceExec{stream});
+cudaError_t launch_fused_mel_as(const FusedMelParams<V>& p, cudaStream_t stream, int64_t* blocks) {
+  return detail::run_fused_mel_as<V, In>(p, detail::DeviceExec{stream}, blocks);
 }
 
 // The mel backward to the signal (FusedMelGradParams, mel.cuh; fused_mel_grad_supported says where it runs).
@@ -123,6 +123,7 @@ cudaError_t launch_fused_mel_grad(const FusedMelGradParams<V>& p, cudaStream_t s
   return detail::run_fused_mel_grad<V>(p, detail::DeviceExec{stream});
 }
 using detail::fused_mel_grad_supported;
+using detail::fused_mel_loss_pair_supported;
 
 // The spectral loss' backward to the prediction (FusedLossGradParams, spectral_loss.cuh; fused_loss_grad_supported
 // says where it runs).
@@ -158,7 +159,7 @@ SPECTRO_FUSED_LOSS_GRAD_LAUNCHERS(SPECTRO_EXTERN_LOSS_GRAD)
 #define SPECTRO_FUSED_SYNTHESIS_AS(V, Out, In) \
   template cudaError_t launch_fused_synthesis_as<V, Out, In>(const FusedSynthesisParams<V>&, cudaStream_t);
 #define SPECTRO_FUSED_MEL_AS(V, In) \
-  template cudaError_t launch_fused_mel_as<V, In>(const FusedMelParams<V>&, cudaStream_t);
+  template cudaError_t launch_fused_mel_as<V, In>(const FusedMelParams<V>&, cudaStream_t, int64_t*);
 #define SPECTRO_EXTERN_MEL_AS(V, In) extern SPECTRO_FUSED_MEL_AS(V, In)
 SPECTRO_FUSED_MEL_LAUNCHERS(SPECTRO_EXTERN_MEL_AS)
 #undef SPECTRO_EXTERN_MEL_AS
@@ -176,9 +177,11 @@ cudaError_t launch_fused_analysis(const FusedAnalysisParams<V>& p, cudaStream_t 
   });
 }
 // The mel frontend (mel.cuh): by the parameters (with_mel_types). p.band: scratch of 2 n_mels + 2 basis_bins ints on the device.
+// blocks (optional): the number of blocks the mel kernel ran (with the mel loss' terms: the partials written).
 template <typename V>
-cudaError_t launch_fused_mel(const FusedMelParams<V>& p, cudaStream_t stream) {
-  return detail::with_mel_types(p, [&](auto in) { return launch_fused_mel_as<V, typename decltype(in)::type>(p, stream); });
+cudaError_t launch_fused_mel(const FusedMelParams<V>& p, cudaStream_t stream, int64_t* blocks = nullptr) {
+  return detail::with_mel_types(
+      p, [&](auto in) { return launch_fused_mel_as<V, typename decltype(in)::type>(p, stream, blocks); });
 }
 template <typename V>
 cudaError_t launch_fused_synthesis(const FusedSynthesisParams<V>& p, cudaStream_t stream) {

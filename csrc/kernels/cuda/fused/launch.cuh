@@ -292,14 +292,25 @@ cudaError_t mel_band_pass(const FusedMelParams<V>& p, const Exec& exec, bool cov
                                            p.n_mels, p.basis_bins, p.band + 2 * p.n_mels);
 }
 
+// Whether a mel call with the mel loss' terms (FusedMelParams::y) runs: on the power-of-two engine (n_fft a power of
+// two, float or double). Elsewhere the caller forms the terms from two mel launches (MelLossTerms, mel_loss_terms.cuh).
+template <typename V>
+bool fused_mel_loss_pair_supported(const Geometry& g) {
+  if (IsComplex<V>::value || !fused_supported<V>(g.n_fft, false) || fused_tuning().force_general) return false;
+  const int logm = log2_exact(fft_length(false, g.n_fft));
+  return logm >= 4 && logm <= 12;
+}
+
 // The mel frontend (mel.cuh): the band ranges of the basis (into p.band; backward: then each bin's covering bands;
 // as p.bands says: skipped where the caller filled them, alone for the caller to keep),
-// then the analysis with the mel epilogue (forward: the mel output; with grad_out / grad_spec: dL/dX). Real signals, onesided spectrum (mode Rfft),
-// 1 <= basis_bins <= n_fft / 2 + 1; backward: n_mels <= n_fft / 2.
+// then the analysis with the mel epilogue (forward: the mel output, with y also the mel loss' terms; with grad_out /
+// grad_spec: dL/dX). Real signals, onesided spectrum (mode Rfft), 1 <= basis_bins <= n_fft / 2 + 1; backward: n_mels
+// <= n_fft / 2. *blocks (optional): the mel kernel's blocks (0 where it did not run).
 template <typename V, typename In, class Exec>
-cudaError_t run_fused_mel_as(const FusedMelParams<V>& p, const Exec& exec) {
+cudaError_t run_fused_mel_as(const FusedMelParams<V>& p, const Exec& exec, int64_t* blocks = nullptr) {
   using R = typename RealOf<V>::type;
   const Geometry& g = p.a.g;
+  if (blocks != nullptr) *blocks = 0;
   if (IsComplex<V>::value || p.mode != FftMode::Rfft || !fused_supported<V>(g.n_fft, false)) return cudaErrorInvalidValue;
   if (p.n_mels < 1 || p.basis_bins < 1 || p.basis_bins > g.n_fft / 2 + 1 || p.band == nullptr || p.basis == nullptr)
     return cudaErrorInvalidValue;
@@ -308,8 +319,9 @@ cudaError_t run_fused_mel_as(const FusedMelParams<V>& p, const Exec& exec) {
   if (backward != mel_grad_given(p) || !mel_grad_one(p) ||
       (backward && p.n_mels > g.n_fft / 2))
     return cudaErrorInvalidValue;
-  // a second signal (x2): forward, in V, an even number of rows
-  if (p.x2 != nullptr && (backward || !std::is_same<In, V>::value || p.x_half != nullptr || p.a.batch % 2 != 0))
+  // the mel loss' terms against a target signal (y): forward, signal in V, with the output, signs and partials
+  if (mel_loss_pair(p) && (backward || !std::is_same<In, V>::value || p.x_half != nullptr || p.out == nullptr ||
+                           p.sign == nullptr || p.partials == nullptr || !fused_mel_loss_pair_supported<V>(g)))
     return cudaErrorInvalidValue;
   if (p.bands != MelBands::Only && (p.a.batch == 0 || g.n_frames == 0)) return cudaSuccess;
   if (p.bands != MelBands::Ready) {
@@ -319,7 +331,7 @@ cudaError_t run_fused_mel_as(const FusedMelParams<V>& p, const Exec& exec) {
   if constexpr (IsComplex<V>::value) {
     return cudaErrorInvalidValue;
   } else {
-    return run_analysis_engine<V, MelOut<R>, In>(p, exec);
+    return run_analysis_engine<V, MelOut<R>, In>(p, exec, blocks);
   }
 }
 
@@ -456,7 +468,7 @@ cudaError_t run_fused_mel_grad(const FusedMelGradParams<V>& p, const Exec& exec)
         m.band == nullptr || m.basis == nullptr || m.bands == MelBands::Only)
       return cudaErrorInvalidValue;
     if (!mel_grad_given(m) || !mel_grad_one(m) || m.grad_spec != nullptr || m.out != nullptr || m.spec != nullptr ||
-        m.spec_half != nullptr || m.x_half != nullptr || m.x2 != nullptr || m.a.x == nullptr)
+        m.spec_half != nullptr || m.x_half != nullptr || mel_loss_pair(m) || m.a.x == nullptr)
       return cudaErrorInvalidValue;
     if (!prologue_synthesis_ok(p.syn, ga, m.a.batch)) return cudaErrorInvalidValue;
     if (p.syn.s.batch == 0 || ga.length == 0) return cudaSuccess;

@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "../../mel_log.h"
+#include "block_sum.cuh"
 #include "params.cuh"
 #include "storage.cuh"
 #include "tuning.cuh"
@@ -33,10 +34,16 @@ struct FusedMelParams : FusedAnalysisParams<V> {
                                // cover[2k + 1]) with cover = band + 2 n_mels (MelBinCover)
   MelBands bands = MelBands::Compute;  // who fills `band` (below)
   R* out = nullptr;            // [batch, n_mels, a.g.n_frames] contiguous
-  // Forward only, signal in V (no x_half): a second signal, so that two signals' mels are one launch (the mel loss'
-  // prediction and target): rows b >= a.batch / 2 are read from x2's rows b - a.batch / 2 (a.batch even; a.x holds
-  // the first a.batch / 2 rows), the output's rows as usual.
-  const R* x2 = nullptr;
+  // Forward only, signal in V (no x_half): the mel loss' L1 terms against a target signal in the same launch (DAC's /
+  // BigVGAN's log-mel L1). Each block takes its frames of row b of a.x (the prediction) and writes their `out` values
+  // as usual, then the same frames of row b of y (the target, laid out as a.x): the thread that wrote out[o] forms the
+  // target's value there, writes sign[o] = sign(out[o] - it) (int8 -1 / 0 / 1, NaN: 0, as torch's sign) and adds
+  // |out[o] - it| in double; a pairwise tree over the block's threads writes the block's sum to partials[block]. The
+  // target's log-mels never reach memory. The launcher reports the number of blocks (at most a.batch * a.g.n_frames).
+  // The power-of-two engine only (fused_mel_loss_pair_supported).
+  const R* y = nullptr;
+  int8_t* sign = nullptr;    // [batch, n_mels, a.g.n_frames] contiguous
+  double* partials = nullptr;
   int n_mels = 0;
   int basis_bins = 0;          // <= n_fft / 2 + 1: bins past it are not used
   MelStages<R> stages;         // power, mag_eps and the log stage (mel_log.h)
@@ -62,14 +69,19 @@ struct FusedMelParams : FusedAnalysisParams<V> {
   bool recompute_powers = false;
 };
 
-// Row b of a mel call's signal: from a.x, or from x2 (FusedMelParams) for the second half of the rows.
+// Row b of a mel call's signal: of a.x, or (second: the mel loss' target pass) of y (FusedMelParams).
 template <typename In, typename V>
-SPECTRO_HD const In* input_row(const FusedMelParams<V>& p, int64_t b) {
+SPECTRO_HD const In* input_row(const FusedMelParams<V>& p, int64_t b, bool second = false) {
   if constexpr (std::is_same<In, V>::value) {
-    const int64_t half = p.a.batch / 2;
-    if (p.x2 != nullptr && b >= half) return p.x2 + (b - half) * p.a.g.length;
+    if (second) return p.y + b * p.a.g.length;
   }
   return input_of<In>(p) + b * p.a.g.length;
+}
+
+// Whether a mel call computes the mel loss' terms (FusedMelParams::y): two passes over each block's frames.
+template <typename V>
+SPECTRO_HD bool mel_loss_pair(const FusedMelParams<V>& p) {
+  return p.y != nullptr;
 }
 
 // The mel backward straight to the signal's gradient: dL/dx = the analysis' adjoint (synthesis in mode irfft_half,
@@ -191,11 +203,12 @@ SPECTRO_HD Complex<R> mel_grad_bin(const FusedMelParams<V>& p, const R* coef, in
 
 // The mel stage for `count` frames n0 .. n0 + count - 1 of row b whose powers are in shared memory
 // (pw[f * stride + k]): every thread of the block, no barrier inside. Threads take (frame, band) pairs frame-fastest,
-// so a warp's stores run along the output's contiguous frame axis.
+// so a warp's stores run along the output's contiguous frame axis. Each value v at output index o goes to
+// emit(o, v); a thread gets the same pairs whenever count is the same (the mel loss' two passes rely on it).
 #pragma nv_exec_check_disable
-template <typename V, typename R, class Ctx>
-SPECTRO_HD void mel_bands(Ctx& ctx, const FusedMelParams<V>& p, const R* pw, int stride, int count, int64_t b,
-                          int64_t n0) {
+template <typename V, typename R, class Ctx, class Emit>
+SPECTRO_HD void mel_band_values(Ctx& ctx, const FusedMelParams<V>& p, const R* pw, int stride, int count, int64_t b,
+                                int64_t n0, const Emit& emit) {
   const int total = count * p.n_mels;
   const int64_t n_frames = p.a.g.n_frames;
   for (int idx = ctx.tid(); idx < total; idx += ctx.nthreads()) {
@@ -204,8 +217,30 @@ SPECTRO_HD void mel_bands(Ctx& ctx, const FusedMelParams<V>& p, const R* pw, int
     const R* w = p.basis + static_cast<int64_t>(m) * p.basis_bins;
     const R* x = pw + static_cast<int64_t>(f) * stride;
     const R acc = band_sum(w, lo, hi, [x](int k) { return x[k]; });
-    p.out[(b * p.n_mels + m) * n_frames + n0 + f] = mel_log(p, acc);
+    emit((b * p.n_mels + m) * n_frames + n0 + f, mel_log(p, acc));
   }
+}
+
+// The forward's output: out[o] = the value.
+#pragma nv_exec_check_disable
+template <typename V, typename R, class Ctx>
+SPECTRO_HD void mel_bands(Ctx& ctx, const FusedMelParams<V>& p, const R* pw, int stride, int count, int64_t b,
+                          int64_t n0) {
+  mel_band_values(ctx, p, pw, stride, count, b, n0, [&p](int64_t o, R v) { p.out[o] = v; });
+}
+
+// The mel loss' target pass (FusedMelParams::y), after mel_bands wrote the prediction's values of the same frames
+// (the same thread wrote out[o]: no barrier needed): d = out[o] - the target's value, rounded once (real_sub, as the
+// difference of the two stored values); sign[o] = sign(d), and |d| added to `acc`.
+#pragma nv_exec_check_disable
+template <typename V, typename R, class Ctx>
+SPECTRO_HD void mel_loss_terms(Ctx& ctx, const FusedMelParams<V>& p, const R* pw, int stride, int count, int64_t b,
+                               int64_t n0, double& acc) {
+  mel_band_values(ctx, p, pw, stride, count, b, n0, [&p, &acc](int64_t o, R v) {
+    const R d = real_sub(p.out[o], v);
+    p.sign[o] = static_cast<int8_t>(d > R(0) ? 1 : (d < R(0) ? -1 : 0));  // (NaN: 0)
+    acc += static_cast<double>(d < R(0) ? -d : d);                         // (|NaN| = NaN: carried into the loss)
+  });
 }
 
 // The band ranges of a basis: one block per band, band[2m], band[2m + 1] = first and one past the last bin whose

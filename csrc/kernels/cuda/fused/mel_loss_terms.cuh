@@ -1,10 +1,12 @@
-// spectro — fused kernels: the multi-scale mel loss' L1 terms (DAC's / BigVGAN's log-mel L1), so that the terms of
-// every scale are one small launch per scale and one for the loss, after the scale's two mel kernels.
+// spectro — fused kernels: the multi-scale mel loss' L1 terms (DAC's / BigVGAN's log-mel L1) where the mel kernel does
+// not form them itself, and the loss from every scale's partial sums.
 //
-// MelLossTerms (one scale): over the scale's two log-mels a = log-mel x, b = log-mel y (numel values each,
-// contiguous), d = a - b in R; it writes sign(d) as int8 (-1 / 0 / 1, NaN: 0, as torch's d.sign().to(int8): what the
-// backward keeps of the target, a quarter of its bytes) and each block's sum of |d| (per thread a fixed run in
-// double, then a pairwise tree over the threads: no atomics) as one partial.
+// Where the fused mel kernel covers a scale it forms the terms in the same launch (FusedMelParams::y, mel.cuh): the
+// target's log-mels never reach memory, and each block writes one partial. Elsewhere MelLossTerms (one scale): over
+// the scale's two log-mels a = log-mel x, b = log-mel y (numel values each, contiguous), d = a - b in R; it writes
+// sign(d) as int8 (-1 / 0 / 1, NaN: 0, as torch's d.sign().to(int8): what the backward keeps of the target, a quarter
+// of its bytes) and each block's sum of |d| (per thread a fixed run in double, then a pairwise tree over the threads:
+// no atomics) as one partial.
 //
 // MelLossCombine (every scale): one block sums each scale's partials in a fixed order (per thread a strided run,
 // then a pairwise tree), and forms
@@ -16,6 +18,7 @@
 #include <cstdint>
 
 #include "../../common.h"
+#include "block_sum.cuh"
 #include "exec.cuh"
 
 namespace spectro {
@@ -47,21 +50,6 @@ struct MelLossCombineParams {
 };
 
 namespace detail {
-
-// The pairwise tree of `v` over the block's threads (kThreads a power of two) in shared memory `s` (kThreads doubles,
-// free: the caller's barrier precedes); the total in s[0] after the closing barrier. Every thread of the block.
-#pragma nv_exec_check_disable
-template <int kThreads, class Ctx>
-SPECTRO_HD void block_tree_sum(Ctx& ctx, double v, double* s) {
-  static_assert((kThreads & (kThreads - 1)) == 0, "block_tree_sum: a power-of-two block");
-  const int tid = ctx.tid();
-  s[tid] = v;
-  ctx.sync();
-  for (int h = kThreads / 2; h > 0; h >>= 1) {
-    if (tid < h) s[tid] += s[tid + h];
-    ctx.sync();
-  }
-}
 
 template <typename R>
 struct MelLossTerms {

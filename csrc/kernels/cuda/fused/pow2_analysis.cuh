@@ -39,8 +39,10 @@ struct Pow2Analysis {
   static constexpr int64_t smem_bytes() { return (2 * int64_t{kRound} * S::kFrameStride + kM) * int64_t{sizeof(Cx)}; }
   // The mel epilogue's powers, kM + 1 per frame of a round, take the FFT buffer the last pass did not write.
   static constexpr int kPowerStride = kM + 1;
-  static_assert(!kMel || (!kComplex && kRound * kPowerStride * sizeof(R) <= kRound * S::kFrameStride * sizeof(Cx)),
-                "mel epilogue: real signals, powers within one FFT buffer");
+  static_assert(!kMel || (!kComplex && kRound * kPowerStride * sizeof(R) <= kRound * S::kFrameStride * sizeof(Cx) &&
+                          (kThreads & (kThreads - 1)) == 0 &&
+                          kThreads * sizeof(double) <= 2 * kRound * S::kFrameStride * sizeof(Cx)),
+                "mel epilogue: real signals, powers within one FFT buffer, the loss terms' block sum in shared memory");
   static_assert(!kLoss || (kComplex && (kThreads & (kThreads - 1)) == 0 &&
                            kLossSums * kThreads * sizeof(double) <= 2 * kRound * S::kFrameStride * sizeof(Cx)),
                 "loss epilogue: the complex signal x + i y, the block's sums within the FFT buffers");
@@ -139,17 +141,6 @@ SPECTRO_UNROLL
     };
     const bool full = p.mode == FftMode::RfftFull, dbl = p.mode == FftMode::RfftDouble;
     const int64_t bins = kComplex ? kM : (full ? 2 * kM : kM + 1);
-    const In* xrow = input_row<In>(p, b);
-
-    // Software pipeline (SPECTRO_FUSED_PREFETCH): the next round's interior frame is loaded (into xn) before this
-    // round's FFT passes, so the global loads overlap the shared-memory passes and barriers.
-    Cx xn[8];
-    bool next_interior = false;
-#if SPECTRO_FUSED_PREFETCH
-    next_interior = interior_rel(fl);
-    if (next_interior) load_interior(xrow, n_begin + fl, g, j, xn);
-#endif
-
     // The loss epilogue's running sums (the thread's bins of the block's frames).
     double acc[kLossSums] = {0, 0, 0, 0};
     R gsum[kLossSums] = {R(0), R(0), R(0), R(0)};
@@ -159,143 +150,173 @@ SPECTRO_UNROLL
     (void)acc;
     (void)gsum;
 
+    // The mel loss' terms (FusedMelParams::y): the block's frames twice, of a.x and then of the target y; the
+    // thread's sum of |difference| over the second pass.
+    bool pair = false;
+    if constexpr (kMel) pair = mel_loss_pair(p);
+    double terms = 0;
+    (void)terms;
+
     int par = 0;
-    for (int mr = 0; mr < count; mr += kRound) {
-      const int m = mr + fl;
-      const int64_t n = n_begin + m;
-      const bool valid = m < count;
-#if !SPECTRO_FUSED_PREFETCH
-      next_interior = interior_rel(m);
-      if (next_interior) load_interior(xrow, n, g, j, xn);
-#endif
-      Cx v[8];
-      if (valid && next_interior) {
-SPECTRO_UNROLL
-        for (int r = 0; r < 8; ++r) {
-          if constexpr (kComplex) {
-            v[r] = Cx{xn[r].re * ws[r].re, xn[r].im * ws[r].re};
-          } else {
-            v[r] = Cx{xn[r].re * ws[r].re, xn[r].im * ws[r].im};
-          }
-        }
-      } else if (valid) {  // the frame reaches into the padding or the envelope's ends: element by element
-        const int64_t pos0 = n * g.hop;
-SPECTRO_UNROLL
-        for (int r = 0; r < 8; ++r) {
-          const int i = j + r * kTpf;
-          if constexpr (kComplex) {
-            v[r] = padded_sample<V>(xrow, a.window, pos0 + i, a.scale * a.window[i], g);
-          } else {
-            v[r] = Cx{padded_sample<V>(xrow, a.window, pos0 + 2 * i, a.scale * a.window[2 * i], g),
-                      padded_sample<V>(xrow, a.window, pos0 + 2 * i + 1, a.scale * a.window[2 * i + 1], g)};
-          }
-        }
-      } else {
-SPECTRO_UNROLL
-        for (int r = 0; r < 8; ++r) v[r] = Cx{R(0), R(0)};
-      }
+    for (int pass = 0; pass < (pair ? 2 : 1); ++pass) {
+      const In* xrow = input_row<In>(p, b, pass == 1);
+      // Software pipeline (SPECTRO_FUSED_PREFETCH): the next round's interior frame is loaded (into xn) before this
+      // round's FFT passes, so the global loads overlap the shared-memory passes and barriers.
+      Cx xn[8];
+      bool next_interior = false;
 #if SPECTRO_FUSED_PREFETCH
-      next_interior = interior_rel(m + kRound);
-      if (next_interior) load_interior(xrow, n + kRound, g, j, xn);
+      next_interior = interior_rel(fl);
+      if (next_interior) load_interior(xrow, n_begin + fl, g, j, xn);
 #endif
-      fft::pow2_pass<kLogM, -1, 0, true>(v, tw, j, (par ? buf1 : buf0) + off);
-      ctx.sync();
-      fft::pow2_passes_from<kLogM, -1, 1, !kComplex || kLoss>(ctx, v, tw, j, buf0, buf1, par, off);
-      // v[r] = Z[j + r M/8]; the last pass's output (natural order) is in buffer (par + kPasses - 1) & 1.
-      if constexpr (kMel) {
-        // Z of the round's frames in buffer zb (frame f at f * kFrameStride); the other buffer is free since the last
-        // pass's closing barrier.
-        const Cx* zb = ((par + S::kPasses - 1) & 1) ? buf1 : buf0;
-        const Cx* z = zb + off;
-        R* other = reinterpret_cast<R*>(((par + S::kPasses - 1) & 1) ? buf0 : buf1);
-        const int in_round = mini(kRound, count - mr);
-        // P[k] of the thread's bins of its frame into the free buffer, row fl.
-        const auto store_powers = [&]() {
-          if (!valid) return;
-          R* prow = other + fl * kPowerStride;
+
+      for (int mr = 0; mr < count; mr += kRound) {
+        const int m = mr + fl;
+        const int64_t n = n_begin + m;
+        const bool valid = m < count;
+#if !SPECTRO_FUSED_PREFETCH
+        next_interior = interior_rel(m);
+        if (next_interior) load_interior(xrow, n, g, j, xn);
+#endif
+        Cx v[8];
+        if (valid && next_interior) {
 SPECTRO_UNROLL
           for (int r = 0; r < 8; ++r) {
-            const int k = j + r * kTpf;
-            prow[k] = mel_power(p, real_split_bin(v[r], z[(kM - k) & (kM - 1)], st[k]));
+            if constexpr (kComplex) {
+              v[r] = Cx{xn[r].re * ws[r].re, xn[r].im * ws[r].re};
+            } else {
+              v[r] = Cx{xn[r].re * ws[r].re, xn[r].im * ws[r].im};
+            }
           }
-          if (j == 0) prow[kM] = mel_power(p, Cx{v[0].re - v[0].im, R(0)});
-        };
-        if (p.grad_spec == nullptr) {
-          // Forward: the powers, then the bands.
-          store_powers();
-          ctx.sync();
-          mel_bands(ctx, p, static_cast<const R*>(other), kPowerStride, in_round, b, n_begin + mr);
+        } else if (valid) {  // the frame reaches into the padding or the envelope's ends: element by element
+          const int64_t pos0 = n * g.hop;
+SPECTRO_UNROLL
+          for (int r = 0; r < 8; ++r) {
+            const int i = j + r * kTpf;
+            if constexpr (kComplex) {
+              v[r] = padded_sample<V>(xrow, a.window, pos0 + i, a.scale * a.window[i], g);
+            } else {
+              v[r] = Cx{padded_sample<V>(xrow, a.window, pos0 + 2 * i, a.scale * a.window[2 * i], g),
+                        padded_sample<V>(xrow, a.window, pos0 + 2 * i + 1, a.scale * a.window[2 * i + 1], g)};
+            }
+          }
         } else {
-          // Backward: the coefficients into the free buffer, then dL/dX per bin. Where the buffer holds both, the
-          // powers go there first (as in the forward) and the coefficients after them; else each band recomputes
-          // its bins' powers from Z.
-          const bool stored = !p.recompute_powers && kPowerStride + p.n_mels <= 2 * S::kFrameStride;
-          R* coef = stored ? other + kRound * kPowerStride : other;
-          if (stored) {
-            store_powers();
-            ctx.sync();
-            mel_grad_coefs(ctx, p, [other](int f, int k) { return other[f * kPowerStride + k]; }, coef, in_round, b,
-                           n_begin + mr);
-          } else {
-            const auto power_of = [&](int f, int k) {
-              const Cx* zf = zb + f * S::kFrameStride;
-              return mel_power(p, k == kM ? Cx{zf[0].re - zf[0].im, R(0)}
-                                          : real_split_bin(zf[k], zf[(kM - k) & (kM - 1)], st[k]));
-            };
-            mel_grad_coefs(ctx, p, power_of, coef, in_round, b, n_begin + mr);
-          }
-          ctx.sync();
-          if (valid) {
-            const R* cf = coef + fl * p.n_mels;
-            Cx* row = p.grad_spec + (b * g.n_frames + n) * (kM + 1);
+SPECTRO_UNROLL
+          for (int r = 0; r < 8; ++r) v[r] = Cx{R(0), R(0)};
+        }
+#if SPECTRO_FUSED_PREFETCH
+        next_interior = interior_rel(m + kRound);
+        if (next_interior) load_interior(xrow, n + kRound, g, j, xn);
+#endif
+        fft::pow2_pass<kLogM, -1, 0, true>(v, tw, j, (par ? buf1 : buf0) + off);
+        ctx.sync();
+        fft::pow2_passes_from<kLogM, -1, 1, !kComplex || kLoss>(ctx, v, tw, j, buf0, buf1, par, off);
+        // v[r] = Z[j + r M/8]; the last pass's output (natural order) is in buffer (par + kPasses - 1) & 1.
+        if constexpr (kMel) {
+          // Z of the round's frames in buffer zb (frame f at f * kFrameStride); the other buffer is free since the last
+          // pass's closing barrier.
+          const Cx* zb = ((par + S::kPasses - 1) & 1) ? buf1 : buf0;
+          const Cx* z = zb + off;
+          R* other = reinterpret_cast<R*>(((par + S::kPasses - 1) & 1) ? buf0 : buf1);
+          const int in_round = mini(kRound, count - mr);
+          // P[k] of the thread's bins of its frame into the free buffer, row fl.
+          const auto store_powers = [&]() {
+            if (!valid) return;
+            R* prow = other + fl * kPowerStride;
 SPECTRO_UNROLL
             for (int r = 0; r < 8; ++r) {
               const int k = j + r * kTpf;
-              row[k] = mel_grad_bin(p, cf, k, real_split_bin(v[r], z[(kM - k) & (kM - 1)], st[k]));
+              prow[k] = mel_power(p, real_split_bin(v[r], z[(kM - k) & (kM - 1)], st[k]));
             }
-            if (j == 0) row[kM] = mel_grad_bin(p, cf, kM, Cx{v[0].re - v[0].im, R(0)});
-          }
-        }
-        ctx.sync();  // the next round's first pass writes the free buffer
-      } else if constexpr (kLoss) {
-        // Z of the frame in shared memory (the last pass wrote it; the next round's first pass writes the other
-        // buffer, and its barrier orders this round's reads before the pass after it overwrites this one).
-        const Cx* z = (((par + S::kPasses - 1) & 1) ? buf1 : buf0) + off;
-        if (valid && p.grad_sums == nullptr) {
+            if (j == 0) prow[kM] = mel_power(p, Cx{v[0].re - v[0].im, R(0)});
+          };
+          if (p.grad_spec == nullptr) {
+            // Forward: the powers, then the bands.
+            store_powers();
+            ctx.sync();
+            if (pass == 0) {
+              mel_bands(ctx, p, static_cast<const R*>(other), kPowerStride, in_round, b, n_begin + mr);
+            } else {
+              mel_loss_terms(ctx, p, static_cast<const R*>(other), kPowerStride, in_round, b, n_begin + mr, terms);
+            }
+          } else {
+            // Backward: the coefficients into the free buffer, then dL/dX per bin. Where the buffer holds both, the
+            // powers go there first (as in the forward) and the coefficients after them; else each band recomputes
+            // its bins' powers from Z.
+            const bool stored = !p.recompute_powers && kPowerStride + p.n_mels <= 2 * S::kFrameStride;
+            R* coef = stored ? other + kRound * kPowerStride : other;
+            if (stored) {
+              store_powers();
+              ctx.sync();
+              mel_grad_coefs(ctx, p, [other](int f, int k) { return other[f * kPowerStride + k]; }, coef, in_round, b,
+                             n_begin + mr);
+            } else {
+              const auto power_of = [&](int f, int k) {
+                const Cx* zf = zb + f * S::kFrameStride;
+                return mel_power(p, k == kM ? Cx{zf[0].re - zf[0].im, R(0)}
+                                            : real_split_bin(zf[k], zf[(kM - k) & (kM - 1)], st[k]));
+              };
+              mel_grad_coefs(ctx, p, power_of, coef, in_round, b, n_begin + mr);
+            }
+            ctx.sync();
+            if (valid) {
+              const R* cf = coef + fl * p.n_mels;
+              Cx* row = p.grad_spec + (b * g.n_frames + n) * (kM + 1);
 SPECTRO_UNROLL
-          for (int r = 0; r < 8; ++r) {
-            const int k = j + r * kTpf;
-            if (2 * k <= kM) loss_accumulate(p, v[r], z[(kM - k) & (kM - 1)], acc);
+              for (int r = 0; r < 8; ++r) {
+                const int k = j + r * kTpf;
+                row[k] = mel_grad_bin(p, cf, k, real_split_bin(v[r], z[(kM - k) & (kM - 1)], st[k]));
+              }
+              if (j == 0) row[kM] = mel_grad_bin(p, cf, kM, Cx{v[0].re - v[0].im, R(0)});
+            }
+          }
+          ctx.sync();  // the next round's first pass writes the free buffer
+        } else if constexpr (kLoss) {
+          // Z of the frame in shared memory (the last pass wrote it; the next round's first pass writes the other
+          // buffer, and its barrier orders this round's reads before the pass after it overwrites this one).
+          const Cx* z = (((par + S::kPasses - 1) & 1) ? buf1 : buf0) + off;
+          if (valid && p.grad_sums == nullptr) {
+SPECTRO_UNROLL
+            for (int r = 0; r < 8; ++r) {
+              const int k = j + r * kTpf;
+              if (2 * k <= kM) loss_accumulate(p, v[r], z[(kM - k) & (kM - 1)], acc);
+            }
+          } else if (valid) {
+            const int bins = p.grad_target ? kM : kM / 2 + 1;
+            Cx* row = p.grad_spec + (b * g.n_frames + n) * bins;
+            const auto at = [&](int q) { return z[q]; };
+SPECTRO_UNROLL
+            for (int r = 0; r < 8; ++r) {
+              const int k = j + r * kTpf;
+              if (k < bins) row[k] = loss_grad_out(p, gsum, kM, k, at);
+            }
           }
         } else if (valid) {
-          const int bins = p.grad_target ? kM : kM / 2 + 1;
-          Cx* row = p.grad_spec + (b * g.n_frames + n) * bins;
-          const auto at = [&](int q) { return z[q]; };
+          Out* row = output_of<Out>(p) + (b * g.n_frames + n) * bins;
+          if constexpr (kComplex) {
 SPECTRO_UNROLL
-          for (int r = 0; r < 8; ++r) {
-            const int k = j + r * kTpf;
-            if (k < bins) row[k] = loss_grad_out(p, gsum, kM, k, at);
+            for (int r = 0; r < 8; ++r) row[j + r * kTpf] = stored<Out>(v[r]);
+          } else {
+            const Cx* z = (((par + S::kPasses - 1) & 1) ? buf1 : buf0) + off;
+SPECTRO_UNROLL
+            for (int r = 0; r < 8; ++r) {
+              const int k = j + r * kTpf;
+              Cx xk = real_split_bin(v[r], z[(kM - k) & (kM - 1)], st[k]);
+              if (dbl && k > 0) xk = fft::cscale(xk, R(2));
+              row[k] = stored<Out>(xk);
+              if (full && k > 0) row[2 * kM - k] = stored<Out>(fft::cconj(xk));
+            }
+            if (j == 0) row[kM] = stored<Out>(Cx{v[0].re - v[0].im, R(0)});
           }
         }
-      } else if (valid) {
-        Out* row = output_of<Out>(p) + (b * g.n_frames + n) * bins;
-        if constexpr (kComplex) {
-SPECTRO_UNROLL
-          for (int r = 0; r < 8; ++r) row[j + r * kTpf] = stored<Out>(v[r]);
-        } else {
-          const Cx* z = (((par + S::kPasses - 1) & 1) ? buf1 : buf0) + off;
-SPECTRO_UNROLL
-          for (int r = 0; r < 8; ++r) {
-            const int k = j + r * kTpf;
-            Cx xk = real_split_bin(v[r], z[(kM - k) & (kM - 1)], st[k]);
-            if (dbl && k > 0) xk = fft::cscale(xk, R(2));
-            row[k] = stored<Out>(xk);
-            if (full && k > 0) row[2 * kM - k] = stored<Out>(fft::cconj(xk));
-          }
-          if (j == 0) row[kM] = stored<Out>(Cx{v[0].re - v[0].im, R(0)});
-        }
+        par ^= (S::kPasses & 1);
       }
-      par ^= (S::kPasses & 1);
+    }
+    if constexpr (kMel) {
+      if (pair) {  // (the last round's closing barrier ordered every read of the FFT buffers before this)
+        double* s = reinterpret_cast<double*>(ctx.smem());
+        block_tree_sum<kThreads>(ctx, terms, s);
+        if (tid == 0) p.partials[ctx.block()] = s[0];
+      }
     }
     if constexpr (kLoss) {
       if (p.grad_sums == nullptr) {

@@ -40,9 +40,9 @@ SPECTRO_HD const In* input_of(const FusedAnalysisParams<V>& p) {
     return static_cast<const In*>(p.x_half);
   }
 }
-// Row b of an analysis' signal (mel.cuh overloads it for the mel epilogue's second signal).
+// Row b of an analysis' signal (second: only the mel loss has a second signal; mel.cuh overloads this for it).
 template <typename In, typename V>
-SPECTRO_HD const In* input_row(const FusedAnalysisParams<V>& p, int64_t b) {
+SPECTRO_HD const In* input_row(const FusedAnalysisParams<V>& p, int64_t b, bool /*second*/ = false) {
   return input_of<In>(p) + b * p.a.g.length;
 }
 template <typename In, typename V>

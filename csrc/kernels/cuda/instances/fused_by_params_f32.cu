@@ -7,7 +7,7 @@ namespace kernels {
 namespace cuda {
 template cudaError_t launch_fused_analysis<float>(const FusedAnalysisParams<float>&, cudaStream_t);
 template cudaError_t launch_fused_synthesis<float>(const FusedSynthesisParams<float>&, cudaStream_t);
-template cudaError_t launch_fused_mel<float>(const FusedMelParams<float>&, cudaStream_t);
+template cudaError_t launch_fused_mel<float>(const FusedMelParams<float>&, cudaStream_t, int64_t*);
 }  // namespace cuda
 }  // namespace kernels
 }  // namespace spectro

@@ -7,7 +7,7 @@ namespace kernels {
 namespace cuda {
 template cudaError_t launch_fused_analysis<double>(const FusedAnalysisParams<double>&, cudaStream_t);
 template cudaError_t launch_fused_synthesis<double>(const FusedSynthesisParams<double>&, cudaStream_t);
-template cudaError_t launch_fused_mel<double>(const FusedMelParams<double>&, cudaStream_t);
+template cudaError_t launch_fused_mel<double>(const FusedMelParams<double>&, cudaStream_t, int64_t*);
 }  // namespace cuda
 }  // namespace kernels
 }  // namespace spectro
