@@ -43,6 +43,7 @@ atomicAdd.)
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import operator
@@ -132,6 +133,28 @@ def _check_length(fn: str, name: str, T: int, n_fft: int, what: str, pad: int) -
 
 def _compute_dtype(t: torch.Tensor) -> torch.dtype:
     return torch.float32 if t.dtype in _HALF else t.dtype
+
+
+# The losses run their ops in float32 / float64 with autocast disabled. Where autocast is already off for the inputs'
+# device (the usual case) they enter no context: torch.autocast's entry and exit cost host time on every call.
+_AUTOCAST_ALREADY_OFF = contextlib.nullcontext()
+_IS_AUTOCAST_ENABLED_TAKES_DEVICE = torch.torch_version.TorchVersion(torch.__version__) >= (2, 4)
+
+
+def _is_autocast_enabled(device_type: str) -> bool:
+    """torch.is_autocast_enabled(device_type), for "cpu" or "cuda" (torch 2.3 has one function per device type)."""
+    if _IS_AUTOCAST_ENABLED_TAKES_DEVICE:
+        return torch.is_autocast_enabled(device_type)
+    return torch.is_autocast_enabled() if device_type == "cuda" else torch.is_autocast_cpu_enabled()
+
+
+def _autocast_disabled(device_type: str):
+    """The context the losses call their ops in: ``torch.autocast(device_type, enabled=False)``, or a no-op one where
+    autocast is known to be off for CPU / CUDA tensors already. Other device types always get torch.autocast, and so
+    does tracing by torch.compile / torch.export (the context is traced once, not entered per call)."""
+    if device_type in ("cpu", "cuda") and not _is_compiling() and not _is_autocast_enabled(device_type):
+        return _AUTOCAST_ALREADY_OFF
+    return torch.autocast(device_type, enabled=False)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -343,7 +366,7 @@ def _mrstft_forward(cfg: _Config, x: torch.Tensor, y: torch.Tensor, windows: Seq
     dtype = _compute_dtype(x)
     # auraloss moves its window to the input's device on every call (a module left on the CPU still works).
     windows = [w if w.device == x.device else w.to(x.device) for w in windows]
-    with torch.autocast(x.device.type, enabled=False):  # the loss runs in float32 / float64
+    with _autocast_disabled(x.device.type):  # the loss runs in float32 / float64
         x2d = x.reshape(-1, T).to(dtype)
         y2d = y.reshape(-1, T).to(dtype)
         if taps is not None:
@@ -648,7 +671,7 @@ def _mel_spectrograms(cfg: _MelConfig, x: torch.Tensor, windows, fbs, name: str,
     T = x.shape[-1]
     batch = x.shape[:-1]
     pads = _mel_pads(cfg, T, name)
-    with torch.autocast(x.device.type, enabled=False):  # the loss runs in float32 / float64
+    with _autocast_disabled(x.device.type):  # the loss runs in float32 / float64
         x2d = x.reshape(-1, T).to(_compute_dtype(x))
         out = []
         for (w, h, _, _, _), pad, window, fb in zip(cfg.scales, pads, windows, fbs):
@@ -669,7 +692,7 @@ def _mel_loss_op(cfg: _MelConfig, x, y, windows, fbs):
     T = x.shape[-1]
     pads = _mel_pads(cfg, T, "input")
     dtype = _compute_dtype(x)
-    with torch.autocast(x.device.type, enabled=False):  # the loss runs in float32 / float64
+    with _autocast_disabled(x.device.type):  # the loss runs in float32 / float64
         return torch.ops.spectro.mel_loss(
             x.reshape(-1, T).to(dtype), y.reshape(-1, T).to(dtype), list(windows), list(fbs),
             [h for _, h, _, _, _ in cfg.scales], pads, cfg.clamp_eps, float(cfg.pow), cfg.mag_eps,
@@ -705,7 +728,7 @@ def _mel_loss(cfg: _MelConfig, x, y, y_mels, windows, fbs):
         m = m.clamp(min=cfg.clamp_eps)
         return (m.pow(cfg.pow) if cfg.pow != 1 else m).log10()
 
-    with torch.autocast(x.device.type, enabled=False):  # the loss runs in float32 / float64
+    with _autocast_disabled(x.device.type):  # the loss runs in float32 / float64
         loss = None
         for i, (xm, ym) in enumerate(zip(x_mels, y_mels)):
             ym = ym.to(xm.dtype)

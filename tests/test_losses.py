@@ -644,6 +644,24 @@ def test_float64_inputs_give_float64_loss():
 
 
 # --------------------------------------------------------------------------------------------------------------
+# The losses' per-call path, kept short (host time before the ops' first kernel) with the same results and errors.
+def test_autocast_context_only_where_autocast_is_on():
+    on = SL._is_autocast_enabled
+    assert not on("cpu") and not on("cuda")
+    assert not isinstance(SL._autocast_disabled("cpu"), torch.autocast)  # off already: no context to enter
+    with SL._autocast_disabled("cpu"):
+        assert not on("cpu")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not isinstance(SL._autocast_disabled("cuda"), torch.autocast)  # (CUDA's autocast is off)
+        ctx = SL._autocast_disabled("cpu")
+        assert isinstance(ctx, torch.autocast)
+        with ctx:
+            assert not on("cpu")
+        assert on("cpu")
+    assert not on("cpu")
+
+
+# --------------------------------------------------------------------------------------------------------------
 # spectro::stft_loss_sums, the op under the multi-resolution STFT loss (on CUDA the fused kernel: both signals in one
 # complex FFT per frame), against its definition on torch.stft.
 def _loss_sums_def(x, y, window, n_fft, hop, eps, distance):
