@@ -131,6 +131,11 @@ def _check_length(fn: str, name: str, T: int, n_fft: int, what: str, pad: int) -
                          f"shorter than one frame ({n_fft})")
 
 
+def _shortest_length(n_fft: int, pad: int) -> int:
+    """The fewest samples _check_length accepts for (n_fft, pad)."""
+    return max(pad + 1, n_fft - 2 * pad)
+
+
 def _compute_dtype(t: torch.Tensor) -> torch.dtype:
     return torch.float32 if t.dtype in _HALF else t.dtype
 
@@ -347,6 +352,8 @@ class _Config:
         self.sample_rate, self.scale, self.n_bins = sample_rate, scale, n_bins
         self.perceptual_weighting, self.scale_invariance = bool(perceptual_weighting), bool(scale_invariance)
         self.eps, self.output, self.reduction, self.mag_distance = float(eps), output, reduction, mag_distance
+        # Every resolution pads by n_fft // 2 (centred frames): signals of at least min_length samples pass its check.
+        self.min_length = max(_shortest_length(n_fft, n_fft // 2) for n_fft, _, _ in geometries)
 
     @property
     def common(self) -> bool:
@@ -360,9 +367,10 @@ def _mrstft_forward(cfg: _Config, x: torch.Tensor, y: torch.Tensor, windows: Seq
     """auraloss's STFTLoss (multi=False, one resolution) or MultiResolutionSTFTLoss forward."""
     _check_pair(cfg.fn, x, y)
     T = x.shape[-1]
-    for i, (n_fft, _, _) in enumerate(cfg.geometries):
-        what = f"fft_sizes[{i}]={n_fft}" if multi else f"fft_size={n_fft}"
-        _check_length(cfg.fn, "input", T, n_fft, what, n_fft // 2)
+    if T < cfg.min_length:  # (too short for some resolution: the checks, which format their messages, name it)
+        for i, (n_fft, _, _) in enumerate(cfg.geometries):
+            what = f"fft_sizes[{i}]={n_fft}" if multi else f"fft_size={n_fft}"
+            _check_length(cfg.fn, "input", T, n_fft, what, n_fft // 2)
     dtype = _compute_dtype(x)
     # auraloss moves its window to the input's device on every call (a module left on the CPU still works).
     windows = [w if w.device == x.device else w.to(x.device) for w in windows]
@@ -640,6 +648,11 @@ class _MelConfig:
         self.scales = [tuple(v) for v in zip(window_lengths, hops, n_mels, mel_fmin, mel_fmax)]
         self.clamp_eps, self.mag_weight, self.log_weight, self.pow = float(clamp_eps), mag_weight, log_weight, pow
         self.padding, self.mag_eps, self.mel_scale, self.mel_norm = padding, float(mag_eps), mel_scale, mel_norm
+        # What every call passes the ops: the hops, each scale's reflect padding (w // 2 centred, (w - h) // 2 for
+        # "same"), and the shortest signal all of them accept.
+        self.hops = [h for _, h, _, _, _ in self.scales]
+        self.pads = [w // 2 if padding == "center" else (w - h) // 2 for w, h, _, _, _ in self.scales]
+        self.min_length = max(_shortest_length(w, pad) for (w, _, _, _, _), pad in zip(self.scales, self.pads))
 
     def filterbanks(self) -> List[torch.Tensor]:
         return [_mel_filters(self.sample_rate, w, m, fmin, fmax, self.mel_scale == "htk", self.mel_norm)
@@ -651,14 +664,12 @@ class _MelConfig:
 
 
 def _mel_pads(cfg: _MelConfig, T: int, name: str) -> List[int]:
-    """Each scale's reflect padding (w // 2 centred, (w - h) // 2 for "same"), after checking a signal of T samples
-    (`name`) is long enough for it."""
-    pads = []
-    for i, (w, h, _, _, _) in enumerate(cfg.scales):
-        pad = w // 2 if cfg.padding == "center" else (w - h) // 2
-        _check_length(cfg.fn, name, T, w, f"window_lengths[{i}]={w} with padding={cfg.padding!r}", pad)
-        pads.append(pad)
-    return pads
+    """Each scale's reflect padding (cfg.pads), after checking a signal of T samples (`name`) is long enough for it.
+    (Only a signal too short for some scale goes through the per-scale checks, which format their messages.)"""
+    if T < cfg.min_length:
+        for i, ((w, _, _, _, _), pad) in enumerate(zip(cfg.scales, cfg.pads)):
+            _check_length(cfg.fn, name, T, w, f"window_lengths[{i}]={w} with padding={cfg.padding!r}", pad)
+    return cfg.pads
 
 
 def _mel_spectrograms(cfg: _MelConfig, x: torch.Tensor, windows, fbs, name: str,
@@ -695,7 +706,7 @@ def _mel_loss_op(cfg: _MelConfig, x, y, windows, fbs):
     with _autocast_disabled(x.device.type):  # the loss runs in float32 / float64
         return torch.ops.spectro.mel_loss(
             x.reshape(-1, T).to(dtype), y.reshape(-1, T).to(dtype), list(windows), list(fbs),
-            [h for _, h, _, _, _ in cfg.scales], pads, cfg.clamp_eps, float(cfg.pow), cfg.mag_eps,
+            cfg.hops, pads, cfg.clamp_eps, float(cfg.pow), cfg.mag_eps,
             float(cfg.log_weight), float(cfg.mag_weight))
 
 

@@ -645,6 +645,41 @@ def test_float64_inputs_give_float64_loss():
 
 # --------------------------------------------------------------------------------------------------------------
 # The losses' per-call path, kept short (host time before the ops' first kernel) with the same results and errors.
+def test_too_short_signal_errors_at_the_boundary_and_after_other_lengths():
+    # Each module's shortest accepted signal passes; one sample less raises the error naming the first scale /
+    # resolution it is too short for, the same after calls at other lengths.
+    x = torch.randn(1, 2000)
+    mel_same = SL.MelSpectrogramLoss(16000, [10], [1024], hop_lengths=[1000], padding="same")  # pad 12: one frame
+    cases = [
+        (SL.MelSpectrogramLoss(16000), 1025,
+         "MelSpectrogramLoss: input has 1024 samples, too short for window_lengths[6]=2048 with padding='center': "
+         "reflect padding by 1024 needs at least 1025 samples"),
+        (mel_same, 1000,
+         "MelSpectrogramLoss: input has 999 samples, too short for window_lengths[0]=1024 with padding='same': the "
+         "padded signal (1023) is shorter than one frame (1024)"),
+        (SL.MelSpectrogramLoss(22050, [80], [1024], padding="same"), 385,
+         "MelSpectrogramLoss: input has 384 samples, too short for window_lengths[0]=1024 with padding='same': "
+         "reflect padding by 384 needs at least 385 samples"),
+        (SL.MultiResolutionSTFTLoss(), 1025,
+         "MultiResolutionSTFTLoss: input has 1024 samples, too short for fft_sizes[1]=2048: reflect padding by 1024 "
+         "needs at least 1025 samples"),
+        (SL.STFTLoss(), 513,
+         "STFTLoss: input has 512 samples, too short for fft_size=1024: reflect padding by 512 needs at least 513 "
+         "samples"),
+    ]
+    for mod, shortest, message in cases:
+        for T in (2000, shortest, shortest + 1):
+            assert torch.isfinite(mod(x[:, :T], x[:, :T] * 0.5))
+        for _ in range(2):
+            with pytest.raises(ValueError) as e:
+                mod(x[:, :shortest - 1], x[:, :shortest - 1])
+            assert str(e.value) == message
+    with pytest.raises(ValueError) as e:  # (the precomputed target's path names the signal)
+        mel_same.mel_spectrograms(x[:, :999])
+    assert str(e.value) == ("MelSpectrogramLoss: signal has 999 samples, too short for window_lengths[0]=1024 with "
+                            "padding='same': the padded signal (1023) is shorter than one frame (1024)")
+
+
 def test_autocast_context_only_where_autocast_is_on():
     on = SL._is_autocast_enabled
     assert not on("cpu") and not on("cuda")
