@@ -499,13 +499,17 @@ class STFTLoss(torch.nn.Module):
         if device is not None:
             self.to(device)
 
-    def _fb(self):
-        return self.fb[0] if self._cfg.scale is not None else None
+    def _constants(self):
+        """(window, filterbank or None, perceptual weighting's taps or None): the buffers as they are now (.to() /
+        .double() replace them), read from _buffers (nn.Module's attribute lookup costs host time on every call, and
+        an absent buffer an AttributeError)."""
+        buffers = self._buffers
+        fb = buffers["fb"][0] if self._cfg.scale is not None else None
+        return buffers["window"], fb, buffers.get("aw_taps")
 
     def forward(self, input: torch.Tensor, target: torch.Tensor):
-        fb = self._fb()
-        return _mrstft_forward(self._cfg, input, target, [self.window], None if fb is None else [fb],
-                               getattr(self, "aw_taps", None), multi=False)
+        window, fb, taps = self._constants()
+        return _mrstft_forward(self._cfg, input, target, [window], None if fb is None else [fb], taps, multi=False)
 
     def extra_repr(self) -> str:
         return (f"fft_size={self.fft_size}, hop_size={self.hop_size}, win_length={self.win_length}, "
@@ -554,10 +558,9 @@ class MultiResolutionSTFTLoss(torch.nn.Module):
                             first.output, first.reduction, first.mag_distance)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor):
-        losses = list(self.stft_losses)
-        fbs = [l._fb() for l in losses] if self._cfg.scale is not None else None
-        return _mrstft_forward(self._cfg, input, target, [l.window for l in losses], fbs,
-                               getattr(losses[0], "aw_taps", None), multi=True)
+        windows, fbs, taps = zip(*[l._constants() for l in self.stft_losses])
+        return _mrstft_forward(self._cfg, input, target, windows, fbs if self._cfg.scale is not None else None,
+                               taps[0], multi=True)
 
 
 def _functional_forward(fn, x, y, geometries, window, kw, multi):
@@ -705,9 +708,8 @@ def _mel_loss_op(cfg: _MelConfig, x, y, windows, fbs):
     dtype = _compute_dtype(x)
     with _autocast_disabled(x.device.type):  # the loss runs in float32 / float64
         return torch.ops.spectro.mel_loss(
-            x.reshape(-1, T).to(dtype), y.reshape(-1, T).to(dtype), list(windows), list(fbs),
-            cfg.hops, pads, cfg.clamp_eps, float(cfg.pow), cfg.mag_eps,
-            float(cfg.log_weight), float(cfg.mag_weight))
+            x.reshape(-1, T).to(dtype), y.reshape(-1, T).to(dtype), windows, fbs, cfg.hops, pads, cfg.clamp_eps,
+            float(cfg.pow), cfg.mag_eps, float(cfg.log_weight), float(cfg.mag_weight))
 
 
 def _mel_loss(cfg: _MelConfig, x, y, y_mels, windows, fbs):
@@ -822,13 +824,19 @@ class MelSpectrogramLoss(torch.nn.Module):
         self.mel_fmax = [s[4] for s in self._cfg.scales]
         self.clamp_eps, self.mag_weight, self.log_weight, self.pow = clamp_eps, mag_weight, log_weight, pow
         # Constants, not state (DAC's loss has no state_dict entries): non-persistent buffers that follow .to().
-        for i, (w, fb) in enumerate(zip(self._cfg.windows(), self._cfg.filterbanks())):
-            self.register_buffer(f"window_{i}", w, persistent=False)
-            self.register_buffer(f"mel_fb_{i}", fb, persistent=False)
+        n = len(self._cfg.scales)
+        self._window_names = [f"window_{i}" for i in range(n)]
+        self._fb_names = [f"mel_fb_{i}" for i in range(n)]
+        for wname, fbname, w, fb in zip(self._window_names, self._fb_names, self._cfg.windows(),
+                                        self._cfg.filterbanks()):
+            self.register_buffer(wname, w, persistent=False)
+            self.register_buffer(fbname, fb, persistent=False)
 
     def _constants(self):
-        n = len(self._cfg.scales)
-        return ([getattr(self, f"window_{i}") for i in range(n)], [getattr(self, f"mel_fb_{i}") for i in range(n)])
+        """The windows and filterbanks: the buffers as they are now (.to() / .double() replace them), read from
+        _buffers by name (nn.Module's attribute lookup costs host time on every call)."""
+        buffers = self._buffers
+        return [buffers[k] for k in self._window_names], [buffers[k] for k in self._fb_names]
 
     def mel_spectrograms(self, signal: torch.Tensor) -> List[torch.Tensor]:
         """The mel spectrogram (magnitude, before the clamp and log) of ``signal`` (..., T) at every scale: one

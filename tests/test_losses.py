@@ -645,6 +645,44 @@ def test_float64_inputs_give_float64_loss():
 
 # --------------------------------------------------------------------------------------------------------------
 # The losses' per-call path, kept short (host time before the ops' first kernel) with the same results and errors.
+_MODULES = {
+    "mel": lambda: SL.MelSpectrogramLoss(16000, **DAC_SMALL),
+    "mel-same": lambda: SL.MelSpectrogramLoss(22050, [80], [1024], padding="same", mag_eps=1e-9),
+    "stft": lambda: SL.STFTLoss(256, 64, 200, w_lin_mag=1.0),
+    "stft-mel": lambda: SL.STFTLoss(256, 64, 200, sample_rate=16000, scale="mel", n_bins=16),
+    "mrstft": lambda: SL.MultiResolutionSTFTLoss(**SMALL, w_lin_mag=1.0),
+    "mrstft-full": lambda: SL.MultiResolutionSTFTLoss(**SMALL, output="full"),
+    "pwg": lambda: spectro.MultiResolutionSTFTLoss(((256, 64, 200), (128, 32, 100))),
+}
+
+
+def _tensors(out):
+    """The tensors of a loss' result (a tensor, or a tuple of tensors, floats and lists of them), in order."""
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if isinstance(out, (tuple, list)):
+        return [t for v in out for t in _tensors(v)]
+    return []
+
+
+@pytest.mark.parametrize("name", list(_MODULES))
+def test_modules_compute_with_their_converted_buffers(name):
+    # Called once, then converted by .double() (nn.Module._apply replaces the buffers): the module computes with the
+    # new buffers, as a module converted before its first call does; and again after .float().
+    make = _MODULES[name]
+    x, y = _signals((2, 1, 1500), "cpu", torch.float64)
+    mod = make()
+    first = _tensors(mod(x.float(), y.float()))
+    mod.double()
+    got, want = _tensors(mod(x, y)), _tensors(make().double()(x, y))
+    assert len(got) == len(want) > 0
+    for a, b in zip(got, want):
+        assert a.dtype == torch.float64 and torch.equal(a, b)
+    mod.float()
+    again = _tensors(mod(x.float(), y.float()))
+    assert all(a.dtype == torch.float32 and torch.equal(a, b) for a, b in zip(again, first))
+
+
 def test_too_short_signal_errors_at_the_boundary_and_after_other_lengths():
     # Each module's shortest accepted signal passes; one sample less raises the error naming the first scale /
     # resolution it is too short for, the same after calls at other lengths.
