@@ -140,6 +140,11 @@ def _compute_dtype(t: torch.Tensor) -> torch.dtype:
     return torch.float32 if t.dtype in _HALF else t.dtype
 
 
+def _to_dtype(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """t.to(dtype), without the call where t has that dtype already (the usual case, on every call of a loss)."""
+    return t if t.dtype == dtype else t.to(dtype)
+
+
 # The losses run their ops in float32 / float64 with autocast disabled. Where autocast is already off for the inputs'
 # device (the usual case) they enter no context: torch.autocast's entry and exit cost host time on every call.
 _AUTOCAST_ALREADY_OFF = contextlib.nullcontext()
@@ -295,7 +300,7 @@ def _mrstft_op(x2d: torch.Tensor, y2d: torch.Tensor, geometries: Sequence[Tuple[
     # The op takes one real dtype: float64 if either signal is, else float32 (half precision is computed in float32;
     # its gradient comes back in its own dtype through the conversion).
     dtype = torch.float64 if torch.float64 in (x2d.dtype, y2d.dtype) else torch.float32
-    x2d, y2d = x2d.to(dtype), y2d.to(dtype)
+    x2d, y2d = _to_dtype(x2d, dtype), _to_dtype(y2d, dtype)
     ws = [_loss_window(w, n_fft, dtype) for (n_fft, _, _), w in zip(geometries, windows)]
     return torch.ops.spectro.stft_loss(x2d, y2d, ws, [g[0] for g in geometries], [g[1] for g in geometries],
                                        float(eps), distance, reduction, [float(w) for w in weights])
@@ -373,10 +378,11 @@ def _mrstft_forward(cfg: _Config, x: torch.Tensor, y: torch.Tensor, windows: Seq
             _check_length(cfg.fn, "input", T, n_fft, what, n_fft // 2)
     dtype = _compute_dtype(x)
     # auraloss moves its window to the input's device on every call (a module left on the CPU still works).
-    windows = [w if w.device == x.device else w.to(x.device) for w in windows]
-    with _autocast_disabled(x.device.type):  # the loss runs in float32 / float64
-        x2d = x.reshape(-1, T).to(dtype)
-        y2d = y.reshape(-1, T).to(dtype)
+    device = x.device
+    windows = [w if w.device == device else w.to(device) for w in windows]
+    with _autocast_disabled(device.type):  # the loss runs in float32 / float64
+        x2d = _to_dtype(x.reshape(-1, T), dtype)
+        y2d = _to_dtype(y.reshape(-1, T), dtype)
         if taps is not None:
             x2d, y2d = _prefilter(x2d, taps), _prefilter(y2d, taps)
         want = (bool(cfg.w_sc), bool(cfg.w_log_mag), bool(cfg.w_lin_mag))
@@ -686,7 +692,7 @@ def _mel_spectrograms(cfg: _MelConfig, x: torch.Tensor, windows, fbs, name: str,
     batch = x.shape[:-1]
     pads = _mel_pads(cfg, T, name)
     with _autocast_disabled(x.device.type):  # the loss runs in float32 / float64
-        x2d = x.reshape(-1, T).to(_compute_dtype(x))
+        x2d = _to_dtype(x.reshape(-1, T), _compute_dtype(x))
         out = []
         for (w, h, _, _, _), pad, window, fb in zip(cfg.scales, pads, windows, fbs):
             # One spectro::mel_analysis call per scale: on CUDA one kernel forward and, for a signal that requires
@@ -708,8 +714,8 @@ def _mel_loss_op(cfg: _MelConfig, x, y, windows, fbs):
     dtype = _compute_dtype(x)
     with _autocast_disabled(x.device.type):  # the loss runs in float32 / float64
         return torch.ops.spectro.mel_loss(
-            x.reshape(-1, T).to(dtype), y.reshape(-1, T).to(dtype), windows, fbs, cfg.hops, pads, cfg.clamp_eps,
-            float(cfg.pow), cfg.mag_eps, float(cfg.log_weight), float(cfg.mag_weight))
+            _to_dtype(x.reshape(-1, T), dtype), _to_dtype(y.reshape(-1, T), dtype), windows, fbs, cfg.hops, pads,
+            cfg.clamp_eps, float(cfg.pow), cfg.mag_eps, float(cfg.log_weight), float(cfg.mag_weight))
 
 
 def _mel_loss(cfg: _MelConfig, x, y, y_mels, windows, fbs):
