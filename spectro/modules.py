@@ -7,6 +7,7 @@ from typing import Callable, Optional, Sequence, Tuple, Union
 import torch
 
 from .functional import _check_kernel_dtype, istft, stft
+from .losses import _mrstft_op  # (the one multi-resolution path, shared with spectro.losses)
 
 __all__ = ["STFT", "ISTFT", "MultiResolutionSTFTLoss"]
 
@@ -141,11 +142,10 @@ class MultiResolutionSTFTLoss(torch.nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         if x.shape != y.shape:
             raise ValueError(f"x and y must have the same shape, but got {tuple(x.shape)} and {tuple(y.shape)}")
-        from .losses import _mrstft_op  # (the one multi-resolution path, shared with spectro.losses)
-
         T = x.shape[-1]
-        geometries = [(t.n_fft, t.hop_length, t.win_length) for t in self.stfts]
-        _, terms = _mrstft_op(x.reshape(-1, T), y.reshape(-1, T), geometries, [t.window for t in self.stfts],
-                              self.eps, (1.0, 1.0, 0.0), "L1", "mean")
+        stfts = self.stfts
+        geometries = [(t.n_fft, t.hop_length, t.win_length) for t in stfts]
+        _, terms = _mrstft_op(x.reshape(-1, T), y.reshape(-1, T), geometries, [t.window for t in stfts], self.eps,
+                              (1.0, 1.0, 0.0), "L1", "mean")
         sc, mag, _ = terms.mean(0)  # (each term's mean over the resolutions)
         return sc, mag
