@@ -11,7 +11,7 @@
 // applies the envelope scale and writes every output sample once (a gather: deterministic, no atomics). With zero
 // padding the blocks cover the signal's positions only (trim / zero-extend); with reflect / replicate / circular
 // padding they also cover the padded positions outside the signal, written to a small side buffer, and a second,
-// tiny kernel (FoldSide) adds those onto the samples they map to.
+// tiny kernel (SynthesisFinish) adds those onto the samples they map to.
 // Both are exact re-associations of the definitions in common.h with the FFT of the corresponding mode.
 //
 // Two implementations of each (block_fft.cuh's two engines):
@@ -32,10 +32,11 @@
 //
 // The pieces, one file each under fused/: params (parameter structs), storage (how results are stored and inputs
 // read), tuning (launch-shape knobs), helpers, pow2_analysis / pow2_synthesis (the power-of-two engine),
-// generic_analysis / generic_synthesis (the general engine), fold_side, exec (execution on the device), launch
-// (launch policy), dispatch (storage types and the launchers); the epilogues mel and spectral_loss, loss_combine
-// (the multi-resolution loss' reduction and its backward's first step) and mel_loss_terms (the multi-scale mel
-// loss' L1 terms and their reduction).
+// generic_analysis / generic_synthesis (the general engine), finish_synthesis (after a synthesis: the sums where
+// frame-owning blocks meet, the fold of the padding), exec (execution on the device), launch (launch policy),
+// dispatch (storage types and the launchers); the epilogues mel and spectral_loss, loss_combine (the
+// multi-resolution loss' reduction and its backward's first step) and mel_loss_terms (the multi-scale mel loss' L1
+// terms and their reduction).
 #pragma once
 
 #include "fused/dispatch.cuh"

@@ -4,8 +4,7 @@
 
 #include <type_traits>
 
-#include "add_edges.cuh"
-#include "fold_side.cuh"
+#include "finish_synthesis.cuh"
 #include "generic_analysis.cuh"
 #include "generic_synthesis.cuh"
 #include "pow2_analysis.cuh"
@@ -87,10 +86,12 @@ bool pow2_synthesis_fits(const Geometry& g) {
   return Staged::smem_bytes(Staged::ring_size(g.n_fft, g.hop), g.n_fft, g.hop) <= kFusedSmemMax;
 }
 
-// pp: FusedSynthesisParams<V>, or FusedMelGradParams<V> for the mel prologue (In MelGradIn).
+// pp: FusedSynthesisParams<V>, or FusedMelGradParams<V> for the mel prologue (In MelGradIn). With an analysis
+// prologue, an edge scratch (p.edge) and `edges` given, the blocks may own frames: *edges is then set to the layout
+// whose edge values remain to be added (finish_synthesis); else it is left alone.
 template <typename V, typename Out, typename In, int kLogM, class Exec>
 cudaError_t pow2_synthesis(const typename Pow2Synthesis<V, kLogM, Out, In>::Params& pp, const Exec& exec,
-                           bool complex_fft) {
+                           bool complex_fft, EdgeLayout* edges = nullptr) {
   using Body = Pow2Synthesis<V, kLogM, Out, In>;
   const FusedSynthesisParams<V>& p = Body::syn_params(pp);
   const Geometry& g = p.s.g;
@@ -119,7 +120,7 @@ cudaError_t pow2_synthesis(const typename Pow2Synthesis<V, kLogM, Out, In>::Para
     // Frame-owning blocks (Pow2Synthesis::share_of) where the edge scratch holds them: about blocks_per_row_target
     // blocks per row of whole rounds, at least `cover` frames each (only neighbours meet).
     const int64_t e = max64(0, g.n_fft - g.hop);
-    if (p.edge != nullptr || e == 0) {
+    if (edges != nullptr && (p.edge != nullptr || e == 0)) {
       int64_t frames = max64(cover, (g.n_frames + blocks_per_row_target - 1) / blocks_per_row_target);
       frames = (frames + Body::kRoundFrames - 1) / Body::kRoundFrames * Body::kRoundFrames;
       if (fused_tuning().frames_per_block > 0) frames = max64(cover, fused_tuning().frames_per_block);
@@ -131,14 +132,13 @@ cudaError_t pow2_synthesis(const typename Pow2Synthesis<V, kLogM, Out, In>::Para
       const int64_t blocks_per_row = (g.n_frames + frames - 1) / frames;
       // (a block's positions in an int: at most frames hop + n_fft, or the last block's through synthesis_hi)
       const int64_t longest = max64(frames * g.hop + g.n_fft, synthesis_hi(g) - (blocks_per_row - 1) * frames * g.hop);
-      if (edge_values(frames) <= p.edge_capacity && longest <= (int64_t{1} << 30)) {
+      // (frames >= cover: frames hop >= n_fft, so a row's edges never overlap; checked, as finish_synthesis relies
+      // on it)
+      if (edge_values(frames) <= p.edge_capacity && longest <= (int64_t{1} << 30) && edges_disjoint(g, frames)) {
         cudaError_t err = exec.template launch<Body>(p.s.batch * blocks_per_row, smem, pp, 0, blocks_per_row, ring,
                                                      packed, static_cast<int>(frames));
-        if (err != cudaSuccess || blocks_per_row == 1 || e == 0) return err;
-        using Edges = AddEdges<V>;
-        const int64_t values = p.s.batch * (blocks_per_row - 1) * e;
-        return exec.template launch<Edges>((values + Edges::kThreads - 1) / Edges::kThreads, 0, p, blocks_per_row,
-                                           frames);
+        if (err == cudaSuccess && blocks_per_row > 1 && e > 0) *edges = EdgeLayout{blocks_per_row, frames};
+        return err;
       }
     }
   }
@@ -354,15 +354,28 @@ cudaError_t run_fused_loss_as(const FusedLossParams<V>& p, const Exec& exec, int
   }
 }
 
+// What a synthesis into the output and side buffer leaves to do, in one launch of SynthesisFinish (none if
+// nothing): the edge values of a frame-owning launch (`edges`: blocks_per_row > 1, frames_per_block > 0, n_fft > hop)
+// and, where the padding is not zeros, the fold of the side buffer.
 template <typename V, class Exec>
-cudaError_t fold_side(const FusedSynthesisParams<V>& p, const Exec& exec) {
-  using Body = FoldSide<V>;
+cudaError_t finish_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, const EdgeLayout& edges) {
+  using Body = SynthesisFinish<V>;
   const Geometry& g = p.s.g;
-  const int64_t right = g.span() - g.pad - g.length;
-  const int64_t k = max64(g.pad, right) + 1;  // reflect reaches t = pad and T - 1 - right; circular t = T - pad, right - 1
-  const int64_t targets_per_row = min64(g.length, 2 * k);
-  const int64_t blocks = (p.s.batch * targets_per_row + Body::kThreads - 1) / Body::kThreads;
-  return exec.template launch<Body>(blocks, 0, p, targets_per_row, k);
+  int64_t fold_targets = 0, reach = 0;
+  if (fused_side_length(g) > 0) {
+    const int64_t right = g.span() - g.pad - g.length;
+    // reflect reaches t = pad and T - 1 - right; circular t = T - pad, right - 1
+    reach = max64(g.pad, right) + 1;
+    fold_targets = min64(g.length, 2 * reach);
+  }
+  int64_t edge_values = 0;
+  if (edges.frames_per_block > 0 && edges.blocks_per_row > 1 && g.n_fft > g.hop) {
+    if (p.edge == nullptr || !edges_disjoint(g, edges.frames_per_block)) return cudaErrorInvalidValue;
+    edge_values = p.s.batch * (edges.blocks_per_row - 1) * (g.n_fft - g.hop);
+  }
+  const int64_t threads = p.s.batch * fold_targets + edge_values;
+  return exec.template launch<Body>((threads + Body::kThreads - 1) / Body::kThreads, 0, p, fold_targets, reach,
+                                    edges.blocks_per_row, edge_values > 0 ? edges.frames_per_block : int64_t{0});
 }
 
 template <typename V, typename Out, typename In, class Exec>
@@ -380,7 +393,7 @@ cudaError_t run_fused_synthesis_as(const FusedSynthesisParams<V>& p, const Exec&
   const cudaError_t err = run_fused_synthesis_engine<V, Out, In>(p, exec);
   if constexpr (std::is_same<Out, V>::value) {
     if (err != cudaSuccess || !fold) return err;
-    return fold_side(p, exec);
+    return finish_synthesis(p, exec, EdgeLayout{});  // the fold alone
   } else {
     return err;
   }
@@ -421,27 +434,28 @@ bool prologue_synthesis_ok(const FusedSynthesisParams<V>& s, const Geometry& ga,
   return fused_side_length(gs) == 0 || s.side != nullptr;
 }
 
-// Launches the synthesis engine with prologue In at FFT length 2^logm (pp: its Params), then the fold of the padded
-// positions.
+// Launches the synthesis engine with prologue In at FFT length 2^logm (pp: its Params), then its finish (one launch:
+// the edge values where the blocks owned frames, and the fold of the padded positions; none where neither).
 template <typename V, typename In, class Exec, class P>
 cudaError_t run_prologue_synthesis(const P& pp, const FusedSynthesisParams<V>& s, int logm, bool complex_fft,
                                    const Exec& exec) {
   if (s.s.batch == 0 || s.s.g.length == 0) return cudaSuccess;
   cudaError_t err = cudaErrorInvalidValue;
+  EdgeLayout edges;
   switch (logm) {
-    case 4: err = pow2_synthesis<V, V, In, 4>(pp, exec, complex_fft); break;
-    case 5: err = pow2_synthesis<V, V, In, 5>(pp, exec, complex_fft); break;
-    case 6: err = pow2_synthesis<V, V, In, 6>(pp, exec, complex_fft); break;
-    case 7: err = pow2_synthesis<V, V, In, 7>(pp, exec, complex_fft); break;
-    case 8: err = pow2_synthesis<V, V, In, 8>(pp, exec, complex_fft); break;
-    case 9: err = pow2_synthesis<V, V, In, 9>(pp, exec, complex_fft); break;
-    case 10: err = pow2_synthesis<V, V, In, 10>(pp, exec, complex_fft); break;
-    case 11: err = pow2_synthesis<V, V, In, 11>(pp, exec, complex_fft); break;
-    case 12: err = pow2_synthesis<V, V, In, 12>(pp, exec, complex_fft); break;
+    case 4: err = pow2_synthesis<V, V, In, 4>(pp, exec, complex_fft, &edges); break;
+    case 5: err = pow2_synthesis<V, V, In, 5>(pp, exec, complex_fft, &edges); break;
+    case 6: err = pow2_synthesis<V, V, In, 6>(pp, exec, complex_fft, &edges); break;
+    case 7: err = pow2_synthesis<V, V, In, 7>(pp, exec, complex_fft, &edges); break;
+    case 8: err = pow2_synthesis<V, V, In, 8>(pp, exec, complex_fft, &edges); break;
+    case 9: err = pow2_synthesis<V, V, In, 9>(pp, exec, complex_fft, &edges); break;
+    case 10: err = pow2_synthesis<V, V, In, 10>(pp, exec, complex_fft, &edges); break;
+    case 11: err = pow2_synthesis<V, V, In, 11>(pp, exec, complex_fft, &edges); break;
+    case 12: err = pow2_synthesis<V, V, In, 12>(pp, exec, complex_fft, &edges); break;
     default: break;
   }
-  if (err != cudaSuccess || fused_side_length(s.s.g) == 0) return err;
-  return fold_side(s, exec);
+  if (err != cudaSuccess) return err;
+  return finish_synthesis(s, exec, edges);
 }
 
 // Whether the fused mel backward (FusedMelGradParams: the synthesis engine with the mel prologue) covers a geometry:

@@ -49,9 +49,9 @@ struct FusedSynthesisParams {
   const __half2* spec_c32 = nullptr;
   // Syntheses with an analysis prologue only (the mel and loss backwards to the signal): scratch of edge_capacity
   // values where the blocks own frames (pow2_synthesis.cuh): each block but a row's last stores there the sums of its
-  // frames at the positions its successor's frames also cover (n_fft - hop of them), and add_edges adds them onto
-  // the output. Null (or too small for the launch): the blocks own output segments instead, and the frames that
-  // straddle two segments are transformed by both.
+  // frames at the positions its successor's frames also cover (n_fft - hop of them), and the synthesis' finish
+  // (finish_synthesis.cuh) adds them onto the output. Null (or too small for the launch): the blocks own output
+  // segments instead, and the frames that straddle two segments are transformed by both.
   V* edge = nullptr;
   int64_t edge_capacity = 0;
   // Syntheses with an analysis prologue only: add the result to s.out (an earlier scale's gradient) instead of
@@ -62,8 +62,9 @@ struct FusedSynthesisParams {
 
 // The padded positions a fused synthesis computes, [synthesis_lo, synthesis_hi). Zero padding: the signal's own
 // positions [pad, pad + T) (the padding is trimmed, or zeros appended past the span). Other pad modes: also the
-// positions outside the signal, [0, pad) and [pad + T, span), whose values go to the side buffer; fold_side then adds
-// each onto the sample its position reads (pad_source): the transpose of reflect / replicate / circular padding.
+// positions outside the signal, [0, pad) and [pad + T, span), whose values go to the side buffer; the synthesis'
+// finish (finish_synthesis.cuh) then adds each onto the sample its position reads (pad_source): the transpose of
+// reflect / replicate / circular padding.
 SPECTRO_HD int64_t synthesis_lo(const Geometry& g) { return g.mode == PadMode::Constant ? g.pad : 0; }
 SPECTRO_HD int64_t synthesis_hi(const Geometry& g) {
   const int64_t end = g.pad + g.length, span = g.span();

@@ -282,7 +282,8 @@ SPECTRO_UNROLL
   // first frame's start (synthesis_hi for the row's last block) with its own frames' sums (those the previous block's
   // frames also cover are partial), and the positions [fb hop, (fb - 1) hop + n_fft) after them, which the next
   // block's frames also cover, to its edge row p.edge[(b (blocks_per_row - 1) + k) (n_fft - hop) + P - fb hop];
-  // add_edges then adds those onto the output. Every frame is transformed once.
+  // the synthesis' finish (SynthesisFinish, finish_synthesis.cuh) then adds those onto the output. Every frame is
+  // transformed once.
   struct Share {
     int64_t p0 = 0, first = 0, last = -1;  // first padded position, frames first..last (none if last < first)
     int len = 0;                            // positions [p0, p0 + len)
