@@ -221,6 +221,16 @@ struct HostCtx {
   }
 };
 
+// Launches of the synthesis' finish (SynthesisFinish) under emulation, by what they did: [fold][edges] (fold targets
+// per row > 0; edge values: frames per block > 0), so that the checks can tell which of its paths they reached.
+int64_t g_finish_launches[2][2] = {{0, 0}, {0, 0}};
+template <class Body> struct IsFinish { static constexpr bool value = false; };
+template <typename V> struct IsFinish<kc::detail::SynthesisFinish<V>> { static constexpr bool value = true; };
+template <class P>
+void note_finish(const P&, int64_t fold_targets, int64_t, int64_t, int64_t frames_per_block) {
+  ++g_finish_launches[fold_targets > 0][frames_per_block > 0];
+}
+
 struct HostExec {
   template <class Body, class... Args>
   int64_t slots(int64_t) const { return 2 * 132; }
@@ -229,6 +239,7 @@ struct HostExec {
   int64_t smem_share(int64_t) const { return 228 * 1024 / 2 - 1024; }
   template <class Body, class... Args>
   cudaError_t launch(int64_t blocks, int64_t smem, Args... args) const {
+    if constexpr (IsFinish<Body>::value) note_finish(args...);
     static Emu emu(Body::kThreads);
     std::vector<double> storage(static_cast<size_t>(smem + 7) / 8 + 2);
     unsigned char* sm = reinterpret_cast<unsigned char*>(storage.data());
@@ -748,6 +759,147 @@ double rel_diff(const std::vector<V>& got, const std::vector<V>& want) {
     den += static_cast<double>(want[i]) * static_cast<double>(want[i]);
   }
   return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The synthesis' finish (finish_synthesis.cuh: SynthesisFinish, one launch) against the two kernels it replaced,
+// kept here as host references: first the edge adds, then the fold. Bit for bit, on random output / side / edge
+// values (edge values at positions outside [synthesis_lo, synthesis_hi), which no block stores, NaN), every pad mode,
+// fold targets that do and do not carry an edge value, side positions that do, one block per row (no edges) and many.
+
+// The edge adds: each edge value v at padded position P in [synthesis_lo, synthesis_hi) as *at = v + *at, onto the
+// output or the side buffer.
+template <typename V>
+void ref_add_edges(std::vector<V>& out, std::vector<V>& side, const std::vector<V>& edge, const Geometry& g,
+                   int64_t batch, int64_t blocks_per_row, int64_t frames_per_block) {
+  const int64_t e = g.n_fft - g.hop, per_row = (blocks_per_row - 1) * e;
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t r = 0; r < per_row; ++r) {
+      const int64_t k = r / e, q = r - k * e;
+      const int64_t pos = (k + 1) * frames_per_block * g.hop + q;
+      if (pos < kc::synthesis_lo(g) || pos >= kc::synthesis_hi(g)) continue;
+      const int64_t t = pos - g.pad;
+      V* at = t >= 0 && t < g.length ? &out[b * g.length + t]
+                                     : &side[b * kc::fused_side_length(g) + (t < 0 ? t + g.pad : t - g.length + g.pad)];
+      *at = edge[b * per_row + r] + *at;
+    }
+}
+
+// The fold: each sample t of [0, T) gets the side positions reading it added, in for_each_preimage's order (every
+// sample, not only those within the kernel's reach of either end: that bound is checked too).
+template <typename V>
+struct RefFoldAdd {  // (for_each_preimage is host and device: a functor, not a host lambda)
+  const V* sd;
+  int64_t direct, pad, length;
+  V* total;
+  SPECTRO_HD void operator()(int64_t q) const {
+    if (q != direct) *total += sd[q < pad ? q : q - length];  // left part at q, right part at q - T
+  }
+};
+template <typename V>
+void ref_fold_side(std::vector<V>& out, const std::vector<V>& side, const Geometry& g, int64_t batch) {
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t t = 0; t < g.length; ++t) {
+      V total = out[b * g.length + t];
+      for_each_preimage(t, g, RefFoldAdd<V>{side.data() + b * kc::fused_side_length(g), t + g.pad, g.pad, g.length,
+                                            &total});
+      out[b * g.length + t] = total;
+    }
+}
+
+template <typename V>
+bool finite_value(V v) { return std::isfinite(v); }
+template <typename R>
+bool finite_value(Complex<R> v) { return std::isfinite(v.re) && std::isfinite(v.im); }
+
+// One geometry: the finish with `edges` (frames_per_block 0: the fold alone) against the references. "" if the same
+// bits, else what differed.
+template <typename V>
+std::string finish_case(const Geometry& g, int64_t batch, kc::detail::EdgeLayout edges) {
+  const int64_t side_len = kc::fused_side_length(g), e = g.n_fft - g.hop;
+  const bool with_edges = edges.frames_per_block > 0 && edges.blocks_per_row > 1 && e > 0;
+  const int64_t per_row = with_edges ? (edges.blocks_per_row - 1) * e : 0;
+  std::vector<V> out(batch * g.length), side(std::max<int64_t>(1, batch * side_len)), edge(std::max<int64_t>(1, batch * per_row));
+  for (auto& v : out) v = random_value<V>();
+  for (auto& v : side) v = random_value<V>();
+  for (int64_t i = 0; i < batch * per_row; ++i) {
+    const int64_t r = i % per_row, k = r / e;
+    const int64_t pos = (k + 1) * edges.frames_per_block * g.hop + r - k * e;
+    edge[i] = pos < kc::synthesis_lo(g) || pos >= kc::synthesis_hi(g) ? from_cd<V>(cd(NAN, NAN)) : random_value<V>();
+  }
+  std::vector<V> want = out, want_side = side;
+  if (with_edges) ref_add_edges(want, want_side, edge, g, batch, edges.blocks_per_row, edges.frames_per_block);
+  if (side_len > 0) ref_fold_side(want, want_side, g, batch);
+  std::vector<V> got = out;
+  OnExec<V> dout(got), dside(side), dedge(edge);
+  kc::FusedSynthesisParams<V> p;
+  p.s.g = g; p.s.batch = batch; p.s.out = dout.d;
+  p.side = side_len > 0 ? dside.d : nullptr;
+  p.edge = with_edges ? dedge.d : nullptr;
+  p.edge_capacity = batch * per_row;
+  const cudaError_t err = !(dout.ok && dside.ok && dedge.ok) ? cudaErrorMemoryAllocation
+                          : g_emulate ? kc::detail::finish_synthesis(p, HostExec{}, edges)
+                                      : kc::detail::finish_synthesis(p, kc::detail::DeviceExec{}, edges);
+  if (err != cudaSuccess || (!g_emulate && cudaDeviceSynchronize() != cudaSuccess) || !dout.back())
+    return std::string("launch failed: ") + cudaGetErrorString(err);
+  size_t bad = 0, nonfinite = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    bad += !same_bits(got[i], want[i]);
+    nonfinite += !finite_value(got[i]);
+  }
+  if (bad == 0 && nonfinite == 0) return "";
+  char what[200];
+  std::snprintf(what, sizeof what, "%zu of %zu samples differ from edge adds + fold, %zu not finite", bad, got.size(),
+                nonfinite);
+  return what;
+}
+
+// Per pad mode and n_fft: hops dividing n_fft (a block's first frame at an edge of the fold targets) and not, hop =
+// n_fft (no edge values); short signals (every sample a fold target), medium and long ones; pads 0, 3, n_fft / 2, n_fft
+// (where the mode allows: reflect pad < T, circular pad <= T); the frames' span reaching T + 2 pad and short of it;
+// frames per block at the fewest (the frames covering a position) and more; the fold alone.
+template <typename V>
+void check_synthesis_finish() {
+  const PadMode modes[] = {PadMode::Constant, PadMode::Reflect, PadMode::Replicate, PadMode::Circular};
+  const char* mode_names[] = {"constant", "reflect", "replicate", "circular"};
+  for (int mi = 0; mi < 4; ++mi)
+    for (int64_t n_fft : {16, 30, 64}) {
+      int cases = 0, failed = 0;
+      std::string first;
+      for (int64_t hop : {n_fft / 4, n_fft / 3 + 1, n_fft / 2 + 1, n_fft})
+        for (int64_t pad : {int64_t{0}, int64_t{3}, n_fft / 2, n_fft})
+          for (int64_t T : {pad + 2, n_fft / 2 + 5, 3 * n_fft + 7, 6 * n_fft + 1}) {
+            Geometry g;
+            g.n_fft = n_fft; g.hop = hop; g.length = T; g.pad = pad; g.mode = modes[mi]; g.env_normalize = false;
+            if (g.mode == PadMode::Reflect && pad >= T) continue;
+            if (g.mode == PadMode::Circular && pad > T) continue;
+            if (T + 2 * pad < n_fft) continue;
+            const int64_t full = 1 + (T + 2 * pad - n_fft) / hop;
+            for (int64_t n_frames : {full, std::max<int64_t>(1, full - 3)}) {
+              g.n_frames = n_frames;
+              const int64_t cover = (n_fft + hop - 1) / hop;
+              for (int64_t F : {int64_t{0}, cover, cover + 1, 2 * cover + 3}) {
+                if (F == 0 && kc::fused_side_length(g) == 0) continue;  // nothing to do
+                kc::detail::EdgeLayout edges;
+                if (F > 0) edges = kc::detail::EdgeLayout{(n_frames + F - 1) / F, F};
+                const std::string r = finish_case<V>(g, 2, edges);
+                ++cases;
+                if (!r.empty() && failed++ == 0) {
+                  char at[160];
+                  std::snprintf(at, sizeof at, " (n_fft %lld hop %lld pad %lld T %lld frames %lld F %lld)",
+                                (long long)n_fft, (long long)hop, (long long)pad, (long long)T, (long long)n_frames,
+                                (long long)F);
+                  first = r + at;
+                }
+              }
+            }
+          }
+      char what[400];
+      std::snprintf(what, sizeof what, "synthesis finish %s %s n_fft %lld: %d of %d geometries differ from the edge "
+                    "adds then the fold; first: %s", Traits<V>::name(), mode_names[mi], (long long)n_fft, failed,
+                    cases, first.c_str());
+      record(failed == 0, what);
+    }
 }
 
 // The mel backward straight to the signal (FusedMelGradParams: the synthesis engine with the mel prologue) against
@@ -1945,7 +2097,25 @@ void all_variants(bool quick, bool instances_only = false) {
     }
     std::printf("  %-28s %d checks\n", name, g_passed + g_failed - before);
   };
-  if (!instances_only) pass("default", kc::FusedTuning{}, true);
+  if (!instances_only) {
+    pass("default", kc::FusedTuning{}, true);
+    if (g_emulate) {
+      // The synthesis checks above reached the finish in each of its forms (the launches on the device are not seen).
+      const int64_t(&n)[2][2] = g_finish_launches;
+      char what[200];
+      std::snprintf(what, sizeof what, "synthesis finish reached: %lld launches with fold and edges, %lld edges alone, "
+                    "%lld fold alone (each must be > 0)", (long long)n[1][1], (long long)n[0][1], (long long)n[1][0]);
+      record(n[1][1] > 0 && n[0][1] > 0 && n[1][0] > 0, what);
+      std::printf("  %s\n", what);
+    }
+    g_variant = "finish";
+    const int before = g_passed + g_failed;
+    check_synthesis_finish<float>();
+    check_synthesis_finish<double>();
+    check_synthesis_finish<Complex<float>>();
+    std::printf("  %-28s %d checks\n", "synthesis finish", g_passed + g_failed - before);
+    g_variant = "default";
+  }
   {
     g_variant = "instances";
     const int before = g_passed + g_failed;
