@@ -43,8 +43,9 @@ SPECTRO_HD bool edges_disjoint(const Geometry& g, int64_t frames_per_block) {
 //
 // Threads (one grid, every index bounded): the first batch * fold_targets, one per fold target (a gather); then
 // batch * (K - 1) * (n_fft - hop), one per edge value, adding it onto its output sample unless that sample is a fold
-// target or the position lies outside the signal (the side buffer: only fold targets read it, and theirs add its edge
-// values). No two threads write the same sample, none reads what another writes: deterministic, no atomics.
+// target or the position lies outside the signal (the side buffer, read by fold targets only, whose threads add its
+// edge values in their sums; the buffer itself is left without them). No two threads write the same sample, none
+// reads what another writes: deterministic, no atomics.
 template <typename V>
 struct SynthesisFinish {
   static constexpr int kThreads = 256;
