@@ -8,8 +8,8 @@
 // of its bytes) and each block's sum of |d| (per thread a fixed run in double, then a pairwise tree over the threads:
 // no atomics) as one partial.
 //
-// MelLossCombine (every scale): one block sums each scale's partials in a fixed order (per thread a strided run,
-// then a pairwise tree), and forms
+// MelLossCombine (every scale): one block sums each scale's partials in a fixed order (32 threads per scale, each a
+// strided run, then the 32 in order), and forms
 //   loss = weight * sum_s (sum_s |d|) / count[s]
 // in double precision, rounded once to R (count[s] = the scale's numel: the mean of at::l1_loss; 0 / 0 = NaN for an
 // empty scale, as torch's mean of nothing).
@@ -81,24 +81,34 @@ SPECTRO_UNROLL
 
 template <typename R>
 struct MelLossCombine {
-  static constexpr int kThreads = 256;
+  static constexpr int kLanes = 32;  // threads per scale: all scales at once (a loop over scales of block-wide trees
+                                     // is a chain of barriers, several microseconds for DAC's seven)
+  static constexpr int kThreads = kMaxMelLossScales * kLanes;
   static constexpr int kMinBlocks = 1;
   static constexpr int64_t smem_bytes() { return int64_t{kThreads} * int64_t{sizeof(double)}; }
 #pragma nv_exec_check_disable
   template <class Ctx>
   SPECTRO_HD static void run(Ctx& ctx, MelLossCombineParams<R> p) {
-    const int tid = ctx.tid();
+    const int tid = ctx.tid(), q = tid / kLanes, lane = tid - q * kLanes;
     double* s = reinterpret_cast<double*>(ctx.smem());
-    double total = 0;
-    for (int q = 0; q < p.scales; ++q) {
-      double acc = 0;
+    double acc = 0;
+    if (q < p.scales) {
       const double* rows = p.partials + p.row0[q];
-      for (int64_t i = tid; i < p.rows[q]; i += kThreads) acc += rows[i];
-      block_tree_sum<kThreads>(ctx, acc, s);
-      total += s[0] / p.count[q];
-      ctx.sync();  // (s is reused by the next scale)
+      for (int64_t i = lane; i < p.rows[q]; i += kLanes) acc += rows[i];
     }
-    if (tid == 0) *p.loss = static_cast<R>(p.weight * total);
+    s[tid] = acc;
+    ctx.sync();
+    if (lane == 0 && q < p.scales) {  // the scale's lanes in order, its mean
+      double sum = 0;
+      for (int l = 0; l < kLanes; ++l) sum += s[tid + l];
+      s[tid] = sum / p.count[q];
+    }
+    ctx.sync();
+    if (tid == 0) {
+      double total = 0;
+      for (int k = 0; k < p.scales; ++k) total += s[k * kLanes];
+      *p.loss = static_cast<R>(p.weight * total);
+    }
   }
 };
 
