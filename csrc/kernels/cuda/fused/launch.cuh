@@ -64,9 +64,27 @@ cudaError_t pow2_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec, i
   // Rounded down: rounding up would leave a last, nearly empty wave (up to batch - 1 blocks) that costs a whole
   // block's time.
   const int64_t blocks_per_row_target = max64(1, slots * waves / p.a.batch);
-  const int64_t rounds = fused_tuning().rounds > 0
-                             ? fused_tuning().rounds
-                             : max64(1, (rounds_per_row + blocks_per_row_target - 1) / blocks_per_row_target);
+  int64_t rounds = fused_tuning().rounds > 0
+                       ? fused_tuning().rounds
+                       : max64(1, (rounds_per_row + blocks_per_row_target - 1) / blocks_per_row_target);
+  bool pair = false;
+  if constexpr (IsMelOut<Out>::value) pair = mel_loss_pair(p);
+  if (pair && fused_tuning().rounds <= 0 && fused_tuning().waves <= 0) {
+    // The mel loss' terms: each block takes its rounds twice (x, then y), so a block's work comes in even numbers of
+    // rounds and the rule above can cost a mostly empty wave (DAC's scales at B=72: 33 rounds per row, 792 blocks of
+    // 6 over 528 slots). The fewest (waves of blocks) x (rounds per block) over one to four waves; ties: fewer blocks.
+    int64_t best = -1;
+    for (int w = 1; w <= 4; ++w) {
+      const int64_t per_row = max64(1, slots * w / p.a.batch);
+      const int64_t r = (rounds_per_row + per_row - 1) / per_row;
+      const int64_t blocks = p.a.batch * ((rounds_per_row + r - 1) / r);
+      const int64_t cost = (blocks + slots - 1) / slots * r;
+      if (best < 0 || cost < best || (cost == best && r > rounds)) {
+        best = cost;
+        rounds = r;
+      }
+    }
+  }
   const int64_t frames_per_block = rounds * Body::kRound;
   if (frames_per_block > 0x7fffffff) return cudaErrorInvalidConfiguration;
   const int64_t blocks_per_row = (g.n_frames + frames_per_block - 1) / frames_per_block;

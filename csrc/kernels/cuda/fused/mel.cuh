@@ -203,12 +203,12 @@ SPECTRO_HD Complex<R> mel_grad_bin(const FusedMelParams<V>& p, const R* coef, in
 
 // The mel stage for `count` frames n0 .. n0 + count - 1 of row b whose powers are in shared memory
 // (pw[f * stride + k]): every thread of the block, no barrier inside. Threads take (frame, band) pairs frame-fastest,
-// so a warp's stores run along the output's contiguous frame axis. Each value v at output index o goes to
-// emit(o, v); a thread gets the same pairs whenever count is the same (the mel loss' two passes rely on it).
+// so a warp's stores run along the output's contiguous frame axis; a thread gets the same pairs whenever count is
+// the same (mel_loss_terms relies on it).
 #pragma nv_exec_check_disable
-template <typename V, typename R, class Ctx, class Emit>
-SPECTRO_HD void mel_band_values(Ctx& ctx, const FusedMelParams<V>& p, const R* pw, int stride, int count, int64_t b,
-                                int64_t n0, const Emit& emit) {
+template <typename V, typename R, class Ctx>
+SPECTRO_HD void mel_bands(Ctx& ctx, const FusedMelParams<V>& p, const R* pw, int stride, int count, int64_t b,
+                          int64_t n0) {
   const int total = count * p.n_mels;
   const int64_t n_frames = p.a.g.n_frames;
   for (int idx = ctx.tid(); idx < total; idx += ctx.nthreads()) {
@@ -217,30 +217,31 @@ SPECTRO_HD void mel_band_values(Ctx& ctx, const FusedMelParams<V>& p, const R* p
     const R* w = p.basis + static_cast<int64_t>(m) * p.basis_bins;
     const R* x = pw + static_cast<int64_t>(f) * stride;
     const R acc = band_sum(w, lo, hi, [x](int k) { return x[k]; });
-    emit((b * p.n_mels + m) * n_frames + n0 + f, mel_log(p, acc));
+    p.out[(b * p.n_mels + m) * n_frames + n0 + f] = mel_log(p, acc);
   }
 }
 
-// The forward's output: out[o] = the value.
-#pragma nv_exec_check_disable
-template <typename V, typename R, class Ctx>
-SPECTRO_HD void mel_bands(Ctx& ctx, const FusedMelParams<V>& p, const R* pw, int stride, int count, int64_t b,
-                          int64_t n0) {
-  mel_band_values(ctx, p, pw, stride, count, b, n0, [&p](int64_t o, R v) { p.out[o] = v; });
-}
-
 // The mel loss' target pass (FusedMelParams::y), after mel_bands wrote the prediction's values of the same frames
-// (the same thread wrote out[o]: no barrier needed): d = out[o] - the target's value, rounded once (real_sub, as the
-// difference of the two stored values); sign[o] = sign(d), and |d| added to `acc`.
+// (the same thread wrote out[o], mel_bands' mapping: no barrier needed; the load issued before the band sum):
+// d = out[o] - the target's value, rounded once (real_sub, as the difference of the two stored values); sign[o] =
+// sign(d), and |d| added to `acc`.
 #pragma nv_exec_check_disable
 template <typename V, typename R, class Ctx>
 SPECTRO_HD void mel_loss_terms(Ctx& ctx, const FusedMelParams<V>& p, const R* pw, int stride, int count, int64_t b,
                                int64_t n0, double& acc) {
-  mel_band_values(ctx, p, pw, stride, count, b, n0, [&p, &acc](int64_t o, R v) {
-    const R d = real_sub(p.out[o], v);
+  const int total = count * p.n_mels;
+  const int64_t n_frames = p.a.g.n_frames;
+  for (int idx = ctx.tid(); idx < total; idx += ctx.nthreads()) {
+    const int m = idx / count, f = idx - m * count;
+    const int64_t o = (b * p.n_mels + m) * n_frames + n0 + f;
+    const R x = p.out[o];
+    const int lo = p.band[2 * m], hi = p.band[2 * m + 1];
+    const R* w = p.basis + static_cast<int64_t>(m) * p.basis_bins;
+    const R* pf = pw + static_cast<int64_t>(f) * stride;
+    const R d = real_sub(x, mel_log(p, band_sum(w, lo, hi, [pf](int k) { return pf[k]; })));
     p.sign[o] = static_cast<int8_t>(d > R(0) ? 1 : (d < R(0) ? -1 : 0));  // (NaN: 0)
     acc += static_cast<double>(d < R(0) ? -d : d);                         // (|NaN| = NaN: carried into the loss)
-  });
+  }
 }
 
 // The band ranges of a basis: one block per band, band[2m], band[2m + 1] = first and one past the last bin whose
