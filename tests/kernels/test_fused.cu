@@ -1949,6 +1949,27 @@ void mel_grid() {
   }
 }
 
+// The general analysis' two transforms at a length the two-step one covers (n_fft 400): the two-step transform in
+// tiles of more frames than a block takes at once (each thread's frame loop runs twice), and the pass loop it
+// replaces; the spectrum and the mel epilogue (forward and backward) against the references.
+template <typename V>
+void two_step_grid() {
+  static_assert(!Traits<V>::complex, "two-step transform: real frames");
+  for (int no_two_step : {0, 1}) {
+    kc::FusedTuning t;
+    t.general_frames = 30;
+    t.no_two_step = no_two_step;
+    kc::fused_tuning() = t;
+    for (FftMode sm : {FftMode::Rfft, FftMode::RfftFull, FftMode::RfftDouble})
+      check_analysis<V>(2, 8007, 400, 100, 200, PadMode::Reflect, false, sm);
+    check_analysis<V>(1, 9000, 400, 160, 0, PadMode::Constant, false, FftMode::Rfft);
+    check_analysis<V>(1, 9000, 400, 100, 200, PadMode::Constant, true, FftMode::RfftDouble);
+    check_mel<V>(2, 8007, 400, 160, 200, PadMode::Reflect, 80, 2.0, 0.0, false);
+    check_mel<V>(1, 9001, 400, 101, 0, PadMode::Constant, 20, 1.0, 1e-9, true);
+  }
+  kc::fused_tuning() = kc::FusedTuning{};
+}
+
 template <typename V>
 void analysis_grid() {
   constexpr bool cplx = Traits<V>::complex;
@@ -2057,7 +2078,7 @@ void instances_grid() {
   // result and the half one, from the full and the half spectrum.
   const int in_counter[3] = {0, 1, 4}, synthesis_half_counter[3] = {0, 3, 0};
   const int n_combos = single ? 3 : 1;
-  for (int64_t n_fft : {16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 48}) {
+  for (int64_t n_fft : {16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 48, 400}) {
     if (cplx && n_fft > 4096) continue;
     if (!cplx && n_fft < 32) continue;
     const int64_t hop = n_fft / 4, pad = n_fft / 2;
@@ -2126,6 +2147,14 @@ void all_variants(bool quick, bool instances_only = false) {
     std::printf("  %-28s %d checks\n", "every instance", g_passed + g_failed - before);
     g_variant = "default";
   }
+  if (!instances_only) {
+    g_variant = "two-step";
+    const int before = g_passed + g_failed;
+    two_step_grid<float>();
+    two_step_grid<double>();
+    std::printf("  %-28s %d checks\n", "two-step transform", g_passed + g_failed - before);
+    g_variant = "default";
+  }
   if (quick || instances_only) return;
   kc::FusedTuning t;
   t.rounds = 3; t.segment_hops = 23; t.general_frames = 3;
@@ -2136,6 +2165,9 @@ void all_variants(bool quick, bool instances_only = false) {
   t = kc::FusedTuning{};
   t.force_general = 1;
   pass("general engine", t, true);
+  t = kc::FusedTuning{};
+  t.no_two_step = 1;
+  pass("no two-step transform", t, false);
   kc::fused_tuning() = kc::FusedTuning{};
   g_variant = "default";
 }
@@ -2297,6 +2329,9 @@ void bench_config(int64_t B, int64_t T, int64_t n_fft, int64_t hop, bool sweep) 
     t.waves = 4; variants.push_back({" waves=4", t});
     t.waves = 8; variants.push_back({" waves=8", t});
     t = kc::FusedTuning{}; t.force_general = 1; variants.push_back({" general engine", t});
+    if (kc::fft::TwoStepFor::threads_per_seq(static_cast<int>(n_fft / 2)) > 0) {
+      t = kc::FusedTuning{}; t.no_two_step = 1; variants.push_back({" pass loop (no two-step)", t});
+    }
     if ((n_fft / 2) & (n_fft / 2 - 1)) {  // the general engine's tile (frames transformed together)
       for (int f : {4, 6, 16, 20, 32}) {
         t = kc::FusedTuning{}; t.general_frames = f;
@@ -2479,6 +2514,12 @@ void bench_mel(int64_t B, int64_t T, int64_t n_fft, int64_t hop, int n_mels, dou
   fwd.out = out;
   report(std::string(tag) + " forward", time_ms([&](int) { BENCH_OK(kc::launch_fused_mel(fwd, nullptr)); }),
          4.0 * static_cast<double>(sig + n_out));
+  if (kc::fft::TwoStepFor::threads_per_seq(static_cast<int>(n_fft / 2)) > 0) {
+    kc::fused_tuning().no_two_step = 1;
+    report(std::string(tag) + " forward, pass loop (no two-step)",
+           time_ms([&](int) { BENCH_OK(kc::launch_fused_mel(fwd, nullptr)); }), 4.0 * static_cast<double>(sig + n_out));
+    kc::fused_tuning() = kc::FusedTuning{};
+  }
   kc::FusedMelParams<float> bwd = p;
   bwd.target = target; bwd.target_grad = tgrad; bwd.target_weight = 1.0f; bwd.grad_spec = gspec;
   const double bwd_bytes = 4.0 * static_cast<double>(sig + n_out) + 8.0 * static_cast<double>(n_spec);
@@ -2599,7 +2640,7 @@ void bench_loss_grad(int64_t B, int64_t T, int64_t n_fft, int64_t hop, int64_t w
   cudaFree(edge);
 }
 
-void bench(bool sweep, bool mel_only, bool losses_only = false) {
+void bench(bool sweep, bool mel_only, bool losses_only = false, bool whisper_only = false) {
   cudaDeviceProp prop;
   BENCH_OK(cudaGetDeviceProperties(&prop, 0));
   std::printf("bench on %s (%d SMs, L2 %d MB)\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);
@@ -2613,6 +2654,14 @@ void bench(bool sweep, bool mel_only, bool losses_only = false) {
            2.0 * n);
     cudaFree(a);
     cudaFree(b);
+  }
+  if (whisper_only) {  // n_fft 400 (the general engine): the stft and Whisper's mel frontend
+    bench_config(1, 16000, 400, 160, sweep);
+    bench_config(16, 480000, 400, 160, sweep);
+    bench_mel(16, 480000, 400, 160, 80, 16000.0, 2.0f);
+    std::printf("\nsummary (median ms, GB/s = (signal + spectrum bytes) / time)\n");
+    for (const auto& r : g_rows) std::printf("%-58s %9.4f %8.0f\n", r.what.c_str(), r.ms, r.gbs);
+    return;
   }
   if (!mel_only && !losses_only) {
     bench_config(4, 1300000, 1024, 256, sweep);
@@ -2644,7 +2693,7 @@ void bench(bool sweep, bool mel_only, bool losses_only = false) {
 
 int main(int argc, char** argv) {
   bool emulate = false, bench_mode = false, sweep = false, quick = false, mel_only = false, instances = false;
-  bool losses_only = false;
+  bool losses_only = false, whisper_only = false;
   int fuzz_count = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -2653,11 +2702,12 @@ int main(int argc, char** argv) {
     else if (a == "--sweep") sweep = true;
     else if (a == "--mel") mel_only = true;
     else if (a == "--losses") losses_only = true;
+    else if (a == "--whisper") whisper_only = true;
     else if (a == "--quick") quick = true;
     else if (a == "--instances") instances = true;
     else if (a == "--fuzz" && i + 1 < argc) fuzz_count = std::atoi(argv[++i]);
     else {
-      std::printf("usage: test_fused [--emulate] [--quick | --instances] [--fuzz N] | --bench [--sweep | --mel | --losses]\n");
+      std::printf("usage: test_fused [--emulate] [--quick | --instances] [--fuzz N] | --bench [--sweep | --mel | --losses | --whisper]\n");
       return 2;
     }
   }
@@ -2674,7 +2724,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (bench_mode) {
-    bench(sweep, mel_only, losses_only);
+    bench(sweep, mel_only, losses_only, whisper_only);
     return 0;
   }
   if (fuzz_count > 0) fuzz(fuzz_count);

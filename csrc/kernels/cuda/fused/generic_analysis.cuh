@@ -2,6 +2,7 @@
 // memory.
 #pragma once
 
+#include "../fft/two_step_fft.cuh"
 #include "helpers.cuh"
 #include "mel.cuh"
 #include "spectral_loss.cuh"
@@ -28,7 +29,9 @@ struct GenericAnalysis {
   using Params = typename std::conditional<
       kMel, FusedMelParams<V>, typename std::conditional<kLoss, FusedLossParams<V>, FusedAnalysisParams<V>>::type>::type;
   static constexpr int kThreads = 256;
-  static constexpr int kMinBlocks = 1;
+  // Register cap: 3 blocks per SM in float (80 registers), 2 in double. Uncapped, the two-step transform's window
+  // and twiddle loads are hoisted across frames (128-154 registers: one block per SM); capped, no spills.
+  static constexpr int kMinBlocks = sizeof(R) == 4 ? 3 : 2;
   // The loss epilogue's block reduction needs this much shared memory (the launcher's minimum).
   static constexpr int64_t kLossSmem = kLossSums * kThreads * int64_t{sizeof(double)};
 
@@ -37,10 +40,53 @@ struct GenericAnalysis {
     return real_split_bin(zf[k == m ? 0 : k], zf[k == 0 ? 0 : m - k], w);
   }
 
+  // Complex values of the FFT buffers per frame of a tile: two buffers of M, or with the two-step transform
+  // (two_step_fft.cuh; real frames, the lengths TwoStepFor lists) its padded intermediate and the result.
+  SPECTRO_HD static int64_t buffer_values(int64_t m, bool two_step) {
+    return two_step ? fft::TwoStepFor::mid_values(static_cast<int>(m)) + m : 2 * m;
+  }
+  // Complex values of shared memory besides the tile's buffers, the twiddle table and the span: the window's copy.
+  SPECTRO_HD static int64_t window_values(int64_t m, bool two_step) { return two_step ? m : 0; }
+
+  // The two-step transform of a tile's `count` real frames (frame f: the M = P Q complex values (sig[f hop + 2n]
+  // w[2n], sig[f hop + 2n + 1] w[2n + 1]), read straight from the span and the window's copy (window[n] = (w[2n],
+  // w[2n + 1])): no packing pass): Q threads per frame,
+  // kThreads / Q frames at a time; the intermediate in mid (kMidSeq values per frame), the result in out (M per
+  // frame); `table` the twiddle table of the real split (n_fft = 2 M entries; the launcher takes this path only with
+  // one). Must be called by the whole block; ends with a barrier.
+#pragma nv_exec_check_disable
+  template <int P, int Q, class Ctx>
+  SPECTRO_HD static Cx* two_step_frames(Ctx& ctx, const V* sig, const Cx* window, int hop, int count, Cx* mid, Cx* out,
+                                        const Cx* table) {
+    using S = fft::TwoStepShape<P, Q>;
+    constexpr int kSlots = kThreads / Q;
+    const int tid = ctx.tid();
+    const int slot = tid / Q, q = tid - slot * Q;
+    const auto twiddle = [table](int e) { return table[2 * e]; };  // W_M^e: the table holds the (2 M)-th roots
+    if (slot < kSlots) {
+      for (int f = slot; f < count; f += kSlots) {
+        const V* sf = sig + f * hop;
+        fft::two_step_first<P, Q, -1, R>(
+            [sf, window](int n) {
+              const Cx w = window[n];
+              return Cx{sf[2 * n] * w.re, sf[2 * n + 1] * w.im};
+            },
+            q,
+            mid + f * S::kMidSeq, twiddle);
+      }
+    }
+    ctx.sync();
+    if (slot < kSlots) {
+      for (int f = slot; f < count; f += kSlots) fft::two_step_second<P, Q, -1, R>(q, mid + f * S::kMidSeq, out + f * S::kM);
+    }
+    ctx.sync();
+    return out;
+  }
+
 #pragma nv_exec_check_disable
   template <class Ctx>
   SPECTRO_HD static void run(Ctx& ctx, Params p, int frames_per_tile, int64_t tiles_per_row,
-                             fft::Plan plan, int table_n) {
+                             fft::Plan plan, int table_n, bool two_step) {
     const AnalysisParams<V>& a = p.a;
     const Geometry& g = a.g;
     const int n_fft = static_cast<int>(g.n_fft);
@@ -53,13 +99,22 @@ struct GenericAnalysis {
     const int count = static_cast<int>(min64(frames_per_tile, g.n_frames - n0));
     const int span = (count - 1) * hop + n_fft;
 
+    // The FFT buffers (buf, scratch; with the two-step transform its intermediate and its result), the twiddle table,
+    // the span.
     Cx* buf = reinterpret_cast<Cx*>(ctx.smem());
-    Cx* scratch = buf + static_cast<int64_t>(frames_per_tile) * m;
+    Cx* scratch = buf + static_cast<int64_t>(frames_per_tile) * (buffer_values(m, two_step) - m);
     Cx* table = scratch + static_cast<int64_t>(frames_per_tile) * m;
-    V* sig = reinterpret_cast<V*>(table + table_n);
+    // With the two-step transform, a copy of the window (its frames read it from shared memory: read from global
+    // memory, the compiler keeps the thread's 2 P window values in registers across frames).
+    Cx* window_pairs = two_step ? table + table_n : nullptr;
+    V* sig = reinterpret_cast<V*>(two_step ? window_pairs + m : table + table_n);
 
-    // 0. Twiddle table exp(-2 pi i q / table_n), table_n = n_fft (real) or m (complex), when it fits.
+    // 0. Twiddle table exp(-2 pi i q / table_n), table_n = n_fft (real) or m (complex), when it fits; the window's
+    // copy.
     for (int q = tid; q < table_n; q += kThreads) table[q] = fft::expi_pi<R>(-2 * q, table_n);
+    if (two_step) {
+      for (int q = tid; q < m; q += kThreads) window_pairs[q] = Cx{a.window[2 * q], a.window[2 * q + 1]};
+    }
     const fft::TwiddleTable<R> tt{table_n > 0 ? table : nullptr, kComplex ? 1 : 2};
 
     // 1. The tile's padded span, read once: sig[i] = x[src(p)] * h(p) * scale.
@@ -77,21 +132,26 @@ struct GenericAnalysis {
     }
     ctx.sync();
 
-    // 2. Windowed frames, packed for the FFT.
-    const fft::SmallDiv div_m(m);
-    for (int e = tid; e < count * m; e += kThreads) {
-      const int f = div_m.div(e), j = e - f * m;
-      const V* sf = sig + f * hop;
-      if constexpr (kComplex) {
-        buf[e] = as_complex(sf[j] * a.window[j]);
-      } else {
-        buf[e] = Cx{sf[2 * j] * a.window[2 * j], sf[2 * j + 1] * a.window[2 * j + 1]};
-      }
+    // 2, 3. Windowed frames, packed for the FFT, and the FFT (forward); or the two-step transform straight from the
+    // span.
+    const Cx* z = nullptr;
+    if constexpr (!kComplex) {
+      if (two_step && m == fft::TwoStepShape<20, 10>::kM) z = two_step_frames<20, 10>(ctx, sig, window_pairs, hop, count, buf, scratch, tt.table);
     }
-    ctx.sync();
-
-    // 3. FFT (forward).
-    const Cx* z = fft::block_fft<-1, R>(ctx, buf, scratch, m, count, plan, tt);
+    if (z == nullptr) {
+      const fft::SmallDiv div_m(m);
+      for (int e = tid; e < count * m; e += kThreads) {
+        const int f = div_m.div(e), j = e - f * m;
+        const V* sf = sig + f * hop;
+        if constexpr (kComplex) {
+          buf[e] = as_complex(sf[j] * a.window[j]);
+        } else {
+          buf[e] = Cx{sf[2 * j] * a.window[2 * j], sf[2 * j + 1] * a.window[2 * j + 1]};
+        }
+      }
+      ctx.sync();
+      z = fft::block_fft<-1, R>(ctx, buf, scratch, m, count, plan, tt);
+    }
 
     // 4. The spectrum, written frame-major (coalesced along bins); or, with the mel epilogue, its powers in the FFT
     // buffer the result is not in (count * (m + 1) <= 2 * frames_per_tile * m reals), then the bands.

@@ -183,11 +183,15 @@ cudaError_t generic_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec
   const int64_t m = fft_length(kComplex, g.n_fft);
   fft::make_plan(m, &plan);
   const int64_t cbytes = sizeof(Complex<R>);
+  // The two-step transform (two_step_fft.cuh) at the lengths it has a shape for, real frames.
+  const bool two_step =
+      !kComplex && fft::TwoStepFor::threads_per_seq(static_cast<int>(m)) > 0 && !fused_tuning().no_two_step;
   // Twiddle table when it takes at most a quarter of the budget.
   const int64_t table_n = (kComplex ? m : g.n_fft) * cbytes <= kFusedSmemBudget / 4 ? (kComplex ? m : g.n_fft) : 0;
   // Frames per tile: ~2048 complex values per FFT buffer, at least one frame, within the shared-memory budget.
   auto bytes_for = [&](int64_t f) {
-    return 2 * f * m * cbytes + table_n * cbytes + ((f - 1) * g.hop + g.n_fft) * static_cast<int64_t>(sizeof(V));
+    return (f * Body::buffer_values(m, two_step) + table_n + Body::window_values(m, two_step)) * cbytes +
+           ((f - 1) * g.hop + g.n_fft) * static_cast<int64_t>(sizeof(V));
   };
   int64_t frames = fused_tuning().general_frames > 0 ? fused_tuning().general_frames : max64(1, 2048 / m);
   frames = min64(frames, g.n_frames);
@@ -199,22 +203,26 @@ cudaError_t generic_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec
     // frames 0.157 ms, 16 frames 0.133 ms (both 3 blocks per SM), 20 frames 0.161 ms (2 blocks per SM); this rule
     // (18 frames there) 0.129 ms.
     const int64_t share = min64(kFusedSmemBudget,
-                                exec.template smem_share<Body, AnalysisParamsOf<V, Out>, int, int64_t, fft::Plan, int>(
+                                exec.template smem_share<Body, AnalysisParamsOf<V, Out>, int, int64_t, fft::Plan, int, bool>(
                                     max64(bytes_for(frames), IsLossOut<Out>::value ? Body::kLossSmem : 0)));
     while (frames < g.n_frames && bytes_for(frames + 1) <= share) ++frames;
   }
   // Short signals: fewer frames per tile rather than idle SMs (a tile's frames are transformed one pass at a time,
   // so a lone block with many frames is latency-bound).
-  while (frames > 1 && p.a.batch * ((g.n_frames + frames - 1) / frames) < kFusedWideGrid) --frames;
+  // (A forced tile, FusedTuning::general_frames, is kept.)
+  while (fused_tuning().general_frames <= 0 && frames > 1 &&
+         p.a.batch * ((g.n_frames + frames - 1) / frames) < kFusedWideGrid)
+    --frames;
   int64_t t_n = table_n;
   if (bytes_for(frames) > kFusedSmemMax) t_n = 0;
+  if (t_n == 0 && two_step) return cudaErrorInvalidValue;  // (n_fft 400: the table takes 3.2 KB; never without it)
   int64_t smem = bytes_for(frames) - (table_n - t_n) * cbytes;
   if (IsLossOut<Out>::value) smem = max64(smem, Body::kLossSmem);
   if (smem > kFusedSmemMax) return cudaErrorInvalidValue;
   const int64_t tiles = (g.n_frames + frames - 1) / frames;
   if (grid != nullptr) *grid = p.a.batch * tiles;
   return exec.template launch<Body>(p.a.batch * tiles, smem, p, static_cast<int>(frames), tiles, plan,
-                                    static_cast<int>(t_n));
+                                    static_cast<int>(t_n), two_step);
 }
 
 template <typename V, typename Out, typename In, class Exec>

@@ -14,8 +14,9 @@ struct FusedTuning {
   int segment_hops = 0;   // power-of-two synthesis: segment length in hops, overrides waves
   int force_general = 0;  // 1: the general engine even where the power-of-two one applies
   int scalar_ola = 0;     // 1: the power-of-two synthesis adds and stores one position at a time (no packs)
-  int general_frames = 0; // general analysis: frames per tile (0: ~2048 complex values per FFT buffer), within the
-                          // shared-memory budget and the short-signal rule
+  int general_frames = 0; // general analysis: frames per tile (0: the launcher's rule), within the shared-memory
+                          // budget
+  int no_two_step = 0;    // 1: the general analysis' pass loop even at the lengths the two-step transform covers
   int frames_per_block = 0;  // synthesis with an analysis prologue: frames per frame-owning block (at least those
                              // covering a position), where the edge scratch holds them
 };
