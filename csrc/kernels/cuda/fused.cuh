@@ -24,7 +24,8 @@
 //   at segment edges); h(p) * scale comes from a per-block table indexed by p mod hop wherever the envelope is
 //   periodic. Falls back to the general engine where its shared memory would not fit (long hops in double).
 // * GenericAnalysis / GenericSynthesis, any M = 2^a 3^b 5^c within shared memory: tiles of frames transformed
-//   together by the general engine, twiddles from a shared-memory table of the n-th roots.
+//   together by the general engine, twiddles from a shared-memory table of the n-th roots; at M = 200 (real n_fft
+//   400) the analysis transforms its real frames in two register-blocked steps instead (fft/two_step_fft.cuh).
 //
 // The kernel bodies are templates on an execution context (Ctx: thread index, block index, barrier, shared memory)
 // so that tests/kernels/test_fused.cu can also run them on the host (--emulate); the launchers run them through
