@@ -2518,6 +2518,13 @@ void bench_mel(int64_t B, int64_t T, int64_t n_fft, int64_t hop, int n_mels, dou
     kc::fused_tuning().no_two_step = 1;
     report(std::string(tag) + " forward, pass loop (no two-step)",
            time_ms([&](int) { BENCH_OK(kc::launch_fused_mel(fwd, nullptr)); }), 4.0 * static_cast<double>(sig + n_out));
+    // the general engine's tile: frames per block (25: every thread busy in the two-step transform's steps)
+    for (int frames : {12, 16, 25, 30}) {
+      kc::fused_tuning() = kc::FusedTuning{};
+      kc::fused_tuning().general_frames = frames;
+      report(std::string(tag) + " forward, tile of " + std::to_string(frames) + " frames",
+             time_ms([&](int) { BENCH_OK(kc::launch_fused_mel(fwd, nullptr)); }), 4.0 * static_cast<double>(sig + n_out));
+    }
     kc::fused_tuning() = kc::FusedTuning{};
   }
   kc::FusedMelParams<float> bwd = p;
