@@ -67,7 +67,8 @@ SPECTRO_UNROLL
       for (int n1 = 0; n1 < A; ++n1) u[n1] = load(B * n1 + n2);
       SmallDft<A, kSign, R>::run(u);
 SPECTRO_UNROLL
-      for (int k1 = 0; k1 < A; ++k1) t[k1 * B + n2] = n2 * k1 == 0 ? u[k1] : cmul(u[k1], w20<kSign, R>(n2 * k1 * (20 / kN)));
+      for (int k1 = 0; k1 < A; ++k1)
+        t[k1 * B + n2] = n2 * k1 == 0 ? u[k1] : cmul(u[k1], w20<kSign, R>(n2 * k1 * (20 / kN)));
     }
 SPECTRO_UNROLL
     for (int k1 = 0; k1 < A; ++k1) {

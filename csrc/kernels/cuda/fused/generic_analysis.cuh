@@ -50,10 +50,9 @@ struct GenericAnalysis {
 
   // The two-step transform of a tile's `count` real frames (frame f: the M = P Q complex values (sig[f hop + 2n]
   // w[2n], sig[f hop + 2n + 1] w[2n + 1]), read straight from the span and the window's copy (window[n] = (w[2n],
-  // w[2n + 1])): no packing pass): Q threads per frame,
-  // kThreads / Q frames at a time; the intermediate in mid (kMidSeq values per frame), the result in out (M per
-  // frame); `table` the twiddle table of the real split (n_fft = 2 M entries; the launcher takes this path only with
-  // one). Must be called by the whole block; ends with a barrier.
+  // w[2n + 1])): no packing pass): Q threads per frame, kThreads / Q frames at a time; the intermediate in mid
+  // (kMidSeq values per frame), the result in out (M per frame); `table` the twiddle table of the real split (n_fft =
+  // 2 M entries; the launcher takes this path only with one). Must be called by the whole block; ends with a barrier.
 #pragma nv_exec_check_disable
   template <int P, int Q, class Ctx>
   SPECTRO_HD static Cx* two_step_frames(Ctx& ctx, const V* sig, const Cx* window, int hop, int count, Cx* mid, Cx* out,
@@ -71,13 +70,13 @@ struct GenericAnalysis {
               const Cx w = window[n];
               return Cx{sf[2 * n] * w.re, sf[2 * n + 1] * w.im};
             },
-            q,
-            mid + f * S::kMidSeq, twiddle);
+            q, mid + f * S::kMidSeq, twiddle);
       }
     }
     ctx.sync();
     if (slot < kSlots) {
-      for (int f = slot; f < count; f += kSlots) fft::two_step_second<P, Q, -1, R>(q, mid + f * S::kMidSeq, out + f * S::kM);
+      for (int f = slot; f < count; f += kSlots)
+        fft::two_step_second<P, Q, -1, R>(q, mid + f * S::kMidSeq, out + f * S::kM);
     }
     ctx.sync();
     return out;
@@ -136,7 +135,8 @@ struct GenericAnalysis {
     // span.
     const Cx* z = nullptr;
     if constexpr (!kComplex) {
-      if (two_step && m == fft::TwoStepShape<20, 10>::kM) z = two_step_frames<20, 10>(ctx, sig, window_pairs, hop, count, buf, scratch, tt.table);
+      if (two_step && m == fft::TwoStepShape<20, 10>::kM)
+        z = two_step_frames<20, 10>(ctx, sig, window_pairs, hop, count, buf, scratch, tt.table);
     }
     if (z == nullptr) {
       const fft::SmallDiv div_m(m);

@@ -202,9 +202,10 @@ cudaError_t generic_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec
     // per-tile work (the twiddle table, the barriers, the span's overlap). H100, n_fft 400, B=16 x 480000 stft: 10
     // frames 0.157 ms, 16 frames 0.133 ms (both 3 blocks per SM), 20 frames 0.161 ms (2 blocks per SM); this rule
     // (18 frames there) 0.129 ms.
-    const int64_t share = min64(kFusedSmemBudget,
-                                exec.template smem_share<Body, AnalysisParamsOf<V, Out>, int, int64_t, fft::Plan, int, bool>(
-                                    max64(bytes_for(frames), IsLossOut<Out>::value ? Body::kLossSmem : 0)));
+    const int64_t need = max64(bytes_for(frames), IsLossOut<Out>::value ? Body::kLossSmem : 0);
+    const int64_t share = min64(
+        kFusedSmemBudget,
+        exec.template smem_share<Body, AnalysisParamsOf<V, Out>, int, int64_t, fft::Plan, int, bool>(need));
     while (frames < g.n_frames && bytes_for(frames + 1) <= share) ++frames;
   }
   // Short signals: fewer frames per tile rather than idle SMs (a tile's frames are transformed one pass at a time,
