@@ -2329,7 +2329,7 @@ void bench_config(int64_t B, int64_t T, int64_t n_fft, int64_t hop, bool sweep) 
     t.waves = 4; variants.push_back({" waves=4", t});
     t.waves = 8; variants.push_back({" waves=8", t});
     t = kc::FusedTuning{}; t.force_general = 1; variants.push_back({" general engine", t});
-    if (kc::fft::TwoStepFor::threads_per_seq(static_cast<int>(n_fft / 2)) > 0) {
+    if (kc::fft::two_step_covers(static_cast<int>(n_fft / 2))) {
       t = kc::FusedTuning{}; t.no_two_step = 1; variants.push_back({" pass loop (no two-step)", t});
     }
     if ((n_fft / 2) & (n_fft / 2 - 1)) {  // the general engine's tile (frames transformed together)
@@ -2514,7 +2514,7 @@ void bench_mel(int64_t B, int64_t T, int64_t n_fft, int64_t hop, int n_mels, dou
   fwd.out = out;
   report(std::string(tag) + " forward", time_ms([&](int) { BENCH_OK(kc::launch_fused_mel(fwd, nullptr)); }),
          4.0 * static_cast<double>(sig + n_out));
-  if (kc::fft::TwoStepFor::threads_per_seq(static_cast<int>(n_fft / 2)) > 0) {
+  if (kc::fft::two_step_covers(static_cast<int>(n_fft / 2))) {
     kc::fused_tuning().no_two_step = 1;
     report(std::string(tag) + " forward, pass loop (no two-step)",
            time_ms([&](int) { BENCH_OK(kc::launch_fused_mel(fwd, nullptr)); }), 4.0 * static_cast<double>(sig + n_out));

@@ -93,17 +93,16 @@ struct RegisterDft<20, kSign, R> : CompositeDft<4, 5, kSign, R> {};
 template <int P, int Q>
 struct TwoStepShape {
   static_assert(P % Q == 0, "two-step FFT: Q threads share step 2's P DFTs");
+  static constexpr int kP = P;
+  static constexpr int kQ = Q;                   // threads per sequence
   static constexpr int kM = P * Q;
-  static constexpr int kThreadsPerSeq = Q;
   static constexpr int kMidRow = Q + 1;          // padded row of mid
   static constexpr int kMidSeq = P * kMidRow;    // complex values of mid per sequence
 };
 
-// The shape used for an M-point transform (0 threads: none; the general engine's pass loop).
-struct TwoStepFor {
-  static SPECTRO_HD int threads_per_seq(int m) { return m == 200 ? 10 : 0; }
-  static SPECTRO_HD int mid_values(int m) { return m == 200 ? TwoStepShape<20, 10>::kMidSeq : 0; }
-};
+// The one length with a two-step shape: M = 200 (real n_fft 400). Other lengths take the general engine's pass loop.
+using TwoStep200 = TwoStepShape<20, 10>;
+SPECTRO_HD constexpr bool two_step_covers(int m) { return m == TwoStep200::kM; }
 
 // Step 1 for thread q of a sequence whose element n is load(n) (n = q + Q p): the P-point DFT over p, bin k1 times
 // W_M^(q k1) (twiddle(e) = W_M^e, 0 <= e < M), stored to mid (the sequence's kMidSeq values).

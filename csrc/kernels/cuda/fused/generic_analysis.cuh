@@ -41,9 +41,9 @@ struct GenericAnalysis {
   }
 
   // Complex values of the FFT buffers per frame of a tile: two buffers of M, or with the two-step transform
-  // (two_step_fft.cuh; real frames, the lengths TwoStepFor lists) its padded intermediate and the result.
+  // (two_step_fft.cuh; real frames, M = 200) its padded intermediate and the result.
   SPECTRO_HD static int64_t buffer_values(int64_t m, bool two_step) {
-    return two_step ? fft::TwoStepFor::mid_values(static_cast<int>(m)) + m : 2 * m;
+    return two_step ? fft::TwoStep200::kMidSeq + m : 2 * m;
   }
   // Complex values of shared memory besides the tile's buffers, the twiddle table and the span: the window's copy.
   SPECTRO_HD static int64_t window_values(int64_t m, bool two_step) { return two_step ? m : 0; }
@@ -54,10 +54,10 @@ struct GenericAnalysis {
   // (kMidSeq values per frame), the result in out (M per frame); `table` the twiddle table of the real split (n_fft =
   // 2 M entries; the launcher takes this path only with one). Must be called by the whole block; ends with a barrier.
 #pragma nv_exec_check_disable
-  template <int P, int Q, class Ctx>
+  template <class S, class Ctx>
   SPECTRO_HD static Cx* two_step_frames(Ctx& ctx, const V* sig, const Cx* window, int hop, int count, Cx* mid, Cx* out,
                                         const Cx* table) {
-    using S = fft::TwoStepShape<P, Q>;
+    constexpr int P = S::kP, Q = S::kQ;
     constexpr int kSlots = kThreads / Q;
     const int tid = ctx.tid();
     const int slot = tid / Q, q = tid - slot * Q;
@@ -135,8 +135,8 @@ struct GenericAnalysis {
     // span.
     const Cx* z = nullptr;
     if constexpr (!kComplex) {
-      if (two_step && m == fft::TwoStepShape<20, 10>::kM)
-        z = two_step_frames<20, 10>(ctx, sig, window_pairs, hop, count, buf, scratch, tt.table);
+      if (two_step && fft::two_step_covers(m))
+        z = two_step_frames<fft::TwoStep200>(ctx, sig, window_pairs, hop, count, buf, scratch, tt.table);
     }
     if (z == nullptr) {
       const fft::SmallDiv div_m(m);

@@ -184,8 +184,7 @@ cudaError_t generic_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec
   fft::make_plan(m, &plan);
   const int64_t cbytes = sizeof(Complex<R>);
   // The two-step transform (two_step_fft.cuh) at the lengths it has a shape for, real frames.
-  const bool two_step =
-      !kComplex && fft::TwoStepFor::threads_per_seq(static_cast<int>(m)) > 0 && !fused_tuning().no_two_step;
+  const bool two_step = !kComplex && fft::two_step_covers(static_cast<int>(m)) && !fused_tuning().no_two_step;
   // Twiddle table when it takes at most a quarter of the budget.
   const int64_t table_n = (kComplex ? m : g.n_fft) * cbytes <= kFusedSmemBudget / 4 ? (kComplex ? m : g.n_fft) : 0;
   // Frames per tile: ~2048 complex values per FFT buffer, at least one frame, within the shared-memory budget.
