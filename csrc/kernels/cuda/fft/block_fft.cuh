@@ -81,10 +81,10 @@ SPECTRO_HD void sincospi_(double x, double* s, double* c) {
 // rounding of the ratio num / den costs at most a quarter of an ulp of phase: sincospi of the unreduced ratio (up to
 // 2 in magnitude) carries up to 8 times that, several ulps of the twiddle, which showed as a few times cuFFT's error
 // in the smallest bins.
-template <typename R>
-SPECTRO_HD C<R> expi_pi(int num, int den) {
-  const int64_t d2 = 2 * static_cast<int64_t>(den);
-  int64_t n = num % d2;  // x in (-2, 2) -> (-1, 1]
+template <typename R, typename I>
+SPECTRO_HD C<R> expi_pi_in(int num, int den) {
+  const I d2 = 2 * static_cast<I>(den);
+  I n = num > -d2 && num < d2 ? static_cast<I>(num) : num % d2;  // x in (-2, 2) -> (-1, 1]
   if (n > den) n -= d2;
   if (n <= -den) n += d2;
   bool negate = false;  // -> [-1/2, 1/2]
@@ -95,7 +95,7 @@ SPECTRO_HD C<R> expi_pi(int num, int den) {
     n += den;
     negate = true;
   }
-  int64_t d = den;
+  I d = den;
   int rotate = 0;  // -> [-1/4, 1/4] over the denominator 2 den: x -/+ 1/2 = (2n -/+ den) / (2 den)
   if (4 * n > den) {
     n = 2 * n - den;
@@ -113,6 +113,14 @@ SPECTRO_HD C<R> expi_pi(int num, int den) {
   if (rotate < 0) w = C<R>{w.im, -w.re};  // -i w
   if (negate) w = C<R>{-w.re, -w.im};
   return w;
+}
+template <typename R>
+SPECTRO_HD C<R> expi_pi(int num, int den) {
+  // The reduction in 32-bit integers where nothing overflows (den <= 2^29: 4 |n| <= 2 den after the first two steps),
+  // and the modulo only for angles outside (-2 pi, 2 pi), which the kernels' twiddle tables never ask for: a table
+  // entry is then a few integer operations and the sincospi, where a 64-bit modulo alone is a long instruction
+  // sequence. The same n, d and so the same value either way.
+  return den <= (1 << 29) ? expi_pi_in<R, int>(num, den) : expi_pi_in<R, int64_t>(num, den);
 }
 
 // exp(kSign 2 pi i r / 16), r = 0..7, correctly rounded constants.
