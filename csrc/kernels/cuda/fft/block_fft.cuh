@@ -27,11 +27,13 @@
 
 #include "../../common.h"
 
-// Full unrolling on the device (the host compiler of the emulation ignores it).
+// Unrolling on the device (the host compiler of the emulation ignores it).
 #if defined(__CUDA_ARCH__)
 #define SPECTRO_UNROLL _Pragma("unroll")
+#define SPECTRO_UNROLL_4 _Pragma("unroll 4")
 #else
 #define SPECTRO_UNROLL
+#define SPECTRO_UNROLL_4
 #endif
 
 namespace spectro {

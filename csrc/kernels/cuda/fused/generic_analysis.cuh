@@ -120,11 +120,13 @@ struct GenericAnalysis {
     const int64_t base = n0 * g.hop;
     const In* x = input_row<In>(p, b);
     const bool interior = !g.env_normalize && base - g.pad >= 0 && base - g.pad + span <= g.length;
-    for (int i = tid; i < span; i += kThreads) {
-      const int64_t pos = base + i;
-      if (interior) {
-        sig[i] = loaded<V>(x[pos - g.pad]) * a.scale;
-      } else {
+    if (interior) {  // (32-bit indices from the span's first sample; several loads in flight per thread)
+      const In* xs = x + (base - g.pad);
+SPECTRO_UNROLL_4
+      for (int i = tid; i < span; i += kThreads) sig[i] = loaded<V>(xs[i]) * a.scale;
+    } else {
+      for (int i = tid; i < span; i += kThreads) {
+        const int64_t pos = base + i;
         const int64_t src = pad_source(pos, g);
         sig[i] = src < 0 ? zero_value<V>() : loaded<V>(x[src]) * (a.scale * envelope_scale(a.window, pos, g));
       }

@@ -149,7 +149,14 @@ SPECTRO_HD R band_sum(const R* w, int lo, int hi, const PowerOf& power_of) {
       a2 += w[k + 2] * power_of(k + 2);
       a3 += w[k + 3] * power_of(k + 3);
     }
-    for (; k < hi; ++k) a0 += w[k] * power_of(k);
+    // The last hi - k < 4 terms into a0, in order (unrolled: the loop's branches cost more than these few terms).
+    if (k < hi) {
+      a0 += w[k] * power_of(k);
+      if (k + 1 < hi) {
+        a0 += w[k + 1] * power_of(k + 1);
+        if (k + 2 < hi) a0 += w[k + 2] * power_of(k + 2);
+      }
+    }
     return (a0 + a1) + (a2 + a3);
   }
 }
