@@ -206,6 +206,10 @@ struct HostCtx {
   int nthreads() const { return e->nt; }
   int64_t block() const { return blk; }
   void sync() const { e->barrier(t); }
+  // A warp's barrier, emulated as the block's: the kernels call it the same number of times in every warp. (Data a
+  // warp shares only through its own slots is checked by the emulation's thread order; a read of another warp's
+  // slots between two warp barriers is a race that only racecheck on the device sees.)
+  void sync_warp() const { e->barrier(t); }
   unsigned char* smem() const { return sm; }
   // Asynchronous copies take effect at the issuing thread's copy_wait(), not before: a kernel that reads a staged
   // value without waiting (and, for another thread's copy, without a barrier after that thread's wait) reads the
@@ -1423,6 +1427,24 @@ void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad
     std::snprintf(what, sizeof what, ": reading %s: %zu of %zu differ from the float-input result", in_name(in_kind, false), bad, n_out);
     record(bad == 0, head + what);
   }
+  // n_fft 400: the forward's warp-local epilogue (GenericTransform::TwoStepWarp, the default there) against the
+  // block-wide one, each in the tile the launcher gives it: the same bits (linear and log10-clamp stages).
+  if (n_fft == 400 && !kc::fused_tuning().no_two_step && !kc::fused_tuning().block_epilogue) {
+    for (int stage = 0; stage < 2; ++stage) {
+      const MelLog lg = stage == 0 ? MelLog::None : MelLog::Clamp;
+      const R leps = stage == 0 ? R(0) : R(1e-10), lscale = stage == 0 ? R(1) : static_cast<R>(1 / std::log(10.0));
+      std::vector<R> warp, block;
+      bool ran = run(lg, leps, lscale, in_kind != 0, warp);
+      kc::fused_tuning().block_epilogue = 1;
+      ran = run(lg, leps, lscale, in_kind != 0, block) && ran;
+      kc::fused_tuning().block_epilogue = 0;
+      size_t bad = ran ? 0 : n_out;
+      for (size_t i = 0; ran && i < n_out; ++i) bad += !same_bits(warp[i], block[i]);
+      std::snprintf(what, sizeof what, ": warp-local epilogue (log stage %d): %zu of %zu differ from the block-wide one",
+                    static_cast<int>(lg), bad, n_out);
+      record(bad == 0, head + what);
+    }
+  }
 }
 
 // The loss backward straight to the prediction (FusedLossGradParams: the synthesis engine with the loss prologue)
@@ -2168,6 +2190,9 @@ void all_variants(bool quick, bool instances_only = false) {
   t = kc::FusedTuning{};
   t.no_two_step = 1;
   pass("no two-step transform", t, false);
+  t = kc::FusedTuning{};
+  t.block_epilogue = 1;
+  pass("two-step mel forward block-wide", t, false);
   kc::fused_tuning() = kc::FusedTuning{};
   g_variant = "default";
 }
@@ -2518,12 +2543,21 @@ void bench_mel(int64_t B, int64_t T, int64_t n_fft, int64_t hop, int n_mels, dou
     kc::fused_tuning().no_two_step = 1;
     report(std::string(tag) + " forward, pass loop (no two-step)",
            time_ms([&](int) { BENCH_OK(kc::launch_fused_mel(fwd, nullptr)); }), 4.0 * static_cast<double>(sig + n_out));
-    // the general engine's tile: frames per block (25: every thread busy in the two-step transform's steps)
-    for (int frames : {12, 16, 25, 30}) {
-      kc::fused_tuning() = kc::FusedTuning{};
-      kc::fused_tuning().general_frames = frames;
-      report(std::string(tag) + " forward, tile of " + std::to_string(frames) + " frames",
-             time_ms([&](int) { BENCH_OK(kc::launch_fused_mel(fwd, nullptr)); }), 4.0 * static_cast<double>(sig + n_out));
+    kc::fused_tuning() = kc::FusedTuning{};
+    kc::fused_tuning().block_epilogue = 1;
+    report(std::string(tag) + " forward, block-wide epilogue",
+           time_ms([&](int) { BENCH_OK(kc::launch_fused_mel(fwd, nullptr)); }), 4.0 * static_cast<double>(sig + n_out));
+    // the general engine's tile: frames per block, warp-local (whole rounds of 24 slots) and block-wide
+    for (int block : {0, 1}) {
+      for (int frames : block ? std::vector<int>{16, 25} : std::vector<int>{12, 24, 36, 48}) {
+        kc::fused_tuning() = kc::FusedTuning{};
+        kc::fused_tuning().general_frames = frames;
+        kc::fused_tuning().block_epilogue = block;
+        report(std::string(tag) + " forward, " + (block ? "block-wide, " : "") + "tile of " + std::to_string(frames) +
+                   " frames",
+               time_ms([&](int) { BENCH_OK(kc::launch_fused_mel(fwd, nullptr)); }),
+               4.0 * static_cast<double>(sig + n_out));
+      }
     }
     kc::fused_tuning() = kc::FusedTuning{};
   }
@@ -2647,7 +2681,7 @@ void bench_loss_grad(int64_t B, int64_t T, int64_t n_fft, int64_t hop, int64_t w
   cudaFree(edge);
 }
 
-void bench(bool sweep, bool mel_only, bool losses_only = false, bool whisper_only = false) {
+void bench(bool sweep, bool mel_only, bool losses_only = false, bool whisper_only = false, bool tts_only = false) {
   cudaDeviceProp prop;
   BENCH_OK(cudaGetDeviceProperties(&prop, 0));
   std::printf("bench on %s (%d SMs, L2 %d MB)\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);
@@ -2661,6 +2695,13 @@ void bench(bool sweep, bool mel_only, bool losses_only = false, bool whisper_onl
            2.0 * n);
     cudaFree(a);
     cudaFree(b);
+  }
+  if (tts_only) {  // a TTS frontend's geometry (B=4 x 10 s at 22.05 kHz, 1024 / 256, 80 mels): the stft and the mel
+    bench_config(4, 220500, 1024, 256, sweep);
+    bench_mel(4, 220500, 1024, 256, 80, 22050.0, 2.0f);
+    std::printf("\nsummary (median ms, GB/s = (signal + spectrum bytes) / time)\n");
+    for (const auto& r : g_rows) std::printf("%-58s %9.4f %8.0f\n", r.what.c_str(), r.ms, r.gbs);
+    return;
   }
   if (whisper_only) {  // n_fft 400 (the general engine): the stft and Whisper's mel frontend
     bench_config(1, 16000, 400, 160, sweep);
@@ -2700,7 +2741,7 @@ void bench(bool sweep, bool mel_only, bool losses_only = false, bool whisper_onl
 
 int main(int argc, char** argv) {
   bool emulate = false, bench_mode = false, sweep = false, quick = false, mel_only = false, instances = false;
-  bool losses_only = false, whisper_only = false;
+  bool losses_only = false, whisper_only = false, tts_only = false;
   int fuzz_count = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -2710,11 +2751,12 @@ int main(int argc, char** argv) {
     else if (a == "--mel") mel_only = true;
     else if (a == "--losses") losses_only = true;
     else if (a == "--whisper") whisper_only = true;
+    else if (a == "--tts") tts_only = true;
     else if (a == "--quick") quick = true;
     else if (a == "--instances") instances = true;
     else if (a == "--fuzz" && i + 1 < argc) fuzz_count = std::atoi(argv[++i]);
     else {
-      std::printf("usage: test_fused [--emulate] [--quick | --instances] [--fuzz N] | --bench [--sweep | --mel | --losses | --whisper]\n");
+      std::printf("usage: test_fused [--emulate] [--quick | --instances] [--fuzz N] | --bench [--sweep | --mel | --losses | --whisper | --tts]\n");
       return 2;
     }
   }
@@ -2731,7 +2773,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (bench_mode) {
-    bench(sweep, mel_only, losses_only, whisper_only);
+    bench(sweep, mel_only, losses_only, whisper_only, tts_only);
     return 0;
   }
   if (fuzz_count > 0) fuzz(fuzz_count);

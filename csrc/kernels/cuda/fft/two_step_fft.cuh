@@ -105,13 +105,13 @@ using TwoStep200 = TwoStepShape<20, 10>;
 SPECTRO_HD constexpr bool two_step_covers(int m) { return m == TwoStep200::kM; }
 
 // Step 1 for thread q of a sequence whose element n is load(n) (n = q + Q p): the P-point DFT over p, bin k1 times
-// W_M^(q k1) (twiddle(e) = W_M^e, 0 <= e < M), stored to mid (the sequence's kMidSeq values).
+// W_M^(q k1) (twiddle(q, k1) = W_M^(q k1)), stored to mid (the sequence's kMidSeq values).
 template <int P, int Q, int kSign, typename R, class Load, class Twiddle>
 SPECTRO_HD void two_step_first(const Load& load, int q, C<R>* mid, const Twiddle& twiddle) {
   using S = TwoStepShape<P, Q>;
   RegisterDft<P, kSign, R>::run_io([&](int p) { return load(q + Q * p); },
                                    [&](int k1, C<R> v) {
-                                     mid[k1 * S::kMidRow + q] = k1 == 0 ? v : cmul(v, twiddle(q * k1));
+                                     mid[k1 * S::kMidRow + q] = k1 == 0 ? v : cmul(v, twiddle(q, k1));
                                    });
 }
 
@@ -125,6 +125,19 @@ SPECTRO_UNROLL
     const int k1 = q + Q * j;
     RegisterDft<Q, kSign, R>::run_io([&](int r) { return mid[k1 * S::kMidRow + r]; },
                                      [&](int k2, C<R> v) { out[k1 + P * k2] = v; });
+  }
+}
+
+// Step 2 into registers: z[j][k2] = bin k1 + P k2 with k1 = q + Q j, the same arithmetic as two_step_second. For
+// callers that keep the bins in registers, or store them over mid once every thread of the sequence has loaded.
+template <int P, int Q, int kSign, typename R>
+SPECTRO_HD void two_step_second_regs(int q, const C<R>* mid, C<R> (&z)[P / Q][Q]) {
+  using S = TwoStepShape<P, Q>;
+SPECTRO_UNROLL
+  for (int j = 0; j < P / Q; ++j) {
+    const int k1 = q + Q * j;
+    RegisterDft<Q, kSign, R>::run_io([&](int r) { return mid[k1 * S::kMidRow + r]; },
+                                     [&](int k2, C<R> v) { z[j][k2] = v; });
   }
 }
 

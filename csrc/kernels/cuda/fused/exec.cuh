@@ -30,6 +30,8 @@ struct DeviceCtx {
   __device__ __forceinline__ int nthreads() const { return static_cast<int>(blockDim.x); }
   __device__ __forceinline__ int64_t block() const { return static_cast<int64_t>(blockIdx.x); }
   __device__ __forceinline__ void sync() const { __syncthreads(); }
+  // Barrier of the calling thread's warp (every lane of it calls it).
+  __device__ __forceinline__ void sync_warp() const { __syncwarp(); }
   __device__ __forceinline__ unsigned char* smem() const {
     extern __shared__ __align__(16) unsigned char fused_smem[];
     return fused_smem;

@@ -15,6 +15,15 @@ namespace detail {
 // ----------------------------------------------------------------------------------------------------------------
 // General engine.
 
+// How the general analysis transforms a tile's frames (the launcher, generic_analysis, chooses):
+enum class GenericTransform : int {
+  PassLoop,     // a packing pass, then block_fft's mixed-radix pass loop (any 2^a 3^b 5^c)
+  TwoStep,      // the two-step register-blocked transform (fft/two_step_fft.cuh: real frames at the lengths it
+                // covers), every stage block-wide behind block barriers
+  TwoStepWarp,  // the same transform, the mel forward warp by warp (two_step_mel_frames): each warp's frames through
+                // the transform, the powers and the band sums behind warp barriers
+};
+
 template <typename V, typename Out = Complex<typename RealOf<V>::type>, typename In = V>
 struct GenericAnalysis {
   using R = typename RealOf<V>::type;
@@ -40,13 +49,38 @@ struct GenericAnalysis {
     return real_split_bin(zf[k == m ? 0 : k], zf[k == 0 ? 0 : m - k], w);
   }
 
-  // Complex values of the FFT buffers per frame of a tile: two buffers of M, or with the two-step transform
-  // (two_step_fft.cuh; real frames, M = 200) its padded intermediate and the result.
-  SPECTRO_HD static int64_t buffer_values(int64_t m, bool two_step) {
-    return two_step ? fft::TwoStep200::kMidSeq + m : 2 * m;
+  // Frames in flight at once in the warp-local transform: kSlotsPerWarp sequences of Q threads per warp (a frame never
+  // straddles two warps; the warp's other lanes idle), one slot of kMidSeq complex values each.
+  static constexpr int kSlotsPerWarp = 32 / fft::TwoStep200::kQ;
+  static constexpr int kWarpSlots = kThreads / 32 * kSlotsPerWarp;
+
+  // Whether a call's epilogue has a warp-local form (GenericTransform::TwoStepWarp): the mel forward.
+  SPECTRO_HD static bool warp_epilogue(const Params& p) {
+    if constexpr (kMel) {
+      return p.grad_spec == nullptr && !mel_loss_pair(p);
+    } else {
+      (void)p;
+      return false;
+    }
+  }
+
+  // Complex values of a tile's FFT buffers: two buffers of M per frame; with the two-step transform (two_step_fft.cuh;
+  // real frames, M = 200) its padded intermediate and the result per frame; warp-local, one intermediate per slot
+  // (the results and the powers overwrite it).
+  SPECTRO_HD static int64_t buffer_values(int64_t frames, int64_t m, GenericTransform t) {
+    switch (t) {
+      case GenericTransform::TwoStep:
+        return frames * (fft::TwoStep200::kMidSeq + m);
+      case GenericTransform::TwoStepWarp:  // (and step 1's twiddles, P Q values)
+        return int64_t{kWarpSlots} * fft::TwoStep200::kMidSeq + fft::TwoStep200::kM;
+      default:
+        return frames * 2 * m;
+    }
   }
   // Complex values of shared memory besides the tile's buffers, the twiddle table and the span: the window's copy.
-  SPECTRO_HD static int64_t window_values(int64_t m, bool two_step) { return two_step ? m : 0; }
+  SPECTRO_HD static int64_t window_values(int64_t m, GenericTransform t) {
+    return t == GenericTransform::PassLoop ? 0 : m;
+  }
 
   // The two-step transform of a tile's `count` real frames (frame f: the M = P Q complex values (sig[f hop + 2n]
   // w[2n], sig[f hop + 2n + 1] w[2n + 1]), read straight from the span and the window's copy (window[n] = (w[2n],
@@ -61,7 +95,7 @@ struct GenericAnalysis {
     constexpr int kSlots = kThreads / Q;
     const int tid = ctx.tid();
     const int slot = tid / Q, q = tid - slot * Q;
-    const auto twiddle = [table](int e) { return table[2 * e]; };  // W_M^e: the table holds the (2 M)-th roots
+    const auto twiddle = [table](int q, int k1) { return table[2 * q * k1]; };  // the table holds the (2 M)-th roots
     if (slot < kSlots) {
       for (int f = slot; f < count; f += kSlots) {
         const V* sf = sig + f * hop;
@@ -82,10 +116,148 @@ struct GenericAnalysis {
     return out;
   }
 
+  // The mel forward of a tile's `count` real frames of row b (n0 the first) with the two-step transform, warp by warp.
+  // Each warp takes kSlotsPerWarp frames at a time, Q threads each (thread q), one slot of kMidSeq complex values
+  // each:
+  //   step 1 from the span and the window's copy into the slot's intermediate (rows k1 = 0 .. P - 1 of kMidRow);
+  //   step 2 in two halves, j = 0 then 1: thread q loads row k1 = q + Q j and forms bins k = k1 + P k2 (k2 < Q); it
+  //     keeps the lower ones (k2 < Q / 2: k < M / 2) in registers and stores the upper ones to the slot's first M / 2
+  //     values (upper[j (M / 4) + (k2 - Q / 2) Q + q]: rows j = 0 are free once every thread has loaded its own,
+  //     rows j = 1 lie past them);
+  //   the real split and the powers by pairs: the thread holding Z[k], k < M / 2, reads Z[M - k] from the upper
+  //     values and forms P[k] and P[M - k] (the holder of Z[0] also P[M], with Z[M / 2] also P[M / 2]), written past
+  //     the upper values (P[k] at real M + k: over the intermediate's consumed rows);
+  //   the band sums of bands q, q + Q, ... from those powers.
+  // Every exchange stays in the warp's slots, behind warp barriers. The arithmetic is that of two_step_frames and the
+  // block-wide power and band passes, value for value: the same bits. `slots`: kWarpSlots slots; `table` the split's
+  // twiddle table (n_fft = 2 M entries); step1_twiddles: W_M^(q k1) = table[2 q k1] at [k1 Q + q].
+  // A thread's place in the warp-local transform in the round of frames f0 ..: its slot, its index q in the frame's Q
+  // threads, its frame f (on: it has one).
+  struct WarpSlot {
+    Cx* zs;
+    int q, f;
+    bool on;
+  };
+  template <class S>
+  SPECTRO_HD static WarpSlot warp_slot(int tid, int f0, int count, Cx* slots) {
+    const int warp = tid / 32, lane = tid - warp * 32;
+    const int s = lane / S::kQ;
+    const int f = f0 + warp * kSlotsPerWarp + s;
+    return {slots + (warp * kSlotsPerWarp + (s < kSlotsPerWarp ? s : 0)) * S::kMidSeq, lane - s * S::kQ, f,
+            s < kSlotsPerWarp && f < count};
+  }
+
+#pragma nv_exec_check_disable
+  template <class S, class Ctx>
+  SPECTRO_HD static void two_step_mel_frames(Ctx& ctx, const Params& p, const V* sig, const Cx* window, int hop,
+                                             int count, Cx* slots, const Cx* table, const Cx* step1_twiddles,
+                                             int64_t b, int64_t n0) {
+    constexpr int P = S::kP, Q = S::kQ, M = S::kM, J = P / Q, kLow = Q / 2;
+    static_assert(J == 2 && Q % 2 == 0, "two_step_mel_frames: P = 2 Q, Q even");
+    static_assert(S::kMidSeq * 2 >= 2 * M + 1 && Q * S::kMidRow >= M / 2,
+                  "two_step_mel_frames: the upper values over rows j = 0, the powers past them");
+    // Step 1's W_M^(q k1) at [k1][q]: a warp's Q threads of a frame read consecutive values (as table[2 q k1], the
+    // (2 M)-th roots at stride 2 q k1, they fell into a few banks).
+    const auto twiddle = [step1_twiddles](int q, int k1) { return step1_twiddles[k1 * Q + q]; };
+    // The same rounds in every warp (lanes without a frame still take the warp barriers). Each stage derives the
+    // thread's slot afresh (warp_slot of an opaque thread index): kept across the round, or hoisted out of the loop,
+    // those addresses spilled at the register cap.
+    for (int f0 = 0; f0 < count; f0 += kWarpSlots) {
+      {
+        const WarpSlot w = warp_slot<S>(opaque(ctx.tid()), f0, count, slots);
+        if (w.on) {
+          const V* sf = sig + w.f * hop;
+          fft::two_step_first<P, Q, -1, R>(
+              [sf, window](int n) {
+                const Cx wn = window[n];
+                return Cx{sf[2 * n] * wn.re, sf[2 * n + 1] * wn.im};
+              },
+              w.q, w.zs, twiddle);
+        }
+      }
+      ctx.sync_warp();
+      Cx low[J][kLow];
+      Cx half = Cx{R(0), R(0)};  // Z[M / 2] (thread 0's j = 0, k2 = kLow)
+      {
+        const WarpSlot w = warp_slot<S>(opaque(ctx.tid()), f0, count, slots);
+        Cx row[Q];
+        if (w.on) {
+SPECTRO_UNROLL
+          for (int r = 0; r < Q; ++r) row[r] = w.zs[w.q * S::kMidRow + r];
+        }
+        ctx.sync_warp();  // rows j = 0 loaded: the upper values go over them
+        if (w.on) {
+SPECTRO_UNROLL
+          for (int j = 0; j < J; ++j) {
+            if (j > 0) {
+SPECTRO_UNROLL
+              for (int r = 0; r < Q; ++r) row[r] = w.zs[(w.q + Q * j) * S::kMidRow + r];
+            }
+            fft::RegisterDft<Q, -1, R>::run_io([&](int r) { return row[r]; },
+                                               [&](int k2, Cx v) {
+                                                 if (k2 < kLow) {
+                                                   low[j][k2] = v;
+                                                 } else {
+                                                   w.zs[j * (M / 4) + (k2 - kLow) * Q + w.q] = v;
+                                                   if (j == 0 && k2 == kLow) half = v;
+                                                 }
+                                               });
+          }
+        }
+      }
+      ctx.sync_warp();  // the upper values stored, every row read
+      {
+        const WarpSlot w = warp_slot<S>(opaque(ctx.tid()), f0, count, slots);
+        const int q = w.q;
+        R* const pw = reinterpret_cast<R*>(w.zs) + M;  // P[k] at pw[k]
+        // Where thread q finds Z[M - k] for its bin k = q + Q j + P k2 (k2 < kLow, k > 0): upper[base_j - Q k2], the
+        // holder of M - k being thread (Q - q) mod Q.
+        const int base0 = q != 0 ? 2 * (M / 4) - q : M / 4;  // j = 0: the holder's j = 1 (q = 0: its j = 0)
+        const int base1 = q != 0 ? M / 4 - q : M / 2 - Q;     // j = 1: the holder's j = 0 (q = 0: its j = 1)
+        const auto powers = [&](const auto& power_of) {
+SPECTRO_UNROLL
+          for (int j = 0; j < J; ++j) {
+SPECTRO_UNROLL
+            for (int k2 = 0; k2 < kLow; ++k2) {
+              const int k = q + Q * j + P * k2;  // < M / 2
+              const Cx zk = low[j][k2];
+              const Cx zmk = k == 0 ? zk : w.zs[(j == 0 ? base0 : base1) - Q * k2];
+              pw[k] = power_of(real_split_bin(zk, zmk, table[k]));
+              pw[M - k] = power_of(real_split_bin(zmk, zk, table[M - k]));  // k = 0: P[M]
+            }
+          }
+          if (q == 0) pw[M / 2] = power_of(real_split_bin(half, half, table[M / 2]));
+        };
+        // (power 2 apart: the general power's pow inlined 21 times holds registers the loop's values then spill to)
+        if (w.on) {
+          if (p.stages.power == R(2)) {
+            powers([&](Cx x) { return kernels::mel_power(x.re, x.im, R(2), p.stages.mag_eps); });
+          } else {
+            powers([&](Cx x) { return mel_power(p, x); });
+          }
+        }
+      }
+      ctx.sync_warp();
+      {
+        const WarpSlot w = warp_slot<S>(opaque(ctx.tid()), f0, count, slots);
+        const R* const pw = reinterpret_cast<const R*>(w.zs) + M;
+        if (w.on) {  // (band mb's weights, range and output stepped by Q bands: no 64-bit products per band)
+          const R* wm = p.basis + static_cast<int64_t>(w.q) * p.basis_bins;
+          const int* range = p.band + 2 * w.q;
+          R* o = p.out + (b * p.n_mels + w.q) * p.a.g.n_frames + n0 + w.f;
+          const int64_t w_step = int64_t{Q} * p.basis_bins, o_step = int64_t{Q} * p.a.g.n_frames;
+          for (int mb = w.q; mb < p.n_mels; mb += Q, wm += w_step, range += 2 * Q, o += o_step)
+            *o = mel_log(p, band_sum(wm, range[0], range[1], [pw](int k) { return pw[k]; }));
+        }
+      }
+      ctx.sync_warp();  // the slot's powers read before the next round's step 1
+    }
+  }
+
 #pragma nv_exec_check_disable
   template <class Ctx>
   SPECTRO_HD static void run(Ctx& ctx, Params p, int frames_per_tile, int64_t tiles_per_row,
-                             fft::Plan plan, int table_n, bool two_step) {
+                             fft::Plan plan, int table_n, GenericTransform transform) {
     const AnalysisParams<V>& a = p.a;
     const Geometry& g = a.g;
     const int n_fft = static_cast<int>(g.n_fft);
@@ -98,15 +270,16 @@ struct GenericAnalysis {
     const int count = static_cast<int>(min64(frames_per_tile, g.n_frames - n0));
     const int span = (count - 1) * hop + n_fft;
 
-    // The FFT buffers (buf, scratch; with the two-step transform its intermediate and its result), the twiddle table,
-    // the span.
+    const bool two_step = transform != GenericTransform::PassLoop;
+    // The FFT buffers (buf, scratch; with the two-step transform its intermediate and its result; warp-local, the
+    // slots), the twiddle table, the span.
     Cx* buf = reinterpret_cast<Cx*>(ctx.smem());
-    Cx* scratch = buf + static_cast<int64_t>(frames_per_tile) * (buffer_values(m, two_step) - m);
-    Cx* table = scratch + static_cast<int64_t>(frames_per_tile) * m;
+    Cx* table = buf + buffer_values(frames_per_tile, m, transform);
+    Cx* scratch = transform == GenericTransform::TwoStepWarp ? nullptr : table - static_cast<int64_t>(frames_per_tile) * m;
     // With the two-step transform, a copy of the window (its frames read it from shared memory: read from global
     // memory, the compiler keeps the thread's 2 P window values in registers across frames).
     Cx* window_pairs = two_step ? table + table_n : nullptr;
-    V* sig = reinterpret_cast<V*>(two_step ? window_pairs + m : table + table_n);
+    V* sig = reinterpret_cast<V*>(two_step ? window_pairs + window_values(m, transform) : table + table_n);
 
     // 0. Twiddle table exp(-2 pi i q / table_n), table_n = n_fft (real) or m (complex), when it fits; the window's
     // copy.
@@ -134,7 +307,20 @@ SPECTRO_UNROLL_4
     ctx.sync();
 
     // 2, 3. Windowed frames, packed for the FFT, and the FFT (forward); or the two-step transform straight from the
-    // span.
+    // span (warp-local: the whole mel forward).
+    if constexpr (kMel) {
+      if (transform == GenericTransform::TwoStepWarp && fft::two_step_covers(m)) {
+        using S = fft::TwoStep200;
+        Cx* step1_twiddles = buf + int64_t{kWarpSlots} * S::kMidSeq;
+        for (int e = tid; e < S::kM; e += kThreads) {
+          const int k1 = e / S::kQ, q = e - k1 * S::kQ;
+          step1_twiddles[e] = table[2 * q * k1];
+        }
+        ctx.sync();
+        two_step_mel_frames<S>(ctx, p, sig, window_pairs, hop, count, buf, tt.table, step1_twiddles, b, n0);
+        return;
+      }
+    }
     const Cx* z = nullptr;
     if constexpr (!kComplex) {
       if (two_step && fft::two_step_covers(m))

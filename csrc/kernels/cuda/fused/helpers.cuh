@@ -18,6 +18,15 @@ namespace detail {
 SPECTRO_HD int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 SPECTRO_HD int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 SPECTRO_HD int mini(int a, int b) { return a < b ? a : b; }
+// v, opaque to the device compiler's optimiser (no instruction): what a loop derives from it is not hoisted out of
+// the loop. (Shared-memory addresses hoisted out of a frame loop each hold a register across it; at a register cap,
+// the kernel spills them.)
+SPECTRO_HD int opaque(int v) {
+#ifdef __CUDA_ARCH__
+  asm volatile("" : "+r"(v));
+#endif
+  return v;
+}
 
 template <typename V> struct IsComplex { static constexpr bool value = false; };
 template <typename R> struct IsComplex<Complex<R>> { static constexpr bool value = true; };

@@ -183,13 +183,18 @@ cudaError_t generic_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec
   const int64_t m = fft_length(kComplex, g.n_fft);
   fft::make_plan(m, &plan);
   const int64_t cbytes = sizeof(Complex<R>);
-  // The two-step transform (two_step_fft.cuh) at the lengths it has a shape for, real frames.
+  // The two-step transform (two_step_fft.cuh) at the lengths it has a shape for, real frames; warp by warp where the
+  // epilogue has that form (the mel forward).
   const bool two_step = !kComplex && fft::two_step_covers(static_cast<int>(m)) && !fused_tuning().no_two_step;
+  const GenericTransform transform =
+      !two_step ? GenericTransform::PassLoop
+                : (Body::warp_epilogue(p) && !fused_tuning().block_epilogue ? GenericTransform::TwoStepWarp
+                                                                             : GenericTransform::TwoStep);
   // Twiddle table when it takes at most a quarter of the budget.
   const int64_t table_n = (kComplex ? m : g.n_fft) * cbytes <= kFusedSmemBudget / 4 ? (kComplex ? m : g.n_fft) : 0;
   // Frames per tile: ~2048 complex values per FFT buffer, at least one frame, within the shared-memory budget.
   auto bytes_for = [&](int64_t f) {
-    return (f * Body::buffer_values(m, two_step) + table_n + Body::window_values(m, two_step)) * cbytes +
+    return (Body::buffer_values(f, m, transform) + table_n + Body::window_values(m, transform)) * cbytes +
            ((f - 1) * g.hop + g.n_fft) * static_cast<int64_t>(sizeof(V));
   };
   int64_t frames = fused_tuning().general_frames > 0 ? fused_tuning().general_frames : max64(1, 2048 / m);
@@ -204,8 +209,11 @@ cudaError_t generic_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec
     const int64_t need = max64(bytes_for(frames), IsLossOut<Out>::value ? Body::kLossSmem : 0);
     const int64_t share = min64(
         kFusedSmemBudget,
-        exec.template smem_share<Body, AnalysisParamsOf<V, Out>, int, int64_t, fft::Plan, int, bool>(need));
+        exec.template smem_share<Body, AnalysisParamsOf<V, Out>, int, int64_t, fft::Plan, int, GenericTransform>(
+            need));
     while (frames < g.n_frames && bytes_for(frames + 1) <= share) ++frames;
+    // Warp-local: whole rounds of the block's slots (a tile's last round with idle warps costs a round).
+    if (transform == GenericTransform::TwoStepWarp && frames > Body::kWarpSlots) frames -= frames % Body::kWarpSlots;
   }
   // Short signals: fewer frames per tile rather than idle SMs (a tile's frames are transformed one pass at a time,
   // so a lone block with many frames is latency-bound).
@@ -222,7 +230,7 @@ cudaError_t generic_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec
   const int64_t tiles = (g.n_frames + frames - 1) / frames;
   if (grid != nullptr) *grid = p.a.batch * tiles;
   return exec.template launch<Body>(p.a.batch * tiles, smem, p, static_cast<int>(frames), tiles, plan,
-                                    static_cast<int>(t_n), two_step);
+                                    static_cast<int>(t_n), transform);
 }
 
 template <typename V, typename Out, typename In, class Exec>

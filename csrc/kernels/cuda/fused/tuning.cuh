@@ -19,6 +19,8 @@ struct FusedTuning {
   int no_two_step = 0;    // 1: the general analysis' pass loop even at the lengths the two-step transform covers
   int frames_per_block = 0;  // synthesis with an analysis prologue: frames per frame-owning block (at least those
                              // covering a position), where the edge scratch holds them
+  int block_epilogue = 0;    // 1: the general analysis' mel forward with the two-step transform takes the block-wide
+                             // power and band passes instead of the warp-local epilogue (GenericTransform)
 };
 inline FusedTuning& fused_tuning() {
   static FusedTuning t;
