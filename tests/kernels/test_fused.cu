@@ -2681,6 +2681,11 @@ void bench_loss_grad(int64_t B, int64_t T, int64_t n_fft, int64_t hop, int64_t w
   cudaFree(edge);
 }
 
+void print_summary() {
+  std::printf("\nsummary (median ms, GB/s = (signal + spectrum bytes) / time)\n");
+  for (const auto& r : g_rows) std::printf("%-58s %9.4f %8.0f\n", r.what.c_str(), r.ms, r.gbs);
+}
+
 void bench(bool sweep, bool mel_only, bool losses_only = false, bool whisper_only = false, bool tts_only = false) {
   cudaDeviceProp prop;
   BENCH_OK(cudaGetDeviceProperties(&prop, 0));
@@ -2699,16 +2704,14 @@ void bench(bool sweep, bool mel_only, bool losses_only = false, bool whisper_onl
   if (tts_only) {  // a TTS frontend's geometry (B=4 x 10 s at 22.05 kHz, 1024 / 256, 80 mels): the stft and the mel
     bench_config(4, 220500, 1024, 256, sweep);
     bench_mel(4, 220500, 1024, 256, 80, 22050.0, 2.0f);
-    std::printf("\nsummary (median ms, GB/s = (signal + spectrum bytes) / time)\n");
-    for (const auto& r : g_rows) std::printf("%-58s %9.4f %8.0f\n", r.what.c_str(), r.ms, r.gbs);
+    print_summary();
     return;
   }
   if (whisper_only) {  // n_fft 400 (the general engine): the stft and Whisper's mel frontend
     bench_config(1, 16000, 400, 160, sweep);
     bench_config(16, 480000, 400, 160, sweep);
     bench_mel(16, 480000, 400, 160, 80, 16000.0, 2.0f);
-    std::printf("\nsummary (median ms, GB/s = (signal + spectrum bytes) / time)\n");
-    for (const auto& r : g_rows) std::printf("%-58s %9.4f %8.0f\n", r.what.c_str(), r.ms, r.gbs);
+    print_summary();
     return;
   }
   if (!mel_only && !losses_only) {
@@ -2733,8 +2736,7 @@ void bench(bool sweep, bool mel_only, bool losses_only = false, bool whisper_onl
     bench_loss_grad(B, T, 2048, 240, 1200);
     bench_loss_grad(B, T, 512, 50, 240);
   }
-  std::printf("\nsummary (median ms, GB/s = (signal + spectrum bytes) / time)\n");
-  for (const auto& r : g_rows) std::printf("%-58s %9.4f %8.0f\n", r.what.c_str(), r.ms, r.gbs);
+  print_summary();
 }
 
 }  // namespace

@@ -128,19 +128,6 @@ SPECTRO_UNROLL
   }
 }
 
-// Step 2 into registers: z[j][k2] = bin k1 + P k2 with k1 = q + Q j, the same arithmetic as two_step_second. For
-// callers that keep the bins in registers, or store them over mid once every thread of the sequence has loaded.
-template <int P, int Q, int kSign, typename R>
-SPECTRO_HD void two_step_second_regs(int q, const C<R>* mid, C<R> (&z)[P / Q][Q]) {
-  using S = TwoStepShape<P, Q>;
-SPECTRO_UNROLL
-  for (int j = 0; j < P / Q; ++j) {
-    const int k1 = q + Q * j;
-    RegisterDft<Q, kSign, R>::run_io([&](int r) { return mid[k1 * S::kMidRow + r]; },
-                                     [&](int k2, C<R> v) { z[j][k2] = v; });
-  }
-}
-
 }  // namespace fft
 }  // namespace cuda
 }  // namespace kernels

@@ -116,21 +116,6 @@ struct GenericAnalysis {
     return out;
   }
 
-  // The mel forward of a tile's `count` real frames of row b (n0 the first) with the two-step transform, warp by warp.
-  // Each warp takes kSlotsPerWarp frames at a time, Q threads each (thread q), one slot of kMidSeq complex values
-  // each:
-  //   step 1 from the span and the window's copy into the slot's intermediate (rows k1 = 0 .. P - 1 of kMidRow);
-  //   step 2 in two halves, j = 0 then 1: thread q loads row k1 = q + Q j and forms bins k = k1 + P k2 (k2 < Q); it
-  //     keeps the lower ones (k2 < Q / 2: k < M / 2) in registers and stores the upper ones to the slot's first M / 2
-  //     values (upper[j (M / 4) + (k2 - Q / 2) Q + q]: rows j = 0 are free once every thread has loaded its own,
-  //     rows j = 1 lie past them);
-  //   the real split and the powers by pairs: the thread holding Z[k], k < M / 2, reads Z[M - k] from the upper
-  //     values and forms P[k] and P[M - k] (the holder of Z[0] also P[M], with Z[M / 2] also P[M / 2]), written past
-  //     the upper values (P[k] at real M + k: over the intermediate's consumed rows);
-  //   the band sums of bands q, q + Q, ... from those powers.
-  // Every exchange stays in the warp's slots, behind warp barriers. The arithmetic is that of two_step_frames and the
-  // block-wide power and band passes, value for value: the same bits. `slots`: kWarpSlots slots; `table` the split's
-  // twiddle table (n_fft = 2 M entries); step1_twiddles: W_M^(q k1) = table[2 q k1] at [k1 Q + q].
   // A thread's place in the warp-local transform in the round of frames f0 ..: its slot, its index q in the frame's Q
   // threads, its frame f (on: it has one).
   struct WarpSlot {
@@ -147,6 +132,21 @@ struct GenericAnalysis {
             s < kSlotsPerWarp && f < count};
   }
 
+  // The mel forward of a tile's `count` real frames of row b (n0 the first) with the two-step transform, warp by warp.
+  // Each warp takes kSlotsPerWarp frames at a time, Q threads each (thread q), one slot of kMidSeq complex values
+  // each:
+  //   step 1 from the span and the window's copy into the slot's intermediate (rows k1 = 0 .. P - 1 of kMidRow);
+  //   step 2 in two halves, j = 0 then 1: thread q loads row k1 = q + Q j and forms bins k = k1 + P k2 (k2 < Q); it
+  //     keeps the lower ones (k2 < Q / 2: k < M / 2) in registers and stores the upper ones to the slot's first M / 2
+  //     values (upper[j (M / 4) + (k2 - Q / 2) Q + q]: rows j = 0 are free once every thread has loaded its own,
+  //     rows j = 1 lie past them);
+  //   the real split and the powers by pairs: the thread holding Z[k], k < M / 2, reads Z[M - k] from the upper
+  //     values and forms P[k] and P[M - k] (the holder of Z[0] also P[M], with Z[M / 2] also P[M / 2]), written past
+  //     the upper values (P[k] at real M + k: over the intermediate's consumed rows);
+  //   the band sums of bands q, q + Q, ... from those powers.
+  // Every exchange stays in the warp's slots, behind warp barriers. The arithmetic is that of two_step_frames and the
+  // block-wide power and band passes, value for value: the same bits. `slots`: kWarpSlots slots; `table` the split's
+  // twiddle table (n_fft = 2 M entries); step1_twiddles: W_M^(q k1) = table[2 q k1] at [k1 Q + q].
 #pragma nv_exec_check_disable
   template <class S, class Ctx>
   SPECTRO_HD static void two_step_mel_frames(Ctx& ctx, const Params& p, const V* sig, const Cx* window, int hop,
@@ -275,7 +275,8 @@ SPECTRO_UNROLL
     // slots), the twiddle table, the span.
     Cx* buf = reinterpret_cast<Cx*>(ctx.smem());
     Cx* table = buf + buffer_values(frames_per_tile, m, transform);
-    Cx* scratch = transform == GenericTransform::TwoStepWarp ? nullptr : table - static_cast<int64_t>(frames_per_tile) * m;
+    Cx* scratch =
+        transform == GenericTransform::TwoStepWarp ? nullptr : table - static_cast<int64_t>(frames_per_tile) * m;
     // With the two-step transform, a copy of the window (its frames read it from shared memory: read from global
     // memory, the compiler keeps the thread's 2 P window values in registers across frames).
     Cx* window_pairs = two_step ? table + table_n : nullptr;
