@@ -201,10 +201,12 @@ struct HostCtx {
   Emu* e;
   int t;
   int64_t blk;
+  int64_t nblk;
   unsigned char* sm;
   int tid() const { return t; }
   int nthreads() const { return e->nt; }
   int64_t block() const { return blk; }
+  int64_t nblocks() const { return nblk; }
   void sync() const { e->barrier(t); }
   // A warp's barrier, emulated as the block's: the kernels call it the same number of times in every warp. (Data a
   // warp shares only through its own slots is checked by the emulation's thread order; a read of another warp's
@@ -250,7 +252,7 @@ struct HostExec {
     for (int64_t blk = 0; blk < blocks; ++blk) {
       std::memset(sm, 0xff, static_cast<size_t>(smem));  // NaN in every float / double
       emu.body = [&](int t) {
-        HostCtx c{&emu, t, blk, sm};
+        HostCtx c{&emu, t, blk, blocks, sm};
         Body::run(c, args...);
       };
       if (!emu.run_block()) return cudaErrorLaunchFailure;
@@ -1153,7 +1155,7 @@ void check_mel_loss_pair(kc::FusedMelParams<V> p, const std::string& head) {
 // random contiguous bands (some empty, one dense), only basis_bins <= n_fft / 2 + 1 of the bins.
 template <typename V>
 void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad, PadMode mode, int n_mels,
-               double power, double mag_eps, bool crop) {
+               double power, double mag_eps, bool crop, double scale = 0.75) {
   const bool split_bands = g_mel_split++ % 2 == 1;
   using R = V;
   static_assert(!Traits<V>::complex, "mel: real signals");
@@ -1182,7 +1184,7 @@ void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad
     for (int k = lo; k < std::min(basis_bins, lo + width); ++k) basis[m * basis_bins + k] = static_cast<R>(0.1 + 0.5 * (uniform() + 1));
   }
   AnalysisParams<V> a;
-  a.x = x.data(); a.window = w.data(); a.batch = batch; a.g = g; a.scale = R(0.75);
+  a.x = x.data(); a.window = w.data(); a.batch = batch; a.g = g; a.scale = static_cast<R>(scale);
   const int64_t frames = g.n_frames;
   std::vector<double> ref(batch * n_mels * frames);
   std::vector<cd> spec_ref(batch * frames * bins);  // X[b, n, k] (for the backward's reference)
@@ -1428,21 +1430,28 @@ void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad
     record(bad == 0, head + what);
   }
   // n_fft 400: the forward's warp-local epilogue (GenericTransform::TwoStepWarp, the default there) against the
-  // block-wide one, each in the tile the launcher gives it: the same bits (linear and log10-clamp stages).
+  // block-wide one, each in the tile the launcher gives it: the same bits (linear and log10-clamp stages). The
+  // warp-local one also with 1, 2 and 3 blocks taking every tile (each block's tiles in a loop, spans copied ahead).
   if (n_fft == 400 && !kc::fused_tuning().no_two_step && !kc::fused_tuning().block_epilogue) {
     for (int stage = 0; stage < 2; ++stage) {
       const MelLog lg = stage == 0 ? MelLog::None : MelLog::Clamp;
       const R leps = stage == 0 ? R(0) : R(1e-10), lscale = stage == 0 ? R(1) : static_cast<R>(1 / std::log(10.0));
-      std::vector<R> warp, block;
-      bool ran = run(lg, leps, lscale, in_kind != 0, warp);
+      std::vector<R> block;
       kc::fused_tuning().block_epilogue = 1;
-      ran = run(lg, leps, lscale, in_kind != 0, block) && ran;
+      bool ran = run(lg, leps, lscale, in_kind != 0, block);
       kc::fused_tuning().block_epilogue = 0;
-      size_t bad = ran ? 0 : n_out;
-      for (size_t i = 0; ran && i < n_out; ++i) bad += !same_bits(warp[i], block[i]);
-      std::snprintf(what, sizeof what, ": warp-local epilogue (log stage %d): %zu of %zu differ from the block-wide one",
-                    static_cast<int>(lg), bad, n_out);
-      record(bad == 0, head + what);
+      for (int blocks : {0, 1, 2, 3}) {
+        std::vector<R> warp;
+        kc::fused_tuning().tile_blocks = blocks;
+        const bool ran_warp = ran && run(lg, leps, lscale, in_kind != 0, warp);
+        kc::fused_tuning().tile_blocks = 0;
+        size_t bad = ran_warp ? 0 : n_out;
+        for (size_t i = 0; ran_warp && i < n_out; ++i) bad += !same_bits(warp[i], block[i]);
+        std::snprintf(what, sizeof what,
+                      ": warp-local epilogue (log stage %d, tile blocks %d): %zu of %zu differ from the block-wide one",
+                      static_cast<int>(lg), blocks, bad, n_out);
+        record(bad == 0, head + what);
+      }
     }
   }
 }
@@ -1989,6 +1998,15 @@ void two_step_grid() {
     check_mel<V>(2, 8007, 400, 160, 200, PadMode::Reflect, 80, 2.0, 0.0, false);
     check_mel<V>(1, 9001, 400, 101, 0, PadMode::Constant, 20, 1.0, 1e-9, true);
   }
+  // Rows of several tiles of 24 frames, edge tiles and interior ones (hop 160: every span's start 16-byte aligned;
+  // hop 101: not), scale 1 (and 0.75: no copies ahead): the warp-local forward's tile loop with spans copied ahead
+  // (check_mel: 1 to 3 blocks).
+  kc::FusedTuning t;
+  t.general_frames = 24;
+  kc::fused_tuning() = t;
+  for (int i = 0; i < 2; ++i) check_mel<V>(2, 24007, 400, 160, 200, PadMode::Reflect, 80, 2.0, 0.0, false, 1.0);
+  for (int i = 0; i < 2; ++i) check_mel<V>(1, 9001, 400, 101, 0, PadMode::Constant, 20, 1.0, 1e-9, false, 1.0);
+  check_mel<V>(1, 9001, 400, 101, 0, PadMode::Constant, 20, 1.0, 1e-9, false);
   kc::fused_tuning() = kc::FusedTuning{};
 }
 

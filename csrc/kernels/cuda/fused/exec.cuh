@@ -29,6 +29,7 @@ struct DeviceCtx {
   __device__ __forceinline__ int tid() const { return static_cast<int>(threadIdx.x); }
   __device__ __forceinline__ int nthreads() const { return static_cast<int>(blockDim.x); }
   __device__ __forceinline__ int64_t block() const { return static_cast<int64_t>(blockIdx.x); }
+  __device__ __forceinline__ int64_t nblocks() const { return static_cast<int64_t>(gridDim.x); }
   __device__ __forceinline__ void sync() const { __syncthreads(); }
   // Barrier of the calling thread's warp (every lane of it calls it).
   __device__ __forceinline__ void sync_warp() const { __syncwarp(); }

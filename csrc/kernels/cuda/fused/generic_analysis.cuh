@@ -146,12 +146,13 @@ struct GenericAnalysis {
   //   the band sums of bands q, q + Q, ... from those powers.
   // Every exchange stays in the warp's slots, behind warp barriers. The arithmetic is that of two_step_frames and the
   // block-wide power and band passes, value for value: the same bits. `slots`: kWarpSlots slots; `table` the split's
-  // twiddle table (n_fft = 2 M entries); step1_twiddles: W_M^(q k1) = table[2 q k1] at [k1 Q + q].
+  // twiddle table (n_fft = 2 M entries); step1_twiddles: W_M^(q k1) = table[2 q k1] at [k1 Q + q]. After the last
+  // round's step 1, a block barrier (every warp has read the span), then span_read() (every thread: the span is free).
 #pragma nv_exec_check_disable
-  template <class S, class Ctx>
+  template <class S, class Ctx, class SpanRead>
   SPECTRO_HD static void two_step_mel_frames(Ctx& ctx, const Params& p, const V* sig, const Cx* window, int hop,
                                              int count, Cx* slots, const Cx* table, const Cx* step1_twiddles,
-                                             int64_t b, int64_t n0) {
+                                             int64_t b, int64_t n0, const SpanRead& span_read) {
     constexpr int P = S::kP, Q = S::kQ, M = S::kM, J = P / Q, kLow = Q / 2;
     static_assert(J == 2 && Q % 2 == 0, "two_step_mel_frames: P = 2 Q, Q even");
     static_assert(S::kMidSeq * 2 >= 2 * M + 1 && Q * S::kMidRow >= M / 2,
@@ -175,7 +176,12 @@ struct GenericAnalysis {
               w.q, w.zs, twiddle);
         }
       }
-      ctx.sync_warp();
+      if (f0 + kWarpSlots >= count) {
+        ctx.sync();
+        span_read();
+      } else {
+        ctx.sync_warp();
+      }
       Cx low[J][kLow];
       Cx half = Cx{R(0), R(0)};  // Z[M / 2] (thread 0's j = 0, k2 = kLow)
       {
@@ -254,6 +260,87 @@ SPECTRO_UNROLL
     }
   }
 
+  // The padded span of row b's frames n0 .. n0 + count - 1, read once: sig[i] = x[src(p)] * h(p) * scale. Every
+  // thread of the block, no barrier inside.
+#pragma nv_exec_check_disable
+  template <class Ctx>
+  SPECTRO_HD static void load_span(Ctx& ctx, const Params& p, V* sig, int64_t b, int64_t n0, int count) {
+    const AnalysisParams<V>& a = p.a;
+    const Geometry& g = a.g;
+    const int tid = ctx.tid();
+    const int span = (count - 1) * static_cast<int>(g.hop) + static_cast<int>(g.n_fft);
+    const int64_t base = n0 * g.hop;
+    const In* x = input_row<In>(p, b);
+    if (span_inside(g, n0, count)) {  // (32-bit indices from the span's first sample; several loads in flight)
+      const In* xs = x + (base - g.pad);
+SPECTRO_UNROLL_4
+      for (int i = tid; i < span; i += kThreads) sig[i] = loaded<V>(xs[i]) * a.scale;
+    } else {
+      for (int i = tid; i < span; i += kThreads) {
+        const int64_t pos = base + i;
+        const int64_t src = pad_source(pos, g);
+        sig[i] = src < 0 ? zero_value<V>() : loaded<V>(x[src]) * (a.scale * envelope_scale(a.window, pos, g));
+      }
+    }
+  }
+  // Whether the span of frames n0 .. n0 + count - 1 lies inside the signal, its samples unscaled by the envelope.
+  SPECTRO_HD static bool span_inside(const Geometry& g, int64_t n0, int count) {
+    const int64_t start = n0 * g.hop - g.pad;
+    return !g.env_normalize && start >= 0 && start + (count - 1) * g.hop + g.n_fft <= g.length;
+  }
+  // Whether load_span's values of that span are the signal's samples as they are (inside, stored as V, scale 1): what
+  // an asynchronous copy gives.
+  SPECTRO_HD static bool span_copies(const Params& p, int64_t n0, int count) {
+    return std::is_same<In, V>::value && p.a.scale == R(1) && span_inside(p.a.g, n0, count);
+  }
+
+  // The warp-by-warp mel forward (two_step_mel_frames) of the call's tiles t = block, block + blocks, ... (tile t:
+  // row t / tiles_per_row, its frames from (t mod tiles_per_row) frames_per_tile on), the twiddle tables set up once
+  // per block. A tile's span is read ahead where span_copies holds for it: by asynchronous copies issued once every
+  // warp has read the previous tile's span (after its last step 1), which complete under that tile's epilogue; other
+  // spans are read when their tile begins (load_span). table and window: run's, set up (not yet behind a barrier).
+#pragma nv_exec_check_disable
+  template <class Ctx>
+  SPECTRO_HD static void mel_warp_tiles(Ctx& ctx, const Params& p, int frames_per_tile, int64_t tiles_per_row,
+                                        Cx* slots, const Cx* table, const Cx* window, V* sig) {
+    using S = fft::TwoStep200;
+    const Geometry& g = p.a.g;
+    const int tid = ctx.tid();
+    ctx.sync();  // the table
+    // Step 1's twiddles W_M^(q k1) = table[2 q k1] at [k1 Q + q], past the slots.
+    Cx* step1_twiddles = slots + int64_t{kWarpSlots} * S::kMidSeq;
+    for (int e = tid; e < S::kM; e += kThreads) {
+      const int k1 = e / S::kQ, q = e - k1 * S::kQ;
+      step1_twiddles[e] = table[2 * q * k1];
+    }
+    const int64_t tiles = p.a.batch * tiles_per_row;
+    const auto tile_count = [&](int64_t n0) { return static_cast<int>(min64(frames_per_tile, g.n_frames - n0)); };
+    bool ahead = false;  // this tile's span was copied ahead
+    for (int64_t t = ctx.block(); t < tiles; t += ctx.nblocks()) {
+      const int64_t b = t / tiles_per_row, n0 = (t - b * tiles_per_row) * frames_per_tile;
+      const int count = tile_count(n0);
+      if (ahead) {
+        ctx.copy_wait();
+      } else {
+        load_span(ctx, p, sig, b, n0, count);
+      }
+      ctx.sync();
+      const int64_t tn = t + ctx.nblocks();
+      const int64_t bn = tn / tiles_per_row, nn = (tn - bn * tiles_per_row) * frames_per_tile;
+      ahead = tn < tiles && span_copies(p, nn, tile_count(nn));
+      two_step_mel_frames<S>(ctx, p, sig, window, static_cast<int>(g.hop), count, slots, table, step1_twiddles, b, n0,
+                             [&]() {
+                               if constexpr (std::is_same<In, V>::value) {
+                                 if (ahead) {
+                                   const int span = (tile_count(nn) - 1) * static_cast<int>(g.hop) +
+                                                    static_cast<int>(g.n_fft);
+                                   copy_async_block(ctx, sig, input_row<In>(p, bn) + (nn * g.hop - g.pad), span);
+                                 }
+                               }
+                             });
+    }
+  }
+
 #pragma nv_exec_check_disable
   template <class Ctx>
   SPECTRO_HD static void run(Ctx& ctx, Params p, int frames_per_tile, int64_t tiles_per_row,
@@ -264,11 +351,6 @@ SPECTRO_UNROLL
     const int hop = static_cast<int>(g.hop);
     const int m = static_cast<int>(fft_length(kComplex, g.n_fft));
     const int tid = ctx.tid();
-
-    const int64_t b = ctx.block() / tiles_per_row;
-    const int64_t n0 = (ctx.block() - b * tiles_per_row) * frames_per_tile;
-    const int count = static_cast<int>(min64(frames_per_tile, g.n_frames - n0));
-    const int span = (count - 1) * hop + n_fft;
 
     const bool two_step = transform != GenericTransform::PassLoop;
     // The FFT buffers (buf, scratch; with the two-step transform its intermediate and its result; warp-local, the
@@ -290,38 +372,24 @@ SPECTRO_UNROLL
     }
     const fft::TwiddleTable<R> tt{table_n > 0 ? table : nullptr, kComplex ? 1 : 2};
 
-    // 1. The tile's padded span, read once: sig[i] = x[src(p)] * h(p) * scale.
-    const int64_t base = n0 * g.hop;
-    const In* x = input_row<In>(p, b);
-    const bool interior = !g.env_normalize && base - g.pad >= 0 && base - g.pad + span <= g.length;
-    if (interior) {  // (32-bit indices from the span's first sample; several loads in flight per thread)
-      const In* xs = x + (base - g.pad);
-SPECTRO_UNROLL_4
-      for (int i = tid; i < span; i += kThreads) sig[i] = loaded<V>(xs[i]) * a.scale;
-    } else {
-      for (int i = tid; i < span; i += kThreads) {
-        const int64_t pos = base + i;
-        const int64_t src = pad_source(pos, g);
-        sig[i] = src < 0 ? zero_value<V>() : loaded<V>(x[src]) * (a.scale * envelope_scale(a.window, pos, g));
-      }
-    }
-    ctx.sync();
-
-    // 2, 3. Windowed frames, packed for the FFT, and the FFT (forward); or the two-step transform straight from the
-    // span (warp-local: the whole mel forward).
+    // The warp-by-warp mel forward: tiles in a loop, the tables set up once.
     if constexpr (kMel) {
       if (transform == GenericTransform::TwoStepWarp && fft::two_step_covers(m)) {
-        using S = fft::TwoStep200;
-        Cx* step1_twiddles = buf + int64_t{kWarpSlots} * S::kMidSeq;
-        for (int e = tid; e < S::kM; e += kThreads) {
-          const int k1 = e / S::kQ, q = e - k1 * S::kQ;
-          step1_twiddles[e] = table[2 * q * k1];
-        }
-        ctx.sync();
-        two_step_mel_frames<S>(ctx, p, sig, window_pairs, hop, count, buf, tt.table, step1_twiddles, b, n0);
+        mel_warp_tiles(ctx, p, frames_per_tile, tiles_per_row, buf, table, window_pairs, sig);
         return;
       }
     }
+
+    const int64_t b = ctx.block() / tiles_per_row;
+    const int64_t n0 = (ctx.block() - b * tiles_per_row) * frames_per_tile;
+    const int count = static_cast<int>(min64(frames_per_tile, g.n_frames - n0));
+
+    // 1. The tile's padded span, read once.
+    load_span(ctx, p, sig, b, n0, count);
+    ctx.sync();
+
+    // 2, 3. Windowed frames, packed for the FFT, and the FFT (forward); or the two-step transform straight from the
+    // span.
     const Cx* z = nullptr;
     if constexpr (!kComplex) {
       if (two_step && fft::two_step_covers(m))

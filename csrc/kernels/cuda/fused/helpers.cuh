@@ -103,6 +103,32 @@ SPECTRO_HD void store16(R* ptr, const Pack16<R>& v) {
   *reinterpret_cast<Pack16<R>*>(ptr) = v;
 }
 
+// Asynchronous copies of src[0 .. n) (global memory) to dst[0 .. n) (shared memory) by every thread of the block,
+// committed: 16-byte pieces where the two addresses agree modulo 16, single elements before and after them (and
+// throughout where they do not). Complete for the block after each thread's ctx.copy_wait() and a barrier.
+#pragma nv_exec_check_disable
+template <typename R, class Ctx>
+SPECTRO_HD void copy_async_block(Ctx& ctx, R* dst, const R* src, int n) {
+  static_assert(16 % sizeof(R) == 0, "copy_async_block: elements of 4 or 8 bytes");
+  constexpr int kN = Pack16<R>::kN;
+  const uintptr_t d = reinterpret_cast<uintptr_t>(dst), s = reinterpret_cast<uintptr_t>(src);
+  int head = n, pieces = 0;
+  if (((d ^ s) & 15) == 0) {
+    head = mini(n, static_cast<int>(((16 - (d & 15)) & 15) / sizeof(R)));
+    pieces = (n - head) / kN;
+  }
+  const int tail = head + pieces * kN;
+  const int tid = ctx.tid(), nt = ctx.nthreads();
+  for (int i = tid; i < head; i += nt) ctx.copy_async(dst + i, src + i);
+  for (int i = tid; i < pieces; i += nt) {
+    check_aligned16(dst + head + i * kN);
+    check_aligned16(src + head + i * kN);
+    ctx.copy_async(reinterpret_cast<Pack16<R>*>(dst + head) + i, reinterpret_cast<const Pack16<R>*>(src + head) + i);
+  }
+  for (int i = tail + tid; i < n; i += nt) ctx.copy_async(dst + i, src + i);
+  ctx.copy_commit();
+}
+
 // h(p) of common.h from the window (shared or global memory): frames first..first+f_max of the row, `relf` =
 // p - first*hop (first = first_frame(p') for some p' <= p). Same summation order as envelope_scale.
 template <typename R>

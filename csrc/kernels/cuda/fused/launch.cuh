@@ -228,9 +228,18 @@ cudaError_t generic_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec
   if (IsLossOut<Out>::value) smem = max64(smem, Body::kLossSmem);
   if (smem > kFusedSmemMax) return cudaErrorInvalidValue;
   const int64_t tiles = (g.n_frames + frames - 1) / frames;
-  if (grid != nullptr) *grid = p.a.batch * tiles;
-  return exec.template launch<Body>(p.a.batch * tiles, smem, p, static_cast<int>(frames), tiles, plan,
-                                    static_cast<int>(t_n), transform);
+  int64_t blocks = p.a.batch * tiles;
+  if (transform == GenericTransform::TwoStepWarp) {  // (tiles in a loop per block: as many blocks as are resident)
+    const int64_t resident =
+        fused_tuning().tile_blocks > 0
+            ? fused_tuning().tile_blocks
+            : resident_blocks<Body, Exec, AnalysisParamsOf<V, Out>, int, int64_t, fft::Plan, int, GenericTransform>(
+                  exec, smem);
+    blocks = min64(blocks, resident);
+  }
+  if (grid != nullptr) *grid = blocks;
+  return exec.template launch<Body>(blocks, smem, p, static_cast<int>(frames), tiles, plan, static_cast<int>(t_n),
+                                    transform);
 }
 
 template <typename V, typename Out, typename In, class Exec>

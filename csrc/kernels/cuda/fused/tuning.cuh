@@ -21,6 +21,8 @@ struct FusedTuning {
                              // covering a position), where the edge scratch holds them
   int block_epilogue = 0;    // 1: the general analysis' mel forward with the two-step transform takes the block-wide
                              // power and band passes instead of the warp-local epilogue (GenericTransform)
+  int tile_blocks = 0;       // the general analysis' warp-by-warp mel forward: blocks launched, each taking every
+                             // tile_blocks-th tile (0: as many as are resident at once)
 };
 inline FusedTuning& fused_tuning() {
   static FusedTuning t;
