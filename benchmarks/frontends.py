@@ -220,6 +220,7 @@ def main() -> int:
         with open(args.render) as f:
             write_markdown(os.path.join(args.out, "FRONTENDS.md"), json.load(f))
         return 0
+    os.makedirs(args.out, exist_ok=True)  # (before the runs: a missing folder must not cost the measurements)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     timer = Timer(device)
     bw = copy_bandwidth(device, timer)

@@ -210,6 +210,7 @@ def main() -> int:
         with open(args.render) as f:
             write_markdown(os.path.join(args.out, "LOSSES.md"), json.load(f))
         return 0
+    os.makedirs(args.out, exist_ok=True)  # (before the runs: a missing folder must not cost the measurements)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     timer = Timer(device)
     reps, warmup = (20, 3) if device.type == "cuda" else (2, 1)

@@ -27,7 +27,8 @@
 # and prints a summary last. Exit status: 0 iff every step that ran passed.
 # Environment: OUT, PYTHON (python3), MAX_JOBS (16), FUZZ, QUICK, SANITIZE, PROFILE (PROFILE_ARGS, PROFILE_SET), VARIANTS,
 # JUNIT, BUNDLE (a .tar.gz to write of everything in OUT), PYTEST_ARGS (extra pytest args), WORKERS (pytest-xdist workers, default 8; 0 runs in one process), SKIP (step names
-# to skip, e.g. "kernels fused").
+# to skip, e.g. "kernels fused"; with "build", the later steps use an earlier build of this tree), PYTEST_SHARD (i/n:
+# the i-th of n interleaved shards of the test suite; 0/2 then 1/2 run it in two calls).
 # Nothing is downloaded: it uses the machine's torch, numpy, pytest, matplotlib, ninja and nvcc.
 
 set -o pipefail
@@ -107,15 +108,8 @@ if [ -n "$NVCC" ]; then "$NVCC" --version | tail -n 2; else echo "nvcc: not foun
 echo "OUT=$OUT MAX_JOBS=$MAX_JOBS QUICK=${QUICK:-0} SANITIZE=${SANITIZE:-0}"
 
 # --------------------------------------------------------------------------------------------------------------- build
-build_and_check() {
-  # `make build` (what `make demo` / `make test` run): the editable install, plus a stamp so that the demo step
-  # below does not rebuild. Without make: the editable install directly.
-  if command -v make >/dev/null 2>&1; then
-    make --no-print-directory build PYTHON="$PYTHON" || return 1
-  else
-    $PYTHON -m pip install --no-build-isolation --no-deps -e . || return 1
-  fi
-  # A CUDA torch must get the CUDA kernels: otherwise the tests would silently cover the CPU path only.
+# A CUDA torch must get the CUDA kernels: otherwise the tests would silently cover the CPU path only.
+check_installed() {
   $PYTHON - <<'EOF'
 import os, sys
 sys.path[:] = [p for p in sys.path if p not in ("", ".", os.getcwd())]
@@ -125,10 +119,23 @@ print(f"spectro {spectro.__version__} from {os.path.dirname(spectro.__file__)}; 
 sys.exit(0 if cuda or torch.version.cuda is None else 1)
 EOF
 }
-export -f build_and_check
+build_and_check() {
+  # `make build` (what `make demo` / `make test` run): the editable install, plus a stamp so that the demo step
+  # below does not rebuild. Without make: the editable install directly.
+  if command -v make >/dev/null 2>&1; then
+    make --no-print-directory build PYTHON="$PYTHON" || return 1
+  else
+    $PYTHON -m pip install --no-build-isolation --no-deps -e . || return 1
+  fi
+  check_installed
+}
+export -f check_installed build_and_check
 export PYTHON
 BUILD_OK=0
 run_step build "$OUT/build.log" 1200 bash -c build_and_check && BUILD_OK=1
+# SKIP="build": the steps after it take an earlier build of this tree (a previous call on the same machine) where it
+# imports with its CUDA kernels.
+if [[ " ${SKIP:-} " == *" build "* ]] && check_installed; then BUILD_OK=1; fi
 
 # ------------------------------------------------------------------------------------------------------------- kernels
 KTEST=build/kernels/test_frame_ola
@@ -156,6 +163,8 @@ fi
 if [ $BUILD_OK = 1 ]; then
   PYTEST_EXTRA=()
   [ "${JUNIT:-0}" = 1 ] && PYTEST_EXTRA+=(--junitxml "$OUT/junit.xml")
+  # PYTEST_SHARD=i/n: the i-th of n interleaved shards of the suite (tests/conftest.py), for calls of limited length.
+  [ -n "${PYTEST_SHARD:-}" ] && export SPECTRO_TEST_SHARD=$PYTEST_SHARD
   # Test cases are independent: with pytest-xdist they share the one GPU across worker processes.
   if [ "${WORKERS:-8}" != 0 ] && $PYTHON -c "import xdist" 2>/dev/null; then
     PYTEST_EXTRA+=(-n "${WORKERS:-8}")

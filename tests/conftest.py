@@ -16,6 +16,7 @@ Markers: ``cuda`` (needs a GPU), ``slow`` (long-running: deselect with ``-m "not
 """
 from __future__ import annotations
 
+import os
 import warnings
 
 import pytest
@@ -61,6 +62,22 @@ def pytest_generate_tests(metafunc):
 
 
 def pytest_collection_modifyitems(config, items):
+    # SPECTRO_TEST_SHARD=i/n: only the tests at positions i, i + n, i + 2n, ... of the collection (0 <= i < n), so
+    # that n runs cover the suite once with about the same mix of tests each (scripts/gpu_check.sh's PYTEST_SHARD: a
+    # GPU suite split over several calls of a limited length).
+    shard = os.environ.get("SPECTRO_TEST_SHARD", "")
+    if shard:
+        try:
+            i, n = (int(v) for v in shard.split("/"))
+        except ValueError:
+            raise pytest.UsageError(f"SPECTRO_TEST_SHARD must be i/n, got {shard!r}") from None
+        if not 0 <= i < n:
+            raise pytest.UsageError(f"SPECTRO_TEST_SHARD: need 0 <= i < n, got {shard!r}")
+        keep = [item for k, item in enumerate(items) if k % n == i]
+        dropped = [item for k, item in enumerate(items) if k % n != i]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
     if HAS_CUDA:
         return
     skip = pytest.mark.skip(reason="CUDA is not available")
