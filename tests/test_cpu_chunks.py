@@ -5,9 +5,13 @@ ATen's pool (kernels/cpu/frame_ola.h): the chunk size follows the geometry and `
 cross batch rows, and the overlap-add runs the chunks of even index before the odd ones. Every FFT mode (onesided,
 two-sided and complex stft; their istfts, with real and complex output; the backward of each, which runs the other
 direction's modes) is compared with torch at 1, 2, 3 and 7 threads, so that each count of chunks per thread and each
-way a chunk can meet a batch row's end is reached.
+way a chunk can meet a batch row's end is reached. Where torch's CPU library carries MKL (x86-64 Linux), the analysis
+chunks are transformed by MKL's DFTI straight into the result (csrc/ops/mkl_dft.cpp); elsewhere by ATen's FFT.
 """
 from __future__ import annotations
+
+import platform
+import sys
 
 import pytest
 import torch
@@ -156,3 +160,11 @@ def test_mel_backward_at_thread_counts(case, threads, dense):
     lib_err = ((lib.double() - truth).norm() / truth.norm()).item()
     eps = torch.finfo(dtype).eps
     assert err <= 2 * lib_err + 4 * eps, f"{threads} threads: error {err:.3g} vs torch's {lib_err:.3g}"
+
+
+def test_direct_fft_where_mkl():
+    """On x86-64 Linux with torch's MKL, the CPU analysis writes each chunk's spectrum straight into the result through
+    MKL's DFTI (its entry points resolved from torch's CPU library at load time); elsewhere it takes ATen's FFT."""
+    mkl_x86_linux = (sys.platform.startswith("linux") and platform.machine() in ("x86_64", "AMD64")
+                     and torch.backends.mkl.is_available())
+    assert spectro._C.cpu_direct_fft() == mkl_x86_linux

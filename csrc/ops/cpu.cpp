@@ -13,6 +13,7 @@
 #include "../kernels/cpu/frame_ola.h"
 #include "../kernels/cpu/mel.h"
 #include "cpu_parallel.h"
+#include "mkl_dft.h"
 #include "ops.h"
 
 namespace spectro {
@@ -35,7 +36,8 @@ at::Tensor analysis_cpu(const at::Tensor& x_in, const at::Tensor& window, int64_
     const int64_t per_chunk = kernels::cpu::chunk_rows<V>(a.g, p.batch, at::get_num_threads());
     kernels::cpu::analysis_chunked(p, per_chunk, AtenParallelFor{}, [&](int64_t begin, int64_t end, const V* f) {
       const at::Tensor frames = at::from_blob(const_cast<V*>(f), {end - begin, n_fft}, x.options());
-      spec_rows.narrow(0, begin, end - begin).copy_(frames_to_spectrum(a, frames));
+      const at::Tensor dst = spec_rows.narrow(0, begin, end - begin);
+      if (!frames_to_spectrum_into(a, frames, dst)) dst.copy_(frames_to_spectrum(a, frames));
     });
   });
   // out_dtype: computed in single precision, then rounded once per element (a conversion pass).

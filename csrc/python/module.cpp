@@ -23,6 +23,7 @@
 #include "../api/semantics.h"
 #include "../kernels/fft_mode.h"
 #include "../ops/mel_band_cache.h"
+#include "../ops/mkl_dft.h"
 #include "../ops/ops.h"
 
 namespace spectro {
@@ -140,6 +141,8 @@ PYBIND11_MODULE(_C, m) {
   m.def("nola_cache_clear", &spectro::api::nola_cache_clear, "forget every NOLA pass (safety='auto')");
   m.def("mel_band_cache_entries", &spectro::mel_band_cache_entries, "mel bases whose band ranges are kept (CUDA)");
   m.def("mel_band_cache_clear", &spectro::mel_band_cache_clear, "forget every kept mel band range");
+  m.def("cpu_direct_fft", &spectro::mkl_dft_available,
+        "whether the CPU backend's FFT writes into the result directly (MKL's DFTI found in torch's CPU library)");
   m.def("reset_warnings", &spectro::api::reset_warn_once, "let spectro's once-per-process warnings fire again");
   // The vocabularies, defined once in C++.
   std::vector<std::string> paths(spectro::kKernelPathNames, spectro::kKernelPathNames + spectro::kKernelPaths);
