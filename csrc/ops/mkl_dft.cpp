@@ -2,7 +2,8 @@
 //
 // The entry points are declared weak: libspectro links against torch's CPU library, which on x86-64 Linux carries
 // MKL and exports DFTI's C functions; where it does not, they resolve to null and the callers take ATen's FFT. The
-// configuration values below are those of DFTI's C interface (mkl_dfti.h's enums, stable across MKL releases).
+// configuration values below are those of DFTI's C interface (mkl_dfti.h's enums, stable across MKL releases);
+// enumerated values go through the variadic DftiSetValue as int, counts and distances as long (MKL_LONG).
 #include "mkl_dft.h"
 
 #include <array>
@@ -15,10 +16,12 @@
 #endif
 
 #if SPECTRO_MKL_DFT
+// Declared as DFTI declares them, variadic where it is (the caller of a variadic function sets the count of vector
+// registers it passes; some MKL builds' prologues jump by that count).
 extern "C" {
 struct DFTI_DESCRIPTOR;
-long DftiCreateDescriptor_s_1d(DFTI_DESCRIPTOR**, int, long) __attribute__((weak));
-long DftiCreateDescriptor_d_1d(DFTI_DESCRIPTOR**, int, long) __attribute__((weak));
+long DftiCreateDescriptor_s_1d(DFTI_DESCRIPTOR**, int, ...) __attribute__((weak));
+long DftiCreateDescriptor_d_1d(DFTI_DESCRIPTOR**, int, ...) __attribute__((weak));
 long DftiSetValue(DFTI_DESCRIPTOR*, int, ...) __attribute__((weak));
 long DftiCommitDescriptor(DFTI_DESCRIPTOR*) __attribute__((weak));
 long DftiComputeForward(DFTI_DESCRIPTOR*, void*, ...) __attribute__((weak));
@@ -66,7 +69,7 @@ DFTI_DESCRIPTOR* create(const Key& k) {
             DftiSetValue(h, kNumberOfTransforms, static_cast<long>(k.count)) == 0 &&
             DftiSetValue(h, kInputDistance, static_cast<long>(k.n)) == 0 &&
             DftiSetValue(h, kOutputDistance, static_cast<long>(k.out_distance)) == 0 &&
-            DftiSetValue(h, kThreadLimit, 1) == 0;
+            DftiSetValue(h, kThreadLimit, 1L) == 0;
   if (ok && k.real) ok = DftiSetValue(h, kConjugateEvenStorage, kComplexComplex) == 0;
   if (ok) ok = DftiCommitDescriptor(h) == 0;
   if (!ok) {
