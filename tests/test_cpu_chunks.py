@@ -10,6 +10,8 @@ chunks are transformed by MKL's DFTI straight into the result (csrc/ops/mkl_dft.
 """
 from __future__ import annotations
 
+import ctypes
+import os
 import platform
 import sys
 
@@ -166,9 +168,6 @@ def test_direct_fft_where_mkl():
     """Where torch's CPU library exports MKL's DFTI (x86-64 Linux builds with MKL), the CPU analysis writes each
     chunk's spectrum straight into the result through it (the entry points resolved at load time); elsewhere it takes
     ATen's FFT."""
-    import ctypes
-    import os
-
     exported = False
     if sys.platform.startswith("linux") and platform.machine() == "x86_64":
         lib = ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so"))

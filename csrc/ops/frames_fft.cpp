@@ -25,7 +25,6 @@ at::Tensor spectrum_for_fft(const OpArgs& a) {
 }
 
 at::Tensor frames_to_spectrum(const OpArgs& a, const at::Tensor& frames) {
-  const int64_t n_fft = a.g.n_fft;
   const std::vector<int64_t> last{frames.dim() - 1};
   switch (a.mode) {
     case FftMode::Rfft:
@@ -36,12 +35,17 @@ at::Tensor frames_to_spectrum(const OpArgs& a, const at::Tensor& frames) {
       return at::_fft_c2c(frames, last, 0, /*forward=*/true);
     case FftMode::RfftDouble: {
       at::Tensor spec = at::_fft_r2c(frames, last, 0, true);
-      if (n_fft - a.bins > 0) spec.narrow(-1, 1, n_fft - a.bins).mul_(2);
+      double_interior_bins(a, spec);
       return spec;
     }
     default:
       TORCH_INTERNAL_ASSERT(false);
   }
+}
+
+void double_interior_bins(const OpArgs& a, const at::Tensor& spec) {
+  const int64_t pairs = a.g.n_fft - a.bins;
+  if (pairs > 0) spec.narrow(-1, 1, pairs).mul_(2);
 }
 
 at::Tensor spectrum_to_frames(const OpArgs& a, const at::Tensor& spec) {

@@ -6,6 +6,7 @@
 // enumerated values go through the variadic DftiSetValue as int, counts and distances as long (MKL_LONG).
 #include "mkl_dft.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
@@ -92,21 +93,17 @@ class DescriptorCache {
     }
   }
   DFTI_DESCRIPTOR* get(const Key& k) {
-    for (size_t i = 0; i < entries_.size(); ++i) {
-      if (entries_[i].handle != nullptr && entries_[i].key == k) {
-        const Entry hit = entries_[i];
-        for (size_t j = i; j > 0; --j) entries_[j] = entries_[j - 1];
-        entries_[0] = hit;
-        return hit.handle;
-      }
+    auto it = std::find_if(entries_.begin(), entries_.end(),
+                           [&](const Entry& e) { return e.handle != nullptr && e.key == k; });
+    if (it == entries_.end()) {  // a new descriptor in the least recently used entry's place
+      DFTI_DESCRIPTOR* h = create(k);
+      if (h == nullptr) return nullptr;
+      it = entries_.end() - 1;
+      if (it->handle != nullptr) DftiFreeDescriptor(&it->handle);
+      *it = Entry{k, h};
     }
-    DFTI_DESCRIPTOR* h = create(k);
-    if (h == nullptr) return nullptr;
-    Entry& last = entries_.back();
-    if (last.handle != nullptr) DftiFreeDescriptor(&last.handle);
-    for (size_t j = entries_.size() - 1; j > 0; --j) entries_[j] = entries_[j - 1];
-    entries_[0] = Entry{k, h};
-    return h;
+    std::rotate(entries_.begin(), it, it + 1);  // (to the front)
+    return entries_.front().handle;
   }
 
  private:
@@ -144,8 +141,7 @@ bool frames_to_spectrum_into(const OpArgs& a, const at::Tensor& frames, const at
   DFTI_DESCRIPTOR* h = cache.get(Key{n, rows, rows > 1 ? out.stride(0) : a.bins, real, dbl});
   if (h == nullptr) return false;
   if (DftiComputeForward(h, const_cast<void*>(frames.const_data_ptr()), out.data_ptr()) != 0) return false;
-  // rfft_double: the interior bins (those standing for a conjugate pair) doubled, as frames_to_spectrum does.
-  if (a.mode == FftMode::RfftDouble && n - a.bins > 0) out.narrow(1, 1, n - a.bins).mul_(2);
+  if (a.mode == FftMode::RfftDouble) double_interior_bins(a, out);
   return true;
 }
 

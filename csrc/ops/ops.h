@@ -311,6 +311,9 @@ at::Tensor empty_synthesis(const OpArgs& a);
 at::Tensor signal_for_fft(const OpArgs& a);
 at::Tensor spectrum_for_fft(const OpArgs& a);
 at::Tensor frames_to_spectrum(const OpArgs& a, const at::Tensor& frames);
+// rfft_double's step after the onesided rfft, in place on `spec` ([..., a.bins]): the interior bins (each standing
+// for a conjugate pair) doubled.
+void double_interior_bins(const OpArgs& a, const at::Tensor& spec);
 at::Tensor spectrum_to_frames(const OpArgs& a, const at::Tensor& spec);
 
 // The two-kernel path of each op: the framing / overlap-add kernel comes in as a callable, around one FFT of all
