@@ -3,12 +3,12 @@
 #   make demo    install what is missing, build, run examples/demo.py (writes demo_spectrogram.png)
 #   make test    install what is missing, build, run the CPU kernels' standalone test, compile (and on a GPU run)
 #                the standalone CUDA kernel test when nvcc is on PATH, build and run the C++ example (examples/cpp)
-#                with CMake, then pytest tests
+#                with CMake, then pytest tests (without a GPU, the CUDA kernels' host emulation runs beside it)
 #   make test-compat  the CPU suite against the oldest supported torch (COMPAT_TORCH), in a virtual environment of its
 #                own (build/compat/venv, torch from PyPI) with the extension built in a copy of the sources
 #                (build/compat/src): the main build (spectro/_C*.so) is untouched. CI (.ci/run) runs it after make test.
 #
-# Helpers: make build | kernels-test | cpp-example | bench | clean | help
+# Helpers: make build | kernels-test | kernels-compile | cpp-example | compat-venv | bench | clean | help
 #
 # Python packages are installed only when they cannot be imported: torch ($(TORCH_SPEC)), numpy, pytest, matplotlib,
 # ninja, setuptools, wheel, cmake, and the tests' parity anchors (librosa, auraloss, scipy, expecttest, hypothesis,
@@ -50,14 +50,14 @@ ifndef SPECTRO_PARALLEL_SUBMAKE
 .NOTPARALLEL:
 endif
 .DEFAULT_GOAL := help
-.PHONY: help demo test test-compat build kernels-test cpp-example bench clean deps-build deps-test deps-demo
+.PHONY: help demo test test-compat compat-venv build kernels-test kernels-compile cpp-example bench clean deps-build deps-test deps-demo
 
 help:
 	@echo "spectro: fast drop-in torch.stft / torch.istft"
 	@echo "  make demo   set up, build and run the demo (examples/demo.py -> demo_spectrogram.png)"
 	@echo "  make test   set up, build, CUDA kernel test (when nvcc is on PATH) and pytest"
 	@echo "  make test-compat   the CPU suite against the oldest supported torch ($(COMPAT_TORCH)) in its own venv"
-	@echo "helpers: make build | kernels-test | cpp-example | bench | clean   (PYTHON=$(PYTHON))"
+	@echo "helpers: make build | kernels-test | kernels-compile | cpp-example | compat-venv | bench | clean   (PYTHON=$(PYTHON))"
 
 # $(call ensure,module=requirement ...): pip-install the requirements whose module does not import.
 define ensure
@@ -128,24 +128,31 @@ build: deps-build
 # random order per barrier interval).
 EMU_BUILD ?= build/kernels-emu
 EMU_ARCH  ?= -gencode arch=compute_90,code=compute_90
-kernels-test:
+HAVE_GPU  := $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1)
+# The host emulation's command where it runs (nvcc on PATH, no GPU). It is one thread: `make test` runs it in the
+# background of pytest (its output in EMULATE_LOG, printed after pytest), kernels-test in the foreground.
+EMULATE     := $(if $(strip $(NVCC)),$(if $(HAVE_GPU),,$(EMU_BUILD)/test_fused --emulate $(EMULATE_ARGS)))
+EMULATE_LOG := build/emulate.log
+kernels-test: kernels-compile
+ifneq ($(strip $(EMULATE)),)
+	@echo ">> running the fused kernels' code under host emulation"
+	$(EMULATE)
+endif
+
+# kernels-test without the host emulation's run: the CPU kernels' test, the CUDA compile, and on a GPU the device tests.
+kernels-compile:
 	@echo ">> compiling and running the CPU kernels' standalone test"
 	$(MAKE) --no-print-directory -f tests/kernels/Makefile cpu-run
 ifeq ($(strip $(NVCC)),)
 	@echo ">> nvcc not on PATH: skipping the standalone CUDA kernel compile and test"
+else ifneq ($(HAVE_GPU),)
+	@echo ">> compiling the CUDA kernels and their standalone test with $(NVCC)"
+	$(MAKE) --no-print-directory -f tests/kernels/Makefile NVCC=$(NVCC) -j$(JOBS)
+	@echo ">> running the standalone CUDA kernel tests"
+	$(MAKE) --no-print-directory -f tests/kernels/Makefile NVCC=$(NVCC) run
 else
-	@if nvidia-smi -L >/dev/null 2>&1; then \
-	  echo ">> compiling the CUDA kernels and their standalone test with $(NVCC)"; \
-	  $(MAKE) --no-print-directory -f tests/kernels/Makefile NVCC=$(NVCC) -j$(JOBS) || exit 1; \
-	  echo ">> running the standalone CUDA kernel tests"; \
-	  $(MAKE) --no-print-directory -f tests/kernels/Makefile NVCC=$(NVCC) run; \
-	else \
-	  echo ">> no GPU: compiling the CUDA kernels and their standalone test with $(NVCC), device code to PTX only"; \
-	  $(MAKE) --no-print-directory -f tests/kernels/Makefile NVCC=$(NVCC) -j$(JOBS) BUILD=$(EMU_BUILD) \
-	    ARCH="$(EMU_ARCH)" || exit 1; \
-	  echo ">> running the fused kernels' code under host emulation"; \
-	  $(EMU_BUILD)/test_fused --emulate $(EMULATE_ARGS); \
-	fi
+	@echo ">> no GPU: compiling the CUDA kernels and their standalone test with $(NVCC), device code to PTX only"
+	$(MAKE) --no-print-directory -f tests/kernels/Makefile NVCC=$(NVCC) -j$(JOBS) BUILD=$(EMU_BUILD) ARCH="$(EMU_ARCH)"
 endif
 
 # The C++ example (examples/cpp): a libtorch program that finds spectro with find_package(spectro), through the
@@ -159,8 +166,18 @@ cpp-example: build
 	cmake --build build/cpp -j$(JOBS)
 	build/cpp/roundtrip
 
-test: deps-test build kernels-test cpp-example
+test: deps-test build kernels-compile cpp-example
+ifeq ($(strip $(EMULATE)),)
 	$(PYTHON) -m pytest tests $(PYTEST_ARGS)
+else
+	@echo ">> running the fused kernels' code under host emulation, in the background of pytest ($(EMULATE_LOG))"
+	@$(EMULATE) >$(EMULATE_LOG) 2>&1 & emu=$$!; \
+	$(PYTHON) -m pytest tests $(PYTEST_ARGS); rc=$$?; \
+	wait $$emu; erc=$$?; \
+	echo ">> host emulation of the fused kernels (exit status $$erc):"; tail -n 12 $(EMULATE_LOG); \
+	[ $$erc -eq 0 ] || { echo "error: the host emulation failed; $(EMULATE_LOG) has its whole output"; rc=1; }; \
+	exit $$rc
+endif
 
 # The oldest supported torch (pyproject.toml's lower bound): the CPU suite in a venv of its own. PyPI's Linux wheels of
 # torch are CUDA builds (about 3 GB with their NVIDIA libraries; the CPU suite does not use them), so the venv is kept
@@ -175,14 +192,17 @@ COMPAT_PY    := $(COMPAT_VENV)/bin/python
 COMPAT_SRC   := $(abspath $(COMPAT_DIR))/src
 COMPAT_STAMP := $(abspath $(COMPAT_DIR))/extension.stamp
 
-test-compat:
-	@echo ">> compat: the CPU suite on torch $(COMPAT_TORCH) ($(COMPAT_DIR))"
+# compat-venv: the venv and its torch alone (.ci/run installs them while make test builds).
+compat-venv:
 	@[ -x $(COMPAT_PY) ] || $(PYTHON) -m venv $(COMPAT_VENV)
 	@$(COMPAT_PY) -c "import sys, torch, numpy, pytest, expecttest, ninja, setuptools, wheel; \
 	  sys.exit(torch.__version__.split('+')[0] != '$(COMPAT_TORCH)')" >/dev/null 2>&1 || { \
 	  echo ">> installing torch==$(COMPAT_TORCH) numpy pytest expecttest ninja setuptools wheel into $(COMPAT_VENV)"; \
 	  $(COMPAT_PY) -m pip install $(PIP_INSTALL_FLAGS) \
 	    torch==$(COMPAT_TORCH) numpy pytest expecttest ninja setuptools wheel || exit 1; }
+
+test-compat: compat-venv
+	@echo ">> compat: the CPU suite on torch $(COMPAT_TORCH) ($(COMPAT_DIR))"
 	@mkdir -p $(COMPAT_SRC)/spectro \
 	  && rm -rf $(COMPAT_SRC)/csrc $(COMPAT_SRC)/tests $(COMPAT_SRC)/examples $(COMPAT_SRC)/scripts \
 	     $(COMPAT_SRC)/spectro/*.py $(COMPAT_SRC)/spectro/include $(COMPAT_SRC)/spectro/share \
