@@ -1431,7 +1431,8 @@ void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad
   }
   // n_fft 400: the forward's warp-local epilogue (GenericTransform::TwoStepWarp, the default there) against the
   // block-wide one, each in the tile the launcher gives it: the same bits (linear and log10-clamp stages). The
-  // warp-local one also with 1, 2 and 3 blocks taking every tile (each block's tiles in a loop, spans copied ahead).
+  // warp-local one also with 1, 2 and 3 blocks taking every tile (each block's tiles in a loop, spans copied ahead),
+  // and (-1) with 2 blocks and no weights in its band table (read from global memory).
   if (n_fft == 400 && !kc::fused_tuning().no_two_step && !kc::fused_tuning().block_epilogue) {
     for (int stage = 0; stage < 2; ++stage) {
       const MelLog lg = stage == 0 ? MelLog::None : MelLog::Clamp;
@@ -1440,11 +1441,13 @@ void check_mel(int64_t batch, int64_t T, int64_t n_fft, int64_t hop, int64_t pad
       kc::fused_tuning().block_epilogue = 1;
       bool ran = run(lg, leps, lscale, in_kind != 0, block);
       kc::fused_tuning().block_epilogue = 0;
-      for (int blocks : {0, 1, 2, 3}) {
+      for (int blocks : {0, 1, 2, 3, -1}) {
         std::vector<R> warp;
-        kc::fused_tuning().tile_blocks = blocks;
+        kc::fused_tuning().tile_blocks = blocks < 0 ? 2 : blocks;
+        kc::fused_tuning().warp_band_weights = blocks < 0 ? -1 : 0;
         const bool ran_warp = ran && run(lg, leps, lscale, in_kind != 0, warp);
         kc::fused_tuning().tile_blocks = 0;
+        kc::fused_tuning().warp_band_weights = 0;
         size_t bad = ran_warp ? 0 : n_out;
         for (size_t i = 0; ran_warp && i < n_out; ++i) bad += !same_bits(warp[i], block[i]);
         std::snprintf(what, sizeof what,

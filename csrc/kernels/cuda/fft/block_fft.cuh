@@ -31,9 +31,11 @@
 #if defined(__CUDA_ARCH__)
 #define SPECTRO_UNROLL _Pragma("unroll")
 #define SPECTRO_UNROLL_4 _Pragma("unroll 4")
+#define SPECTRO_NO_UNROLL _Pragma("unroll 1")
 #else
 #define SPECTRO_UNROLL
 #define SPECTRO_UNROLL_4
+#define SPECTRO_NO_UNROLL
 #endif
 
 namespace spectro {

@@ -54,10 +54,27 @@ struct GenericAnalysis {
   static constexpr int kSlotsPerWarp = 32 / fft::TwoStep200::kQ;
   static constexpr int kWarpSlots = kThreads / 32 * kSlotsPerWarp;
 
+  // The warp-by-warp mel forward's band table in shared memory, past the span, built once per block: per band m
+  // {lo, hi, base} (its nonzero bins [lo, hi), its weight of bin k at weights[base + k]), then, where they fit in
+  // `band_weights` values, the weights of every band's bins packed (else weights = the basis in global memory, base =
+  // m basis_bins). The bands' ranges and weights then come from shared memory, not from global memory per band.
+  static constexpr int kBandTableBands = 256;      // the warp-by-warp forward takes n_mels <= this
+  static constexpr int64_t kBandTableBytes = 6144;  // the launcher's budget for the table
+  // ints of the entries (3 per band and the table's flag, a multiple of 4: the weights 16-byte aligned after them)
+  SPECTRO_HD static int band_entries(int n_mels) { return (3 * n_mels + 4) / 4 * 4; }
+  SPECTRO_HD static int64_t band_table_bytes(int n_mels, int band_weights) {
+    return band_entries(n_mels) * int64_t{sizeof(int)} + band_weights * int64_t{sizeof(R)};
+  }
+  // The weights the budget holds for a call (none past the dense basis' count).
+  SPECTRO_HD static int band_weights_budget(int n_mels, int basis_bins) {
+    const int64_t room = (kBandTableBytes - band_entries(n_mels) * int64_t{sizeof(int)}) / int64_t{sizeof(R)};
+    return static_cast<int>(max64(0, min64(room, int64_t{n_mels} * basis_bins)));
+  }
+
   // Whether a call's epilogue has a warp-local form (GenericTransform::TwoStepWarp): the mel forward.
   SPECTRO_HD static bool warp_epilogue(const Params& p) {
     if constexpr (kMel) {
-      return p.grad_spec == nullptr && !mel_loss_pair(p);
+      return p.grad_spec == nullptr && !mel_loss_pair(p) && p.n_mels <= kBandTableBands;
     } else {
       (void)p;
       return false;
@@ -146,13 +163,15 @@ struct GenericAnalysis {
   //   the band sums of bands q, q + Q, ... from those powers.
   // Every exchange stays in the warp's slots, behind warp barriers. The arithmetic is that of two_step_frames and the
   // block-wide power and band passes, value for value: the same bits. `slots`: kWarpSlots slots; `table` the split's
-  // twiddle table (n_fft = 2 M entries); step1_twiddles: W_M^(q k1) = table[2 q k1] at [k1 Q + q]. After the last
-  // round's step 1, a block barrier (every warp has read the span), then span_read() (every thread: the span is free).
+  // twiddle table (n_fft = 2 M entries); step1_twiddles: W_M^(q k1) = table[2 q k1] at [k1 Q + q]; bands, weights:
+  // the band table (its entries, and the weights its bases index). After the last round's step 1, a block barrier
+  // (every warp has read the span), then span_read() (every thread: the span is free).
 #pragma nv_exec_check_disable
   template <class S, class Ctx, class SpanRead>
   SPECTRO_HD static void two_step_mel_frames(Ctx& ctx, const Params& p, const V* sig, const Cx* window, int hop,
                                              int count, Cx* slots, const Cx* table, const Cx* step1_twiddles,
-                                             int64_t b, int64_t n0, const SpanRead& span_read) {
+                                             const int* bands, const R* weights, int64_t b, int64_t n0,
+                                             const SpanRead& span_read) {
     constexpr int P = S::kP, Q = S::kQ, M = S::kM, J = P / Q, kLow = Q / 2;
     static_assert(J == 2 && Q % 2 == 0, "two_step_mel_frames: P = 2 Q, Q even");
     static_assert(S::kMidSeq * 2 >= 2 * M + 1 && Q * S::kMidRow >= M / 2,
@@ -247,13 +266,21 @@ SPECTRO_UNROLL
       {
         const WarpSlot w = warp_slot<S>(opaque(ctx.tid()), f0, count, slots);
         const R* const pw = reinterpret_cast<const R*>(w.zs) + M;
-        if (w.on) {  // (band mb's weights, range and output stepped by Q bands: no 64-bit products per band)
-          const R* wm = p.basis + static_cast<int64_t>(w.q) * p.basis_bins;
-          const int* range = p.band + 2 * w.q;
+        // (band mb's entry and output stepped by Q bands; the common log stage, clamp, apart: no switch per band)
+        const auto band_pass = [&](const auto& log_of) {
           R* o = p.out + (b * p.n_mels + w.q) * p.a.g.n_frames + n0 + w.f;
-          const int64_t w_step = int64_t{Q} * p.basis_bins, o_step = int64_t{Q} * p.a.g.n_frames;
-          for (int mb = w.q; mb < p.n_mels; mb += Q, wm += w_step, range += 2 * Q, o += o_step)
-            *o = mel_log(p, band_sum(wm, range[0], range[1], [pw](int k) { return pw[k]; }));
+          const int64_t o_step = int64_t{Q} * p.a.g.n_frames;
+          const int* e = bands + 3 * w.q;
+          for (int mb = w.q; mb < p.n_mels; mb += Q, e += 3 * Q, o += o_step)
+            *o = log_of(band_sum(weights + e[2], e[0], e[1], [pw](int k) { return pw[k]; }));
+        };
+        if (w.on) {
+          const MelStages<R>& st = p.stages;
+          if (st.log == MelLog::Clamp) {
+            band_pass([&](R m) { return kernels::mel_log(m, MelLog::Clamp, st.log_eps, st.log_scale); });
+          } else {
+            band_pass([&](R m) { return mel_log(p, m); });
+          }
         }
       }
       ctx.sync_warp();  // the slot's powers read before the next round's step 1
@@ -298,21 +325,53 @@ SPECTRO_UNROLL_4
   // row t / tiles_per_row, its frames from (t mod tiles_per_row) frames_per_tile on), the twiddle tables set up once
   // per block. A tile's span is read ahead where span_copies holds for it: by asynchronous copies issued once every
   // warp has read the previous tile's span (after its last step 1), which complete under that tile's epilogue; other
-  // spans are read when their tile begins (load_span). table and window: run's, set up (not yet behind a barrier).
+  // spans are read when their tile begins (load_span). table and window: run's, set up (not yet behind a barrier);
+  // the band table (band_entries, band_weights values) past the span of frames_per_tile frames.
 #pragma nv_exec_check_disable
   template <class Ctx>
   SPECTRO_HD static void mel_warp_tiles(Ctx& ctx, const Params& p, int frames_per_tile, int64_t tiles_per_row,
-                                        Cx* slots, const Cx* table, const Cx* window, V* sig) {
+                                        Cx* slots, const Cx* table, const Cx* window, V* sig, int band_weights) {
     using S = fft::TwoStep200;
     const Geometry& g = p.a.g;
     const int tid = ctx.tid();
-    ctx.sync();  // the table
-    // Step 1's twiddles W_M^(q k1) = table[2 q k1] at [k1 Q + q], past the slots.
+    const int n_mels = p.n_mels;
+    // Step 1's twiddles W_M^(q k1) = table[2 q k1] at [k1 Q + q], past the slots (after the barrier below).
     Cx* step1_twiddles = slots + int64_t{kWarpSlots} * S::kMidSeq;
+    // The band table: the ranges; thread 0 sums the widths and sets the bases (packed where every band's weights fit,
+    // flag at [3 n_mels]); the weights copied, a warp per band.
+    int* bands = reinterpret_cast<int*>(sig + ((frames_per_tile - 1) * g.hop + g.n_fft));
+    R* packed = reinterpret_cast<R*>(bands + band_entries(n_mels));
+    for (int m = tid; m < n_mels; m += kThreads) {
+      bands[3 * m] = p.band[2 * m];
+      bands[3 * m + 1] = p.band[2 * m + 1];
+    }
+    ctx.sync();  // the twiddle table, the ranges
     for (int e = tid; e < S::kM; e += kThreads) {
       const int k1 = e / S::kQ, q = e - k1 * S::kQ;
       step1_twiddles[e] = table[2 * q * k1];
     }
+    if (tid == 0) {
+      int64_t total = 0;
+      for (int m = 0; m < n_mels; ++m) total += bands[3 * m + 1] - bands[3 * m];
+      const bool fit = total <= band_weights;
+      int off = 0;
+      for (int m = 0; m < n_mels; ++m) {
+        bands[3 * m + 2] = fit ? off - bands[3 * m] : m * p.basis_bins;
+        off += fit ? bands[3 * m + 1] - bands[3 * m] : 0;
+      }
+      bands[3 * n_mels] = fit;
+    }
+    ctx.sync();
+    const bool fit = bands[3 * n_mels] != 0;
+    if (fit) {
+      const int lane = tid % 32;
+      for (int m = tid / 32; m < n_mels; m += kThreads / 32) {
+        const R* wm = p.basis + static_cast<int64_t>(m) * p.basis_bins;
+        R* dst = packed + bands[3 * m + 2];
+        for (int k = bands[3 * m] + lane; k < bands[3 * m + 1]; k += 32) dst[k] = wm[k];
+      }
+    }
+    const R* weights = fit ? packed : p.basis;
     const int64_t tiles = p.a.batch * tiles_per_row;
     const auto tile_count = [&](int64_t n0) { return static_cast<int>(min64(frames_per_tile, g.n_frames - n0)); };
     bool ahead = false;  // this tile's span was copied ahead
@@ -328,7 +387,8 @@ SPECTRO_UNROLL_4
       const int64_t tn = t + ctx.nblocks();
       const int64_t bn = tn / tiles_per_row, nn = (tn - bn * tiles_per_row) * frames_per_tile;
       ahead = tn < tiles && span_copies(p, nn, tile_count(nn));
-      two_step_mel_frames<S>(ctx, p, sig, window, static_cast<int>(g.hop), count, slots, table, step1_twiddles, b, n0,
+      two_step_mel_frames<S>(ctx, p, sig, window, static_cast<int>(g.hop), count, slots, table, step1_twiddles, bands,
+                             weights, b, n0,
                              [&]() {
                                if constexpr (std::is_same<In, V>::value) {
                                  if (ahead) {
@@ -344,7 +404,7 @@ SPECTRO_UNROLL_4
 #pragma nv_exec_check_disable
   template <class Ctx>
   SPECTRO_HD static void run(Ctx& ctx, Params p, int frames_per_tile, int64_t tiles_per_row,
-                             fft::Plan plan, int table_n, GenericTransform transform) {
+                             fft::Plan plan, int table_n, GenericTransform transform, int band_weights) {
     const AnalysisParams<V>& a = p.a;
     const Geometry& g = a.g;
     const int n_fft = static_cast<int>(g.n_fft);
@@ -375,7 +435,7 @@ SPECTRO_UNROLL_4
     // The warp-by-warp mel forward: tiles in a loop, the tables set up once.
     if constexpr (kMel) {
       if (transform == GenericTransform::TwoStepWarp && fft::two_step_covers(m)) {
-        mel_warp_tiles(ctx, p, frames_per_tile, tiles_per_row, buf, table, window_pairs, sig);
+        mel_warp_tiles(ctx, p, frames_per_tile, tiles_per_row, buf, table, window_pairs, sig, band_weights);
         return;
       }
     }

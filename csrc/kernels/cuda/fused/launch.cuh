@@ -192,10 +192,21 @@ cudaError_t generic_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec
                                                                              : GenericTransform::TwoStep);
   // Twiddle table when it takes at most a quarter of the budget.
   const int64_t table_n = (kComplex ? m : g.n_fft) * cbytes <= kFusedSmemBudget / 4 ? (kComplex ? m : g.n_fft) : 0;
+  // Warp by warp: the band table's weights (GenericAnalysis::band_entries), at most the budget's.
+  int band_weights = 0;
+  int64_t band_table = 0;
+  if constexpr (IsMelOut<Out>::value) {
+    if (transform == GenericTransform::TwoStepWarp) {
+      band_weights = Body::band_weights_budget(p.n_mels, p.basis_bins);
+      if (fused_tuning().warp_band_weights != 0)
+        band_weights = static_cast<int>(min64(band_weights, max64(0, fused_tuning().warp_band_weights)));
+      band_table = Body::band_table_bytes(p.n_mels, band_weights);
+    }
+  }
   // Frames per tile: ~2048 complex values per FFT buffer, at least one frame, within the shared-memory budget.
   auto bytes_for = [&](int64_t f) {
     return (Body::buffer_values(f, m, transform) + table_n + Body::window_values(m, transform)) * cbytes +
-           ((f - 1) * g.hop + g.n_fft) * static_cast<int64_t>(sizeof(V));
+           ((f - 1) * g.hop + g.n_fft) * static_cast<int64_t>(sizeof(V)) + band_table;
   };
   int64_t frames = fused_tuning().general_frames > 0 ? fused_tuning().general_frames : max64(1, 2048 / m);
   frames = min64(frames, g.n_frames);
@@ -209,7 +220,7 @@ cudaError_t generic_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec
     const int64_t need = max64(bytes_for(frames), IsLossOut<Out>::value ? Body::kLossSmem : 0);
     const int64_t share = min64(
         kFusedSmemBudget,
-        exec.template smem_share<Body, AnalysisParamsOf<V, Out>, int, int64_t, fft::Plan, int, GenericTransform>(
+        exec.template smem_share<Body, AnalysisParamsOf<V, Out>, int, int64_t, fft::Plan, int, GenericTransform, int>(
             need));
     while (frames < g.n_frames && bytes_for(frames + 1) <= share) ++frames;
     // Warp-local: whole rounds of the block's slots (a tile's last round with idle warps costs a round).
@@ -233,13 +244,13 @@ cudaError_t generic_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec
     const int64_t resident =
         fused_tuning().tile_blocks > 0
             ? fused_tuning().tile_blocks
-            : resident_blocks<Body, Exec, AnalysisParamsOf<V, Out>, int, int64_t, fft::Plan, int, GenericTransform>(
+            : resident_blocks<Body, Exec, AnalysisParamsOf<V, Out>, int, int64_t, fft::Plan, int, GenericTransform, int>(
                   exec, smem);
     blocks = min64(blocks, resident);
   }
   if (grid != nullptr) *grid = blocks;
   return exec.template launch<Body>(blocks, smem, p, static_cast<int>(frames), tiles, plan, static_cast<int>(t_n),
-                                    transform);
+                                    transform, band_weights);
 }
 
 template <typename V, typename Out, typename In, class Exec>

@@ -143,6 +143,9 @@ SPECTRO_HD R band_sum(const R* w, int lo, int hi, const PowerOf& power_of) {
   } else {
     R a0 = R(0), a1 = R(0), a2 = R(0), a3 = R(0);
     int k = lo;
+    // (not unrolled further: a mel band spans a few to a few tens of bins, and each unrolled copy adds a path and its
+    // branches to every band)
+SPECTRO_NO_UNROLL
     for (; k + 4 <= hi; k += 4) {
       a0 += w[k] * power_of(k);
       a1 += w[k + 1] * power_of(k + 1);

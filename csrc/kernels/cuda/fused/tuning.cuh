@@ -23,6 +23,8 @@ struct FusedTuning {
                              // power and band passes instead of the warp-local epilogue (GenericTransform)
   int tile_blocks = 0;       // the general analysis' warp-by-warp mel forward: blocks launched, each taking every
                              // tile_blocks-th tile (0: as many as are resident at once)
+  int warp_band_weights = 0;  // the same: at most this many weights in its shared band table (0: the budget's;
+                              // -1: none, each band's weights read from global memory)
 };
 inline FusedTuning& fused_tuning() {
   static FusedTuning t;
