@@ -2568,6 +2568,15 @@ void bench_mel(int64_t B, int64_t T, int64_t n_fft, int64_t hop, int n_mels, dou
     kc::fused_tuning().block_epilogue = 1;
     report(std::string(tag) + " forward, block-wide epilogue",
            time_ms([&](int) { BENCH_OK(kc::launch_fused_mel(fwd, nullptr)); }), 4.0 * static_cast<double>(sig + n_out));
+    // warp by warp: one tile per block (no tile loop, no span copied ahead); the weights read from global memory
+    kc::fused_tuning() = kc::FusedTuning{};
+    kc::fused_tuning().tile_blocks = 1 << 30;
+    report(std::string(tag) + " forward, one tile per block",
+           time_ms([&](int) { BENCH_OK(kc::launch_fused_mel(fwd, nullptr)); }), 4.0 * static_cast<double>(sig + n_out));
+    kc::fused_tuning() = kc::FusedTuning{};
+    kc::fused_tuning().warp_band_weights = -1;
+    report(std::string(tag) + " forward, weights from global memory",
+           time_ms([&](int) { BENCH_OK(kc::launch_fused_mel(fwd, nullptr)); }), 4.0 * static_cast<double>(sig + n_out));
     // the general engine's tile: frames per block, warp-local (whole rounds of 24 slots) and block-wide
     for (int block : {0, 1}) {
       for (int frames : block ? std::vector<int>{16, 25} : std::vector<int>{12, 24, 36, 48}) {
@@ -2579,6 +2588,15 @@ void bench_mel(int64_t B, int64_t T, int64_t n_fft, int64_t hop, int n_mels, dou
                time_ms([&](int) { BENCH_OK(kc::launch_fused_mel(fwd, nullptr)); }),
                4.0 * static_cast<double>(sig + n_out));
       }
+    }
+    kc::fused_tuning() = kc::FusedTuning{};
+  } else {  // the power-of-two engine: rounds of frames per block (the launcher's rule: about two waves of blocks)
+    for (int rounds : {1, 2, 4, 8}) {
+      kc::fused_tuning() = kc::FusedTuning{};
+      kc::fused_tuning().rounds = rounds;
+      report(std::string(tag) + " forward, " + std::to_string(rounds) + " rounds per block",
+             time_ms([&](int) { BENCH_OK(kc::launch_fused_mel(fwd, nullptr)); }),
+             4.0 * static_cast<double>(sig + n_out));
     }
     kc::fused_tuning() = kc::FusedTuning{};
   }
