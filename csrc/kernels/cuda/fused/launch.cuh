@@ -241,11 +241,11 @@ cudaError_t generic_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec
   const int64_t tiles = (g.n_frames + frames - 1) / frames;
   int64_t blocks = p.a.batch * tiles;
   if (transform == GenericTransform::TwoStepWarp) {  // (tiles in a loop per block: as many blocks as are resident)
+    using Params = AnalysisParamsOf<V, Out>;
     const int64_t resident =
         fused_tuning().tile_blocks > 0
             ? fused_tuning().tile_blocks
-            : resident_blocks<Body, Exec, AnalysisParamsOf<V, Out>, int, int64_t, fft::Plan, int, GenericTransform, int>(
-                  exec, smem);
+            : resident_blocks<Body, Exec, Params, int, int64_t, fft::Plan, int, GenericTransform, int>(exec, smem);
     blocks = min64(blocks, resident);
   }
   if (grid != nullptr) *grid = blocks;
