@@ -67,12 +67,15 @@ cudaError_t pow2_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec, i
   int64_t rounds = fused_tuning().rounds > 0
                        ? fused_tuning().rounds
                        : max64(1, (rounds_per_row + blocks_per_row_target - 1) / blocks_per_row_target);
-  bool pair = false;
-  if constexpr (IsMelOut<Out>::value) pair = mel_loss_pair(p);
-  if (pair && fused_tuning().rounds <= 0 && fused_tuning().waves <= 0) {
-    // The mel loss' terms: each block takes its rounds twice (x, then y), so a block's work comes in even numbers of
-    // rounds and the rule above can cost a mostly empty wave (DAC's scales at B=72: 33 rounds per row, 792 blocks of
-    // 6 over 528 slots). The fewest (waves of blocks) x (rounds per block) over one to four waves; ties: fewer blocks.
+  // The mel epilogue's forward and its loss' terms: the fewest (waves of blocks) x (rounds per block) over one to four
+  // waves; ties: fewer, longer blocks. The loss' terms take each block's rounds twice (x, then y), so a block's work
+  // comes in even numbers of rounds and the rule above can cost a mostly empty wave (DAC's scales at B=72: 33 rounds
+  // per row, 792 blocks of 6 over 528 slots). The forward's block sets up its window factors and twiddles, and a
+  // round's band pass waits on its widest bands: at B=4 x 220500 1024/256 (431 rounds of 2 frames per row, 528 slots)
+  // one wave of 4 rounds per block took the kernel 14% under two waves of 2 (H100, test_fused --bench --tts).
+  bool by_cost = false;
+  if constexpr (IsMelOut<Out>::value) by_cost = mel_loss_pair(p) || p.grad_spec == nullptr;
+  if (by_cost && fused_tuning().rounds <= 0 && fused_tuning().waves <= 0) {
     int64_t best = -1;
     for (int w = 1; w <= 4; ++w) {
       const int64_t per_row = max64(1, slots * w / p.a.batch);
