@@ -163,14 +163,14 @@ struct GenericAnalysis {
   //   the band sums of bands q, q + Q, ... from those powers.
   // Every exchange stays in the warp's slots, behind warp barriers. The arithmetic is that of two_step_frames and the
   // block-wide power and band passes, value for value: the same bits. `slots`: kWarpSlots slots; `table` the split's
-  // twiddle table (n_fft = 2 M entries); step1_twiddles: W_M^(q k1) = table[2 q k1] at [k1 Q + q]; bands, weights:
-  // the band table (its entries, and the weights its bases index). After the last round's step 1, a block barrier
+  // twiddle table (n_fft = 2 M entries); step1_twiddles: W_M^(q k1) = table[2 q k1] at [k1 Q + q]; bands: the band
+  // table (its entries, its flag at [3 n_mels]: the weights packed after the entries, else the basis'). After the last round's step 1, a block barrier
   // (every warp has read the span), then span_read() (every thread: the span is free).
 #pragma nv_exec_check_disable
   template <class S, class Ctx, class SpanRead>
   SPECTRO_HD static void two_step_mel_frames(Ctx& ctx, const Params& p, const V* sig, const Cx* window, int hop,
                                              int count, Cx* slots, const Cx* table, const Cx* step1_twiddles,
-                                             const int* bands, const R* weights, int64_t b, int64_t n0,
+                                             const int* bands, int64_t b, int64_t n0,
                                              const SpanRead& span_read) {
     constexpr int P = S::kP, Q = S::kQ, M = S::kM, J = P / Q, kLow = Q / 2;
     static_assert(J == 2 && Q % 2 == 0, "two_step_mel_frames: P = 2 Q, Q even");
@@ -267,19 +267,29 @@ SPECTRO_UNROLL
         const WarpSlot w = warp_slot<S>(opaque(ctx.tid()), f0, count, slots);
         const R* const pw = reinterpret_cast<const R*>(w.zs) + M;
         // (band mb's entry and output stepped by Q bands; the common log stage, clamp, apart: no switch per band)
-        const auto band_pass = [&](const auto& log_of) {
+        const auto band_pass = [&](const auto& log_of, const R* weights) {
           R* o = p.out + (b * p.n_mels + w.q) * p.a.g.n_frames + n0 + w.f;
           const int64_t o_step = int64_t{Q} * p.a.g.n_frames;
           const int* e = bands + 3 * w.q;
           for (int mb = w.q; mb < p.n_mels; mb += Q, e += 3 * Q, o += o_step)
             *o = log_of(band_sum(weights + e[2], e[0], e[1], [pw](int k) { return pw[k]; }));
         };
+        // The weights packed in the band table, or the basis: one band pass for each, so that the packed weights'
+        // loads are shared-memory loads (through one pointer to either, every weight load was a generic load: its
+        // 64-bit address arithmetic and latency, a third of this kernel's instructions and stalls were the band sums).
+        const auto weighted_pass = [&](const auto& log_of) {
+          if (bands[3 * p.n_mels] != 0) {
+            band_pass(log_of, reinterpret_cast<const R*>(bands + band_entries(p.n_mels)));
+          } else {
+            band_pass(log_of, p.basis);
+          }
+        };
         if (w.on) {
           const MelStages<R>& st = p.stages;
           if (st.log == MelLog::Clamp) {
-            band_pass([&](R m) { return kernels::mel_log(m, MelLog::Clamp, st.log_eps, st.log_scale); });
+            weighted_pass([&](R m) { return kernels::mel_log(m, MelLog::Clamp, st.log_eps, st.log_scale); });
           } else {
-            band_pass([&](R m) { return mel_log(p, m); });
+            weighted_pass([&](R m) { return mel_log(p, m); });
           }
         }
       }
@@ -371,7 +381,6 @@ SPECTRO_UNROLL_4
         for (int k = bands[3 * m] + lane; k < bands[3 * m + 1]; k += 32) dst[k] = wm[k];
       }
     }
-    const R* weights = fit ? packed : p.basis;
     const int64_t tiles = p.a.batch * tiles_per_row;
     const auto tile_count = [&](int64_t n0) { return static_cast<int>(min64(frames_per_tile, g.n_frames - n0)); };
     bool ahead = false;  // this tile's span was copied ahead
@@ -388,7 +397,7 @@ SPECTRO_UNROLL_4
       const int64_t bn = tn / tiles_per_row, nn = (tn - bn * tiles_per_row) * frames_per_tile;
       ahead = tn < tiles && span_copies(p, nn, tile_count(nn));
       two_step_mel_frames<S>(ctx, p, sig, window, static_cast<int>(g.hop), count, slots, table, step1_twiddles, bands,
-                             weights, b, n0,
+                             b, n0,
                              [&]() {
                                if constexpr (std::is_same<In, V>::value) {
                                  if (ahead) {
