@@ -335,7 +335,8 @@ SPECTRO_UNROLL_4
   // row t / tiles_per_row, its frames from (t mod tiles_per_row) frames_per_tile on), the twiddle tables set up once
   // per block. A tile's span is read ahead where span_copies holds for it: by asynchronous copies issued once every
   // warp has read the previous tile's span (after its last step 1), which complete under that tile's epilogue; other
-  // spans are read when their tile begins (load_span). table and window: run's, set up (not yet behind a barrier);
+  // spans are read when their tile begins (load_span); the block's first tile's span is copied ahead before the
+  // set-up of the band table, under it. table and window: run's, set up (not yet behind a barrier);
   // the band table (band_entries, band_weights values) past the span of frames_per_tile frames.
 #pragma nv_exec_check_disable
   template <class Ctx>
@@ -347,6 +348,22 @@ SPECTRO_UNROLL_4
     const int n_mels = p.n_mels;
     // Step 1's twiddles W_M^(q k1) = table[2 q k1] at [k1 Q + q], past the slots (after the barrier below).
     Cx* step1_twiddles = slots + int64_t{kWarpSlots} * S::kMidSeq;
+    const int64_t tiles = p.a.batch * tiles_per_row;
+    const auto tile_count = [&](int64_t n0) { return static_cast<int>(min64(frames_per_tile, g.n_frames - n0)); };
+    // A tile's span copied ahead into sig (where span_copies holds for it): true when it was.
+    const auto copy_ahead = [&](int64_t t) {
+      if constexpr (std::is_same<In, V>::value) {
+        const int64_t b = t / tiles_per_row, n0 = (t - b * tiles_per_row) * frames_per_tile;
+        if (t < tiles && span_copies(p, n0, tile_count(n0))) {
+          const int span = (tile_count(n0) - 1) * static_cast<int>(g.hop) + static_cast<int>(g.n_fft);
+          copy_async_block(ctx, sig, input_row<In>(p, b) + (n0 * g.hop - g.pad), span);
+          return true;
+        }
+      }
+      (void)t;
+      return false;
+    };
+    bool ahead = copy_ahead(ctx.block());  // this tile's span was copied ahead
     // The band table: the ranges; thread 0 sums the widths and sets the bases (packed where every band's weights fit,
     // flag at [3 n_mels]); the weights copied, a warp per band.
     int* bands = reinterpret_cast<int*>(sig + ((frames_per_tile - 1) * g.hop + g.n_fft));
@@ -381,9 +398,6 @@ SPECTRO_UNROLL_4
         for (int k = bands[3 * m] + lane; k < bands[3 * m + 1]; k += 32) dst[k] = wm[k];
       }
     }
-    const int64_t tiles = p.a.batch * tiles_per_row;
-    const auto tile_count = [&](int64_t n0) { return static_cast<int>(min64(frames_per_tile, g.n_frames - n0)); };
-    bool ahead = false;  // this tile's span was copied ahead
     for (int64_t t = ctx.block(); t < tiles; t += ctx.nblocks()) {
       const int64_t b = t / tiles_per_row, n0 = (t - b * tiles_per_row) * frames_per_tile;
       const int count = tile_count(n0);
@@ -393,20 +407,8 @@ SPECTRO_UNROLL_4
         load_span(ctx, p, sig, b, n0, count);
       }
       ctx.sync();
-      const int64_t tn = t + ctx.nblocks();
-      const int64_t bn = tn / tiles_per_row, nn = (tn - bn * tiles_per_row) * frames_per_tile;
-      ahead = tn < tiles && span_copies(p, nn, tile_count(nn));
       two_step_mel_frames<S>(ctx, p, sig, window, static_cast<int>(g.hop), count, slots, table, step1_twiddles, bands,
-                             b, n0,
-                             [&]() {
-                               if constexpr (std::is_same<In, V>::value) {
-                                 if (ahead) {
-                                   const int span = (tile_count(nn) - 1) * static_cast<int>(g.hop) +
-                                                    static_cast<int>(g.n_fft);
-                                   copy_async_block(ctx, sig, input_row<In>(p, bn) + (nn * g.hop - g.pad), span);
-                                 }
-                               }
-                             });
+                             b, n0, [&]() { ahead = copy_ahead(t + ctx.nblocks()); });
     }
   }
 
