@@ -364,52 +364,52 @@ SPECTRO_UNROLL_4
       return false;
     };
     bool ahead = copy_ahead(ctx.block());  // this tile's span was copied ahead
-    // The band table: the ranges; thread 0 sums the widths and sets the bases (packed where every band's weights fit,
-    // flag at [3 n_mels]); the weights copied, a warp per band.
+    // The band table, a band per thread (n_mels <= kBandTableBands <= kThreads): its range; after a barrier, each
+    // thread sums every band's width (the total: whether the weights fit, the same in every thread) and those of the
+    // bands before its own (its weights' place in the packed run), sets its band's base and copies its weights there
+    // asynchronously. The tile loop's first copy_wait and barrier complete the table.
+    static_assert(kBandTableBands <= kThreads, "mel_warp_tiles: a band per thread");
     int* bands = reinterpret_cast<int*>(sig + ((frames_per_tile - 1) * g.hop + g.n_fft));
     R* packed = reinterpret_cast<R*>(bands + band_entries(n_mels));
-    for (int m = tid; m < n_mels; m += kThreads) {
-      bands[3 * m] = p.band[2 * m];
-      bands[3 * m + 1] = p.band[2 * m + 1];
+    int lo = 0, hi = 0;
+    if (tid < n_mels) {
+      lo = p.band[2 * tid];
+      hi = p.band[2 * tid + 1];
+      bands[3 * tid] = lo;
+      bands[3 * tid + 1] = hi;
     }
     ctx.sync();  // the twiddle table, the ranges
     for (int e = tid; e < S::kM; e += kThreads) {
       const int k1 = e / S::kQ, q = e - k1 * S::kQ;
       step1_twiddles[e] = table[2 * q * k1];
     }
-    if (tid == 0) {
-      int64_t total = 0;
-      for (int m = 0; m < n_mels; ++m) total += bands[3 * m + 1] - bands[3 * m];
-      const bool fit = total <= band_weights;
-      int off = 0;
-      for (int m = 0; m < n_mels; ++m) {
-        bands[3 * m + 2] = fit ? off - bands[3 * m] : m * p.basis_bins;
-        off += fit ? bands[3 * m + 1] - bands[3 * m] : 0;
-      }
-      bands[3 * n_mels] = fit;
+    int64_t total = 0;
+    int before = 0;
+    for (int m = 0; m < n_mels; ++m) {
+      const int width = bands[3 * m + 1] - bands[3 * m];
+      total += width;
+      before += m < tid ? width : 0;
     }
-    ctx.sync();
-    const bool fit = bands[3 * n_mels] != 0;
-    if (fit) {
-      const int lane = tid % 32;
-      for (int m = tid / 32; m < n_mels; m += kThreads / 32) {
-        const R* wm = p.basis + static_cast<int64_t>(m) * p.basis_bins;
-        R* dst = packed + bands[3 * m + 2];
-        for (int k = bands[3 * m] + lane; k < bands[3 * m + 1]; k += 32) dst[k] = wm[k];
+    const bool fit = total <= band_weights;
+    if (tid < n_mels) {
+      bands[3 * tid + 2] = fit ? before - lo : tid * p.basis_bins;
+      if (fit) {
+        const R* wm = p.basis + static_cast<int64_t>(tid) * p.basis_bins;
+        for (int k = lo; k < hi; ++k) ctx.copy_async(packed + before + (k - lo), wm + k);
       }
     }
+    if (tid == 0) bands[3 * n_mels] = fit;
+    ctx.copy_commit();
     for (int64_t t = ctx.block(); t < tiles; t += ctx.nblocks()) {
       const int64_t b = t / tiles_per_row, n0 = (t - b * tiles_per_row) * frames_per_tile;
       const int count = tile_count(n0);
-      if (ahead) {
-        ctx.copy_wait();
-      } else {
-        load_span(ctx, p, sig, b, n0, count);
-      }
+      if (!ahead) load_span(ctx, p, sig, b, n0, count);
+      ctx.copy_wait();
       ctx.sync();
       two_step_mel_frames<S>(ctx, p, sig, window, static_cast<int>(g.hop), count, slots, table, step1_twiddles, bands,
                              b, n0, [&]() { ahead = copy_ahead(t + ctx.nblocks()); });
     }
+    ctx.copy_wait();  // (a block without a tile: its band table's copies)
   }
 
 #pragma nv_exec_check_disable
