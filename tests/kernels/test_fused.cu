@@ -203,10 +203,11 @@ struct HostCtx {
   int64_t blk;
   int64_t nblk;
   unsigned char* sm;
-  int tid() const { return t; }
-  int nthreads() const { return e->nt; }
-  int64_t block() const { return blk; }
-  int64_t nblocks() const { return nblk; }
+  // (the plain accessors __host__ __device__: a kernel's lambdas, __host__ __device__ themselves, may call them)
+  __host__ __device__ int tid() const { return t; }
+  __host__ __device__ int nthreads() const { return e->nt; }
+  __host__ __device__ int64_t block() const { return blk; }
+  __host__ __device__ int64_t nblocks() const { return nblk; }
   void sync() const { e->barrier(t); }
   // A warp's barrier, emulated as the block's: the kernels call it the same number of times in every warp. (Data a
   // warp shares only through its own slots is checked by the emulation's thread order; a read of another warp's
