@@ -164,8 +164,8 @@ struct GenericAnalysis {
   // Every exchange stays in the warp's slots, behind warp barriers. The arithmetic is that of two_step_frames and the
   // block-wide power and band passes, value for value: the same bits. `slots`: kWarpSlots slots; `table` the split's
   // twiddle table (n_fft = 2 M entries); step1_twiddles: W_M^(q k1) = table[2 q k1] at [k1 Q + q]; bands: the band
-  // table (its entries, its flag at [3 n_mels]: the weights packed after the entries, else the basis'). After the last round's step 1, a block barrier
-  // (every warp has read the span), then span_read() (every thread: the span is free).
+  // table (its entries; its flag at [3 n_mels]: the weights packed after the entries, else the basis'). After the
+  // last round's step 1, a block barrier (every warp has read the span), then span_read() (every thread: free span).
 #pragma nv_exec_check_disable
   template <class S, class Ctx, class SpanRead>
   SPECTRO_HD static void two_step_mel_frames(Ctx& ctx, const Params& p, const V* sig, const Cx* window, int hop,
