@@ -47,10 +47,9 @@ __global__ void __launch_bounds__(Body::kThreads, Body::kMinBlocks) fused_entry(
 
 // Per kernel (Body and argument types) and device: the dynamic shared memory size opted in (cudaFuncSetAttribute is a
 // driver call, so it is made once per kernel, device and larger size, not per launch) and the occupancy of the last
-// shared memory size queried. Static storage: zero-initialised.
+// kExecCacheEntries shared memory sizes queried (a launcher may ask for two per call: the tile's need, then the size
+// it launches with). Static storage: zero-initialised.
 constexpr int kExecCacheDevices = 64;
-// Occupancy answers kept per kernel and device: a launcher may ask for two shared-memory sizes per call (the tile's
-// need, then the size it launches with), so one entry would be replaced on every call.
 constexpr int kExecCacheEntries = 4;
 template <class Body, class... Args>
 struct ExecCache {
