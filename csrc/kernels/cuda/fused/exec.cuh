@@ -47,8 +47,10 @@ __global__ void __launch_bounds__(Body::kThreads, Body::kMinBlocks) fused_entry(
 
 // Per kernel (Body and argument types) and device: the dynamic shared memory size opted in (cudaFuncSetAttribute is a
 // driver call, so it is made once per kernel, device and larger size, not per launch) and the occupancy of the last
-// shared memory size queried. Static storage: zero-initialised.
+// kExecCacheEntries shared memory sizes queried (a launcher may ask for two per call: the tile's need, then the size
+// it launches with). Static storage: zero-initialised.
 constexpr int kExecCacheDevices = 64;
+constexpr int kExecCacheEntries = 4;
 template <class Body, class... Args>
 struct ExecCache {
   static ExecCache& get() {
@@ -56,11 +58,44 @@ struct ExecCache {
     return c;
   }
   std::atomic<int64_t> opted[kExecCacheDevices];
-  std::atomic<uint64_t> occupancy[kExecCacheDevices];  // smem << 32 | SMs << 16 | blocks per SM; 0: none yet
+  // smem << 32 | SMs << 16 | blocks per SM; 0: none yet. Written round robin (next).
+  std::atomic<uint64_t> occupancy[kExecCacheDevices][kExecCacheEntries];
+  std::atomic<unsigned> next[kExecCacheDevices];
 };
 inline std::mutex& exec_cache_mutex() {
   static std::mutex m;
   return m;
+}
+
+// A device's SM count, shared memory per SM and reserved shared memory per block, read once per device (they do not
+// change while the process runs).
+struct DeviceLimits {
+  int sms = 0, smem_per_sm = 0, reserved_per_block = 0;
+};
+inline cudaError_t device_limits(int device, DeviceLimits* out) {
+  static std::atomic<bool> known[kExecCacheDevices];
+  static DeviceLimits cache[kExecCacheDevices];
+  const bool cached = device >= 0 && device < kExecCacheDevices;
+  if (cached && known[device].load(std::memory_order_acquire)) {
+    *out = cache[device];
+    return cudaSuccess;
+  }
+  DeviceLimits l;
+  cudaError_t err = cudaDeviceGetAttribute(&l.sms, cudaDevAttrMultiProcessorCount, device);
+  if (err == cudaSuccess)
+    err = cudaDeviceGetAttribute(&l.smem_per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device);
+  if (err == cudaSuccess)
+    err = cudaDeviceGetAttribute(&l.reserved_per_block, cudaDevAttrReservedSharedMemoryPerBlock, device);
+  if (err != cudaSuccess) return err;
+  if (cached) {
+    std::lock_guard<std::mutex> lock(exec_cache_mutex());
+    if (!known[device].load(std::memory_order_relaxed)) {
+      cache[device] = l;
+      known[device].store(true, std::memory_order_release);
+    }
+  }
+  *out = l;
+  return cudaSuccess;
 }
 
 struct DeviceExec {
@@ -91,23 +126,28 @@ struct DeviceExec {
     if (cudaGetDevice(&device) != cudaSuccess) return 0;
     const bool cached = device >= 0 && device < kExecCacheDevices;
     if (cached) {
-      const uint64_t hit = ExecCache<Body, Args...>::get().occupancy[device].load(std::memory_order_relaxed);
-      if (hit != 0 && static_cast<int64_t>(hit >> 32) == smem)
-        return static_cast<int64_t>(hit & 0xffff) * static_cast<int64_t>((hit >> 16) & 0xffff);
+      for (const auto& entry : ExecCache<Body, Args...>::get().occupancy[device]) {
+        const uint64_t hit = entry.load(std::memory_order_relaxed);
+        if (hit != 0 && static_cast<int64_t>(hit >> 32) == smem)
+          return static_cast<int64_t>(hit & 0xffff) * static_cast<int64_t>((hit >> 16) & 0xffff);
+      }
     }
-    int sms = 0;
-    if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) return 0;
+    DeviceLimits limits;
+    if (device_limits(device, &limits) != cudaSuccess) return 0;
     if (opt_in<Body, Args...>(device, smem) != cudaSuccess) return 0;
     int per_sm = 0;
     if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fused_entry<Body, Args...>, Body::kThreads,
                                                       static_cast<size_t>(smem)) != cudaSuccess)
       return 0;
-    if (cached && per_sm > 0)
-      ExecCache<Body, Args...>::get().occupancy[device].store(
-          (static_cast<uint64_t>(smem) << 32) | (static_cast<uint64_t>(sms & 0xffff) << 16) |
-              static_cast<uint64_t>(per_sm & 0xffff),
-          std::memory_order_relaxed);
-    return static_cast<int64_t>(per_sm) * sms;
+    if (cached && per_sm > 0) {
+      auto& c = ExecCache<Body, Args...>::get();
+      const unsigned e = c.next[device].fetch_add(1, std::memory_order_relaxed) % kExecCacheEntries;
+      c.occupancy[device][e].store((static_cast<uint64_t>(smem) << 32) |
+                                       (static_cast<uint64_t>(limits.sms & 0xffff) << 16) |
+                                       static_cast<uint64_t>(per_sm & 0xffff),
+                                   std::memory_order_relaxed);
+    }
+    return static_cast<int64_t>(per_sm) * limits.sms;
   }
 
   // The dynamic shared memory each block can take while as many blocks of this kernel stay resident per SM as with
@@ -115,14 +155,12 @@ struct DeviceExec {
   // not shared memory, bound the residency, this is more than `smem`.
   template <class Body, class... Args>
   int64_t smem_share(int64_t smem) const {
-    int device = 0, sms = 0, per_sm_smem = 0, reserved = 0;
-    if (cudaGetDevice(&device) != cudaSuccess) return 0;
-    if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess || sms <= 0) return 0;
-    if (cudaDeviceGetAttribute(&per_sm_smem, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&reserved, cudaDevAttrReservedSharedMemoryPerBlock, device) != cudaSuccess)
+    int device = 0;
+    DeviceLimits limits;
+    if (cudaGetDevice(&device) != cudaSuccess || device_limits(device, &limits) != cudaSuccess || limits.sms <= 0)
       return 0;
-    const int64_t per_sm = slots<Body, Args...>(smem) / sms;
-    return per_sm > 0 ? per_sm_smem / per_sm - reserved : 0;
+    const int64_t per_sm = slots<Body, Args...>(smem) / limits.sms;
+    return per_sm > 0 ? limits.smem_per_sm / per_sm - limits.reserved_per_block : 0;
   }
 
   template <class Body, class... Args>
