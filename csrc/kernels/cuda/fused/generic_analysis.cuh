@@ -267,12 +267,27 @@ SPECTRO_UNROLL
         const WarpSlot w = warp_slot<S>(opaque(ctx.tid()), f0, count, slots);
         const R* const pw = reinterpret_cast<const R*>(w.zs) + M;
         // (band mb's entry and output stepped by Q bands; the common log stage, clamp, apart: no switch per band)
+        // Bands by groups of kGroup (bands mb, mb + Q, ...): their sums first, then their logs and stores, so that the
+        // groups' log chains interleave.
         const auto band_pass = [&](const auto& log_of, const R* weights) {
+          constexpr int kGroup = 4;
           R* o = p.out + (b * p.n_mels + w.q) * p.a.g.n_frames + n0 + w.f;
           const int64_t o_step = int64_t{Q} * p.a.g.n_frames;
           const int* e = bands + 3 * w.q;
-          for (int mb = w.q; mb < p.n_mels; mb += Q, e += 3 * Q, o += o_step)
-            *o = log_of(band_sum(weights + e[2], e[0], e[1], [pw](int k) { return pw[k]; }));
+          for (int mb = w.q; mb < p.n_mels; mb += kGroup * Q, e += 3 * kGroup * Q, o += kGroup * o_step) {
+            R sums[kGroup];
+SPECTRO_UNROLL
+            for (int u = 0; u < kGroup; ++u) {
+              const int* eu = e + 3 * Q * u;
+              sums[u] = mb + Q * u < p.n_mels ? band_sum(weights + eu[2], eu[0], eu[1], [pw](int k) { return pw[k]; })
+                                              : R(0);
+            }
+SPECTRO_UNROLL
+            for (int u = 0; u < kGroup; ++u) sums[u] = log_of(sums[u]);  // (past n_mels: the log of 0, not stored)
+SPECTRO_UNROLL
+            for (int u = 0; u < kGroup; ++u)
+              if (mb + Q * u < p.n_mels) o[u * o_step] = sums[u];
+          }
         };
         // The weights packed in the band table, or the basis: one band pass for each, so that the packed weights'
         // loads are shared-memory loads (through one pointer to either, every weight load was a generic load: its
