@@ -71,10 +71,12 @@ struct GenericAnalysis {
     return static_cast<int>(max64(0, min64(room, int64_t{n_mels} * basis_bins)));
   }
 
-  // Whether a call's epilogue has a warp-local form (GenericTransform::TwoStepWarp): the mel forward.
+  // Whether a call's epilogue has a warp-local form (GenericTransform::TwoStepWarp): the mel forward, its tiles and
+  // frames counted in 32 bits (mel_warp_tiles; past that the output alone would be hundreds of GB).
   SPECTRO_HD static bool warp_epilogue(const Params& p) {
     if constexpr (kMel) {
-      return p.grad_spec == nullptr && !mel_loss_pair(p) && p.n_mels <= kBandTableBands;
+      return p.grad_spec == nullptr && !mel_loss_pair(p) && p.n_mels <= kBandTableBands &&
+             p.a.batch * p.a.g.n_frames <= int64_t{0x7fffffff};
     } else {
       (void)p;
       return false;
@@ -267,12 +269,27 @@ SPECTRO_UNROLL
         const WarpSlot w = warp_slot<S>(opaque(ctx.tid()), f0, count, slots);
         const R* const pw = reinterpret_cast<const R*>(w.zs) + M;
         // (band mb's entry and output stepped by Q bands; the common log stage, clamp, apart: no switch per band)
+        // Bands by groups of kGroup (bands mb, mb + Q, ...): their sums first, then their logs and stores, so that the
+        // groups' log chains interleave.
         const auto band_pass = [&](const auto& log_of, const R* weights) {
+          constexpr int kGroup = 4;
           R* o = p.out + (b * p.n_mels + w.q) * p.a.g.n_frames + n0 + w.f;
           const int64_t o_step = int64_t{Q} * p.a.g.n_frames;
           const int* e = bands + 3 * w.q;
-          for (int mb = w.q; mb < p.n_mels; mb += Q, e += 3 * Q, o += o_step)
-            *o = log_of(band_sum(weights + e[2], e[0], e[1], [pw](int k) { return pw[k]; }));
+          for (int mb = w.q; mb < p.n_mels; mb += kGroup * Q, e += 3 * kGroup * Q, o += kGroup * o_step) {
+            R sums[kGroup];
+SPECTRO_UNROLL
+            for (int u = 0; u < kGroup; ++u) {
+              const int* eu = e + 3 * Q * u;
+              sums[u] = mb + Q * u < p.n_mels ? band_sum(weights + eu[2], eu[0], eu[1], [pw](int k) { return pw[k]; })
+                                              : R(0);
+            }
+SPECTRO_UNROLL
+            for (int u = 0; u < kGroup; ++u) sums[u] = log_of(sums[u]);  // (past n_mels: the log of 0, not stored)
+SPECTRO_UNROLL
+            for (int u = 0; u < kGroup; ++u)
+              if (mb + Q * u < p.n_mels) o[u * o_step] = sums[u];
+          }
         };
         // The weights packed in the band table, or the basis: one band pass for each, so that the packed weights'
         // loads are shared-memory loads (through one pointer to either, every weight load was a generic load: its
@@ -337,7 +354,8 @@ SPECTRO_UNROLL_4
   // warp has read the previous tile's span (after its last step 1), which complete under that tile's epilogue; other
   // spans are read when their tile begins (load_span); the block's first tile's span is copied ahead before the
   // set-up of the band table, under it. table and window: run's, set up (not yet behind a barrier);
-  // the band table (band_entries, band_weights values) past the span of frames_per_tile frames.
+  // the band table (band_entries, band_weights values) past the span of frames_per_tile frames. Tiles and frames in
+  // 32 bits (warp_epilogue: batch * n_frames < 2^31; 64-bit tile indices were spilled across the epilogue).
 #pragma nv_exec_check_disable
   template <class Ctx>
   SPECTRO_HD static void mel_warp_tiles(Ctx& ctx, const Params& p, int frames_per_tile, int64_t tiles_per_row,
@@ -348,12 +366,12 @@ SPECTRO_UNROLL_4
     const int n_mels = p.n_mels;
     // Step 1's twiddles W_M^(q k1) = table[2 q k1] at [k1 Q + q], past the slots (after the barrier below).
     Cx* step1_twiddles = slots + int64_t{kWarpSlots} * S::kMidSeq;
-    const int64_t tiles = p.a.batch * tiles_per_row;
+    const int tiles = static_cast<int>(p.a.batch * tiles_per_row), per_row = static_cast<int>(tiles_per_row);
     const auto tile_count = [&](int64_t n0) { return static_cast<int>(min64(frames_per_tile, g.n_frames - n0)); };
     // A tile's span copied ahead into sig (where span_copies holds for it): true when it was.
-    const auto copy_ahead = [&](int64_t t) {
+    const auto copy_ahead = [&](int t) {
       if constexpr (std::is_same<In, V>::value) {
-        const int64_t b = t / tiles_per_row, n0 = (t - b * tiles_per_row) * frames_per_tile;
+        const int b = t / per_row, n0 = (t - b * per_row) * frames_per_tile;
         if (t < tiles && span_copies(p, n0, tile_count(n0))) {
           const int span = (tile_count(n0) - 1) * static_cast<int>(g.hop) + static_cast<int>(g.n_fft);
           copy_async_block(ctx, sig, input_row<In>(p, b) + (n0 * g.hop - g.pad), span);
@@ -363,7 +381,7 @@ SPECTRO_UNROLL_4
       (void)t;
       return false;
     };
-    bool ahead = copy_ahead(ctx.block());  // this tile's span was copied ahead
+    bool ahead = copy_ahead(static_cast<int>(ctx.block()));  // this tile's span was copied ahead
     // The band table, a band per thread (n_mels <= kBandTableBands <= kThreads): its range; after a barrier, each
     // thread sums every band's width (the total: whether the weights fit, the same in every thread) and those of the
     // bands before its own (its weights' place in the packed run), sets its band's base and copies its weights there
@@ -400,14 +418,15 @@ SPECTRO_UNROLL_4
     }
     if (tid == 0) bands[3 * n_mels] = fit;
     ctx.copy_commit();
-    for (int64_t t = ctx.block(); t < tiles; t += ctx.nblocks()) {
-      const int64_t b = t / tiles_per_row, n0 = (t - b * tiles_per_row) * frames_per_tile;
+    const int nblocks = static_cast<int>(ctx.nblocks());
+    for (int t = static_cast<int>(ctx.block()); t < tiles; t += nblocks) {
+      const int b = t / per_row, n0 = (t - b * per_row) * frames_per_tile;
       const int count = tile_count(n0);
       if (!ahead) load_span(ctx, p, sig, b, n0, count);
       ctx.copy_wait();
       ctx.sync();
       two_step_mel_frames<S>(ctx, p, sig, window, static_cast<int>(g.hop), count, slots, table, step1_twiddles, bands,
-                             b, n0, [&]() { ahead = copy_ahead(t + ctx.nblocks()); });
+                             b, n0, [&]() { ahead = copy_ahead(t + nblocks); });
     }
     ctx.copy_wait();  // (a block without a tile: its band table's copies)
   }
