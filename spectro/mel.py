@@ -668,10 +668,11 @@ class MelSpectrogram(torch.nn.Module):
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         """waveform ``(..., time)`` -> mel spectrogram ``(..., n_mels, frames)``."""
+        sub = self._modules  # (not through Module.__getattr__: its Python lookups cost more than the rest)
         return mel_spectrogram(waveform, self.sample_rate, self.n_fft, self.win_length, self.hop_length,
-                               pad=self.pad, window=self.spectrogram.window, power=self.power,
+                               pad=self.pad, window=sub["spectrogram"]._buffers["window"], power=self.power,
                                normalized=self.normalized, center=self.center, pad_mode=self.pad_mode,
-                               fb=self.mel_scale.fb, kernel_dtype=self.kernel_dtype)
+                               fb=sub["mel_scale"]._buffers["fb"], kernel_dtype=self.kernel_dtype)
 
     def extra_repr(self) -> str:
         return (f"sample_rate={self.sample_rate}, n_fft={self.n_fft}, win_length={self.win_length}, "
@@ -767,7 +768,8 @@ class LogMelSpectrogram(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x ``(..., time)`` -> log-mel ``(..., n_mels, frames)``."""
         _check_signal("LogMelSpectrogram", x)
-        return _mel_core(x, self.window, self.mel_basis, self.n_fft, self.hop_length, self.win_length,
+        buffers = self._buffers  # (not through Module.__getattr__: a third of an eager call's Python time)
+        return _mel_core(x, buffers["window"], buffers["mel_basis"], self.n_fft, self.hop_length, self.win_length,
                          self.center, self.pad_mode, self.pad, self.pad_mode, False, self.power, self.mag_eps, False,
                          self.log, self.log_mode, self.log_eps, self.kernel_dtype)
 
