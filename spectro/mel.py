@@ -532,7 +532,21 @@ def log_mel_spectrogram(x: torch.Tensor, sample_rate: int, n_fft: int, hop_lengt
                      False, power, mag_eps, False, log, log_mode, log_eps, kernel_dtype)
 
 
-_WHISPER_FILTERS = {}
+_WHISPER_FILTERS = {}  # (n_mels, device) -> filterbank
+_WHISPER_WINDOWS = {}  # device -> periodic Hann window of 400
+
+
+def _kept(cache: dict, key, build: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """cache[key], built by build() on first use. Built with inference mode off (a tensor built in inference mode,
+    kept, would make a later call that records gradients fail); under torch.compile built in the graph, not kept."""
+    t = cache.get(key)
+    if t is None:
+        if torch.compiler.is_compiling():
+            return build()
+        with torch.inference_mode(False):
+            t = build()
+        cache[key] = t
+    return t
 
 
 def whisper_log_mel(audio, n_mels: int = 80, padding: int = 0, device=None, *, max_scope: str = "tensor",
@@ -565,16 +579,12 @@ def whisper_log_mel(audio, n_mels: int = 80, padding: int = 0, device=None, *, m
         raise ValueError(f"spectro.whisper_log_mel: max_scope must be 'tensor' or 'example', but got {max_scope!r}")
     if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
         raise ValueError(f"spectro.whisper_log_mel: padding must be an int >= 0, but got {padding!r}")
-    if filters is None:
-        key = (n_mels, audio.device)
-        filters = _WHISPER_FILTERS.get(key)
-        if filters is None:  # (built once per n_mels and device; under torch.compile inside the graph if not cached)
-            filters = mel_filters(16000, 400, n_mels, device=audio.device)
-            if not torch.compiler.is_compiling():
-                _WHISPER_FILTERS[key] = filters
+    if filters is None:  # (built once per n_mels and device, as the window per device)
+        filters = _kept(_WHISPER_FILTERS, (n_mels, audio.device),
+                        lambda: mel_filters(16000, 400, n_mels, device=audio.device))
     else:
         _check_basis("whisper_log_mel", filters, 400, n_mels)
-    window = torch.hann_window(400, device=audio.device)
+    window = _kept(_WHISPER_WINDOWS, audio.device, lambda: torch.hann_window(400, device=audio.device))
     x = _mel_core(audio, window, filters, 400, 160, 400, True, "reflect", (0, padding), "constant", False, 2.0,
                   0.0, True, "log10", "clamp", 1e-10, kernel_dtype)
     top = x.amax(dim=(-2, -1), keepdim=True) if max_scope == "example" else x.max()
@@ -809,7 +819,13 @@ class DynamicMelSpectrogram(LogMelSpectrogram):
         key = (win_length, self.window.device, self.window.dtype)
         w = self._windows.get(key)
         if w is None:
-            w = self._windows[key] = self.window_fn(win_length).to(self.window.device, self.window.dtype)
+            if _is_compiling():  # (built in the graph, not kept)
+                return self.window_fn(win_length).to(self.window.device, self.window.dtype)
+            # Kept, so built with inference mode off (an inference tensor would fail a later call that records
+            # gradients: it cannot be saved for backward).
+            with torch.inference_mode(False):
+                w = self.window_fn(win_length).to(self.window.device, self.window.dtype)
+            self._windows[key] = w
         return w
 
     def forward(self, x: torch.Tensor, keyshift: float = 0.0, speed: float = 1.0) -> torch.Tensor:
