@@ -266,15 +266,18 @@ _WINDOW_CACHE: "dict[tuple, tuple]" = {}
 
 
 def _loss_window(window: torch.Tensor, n_fft: int, dtype: torch.dtype) -> torch.Tensor:
-    if _is_compiling():  # (traced once: no cache)
+    if _is_compiling() or window.is_inference():  # (traced once / an inference tensor has no version: no cache)
         w = window.to(dtype)
         return _padded_window(w, n_fft) if w.shape[-1] < n_fft else w
     key = (id(window), n_fft, dtype)
     hit = _WINDOW_CACHE.get(key)
     if hit is not None and hit[0] is window and hit[1] == window._version:
         return hit[2]
-    w = window.to(dtype)
-    w = _padded_window(w, n_fft) if w.shape[-1] < n_fft else w
+    # Built with inference mode off: kept from a call in inference mode (a validation step), an inference tensor
+    # would make the next call that records gradients fail to save it for backward.
+    with torch.inference_mode(False):
+        w = window.to(dtype)
+        w = _padded_window(w, n_fft) if w.shape[-1] < n_fft else w
     if not window.requires_grad:
         if len(_WINDOW_CACHE) >= 64:
             _WINDOW_CACHE.clear()

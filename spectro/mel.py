@@ -300,17 +300,18 @@ def _pad_pair(fn: str, pad) -> Tuple[int, int]:
     return int(left), int(right)
 
 
-def _mel_core(x: torch.Tensor, window: torch.Tensor, fb: torch.Tensor, n_fft: int, hop_length: int, win_length: int,
+def _mel_core(x: torch.Tensor, window: torch.Tensor, basis: torch.Tensor, n_fft: int, hop_length: int, win_length: int,
               center: bool, pad_mode: str, pad: Tuple[int, int], pad_value_mode: str, normalized: bool,
               power: float, mag_eps: float, drop_last: bool, log: Optional[str], log_mode: str, log_eps: float,
               kernel_dtype: str) -> torch.Tensor:
     """The one code path of every mel frontend:
 
-        y = log(fb^T @ (|STFT(pad(x))|^2 + mag_eps)^(power / 2))
+        y = log(basis @ (|STFT(pad(x))|^2 + mag_eps)^(power / 2))
 
-    x: (..., T) real; window: (win_length,); fb: (F, n_mels) with F = the bins used (n_fft // 2 + 1, or fewer /
-    more with the dynamic frontend's crop / zero-padding: rows past the spectrum's bins are dropped, bins past the
-    rows are ignored), every linear rescale already folded in. pad: samples added on each side before framing, by
+    x: (..., T) real; window: (win_length,); basis: (n_mels, F) with F = the bins used (n_fft // 2 + 1, or fewer /
+    more with the dynamic frontend's crop / zero-padding: columns past the spectrum's bins are dropped, bins past
+    the columns are ignored), every linear rescale already folded in; contiguous, the op takes it without a copy
+    (the frontends' modules hold theirs so). pad: samples added on each side before framing, by
     pad_value_mode. normalized: stft's normalized (n_fft ** -0.5). drop_last: drop the last frame (Whisper).
     log: None / "ln" / "log10" / "db" ((20 / power) * log10: 10 log10 of a power mel (power 2), 20 log10 of a
     magnitude mel (power 1)). log_mode: "clamp" (log(max(m, eps))), "add" (log(m + eps)), "log1p" (log(1 + m)).
@@ -320,10 +321,10 @@ def _mel_core(x: torch.Tensor, window: torch.Tensor, fb: torch.Tensor, n_fft: in
     stays on chip; its gradients through the op's composite definition). kernel_dtype "mixed" / "float16" store the
     spectrum in half precision first (spectro.stft), then take the same steps with torch ops.
     """
-    if kernel_dtype == "float32" and not _is_compiling() and not _has_torch_function(x, window, fb):
+    if kernel_dtype == "float32" and not _is_compiling() and not _has_torch_function(x, window, basis):
         # Eagerly, the op call below is made in C++ (csrc/api/mel_frontend.cpp: the same calls, without the Python
         # steps); None where it is not one op call. torch.compile traces the Python steps.
-        out = _C.mel_frontend(x, window, fb, n_fft, hop_length, win_length, center, pad_mode, pad[0], pad[1],
+        out = _C.mel_frontend(x, window, basis, n_fft, hop_length, win_length, center, pad_mode, pad[0], pad[1],
                               pad_value_mode, normalized, power, mag_eps, drop_last, log, log_mode, log_eps)
         if out is not None:
             return out
@@ -336,7 +337,7 @@ def _mel_core(x: torch.Tensor, window: torch.Tensor, fb: torch.Tensor, n_fft: in
         op_args = _mel_op_args(x, window, n_fft, hop_length, win_length, True, pad_value_mode, drop_last,
                                centre_pad=pad[0])
         if op_args is not None:
-            return _mel_op(x, op_args, fb, n_fft, normalized, power, mag_eps, log, log_mode, log_eps)
+            return _mel_op(x, op_args, basis, n_fft, normalized, power, mag_eps, log, log_mode, log_eps)
     if pad[0] or pad[1]:
         if pad_value_mode == "constant":
             x = torch.nn.functional.pad(x, pad)
@@ -345,18 +346,18 @@ def _mel_core(x: torch.Tensor, window: torch.Tensor, fb: torch.Tensor, n_fft: in
             x = x.reshape(shape[:-1] + x.shape[-1:])
     op_args = _mel_op_args(x, window, n_fft, hop_length, win_length, center, pad_mode, drop_last)
     if kernel_dtype == "float32" and op_args is not None:
-        return _mel_op(x, op_args, fb, n_fft, normalized, power, mag_eps, log, log_mode, log_eps)
+        return _mel_op(x, op_args, basis, n_fft, normalized, power, mag_eps, log, log_mode, log_eps)
 
     bins = n_fft // 2 + 1
-    if fb.shape[0] > bins:  # zero-padded bins contribute nothing: drop the filterbank's rows instead
-        fb = fb[:bins]
+    if basis.shape[1] > bins:  # zero-padded bins contribute nothing: drop the basis' columns instead
+        basis = basis[:, :bins]
     log_scale = _log_scale(log, power)
     stage = "none" if log is None else log_mode
     spec = stft(x, n_fft, hop_length, win_length, window, center, pad_mode, normalized, True, True,
                 kernel_dtype=kernel_dtype)  # (..., n_fft // 2 + 1, frames), frame-major
     if drop_last:
         spec = spec[..., :-1]
-    n_bins = fb.shape[0]
+    n_bins = basis.shape[1]
     if n_bins < spec.shape[-2]:  # (a view: no pass)
         spec = spec[..., :n_bins, :]
     re_im = torch.view_as_real(spec)
@@ -370,8 +371,8 @@ def _mel_core(x: torch.Tensor, window: torch.Tensor, fb: torch.Tensor, n_fft: in
             m = m + mag_eps
         if power != 2.0:
             m = m.sqrt() if power == 1.0 else m.pow(power / 2)
-    fb = fb.to(dtype=m.dtype, device=m.device)
-    mel = torch.matmul(fb.t(), m)  # (n_mels, F) @ (..., F, N)
+    basis = basis.to(dtype=m.dtype, device=m.device)
+    mel = torch.matmul(basis, m)  # (n_mels, F) @ (..., F, N)
     if stage == "clamp":
         mel = mel.clamp_min(log_eps).log()
     elif stage == "add":
@@ -389,12 +390,12 @@ def _log_scale(log: Optional[str], power: float) -> float:
     return 1.0
 
 
-def _mel_op(x, op_args, fb, n_fft, normalized, power, mag_eps, log, log_mode, log_eps) -> torch.Tensor:
+def _mel_op(x, op_args, basis, n_fft, normalized, power, mag_eps, log, log_mode, log_eps) -> torch.Tensor:
     """One call of spectro::mel_analysis with _mel_op_args' arguments; (..., n_mels, frames)."""
     x2, w, hop_length, n_frames, centre_pad, op_pad_mode = op_args
-    if fb.shape[0] > n_fft // 2 + 1:  # zero-padded bins contribute nothing: drop the filterbank's rows instead
-        fb = fb[: n_fft // 2 + 1]
-    basis = fb.t().to(dtype=w.dtype, device=w.device).contiguous()
+    if basis.shape[1] > n_fft // 2 + 1:  # zero-padded bins contribute nothing: drop the basis' columns instead
+        basis = basis[:, : n_fft // 2 + 1]
+    basis = basis.to(dtype=w.dtype, device=w.device).contiguous()
     out = torch.ops.spectro.mel_analysis(
         x2, w, basis, n_fft, hop_length, n_frames, centre_pad, op_pad_mode,
         n_fft ** -0.5 if normalized else 1.0, float(power), float(mag_eps), "none" if log is None else log_mode,
@@ -493,8 +494,8 @@ def mel_spectrogram(waveform: torch.Tensor, sample_rate: int = 16000, n_fft: int
                          f"{normalized!r}")
     if normalized is True or normalized == "window":  # the spectrum / ||window||: fold ||window||^-power into fb
         fb = fb * window.to(fb.device, fb.dtype).pow(2.0).sum().sqrt().pow(-power)
-    return _mel_core(waveform, window, fb, n_fft, hop_length, win_length, center, pad_mode, (pad, pad), "constant",
-                     normalized == "frame_length", power, 0.0, False, None, "clamp", 0.0, kernel_dtype)
+    return _mel_core(waveform, window, fb.t(), n_fft, hop_length, win_length, center, pad_mode, (pad, pad),
+                     "constant", normalized == "frame_length", power, 0.0, False, None, "clamp", 0.0, kernel_dtype)
 
 
 def log_mel_spectrogram(x: torch.Tensor, sample_rate: int, n_fft: int, hop_length: Optional[int] = None,
@@ -527,11 +528,25 @@ def log_mel_spectrogram(x: torch.Tensor, sample_rate: int, n_fft: int, hop_lengt
     else:
         _check_basis("log_mel_spectrogram", mel_basis, n_fft, None)
     window = _window("log_mel_spectrogram", window, win_length, x)
-    return _mel_core(x, window, mel_basis.t(), n_fft, hop_length, win_length, center, pad_mode, pad, pad_mode,
+    return _mel_core(x, window, mel_basis, n_fft, hop_length, win_length, center, pad_mode, pad, pad_mode,
                      False, power, mag_eps, False, log, log_mode, log_eps, kernel_dtype)
 
 
-_WHISPER_FILTERS = {}
+_WHISPER_FILTERS = {}  # (n_mels, device) -> filterbank
+_WHISPER_WINDOWS = {}  # device -> periodic Hann window of 400
+
+
+def _kept(cache: dict, key, build: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """cache[key], built by build() on first use. Built with inference mode off (a tensor built in inference mode,
+    kept, would make a later call that records gradients fail); under torch.compile built in the graph, not kept."""
+    t = cache.get(key)
+    if t is None:
+        if torch.compiler.is_compiling():
+            return build()
+        with torch.inference_mode(False):
+            t = build()
+        cache[key] = t
+    return t
 
 
 def whisper_log_mel(audio, n_mels: int = 80, padding: int = 0, device=None, *, max_scope: str = "tensor",
@@ -564,17 +579,13 @@ def whisper_log_mel(audio, n_mels: int = 80, padding: int = 0, device=None, *, m
         raise ValueError(f"spectro.whisper_log_mel: max_scope must be 'tensor' or 'example', but got {max_scope!r}")
     if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
         raise ValueError(f"spectro.whisper_log_mel: padding must be an int >= 0, but got {padding!r}")
-    if filters is None:
-        key = (n_mels, audio.device)
-        filters = _WHISPER_FILTERS.get(key)
-        if filters is None:  # (built once per n_mels and device; under torch.compile inside the graph if not cached)
-            filters = mel_filters(16000, 400, n_mels, device=audio.device)
-            if not torch.compiler.is_compiling():
-                _WHISPER_FILTERS[key] = filters
+    if filters is None:  # (built once per n_mels and device, as the window per device)
+        filters = _kept(_WHISPER_FILTERS, (n_mels, audio.device),
+                        lambda: mel_filters(16000, 400, n_mels, device=audio.device))
     else:
         _check_basis("whisper_log_mel", filters, 400, n_mels)
-    window = torch.hann_window(400, device=audio.device)
-    x = _mel_core(audio, window, filters.t(), 400, 160, 400, True, "reflect", (0, padding), "constant", False, 2.0,
+    window = _kept(_WHISPER_WINDOWS, audio.device, lambda: torch.hann_window(400, device=audio.device))
+    x = _mel_core(audio, window, filters, 400, 160, 400, True, "reflect", (0, padding), "constant", False, 2.0,
                   0.0, True, "log10", "clamp", 1e-10, kernel_dtype)
     top = x.amax(dim=(-2, -1), keepdim=True) if max_scope == "example" else x.max()
     return (torch.maximum(x, top - 8.0) + 4.0) / 4.0
@@ -667,10 +678,11 @@ class MelSpectrogram(torch.nn.Module):
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         """waveform ``(..., time)`` -> mel spectrogram ``(..., n_mels, frames)``."""
+        sub = self._modules  # (not through Module.__getattr__: its Python lookups cost more than the rest)
         return mel_spectrogram(waveform, self.sample_rate, self.n_fft, self.win_length, self.hop_length,
-                               pad=self.pad, window=self.spectrogram.window, power=self.power,
+                               pad=self.pad, window=sub["spectrogram"]._buffers["window"], power=self.power,
                                normalized=self.normalized, center=self.center, pad_mode=self.pad_mode,
-                               fb=self.mel_scale.fb, kernel_dtype=self.kernel_dtype)
+                               fb=sub["mel_scale"]._buffers["fb"], kernel_dtype=self.kernel_dtype)
 
     def extra_repr(self) -> str:
         return (f"sample_rate={self.sample_rate}, n_fft={self.n_fft}, win_length={self.win_length}, "
@@ -766,7 +778,8 @@ class LogMelSpectrogram(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x ``(..., time)`` -> log-mel ``(..., n_mels, frames)``."""
         _check_signal("LogMelSpectrogram", x)
-        return _mel_core(x, self.window, self.mel_basis.t(), self.n_fft, self.hop_length, self.win_length,
+        buffers = self._buffers  # (not through Module.__getattr__: a third of an eager call's Python time)
+        return _mel_core(x, buffers["window"], buffers["mel_basis"], self.n_fft, self.hop_length, self.win_length,
                          self.center, self.pad_mode, self.pad, self.pad_mode, False, self.power, self.mag_eps, False,
                          self.log, self.log_mode, self.log_eps, self.kernel_dtype)
 
@@ -806,7 +819,13 @@ class DynamicMelSpectrogram(LogMelSpectrogram):
         key = (win_length, self.window.device, self.window.dtype)
         w = self._windows.get(key)
         if w is None:
-            w = self._windows[key] = self.window_fn(win_length).to(self.window.device, self.window.dtype)
+            if _is_compiling():  # (built in the graph, not kept)
+                return self.window_fn(win_length).to(self.window.device, self.window.dtype)
+            # Kept, so built with inference mode off (an inference tensor would fail a later call that records
+            # gradients: it cannot be saved for backward).
+            with torch.inference_mode(False):
+                w = self.window_fn(win_length).to(self.window.device, self.window.dtype)
+            self._windows[key] = w
         return w
 
     def forward(self, x: torch.Tensor, keyshift: float = 0.0, speed: float = 1.0) -> torch.Tensor:
@@ -822,10 +841,10 @@ class DynamicMelSpectrogram(LogMelSpectrogram):
         if n_fft < 1 or win < 1 or hop < 1:
             raise ValueError(f"spectro.DynamicMelSpectrogram: keyshift={keyshift}, speed={speed} give n_fft={n_fft}, "
                              f"win_length={win}, hop_length={hop}: each must be >= 1")
-        fb = self.mel_basis.t()  # (n_freqs, n_mels)
+        basis = self.mel_basis  # (n_mels, n_freqs)
         if keyshift != 0:
-            fb = fb * (self.win_length / win) ** self.power
+            basis = basis * (self.win_length / win) ** self.power
         pad = ((win - hop) // 2, (win - hop + 1) // 2) if self.pad_same else self.pad
-        return _mel_core(x, self._window_for(win, x), fb, n_fft, hop, win, self.center, self.pad_mode, pad,
+        return _mel_core(x, self._window_for(win, x), basis, n_fft, hop, win, self.center, self.pad_mode, pad,
                          self.pad_mode, False, self.power, self.mag_eps, False, self.log, self.log_mode, self.log_eps,
                          self.kernel_dtype)

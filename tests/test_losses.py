@@ -1250,3 +1250,24 @@ def test_training_example_runs_with_each_loss(loss):
                            "cpu", "--loss", loss], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert f"loss={loss}" in proc.stdout and " -> " in proc.stdout
+
+
+def test_losses_train_after_an_inference_mode_call(device):
+    """A loss evaluated first in inference mode (a validation step) then in training: what the first call kept
+    (padded windows per module window, filterbanks) holds no inference tensor, so the training call's backward runs,
+    and gives what a loss never called in inference mode gives."""
+    g = torch.Generator().manual_seed(31)
+    x, y = (torch.randn(2, 4000, generator=g).to(device) for _ in range(2))
+    for make in (lambda: SL.MultiResolutionSTFTLoss(**SMALL), lambda: SL.STFTLoss(256, 64, 200),
+                 lambda: SL.MelSpectrogramLoss(44100, **DAC_SMALL)):
+        mod, fresh = make().to(device), make().to(device)
+        with torch.inference_mode():
+            ref = mod(x, y)
+        grads = []
+        for m in (mod, fresh):
+            xg = x.clone().requires_grad_()
+            out = m(xg, y)
+            out.backward()
+            grads.append(xg.grad)
+            assert torch.equal(out.detach(), ref)
+        assert torch.equal(*grads)

@@ -884,6 +884,7 @@ def test_compile_fullgraph_every_frontend(monkeypatch):
     """Each frontend traces into one graph (aot_eager: the trace is what is tested; inductor's codegen is above),
     including the functional forms that build their filterbank inside the graph."""
     monkeypatch.setattr(spectro.mel, "_WHISPER_FILTERS", {})  # (whisper_log_mel builds its filters in the graph)
+    monkeypatch.setattr(spectro.mel, "_WHISPER_WINDOWS", {})
     dyn = spectro.DynamicMelSpectrogram(16000, 128, 32, n_mels=16, mag_eps=1e-9)
     fns = {
         "MelSpectrogram": spectro.MelSpectrogram(n_fft=128, n_mels=16, normalized=True, power=1.0),
@@ -897,6 +898,35 @@ def test_compile_fullgraph_every_frontend(monkeypatch):
         torch._dynamo.reset()
         got = torch.compile(f, fullgraph=True, backend="aot_eager")(x)
         torch.testing.assert_close(got, f(x), rtol=1e-6, atol=1e-6, msg=lambda m: f"[{name}] {m}")
+
+
+def test_whisper_kept_constants_after_inference_mode(device, monkeypatch):
+    """whisper_log_mel keeps its filterbank and window per device: a first call in inference mode must not keep
+    inference tensors (a later call that records gradients would fail to save them for backward)."""
+    monkeypatch.setattr(spectro.mel, "_WHISPER_FILTERS", {})
+    monkeypatch.setattr(spectro.mel, "_WHISPER_WINDOWS", {})
+    x = signal((1, 3200), 16, device)
+    with torch.inference_mode():
+        ref = spectro.whisper_log_mel(x)
+    assert len(spectro.mel._WHISPER_FILTERS) == 1 and len(spectro.mel._WHISPER_WINDOWS) == 1
+    assert not any(t.is_inference() for t in [*spectro.mel._WHISPER_FILTERS.values(),
+                                              *spectro.mel._WHISPER_WINDOWS.values()])
+    xg = x.clone().requires_grad_()
+    out = spectro.whisper_log_mel(xg)
+    out.sum().backward()
+    assert torch.equal(out.detach(), ref) and torch.isfinite(xg.grad).all() and xg.grad.abs().sum() > 0
+
+
+def test_dynamic_kept_windows_after_inference_mode(device):
+    """DynamicMelSpectrogram keeps its scaled windows: one first built in inference mode is not an inference tensor."""
+    m = spectro.DynamicMelSpectrogram(16000, 128, 32, n_mels=16, mag_eps=1e-9).to(device)
+    x = signal((2, 1000), 17, device)
+    with torch.inference_mode():
+        ref = m(x, keyshift=3)
+    xg = x.clone().requires_grad_()
+    out = m(xg, keyshift=3)
+    out.sum().backward()
+    assert torch.equal(out.detach(), ref) and torch.isfinite(xg.grad).all() and xg.grad.abs().sum() > 0
 
 
 def test_export():

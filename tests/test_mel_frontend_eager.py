@@ -18,17 +18,18 @@ def python_path(monkeypatch, *args):
         return M._mel_core(*args)
 
 
-def filterbank(n_fft, n_mels, rows=None):
+def filterbank(n_fft, n_mels, bins=None):
+    """An (n_mels, bins) basis, contiguous (bins past n_fft // 2 + 1: zeros)."""
     fb = spectro.melscale_fbanks(n_fft // 2 + 1, 0.0, 8000.0, n_mels, 16000, norm="slaney", mel_scale="slaney")
-    if rows is not None and rows > fb.shape[0]:  # zero-padded bins (DynamicMelSpectrogram's crop / pad)
-        fb = torch.cat([fb, torch.zeros(rows - fb.shape[0], n_mels)])
-    elif rows is not None:
-        fb = fb[:rows]
-    return fb
+    if bins is not None and bins > fb.shape[0]:  # zero-padded bins (DynamicMelSpectrogram's crop / pad)
+        fb = torch.cat([fb, torch.zeros(bins - fb.shape[0], n_mels)])
+    elif bins is not None:
+        fb = fb[:bins]
+    return fb.t().contiguous()
 
 
 # (shape, n_fft, hop, win, center, pad_mode, pad, pad_value_mode, normalized, power, mag_eps, drop_last, log,
-#  log_mode, x dtype, window dtype, fb rows, expected: the C++ path takes it)
+#  log_mode, x dtype, window dtype, the basis' bins, expected: the C++ path takes it)
 CASES = [
     ((2, 3000), 256, 64, 256, True, "reflect", (0, 0), "reflect", False, 2.0, 0.0, False, "ln", "clamp",
      torch.float32, torch.float32, None, True),
@@ -71,14 +72,14 @@ CASES = [
 @pytest.mark.parametrize("case", range(len(CASES)))
 def test_eager_path_equals_python_path(case, device, monkeypatch):
     (shape, n_fft, hop, win, center, pad_mode, pad, pvm, normalized, power, mag_eps, drop_last, log, log_mode,
-     xdt, wdt, rows, takes) = CASES[case]
+     xdt, wdt, bins, takes) = CASES[case]
     g = torch.Generator().manual_seed(case)
     x = torch.randn(shape, generator=g).to(device=device, dtype=xdt)
     window = torch.hann_window(win, dtype=wdt, device=device)
-    fb = filterbank(n_fft, 24, rows).to(device)
-    args = (x, window, fb, n_fft, hop, win, center, pad_mode, pad, pvm, normalized, power, mag_eps, drop_last, log,
+    basis = filterbank(n_fft, 24, bins).to(device)
+    args = (x, window, basis, n_fft, hop, win, center, pad_mode, pad, pvm, normalized, power, mag_eps, drop_last, log,
             log_mode, 1e-5, "float32")
-    eager = spectro._C.mel_frontend(x, window, fb, n_fft, hop, win, center, pad_mode, pad[0], pad[1], pvm,
+    eager = spectro._C.mel_frontend(x, window, basis, n_fft, hop, win, center, pad_mode, pad[0], pad[1], pvm,
                                     normalized, power, mag_eps, drop_last, log, log_mode, 1e-5)
     assert (eager is not None) == takes
     if eager is None:
@@ -92,15 +93,15 @@ def test_eager_path_equals_python_path(case, device, monkeypatch):
 @pytest.mark.parametrize("case", [0, 2, 5])
 def test_eager_path_gradient(case, device, monkeypatch):
     (shape, n_fft, hop, win, center, pad_mode, pad, pvm, normalized, power, mag_eps, drop_last, log, log_mode,
-     xdt, wdt, rows, _) = CASES[case]
+     xdt, wdt, bins, _) = CASES[case]
     g = torch.Generator().manual_seed(100 + case)
     x = torch.randn(shape, generator=g).to(device)
     window = torch.hann_window(win, device=device).requires_grad_()
-    fb = filterbank(n_fft, 24, rows).to(device)
+    basis = filterbank(n_fft, 24, bins).to(device)
     grads = []
     for path in ("eager", "python"):
         xg = x.clone().requires_grad_()
-        args = (xg, window, fb, n_fft, hop, win, center, pad_mode, pad, pvm, normalized, power, mag_eps, drop_last,
+        args = (xg, window, basis, n_fft, hop, win, center, pad_mode, pad, pvm, normalized, power, mag_eps, drop_last,
                 log, log_mode, 1e-5, "float32")
         out = M._mel_core(*args) if path == "eager" else python_path(monkeypatch, *args)
         grads.append(torch.autograd.grad(out, (xg, window), torch.ones_like(out)))
@@ -109,7 +110,8 @@ def test_eager_path_gradient(case, device, monkeypatch):
 
 
 def test_modules_take_the_eager_path(monkeypatch):
-    """LogMelSpectrogram / MelSpectrogram / whisper_log_mel reach the C++ path (and give what the Python path gives)."""
+    """LogMelSpectrogram / MelSpectrogram / whisper_log_mel reach the C++ path with a contiguous basis (their own
+    filterbank as they hold it: no per-call copy) and give what the Python path gives."""
     calls = []
     real = spectro._C.mel_frontend
 
@@ -120,7 +122,7 @@ def test_modules_take_the_eager_path(monkeypatch):
         @staticmethod
         def mel_frontend(*a):
             out = real(*a)
-            calls.append(out is not None)
+            calls.append((out is not None, a[2].is_contiguous()))  # (the basis passed on without a copy)
             return out
 
     x = torch.randn(2, 4000, generator=torch.Generator().manual_seed(7))
@@ -136,4 +138,4 @@ def test_modules_take_the_eager_path(monkeypatch):
             mp.setattr(M, "_is_compiling", lambda: True)
             want = f(x)
         assert torch.equal(got, want)
-    assert calls == [True] * len(fns)
+    assert calls == [(True, True)] * len(fns)

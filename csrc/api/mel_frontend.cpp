@@ -27,7 +27,7 @@ double log_scale_of(const std::optional<std::string>& log, double power) {
 
 }  // namespace
 
-at::Tensor mel_frontend_op_call(const at::Tensor& x, const at::Tensor& window, const at::Tensor& fb, int64_t n_fft,
+at::Tensor mel_frontend_op_call(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
                                 int64_t hop_length, int64_t win_length, bool center, const std::string& pad_mode,
                                 int64_t pad_left, int64_t pad_right, const std::string& pad_value_mode,
                                 bool normalized, double power, double mag_eps, bool drop_last,
@@ -53,7 +53,7 @@ at::Tensor mel_frontend_op_call(const at::Tensor& x, const at::Tensor& window, c
     return at::Tensor();
   if (window.is_complex() || !at::isFloatingType(window.scalar_type()) || !is_mel_dtype(x.scalar_type()))
     return at::Tensor();
-  if (window.device() != x.device() || fb.dim() != 2) return at::Tensor();
+  if (window.device() != x.device() || basis.dim() != 2) return at::Tensor();
   const int64_t span = T + 2 * centre_pad;
   if (span < n_fft) return at::Tensor();
   const int64_t n_frames = 1 + (span - n_fft) / hop_length - (drop_last ? 1 : 0);
@@ -73,14 +73,12 @@ at::Tensor mel_frontend_op_call(const at::Tensor& x, const at::Tensor& window, c
                       : x;
   if (xc.dim() != 2) xc = xc.reshape({-1, T});
   const int64_t bins = n_fft / 2 + 1;
-  const at::Tensor rows = fb.size(0) > bins ? fb.slice(0, 0, bins) : fb;  // zero-padded bins contribute nothing
-  at::Tensor basis = rows.t();
-  if (basis.device() != w.device() || basis.scalar_type() != w.scalar_type()) {
-    basis = basis.to(w.device(), w.scalar_type());
-  }
-  if (!basis.is_contiguous()) basis = basis.contiguous();
+  // (zero-padded bins contribute nothing: columns past the spectrum's dropped)
+  at::Tensor b = basis.size(1) > bins ? basis.slice(1, 0, bins) : basis;
+  if (b.device() != w.device() || b.scalar_type() != w.scalar_type()) b = b.to(w.device(), w.scalar_type());
+  if (!b.is_contiguous()) b = b.contiguous();
   const at::Tensor out =
-      mel_analysis(xc, w, basis, n_fft, hop_length, n_frames, centre_pad, op_pad_mode,
+      mel_analysis(xc, w, b, n_fft, hop_length, n_frames, centre_pad, op_pad_mode,
                    normalized ? std::pow(static_cast<double>(n_fft), -0.5) : 1.0, power, mag_eps,
                    log.has_value() ? log_mode : std::string("none"), log_eps, log_scale_of(log, power));
   if (x.dim() == 2) return out;

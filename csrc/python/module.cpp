@@ -89,14 +89,14 @@ void istft_nola_eager(const at::Tensor& input, int64_t n_fft, std::optional<int6
   END_HANDLE_TH_ERRORS_PYBIND
 }
 
-at::Tensor mel_frontend_eager(const at::Tensor& x, const at::Tensor& window, const at::Tensor& fb, int64_t n_fft,
+at::Tensor mel_frontend_eager(const at::Tensor& x, const at::Tensor& window, const at::Tensor& basis, int64_t n_fft,
                               int64_t hop_length, int64_t win_length, bool center, const std::string& pad_mode,
                               int64_t pad_left, int64_t pad_right, const std::string& pad_value_mode, bool normalized,
                               double power, double mag_eps, bool drop_last, const std::optional<std::string>& log,
                               const std::string& log_mode, double log_eps) {
   HANDLE_TH_ERRORS
   const pybind11::gil_scoped_release no_gil;
-  return api::mel_frontend_op_call(x, window, fb, n_fft, hop_length, win_length, center, pad_mode, pad_left,
+  return api::mel_frontend_op_call(x, window, basis, n_fft, hop_length, win_length, center, pad_mode, pad_left,
                                    pad_right, pad_value_mode, normalized, power, mag_eps, drop_last, log, log_mode,
                                    log_eps);
   END_HANDLE_TH_ERRORS_PYBIND
@@ -133,7 +133,7 @@ PYBIND11_MODULE(_C, m) {
         pybind11::kw_only(), arg("torch_like") = false, arg("safety") = "auto", arg("kernel_dtype") = "float32");
   m.def("mel_frontend", &spectro::mel_frontend_eager,
         "a mel frontend's spectro::mel_analysis call, eagerly (None where it is not one op call; spectro/mel.py)",
-        arg("x"), arg("window"), arg("fb"), arg("n_fft"), arg("hop_length"), arg("win_length"), arg("center"),
+        arg("x"), arg("window"), arg("basis"), arg("n_fft"), arg("hop_length"), arg("win_length"), arg("center"),
         arg("pad_mode"), arg("pad_left"), arg("pad_right"), arg("pad_value_mode"), arg("normalized"), arg("power"),
         arg("mag_eps"), arg("drop_last"), arg("log"), arg("log_mode"), arg("log_eps"));
   m.def("nola_host_checks", &spectro::api::nola_host_checks, "istft NOLA checks read on the host so far");
