@@ -541,7 +541,7 @@ def _kept(cache: dict, key, build: Callable[[], torch.Tensor]) -> torch.Tensor:
     kept, would make a later call that records gradients fail); under torch.compile built in the graph, not kept."""
     t = cache.get(key)
     if t is None:
-        if torch.compiler.is_compiling():
+        if _is_compiling():
             return build()
         with torch.inference_mode(False):
             t = build()
@@ -816,17 +816,9 @@ class DynamicMelSpectrogram(LogMelSpectrogram):
     def _window_for(self, win_length: int, like: torch.Tensor) -> torch.Tensor:
         if win_length == self.win_length:
             return self.window
-        key = (win_length, self.window.device, self.window.dtype)
-        w = self._windows.get(key)
-        if w is None:
-            if _is_compiling():  # (built in the graph, not kept)
-                return self.window_fn(win_length).to(self.window.device, self.window.dtype)
-            # Kept, so built with inference mode off (an inference tensor would fail a later call that records
-            # gradients: it cannot be saved for backward).
-            with torch.inference_mode(False):
-                w = self.window_fn(win_length).to(self.window.device, self.window.dtype)
-            self._windows[key] = w
-        return w
+        device, dtype = self.window.device, self.window.dtype
+        return _kept(self._windows, (win_length, device, dtype),
+                     lambda: self.window_fn(win_length).to(device, dtype))
 
     def forward(self, x: torch.Tensor, keyshift: float = 0.0, speed: float = 1.0) -> torch.Tensor:
         """x ``(..., time)`` -> log-mel ``(..., n_mels, frames)`` with the analysis scaled by ``keyshift``
