@@ -628,10 +628,19 @@ def write_markdown(path, env, meta, rows):
                 L.append(f"{head} {h['output']} | {h['ms']:.3f} | {h['MB']:.1f} |")
         L.append("")
 
+    def separate_run(section, script, run):
+        # a section spliced in from its own script's run (--render --frontends / --losses): say which run it is
+        note = (f"This section comes from a separate run of `benchmarks/{script}` ({run['device']}, torch "
+                f"{run['torch']}); the rest of this file from the `bench.py` run above. "
+                + (losses.load_note(run) if script == "losses.py" else ""))
+        return section[:2] + [note.strip(), ""] + section[2:]
+
     if meta.get("frontends"):
-        L += frontends.markdown(meta["frontends"], meta.get("frontends_baseline", "torch"))
+        section = frontends.markdown(meta["frontends"], meta.get("frontends_baseline", "torch"))
+        L += separate_run(section, "frontends.py", meta["frontends_run"]) if meta.get("frontends_run") else section
     if meta.get("losses"):
-        L += losses.markdown(meta["losses"])
+        section = losses.markdown(meta["losses"])
+        L += separate_run(section, "losses.py", meta["losses_run"]) if meta.get("losses_run") else section
 
     if gpu:
         L += goals_section(rows, bw)
@@ -825,6 +834,10 @@ def main() -> int:
     p.add_argument("--readme", metavar="RESULTS_JSON", help="print the README's benchmark table of a results.json")
     p.add_argument("--render", metavar="RESULTS_JSON",
                    help="write RESULTS.md (into --out) from a results.json, e.g. after editing benchmarks/GOALS.md")
+    p.add_argument("--frontends", metavar="FRONTENDS_JSON",
+                   help="with --render: the mel frontends' section from this run of frontends.py (results.json too)")
+    p.add_argument("--losses", metavar="LOSSES_JSON",
+                   help="with --render: the spectral losses' section from this run of losses.py (results.json too)")
     args = p.parse_args()
 
     if args.summarize:
@@ -837,6 +850,19 @@ def main() -> int:
         with open(args.render) as f:
             data = json.load(f)
         os.makedirs(args.out, exist_ok=True)
+        spliced = False
+        for key, path in (("frontends", args.frontends), ("losses", args.losses)):
+            if path:
+                with open(path) as f:
+                    run = json.load(f)
+                data["meta"][key] = run.pop("rows")
+                if key == "frontends":
+                    data["meta"]["frontends_baseline"] = run.get("baseline", "torch")
+                data["meta"][f"{key}_run"] = run
+                spliced = True
+        if spliced:
+            with open(os.path.join(args.out, "results.json"), "w") as f:
+                json.dump(data, f, indent=1)
         write_markdown(os.path.join(args.out, "RESULTS.md"), data["environment"], data["meta"], data["rows"])
         print(f"wrote {os.path.join(args.out, 'RESULTS.md')} from {args.render}")
         return 0
