@@ -25,7 +25,8 @@
 //                           mel kernels (forward, loss backward, the backward to the signal as two kernels and as
 //                           one) follow at a DAC loss', a TTS and Whisper's geometry, then the spectral loss'
 //                           backward to the prediction (two kernels and one) at auraloss's MR-STFT resolutions
-//                           (--mel: the mel and loss rows alone; --losses: the loss rows alone).
+//                           (--mel: the mel and loss rows alone; --losses: the loss rows alone; --shapes: the stft's
+//                           rounds per block and the istft's segment lengths at bench.py's seed configurations, alone).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -2316,6 +2317,8 @@ float time_ms(F&& f, int reps = 25) {
   return t[reps / 2];
 }
 
+bool g_shapes = false;  // --bench --shapes: bench_config times launch shapes only
+
 struct BenchRow {
   std::string what;
   float ms;
@@ -2386,13 +2389,42 @@ void bench_config(int64_t B, int64_t T, int64_t n_fft, int64_t hop, bool sweep) 
       }
     }
   }
-  for (const auto& v : variants) {
+  std::vector<Variant> stft_variants = variants, istft_variants = variants;
+  if (g_shapes) {  // --shapes: the power-of-two engine's launch shapes, each op's own knobs
+    const int cover = static_cast<int>((n_fft + hop - 1) / hop);
+    for (int r : {1, 2, 3, 4, 6, 8, 16}) {
+      kc::FusedTuning t;
+      t.rounds = r;
+      stft_variants.push_back({" rounds=" + std::to_string(r), t});
+    }
+    for (int h : {1, 2, 3, cover, cover + cover / 2, 2 * cover, 3 * cover, 4 * cover, 8 * cover}) {
+      kc::FusedTuning t;
+      t.segment_hops = h;
+      istft_variants.push_back({" segment_hops=" + std::to_string(h), t});
+    }
+    for (int waves : {2, 4}) {
+      kc::FusedTuning t;
+      t.waves = waves;
+      istft_variants.push_back({" waves=" + std::to_string(waves), t});
+    }
+  }
+  for (const auto& v : stft_variants) {
     kc::fused_tuning() = v.t;
     report(std::string(tag) + " fused stft" + v.name, time_ms(stft), bytes);
   }
-  for (const auto& v : variants) {
+  for (const auto& v : istft_variants) {
     kc::fused_tuning() = v.t;
     report(std::string(tag) + " fused istft" + v.name, time_ms(istft), bytes);
+  }
+  if (g_shapes) {
+    kc::fused_tuning() = kc::FusedTuning{};
+    for (int i = 0; i < 2; ++i) {
+      cudaFree(x[i]);
+      cudaFree(spec[i]);
+    }
+    cudaFree(w);
+    cudaFree(out);
+    return;
   }
   kc::fused_tuning() = kc::FusedTuning{};
   kc::fused_tuning().scalar_ola = 1;  // against the packed overlap-add of the default above
@@ -2754,6 +2786,14 @@ void bench(bool sweep, bool mel_only, bool losses_only = false, bool whisper_onl
     print_summary();
     return;
   }
+  if (g_shapes) {  // the seed configurations of benchmarks/bench.py on the power-of-two engine
+    const int64_t configs[][4] = {{4, 160000, 1024, 256}, {4, 160000, 2048, 512}, {8, 160000, 1024, 256},
+                                  {1, 1300000, 1024, 256}, {4, 1300000, 1024, 256}, {16, 480000, 512, 128},
+                                  {2, 11700000, 2048, 512}, {2, 11700000, 4096, 1024}};
+    for (const auto& c : configs) bench_config(c[0], c[1], c[2], c[3], false);
+    print_summary();
+    return;
+  }
   if (!mel_only && !losses_only) {
     bench_config(4, 1300000, 1024, 256, sweep);
     bench_config(2, 11700000, 4096, 1024, sweep);
@@ -2794,11 +2834,12 @@ int main(int argc, char** argv) {
     else if (a == "--losses") losses_only = true;
     else if (a == "--whisper") whisper_only = true;
     else if (a == "--tts") tts_only = true;
+    else if (a == "--shapes") g_shapes = true;
     else if (a == "--quick") quick = true;
     else if (a == "--instances") instances = true;
     else if (a == "--fuzz" && i + 1 < argc) fuzz_count = std::atoi(argv[++i]);
     else {
-      std::printf("usage: test_fused [--emulate] [--quick | --instances] [--fuzz N] | --bench [--sweep | --mel | --losses | --whisper | --tts]\n");
+      std::printf("usage: test_fused [--emulate] [--quick | --instances] [--fuzz N] | --bench [--sweep | --shapes | --mel | --losses | --whisper | --tts]\n");
       return 2;
     }
   }
