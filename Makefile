@@ -205,8 +205,8 @@ test-compat: compat-venv
 	@echo ">> compat: the CPU suite on torch $(COMPAT_TORCH) ($(COMPAT_DIR))"
 	@mkdir -p $(COMPAT_SRC)/spectro \
 	  && rm -rf $(COMPAT_SRC)/csrc $(COMPAT_SRC)/tests $(COMPAT_SRC)/examples $(COMPAT_SRC)/scripts \
-	     $(COMPAT_SRC)/spectro/*.py $(COMPAT_SRC)/spectro/include $(COMPAT_SRC)/spectro/share \
-	  && cp -r setup.py pyproject.toml README.md csrc tests examples scripts $(COMPAT_SRC)/ \
+	     $(COMPAT_SRC)/benchmarks $(COMPAT_SRC)/spectro/*.py $(COMPAT_SRC)/spectro/include $(COMPAT_SRC)/spectro/share \
+	  && cp -r setup.py pyproject.toml README.md csrc tests examples scripts benchmarks $(COMPAT_SRC)/ \
 	  && cp -r spectro/*.py spectro/include spectro/share $(COMPAT_SRC)/spectro/
 	@sig="$$($(COMPAT_PY) -c 'import torch; print(torch.__version__)')"; \
 	if [ -f $(COMPAT_STAMP) ] && [ "$$(cat $(COMPAT_STAMP))" = "$$sig" ] \
