@@ -74,16 +74,20 @@ cudaError_t pow2_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec, i
   //   factors and twiddles, and a round's band pass waits on its widest bands: at B=4 x 220500 1024/256 (431 rounds
   //   of 2 frames per row, 528 slots) one wave of 4 rounds per block took the kernel 14% under two waves of 2 (H100,
   //   test_fused --bench --tts).
-  // - Every other analysis where that cost is at most 0.9 of the rule above's: short signals, where two waves of
-  //   short blocks leave the second mostly empty (stft at B=4 x 160000 1024/256: 628 blocks of 2 rounds over 528
-  //   slots, 0.0165 ms; one wave of 3 rounds 0.0151; B=8 x 160000 and B=1 x 1.3M 1024/256, 2048/512 at B=4 x 160000:
-  //   8-10% less, H100, test_fused --bench --shapes). Within 10% the rule above stays: its two waves of shorter
-  //   blocks measured faster than one wave of longer ones at the long signals (B=4 x 1.3M: 10 rounds, 0.0532 ms,
-  //   against 0.0594 at 16).
+  // - The plain analysis (the stft) where that cost is at most 0.9 of the rule above's: short signals, where two
+  //   waves of short blocks leave the second mostly empty (stft at B=4 x 160000 1024/256: 628 blocks of 2 rounds over
+  //   528 slots, 0.0165 ms; one wave of 3 rounds 0.0151; B=8 x 160000 and B=1 x 1.3M 1024/256, 2048/512 at B=4 x
+  //   160000: 8-10% less, H100, test_fused --bench --shapes). Within 10% the rule above stays: its two waves of
+  //   shorter blocks measured faster than one wave of longer ones at the long signals (B=4 x 1.3M: 10 rounds,
+  //   0.0532 ms, against 0.0594 at 16). (The mel epilogue's backward and the loss epilogue, whose partial sums follow
+  //   the grid, keep the rule above.)
   bool by_cost = false;
   if constexpr (IsMelOut<Out>::value) by_cost = mel_loss_pair(p) || p.grad_spec == nullptr;
-  if (fused_tuning().rounds <= 0 && fused_tuning().waves <= 0) {
-    const auto cost_of = [&](int64_t r) { return (p.a.batch * ((rounds_per_row + r - 1) / r) + slots - 1) / slots * r; };
+  constexpr bool kPlain = !IsMelOut<Out>::value && !IsLossOut<Out>::value;
+  if ((by_cost || kPlain) && fused_tuning().rounds <= 0 && fused_tuning().waves <= 0) {
+    const auto cost_of = [&](int64_t r) {
+      return (p.a.batch * ((rounds_per_row + r - 1) / r) + slots - 1) / slots * r;
+    };
     int64_t best = -1, best_rounds = rounds;
     for (int w = 1; w <= 4; ++w) {
       const int64_t per_row = max64(1, slots * w / p.a.batch);
