@@ -628,19 +628,20 @@ def write_markdown(path, env, meta, rows):
                 L.append(f"{head} {h['output']} | {h['ms']:.3f} | {h['MB']:.1f} |")
         L.append("")
 
-    def separate_run(section, script, run):
-        # a section spliced in from its own script's run (--render --frontends / --losses): say which run it is
+    def section_of(markdown, script, run, extra=""):
+        # a section spliced in from its own script's run (--render --frontends / --losses) says which run it is
+        if not run:
+            return markdown
         note = (f"This section comes from a separate run of `benchmarks/{script}` ({run['device']}, torch "
-                f"{run['torch']}); the rest of this file from the `bench.py` run above. "
-                + (losses.load_note(run) if script == "losses.py" else ""))
-        return section[:2] + [note.strip(), ""] + section[2:]
+                f"{run['torch']}); the rest of this file from the `bench.py` run above. " + extra)
+        return markdown[:2] + [note.strip(), ""] + markdown[2:]
 
     if meta.get("frontends"):
-        section = frontends.markdown(meta["frontends"], meta.get("frontends_baseline", "torch"))
-        L += separate_run(section, "frontends.py", meta["frontends_run"]) if meta.get("frontends_run") else section
+        L += section_of(frontends.markdown(meta["frontends"], meta.get("frontends_baseline", "torch")), "frontends.py",
+                        meta.get("frontends_run"))
     if meta.get("losses"):
-        section = losses.markdown(meta["losses"])
-        L += separate_run(section, "losses.py", meta["losses_run"]) if meta.get("losses_run") else section
+        run = meta.get("losses_run")
+        L += section_of(losses.markdown(meta["losses"]), "losses.py", run, losses.load_note(run) if run else "")
 
     if gpu:
         L += goals_section(rows, bw)
