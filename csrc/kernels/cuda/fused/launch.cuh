@@ -67,26 +67,38 @@ cudaError_t pow2_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec, i
   int64_t rounds = fused_tuning().rounds > 0
                        ? fused_tuning().rounds
                        : max64(1, (rounds_per_row + blocks_per_row_target - 1) / blocks_per_row_target);
-  // The mel epilogue's forward and its loss' terms: the fewest (waves of blocks) x (rounds per block) over one to four
-  // waves; ties: fewer, longer blocks. The loss' terms take each block's rounds twice (x, then y), so a block's work
-  // comes in even numbers of rounds and the rule above can cost a mostly empty wave (DAC's scales at B=72: 33 rounds
-  // per row, 792 blocks of 6 over 528 slots). The forward's block sets up its window factors and twiddles, and a
-  // round's band pass waits on its widest bands: at B=4 x 220500 1024/256 (431 rounds of 2 frames per row, 528 slots)
-  // one wave of 4 rounds per block took the kernel 14% under two waves of 2 (H100, test_fused --bench --tts).
+  // By cost: the fewest (waves of blocks) x (rounds per block) over one to four waves; ties: fewer, longer blocks.
+  // - The mel epilogue's forward and its loss' terms, always. The loss' terms take each block's rounds twice (x, then
+  //   y), so a block's work comes in even numbers of rounds and the rule above can cost a mostly empty wave (DAC's
+  //   scales at B=72: 33 rounds per row, 792 blocks of 6 over 528 slots). The forward's block sets up its window
+  //   factors and twiddles, and a round's band pass waits on its widest bands: at B=4 x 220500 1024/256 (431 rounds
+  //   of 2 frames per row, 528 slots) one wave of 4 rounds per block took the kernel 14% under two waves of 2 (H100,
+  //   test_fused --bench --tts).
+  // - The plain analysis (the stft) where that cost is at most 0.9 of the rule above's: short signals, where two
+  //   waves of short blocks leave the second mostly empty (stft at B=4 x 160000 1024/256: 628 blocks of 2 rounds over
+  //   528 slots, 0.0165 ms; one wave of 3 rounds 0.0151; B=8 x 160000 and B=1 x 1.3M 1024/256, 2048/512 at B=4 x
+  //   160000: 8-10% less, H100, test_fused --bench --shapes). Within 10% the rule above stays: its two waves of
+  //   shorter blocks measured faster than one wave of longer ones at the long signals (B=4 x 1.3M: 10 rounds,
+  //   0.0532 ms, against 0.0594 at 16). (The mel epilogue's backward and the loss epilogue, whose partial sums follow
+  //   the grid, keep the rule above.)
   bool by_cost = false;
   if constexpr (IsMelOut<Out>::value) by_cost = mel_loss_pair(p) || p.grad_spec == nullptr;
-  if (by_cost && fused_tuning().rounds <= 0 && fused_tuning().waves <= 0) {
-    int64_t best = -1;
+  constexpr bool kPlain = !IsMelOut<Out>::value && !IsLossOut<Out>::value;
+  if ((by_cost || kPlain) && fused_tuning().rounds <= 0 && fused_tuning().waves <= 0) {
+    const auto cost_of = [&](int64_t r) {
+      return (p.a.batch * ((rounds_per_row + r - 1) / r) + slots - 1) / slots * r;
+    };
+    int64_t best = -1, best_rounds = rounds;
     for (int w = 1; w <= 4; ++w) {
       const int64_t per_row = max64(1, slots * w / p.a.batch);
       const int64_t r = (rounds_per_row + per_row - 1) / per_row;
-      const int64_t blocks = p.a.batch * ((rounds_per_row + r - 1) / r);
-      const int64_t cost = (blocks + slots - 1) / slots * r;
-      if (best < 0 || cost < best || (cost == best && r > rounds)) {
+      const int64_t cost = cost_of(r);
+      if (best < 0 || cost < best || (cost == best && r > best_rounds)) {
         best = cost;
-        rounds = r;
+        best_rounds = r;
       }
     }
+    if (by_cost || 10 * best <= 9 * cost_of(rounds)) rounds = best_rounds;
   }
   const int64_t frames_per_block = rounds * Body::kRound;
   if (frames_per_block > 0x7fffffff) return cudaErrorInvalidConfiguration;
@@ -168,6 +180,24 @@ cudaError_t pow2_synthesis(const typename Pow2Synthesis<V, kLogM, Out, In>::Para
   const int64_t positions = synthesis_hi(g) - synthesis_lo(g);  // per row
   const int64_t hops_per_row = (positions + g.hop - 1) / g.hop;
   int64_t seg_hops = max64(2 * cover, (hops_per_row + blocks_per_row_target - 1) / blocks_per_row_target);
+  // Short signals, where the floor of 2 cover hops leaves the device part-filled: the segment of least modelled cost
+  // between cover / 2 and 2 cover hops. A block's time is its frames (s + cover - 1 for s hops) times a round's
+  // time, which grows with the blocks sharing its SM: about (1 + 2 f) for a wave filling f of the slots (fitted on
+  // 1 to 4 blocks per SM: 2.2, 2.9, 3.7 and 4.4 us a frame at n_fft 2048). Ties: longer segments. The istft at B=4 x
+  // 160000 2048/512 (40 segments of 8 hops per row, 160 blocks over 528 slots): 0.0378 ms, segments of 4 hops 0.0316;
+  // the model orders the measured lengths 1 to 32 hops at this and at 1024/256 and B=8 (H100, test_fused --bench
+  // --shapes).
+  if (seg_hops == 2 * cover && cover <= 64 && fused_tuning().segment_hops <= 0 && fused_tuning().waves <= 0) {
+    int64_t best = -1;
+    for (int64_t s = 2 * cover; s >= max64(1, cover / 2); --s) {
+      const int64_t blocks = p.s.batch * ((hops_per_row + s - 1) / s);
+      const int64_t cost = (s + cover - 1) * ((blocks + slots - 1) / slots * slots + 2 * blocks);
+      if (best < 0 || cost < best) {
+        best = cost;
+        seg_hops = s;
+      }
+    }
+  }
   if (fused_tuning().segment_hops > 0) seg_hops = fused_tuning().segment_hops;
   seg_hops = min64(seg_hops, max64(1, (int64_t{1} << 30) / g.hop));
   const int64_t segment = seg_hops * g.hop;
