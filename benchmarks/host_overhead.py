@@ -11,7 +11,9 @@ For each call it prints, in microseconds:
 for torch.stft / torch.istft and spectro's public functions, the registered ops called directly (no Python
 wrapper: through their torch.ops packets, and through spectro._C's direct entry points, which the wrappers use), and
 torch.empty of the output (the floor of any op that allocates its result). With --profile, also the
-host time of spectro.stft by callee (torch.profiler, CPU activity).
+host time of spectro.stft by callee (torch.profiler, CPU activity). With --backward, also forward + backward rows
+(torch.autograd.grad of the input with a fixed output gradient, as bench.py's forward + backward rows) for both
+libraries' stft and istft, and with --profile the host time of spectro.stft's forward + backward by callee.
 Not part of the tests; numbers are for notes and benchmarks/RESULTS.md.
 """
 import argparse
@@ -50,6 +52,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--config", default="1,16000,400,160", help="B,T,n_fft,hop")
     ap.add_argument("--profile", action="store_true", help="host time of spectro.stft by callee (torch.profiler)")
+    ap.add_argument("--backward", action="store_true", help="also forward + backward rows (torch.autograd.grad)")
     args = ap.parse_args()
     B, T, n_fft, hop = (int(v) for v in args.config.split(","))
     dev = torch.device("cuda")
@@ -75,13 +78,29 @@ def main():
         "direct spectro._C.synthesis": lambda: spectro._C.synthesis(S, w, n_fft, hop, T, pad, "constant", True,
                                                                     "irfft", 1.0 / n_fft),
     }
+    if args.backward:
+        xg = x.clone().requires_grad_(True)
+        Sg = S.clone().requires_grad_(True)
+        gs = torch.randn_like(S)
+        gx = torch.randn_like(x)
+
+        def fb(fwd, inp, grad):
+            return lambda: torch.autograd.grad(fwd(inp), inp, grad)
+
+        calls.update({
+            "torch.stft f+b": fb(lambda v: torch.stft(v, n_fft, hop, window=w, return_complex=True), xg, gs),
+            "spectro.stft f+b": fb(lambda v: spectro.stft(v, n_fft, hop, window=w, return_complex=True), xg, gs),
+            "torch.istft f+b": fb(lambda v: torch.istft(v, n_fft, hop, window=w, length=T), Sg, gx),
+            "spectro.istft f+b": fb(lambda v: spectro.istft(v, n_fft, hop, window=w, length=T), Sg, gx),
+        })
     print(f"{'call':<30}{'event us':>10}{'host us':>10}{'graph us':>16}")
     for name, fn in calls.items():
         g = graph_us(fn)
         g = f"{g:.1f}" if isinstance(g, float) else g
         print(f"{name:<30}{event_us(fn):>10.1f}{host_us(fn):>10.1f}{g:>16}")
-    if args.profile:
-        fn = calls["spectro.stft"]
+    profiled = ["spectro.stft", "spectro.stft f+b"] if args.backward else ["spectro.stft"]
+    for name in profiled if args.profile else []:
+        fn = calls[name]
         for _ in range(50):
             fn()
         torch.cuda.synchronize()
@@ -89,7 +108,7 @@ def main():
             for _ in range(500):
                 fn()
             torch.cuda.synchronize()
-        print("spectro.stft, 500 calls, host time by callee (torch.profiler; profiling adds its own overhead):")
+        print(f"{name}, 500 calls, host time by callee (torch.profiler; profiling adds its own overhead):")
         print(prof.key_averages().table(sort_by="cpu_time_total", row_limit=15))
 
 
