@@ -14,9 +14,17 @@ torch.empty of the output (the floor of any op that allocates its result). With 
 host time of spectro.stft by callee (torch.profiler, CPU activity). With --backward, also forward + backward rows
 (torch.autograd.grad of the input with a fixed output gradient, as bench.py's forward + backward rows) for both
 libraries' stft and istft, and with --profile the host time of spectro.stft's forward + backward by callee.
+With --timeline NAME[,NAME...] (names as printed, e.g. "spectro.stft f+b"), each named call is also timed as bench.py
+times it (CUDA events around one call, the GPU idle before it) under torch.profiler with CUDA activity, and the call
+of median length is printed event by event: thread, start and length in us from the call's start, name (host ops,
+CUDA runtime calls, kernels), and the GPU's idle time inside the call; where an event-timed call spends its time.
 Not part of the tests; numbers are for notes and benchmarks/RESULTS.md.
 """
 import argparse
+import json
+import os
+import statistics
+import tempfile
 import time
 
 import torch
@@ -48,11 +56,64 @@ def graph_us(fn, count=20):
     return t * 1e3 if isinstance(t, float) else t
 
 
+def timeline(name, fn, calls=40, warmup=20):
+    """Profile `calls` event-timed calls of fn (bench.py's Timer.once: events around one call, then a synchronize)
+    with CPU and CUDA activity; print the call of median length event by event."""
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU,
+                                            torch.profiler.ProfilerActivity.CUDA]) as prof:
+        for _ in range(calls):
+            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            with torch.profiler.record_function("timed call"):
+                a.record()
+                fn()
+                b.record()
+            b.synchronize()
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "trace.json")
+        prof.export_chrome_trace(path)
+        with open(path) as f:
+            events = [e for e in json.load(f)["traceEvents"] if e.get("ph") == "X"]
+    marks = sorted((e for e in events if e["name"] == "timed call" and e.get("cat") == "user_annotation"),
+                   key=lambda e: e["ts"])
+    kernels = [e for e in events if e.get("cat") in ("kernel", "gpu_memcpy", "gpu_memset")]
+    by_corr = {e["args"].get("correlation"): e for e in kernels}
+    spans = []
+    for m in marks:
+        lo, hi = m["ts"], m["ts"] + m["dur"]
+        runtime = [e for e in events if e.get("cat") == "cuda_runtime" and lo <= e["ts"] < hi]
+        gpu = [by_corr[r["args"]["correlation"]] for r in runtime if r["args"].get("correlation") in by_corr]
+        end = max([hi] + [k["ts"] + k["dur"] for k in gpu])
+        spans.append((end - lo, lo, end, gpu))
+    spans.sort(key=lambda s: s[0])
+    print(f"{name}: {len(spans)} event-timed calls under the profiler, call + GPU work after it: median "
+          f"{statistics.median(s[0] for s in spans):.1f} us, min {spans[0][0]:.1f}, max {spans[-1][0]:.1f}")
+    length, lo, end, gpu = spans[len(spans) // 2]
+    inside = sorted((e for e in events if e.get("cat") in ("cpu_op", "user_annotation", "cuda_runtime", "kernel",
+                                                           "gpu_memcpy", "gpu_memset", "python_function")
+                     and lo <= e["ts"] < end and e["dur"] >= 1.0), key=lambda e: e["ts"])
+    tids = {}
+    print(f"  the median call ({length:.1f} us); events of >= 1 us, start and length in us from the call's start:")
+    for e in inside:
+        where = "GPU" if e.get("cat") in ("kernel", "gpu_memcpy", "gpu_memset") else \
+            f"thread {tids.setdefault(e.get('tid'), len(tids))}"
+        print(f"  {where:<10}{e['ts'] - lo:>9.1f}{e['dur']:>9.1f}  {e['name'][:90]}")
+    busy, last = 0.0, lo
+    for k in sorted(gpu, key=lambda e: e["ts"]):
+        busy += max(0.0, k["ts"] + k["dur"] - max(last, k["ts"]))
+        last = max(last, k["ts"] + k["dur"])
+    print(f"  GPU busy {busy:.1f} us of the call's {length:.1f} us")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--config", default="1,16000,400,160", help="B,T,n_fft,hop")
     ap.add_argument("--profile", action="store_true", help="host time of spectro.stft by callee (torch.profiler)")
     ap.add_argument("--backward", action="store_true", help="also forward + backward rows (torch.autograd.grad)")
+    ap.add_argument("--timeline", default="", help="comma-separated call names: event-timed calls under "
+                    "torch.profiler, the median call event by event")
     args = ap.parse_args()
     B, T, n_fft, hop = (int(v) for v in args.config.split(","))
     dev = torch.device("cuda")
@@ -90,6 +151,9 @@ def main():
         calls.update({
             "torch.stft f+b": fb(lambda v: torch.stft(v, n_fft, hop, window=w, return_complex=True), xg, gs),
             "spectro.stft f+b": fb(lambda v: spectro.stft(v, n_fft, hop, window=w, return_complex=True), xg, gs),
+            # the same without the reflect padding's fold in the backward (one launch, one allocation fewer)
+            "spectro.stft f+b constant": fb(lambda v: spectro.stft(v, n_fft, hop, window=w, pad_mode="constant",
+                                                                   return_complex=True), xg, gs),
             "torch.istft f+b": fb(lambda v: torch.istft(v, n_fft, hop, window=w, length=T), Sg, gx),
             "spectro.istft f+b": fb(lambda v: spectro.istft(v, n_fft, hop, window=w, length=T), Sg, gx),
         })
@@ -110,6 +174,8 @@ def main():
             torch.cuda.synchronize()
         print(f"{name}, 500 calls, host time by callee (torch.profiler; profiling adds its own overhead):")
         print(prof.key_averages().table(sort_by="cpu_time_total", row_limit=15))
+    for name in filter(None, args.timeline.split(",")):
+        timeline(name, calls[name])
 
 
 if __name__ == "__main__":
