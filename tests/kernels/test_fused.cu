@@ -43,6 +43,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "kernels/common.h"
@@ -239,6 +240,17 @@ void note_finish(const P&, int64_t fold_targets, int64_t, int64_t, int64_t frame
   ++g_finish_launches[fold_targets > 0][frames_per_block > 0];
 }
 
+// Synthesis launches under emulation whose blocks folded the padding themselves (their last argument, `fold`), and
+// of those, the ones whose segment boundaries were moved for it (the argument before, `shift`), by engine:
+// [power-of-two, general].
+int64_t g_block_folds[2] = {0, 0};
+int64_t g_shifted_folds[2] = {0, 0};
+template <class Body> struct SynthesisEngine { static constexpr int value = -1; };
+template <typename V, int L, typename O, typename I>
+struct SynthesisEngine<kc::detail::Pow2Synthesis<V, L, O, I>> { static constexpr int value = 0; };
+template <typename V, typename O, typename I>
+struct SynthesisEngine<kc::detail::GenericSynthesis<V, O, I>> { static constexpr int value = 1; };
+
 struct HostExec {
   template <class Body, class... Args>
   int64_t slots(int64_t) const { return 2 * 132; }
@@ -248,6 +260,13 @@ struct HostExec {
   template <class Body, class... Args>
   cudaError_t launch(int64_t blocks, int64_t smem, Args... args) const {
     if constexpr (IsFinish<Body>::value) note_finish(args...);
+    if constexpr (SynthesisEngine<Body>::value >= 0) {
+      const auto all = std::forward_as_tuple(args...);
+      if (std::get<sizeof...(Args) - 1>(all) != 0) {
+        ++g_block_folds[SynthesisEngine<Body>::value];
+        g_shifted_folds[SynthesisEngine<Body>::value] += std::get<sizeof...(Args) - 2>(all) != 0;
+      }
+    }
     static Emu emu(Body::kThreads);
     std::vector<double> storage(static_cast<size_t>(smem + 7) / 8 + 2);
     unsigned char* sm = reinterpret_cast<unsigned char*>(storage.data());
@@ -618,13 +637,16 @@ void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop
       return ok;
     });
   };
-  // The same call with the scalar overlap-add (FusedTuning::scalar_ola) into host_scalar: the packed one, where it
-  // runs, must give the same bits (the same sums in the same order).
+  // The same call with a launch knob set by tune(FusedTuning&), into `dest`: with the scalar overlap-add
+  // (FusedTuning::scalar_ola) into host_scalar, the packed one, where it runs, must give the same bits (the same sums
+  // in the same order); with the padding folded by the finish launch (FusedTuning::finish_fold) into host_finish, the
+  // fold inside the synthesis' blocks, where it runs, likewise.
   const bool scalar_case = !kc::fused_tuning().scalar_ola;
-  std::vector<V> host_scalar;
-  auto run_scalar = [&](kc::FusedSynthesisParams<V> q) {
+  const bool finish_case = side_n > 0 && !kc::fused_tuning().finish_fold;
+  std::vector<V> host_scalar, host_finish;
+  auto run_tuned = [&](kc::FusedSynthesisParams<V> q, std::vector<V>& dest, void (*tune)(kc::FusedTuning&)) {
     const kc::FusedTuning saved = kc::fused_tuning();
-    kc::fused_tuning().scalar_ola = 1;
+    tune(kc::fused_tuning());
     std::vector<V> side(side_n, from_cd<V>(cd(NAN, NAN)));
     V* dside = nullptr;
     bool ok = true;
@@ -637,7 +659,7 @@ void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop
       }
     }
     q.side = dside;
-    ok = ok && run_half<V>(ref.size(), host_scalar, [&](V* d) {
+    ok = ok && run_half<V>(ref.size(), dest, [&](V* d) {
            q.s.out = d;
            return g_emulate ? kc::detail::run_fused_synthesis(q, HostExec{}) : kc::launch_fused_synthesis(q, nullptr);
          });
@@ -645,7 +667,13 @@ void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop
     kc::fused_tuning() = saved;
     return ok;
   };
-  bool scalar_ran = false;
+  auto run_scalar = [&](const kc::FusedSynthesisParams<V>& q) {
+    return run_tuned(q, host_scalar, [](kc::FusedTuning& t) { t.scalar_ola = 1; });
+  };
+  auto run_finish = [&](const kc::FusedSynthesisParams<V>& q) {
+    return run_tuned(q, host_finish, [](kc::FusedTuning& t) { t.finish_fold = 1; });
+  };
+  bool scalar_ran = false, finish_ran = false;
   bool in_ran = false, in_half_ran = false;
   bool half_ran = false;
   if (g_emulate) {
@@ -654,6 +682,7 @@ void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop
     p.spec = spec.data(); p.s.out = host.data(); p.side = side_n > 0 ? side.data() : nullptr;
     CUDA_OK(kc::detail::run_fused_synthesis(p, HostExec{}));
     if (scalar_case) scalar_ran = run_scalar(p);
+    if (finish_case) finish_ran = run_finish(p);
     if (half) half_ran = run_half_synthesis(p);
     if (in_kind != 0) {
       in_ran = run_half_input(p, false);
@@ -676,6 +705,7 @@ void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop
     CUDA_OK(cudaDeviceSynchronize());
     CUDA_OK(cudaMemcpy(host.data(), dout, host.size() * sizeof(V), cudaMemcpyDeviceToHost));
     if (scalar_case) scalar_ran = run_scalar(p);
+    if (finish_case) finish_ran = run_finish(p);
     if (half) half_ran = run_half_synthesis(p);
     if (in_kind != 0) {
       in_ran = run_half_input(p, false);
@@ -691,6 +721,16 @@ void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop
                   Traits<V>::name(), (long long)batch, (long long)n_frames, (long long)n_fft, (long long)hop,
                   (long long)length, (long long)pad, static_cast<int>(pad_mode), bad, host.size(),
                   scalar_ran ? "" : " (launch failed)");
+    record(bad == 0, sw);
+  }
+  if (finish_case) {
+    size_t bad = finish_ran ? 0 : host.size();
+    for (size_t i = 0; finish_ran && i < host.size(); ++i) bad += !same_bits(host_finish[i], host[i]);
+    char sw[200];
+    std::snprintf(sw, sizeof sw, "synthesis %s fold by the finish B=%lld N=%lld n_fft=%lld hop=%lld len=%lld pad=%lld mode=%d: %zu of %zu differ from the default%s",
+                  Traits<V>::name(), (long long)batch, (long long)n_frames, (long long)n_fft, (long long)hop,
+                  (long long)length, (long long)pad, static_cast<int>(pad_mode), bad, host.size(),
+                  finish_ran ? "" : " (launch failed)");
     record(bad == 0, sw);
   }
   if (in_kind != 0) {
@@ -2098,6 +2138,34 @@ void long_grid() {
   }
 }
 
+// The padding folded inside the synthesis' blocks (fold_split) or, where they cannot, by the finish: reflect,
+// replicate and circular centre padding (stft's backward) over rows cut into segments of forced lengths
+// (FusedTuning::segment_hops, both engines; the grids above mostly give short segments, which leave the fold to the
+// finish): just over one frame's cover (the split then moves the boundaries to give the row's first and last
+// segments their reach), longer, and one segment per row. n_fft 16 (real) and 400: the general engine.
+template <typename V>
+void fold_grid() {
+  constexpr bool cplx = Traits<V>::complex;
+  constexpr bool single = std::is_same<typename RealOf<V>::type, float>::value;
+  const kc::FusedTuning saved = kc::fused_tuning();
+  for (int64_t n_fft : {16, 64, 400, 1024}) {
+    if (!single && (n_fft == 16 || n_fft == 1024)) continue;
+    for (int64_t hop : {n_fft / 4, n_fft / 2 + 1}) {
+      const int64_t cover = (n_fft + hop - 1) / hop, n_frames = 20, pad = n_fft / 2;
+      const int64_t natural = n_fft + hop * (n_frames - 1);
+      for (int64_t seg : {cover + 1, 2 * cover + 1, 3 * cover + 2, int64_t{1000}}) {
+        kc::fused_tuning() = saved;
+        kc::fused_tuning().segment_hops = static_cast<int>(seg);
+        for (PadMode pm : {PadMode::Reflect, PadMode::Replicate, PadMode::Circular}) {
+          check_synthesis<V>(2, n_frames, n_fft, hop, natural - 2 * pad + hop / 2, pad, false,
+                             cplx ? FftMode::Ifft : FftMode::Irfft, true, pm);
+        }
+      }
+    }
+  }
+  kc::fused_tuning() = saved;
+}
+
 template <typename V>
 void full_grid() {
   analysis_grid<V>();
@@ -2105,6 +2173,7 @@ void full_grid() {
   if constexpr (Traits<V>::complex) loss_grid<typename RealOf<V>::type>();
   synthesis_grid<V>();
   long_grid<V>();
+  fold_grid<V>();
 }
 
 // Every template instance once: each power-of-two FFT length of each engine (real n_fft 32..8192, complex 16..4096:
@@ -2172,6 +2241,12 @@ void all_variants(bool quick, bool instances_only = false) {
       std::snprintf(what, sizeof what, "synthesis finish reached: %lld launches with fold and edges, %lld edges alone, "
                     "%lld fold alone (each must be > 0)", (long long)n[1][1], (long long)n[0][1], (long long)n[1][0]);
       record(n[1][1] > 0 && n[0][1] > 0 && n[1][0] > 0, what);
+      std::printf("  %s\n", what);
+      std::snprintf(what, sizeof what, "padding folded inside the synthesis' blocks: %lld power-of-two (%lld with "
+                    "shifted segments), %lld general engine (%lld) launches (each must be > 0)",
+                    (long long)g_block_folds[0], (long long)g_shifted_folds[0], (long long)g_block_folds[1],
+                    (long long)g_shifted_folds[1]);
+      record(g_block_folds[0] > 0 && g_shifted_folds[0] > 0 && g_block_folds[1] > 0 && g_shifted_folds[1] > 0, what);
       std::printf("  %s\n", what);
     }
     g_variant = "finish";

@@ -10,8 +10,9 @@
 // their spectra, runs the inverse FFT, and overlap-adds window * frame into a shared-memory accumulator; then it
 // applies the envelope scale and writes every output sample once (a gather: deterministic, no atomics). With zero
 // padding the blocks cover the signal's positions only (trim / zero-extend); with reflect / replicate / circular
-// padding they also cover the padded positions outside the signal, written to a small side buffer, and a second,
-// tiny kernel (SynthesisFinish) adds those onto the samples they map to.
+// padding they also cover the padded positions outside the signal, written to a small side buffer, and added onto
+// the samples they map to by the row's first and last blocks at their end where those hold every sample involved
+// (fold_split), else by a second, tiny kernel (SynthesisFinish).
 // Both are exact re-associations of the definitions in common.h with the FFT of the corresponding mode.
 //
 // Two implementations of each (block_fft.cuh's two engines):
@@ -33,8 +34,8 @@
 //
 // The pieces, one file each under fused/: params (parameter structs), storage (how results are stored and inputs
 // read), tuning (launch-shape knobs), helpers, pow2_analysis / pow2_synthesis (the power-of-two engine),
-// generic_analysis / generic_synthesis (the general engine), finish_synthesis (after a synthesis: the sums where
-// frame-owning blocks meet, the fold of the padding), exec (execution on the device), launch (launch policy),
+// generic_analysis / generic_synthesis (the general engine), finish_synthesis (the fold of the padding, in the
+// synthesis' blocks or after them, and the sums where frame-owning blocks meet), exec (execution on the device), launch (launch policy),
 // dispatch (storage types and the launchers); the epilogues mel and spectral_loss, loss_combine (the
 // multi-resolution loss' reduction and its backward's first step) and mel_loss_terms (the multi-scale mel loss' L1
 // terms and their reduction).

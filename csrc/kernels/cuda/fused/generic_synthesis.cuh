@@ -1,6 +1,7 @@
 // spectro — fused kernels: the general (2^a 3^b 5^c) synthesis engine.
 #pragma once
 
+#include "finish_synthesis.cuh"
 #include "helpers.cuh"
 
 namespace spectro {
@@ -19,7 +20,7 @@ struct GenericSynthesis {
 #pragma nv_exec_check_disable
   template <class Ctx>
   SPECTRO_HD static void run(Ctx& ctx, FusedSynthesisParams<V> p, int segment, int frames_per_chunk,
-                             fft::Plan plan, int table_n, int hs_n) {
+                             fft::Plan plan, int table_n, int hs_n, int shift, int fold) {
     const SynthesisParams<V>& s = p.s;
     const Geometry& g = s.g;
     const int n_fft = static_cast<int>(g.n_fft);
@@ -31,8 +32,11 @@ struct GenericSynthesis {
     const int64_t pos_lo = synthesis_lo(g), pos_hi = synthesis_hi(g);
     const int64_t segments_per_row = (pos_hi - pos_lo + segment - 1) / segment;
     const int64_t b = ctx.block() / segments_per_row;
-    const int64_t p0 = pos_lo + (ctx.block() - b * segments_per_row) * segment;  // padded position of the first sample
-    const int len = static_cast<int>(min64(segment, pos_hi - p0));
+    const int64_t kb = ctx.block() - b * segments_per_row;
+    // The row's kb-th segment: padded positions [p0, p0 + len), len <= segment (the launcher's shift keeps it so).
+    const RowSplit split{segment, segments_per_row, shift, fold};
+    const int64_t p0 = split.start(g, kb);
+    const int len = static_cast<int>(split.start(g, kb + 1) - p0);
     const int64_t span = g.span();
 
     Cx* buf = reinterpret_cast<Cx*>(ctx.smem());
@@ -131,6 +135,10 @@ struct GenericSynthesis {
         y = acc[i] * sc;
       }
       out.put(p, b, p0, i, y);
+    }
+    // The padding's fold, where the launch's split lets the row's first and last blocks do it (fold_split).
+    if constexpr (std::is_same<Out, V>::value) {
+      if (fold != 0) fold_in_block(ctx, p, b, kb, segments_per_row);
     }
   }
 };

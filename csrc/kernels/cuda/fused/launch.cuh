@@ -109,7 +109,17 @@ cudaError_t pow2_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec, i
 }
 
 template <typename V, typename Out, typename In, class Exec>
-cudaError_t generic_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, bool complex_fft);
+cudaError_t generic_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, bool complex_fft,
+                              bool* folded = nullptr);
+
+// The split of a synthesis' rows into segments (fold_split): whether its blocks fold the padding, and the shift of
+// the segments' boundaries that lets them. Not where the caller leaves the fold to the finish (`in_blocks` false), nor
+// under the tests' knob FusedTuning::finish_fold: the uniform split then.
+inline RowSplit synthesis_split(const Geometry& g, int64_t segment, int64_t segments_per_row, bool in_blocks,
+                                int64_t align, int64_t max_len) {
+  if (!in_blocks || fused_tuning().finish_fold) return RowSplit{segment, segments_per_row, 0, 0};
+  return fold_split(g, segment, segments_per_row, align, max_len);
+}
 
 // Whether the power-of-two synthesis engine's footprint fits shared memory (with the spectrum staged in the compute
 // type).
@@ -121,10 +131,11 @@ bool pow2_synthesis_fits(const Geometry& g) {
 
 // pp: FusedSynthesisParams<V>, or FusedMelGradParams<V> for the mel prologue (In MelGradIn). With an analysis
 // prologue, an edge scratch (p.edge) and `edges` given, the blocks may own frames: *edges is then set to the layout
-// whose edge values remain to be added (finish_synthesis); else it is left alone.
+// whose edge values remain to be added (finish_synthesis); else it is left alone. With `folded` given, the blocks
+// fold the padding themselves where a split of the rows allows it (synthesis_split): *folded says whether they did.
 template <typename V, typename Out, typename In, int kLogM, class Exec>
 cudaError_t pow2_synthesis(const typename Pow2Synthesis<V, kLogM, Out, In>::Params& pp, const Exec& exec,
-                           bool complex_fft, EdgeLayout* edges = nullptr) {
+                           bool complex_fft, EdgeLayout* edges = nullptr, bool* folded = nullptr) {
   using Body = Pow2Synthesis<V, kLogM, Out, In>;
   const FusedSynthesisParams<V>& p = Body::syn_params(pp);
   const Geometry& g = p.s.g;
@@ -138,11 +149,11 @@ cudaError_t pow2_synthesis(const typename Pow2Synthesis<V, kLogM, Out, In>::Para
     if constexpr (Body::kPrologue) {
       return cudaErrorInvalidValue;
     } else {
-      return generic_synthesis<V, Out, In>(p, exec, complex_fft);
+      return generic_synthesis<V, Out, In>(p, exec, complex_fft, folded);
     }
   }
   const int64_t slots =
-      resident_blocks<Body, Exec, typename Body::Params, int, int64_t, int, int, int>(exec, smem);
+      resident_blocks<Body, Exec, typename Body::Params, int, int64_t, int, int, int, int, int>(exec, smem);
   const int waves = fused_tuning().waves > 0 ? fused_tuning().waves : 1;
   const int64_t cover = (g.n_fft + g.hop - 1) / g.hop;
   const int64_t blocks_per_row_target = max64(1, slots * waves / p.s.batch);  // rounded down, as in analysis
@@ -169,7 +180,7 @@ cudaError_t pow2_synthesis(const typename Pow2Synthesis<V, kLogM, Out, In>::Para
       // on it)
       if (edge_values(frames) <= p.edge_capacity && longest <= (int64_t{1} << 30) && edges_disjoint(g, frames)) {
         cudaError_t err = exec.template launch<Body>(p.s.batch * blocks_per_row, smem, pp, 0, blocks_per_row, ring,
-                                                     packed, static_cast<int>(frames));
+                                                     packed, static_cast<int>(frames), 0, 0);
         if (err == cudaSuccess && blocks_per_row > 1 && e > 0) *edges = EdgeLayout{blocks_per_row, frames};
         return err;
       }
@@ -202,8 +213,13 @@ cudaError_t pow2_synthesis(const typename Pow2Synthesis<V, kLogM, Out, In>::Para
   seg_hops = min64(seg_hops, max64(1, (int64_t{1} << 30) / g.hop));
   const int64_t segment = seg_hops * g.hop;
   const int64_t segments_per_row = (positions + segment - 1) / segment;
-  return exec.template launch<Body>(p.s.batch * segments_per_row, smem, pp, static_cast<int>(segment),
-                                    segments_per_row, ring, packed, 0);
+  // (segment boundaries moved by multiples of the pack, so that the packed path keeps its alignment; any length)
+  const RowSplit split =
+      synthesis_split(g, segment, segments_per_row, folded != nullptr, Body::kVec, int64_t{1} << 30);
+  const cudaError_t err = exec.template launch<Body>(p.s.batch * segments_per_row, smem, pp, static_cast<int>(segment),
+                                                     segments_per_row, ring, packed, 0, split.shift, split.fold);
+  if (err == cudaSuccess && folded != nullptr) *folded = split.fold != 0;
+  return err;
 }
 
 template <typename V, typename Out, typename In, class Exec>
@@ -287,7 +303,7 @@ cudaError_t generic_analysis(const AnalysisParamsOf<V, Out>& p, const Exec& exec
 }
 
 template <typename V, typename Out, typename In, class Exec>
-cudaError_t generic_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, bool complex_fft) {
+cudaError_t generic_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, bool complex_fft, bool* folded) {
   using R = typename RealOf<V>::type;
   using Body = GenericSynthesis<V, Out, In>;
   const Geometry& g = p.s.g;
@@ -302,6 +318,7 @@ cudaError_t generic_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec
   int64_t segment = max64(g.hop, min64(8192, 4 * g.n_fft) / g.hop * g.hop);
   const int64_t positions = synthesis_hi(g) - synthesis_lo(g);  // per row
   while (segment > g.hop && rows * ((positions + segment - 1) / segment) < kFusedWideGrid) segment -= g.hop;
+  if (fused_tuning().segment_hops > 0) segment = max64(g.hop, fused_tuning().segment_hops * g.hop);
   int64_t frames = max64(1, 2048 / m);
   auto bytes_for = [&](int64_t f, int64_t seg, int64_t tn, int64_t hn) {
     return 2 * f * m * cbytes + tn * cbytes + seg * static_cast<int64_t>(sizeof(V)) +
@@ -315,9 +332,14 @@ cudaError_t generic_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec
   while (segment > 64 && bytes_for(frames, segment, t_n, hs_n) > kFusedSmemMax) segment = max64(64, segment / 2);
   const int64_t smem = bytes_for(frames, segment, t_n, hs_n);
   if (smem > kFusedSmemMax) return cudaErrorInvalidValue;
-  const int64_t blocks = rows * ((positions + segment - 1) / segment);
-  return exec.template launch<Body>(blocks, smem, p, static_cast<int>(segment), static_cast<int>(frames), plan,
-                                    static_cast<int>(t_n), static_cast<int>(hs_n));
+  const int64_t segments_per_row = (positions + segment - 1) / segment;
+  // (the accumulator holds `segment` positions: no segment longer)
+  const RowSplit split = synthesis_split(g, segment, segments_per_row, folded != nullptr, 1, segment);
+  const cudaError_t err =
+      exec.template launch<Body>(rows * segments_per_row, smem, p, static_cast<int>(segment), static_cast<int>(frames),
+                                 plan, static_cast<int>(t_n), static_cast<int>(hs_n), split.shift, split.fold);
+  if (err == cudaSuccess && folded != nullptr) *folded = split.fold != 0;
+  return err;
 }
 
 // The launchers' logic on any executor (DeviceExec, or the test's host emulation), for storage types Out (result)
@@ -443,18 +465,14 @@ cudaError_t run_fused_loss_as(const FusedLossParams<V>& p, const Exec& exec, int
 
 // What a synthesis into the output and side buffer leaves to do, in one launch of SynthesisFinish (none if
 // nothing): the edge values of a frame-owning launch (`edges`: blocks_per_row > 1, frames_per_block > 0, n_fft > hop)
-// and, where the padding is not zeros, the fold of the side buffer.
+// and, where the padding is not zeros and its blocks did not fold it (`folded`), the fold of the side buffer.
 template <typename V, class Exec>
-cudaError_t finish_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, const EdgeLayout& edges) {
+cudaError_t finish_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec, const EdgeLayout& edges,
+                             bool folded = false) {
   using Body = SynthesisFinish<V>;
   const Geometry& g = p.s.g;
-  int64_t fold_targets = 0, reach = 0;
-  if (fused_side_length(g) > 0) {
-    const int64_t right = g.span() - g.pad - g.length;
-    // reflect reaches t = pad and T - 1 - right; circular t = T - pad, right - 1
-    reach = max64(g.pad, right) + 1;
-    fold_targets = min64(g.length, 2 * reach);
-  }
+  const FoldReach fold = folded ? FoldReach{} : fold_reach(g);
+  const int64_t fold_targets = fold.targets, reach = fold.reach;
   int64_t edge_values = 0;
   if (edges.frames_per_block > 0 && edges.blocks_per_row > 1 && g.n_fft > g.hop) {
     if (p.edge == nullptr || !edges_disjoint(g, edges.frames_per_block)) return cudaErrorInvalidValue;
@@ -466,7 +484,7 @@ cudaError_t finish_synthesis(const FusedSynthesisParams<V>& p, const Exec& exec,
 }
 
 template <typename V, typename Out, typename In, class Exec>
-cudaError_t run_fused_synthesis_engine(const FusedSynthesisParams<V>& p, const Exec& exec);
+cudaError_t run_fused_synthesis_engine(const FusedSynthesisParams<V>& p, const Exec& exec, bool* folded);
 
 // For storage types Out (V, or half precision: constant padding only, the fold reads and adds to the output in V)
 // and In.
@@ -477,10 +495,11 @@ cudaError_t run_fused_synthesis_as(const FusedSynthesisParams<V>& p, const Exec&
   if (p.s.batch == 0 || g.length == 0) return cudaSuccess;
   const bool fold = fused_side_length(g) > 0;  // positions outside the signal to fold back
   if (fold && (p.side == nullptr || !std::is_same<Out, V>::value)) return cudaErrorInvalidValue;
-  const cudaError_t err = run_fused_synthesis_engine<V, Out, In>(p, exec);
+  bool folded = false;
+  const cudaError_t err = run_fused_synthesis_engine<V, Out, In>(p, exec, &folded);
   if constexpr (std::is_same<Out, V>::value) {
-    if (err != cudaSuccess || !fold) return err;
-    return finish_synthesis(p, exec, EdgeLayout{});  // the fold alone
+    if (err != cudaSuccess || !fold || folded) return err;
+    return finish_synthesis(p, exec, EdgeLayout{});  // the fold alone, where the blocks could not do it
   } else {
     return err;
   }
@@ -522,27 +541,29 @@ bool prologue_synthesis_ok(const FusedSynthesisParams<V>& s, const Geometry& ga,
 }
 
 // Launches the synthesis engine with prologue In at FFT length 2^logm (pp: its Params), then its finish (one launch:
-// the edge values where the blocks owned frames, and the fold of the padded positions; none where neither).
+// the edge values where the blocks owned frames, and the fold of the padded positions where its blocks did not fold
+// it; none where neither).
 template <typename V, typename In, class Exec, class P>
 cudaError_t run_prologue_synthesis(const P& pp, const FusedSynthesisParams<V>& s, int logm, bool complex_fft,
                                    const Exec& exec) {
   if (s.s.batch == 0 || s.s.g.length == 0) return cudaSuccess;
   cudaError_t err = cudaErrorInvalidValue;
   EdgeLayout edges;
+  bool folded = false;
   switch (logm) {
-    case 4: err = pow2_synthesis<V, V, In, 4>(pp, exec, complex_fft, &edges); break;
-    case 5: err = pow2_synthesis<V, V, In, 5>(pp, exec, complex_fft, &edges); break;
-    case 6: err = pow2_synthesis<V, V, In, 6>(pp, exec, complex_fft, &edges); break;
-    case 7: err = pow2_synthesis<V, V, In, 7>(pp, exec, complex_fft, &edges); break;
-    case 8: err = pow2_synthesis<V, V, In, 8>(pp, exec, complex_fft, &edges); break;
-    case 9: err = pow2_synthesis<V, V, In, 9>(pp, exec, complex_fft, &edges); break;
-    case 10: err = pow2_synthesis<V, V, In, 10>(pp, exec, complex_fft, &edges); break;
-    case 11: err = pow2_synthesis<V, V, In, 11>(pp, exec, complex_fft, &edges); break;
-    case 12: err = pow2_synthesis<V, V, In, 12>(pp, exec, complex_fft, &edges); break;
+    case 4: err = pow2_synthesis<V, V, In, 4>(pp, exec, complex_fft, &edges, &folded); break;
+    case 5: err = pow2_synthesis<V, V, In, 5>(pp, exec, complex_fft, &edges, &folded); break;
+    case 6: err = pow2_synthesis<V, V, In, 6>(pp, exec, complex_fft, &edges, &folded); break;
+    case 7: err = pow2_synthesis<V, V, In, 7>(pp, exec, complex_fft, &edges, &folded); break;
+    case 8: err = pow2_synthesis<V, V, In, 8>(pp, exec, complex_fft, &edges, &folded); break;
+    case 9: err = pow2_synthesis<V, V, In, 9>(pp, exec, complex_fft, &edges, &folded); break;
+    case 10: err = pow2_synthesis<V, V, In, 10>(pp, exec, complex_fft, &edges, &folded); break;
+    case 11: err = pow2_synthesis<V, V, In, 11>(pp, exec, complex_fft, &edges, &folded); break;
+    case 12: err = pow2_synthesis<V, V, In, 12>(pp, exec, complex_fft, &edges, &folded); break;
     default: break;
   }
   if (err != cudaSuccess) return err;
-  return finish_synthesis(s, exec, edges);
+  return finish_synthesis(s, exec, edges, folded);
 }
 
 // Whether the fused mel backward (FusedMelGradParams: the synthesis engine with the mel prologue) covers a geometry:
@@ -604,9 +625,10 @@ cudaError_t run_fused_loss_grad(const FusedLossGradParams<R>& p, const Exec& exe
   return run_prologue_synthesis<R, LossGradIn<R>>(p, p.syn, log2_exact(ga.n_fft), true, exec);
 }
 
-// The synthesis proper (output and side buffer), by FFT length.
+// The synthesis proper (output and side buffer; where *folded comes back true, the padding folded too), by FFT
+// length.
 template <typename V, typename Out, typename In, class Exec>
-cudaError_t run_fused_synthesis_engine(const FusedSynthesisParams<V>& p, const Exec& exec) {
+cudaError_t run_fused_synthesis_engine(const FusedSynthesisParams<V>& p, const Exec& exec, bool* folded) {
   const Geometry& g = p.s.g;
   const bool complex_fft = !(p.mode == FftMode::Irfft || p.mode == FftMode::IrfftHalf);
   if (complex_fft != (p.mode == FftMode::Ifft || p.mode == FftMode::IfftReal)) return cudaErrorInvalidValue;
@@ -614,16 +636,16 @@ cudaError_t run_fused_synthesis_engine(const FusedSynthesisParams<V>& p, const E
   if (!fused_supported<V>(g.n_fft, complex_fft)) return cudaErrorInvalidValue;
   const int logm = fused_tuning().force_general ? -1 : log2_exact(fft_length(complex_fft, g.n_fft));
   switch (logm) {
-    case 4: return pow2_synthesis<V, Out, In, 4>(p, exec, complex_fft);
-    case 5: return pow2_synthesis<V, Out, In, 5>(p, exec, complex_fft);
-    case 6: return pow2_synthesis<V, Out, In, 6>(p, exec, complex_fft);
-    case 7: return pow2_synthesis<V, Out, In, 7>(p, exec, complex_fft);
-    case 8: return pow2_synthesis<V, Out, In, 8>(p, exec, complex_fft);
-    case 9: return pow2_synthesis<V, Out, In, 9>(p, exec, complex_fft);
-    case 10: return pow2_synthesis<V, Out, In, 10>(p, exec, complex_fft);
-    case 11: return pow2_synthesis<V, Out, In, 11>(p, exec, complex_fft);
-    case 12: return pow2_synthesis<V, Out, In, 12>(p, exec, complex_fft);
-    default: return generic_synthesis<V, Out, In>(p, exec, complex_fft);
+    case 4: return pow2_synthesis<V, Out, In, 4>(p, exec, complex_fft, nullptr, folded);
+    case 5: return pow2_synthesis<V, Out, In, 5>(p, exec, complex_fft, nullptr, folded);
+    case 6: return pow2_synthesis<V, Out, In, 6>(p, exec, complex_fft, nullptr, folded);
+    case 7: return pow2_synthesis<V, Out, In, 7>(p, exec, complex_fft, nullptr, folded);
+    case 8: return pow2_synthesis<V, Out, In, 8>(p, exec, complex_fft, nullptr, folded);
+    case 9: return pow2_synthesis<V, Out, In, 9>(p, exec, complex_fft, nullptr, folded);
+    case 10: return pow2_synthesis<V, Out, In, 10>(p, exec, complex_fft, nullptr, folded);
+    case 11: return pow2_synthesis<V, Out, In, 11>(p, exec, complex_fft, nullptr, folded);
+    case 12: return pow2_synthesis<V, Out, In, 12>(p, exec, complex_fft, nullptr, folded);
+    default: return generic_synthesis<V, Out, In>(p, exec, complex_fft, folded);
   }
 }
 

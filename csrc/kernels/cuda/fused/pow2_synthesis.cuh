@@ -4,6 +4,7 @@
 
 #include <cuda_pipeline.h>
 
+#include "finish_synthesis.cuh"
 #include "helpers.cuh"
 #include "pow2_analysis.cuh"
 #include "spectral_loss.cuh"
@@ -275,7 +276,7 @@ SPECTRO_UNROLL
   }
 
   // A block's share of a row, in one of two ways. Segments (frames_per_block 0): padded positions [p0, p0 + len),
-  // the segment'th of the row from synthesis_lo, written once each; every frame overlapping them is transformed (those
+  // the row's k-th segment of RowSplit{segment, blocks_per_row, shift}, written once each; every frame overlapping them is transformed (those
   // straddling two segments by both blocks). Frames (frames_per_block F > 0, the analysis prologues): frames
   // [fa, fb) = [k F, min((k + 1) F, n_frames)) of block k, F >= the frames covering a position, so only neighbours
   // meet; the block writes the positions from its first frame's start (synthesis_lo for k = 0) to the next block's
@@ -291,12 +292,13 @@ SPECTRO_UNROLL
     int edge_off = 0;                       // position p0 + i's edge index: i - edge_off
   };
   SPECTRO_HD static Share share_of(const Geometry& g, int64_t k, int64_t blocks_per_row, int segment,
-                                   int frames_per_block) {
+                                   int frames_per_block, int shift) {
     Share sh;
     const int64_t lo = synthesis_lo(g), hi = synthesis_hi(g), span = g.span();
     if (frames_per_block == 0) {
-      sh.p0 = lo + k * segment;
-      sh.len = static_cast<int>(min64(segment, hi - sh.p0));
+      const RowSplit split{segment, blocks_per_row, shift, 0};
+      sh.p0 = split.start(g, k);
+      sh.len = static_cast<int>(split.start(g, k + 1) - sh.p0);
       sh.right = sh.len;
       // Frames that overlap padded positions [p0, p0 + len) within [0, span) (none if p0 >= span).
       if (sh.p0 < span) {
@@ -321,7 +323,7 @@ SPECTRO_UNROLL
 #pragma nv_exec_check_disable
   template <class Ctx>
   SPECTRO_HD static void run(Ctx& ctx, Params pp, int segment, int64_t segments_per_row, int ring, int packed,
-                             int frames_per_block) {
+                             int frames_per_block, int shift, int fold) {
     const FusedSynthesisParams<V>& p = syn_params(pp);
     const SynthesisParams<V>& s = p.s;
     const Geometry& g = s.g;
@@ -332,7 +334,7 @@ SPECTRO_UNROLL
     const int fl = tid >> S::kLogTpf, j = tid & (kTpf - 1);
     const int64_t b = ctx.block() / segments_per_row;
     const int64_t kb = ctx.block() - b * segments_per_row;
-    const Share sh = share_of(g, kb, segments_per_row, segment, frames_per_block);
+    const Share sh = share_of(g, kb, segments_per_row, segment, frames_per_block, shift);
     const int64_t p0 = sh.p0;
     const int len = sh.len;
     const int64_t span = g.span();
@@ -619,6 +621,11 @@ SPECTRO_UNROLL
     // No frame overlaps the segment (it lies beyond the span): zeros.
     if (first > last) {
       for (int i = tid; i < len; i += kThreads) out.put(p, b, p0, i, zero_value<V>());
+    }
+    // The padding's fold, where the launch's split lets the row's first and last blocks do it (fold_split; segments
+    // only).
+    if constexpr (std::is_same<Out, V>::value) {
+      if (fold != 0) fold_in_block(ctx, p, b, kb, segments_per_row);
     }
   }
 };

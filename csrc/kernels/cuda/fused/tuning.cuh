@@ -11,7 +11,8 @@ namespace cuda {
 struct FusedTuning {
   int waves = 0;          // power-of-two engine: blocks ~ waves * (resident blocks per SM * SMs)
   int rounds = 0;         // power-of-two analysis: rounds (of kRound frames) per block, overrides waves
-  int segment_hops = 0;   // power-of-two synthesis: segment length in hops, overrides waves
+  int segment_hops = 0;   // synthesis: segment length in hops (power-of-two engine: overrides waves; general engine:
+                          // within its shared memory)
   int force_general = 0;  // 1: the general engine even where the power-of-two one applies
   int scalar_ola = 0;     // 1: the power-of-two synthesis adds and stores one position at a time (no packs)
   int general_frames = 0; // general analysis: frames per tile (0: the launcher's rule), within the shared-memory
@@ -25,6 +26,8 @@ struct FusedTuning {
                              // tile_blocks-th tile (0: as many as are resident at once)
   int warp_band_weights = 0;  // the same: at most this many weights in its shared band table (0: the budget's;
                               // -1: none, each band's weights read from global memory)
+  int finish_fold = 0;        // 1: a synthesis' padding is folded by its finish launch even where its blocks could
+                              // (fold_split)
 };
 inline FusedTuning& fused_tuning() {
   static FusedTuning t;
