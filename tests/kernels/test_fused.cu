@@ -18,7 +18,8 @@
 //                           switch at every barrier, in a fresh random order per barrier interval (so a missing
 //                           barrier shows up as a wrong or NaN result); shared memory poisoned per block. No GPU.
 //   test_fused --bench      cudaEvent timings of the launchers (float32, rfft / irfft, torch.stft / istft's centre
-//                           padding) with achieved GB/s = (signal bytes + spectrum bytes) / time. Built with
+//                           padding; the stft's backward, its reflect padding folded in the synthesis' blocks and
+//                           by the finish launch) with achieved GB/s = (signal bytes + spectrum bytes) / time. Built with
 //                           -DSPECTRO_BENCH_BASELINE (and csrc/kernels/cuda/instances/frame_ola_f32.cu) it also times the two-kernel
 //                           path on the same card: frame_ola.cuh's framing / overlap-add + cuFFT (libcufft is
 //                           dlopen'ed at run time). --sweep adds launch-shape variants and the general engine; the
@@ -2505,6 +2506,25 @@ void bench_config(int64_t B, int64_t T, int64_t n_fft, int64_t hop, bool sweep) 
   kc::fused_tuning().scalar_ola = 1;  // against the packed overlap-add of the default above
   report(std::string(tag) + " fused istft, scalar overlap-add", time_ms(istft), bytes);
   kc::fused_tuning() = kc::FusedTuning{};
+  {  // the stft's backward: the synthesis over the reflect-padded positions and its fold, by the blocks (where the
+     // split lets them: fold_split) and by the finish launch (FusedTuning::finish_fold)
+    float* side;
+    BENCH_OK(cudaMalloc(&side, B * kc::fused_side_length(ga) * sizeof(float)));
+    kc::FusedSynthesisParams<float> pb = ps;
+    pb.s.g = ga;
+    pb.s.scale = 1.0f;
+    pb.mode = FftMode::IrfftHalf;
+    pb.side = side;
+    auto stft_backward = [&](int i) {
+      pb.spec = spec[i & 1];
+      BENCH_OK(kc::launch_fused_synthesis(pb, nullptr));
+    };
+    report(std::string(tag) + " fused stft backward (reflect)", time_ms(stft_backward), bytes);
+    kc::fused_tuning().finish_fold = 1;
+    report(std::string(tag) + " fused stft backward, fold by the finish", time_ms(stft_backward), bytes);
+    kc::fused_tuning() = kc::FusedTuning{};
+    cudaFree(side);
+  }
   {  // kernel_dtype "mixed": the same kernels storing complex32 / float16 (half the output bytes)
     __half2* spec_half;
     __half* out_half;
