@@ -21,7 +21,8 @@
 #   frontends  benchmarks/frontends.py, losses: benchmarks/losses.py      -> FRONTENDS.md, LOSSES.md (+ .json)
 #   bench      benchmarks/bench.py (QUICK=1: --quick)                             -> bench.log, RESULTS.md,
 #                                                                                    results.json, results.png
-#   host       benchmarks/host_overhead.py: host vs GPU time of small eager calls -> host.log
+#   host       benchmarks/host_overhead.py: host vs GPU time of small eager calls, forward + backward, and the  -> host.log
+#              event-timed forward + backward calls event by event (--timeline)
 # Wheels in .whl/ (scripts/gpu_wheels.sh: auraloss, librosa; carry .whl to a machine without network) are installed
 # first, into a scratch folder on PYTHONPATH.
 # and prints a summary last. Exit status: 0 iff every step that ran passed.
@@ -284,7 +285,8 @@ fi
 # Where a small eager call's time goes (host vs GPU), for the benchmark's small configurations.
 if [ $BUILD_OK = 1 ]; then
   run_step host "$OUT/host.log" 300 bash -c "$PYTHON benchmarks/host_overhead.py --config 1,16000,400,160 --profile && \
-    $PYTHON benchmarks/host_overhead.py --config 4,160000,1024,256"
+    $PYTHON benchmarks/host_overhead.py --config 4,160000,1024,256 --backward --timeline \
+    'spectro.stft f+b,spectro.stft f+b constant,spectro.istft f+b,torch.stft f+b'"
 else
   skip_step host "build failed"
 fi
