@@ -455,6 +455,33 @@ def test_forced_fused_matches_two_kernel_path(n_fft, dtype):
                          check_strides=name.startswith("stft"))
 
 
+# Signals long enough that the fused synthesis splits each row into segments that hold the fold targets (its row's
+# first and last blocks fold the padding themselves, with the segment boundaries shifted a few samples at the first
+# two shapes and by a few hundred at the third; the short signals above leave the fold to the finish launch).
+LONG_FOLD_CASES = [(4, 160_000, 2048, 512), (4, 160_000, 1024, 256), (1, 1_300_000, 1024, 256)]
+
+
+@pytest.mark.skipif(not HAS_FUSED, reason="no fused kernel path in this build")
+@pytest.mark.parametrize("case", LONG_FOLD_CASES, ids=[f"B{c[0]}-T{c[1]}-{c[2]}-{c[3]}" for c in LONG_FOLD_CASES])
+def test_fused_stft_backward_long_signals_match_two_kernel_path(case):
+    """stft's input gradient (the synthesis with the padding folded back) on the fused path against the two-kernel
+    path, for each pad mode, at benchmark sizes."""
+    B, T, n_fft, hop = case
+    gen = generator(seed_of("fold", *case))
+    x0 = randn((B, T), torch.float32, gen, DEV)
+    w = torch.hann_window(n_fft, device=DEV)
+    n_frames = 1 + T // hop
+    g = randn((B, n_fft // 2 + 1, n_frames), torch.complex64, gen, DEV)
+    for pad_mode in ("reflect", "replicate", "circular"):
+        grads = {}
+        for path in ("fused", "tiled"):
+            with spectro.kernel_path(path):
+                x = x0.clone().requires_grad_()
+                s = spectro.stft(x, n_fft, hop, window=w, pad_mode=pad_mode, return_complex=True)
+                (grads[path],) = torch.autograd.grad(s, (x,), g)
+        assert_close_fft(grads["fused"], grads["tiled"], n_fft, what=f"stft grad x {pad_mode} {case}", k=8)
+
+
 _FUSED_UNSUPPORTED = textwrap.dedent("""
     import torch, spectro
     cases = {
