@@ -714,26 +714,19 @@ void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop
     }
     cudaFree(dspec); cudaFree(dw); cudaFree(dout); cudaFree(dside);
   }
-  if (scalar_case) {
-    size_t bad = scalar_ran ? 0 : host.size();
-    for (size_t i = 0; scalar_ran && i < host.size(); ++i) bad += !same_bits(host_scalar[i], host[i]);
+  // A knob's run (`ran`: launched) against the default, bit for bit.
+  auto same_as_default = [&](const char* knob, bool ran, const std::vector<V>& other) {
+    size_t bad = ran ? 0 : host.size();
+    for (size_t i = 0; ran && i < host.size(); ++i) bad += !same_bits(other[i], host[i]);
     char sw[200];
-    std::snprintf(sw, sizeof sw, "synthesis %s scalar overlap-add B=%lld N=%lld n_fft=%lld hop=%lld len=%lld pad=%lld mode=%d: %zu of %zu differ from the default%s",
-                  Traits<V>::name(), (long long)batch, (long long)n_frames, (long long)n_fft, (long long)hop,
+    std::snprintf(sw, sizeof sw, "synthesis %s %s B=%lld N=%lld n_fft=%lld hop=%lld len=%lld pad=%lld mode=%d: %zu of %zu differ from the default%s",
+                  Traits<V>::name(), knob, (long long)batch, (long long)n_frames, (long long)n_fft, (long long)hop,
                   (long long)length, (long long)pad, static_cast<int>(pad_mode), bad, host.size(),
-                  scalar_ran ? "" : " (launch failed)");
+                  ran ? "" : " (launch failed)");
     record(bad == 0, sw);
-  }
-  if (finish_case) {
-    size_t bad = finish_ran ? 0 : host.size();
-    for (size_t i = 0; finish_ran && i < host.size(); ++i) bad += !same_bits(host_finish[i], host[i]);
-    char sw[200];
-    std::snprintf(sw, sizeof sw, "synthesis %s fold by the finish B=%lld N=%lld n_fft=%lld hop=%lld len=%lld pad=%lld mode=%d: %zu of %zu differ from the default%s",
-                  Traits<V>::name(), (long long)batch, (long long)n_frames, (long long)n_fft, (long long)hop,
-                  (long long)length, (long long)pad, static_cast<int>(pad_mode), bad, host.size(),
-                  finish_ran ? "" : " (launch failed)");
-    record(bad == 0, sw);
-  }
+  };
+  if (scalar_case) same_as_default("scalar overlap-add", scalar_ran, host_scalar);
+  if (finish_case) same_as_default("fold by the finish", finish_ran, host_finish);
   if (in_kind != 0) {
     size_t bad = in_ran ? 0 : host.size();
     for (size_t i = 0; in_ran && i < host.size(); ++i) bad += !same_bits(host_in[i], host[i]);
