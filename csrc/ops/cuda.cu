@@ -187,7 +187,7 @@ at::Tensor synthesis_fused(const OpArgs& a) {
   if (fused_half_output(a)) return synthesis_fused_half(a);
   const at::Tensor& spec = a.input;
   at::Tensor out = at::empty({spec.size(0), a.g.length}, spec.options().dtype(a.signal_type));
-  // Reflect / replicate / circular padding: the padded positions outside the signal, folded back after the synthesis.
+  // Reflect / replicate / circular padding: the padded positions outside the signal, folded back by the synthesis.
   const int64_t side_length = kernels::cuda::fused_side_length(a.g);
   at::Tensor side = side_length > 0 ? at::empty({spec.size(0), side_length}, out.options()) : at::Tensor();
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
@@ -422,7 +422,7 @@ at::Tensor mel_grad_input_fused(const MelArgs& m, const at::Tensor& caller_basis
   at::Tensor out =
       accumulate ? into : at::empty({a.input.size(0), a.g.length}, a.input.options().dtype(a.signal_type));
   if (out.numel() == 0) return out;
-  // Reflect / replicate / circular padding: the padded positions outside the signal, folded back after the synthesis.
+  // Reflect / replicate / circular padding: the padded positions outside the signal, folded back by the synthesis.
   const int64_t side_length = kernels::cuda::fused_side_length(a.g);
   at::Tensor side = side_length > 0 ? at::empty({a.input.size(0), side_length}, out.options()) : at::Tensor();
   at::Tensor edge = prologue_edge_scratch(a.g, a.input.size(0), out.options());
