@@ -35,10 +35,10 @@
 // The pieces, one file each under fused/: params (parameter structs), storage (how results are stored and inputs
 // read), tuning (launch-shape knobs), helpers, pow2_analysis / pow2_synthesis (the power-of-two engine),
 // generic_analysis / generic_synthesis (the general engine), finish_synthesis (the fold of the padding, in the
-// synthesis' blocks or after them, and the sums where frame-owning blocks meet), exec (execution on the device), launch (launch policy),
-// dispatch (storage types and the launchers); the epilogues mel and spectral_loss, loss_combine (the
-// multi-resolution loss' reduction and its backward's first step) and mel_loss_terms (the multi-scale mel loss' L1
-// terms and their reduction).
+// synthesis' blocks or after them, and the sums where frame-owning blocks meet), exec (execution on the device),
+// launch (launch policy), dispatch (storage types and the launchers); the epilogues mel and spectral_loss,
+// loss_combine (the multi-resolution loss' reduction and its backward's first step) and mel_loss_terms (the
+// multi-scale mel loss' L1 terms and their reduction).
 #pragma once
 
 #include "fused/dispatch.cuh"

@@ -71,7 +71,7 @@ SPECTRO_HD void fold_target(const FusedSynthesisParams<V>& p, int64_t b, int64_t
 // How a synthesis launched in segments splits each row: `segments` of `segment` padded positions from
 // synthesis_lo, but the boundaries after the first moved by `shift` (the first segment shift positions longer, the
 // last as much shorter; negative: the other way), and whether the row's first and last blocks fold the padding
-// themselves (`fold`, fold_in_block). Segment k covers [segment_start(k), segment_start(k + 1)).
+// themselves (`fold`, fold_in_block). Segment k covers [start(g, k), start(g, k + 1)).
 struct RowSplit {
   int64_t segment = 0, segments = 1;
   int shift = 0;
@@ -116,17 +116,18 @@ SPECTRO_HD RowSplit fold_split(const Geometry& g, int64_t segment, int64_t segme
 }
 
 // The fold inside a synthesis block whose launch's split folds (fold_split), after the block has stored its segment
-// (output and side buffer): block kb of row b's segments folds the targets it holds, one thread per target, after a barrier
-// (which makes the block's global stores visible to all its threads). The same sums as SynthesisFinish's fold, so the
-// same bits. Every thread of the block calls it (the barrier), or none.
+// (output and side buffer): block kb of row b's segments folds the targets it holds, one thread per target, after a
+// barrier (which makes the block's global stores visible to all its threads). The same sums as SynthesisFinish's
+// fold, so the same bits. Every thread of the block calls it (the barrier), or none.
 #pragma nv_exec_check_disable
 template <class Ctx, typename V>
 SPECTRO_HD void fold_in_block(Ctx& ctx, const FusedSynthesisParams<V>& p, int64_t b, int64_t kb,
                               int64_t segments_per_row) {
-  const FoldReach f = fold_reach(p.s.g);
-  const int64_t j_lo = kb == 0 ? 0 : f.reach;
-  const int64_t j_hi = segments_per_row == 1 ? f.targets : kb == 0 ? f.reach : f.targets;
   if (kb != 0 && kb != segments_per_row - 1) return;  // (uniform over the block)
+  const FoldReach f = fold_reach(p.s.g);
+  // the row's first block: targets [0, reach); its last: the rest (one block: all)
+  const int64_t j_lo = kb == 0 ? 0 : f.reach;
+  const int64_t j_hi = kb == segments_per_row - 1 ? f.targets : f.reach;
   ctx.sync();
   const auto no_edge = [](int64_t) -> const V* { return nullptr; };
   for (int64_t j = j_lo + ctx.tid(); j < j_hi; j += ctx.nthreads()) fold_target(p, b, f.target(p.s.g, j), no_edge);

@@ -276,15 +276,15 @@ SPECTRO_UNROLL
   }
 
   // A block's share of a row, in one of two ways. Segments (frames_per_block 0): padded positions [p0, p0 + len),
-  // the row's k-th segment of RowSplit{segment, blocks_per_row, shift}, written once each; every frame overlapping them is transformed (those
-  // straddling two segments by both blocks). Frames (frames_per_block F > 0, the analysis prologues): frames
-  // [fa, fb) = [k F, min((k + 1) F, n_frames)) of block k, F >= the frames covering a position, so only neighbours
-  // meet; the block writes the positions from its first frame's start (synthesis_lo for k = 0) to the next block's
-  // first frame's start (synthesis_hi for the row's last block) with its own frames' sums (those the previous block's
-  // frames also cover are partial), and the positions [fb hop, (fb - 1) hop + n_fft) after them, which the next
-  // block's frames also cover, to its edge row p.edge[(b (blocks_per_row - 1) + k) (n_fft - hop) + P - fb hop];
-  // the synthesis' finish (SynthesisFinish, finish_synthesis.cuh) then adds those onto the output. Every frame is
-  // transformed once.
+  // the row's k-th segment of RowSplit{segment, blocks_per_row, shift}, written once each; every frame overlapping
+  // them is transformed (those straddling two segments by both blocks). Frames (frames_per_block F > 0, the analysis
+  // prologues): frames [fa, fb) = [k F, min((k + 1) F, n_frames)) of block k, F >= the frames covering a position, so
+  // only neighbours meet; the block writes the positions from its first frame's start (synthesis_lo for k = 0) to
+  // the next block's first frame's start (synthesis_hi for the row's last block) with its own frames' sums (those the
+  // previous block's frames also cover are partial), and the positions [fb hop, (fb - 1) hop + n_fft) after them,
+  // which the next block's frames also cover, to its edge row p.edge[(b (blocks_per_row - 1) + k) (n_fft - hop) + P -
+  // fb hop]; the synthesis' finish (SynthesisFinish, finish_synthesis.cuh) then adds those onto the output. Every
+  // frame is transformed once.
   struct Share {
     int64_t p0 = 0, first = 0, last = -1;  // first padded position, frames first..last (none if last < first)
     int len = 0;                            // positions [p0, p0 + len)
