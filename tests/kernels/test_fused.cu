@@ -716,13 +716,18 @@ void check_synthesis(int64_t batch, int64_t n_frames, int64_t n_fft, int64_t hop
   }
   // A knob's run (`ran`: launched) against the default, bit for bit.
   auto same_as_default = [&](const char* knob, bool ran, const std::vector<V>& other) {
-    size_t bad = ran ? 0 : host.size();
-    for (size_t i = 0; ran && i < host.size(); ++i) bad += !same_bits(other[i], host[i]);
-    char sw[200];
-    std::snprintf(sw, sizeof sw, "synthesis %s %s B=%lld N=%lld n_fft=%lld hop=%lld len=%lld pad=%lld mode=%d: %zu of %zu differ from the default%s",
+    size_t bad = ran ? 0 : host.size(), first_bad = 0, last_bad = 0;
+    for (size_t i = 0; ran && i < host.size(); ++i) {
+      if (same_bits(other[i], host[i])) continue;
+      if (bad++ == 0) first_bad = i;
+      last_bad = i;
+    }
+    char sw[260];
+    std::snprintf(sw, sizeof sw, "synthesis %s %s B=%lld N=%lld n_fft=%lld hop=%lld len=%lld pad=%lld mode=%d: %zu of %zu differ from the default%s (first at row %lld sample %lld, last at row %lld sample %lld)",
                   Traits<V>::name(), knob, (long long)batch, (long long)n_frames, (long long)n_fft, (long long)hop,
                   (long long)length, (long long)pad, static_cast<int>(pad_mode), bad, host.size(),
-                  ran ? "" : " (launch failed)");
+                  ran ? "" : " (launch failed)", (long long)(first_bad / length), (long long)(first_bad % length),
+                  (long long)(last_bad / length), (long long)(last_bad % length));
     record(bad == 0, sw);
   };
   if (scalar_case) same_as_default("scalar overlap-add", scalar_ran, host_scalar);
@@ -2913,6 +2918,9 @@ int main(int argc, char** argv) {
   bool emulate = false, bench_mode = false, sweep = false, quick = false, mel_only = false, instances = false;
   bool losses_only = false, whisper_only = false, tts_only = false;
   int fuzz_count = 0;
+  // --synthesis B T n_fft hop segment_hops: one stft-backward geometry (centre padding n_fft / 2, reflect / replicate
+  // / circular, both spectrum layouts; segment_hops 0: the launcher's own segments)
+  long long one_synthesis[5] = {0, 0, 0, 0, -1};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--emulate") emulate = true;
@@ -2926,10 +2934,22 @@ int main(int argc, char** argv) {
     else if (a == "--quick") quick = true;
     else if (a == "--instances") instances = true;
     else if (a == "--fuzz" && i + 1 < argc) fuzz_count = std::atoi(argv[++i]);
-    else {
-      std::printf("usage: test_fused [--emulate] [--quick | --instances] [--fuzz N] | --bench [--sweep | --shapes | --mel | --losses | --whisper | --tts]\n");
+    else if (a == "--synthesis" && i + 5 < argc) {
+      for (int k = 0; k < 5; ++k) one_synthesis[k] = std::atoll(argv[++i]);
+    } else {
+      std::printf("usage: test_fused [--emulate] [--quick | --instances] [--fuzz N] | [--emulate] --synthesis B T n_fft hop segment_hops | --bench [--sweep | --shapes | --mel | --losses | --whisper | --tts]\n");
       return 2;
     }
+  }
+  if (one_synthesis[4] >= 0) {
+    g_emulate = emulate;
+    const int64_t B = one_synthesis[0], T = one_synthesis[1], n_fft = one_synthesis[2], hop = one_synthesis[3];
+    kc::fused_tuning().segment_hops = static_cast<int>(one_synthesis[4]);
+    for (PadMode pm : {PadMode::Reflect, PadMode::Replicate, PadMode::Circular})
+      for (bool layout : {true, false})
+        check_synthesis<float>(B, 1 + T / hop, n_fft, hop, T, n_fft / 2, false, FftMode::IrfftHalf, layout, pm);
+    std::printf("test_fused --synthesis: %d passed, %d failed\n", g_passed, g_failed);
+    return g_failed == 0 ? 0 : 1;
   }
   if (emulate) {
     g_emulate = true;
