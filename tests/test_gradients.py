@@ -163,6 +163,34 @@ def test_istft_gradients_match_torch(case, device, quiet):
 
 
 @pytest.mark.kernel_paths
+@pytest.mark.parametrize("n_fft", [16, 400, 1024, 2048, 8192])
+def test_imaginary_parts_of_the_real_bins_are_ignored(n_fft, device, quiet):
+    """The imaginary parts of the DC and Nyquist bins, which a real signal's spectrum cannot hold: stft's input
+    gradient ignores them (torch's gradient of the onesided rfft is the real part of an inverse c2c transform of the
+    zero-padded gradient), and so does the onesided istft (torch.fft.irfft's documented semantics), on every path and
+    at every length. cuFFT's c2r does not ignore them at every length (pytorch/pytorch#154496); the error would be
+    about sqrt(2 / bins) of the result."""
+    hop = n_fft // 4
+    T = 6 * n_fft + 3
+    n_frames = 1 + T // hop
+    gen = generator(seed_of("real-bins", n_fft))
+    w = torch.hann_window(n_fft, device=device)
+    g = randn((2, n_fft // 2 + 1, n_frames), torch.complex64, gen, device)
+    g_real_edges = g.clone()
+    g_real_edges[:, 0].imag.zero_()
+    g_real_edges[:, n_fft // 2].imag.zero_()  # (even n_fft)
+    assert g[:, 0].imag.abs().min() > 0
+    x = randn((2, T), torch.float32, gen, device).requires_grad_()
+    s = spectro.stft(x, n_fft, hop, window=w, return_complex=True)
+    (grad,) = torch.autograd.grad(s, (x,), g, retain_graph=True)
+    (grad_real_edges,) = torch.autograd.grad(s, (x,), g_real_edges)
+    assert torch.equal(grad, grad_real_edges), "stft's input gradient depends on Im of the DC / Nyquist bins"
+    y = spectro.istft(g, n_fft, hop, window=w, length=T)
+    y_real_edges = spectro.istft(g_real_edges, n_fft, hop, window=w, length=T)
+    assert torch.equal(y, y_real_edges), "istft depends on Im of the DC / Nyquist bins"
+
+
+@pytest.mark.kernel_paths
 def test_stft_gradient_moderate_size_matches_torch(device, quiet):
     """A realistic size (float64): the backward kernels' tiling is exercised beyond one tile."""
     gen = generator(seed_of("grad-moderate"))

@@ -48,17 +48,35 @@ void double_interior_bins(const OpArgs& a, const at::Tensor& spec) {
   if (pairs > 0) spec.narrow(-1, 1, pairs).mul_(2);
 }
 
+// The imaginary parts of the bins a real signal's spectrum holds real (DC, and Nyquist for even n_fft) set to zero in
+// `spec` (a tensor of this call's own: it is written). A Hermitian inverse transform ignores them (torch.fft.irfft's
+// documented semantics, pocketfft's, and the fused kernels'), and the stft's backward must (torch's gradient of the
+// onesided rfft is the real part of an inverse c2c transform of the zero-padded gradient). cuFFT's c2r does not
+// ignore them at every length (pytorch/pytorch#154496): its result then depends on the FFT length.
+void zero_unrepresentable_imag(const OpArgs& a, const at::Tensor& spec) {
+  const at::Tensor im = at::imag(spec);
+  im.select(-1, 0).zero_();
+  if (a.g.n_fft % 2 == 0) im.select(-1, a.g.n_fft / 2).zero_();
+}
+
 at::Tensor spectrum_to_frames(const OpArgs& a, const at::Tensor& spec) {
   const int64_t n_fft = a.g.n_fft;
   const std::vector<int64_t> last{spec.dim() - 1};
   switch (a.mode) {
-    case FftMode::Irfft:
-      return at::_fft_c2r(spec, last, /*normalization=*/0, n_fft);
+    case FftMode::Irfft: {
+      if (!spec.is_cuda()) return at::_fft_c2r(spec, last, /*normalization=*/0, n_fft);
+      // (cuFFT: on a copy, zeroed; MKL and pocketfft ignore those parts themselves)
+      at::Tensor hermitian = spec.clone();
+      zero_unrepresentable_imag(a, hermitian);
+      return at::_fft_c2r(hermitian, last, 0, n_fft);
+    }
     case FftMode::IrfftHalf: {
       // Transpose of the onesided rfft: bins 1 .. n_fft - bins carry half weight before the Hermitian irfft.
       at::Tensor weight = at::ones({a.bins}, spec.options().dtype(a.signal_type));
       if (n_fft - a.bins > 0) weight.narrow(0, 1, n_fft - a.bins).fill_(0.5);
-      return at::_fft_c2r(spec * weight, last, 0, n_fft);
+      at::Tensor weighted = spec * weight;
+      zero_unrepresentable_imag(a, weighted);
+      return at::_fft_c2r(weighted, last, 0, n_fft);
     }
     case FftMode::Ifft:
       return at::_fft_c2c(spec, last, 0, /*forward=*/false);
