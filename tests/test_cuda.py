@@ -455,9 +455,11 @@ def test_forced_fused_matches_two_kernel_path(n_fft, dtype):
                          check_strides=name.startswith("stft"))
 
 
-# Signals long enough that the fused synthesis splits each row into segments that hold the fold targets (its row's
-# first and last blocks fold the padding themselves, with the segment boundaries shifted a few samples at the first
-# two shapes and by a few hundred at the third; the short signals above leave the fold to the finish launch).
+# Signals long enough that the fused synthesis splits each row into segments whose first and last hold the fold
+# targets, so the row's first and last blocks fold the padding themselves (the segment lengths, and whether the split
+# shifts the boundaries for that, follow the device's resident blocks; the short signals above leave the fold to the
+# finish launch). The gradient is a random spectrum, imaginary parts at DC and Nyquist included: both paths must
+# ignore them.
 LONG_FOLD_CASES = [(4, 160_000, 2048, 512), (4, 160_000, 1024, 256), (1, 1_300_000, 1024, 256)]
 
 
