@@ -49,10 +49,12 @@ void double_interior_bins(const OpArgs& a, const at::Tensor& spec) {
 }
 
 // The imaginary parts of the bins a real signal's spectrum holds real (DC, and Nyquist for even n_fft) set to zero in
-// `spec` (a tensor of this call's own: it is written). A Hermitian inverse transform ignores them (torch.fft.irfft's
-// documented semantics, pocketfft's, and the fused kernels'), and the stft's backward must (torch's gradient of the
-// onesided rfft is the real part of an inverse c2c transform of the zero-padded gradient). cuFFT's c2r does not
-// ignore them at every length (pytorch/pytorch#154496): its result then depends on the FFT length.
+// `spec` (a tensor of this call's own: it is written), before cuFFT's c2r. A Hermitian inverse transform ignores
+// them (torch.fft.irfft's documented semantics, pocketfft's, and the fused kernels'), and the stft's backward must
+// (torch's gradient of the onesided rfft is the real part of an inverse c2c transform of the zero-padded gradient).
+// cuFFT's c2r does not ignore them at every length (pytorch/pytorch#154496): its result then depends on the FFT
+// length. MKL and pocketfft ignore them themselves (the CPU results are bit-equal with and without them), so the CPU
+// chunks skip this.
 void zero_unrepresentable_imag(const OpArgs& a, const at::Tensor& spec) {
   const at::Tensor im = at::imag(spec);
   im.select(-1, 0).zero_();
@@ -65,7 +67,7 @@ at::Tensor spectrum_to_frames(const OpArgs& a, const at::Tensor& spec) {
   switch (a.mode) {
     case FftMode::Irfft: {
       if (!spec.is_cuda()) return at::_fft_c2r(spec, last, /*normalization=*/0, n_fft);
-      // (cuFFT: on a copy, zeroed; MKL and pocketfft ignore those parts themselves)
+      // (cuFFT: on a copy, zeroed)
       at::Tensor hermitian = spec.clone();
       zero_unrepresentable_imag(a, hermitian);
       return at::_fft_c2r(hermitian, last, 0, n_fft);
@@ -75,7 +77,7 @@ at::Tensor spectrum_to_frames(const OpArgs& a, const at::Tensor& spec) {
       at::Tensor weight = at::ones({a.bins}, spec.options().dtype(a.signal_type));
       if (n_fft - a.bins > 0) weight.narrow(0, 1, n_fft - a.bins).fill_(0.5);
       at::Tensor weighted = spec * weight;
-      zero_unrepresentable_imag(a, weighted);
+      if (weighted.is_cuda()) zero_unrepresentable_imag(a, weighted);  // (as above: cuFFT only)
       return at::_fft_c2r(weighted, last, 0, n_fft);
     }
     case FftMode::Ifft:
