@@ -261,6 +261,10 @@ struct Pow2Shape {
   static constexpr SPECTRO_HD int place(int lay, int i) {
     return lay == 1 ? i + (i >> 4) : (lay == 2 ? i + ((i >> 6) << 3) : i);
   }
+  // A layout pads after every period(lay) slots, so place(lay, a + b) = place(lay, a) + place(lay, b) for a >= 0 and
+  // b a multiple of the period: a thread's 8 reads j + r M/8 are then one base and compile-time offsets, no index
+  // register per access (kTpf a multiple of the period).
+  static constexpr SPECTRO_HD int period(int lay) { return lay == 1 ? 16 : (lay == 2 ? 64 : 1); }
 };
 
 // Twiddles of passes 1..kPasses-1 for the thread that owns elements j + r * M/8.
@@ -330,9 +334,13 @@ SPECTRO_UNROLL
     }
     SmallDft<8, kSign, R>::run(v);
     if constexpr (kWrite) {
-      const int base = ((j - k) << 3) + k;
+      // Outputs base + r ns, r = 0..7, lie in one period of the layout (lay 1 is pass 0's, ns = 1, base = 8j: within
+      // 16 slots; lay 2 is pass 1's, ns = 8, base = 64 (j / 8) + j % 8: within 64), so their padded places are
+      // place(base) + r ns.
+      static_assert(lay == 0 || (lay == 1 && ns == 1) || (lay == 2 && ns == 8), "padded layouts of passes 0 and 1");
+      C<R>* o = out + S::place(lay, ((j - k) << 3) + k);
 SPECTRO_UNROLL
-      for (int r = 0; r < 8; ++r) out[S::place(lay, base + r * ns)] = v[r];
+      for (int r = 0; r < 8; ++r) o[r * ns] = v[r];
     }
   } else if constexpr (S::kTail == 4) {
 SPECTRO_UNROLL
@@ -379,8 +387,14 @@ SPECTRO_HD void pow2_passes_from(Ctx& ctx, C<R> (&v)[8], const Pow2Twiddles<kLog
     constexpr bool kLast = p == S::kPasses - 1;
     constexpr int lay_in = S::layout(p - 1);
     const C<R>* in = (((par + p - 1) & 1) ? buf1 : buf0) + off;
+    if constexpr (S::kTpf % S::period(lay_in) == 0) {
+      const C<R>* in_j = in + S::place(lay_in, j);
 SPECTRO_UNROLL
-    for (int r = 0; r < 8; ++r) v[r] = in[S::place(lay_in, j + r * S::kTpf)];
+      for (int r = 0; r < 8; ++r) v[r] = in_j[S::place(lay_in, r * S::kTpf)];
+    } else {
+SPECTRO_UNROLL
+      for (int r = 0; r < 8; ++r) v[r] = in[S::place(lay_in, j + r * S::kTpf)];
+    }
     C<R>* out = (((par + p) & 1) ? buf1 : buf0) + off;
     if constexpr (kLast) {
       pow2_pass<kLogM, kSign, p, false>(v, tw, j, out);
