@@ -10,7 +10,8 @@
 # SPECTRO_FUSED_THREADS (block size of the power-of-two engine), SPECTRO_FUSED_MIN_BLOCKS and
 # SPECTRO_FUSED_SYNTHESIS_MIN_BLOCKS and SPECTRO_FUSED_PROLOGUE_MIN_BLOCKS / _SMALL_MIN_BLOCKS (resident blocks per SM
 # the kernels, and the synthesis with an analysis prologue at M > 64 / M <= 64, are compiled for: the register cap),
-# SPECTRO_FUSED_PREFETCH (analysis software pipelining), SPECTRO_MEL_BAND_PARTIALS (4 or 1: the mel epilogue's band
+# SPECTRO_FUSED_PREFETCH (analysis software pipelining), SPECTRO_FUSED_GATHER_TESTED_FRAMES (the synthesis' packed
+# overlap-add: rounds of at most this many frames test each frame, 0 = always the division), SPECTRO_MEL_BAND_PARTIALS (4 or 1: the mel epilogue's band
 # sums as four partial sums or one serial chain; `test_fused --bench` ends with the mel kernels' rows).
 # On the GPU machine: VARIANTS=1 SKIP="pytest demo bench" bash scripts/gpu_check.sh. Three variants take about 380 s
 # to build on 16 cores (every instance under csrc/kernels/cuda/instances/ per variant; the f64 ones are the slowest).

@@ -54,6 +54,12 @@ struct Pow2Synthesis {
   // Positions per pack of the overlap-add and the stores (real output): 16 bytes of V. Where a block's segment allows
   // (`packed` below), a thread owns packs of kVec consecutive positions, not single positions.
   static constexpr int kVec = kComplex ? 1 : Pack16<R>::kN;
+  // The packed overlap-add finds the frames covering a pack by testing each frame of the round where a round has at
+  // most SPECTRO_FUSED_GATHER_TESTED_FRAMES (M >= 256) in blocks of the default size (M <= 1024), else by a division
+  // (HopMath::covering). In the larger blocks of M >= 2048 the tests made ptxas spill pass twiddles (18 local loads
+  // per round at M = 2048).
+  static constexpr bool kGatherTested =
+      kRoundFrames <= SPECTRO_FUSED_GATHER_TESTED_FRAMES && kThreads == SPECTRO_FUSED_THREADS;
   // Ring of partial sums: a power of two >= the positions one round can touch beyond the completed ones, and a
   // multiple of the block's packs (each thread owns the slots = its index mod kThreads, or its pack's slots).
   static_assert((kThreads & (kThreads - 1)) == 0, "the synthesis ring needs a power-of-two block size");
@@ -383,7 +389,17 @@ SPECTRO_UNROLL
     ctx.sync();  // st, acc, hs (and the window) ready
     fft::Pow2Twiddles<kLogM, 1, R> tw;
     tw.init(j, st);
+    // The inverse split step's weight: 1/2 on every bin but DC and Nyquist for IrfftHalf (stft's backward), else 1.
+    // Without a prologue it costs no multiply per bin: the roots st[k] take it once the pass twiddles are read (the
+    // first round's barrier orders the writes before the split step), and the sum's share goes into the final
+    // combination's FMA. A power of two, so every product is exact and the results are those of weighting the
+    // bins. The prologues' forward split step reads st unweighted.
     const R half_weight = p.mode == FftMode::IrfftHalf ? R(0.5) : R(1);
+    constexpr bool kWeightInRoots = !kPrologue;
+    if (kWeightInRoots && half_weight != R(1)) {
+      ctx.sync();  // every thread has its twiddles
+      for (int k = tid; k < kM; k += kThreads) st[k] = fft::cscale(st[k], half_weight);
+    }
     const SynthesisOut<V, Out> out(p, b, p0, len);
 
     const int f_env_max = static_cast<int>(min64(g.n_frames - 1 - first, 0x3fffffff));
@@ -425,22 +441,26 @@ SPECTRO_UNROLL
       if (n <= last) {
         if (real_fft) {
           // Inverse split step (Hermitian c2r; imaginary parts of DC and Nyquist ignored, as cuFFT / pocketfft do):
-          // Z[k] = (X[k] + conj X[M-k]) + i exp(2 pi i k / n_fft) (X[k] - conj X[M-k]), k = 0..M-1.
+          // Z[k] = w (X[k] + conj X[M-k]) + i w exp(2 pi i k / n_fft) (X[k] - conj X[M-k]), k = 0..M-1, with the
+          // weight w (above); DC and Nyquist (k = 0) unweighted: divided by w here, exactly.
 SPECTRO_UNROLL
           for (int r = 0; r < 8; ++r) {
             const int k = j + r * kTpf;
             Cx xk = loaded<Cx>(my_stage[k]), xc = loaded<Cx>(my_stage[kM - k]);
             if (k == 0) {
-              xk.im = R(0);
-              xc.im = R(0);
-            } else {
-              xk = fft::cscale(xk, half_weight);
-              xc = fft::cscale(xc, half_weight);
+              const R inv_weight = R(3) - R(2) * half_weight;  // 1 / w for w = 1/2 or 1
+              xk = Cx{xk.re * inv_weight, R(0)};
+              xc = Cx{xc.re * inv_weight, R(0)};
             }
             xc = fft::cconj(xc);
             const Cx sum = fft::cadd(xk, xc);
-            const Cx dif = fft::cmul(st[k], fft::csub(xk, xc));
-            v[r] = Cx{sum.re - dif.im, sum.im + dif.re};  // sum + i * dif
+            if constexpr (kWeightInRoots) {
+              const Cx dif = fft::cmul(st[k], fft::csub(xk, xc));  // st[k] weighted
+              v[r] = Cx{half_weight * sum.re - dif.im, half_weight * sum.im + dif.re};  // w sum + i * dif
+            } else {
+              const Cx dif = fft::cmul(st[k], fft::cscale(fft::csub(xk, xc), half_weight));
+              v[r] = Cx{half_weight * sum.re - dif.im, half_weight * sum.im + dif.re};
+            }
           }
         } else {
 SPECTRO_UNROLL
@@ -455,20 +475,22 @@ SPECTRO_UNROLL
       if constexpr (!kPrologue) stage_frame(ctx, p, spec, n + kRound, last, real_fft, j, my_stage);
       // The window, applied to the inverse FFT's output in registers (element e = j + r M/8 holds samples 2e, 2e + 1
       // of a real FFT, sample e otherwise), before its last store.
+      // (The mode's branch outside the loop: inside, both loops' loads were issued, predicated.)
       const auto windowed = [&](Cx(&u)[8]) {
+        if (real_fft) {
 SPECTRO_UNROLL
-        for (int r = 0; r < 8; ++r) {
-          const int e = j + r * kTpf;
-          if (real_fft) {
+          for (int r = 0; r < 8; ++r) {
+            const int e = j + r * kTpf;
             if constexpr (kWindowInSmem) {  // (w[2e], w[2e + 1]) in one load
               const Cx w2 = reinterpret_cast<const Cx*>(win)[e];
               u[r] = Cx{u[r].re * w2.re, u[r].im * w2.im};
             } else {
               u[r] = Cx{u[r].re * win[2 * e], u[r].im * win[2 * e + 1]};
             }
-          } else {
-            u[r] = fft::cscale(u[r], win[e]);
           }
+        } else {
+SPECTRO_UNROLL
+          for (int r = 0; r < 8; ++r) u[r] = fft::cscale(u[r], win[j + r * kTpf]);
         }
       };
       fft::pow2_passes_from<kLogM, 1, 1, true>(ctx, v, tw, j, buf0, buf1, par, off, windowed);
@@ -551,20 +573,39 @@ SPECTRO_UNROLL
           const int r_lo = done > base_i ? done : base_i;  // (>= 0)
           const int r_hi = mini(len, base_i + (cnt - 1) * hm.hop.d + n_fft);
           const int q_lo = r_lo / kVec;
+SPECTRO_NO_UNROLL
           for (int i = (q_lo + ((tid - q_lo) & (kThreads - 1))) * kVec; i < r_hi; i += kThreads * kVec) {
             const int rel = i - base_i;  // (>= 0) from frame c0's first sample
-            int f_lo, f_hi, unused;
-            hm.covering(rel, cnt - 1, &f_lo, &f_hi, &unused);
-            if (f_lo > f_hi) continue;  // (between frames: hop > n_fft)
             R* slot = acc + (i & (ring - 1));
-            Pack16<R> total = load16(slot);
-            for (int f = f_lo; f <= f_hi; ++f) {
-              // samples 0..n_fft-1 of frame f; the pack's first is rel - f hop
-              const Pack16<R> add = load16(reinterpret_cast<const R*>(z + f * S::kFrameStride) + (rel - f * hm.hop.d));
+            if constexpr (kGatherTested) {
+              // Few frames per round: each frame tested for the pack (compares, no division), in frame order. A
+              // pack no frame covers (hop > n_fft) is stored back unchanged. Every pack of [r_lo, r_hi) lies in
+              // frame 0 or after its start, and in a round of one frame, inside it.
+              Pack16<R> total = load16(slot);
 SPECTRO_UNROLL
-              for (int q = 0; q < kVec; ++q) total.v[q] += add.v[q];
+              for (int f = 0; f < kRoundFrames; ++f) {
+                const int k = rel - f * hm.hop.d;  // the pack's first sample in frame f
+                if (kRoundFrames == 1 || ((f == 0 || (f < cnt && k >= 0)) && k < n_fft)) {
+                  const Pack16<R> add = load16(reinterpret_cast<const R*>(z + f * S::kFrameStride) + k);
+SPECTRO_UNROLL
+                  for (int q = 0; q < kVec; ++q) total.v[q] += add.v[q];
+                }
+              }
+              store16(slot, total);
+            } else {
+              int f_lo, f_hi, unused;
+              hm.covering(rel, cnt - 1, &f_lo, &f_hi, &unused);
+              if (f_lo > f_hi) continue;  // (between frames: hop > n_fft)
+              Pack16<R> total = load16(slot);
+              for (int f = f_lo; f <= f_hi; ++f) {
+                // samples 0..n_fft-1 of frame f; the pack's first is rel - f hop
+                const Pack16<R> add =
+                    load16(reinterpret_cast<const R*>(z + f * S::kFrameStride) + (rel - f * hm.hop.d));
+SPECTRO_UNROLL
+                for (int q = 0; q < kVec; ++q) total.v[q] += add.v[q];
+              }
+              store16(slot, total);
             }
-            store16(slot, total);
           }
           const int q_done = done / kVec;
           int i = (q_done + ((tid - q_done) & (kThreads - 1))) * kVec;

@@ -65,6 +65,11 @@ inline FusedTuning& fused_tuning() {
 #ifndef SPECTRO_FUSED_PREFETCH
 #define SPECTRO_FUSED_PREFETCH 1
 #endif
+// The power-of-two synthesis' packed overlap-add: rounds of at most this many frames test each frame for a pack
+// instead of finding the covering ones by a division (0: always the division).
+#ifndef SPECTRO_FUSED_GATHER_TESTED_FRAMES
+#define SPECTRO_FUSED_GATHER_TESTED_FRAMES 4
+#endif
 // Partial sums per mel band in the mel epilogue's band sums (mel.cuh band_sum): 4, or 1 (one serial chain).
 #ifndef SPECTRO_MEL_BAND_PARTIALS
 #define SPECTRO_MEL_BAND_PARTIALS 4
