@@ -103,6 +103,27 @@ SPECTRO_HD void store16(R* ptr, const Pack16<R>& v) {
   *reinterpret_cast<Pack16<R>*>(ptr) = v;
 }
 
+// The pairs (p[2e], p[2e + 1]) of a thread's elements e = j + r * kStride, r = 0..7, in the compute type, sample by
+// sample: where p is not aligned for pair loads. A function of its own on the device: inlined beside the aligned
+// path's pair loads, ptxas issued both kinds on every call under predicates (24 load instructions where 8 do); as a
+// call, the aligned path is its 8 loads behind a branch (the values come back in registers; ptxas saves one
+// register per kernel for the call).
+template <typename R>
+struct EightPairs {
+  Complex<R> v[8];
+};
+template <typename R, int kStride, typename In>
+#ifdef __CUDA_ARCH__
+__device__ __noinline__
+#endif
+EightPairs<R> unaligned_pairs(const In* p, int j) {
+  EightPairs<R> out;
+SPECTRO_UNROLL
+  for (int r = 0; r < 8; ++r)
+    out.v[r] = Complex<R>{loaded<R>(p[2 * (j + r * kStride)]), loaded<R>(p[2 * (j + r * kStride) + 1])};
+  return out;
+}
+
 // Asynchronous copies of src[0 .. n) (global memory) to dst[0 .. n) (shared memory) by every thread of the block,
 // committed: 16-byte pieces where the two addresses agree modulo 16, single elements before and after them (and
 // throughout where they do not). Complete for the block after each thread's ctx.copy_wait() and a barrier.

@@ -77,29 +77,11 @@ SPECTRO_UNROLL
 SPECTRO_UNROLL
         for (int r = 0; r < 8; ++r) x[r] = loaded_pair<Cx>(xp[j + r * kTpf]);
       } else {
-        const Unaligned u = load_unaligned(xs, j);
+        const EightPairs<R> u = unaligned_pairs<R, kTpf>(xs, j);
 SPECTRO_UNROLL
-        for (int r = 0; r < 8; ++r) x[r] = u.x[r];
+        for (int r = 0; r < 8; ++r) x[r] = u.v[r];
       }
     }
-  }
-  // A frame start not aligned for pairs: sample by sample, in a function of its own on the device. Inlined, both
-  // kinds of loads were issued on every interior frame, predicated (24 load instructions where 8 do); as a call the
-  // aligned path is a branch and 8 pair loads (the samples come back in registers; ptxas saves one register per
-  // kernel for the call).
-  struct Unaligned {
-    Cx x[8];
-  };
-#ifdef __CUDA_ARCH__
-  static __device__ __noinline__ Unaligned load_unaligned(const In* xs, int j) {
-#else
-  static Unaligned load_unaligned(const In* xs, int j) {
-#endif
-    Unaligned u;
-SPECTRO_UNROLL
-    for (int r = 0; r < 8; ++r)
-      u.x[r] = Cx{loaded<R>(xs[2 * (j + r * kTpf)]), loaded<R>(xs[2 * (j + r * kTpf) + 1])};
-    return u;
   }
 
 #pragma nv_exec_check_disable

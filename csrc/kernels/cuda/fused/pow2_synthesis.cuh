@@ -85,23 +85,6 @@ struct Pow2Synthesis {
            (hop + (kWindowInSmem ? n_fft : 0)) * int64_t{sizeof(R)};
   }
 
-  // The window's pairs (w[2e], w[2e + 1]) of the thread's elements e = j + r M/8, sample by sample: a window in
-  // global memory that is not aligned for pair loads. A function of its own on the device, so that the aligned
-  // path is 8 pair loads behind a branch (inlined, both kinds were issued under predicates).
-  struct WindowPairs {
-    Cx w[8];
-  };
-#ifdef __CUDA_ARCH__
-  static __device__ __noinline__ WindowPairs window_pairs(const R* win, int j) {
-#else
-  static WindowPairs window_pairs(const R* win, int j) {
-#endif
-    WindowPairs p;
-SPECTRO_UNROLL
-    for (int r = 0; r < 8; ++r) p.w[r] = Cx{win[2 * (j + r * kTpf)], win[2 * (j + r * kTpf) + 1]};
-    return p;
-  }
-
   // Stages frame n's bins into the thread's frame slot with asynchronous copies (nothing for n > last): issued a round
   // ahead, so that the global loads overlap the round before; ctx.copy_wait() and a barrier make them visible. Also
   // reads each bin once (the split step needs bins k and M - k).
@@ -373,7 +356,7 @@ SPECTRO_UNROLL
     R* win_smem = reinterpret_cast<R*>(acc + ring);
     R* hs = win_smem + (kWindowInSmem ? n_fft : 0);  // h * scale by position mod hop (interior positions)
     const R* win = kWindowInSmem ? win_smem : s.window;
-    // A window in global memory (M >= 1024) read in pairs where it is 8-byte aligned (else window_pairs).
+    // A window in global memory (M >= 1024) read in pairs where it is aligned for them (else unaligned_pairs).
     const bool win_pairs = (reinterpret_cast<uintptr_t>(s.window) & (2 * sizeof(R) - 1)) == 0;
     const int off = fl * S::kFrameStride;
     const Stage* spec = nullptr;
@@ -504,9 +487,9 @@ SPECTRO_UNROLL
               u[r] = Cx{u[r].re * w2.re, u[r].im * w2.im};
             }
           } else {
-            const WindowPairs w = window_pairs(win, j);
+            const EightPairs<R> w = unaligned_pairs<R, kTpf>(win, j);
 SPECTRO_UNROLL
-            for (int r = 0; r < 8; ++r) u[r] = Cx{u[r].re * w.w[r].re, u[r].im * w.w[r].im};
+            for (int r = 0; r < 8; ++r) u[r] = Cx{u[r].re * w.v[r].re, u[r].im * w.v[r].im};
           }
         } else {
 SPECTRO_UNROLL
